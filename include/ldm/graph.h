@@ -1,0 +1,127 @@
+/* ldm-vk static compute graph: tensors are views into arenas, nodes are ops over tensors.
+ *
+ * A graph is built once per configuration (model, batch size), differentiated by
+ * ldm_graph_backward(), planned (offsets assigned), then executed any number of times by a backend
+ * (CPU reference interpreter or Vulkan recorded command buffer). Per-step values live in tensors of the
+ * HOST arena, which the host writes before each run and shaders read, so nothing is re-recorded. */
+#ifndef LDM_GRAPH_H
+#define LDM_GRAPH_H
+#include "ldm/ldm.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define LDM_MAX_DIMS 4
+#define LDM_MAX_IN 8
+#define LDM_MAX_OUT 4
+#define LDM_MAX_PC 128  /* push-constant bytes: the minimum every Vulkan device guarantees */
+#define LDM_MAX_SPEC 8
+#define LDM_NAME_MAX 96
+#define LDM_ALIGN 256   /* byte alignment of every tensor inside its arena (>= minStorageBufferOffsetAlignment) */
+
+/* Where a tensor lives. PARAM, GRAD, ADAM_M, ADAM_V and EMA share one layout: a parameter sits at the
+ * same offset in each, so optimizer, clipping and EMA are single nodes over whole arenas. */
+typedef enum ldm_arena {
+  LDM_ARENA_PARAM = 0,
+  LDM_ARENA_GRAD,
+  LDM_ARENA_ADAM_M,
+  LDM_ARENA_ADAM_V,
+  LDM_ARENA_EMA,
+  LDM_ARENA_ACT,   /* activations, activation grads, scratch */
+  LDM_ARENA_CONST, /* uploaded once: datasets, schedule tables */
+  LDM_ARENA_HOST,  /* host-visible: step buffer, batch indices, losses and flags the host reads */
+  LDM_ARENA_COUNT
+} ldm_arena;
+
+typedef enum ldm_dtype { LDM_F32 = 0, LDM_U32, LDM_I32, LDM_U8 } ldm_dtype;
+
+typedef struct ldm_tensor {
+  char name[LDM_NAME_MAX];
+  ldm_arena arena;
+  ldm_dtype dtype;
+  int ndim;
+  int64_t shape[LDM_MAX_DIMS];
+  int64_t numel;
+  int64_t offset;     /* bytes inside the arena; -1 until planned */
+  int view_of;        /* >= 0: aliases that tensor's storage at view_offset bytes */
+  int64_t view_offset;
+  bool requires_grad; /* parameters and everything computed from them */
+  int grad;           /* tensor id of the gradient, -1 if none */
+  int grad_writes;    /* backward bookkeeping: contributions emitted so far */
+  int first_use, last_use; /* node indices, for the memory plan */
+} ldm_tensor;
+
+typedef struct ldm_node {
+  int op;                       /* index in the op table (core/ops.h) */
+  int nin, nout;
+  int in[LDM_MAX_IN];
+  int out[LDM_MAX_OUT];         /* written (and possibly read: in-place updates) */
+  uint8_t pc[LDM_MAX_PC];       /* op parameters = the shader's push-constant block, byte for byte */
+  uint32_t pc_size;
+  uint32_t spec[LDM_MAX_SPEC];  /* specialization constants (geometry, tiles) */
+  uint32_t nspec;
+  char label[LDM_NAME_MAX];
+  bool backward;                /* emitted by autodiff */
+} ldm_node;
+
+typedef struct ldm_graph {
+  ldm_tensor *t;
+  int nt, cap_t;
+  ldm_node *n;
+  int nn, cap_n;
+  int64_t arena_size[LDM_ARENA_COUNT]; /* bytes, after ldm_graph_plan */
+  bool planned;
+  char scope[LDM_NAME_MAX];            /* name prefix for new parameters, e.g. "enc.0." */
+  int n_forward;                        /* nodes before the backward pass was appended */
+} ldm_graph;
+
+ldm_status ldm_graph_init(ldm_graph *g);
+void ldm_graph_free(ldm_graph *g);
+
+/* New tensors. Shapes are outermost first (N, C, H, W), as in PyTorch. Returns the id, or -1 with the
+ * thread error set. */
+int ldm_tensor_new(ldm_graph *g, const char *name, ldm_arena arena, ldm_dtype dt, int ndim, const int64_t *shape);
+int ldm_act(ldm_graph *g, const char *name, int ndim, const int64_t *shape);  /* f32 activation */
+int ldm_param(ldm_graph *g, const char *name, int ndim, const int64_t *shape); /* scoped, requires grad */
+int ldm_host(ldm_graph *g, const char *name, ldm_dtype dt, int64_t n);         /* host-visible vector */
+/* A view of `base` with a new shape, numel elements starting at element `elem_offset`. */
+int ldm_view(ldm_graph *g, int base, const char *name, int64_t elem_offset, int ndim, const int64_t *shape);
+/* A view that covers a whole arena (after all its tensors exist), e.g. every gradient for AdamW. */
+int ldm_arena_view(ldm_graph *g, ldm_arena arena, const char *name);
+/* The parameter tensor named `name` (full name), or -1. */
+int ldm_find(const ldm_graph *g, const char *name);
+
+static inline ldm_tensor *ldm_T(ldm_graph *g, int id) { return &g->t[id]; }
+int64_t ldm_tensor_bytes(const ldm_tensor *t);
+/* Resolved storage of a tensor: arena and byte offset (following views). Only after planning. */
+void ldm_tensor_storage(const ldm_graph *g, int id, ldm_arena *arena, int64_t *offset);
+
+/* Append a node. pc is copied (pc_size bytes). Returns the node index or -1. */
+int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, int nout, const void *pc,
+                 uint32_t pc_size, const char *label);
+void ldm_node_spec(ldm_graph *g, int node, const uint32_t *spec, uint32_t nspec);
+
+/* Scoped parameter naming: ldm_scope_push(g, "enc.0.") ... ldm_scope_pop(g, saved). */
+void ldm_scope_set(ldm_graph *g, const char *prefix);
+
+/* Reverse-mode autodiff: seeds d(loss)/d(loss) = scale (a host/step-buffer float at index seed_index of
+ * tensor seed_src, or 1 when seed_src < 0), then walks the forward nodes backwards, asking each op to
+ * append its backward nodes. Parameter gradients accumulate (+=) into the GRAD arena; activation
+ * gradients are written by their first contribution and accumulated by later ones. */
+ldm_status ldm_graph_backward(ldm_graph *g, int loss);
+/* Gradient bookkeeping for op backward emitters. ldm_grad_target returns the gradient tensor of t
+ * (creating it) and sets *accumulate to 1 when the new contribution must be added (a parameter, or a
+ * second consumer), 0 when it is the first write. */
+int ldm_grad_target(ldm_graph *g, int t, int *accumulate);
+/* The gradient of an output of a forward node (must exist when backward is called); -1 if none. */
+int ldm_grad_of(const ldm_graph *g, int t);
+
+/* Assign arena offsets. Activations are packed by liveness (buffers reused when lifetimes do not
+ * overlap) unless LDM_NO_MEMPLAN=1. Tensors read by the host after a run (ldm_keep) stay live. */
+ldm_status ldm_graph_plan(ldm_graph *g);
+void ldm_keep(ldm_graph *g, int t); /* t must survive the whole run (an output the host reads) */
+
+/* Debug print of the node list. */
+void ldm_graph_dump(const ldm_graph *g, void *FILE_stream);
+
+#endif

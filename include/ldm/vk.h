@@ -1,0 +1,54 @@
+/* Vulkan runtime of ldm-vk: device discovery and choice, context, limits (optionally forced lower). */
+#ifndef LDM_VK_H
+#define LDM_VK_H
+#include "ldm/backend.h"
+
+typedef struct ldm_vk_device_info {
+  int index;
+  char name[256];
+  char vendor[32];
+  uint32_t vendor_id, device_id;
+  char type[16];            /* discrete, integrated, virtual, cpu, other */
+  char driver[256];         /* driver name + info */
+  char api_version[32];
+  uint64_t device_local_bytes, host_visible_bytes;
+  int heap_count;
+  uint64_t heap_size[16];
+  bool heap_device_local[16];
+  uint32_t subgroup_size;
+  bool subgroup_arith;
+  uint32_t max_shared;
+  uint64_t max_buffer_range;
+  uint32_t max_wg_invocations;
+  bool fp16, int8, storage16;
+  bool coop_matrix_khr, coop_matrix2_nv;
+  bool timestamps;
+  bool has_compute;
+} ldm_vk_device_info;
+
+/* Enumerate devices. Returns LDM_ERR_NO_DEVICE (with a user-facing sentence) when the loader or any
+ * device is missing. *list is malloc'd. */
+ldm_status ldm_vk_list(ldm_vk_device_info **list, int *n);
+/* Index of the device "--device vk" picks: discrete > integrated > virtual > cpu. */
+int ldm_vk_pick_default(const ldm_vk_device_info *list, int n);
+
+/* Open a context on "vk" (default pick) or "vk:N". Validation layers when LDM_VK_VALIDATION=1. */
+ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out);
+void ldm_vk_close(ldm_vk_ctx *ctx);
+const ldm_vk_device_info *ldm_vk_info(const ldm_vk_ctx *ctx);
+/* Effective limits after LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE, LDM_VK_DISABLE_FP16,
+ * LDM_VK_DISABLE_SUBGROUP overrides. */
+struct ldm_dev_limits;
+const struct ldm_dev_limits *ldm_vk_limits(const ldm_vk_ctx *ctx);
+
+/* Validation messages (warnings + errors) seen by the debug messenger since start. */
+uint64_t ldm_vk_validation_messages(void);
+/* Number of pipelines created by this context (cache effectiveness). */
+int ldm_vk_pipeline_count(const ldm_vk_ctx *ctx);
+
+/* Check mode: with LDM_CHECK=1 (or ldm_vk_set_check), a Vulkan executor runs each node on the device
+ * and on the CPU reference from the same inputs and fails with LDM_ERR_MISMATCH naming the first node
+ * whose outputs diverge beyond the op's tolerance. */
+void ldm_vk_set_check(bool on);
+
+#endif

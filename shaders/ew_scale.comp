@@ -1,0 +1,13 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+LDM_LOCAL_1D
+layout(push_constant) uniform PC { uint n; float alpha; uint accumulate; } pc;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) buffer Out { float o[]; };
+void main() {
+  uint i = ldm_gid();
+  if (i >= pc.n) return;
+  float r = pc.alpha * x[i];
+  o[i] = pc.accumulate != 0u ? o[i] + r : r;
+}

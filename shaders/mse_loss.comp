@@ -1,0 +1,25 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// loss = mean((a-b)^2): one workgroup, strided partial sums then a fixed-order tree.
+#include "common.glsl"
+LDM_LOCAL_1D
+layout(push_constant) uniform PC { uint n; float inv_n; } pc;
+layout(std430, binding = 0) readonly buffer A { float a[]; };
+layout(std430, binding = 1) readonly buffer B { float b[]; };
+layout(std430, binding = 2) writeonly buffer L { float loss[]; };
+shared float part[gl_WorkGroupSize.x];
+void main() {
+  uint lid = gl_LocalInvocationID.x;
+  float s = 0.0;
+  for (uint i = lid; i < pc.n; i += gl_WorkGroupSize.x) {
+    float d = a[i] - b[i];
+    s += d * d;
+  }
+  part[lid] = s;
+  barrier();
+  for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
+    if (lid < w) part[lid] += part[lid + w];
+    barrier();
+  }
+  if (lid == 0u) loss[0] = part[0] * pc.inv_n;
+}

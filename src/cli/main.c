@@ -1,0 +1,58 @@
+/* ldm-vk command-line entry point: subcommand dispatch, --help, --version. */
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cli/cli.h"
+#include "ldm/ldm.h"
+
+static const ldm_cmd commands[] = {
+    {"devices", "list Vulkan devices, their limits and features, and which one --device vk picks", ldm_cmd_devices},
+};
+#define NCMD (int)(sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f) {
+  fprintf(f, "usage: ldm-vk <command> [options]\n\n"
+             "Train and sample latent diffusion models on any Vulkan GPU (or the CPU reference backend).\n\n"
+             "commands:\n");
+  for (int i = 0; i < NCMD; i++) fprintf(f, "  %-12s %s\n", commands[i].name, commands[i].summary);
+  fprintf(f, "\nglobal options:\n  --help       this text (or `ldm-vk <command> --help`)\n"
+             "  --version    print the version\n\n"
+             "environment: LDM_VK_VALIDATION=1 (validation layers), LDM_CHECK=1 (compare every node with the CPU),\n"
+             "  LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE, LDM_VK_DISABLE_FP16, LDM_VK_DISABLE_SUBGROUP (force limits lower),\n"
+             "  LDM_THREADS (CPU backend threads)\n");
+}
+
+int ldm_cli_error(void) {
+  fprintf(stderr, "ldm-vk: %s\n", ldm_last_error());
+  return 1;
+}
+
+int ldm_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  fprintf(stderr, "ldm-vk%s%s: ", cmd ? " " : "", cmd ? cmd : "");
+  vfprintf(stderr, fmt, ap);
+  va_end(ap);
+  fprintf(stderr, " (see `ldm-vk %s--help`)\n", cmd ? cmd : "");
+  return 2;
+}
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    usage(stderr);
+    return 2;
+  }
+  if (strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "help") == 0) {
+    usage(stdout);
+    return 0;
+  }
+  if (strcmp(argv[1], "--version") == 0) {
+    printf("ldm-vk %s\n", LDM_VERSION_STRING);
+    return 0;
+  }
+  for (int i = 0; i < NCMD; i++)
+    if (strcmp(argv[1], commands[i].name) == 0) return commands[i].run(argc - 1, argv + 1);
+  if (argv[1][0] == '-') return ldm_cli_usage_error(NULL, "unknown option '%s'", argv[1]);
+  return ldm_cli_usage_error(NULL, "unknown command '%s'", argv[1]);
+}

@@ -1,0 +1,420 @@
+/* Static graph: tensors, nodes, reverse-mode autodiff and the memory plan. */
+#include "ldm/graph.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ops.h"
+
+ldm_status ldm_graph_init(ldm_graph *g) {
+  memset(g, 0, sizeof *g);
+  g->cap_t = 256;
+  g->cap_n = 256;
+  g->t = ldm_calloc((size_t)g->cap_t, sizeof *g->t);
+  g->n = ldm_calloc((size_t)g->cap_n, sizeof *g->n);
+  if (!g->t || !g->n) {
+    ldm_graph_free(g);
+    return LDM_ERR_NOMEM;
+  }
+  return LDM_OK;
+}
+
+void ldm_graph_free(ldm_graph *g) {
+  free(g->t);
+  free(g->n);
+  memset(g, 0, sizeof *g);
+}
+
+static size_t dtype_size(ldm_dtype d) { return d == LDM_U8 ? 1 : 4; }
+
+int64_t ldm_tensor_bytes(const ldm_tensor *t) {
+  int64_t b = t->numel * (int64_t)dtype_size(t->dtype);
+  return (b + 3) & ~(int64_t)3; /* storage is always read as 32-bit words */
+}
+
+void ldm_scope_set(ldm_graph *g, const char *prefix) {
+  snprintf(g->scope, sizeof g->scope, "%s", prefix ? prefix : "");
+}
+
+int ldm_tensor_new(ldm_graph *g, const char *name, ldm_arena arena, ldm_dtype dt, int ndim, const int64_t *shape) {
+  if (g->planned) {
+    LDM_FAIL(LDM_ERR_INTERNAL, "tensor '%s' added after the graph was planned", name);
+    return -1;
+  }
+  if (ndim < 1 || ndim > LDM_MAX_DIMS) {
+    LDM_FAIL(LDM_ERR_INVALID_ARG, "tensor '%s': %d dimensions (1..%d allowed)", name, ndim, LDM_MAX_DIMS);
+    return -1;
+  }
+  int64_t numel = 1;
+  for (int i = 0; i < ndim; i++) {
+    if (shape[i] <= 0 || numel > INT64_MAX / shape[i]) {
+      LDM_FAIL(LDM_ERR_INVALID_ARG, "tensor '%s': invalid dimension %lld", name, (long long)shape[i]);
+      return -1;
+    }
+    numel *= shape[i];
+  }
+  if (g->nt == g->cap_t) {
+    ldm_tensor *nt = realloc(g->t, (size_t)g->cap_t * 2 * sizeof *nt);
+    if (!nt) {
+      LDM_FAIL(LDM_ERR_NOMEM, "out of host memory growing the tensor table");
+      return -1;
+    }
+    g->t = nt;
+    g->cap_t *= 2;
+  }
+  ldm_tensor *t = &g->t[g->nt];
+  memset(t, 0, sizeof *t);
+  snprintf(t->name, sizeof t->name, "%s", name);
+  t->arena = arena;
+  t->dtype = dt;
+  t->ndim = ndim;
+  for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+  t->numel = numel;
+  t->offset = -1;
+  t->view_of = -1;
+  t->grad = -1;
+  t->first_use = t->last_use = -1;
+  return g->nt++;
+}
+
+int ldm_act(ldm_graph *g, const char *name, int ndim, const int64_t *shape) {
+  return ldm_tensor_new(g, name, LDM_ARENA_ACT, LDM_F32, ndim, shape);
+}
+
+int ldm_param(ldm_graph *g, const char *name, int ndim, const int64_t *shape) {
+  char full[LDM_NAME_MAX];
+  snprintf(full, sizeof full, "%s%s", g->scope, name);
+  if (ldm_find(g, full) >= 0) {
+    LDM_FAIL(LDM_ERR_INTERNAL, "parameter '%s' defined twice", full);
+    return -1;
+  }
+  int id = ldm_tensor_new(g, full, LDM_ARENA_PARAM, LDM_F32, ndim, shape);
+  if (id >= 0) g->t[id].requires_grad = true;
+  return id;
+}
+
+int ldm_host(ldm_graph *g, const char *name, ldm_dtype dt, int64_t n) {
+  return ldm_tensor_new(g, name, LDM_ARENA_HOST, dt, 1, &n);
+}
+
+int ldm_view(ldm_graph *g, int base, const char *name, int64_t elem_offset, int ndim, const int64_t *shape) {
+  ldm_arena ar = g->t[base].arena;
+  ldm_dtype dt = g->t[base].dtype;
+  int id = ldm_tensor_new(g, name, ar, dt, ndim, shape);
+  if (id < 0) return -1;
+  ldm_tensor *b = &g->t[base];
+  if (elem_offset < 0 || elem_offset + g->t[id].numel > b->numel) {
+    LDM_FAIL(LDM_ERR_INVALID_ARG, "view '%s' of '%s' out of range", name, b->name);
+    g->nt--;
+    return -1;
+  }
+  int64_t byte_off = elem_offset * (int64_t)dtype_size(dt);
+  if (b->view_of >= 0) {
+    byte_off += b->view_offset;
+    base = b->view_of;
+  }
+  g->t[id].view_of = base;
+  g->t[id].view_offset = byte_off;
+  g->t[id].requires_grad = g->t[base].requires_grad;
+  return id;
+}
+
+int ldm_arena_view(ldm_graph *g, ldm_arena arena, const char *name) {
+  /* A pseudo-tensor spanning the arena; planned to offset 0 with the arena's full size. */
+  int64_t total = 0;
+  for (int i = 0; i < g->nt; i++) {
+    const ldm_tensor *t = &g->t[i];
+    if (t->arena != arena || t->view_of >= 0) continue;
+    total += (ldm_tensor_bytes(t) + LDM_ALIGN - 1) / LDM_ALIGN * LDM_ALIGN;
+  }
+  if (total == 0) {
+    LDM_FAIL(LDM_ERR_INTERNAL, "arena view '%s' of an empty arena", name);
+    return -1;
+  }
+  int64_t n = total / 4;
+  int id = ldm_tensor_new(g, name, arena, LDM_F32, 1, &n);
+  if (id < 0) return -1;
+  g->t[id].view_of = -2; /* marker: whole-arena view, offset 0 */
+  return id;
+}
+
+int ldm_find(const ldm_graph *g, const char *name) {
+  for (int i = 0; i < g->nt; i++)
+    if (strcmp(g->t[i].name, name) == 0) return i;
+  return -1;
+}
+
+void ldm_tensor_storage(const ldm_graph *g, int id, ldm_arena *arena, int64_t *offset) {
+  const ldm_tensor *t = &g->t[id];
+  *arena = t->arena;
+  if (t->view_of >= 0)
+    *offset = g->t[t->view_of].offset + t->view_offset;
+  else if (t->view_of == -2)
+    *offset = 0;
+  else
+    *offset = t->offset;
+}
+
+int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, int nout, const void *pc,
+                 uint32_t pc_size, const char *label) {
+  if (nin > LDM_MAX_IN || nout > LDM_MAX_OUT || pc_size > LDM_MAX_PC || op < 0 || op >= LDM_OP_COUNT) {
+    LDM_FAIL(LDM_ERR_INTERNAL, "node '%s': bad arity or push-constant size", label ? label : "?");
+    return -1;
+  }
+  for (int i = 0; i < nin; i++)
+    if (in[i] < 0 || in[i] >= g->nt) {
+      LDM_FAIL(LDM_ERR_INTERNAL, "node '%s': input %d is not a tensor", label ? label : "?", i);
+      return -1;
+    }
+  for (int i = 0; i < nout; i++)
+    if (out[i] < 0 || out[i] >= g->nt) {
+      LDM_FAIL(LDM_ERR_INTERNAL, "node '%s': output %d is not a tensor", label ? label : "?", i);
+      return -1;
+    }
+  if (g->nn == g->cap_n) {
+    ldm_node *nn = realloc(g->n, (size_t)g->cap_n * 2 * sizeof *nn);
+    if (!nn) {
+      LDM_FAIL(LDM_ERR_NOMEM, "out of host memory growing the node list");
+      return -1;
+    }
+    g->n = nn;
+    g->cap_n *= 2;
+  }
+  ldm_node *n = &g->n[g->nn];
+  memset(n, 0, sizeof *n);
+  n->op = op;
+  n->nin = nin;
+  n->nout = nout;
+  memcpy(n->in, in, (size_t)nin * sizeof *in);
+  memcpy(n->out, out, (size_t)nout * sizeof *out);
+  if (pc_size) memcpy(n->pc, pc, pc_size);
+  n->pc_size = pc_size;
+  snprintf(n->label, sizeof n->label, "%s", label ? label : ldm_op(op)->name);
+  n->backward = g->n_forward > 0;
+  /* gradient flows to outputs of nodes reading tensors that require it */
+  bool rg = false;
+  for (int i = 0; i < nin; i++) rg |= g->t[in[i]].requires_grad;
+  if (rg && !n->backward)
+    for (int i = 0; i < nout; i++)
+      if (g->t[out[i]].arena == LDM_ARENA_ACT) g->t[out[i]].requires_grad = true;
+  return g->nn++;
+}
+
+void ldm_node_spec(ldm_graph *g, int node, const uint32_t *spec, uint32_t nspec) {
+  ldm_node *n = &g->n[node];
+  n->nspec = nspec > LDM_MAX_SPEC ? LDM_MAX_SPEC : nspec;
+  memcpy(n->spec, spec, n->nspec * sizeof *spec);
+}
+
+/* ---------------------------------------------------------------- autodiff */
+
+int ldm_grad_of(const ldm_graph *g, int t) { return g->t[t].grad; }
+
+int ldm_grad_target(ldm_graph *g, int t, int *accumulate) {
+  ldm_tensor *x = &g->t[t];
+  if (x->grad < 0) {
+    char nm[LDM_NAME_MAX];
+    snprintf(nm, sizeof nm, "grad:%.80s", x->name);
+    ldm_arena ar = x->arena == LDM_ARENA_PARAM ? LDM_ARENA_GRAD : LDM_ARENA_ACT;
+    int gid = ldm_tensor_new(g, nm, ar, LDM_F32, x->ndim, x->shape);
+    if (gid < 0) return -1;
+    x = &g->t[t]; /* table may have moved */
+    x->grad = gid;
+  }
+  /* parameter grads always accumulate (+=); the trainer zeroes the GRAD arena once per step */
+  *accumulate = (x->arena == LDM_ARENA_PARAM || x->grad_writes > 0) ? 1 : 0;
+  x->grad_writes++;
+  return x->grad;
+}
+
+ldm_status ldm_graph_backward(ldm_graph *g, int loss) {
+  if (g->n_forward > 0) return LDM_FAIL(LDM_ERR_INTERNAL, "backward called twice on one graph");
+  if (g->t[loss].numel != 1) return LDM_FAIL(LDM_ERR_INTERNAL, "backward: loss '%s' is not a scalar", g->t[loss].name);
+  if (!g->t[loss].requires_grad) return LDM_FAIL(LDM_ERR_INTERNAL, "backward: loss does not depend on any parameter");
+  int nf = g->nn;
+  g->n_forward = nf;
+  /* seed: d loss / d loss = 1 */
+  int acc;
+  int seed = ldm_grad_target(g, loss, &acc);
+  if (seed < 0) return LDM_ERR_NOMEM;
+  struct { float value; uint32_t n; } fpc = {1.0f, 1};
+  if (ldm_node_add(g, LDM_OP_fill, NULL, 0, &seed, 1, &fpc, sizeof fpc, "backward seed") < 0) return LDM_ERR_INTERNAL;
+  g->n[g->nn - 1].backward = true;
+  for (int i = nf - 1; i >= 0; i--) {
+    const ldm_node *n = &g->n[i];
+    bool has = false;
+    for (int k = 0; k < n->nout; k++)
+      if (g->t[n->out[k]].grad >= 0) has = true;
+    if (!has) continue;
+    bool needs = false;
+    for (int k = 0; k < n->nin; k++)
+      if (g->t[n->in[k]].requires_grad) needs = true;
+    if (!needs) continue;
+    const ldm_op_desc *d = ldm_op(n->op);
+    if (!d->backward)
+      return LDM_FAIL(LDM_ERR_INTERNAL, "op '%s' (node '%s') has no backward", d->name, n->label);
+    int before = g->nn;
+    LDM_TRY(d->backward(g, i));
+    for (int k = before; k < g->nn; k++) g->n[k].backward = true;
+  }
+  return LDM_OK;
+}
+
+/* ---------------------------------------------------------------- memory plan */
+
+void ldm_keep(ldm_graph *g, int t) {
+  if (g->t[t].view_of >= 0) t = g->t[t].view_of;
+  g->t[t].first_use = 0;
+  g->t[t].last_use = INT32_MAX;
+}
+
+typedef struct { int64_t off, end; int last; } live_block;
+
+static int64_t align_up(int64_t x) { return (x + LDM_ALIGN - 1) / LDM_ALIGN * LDM_ALIGN; }
+
+ldm_status ldm_graph_plan(ldm_graph *g) {
+  if (g->planned) return LDM_OK;
+  /* lifetimes of activation storage (views extend their base) */
+  for (int i = 0; i < g->nn; i++) {
+    const ldm_node *n = &g->n[i];
+    for (int k = 0; k < n->nin + n->nout; k++) {
+      int t = k < n->nin ? n->in[k] : n->out[k - n->nin];
+      if (g->t[t].view_of >= 0) t = g->t[t].view_of;
+      ldm_tensor *x = &g->t[t];
+      if (x->last_use == INT32_MAX) continue;
+      if (x->first_use < 0 || i < x->first_use) x->first_use = i;
+      if (i > x->last_use) x->last_use = i;
+    }
+  }
+  /* parameter-layout arenas: one shared layout */
+  int64_t poff = 0;
+  for (int i = 0; i < g->nt; i++) {
+    ldm_tensor *t = &g->t[i];
+    if (t->view_of != -1 || t->arena != LDM_ARENA_PARAM) continue;
+    t->offset = poff;
+    if (t->grad >= 0) g->t[t->grad].offset = poff;
+    poff += align_up(ldm_tensor_bytes(t));
+  }
+  g->arena_size[LDM_ARENA_PARAM] = poff;
+  for (int a = (int)LDM_ARENA_GRAD; a <= (int)LDM_ARENA_EMA; a++) {
+    g->arena_size[a] = poff;
+    for (int i = 0; i < g->nt; i++) {
+      ldm_tensor *t = &g->t[i];
+      if ((int)t->arena == a && t->view_of == -1 && t->offset < 0) {
+        /* a tensor of a param-layout arena that is not a param's twin: append */
+        t->offset = g->arena_size[a];
+        g->arena_size[a] += align_up(ldm_tensor_bytes(t));
+      }
+    }
+  }
+  bool memplan = !(getenv("LDM_NO_MEMPLAN") && atoi(getenv("LDM_NO_MEMPLAN")) != 0);
+  for (int a = LDM_ARENA_ACT; a < LDM_ARENA_COUNT; a++) {
+    int64_t size = 0;
+    if (a != LDM_ARENA_ACT || !memplan) {
+      for (int i = 0; i < g->nt; i++) {
+        ldm_tensor *t = &g->t[i];
+        if ((int)t->arena != a || t->view_of != -1) continue;
+        t->offset = size;
+        size += align_up(ldm_tensor_bytes(t));
+      }
+    } else {
+      /* greedy first-fit by liveness: tensors in order of first use; a block is free once the
+       * node index passed its last use. Unused tensors get a private slot. */
+      int nb = 0, capb = 64;
+      live_block *blk = ldm_malloc((size_t)capb * sizeof *blk);
+      int *order = ldm_malloc((size_t)g->nt * sizeof *order);
+      if (!blk || !order) {
+        free(blk);
+        free(order);
+        return LDM_ERR_NOMEM;
+      }
+      int no = 0;
+      for (int i = 0; i < g->nt; i++)
+        if ((int)g->t[i].arena == a && g->t[i].view_of == -1) order[no++] = i;
+      /* insertion sort by first_use (stable) */
+      for (int i = 1; i < no; i++) {
+        int v = order[i], j = i - 1;
+        int fv = g->t[v].first_use;
+        while (j >= 0 && g->t[order[j]].first_use > fv) {
+          order[j + 1] = order[j];
+          j--;
+        }
+        order[j + 1] = v;
+      }
+      for (int oi = 0; oi < no; oi++) {
+        ldm_tensor *t = &g->t[order[oi]];
+        int64_t need = align_up(ldm_tensor_bytes(t));
+        if (t->first_use < 0) { /* never used: keep a slot anyway so it can be read/written */
+          t->first_use = 0;
+          t->last_use = INT32_MAX;
+        }
+        /* collect blocks still live at t->first_use, sorted by offset, and find the first gap */
+        int64_t best = -1;
+        int64_t cursor = 0;
+        /* blocks are kept sorted by offset */
+        for (int b = 0; b <= nb; b++) {
+          int64_t gap_end = b < nb ? blk[b].off : INT64_MAX;
+          if (b < nb && blk[b].last < t->first_use) continue; /* dead block: its space is free */
+          if (gap_end - cursor >= need) {
+            best = cursor;
+            break;
+          }
+          if (b < nb) cursor = blk[b].end > cursor ? blk[b].end : cursor;
+        }
+        t->offset = best;
+        if (best + need > size) size = best + need;
+        /* drop dead blocks that overlap the new one, insert the new block sorted */
+        int w = 0;
+        for (int b = 0; b < nb; b++) {
+          bool dead = blk[b].last < t->first_use;
+          bool overlap = blk[b].off < best + need && blk[b].end > best;
+          if (dead && overlap) continue;
+          blk[w++] = blk[b];
+        }
+        nb = w;
+        if (nb == capb) {
+          capb *= 2;
+          live_block *nbk = realloc(blk, (size_t)capb * sizeof *nbk);
+          if (!nbk) {
+            free(blk);
+            free(order);
+            return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory in the memory plan");
+          }
+          blk = nbk;
+        }
+        int pos = nb;
+        while (pos > 0 && blk[pos - 1].off > best) {
+          blk[pos] = blk[pos - 1];
+          pos--;
+        }
+        blk[pos].off = best;
+        blk[pos].end = best + need;
+        blk[pos].last = t->last_use;
+        nb++;
+      }
+      free(blk);
+      free(order);
+    }
+    g->arena_size[a] = size;
+  }
+  for (int i = 0; i < g->nt; i++)
+    if (g->t[i].view_of == -2) {
+      /* whole-arena views cover what was planned */
+      g->t[i].numel = g->arena_size[g->t[i].arena] / 4;
+    }
+  g->planned = true;
+  return LDM_OK;
+}
+
+void ldm_graph_dump(const ldm_graph *g, void *stream) {
+  FILE *f = stream;
+  for (int i = 0; i < g->nn; i++) {
+    const ldm_node *n = &g->n[i];
+    fprintf(f, "%4d %-18s %-40s in:", i, ldm_op(n->op)->name, n->label);
+    for (int k = 0; k < n->nin; k++) fprintf(f, " %s", g->t[n->in[k]].name);
+    fprintf(f, " out:");
+    for (int k = 0; k < n->nout; k++) fprintf(f, " %s", g->t[n->out[k]].name);
+    fprintf(f, "\n");
+  }
+}

@@ -1,0 +1,15 @@
+/* Every op of ldm-vk, one LDM_OP(name) line each; name = shader variant family = CPU twin = test case.
+ * Each op defines `const ldm_op_desc ldm_op_desc_<name>` in its family file (src/ops/). Append new ops at the end. */
+LDM_OP(fill)
+LDM_OP(copy)
+LDM_OP(philox_fill)
+LDM_OP(gemm)
+LDM_OP(ew_binary)
+LDM_OP(ew_scale)
+LDM_OP(silu)
+LDM_OP(silu_backward)
+LDM_OP(reduce_sum)
+LDM_OP(mse_loss)
+LDM_OP(mse_loss_backward)
+LDM_OP(sgd)
+LDM_OP(adamw)

@@ -1,0 +1,52 @@
+/* The op table: one entry per op = one shader (variant family) + one CPU twin + a backward emitter. */
+#ifndef LDM_CORE_OPS_H
+#define LDM_CORE_OPS_H
+#include "ldm/graph.h"
+
+/* Device limits an op may specialise on (filled by the Vulkan backend, possibly forced lower). */
+typedef struct ldm_dev_limits {
+  uint32_t max_shared;       /* bytes of shared memory per workgroup */
+  uint32_t subgroup_size;    /* 0 when subgroup ops are unavailable / disabled */
+  bool fp16;                 /* shaderFloat16 + 16-bit storage */
+  uint32_t max_wg_invocations;
+  uint64_t max_buffer_range; /* bytes per binding */
+} ldm_dev_limits;
+
+/* How the Vulkan backend launches one node. */
+typedef struct ldm_launch {
+  const char *shader;      /* variant name in shaders/meson.build */
+  uint32_t spec[LDM_MAX_SPEC];
+  uint32_t nspec;
+  uint32_t groups[3];
+} ldm_launch;
+
+typedef struct ldm_op_desc {
+  const char *name;
+  /* CPU twin: buf[0..nin-1] are the inputs, buf[nin..nin+nout-1] the outputs (resolved pointers). */
+  void (*cpu)(const ldm_graph *g, const ldm_node *n, void *const *buf);
+  /* Vulkan launch plan. NULL: shader = name, spec[0] = 256 (local size), 1-D grid over out[0]. */
+  void (*plan)(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+  /* Autodiff: append the backward nodes of node index `ni`. NULL: not differentiable. */
+  ldm_status (*backward)(ldm_graph *g, int ni);
+  double nmse_tol; /* check mode / conformance tolerance */
+} ldm_op_desc;
+
+/* Op ids, from the X-macro list in core/op_list.h. */
+typedef enum ldm_op_id {
+#define LDM_OP(name) LDM_OP_##name,
+#include "core/op_list.h"
+#undef LDM_OP
+  LDM_OP_COUNT
+} ldm_op_id;
+
+const ldm_op_desc *ldm_op(int id);
+int ldm_op_by_name(const char *name);
+
+/* Default 1-D launch over n elements with 256-wide workgroups (x and y split for large n). */
+void ldm_launch_1d(ldm_launch *l, const char *shader, int64_t n);
+
+/* Small helpers for op builders. */
+static inline int64_t ldm_numel(const ldm_graph *g, int t) { return g->t[t].numel; }
+#define LDM_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
+
+#endif

@@ -1,0 +1,79 @@
+/* The CPU reference backend: interprets the node list over host arenas. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/exec.h"
+#include "core/ops.h"
+
+typedef struct {
+  ldm_exec base;
+  uint8_t *arena[LDM_ARENA_COUNT];
+} cpu_exec;
+
+static void *resolve(cpu_exec *c, int t) {
+  ldm_arena a;
+  int64_t off;
+  ldm_tensor_storage(c->base.g, t, &a, &off);
+  return c->arena[a] + off;
+}
+
+static ldm_status cpu_run(ldm_exec *e, int first, int last) {
+  cpu_exec *c = (cpu_exec *)e;
+  const ldm_graph *g = e->g;
+  for (int i = first; i < last; i++) {
+    const ldm_node *n = &g->n[i];
+    void *buf[LDM_MAX_IN + LDM_MAX_OUT];
+    for (int k = 0; k < n->nin; k++) buf[k] = resolve(c, n->in[k]);
+    for (int k = 0; k < n->nout; k++) buf[n->nin + k] = resolve(c, n->out[k]);
+    struct timespec t0, t1;
+    if (e->timing) clock_gettime(CLOCK_MONOTONIC, &t0);
+    ldm_op(n->op)->cpu(g, n, buf);
+    if (e->timing) {
+      clock_gettime(CLOCK_MONOTONIC, &t1);
+      e->node_ms[i] = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
+    }
+  }
+  return LDM_OK;
+}
+
+static ldm_status cpu_write(ldm_exec *e, ldm_arena a, int64_t off, const void *d, size_t n) {
+  memcpy(((cpu_exec *)e)->arena[a] + off, d, n);
+  return LDM_OK;
+}
+static ldm_status cpu_read(ldm_exec *e, ldm_arena a, int64_t off, void *d, size_t n) {
+  memcpy(d, ((cpu_exec *)e)->arena[a] + off, n);
+  return LDM_OK;
+}
+static void *cpu_host_ptr(ldm_exec *e, ldm_arena a, int64_t off) { return ((cpu_exec *)e)->arena[a] + off; }
+static void cpu_destroy(ldm_exec *e) {
+  cpu_exec *c = (cpu_exec *)e;
+  for (int a = 0; a < LDM_ARENA_COUNT; a++) free(c->arena[a]);
+  free(c);
+}
+
+static const ldm_exec_vtbl cpu_vt = {cpu_run, cpu_write, cpu_read, cpu_host_ptr, cpu_destroy};
+
+ldm_status ldm_exec_cpu(const ldm_graph *g, ldm_exec **out) {
+  if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "graph must be planned before execution");
+  cpu_exec *c = ldm_calloc(1, sizeof *c);
+  if (!c) return LDM_ERR_NOMEM;
+  c->base.g = g;
+  c->base.vt = &cpu_vt;
+  c->base.node_ms = ldm_calloc((size_t)g->nn + 1, sizeof(double));
+  if (!c->base.node_ms) {
+    free(c);
+    return LDM_ERR_NOMEM;
+  }
+  for (int a = 0; a < LDM_ARENA_COUNT; a++) {
+    size_t sz = (size_t)g->arena_size[a];
+    c->arena[a] = aligned_alloc(64, (sz + 63) / 64 * 64 + 64);
+    if (!c->arena[a]) {
+      ldm_exec_free(&c->base);
+      return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory for a %zu-byte arena", sz);
+    }
+    memset(c->arena[a], 0, sz + 64);
+  }
+  *out = &c->base;
+  return LDM_OK;
+}

@@ -1,0 +1,99 @@
+#include "cpu/pool.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define MAX_THREADS 64
+
+static pthread_once_t once = PTHREAD_ONCE_INIT;
+static int nthreads = 1;
+static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER, cv_done = PTHREAD_COND_INITIALIZER;
+static pthread_mutex_t submit_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct {
+  ldm_range_fn fn;
+  void *ctx;
+  int64_t n, chunk;
+  unsigned gen;
+  int pending;
+} job;
+
+static _Thread_local int in_region;
+
+static void run_part(int part) {
+  int64_t b = (int64_t)part * job.chunk, e = b + job.chunk;
+  if (e > job.n) e = job.n;
+  if (b < e) job.fn(job.ctx, b, e);
+}
+
+static void *worker(void *arg) {
+  int part = (int)(intptr_t)arg;
+  in_region = 1;
+  unsigned seen = 0;
+  for (;;) {
+    pthread_mutex_lock(&mu);
+    while (job.gen == seen) pthread_cond_wait(&cv_work, &mu);
+    seen = job.gen;
+    pthread_mutex_unlock(&mu);
+    run_part(part);
+    pthread_mutex_lock(&mu);
+    if (--job.pending == 0) pthread_cond_signal(&cv_done);
+    pthread_mutex_unlock(&mu);
+  }
+  return NULL;
+}
+
+static void init(void) {
+  const char *e = getenv("LDM_THREADS");
+  long n = e ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
+  if (n < 1) n = 1;
+  if (n > MAX_THREADS) n = MAX_THREADS;
+  nthreads = (int)n;
+  for (int i = 1; i < nthreads; i++) {
+    pthread_t th;
+    pthread_attr_t at;
+    pthread_attr_init(&at);
+    pthread_attr_setdetachstate(&at, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&th, &at, worker, (void *)(intptr_t)i) != 0) {
+      nthreads = i; /* run with what could be started */
+      pthread_attr_destroy(&at);
+      break;
+    }
+    pthread_attr_destroy(&at);
+  }
+}
+
+int ldm_cpu_threads(void) {
+  pthread_once(&once, init);
+  return nthreads;
+}
+
+void ldm_parallel_for(int64_t n, int64_t min_chunk, ldm_range_fn fn, void *ctx) {
+  if (n <= 0) return;
+  pthread_once(&once, init);
+  if (min_chunk < 1) min_chunk = 1;
+  if (nthreads == 1 || n <= min_chunk || in_region) {
+    fn(ctx, 0, n);
+    return;
+  }
+  pthread_mutex_lock(&submit_mu); /* one parallel region at a time; nested calls run serially */
+  int64_t chunk = (n + nthreads - 1) / nthreads;
+  if (chunk < min_chunk) chunk = min_chunk;
+  pthread_mutex_lock(&mu);
+  job.fn = fn;
+  job.ctx = ctx;
+  job.n = n;
+  job.chunk = chunk;
+  job.pending = nthreads - 1;
+  job.gen++;
+  pthread_cond_broadcast(&cv_work);
+  pthread_mutex_unlock(&mu);
+  in_region = 1;
+  run_part(0);
+  in_region = 0;
+  pthread_mutex_lock(&mu);
+  while (job.pending > 0) pthread_cond_wait(&cv_done, &mu);
+  pthread_mutex_unlock(&mu);
+  pthread_mutex_unlock(&submit_mu);
+}

@@ -1,0 +1,165 @@
+/* idx reader (MNIST / Fashion-MNIST), plain or gzip. zlib's gzread reads both: a file that does not
+ * start with the gzip magic 1f 8b is read as is. Every byte count is checked: a short read, a
+ * broken gzip stream or trailing bytes are errors naming the file. */
+#include "ldm/data.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+typedef struct {
+  gzFile g;
+  const char *path;
+  bool gz;
+} idx_reader;
+
+static ldm_status idx_open(idx_reader *r, const char *path) {
+  r->path = path;
+  r->g = NULL;
+  FILE *fp = fopen(path, "rb");
+  if (!fp) return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  unsigned char m[2] = {0, 0};
+  size_t got = fread(m, 1, 2, fp);
+  bool err = ferror(fp) != 0;
+  int saved = errno;
+  if (fclose(fp) != 0 && !err) {
+    err = true;
+    saved = errno;
+  }
+  if (err) return LDM_FAIL(LDM_ERR_IO, "%s: read error: %s", path, strerror(saved));
+  r->gz = got == 2 && m[0] == 0x1f && m[1] == 0x8b;
+  r->g = gzopen(path, "rb");
+  if (!r->g)
+    return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
+  (void)gzbuffer(r->g, 1u << 20); /* only a speed hint; failure is harmless */
+  return LDM_OK;
+}
+
+static void idx_close(idx_reader *r) {
+  if (r->g) gzclose_r(r->g);
+  r->g = NULL;
+}
+
+/* zlib prefixes its messages with "<path>: "; we name the file ourselves. */
+static const char *strip_path(const idx_reader *r, const char *msg) {
+  size_t n = strlen(r->path);
+  if (msg && strncmp(msg, r->path, n) == 0 && msg[n] == ':' && msg[n + 1] == ' ') return msg + n + 2;
+  return msg ? msg : "unknown error";
+}
+
+/* Read exactly n bytes of `what` (named in the error message). */
+static ldm_status idx_read(idx_reader *r, void *buf, size_t n, const char *what) {
+  unsigned char *p = buf;
+  size_t done = 0;
+  while (done < n) {
+    size_t chunk = n - done > (1u << 30) ? (1u << 30) : n - done;
+    int got = gzread(r->g, p + done, (unsigned)chunk);
+    if (got < 0) {
+      int errnum = 0;
+      const char *msg = gzerror(r->g, &errnum);
+      if (errnum == Z_ERRNO) return LDM_FAIL(LDM_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
+      return LDM_FAIL(LDM_ERR_FORMAT, "%s: corrupt gzip data: %s", r->path, strip_path(r, msg));
+    }
+    done += (size_t)got;
+    if ((size_t)got < chunk) break;
+  }
+  if (done < n) {
+    int errnum = 0;
+    gzerror(r->g, &errnum);
+    return LDM_FAIL(LDM_ERR_FORMAT, "%s: truncated %sidx file: expected %zu bytes of %s, found %zu", r->path,
+                    r->gz && errnum == Z_BUF_ERROR ? "gzip-compressed " : "", n, what, done);
+  }
+  return LDM_OK;
+}
+
+/* After the payload: the file must end here, and a gzip stream must end cleanly (CRC checked). */
+static ldm_status idx_expect_end(idx_reader *r, size_t payload) {
+  unsigned char extra[16];
+  int got = gzread(r->g, extra, sizeof extra);
+  int errnum = 0;
+  const char *msg = gzerror(r->g, &errnum);
+  if (got < 0) return LDM_FAIL(LDM_ERR_FORMAT, "%s: corrupt gzip data: %s", r->path, strip_path(r, msg));
+  if (got > 0)
+    return LDM_FAIL(LDM_ERR_FORMAT, "%s: file is longer than its idx header says (%zu data bytes expected)",
+                    r->path, payload);
+  if (r->gz && errnum == Z_BUF_ERROR)
+    return LDM_FAIL(LDM_ERR_FORMAT, "%s: truncated gzip stream (the data is complete but the gzip trailer is missing)",
+                    r->path);
+  return LDM_OK;
+}
+
+static uint32_t be32(const unsigned char *b) {
+  return ((uint32_t)b[0] << 24) | ((uint32_t)b[1] << 16) | ((uint32_t)b[2] << 8) | (uint32_t)b[3];
+}
+
+/* Load an idx file of unsigned bytes with `ndim` dimensions (1 or 3). */
+static ldm_status idx_load(const char *path, int ndim, const char *kind, uint8_t **data, int *dims) {
+  *data = NULL;
+  idx_reader r;
+  LDM_TRY(idx_open(&r, path));
+  ldm_status s;
+  unsigned char hdr[16];
+  size_t hlen = 4 + 4 * (size_t)ndim;
+  uint8_t *buf = NULL;
+  if ((s = idx_read(&r, hdr, 4, "idx magic")) != LDM_OK) goto fail;
+  uint32_t magic = be32(hdr);
+  uint32_t want = 0x0800u | (uint32_t)ndim;
+  if (magic != want) {
+    if (hdr[0] != 0 || hdr[1] != 0 || hdr[3] == 0 || hdr[3] > 4)
+      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: not an idx file (magic 0x%08x, expected 0x%08x for %s)", path,
+                   (unsigned)magic, (unsigned)want, kind);
+    else
+      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: idx magic 0x%08x is not an idx %s file (expected 0x%08x)", path,
+                   (unsigned)magic, kind, (unsigned)want);
+    goto fail;
+  }
+  if ((s = idx_read(&r, hdr + 4, hlen - 4, "idx header")) != LDM_OK) goto fail;
+  size_t total = 1;
+  for (int i = 0; i < ndim; i++) {
+    uint32_t d = be32(hdr + 4 + 4 * i);
+    if (d == 0 || d > INT_MAX) {
+      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: idx dimension %d is %u (must be 1..%d)", path, i, (unsigned)d, INT_MAX);
+      goto fail;
+    }
+    if (__builtin_mul_overflow(total, (size_t)d, &total)) {
+      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: idx dimensions overflow the address space", path);
+      goto fail;
+    }
+    dims[i] = (int)d;
+  }
+  buf = ldm_malloc(total);
+  if (!buf) {
+    s = LDM_ERR_NOMEM;
+    goto fail;
+  }
+  char what[32];
+  snprintf(what, sizeof what, "%s data", kind);
+  if ((s = idx_read(&r, buf, total, what)) != LDM_OK) goto fail;
+  if ((s = idx_expect_end(&r, total)) != LDM_OK) goto fail;
+  idx_close(&r);
+  *data = buf;
+  return LDM_OK;
+fail:
+  idx_close(&r);
+  free(buf);
+  return s;
+}
+
+ldm_status ldm_idx_load_images(const char *path, uint8_t **pix, int *n, int *h, int *w) {
+  int dims[3];
+  LDM_TRY(idx_load(path, 3, "image", pix, dims));
+  *n = dims[0];
+  *h = dims[1];
+  *w = dims[2];
+  return LDM_OK;
+}
+
+ldm_status ldm_idx_load_labels(const char *path, uint8_t **labels, int *n) {
+  int dims[1];
+  LDM_TRY(idx_load(path, 1, "label", labels, dims));
+  *n = dims[0];
+  return LDM_OK;
+}

@@ -1,0 +1,431 @@
+/* Vulkan executor: one buffer per arena, descriptor sets written once, the whole node list recorded
+ * into one command buffer once and replayed; barriers only where a node depends on an earlier one. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/exec.h"
+#include "vk/vk_internal.h"
+
+static bool check_forced;
+void ldm_vk_set_check(bool on) { check_forced = on; }
+static bool check_mode(void) {
+  const char *e = getenv("LDM_CHECK");
+  return check_forced || (e && e[0] && strcmp(e, "0") != 0);
+}
+
+typedef struct {
+  ldm_exec base;
+  ldm_vk_ctx *c;
+  vk_buf arena[LDM_ARENA_COUNT];
+  vk_buf staging;
+  VkDescriptorPool dpool;
+  VkDescriptorSet *sets;
+  vk_pipe **pipes;
+  ldm_launch *launch;
+  VkCommandBuffer cb;
+  VkFence fence;
+  VkQueryPool qpool;
+  bool recorded;
+  ldm_exec *shadow; /* CPU executor for check mode */
+} vk_exec;
+
+#define STAGING_BYTES (32u << 20)
+
+typedef struct { int arena; int64_t b, e; } range;
+typedef struct { range *r; int n, cap; } range_set;
+
+static bool rs_overlaps(const range_set *s, range x) {
+  for (int i = 0; i < s->n; i++)
+    if (s->r[i].arena == x.arena && s->r[i].b < x.e && x.b < s->r[i].e) return true;
+  return false;
+}
+static ldm_status rs_add(range_set *s, range x) {
+  if (s->n == s->cap) {
+    int cap = s->cap ? s->cap * 2 : 64;
+    range *nr = realloc(s->r, (size_t)cap * sizeof *nr);
+    if (!nr) return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory recording the command buffer");
+    s->r = nr;
+    s->cap = cap;
+  }
+  s->r[s->n++] = x;
+  return LDM_OK;
+}
+
+static range tensor_range(const ldm_graph *g, int t) {
+  ldm_arena a;
+  int64_t off;
+  ldm_tensor_storage(g, t, &a, &off);
+  return (range){(int)a, off, off + ldm_tensor_bytes(&g->t[t])};
+}
+
+static void barrier(VkCommandBuffer cb) {
+  VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                        .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
+                        .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &mb, 0,
+                       NULL, 0, NULL);
+}
+
+/* Prepare pipelines and descriptor sets of every node (once per executor). */
+static ldm_status prepare(vk_exec *x) {
+  const ldm_graph *g = x->base.g;
+  ldm_vk_ctx *c = x->c;
+  int nn = g->nn;
+  x->sets = ldm_calloc((size_t)nn + 1, sizeof *x->sets);
+  x->pipes = ldm_calloc((size_t)nn + 1, sizeof *x->pipes);
+  x->launch = ldm_calloc((size_t)nn + 1, sizeof *x->launch);
+  if (!x->sets || !x->pipes || !x->launch) return LDM_ERR_NOMEM;
+  uint32_t total_desc = 0;
+  for (int i = 0; i < nn; i++) total_desc += (uint32_t)(g->n[i].nin + g->n[i].nout);
+  VkDescriptorPoolSize ps = {VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, total_desc ? total_desc : 1};
+  VkDescriptorPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO,
+                                    .maxSets = (uint32_t)(nn ? nn : 1), .poolSizeCount = 1, .pPoolSizes = &ps};
+  VK_TRY(vkCreateDescriptorPool(c->dev, &pci, NULL, &x->dpool), "vkCreateDescriptorPool");
+  for (int i = 0; i < nn; i++) {
+    const ldm_node *n = &g->n[i];
+    const ldm_op_desc *d = ldm_op(n->op);
+    ldm_launch *l = &x->launch[i];
+    memset(l, 0, sizeof *l);
+    if (d->plan)
+      d->plan(g, n, &c->lim, l);
+    else
+      ldm_launch_1d(l, d->name, g->t[n->out[0]].numel);
+    if (n->nspec) { /* builder-chosen spec constants override the plan's */
+      memcpy(l->spec, n->spec, n->nspec * sizeof *n->spec);
+      l->nspec = n->nspec;
+    }
+    for (int k = 0; k < 3; k++)
+      if (l->groups[k] == 0) l->groups[k] = 1;
+    uint32_t nb = (uint32_t)(n->nin + n->nout);
+    LDM_TRY(ldm_vk_pipeline(c, l->shader, l->spec, l->nspec, nb, n->pc_size, &x->pipes[i]));
+    VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
+                                      .descriptorPool = x->dpool, .descriptorSetCount = 1,
+                                      .pSetLayouts = &x->pipes[i]->dsl};
+    VK_TRY(vkAllocateDescriptorSets(c->dev, &ai, &x->sets[i]), "vkAllocateDescriptorSets");
+    VkDescriptorBufferInfo bi[LDM_MAX_IN + LDM_MAX_OUT];
+    VkWriteDescriptorSet w[LDM_MAX_IN + LDM_MAX_OUT];
+    for (uint32_t k = 0; k < nb; k++) {
+      int t = k < (uint32_t)n->nin ? n->in[k] : n->out[k - n->nin];
+      range r = tensor_range(g, t);
+      uint64_t len = (uint64_t)(r.e - r.b);
+      if (len > c->lim.max_buffer_range)
+        return LDM_FAIL(LDM_ERR_UNSUPPORTED,
+                        "tensor '%s' (%.1f MiB) exceeds this device's maxStorageBufferRange (%.1f MiB); use a "
+                        "smaller --batch",
+                        g->t[t].name, (double)len / 1048576.0, (double)c->lim.max_buffer_range / 1048576.0);
+      bi[k] = (VkDescriptorBufferInfo){x->arena[r.arena].buf, (VkDeviceSize)r.b, (VkDeviceSize)len};
+      w[k] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = x->sets[i],
+                                    .dstBinding = k, .descriptorCount = 1,
+                                    .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &bi[k]};
+    }
+    vkUpdateDescriptorSets(c->dev, nb, w, 0, NULL);
+  }
+  return LDM_OK;
+}
+
+/* Record nodes [first,last) into cb with dependency barriers (and timestamps when asked). */
+static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int last, bool stamps) {
+  const ldm_graph *g = x->base.g;
+  range_set wr = {0}, rd = {0};
+  ldm_status s = LDM_OK;
+  if (stamps) {
+    vkCmdResetQueryPool(cb, x->qpool, 0, (uint32_t)g->nn + 1);
+    vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, x->qpool, 0);
+  }
+  for (int i = first; i < last && s == LDM_OK; i++) {
+    const ldm_node *n = &g->n[i];
+    bool need = false;
+    for (int k = 0; k < n->nin && !need; k++) need = rs_overlaps(&wr, tensor_range(g, n->in[k]));
+    for (int k = 0; k < n->nout && !need; k++) {
+      range r = tensor_range(g, n->out[k]);
+      need = rs_overlaps(&wr, r) || rs_overlaps(&rd, r);
+    }
+    if (need || stamps) { /* timing per node serialises the nodes so each stamp measures one node */
+      barrier(cb);
+      wr.n = rd.n = 0;
+    }
+    for (int k = 0; k < n->nin && s == LDM_OK; k++) s = rs_add(&rd, tensor_range(g, n->in[k]));
+    for (int k = 0; k < n->nout && s == LDM_OK; k++) s = rs_add(&wr, tensor_range(g, n->out[k]));
+    vk_pipe *p = x->pipes[i];
+    vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipe);
+    vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &x->sets[i], 0, NULL);
+    if (n->pc_size) vkCmdPushConstants(cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, n->pc_size, n->pc);
+    const ldm_launch *l = &x->launch[i];
+    vkCmdDispatch(cb, l->groups[0], l->groups[1], l->groups[2]);
+    if (stamps) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, x->qpool, (uint32_t)i + 1);
+  }
+  /* results visible to the host and to later transfers */
+  VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
+                        .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                                         VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
+  vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                       VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
+                       0, 1, &mb, 0, NULL, 0, NULL);
+  free(wr.r);
+  free(rd.r);
+  return s;
+}
+
+static ldm_status submit_wait(vk_exec *x, VkCommandBuffer cb) {
+  ldm_vk_ctx *c = x->c;
+  VK_TRY(vkResetFences(c->dev, 1, &x->fence), "vkResetFences");
+  VkSubmitInfo si = {.sType = VK_STRUCTURE_TYPE_SUBMIT_INFO, .commandBufferCount = 1, .pCommandBuffers = &cb};
+  VK_TRY(vkQueueSubmit(c->queue, 1, &si, x->fence), "vkQueueSubmit");
+  VK_TRY(vkWaitForFences(c->dev, 1, &x->fence, VK_TRUE, UINT64_MAX), "vkWaitForFences");
+  return LDM_OK;
+}
+
+static ldm_status read_stamps(vk_exec *x) {
+  const ldm_graph *g = x->base.g;
+  uint32_t nq = (uint32_t)g->nn + 1;
+  uint64_t *ts = malloc(nq * sizeof *ts);
+  if (!ts) return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory");
+  VkResult r = vkGetQueryPoolResults(x->c->dev, x->qpool, 0, nq, nq * sizeof *ts, ts, sizeof *ts,
+                                     VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT);
+  if (r == VK_SUCCESS)
+    for (int i = 0; i < g->nn; i++)
+      x->base.node_ms[i] = (double)(ts[i + 1] - ts[i]) * x->c->timestamp_period * 1e-6;
+  free(ts);
+  if (r != VK_SUCCESS) return ldm_vk_fail(r, "vkGetQueryPoolResults", __FILE__, __LINE__);
+  return LDM_OK;
+}
+
+static ldm_status check_run(vk_exec *x, int first, int last);
+
+static ldm_status vk_run(ldm_exec *e, int first, int last) {
+  vk_exec *x = (vk_exec *)e;
+  ldm_vk_ctx *c = x->c;
+  if (check_mode()) return check_run(x, first, last);
+  bool whole = first == 0 && last == e->g->nn;
+  bool stamps = e->timing && c->timestamps;
+  if (whole) {
+    /* the step's command buffer is recorded once; timing mode re-records with per-node stamps */
+    if (!x->recorded || stamps) {
+      VK_TRY(vkResetCommandBuffer(x->cb, 0), "vkResetCommandBuffer");
+      VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+      VK_TRY(vkBeginCommandBuffer(x->cb, &bi), "vkBeginCommandBuffer");
+      LDM_TRY(record_nodes(x, x->cb, 0, e->g->nn, stamps));
+      VK_TRY(vkEndCommandBuffer(x->cb), "vkEndCommandBuffer");
+      x->recorded = !stamps;
+      e->record_count++;
+    }
+    LDM_TRY(submit_wait(x, x->cb));
+    if (stamps) {
+      LDM_TRY(read_stamps(x));
+      x->recorded = false; /* next plain run records the fast (unstamped) buffer again */
+    }
+    return LDM_OK;
+  }
+  VkCommandBuffer cb;
+  LDM_TRY(ldm_vk_oneshot_begin(c, &cb));
+  ldm_status s = record_nodes(x, cb, first, last, false);
+  if (s != LDM_OK) {
+    vkEndCommandBuffer(cb);
+    vkFreeCommandBuffers(c->dev, c->pool, 1, &cb);
+    return s;
+  }
+  return ldm_vk_oneshot_end(c, cb);
+}
+
+static ldm_status transfer(vk_exec *x, ldm_arena a, int64_t off, void *data, size_t bytes, bool to_device) {
+  ldm_vk_ctx *c = x->c;
+  vk_buf *ab = &x->arena[a];
+  if (ab->map) {
+    if (to_device) memcpy((uint8_t *)ab->map + off, data, bytes);
+    else memcpy(data, (uint8_t *)ab->map + off, bytes);
+    return LDM_OK;
+  }
+  if (!x->staging.buf) LDM_TRY(ldm_vk_buffer(c, STAGING_BYTES, true, true, &x->staging));
+  size_t done = 0;
+  while (done < bytes) {
+    size_t chunk = bytes - done < STAGING_BYTES ? bytes - done : STAGING_BYTES;
+    size_t ch4 = (chunk + 3) & ~(size_t)3;
+    if (to_device) memcpy(x->staging.map, (uint8_t *)data + done, chunk); /* callers pass whole words */
+    VkCommandBuffer cb;
+    LDM_TRY(ldm_vk_oneshot_begin(c, &cb));
+    VkBufferCopy reg = to_device ? (VkBufferCopy){0, (VkDeviceSize)(off + (int64_t)done), ch4}
+                                 : (VkBufferCopy){(VkDeviceSize)(off + (int64_t)done), 0, ch4};
+    VkMemoryBarrier pre = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
+                           .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT,
+                           .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT,
+                         VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &pre, 0, NULL, 0, NULL);
+    if (to_device) vkCmdCopyBuffer(cb, x->staging.buf, ab->buf, 1, &reg);
+    else vkCmdCopyBuffer(cb, ab->buf, x->staging.buf, 1, &reg);
+    VkMemoryBarrier post = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                            .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
+                                             VK_ACCESS_SHADER_WRITE_BIT};
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                         VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &post, 0, NULL, 0,
+                         NULL);
+    LDM_TRY(ldm_vk_oneshot_end(c, cb));
+    if (!to_device) memcpy((uint8_t *)data + done, x->staging.map, chunk);
+    done += chunk;
+  }
+  return LDM_OK;
+}
+
+static ldm_status vk_write(ldm_exec *e, ldm_arena a, int64_t off, const void *d, size_t n) {
+  vk_exec *x = (vk_exec *)e;
+  if (n % 4 == 0 || x->arena[a].map) return transfer(x, a, off, (void *)d, n, true);
+  /* unaligned tail: read-modify-write the last word */
+  size_t n4 = (n + 3) & ~(size_t)3;
+  uint8_t *tmp = ldm_malloc(n4);
+  if (!tmp) return LDM_ERR_NOMEM;
+  ldm_status s = transfer(x, a, off + (int64_t)(n4 - 4), tmp + n4 - 4, 4, false);
+  if (s == LDM_OK) {
+    memcpy(tmp, d, n);
+    s = transfer(x, a, off, tmp, n4, true);
+  }
+  free(tmp);
+  return s;
+}
+static ldm_status vk_read(ldm_exec *e, ldm_arena a, int64_t off, void *d, size_t n) {
+  return transfer((vk_exec *)e, a, off, d, n, false);
+}
+static void *vk_host_ptr(ldm_exec *e, ldm_arena a, int64_t off) {
+  vk_exec *x = (vk_exec *)e;
+  return x->arena[a].map ? (uint8_t *)x->arena[a].map + off : NULL;
+}
+
+static void vk_destroy(ldm_exec *e) {
+  vk_exec *x = (vk_exec *)e;
+  ldm_vk_ctx *c = x->c;
+  vkDeviceWaitIdle(c->dev);
+  if (x->shadow) ldm_exec_free(x->shadow);
+  if (x->qpool) vkDestroyQueryPool(c->dev, x->qpool, NULL);
+  if (x->fence) vkDestroyFence(c->dev, x->fence, NULL);
+  if (x->cb) vkFreeCommandBuffers(c->dev, c->pool, 1, &x->cb);
+  if (x->dpool) vkDestroyDescriptorPool(c->dev, x->dpool, NULL);
+  for (int a = 0; a < LDM_ARENA_COUNT; a++) ldm_vk_buffer_free(c, &x->arena[a]);
+  ldm_vk_buffer_free(c, &x->staging);
+  free(x->sets);
+  free(x->pipes);
+  free(x->launch);
+  free(x);
+}
+
+static const ldm_exec_vtbl vk_vt = {vk_run, vk_write, vk_read, vk_host_ptr, vk_destroy};
+
+ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
+  if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "graph must be planned before execution");
+  vk_exec *x = ldm_calloc(1, sizeof *x);
+  if (!x) return LDM_ERR_NOMEM;
+  x->base.g = g;
+  x->base.vt = &vk_vt;
+  x->base.is_vk = true;
+  x->c = c;
+  ldm_status s = LDM_OK;
+  x->base.node_ms = ldm_calloc((size_t)g->nn + 1, sizeof(double));
+  if (!x->base.node_ms) s = LDM_ERR_NOMEM;
+  for (int a = 0; a < LDM_ARENA_COUNT && s == LDM_OK; a++)
+    s = ldm_vk_buffer(c, (VkDeviceSize)g->arena_size[a], a == LDM_ARENA_HOST, a == LDM_ARENA_HOST, &x->arena[a]);
+  if (s == LDM_OK) {
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = c->pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+    VkResult r = vkAllocateCommandBuffers(c->dev, &ai, &x->cb);
+    VkFenceCreateInfo fci = {.sType = VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+    if (r == VK_SUCCESS) r = vkCreateFence(c->dev, &fci, NULL, &x->fence);
+    if (r == VK_SUCCESS && c->timestamps) {
+      VkQueryPoolCreateInfo qi = {.sType = VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO,
+                                  .queryType = VK_QUERY_TYPE_TIMESTAMP, .queryCount = (uint32_t)g->nn + 1};
+      r = vkCreateQueryPool(c->dev, &qi, NULL, &x->qpool);
+    }
+    if (r != VK_SUCCESS) s = ldm_vk_fail(r, "creating the executor's command buffer", __FILE__, __LINE__);
+  }
+  if (s == LDM_OK) s = prepare(x);
+  /* arenas start zeroed, as on the CPU backend */
+  if (s == LDM_OK) {
+    VkCommandBuffer cb;
+    s = ldm_vk_oneshot_begin(c, &cb);
+    if (s == LDM_OK) {
+      for (int a = 0; a < LDM_ARENA_COUNT; a++) vkCmdFillBuffer(cb, x->arena[a].buf, 0, VK_WHOLE_SIZE, 0);
+      VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                            .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
+                                             VK_ACCESS_HOST_READ_BIT | VK_ACCESS_HOST_WRITE_BIT};
+      vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT,
+                           VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_HOST_BIT, 0, 1, &mb, 0, NULL, 0,
+                           NULL);
+      s = ldm_vk_oneshot_end(c, cb);
+    }
+  }
+  if (s != LDM_OK) {
+    vk_destroy(&x->base);
+    return s;
+  }
+  *out = &x->base;
+  return LDM_OK;
+}
+
+/* ---------------------------------------------------------------- check mode */
+
+static ldm_status sync_arenas_to_shadow(vk_exec *x) {
+  const ldm_graph *g = x->base.g;
+  for (int a = 0; a < LDM_ARENA_COUNT; a++) {
+    size_t sz = (size_t)g->arena_size[a];
+    if (!sz) continue;
+    void *tmp = ldm_malloc(sz);
+    if (!tmp) return LDM_ERR_NOMEM;
+    ldm_status s = vk_read(&x->base, (ldm_arena)a, 0, tmp, sz);
+    if (s == LDM_OK) s = ldm_exec_write_arena(x->shadow, (ldm_arena)a, tmp, sz);
+    free(tmp);
+    LDM_TRY(s);
+  }
+  return LDM_OK;
+}
+
+static ldm_status check_run(vk_exec *x, int first, int last) {
+  const ldm_graph *g = x->base.g;
+  if (!x->shadow) LDM_TRY(ldm_exec_cpu(g, &x->shadow));
+  LDM_TRY(sync_arenas_to_shadow(x));
+  for (int i = first; i < last; i++) {
+    const ldm_node *n = &g->n[i];
+    const ldm_op_desc *d = ldm_op(n->op);
+    VkCommandBuffer cb;
+    LDM_TRY(ldm_vk_oneshot_begin(x->c, &cb));
+    LDM_TRY(record_nodes(x, cb, i, i + 1, false));
+    LDM_TRY(ldm_vk_oneshot_end(x->c, cb));
+    LDM_TRY(ldm_exec_run_range(x->shadow, i, i + 1));
+    for (int k = 0; k < n->nout; k++) {
+      int t = n->out[k];
+      size_t bytes = (size_t)ldm_tensor_bytes(&g->t[t]);
+      float *gv = ldm_malloc(bytes), *cv = ldm_malloc(bytes);
+      if (!gv || !cv) {
+        free(gv);
+        free(cv);
+        return LDM_ERR_NOMEM;
+      }
+      ldm_status s = ldm_exec_read(&x->base, t, gv, bytes);
+      if (s == LDM_OK) s = ldm_exec_read(x->shadow, t, cv, bytes);
+      double num = 0, den = 0, maxd = 0;
+      bool nan = false;
+      if (g->t[t].dtype == LDM_F32) {
+        for (size_t j = 0; j < bytes / 4; j++) {
+          if (isnan(gv[j]) != isnan(cv[j])) nan = true;
+          if (isnan(gv[j]) || isnan(cv[j])) continue;
+          double df = (double)gv[j] - cv[j];
+          num += df * df;
+          den += (double)cv[j] * cv[j];
+          if (fabs(df) > maxd) maxd = fabs(df);
+        }
+      } else if (memcmp(gv, cv, bytes) != 0) {
+        num = 1, den = 1;
+      }
+      double nmse = den > 0 ? num / den : num;
+      if (s == LDM_OK && (nan || nmse > d->nmse_tol)) {
+        s = LDM_FAIL(LDM_ERR_MISMATCH,
+                     "check mode: node %d '%s' (op %s) output '%s' diverges from the CPU reference: NMSE %.3g "
+                     "(tolerance %.1g), max abs error %.3g%s",
+                     i, n->label, d->name, g->t[t].name, nmse, d->nmse_tol, maxd, nan ? ", NaN mismatch" : "");
+      }
+      /* continue from the device's values so each node is judged on identical inputs */
+      if (s == LDM_OK) s = ldm_exec_write(x->shadow, t, gv, bytes);
+      free(gv);
+      free(cv);
+      LDM_TRY(s);
+    }
+  }
+  return LDM_OK;
+}
