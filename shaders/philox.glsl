@@ -1,4 +1,5 @@
-// Philox4x32-10, bit-identical to src/core/philox.c. key = {seed, stream}, ctr = {block lo, block hi, base lo, base hi}.
+// Philox4x32-10, bit-identical to src/core/philox.c. key = {seed lo, seed hi},
+// ctr = {c lo, c hi, stream lo, stream hi} with c = base + block (64-bit).
 uvec4 philox4x32_10(uvec4 c, uvec2 k) {
   [[unroll]] for (int r = 0; r < 10; r++) {
     if (r > 0) k += uvec2(0x9E3779B9u, 0xBB67AE85u);
@@ -8,6 +9,11 @@ uvec4 philox4x32_10(uvec4 c, uvec2 k) {
     c = uvec4(hi1 ^ c.y ^ k.x, lo1, hi0 ^ c.w ^ k.y, lo0);
   }
   return c;
+}
+uvec4 philox_block(uvec2 seed, uvec2 stream, uvec2 base, uint block) {
+  uint carry;
+  uint lo = uaddCarry(base.x, block, carry);
+  return philox4x32_10(uvec4(lo, base.y + carry, stream.x, stream.y), seed);
 }
 float u32_to_unit(uint x) { return (float(x >> 8) + 0.5) * (1.0 / 16777216.0); }
 vec4 philox_normal4(uvec4 o) {

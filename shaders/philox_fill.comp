@@ -3,7 +3,7 @@
 #include "common.glsl"
 #include "philox.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, dist, seed, stream, base_lo, base_hi, use_step; } pc;
+layout(push_constant) uniform PC { uint n, dist, seed_lo, seed_hi, stream_lo, stream_hi, base_lo, base_hi, use_step; } pc;
 layout(std430, binding = 0) readonly buffer Step { uint step[]; };
 layout(std430, binding = 1) writeonly buffer Out { uint o[]; };
 void main() {
@@ -15,7 +15,7 @@ void main() {
     lo = uaddCarry(lo, step[STEP_RNG_LO], carry);
     hi = hi + step[STEP_RNG_HI] + carry;
   }
-  uvec4 r = philox4x32_10(uvec4(b, 0u, lo, hi), uvec2(pc.seed, pc.stream));
+  uvec4 r = philox_block(uvec2(pc.seed_lo, pc.seed_hi), uvec2(pc.stream_lo, pc.stream_hi), uvec2(lo, hi), b);
   if (pc.dist == 2u) {
     r = floatBitsToUint(philox_normal4(r));
   } else if (pc.dist == 1u) {

@@ -123,6 +123,10 @@ START_TEST(st_roundtrip) {
   ck_assert_int_eq(ldm_st_writer_add_ref(w, "e\"q\\x", LDM_DT_U32, 2, se, e), LDM_OK);
   ck_assert_int_eq(ldm_st_writer_add(w, "empty", LDM_DT_F32, 2, sz, NULL), LDM_OK);
   ck_assert_int_eq(ldm_st_writer_add(w, "b", LDM_DT_I32, 1, sb, b), LDM_ERR_INVALID_ARG); /* duplicate */
+  ck_assert_int_eq(ldm_st_writer_add(w, "bad\xff", LDM_DT_I32, 1, sb, b), LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_st_writer_set_meta(w, "k", "bad\xc0\xaf"), LDM_ERR_INVALID_ARG);
+  int64_t neg[1] = {-1};
+  ck_assert_int_eq(ldm_st_writer_add(w, "neg", LDM_DT_I32, 1, neg, b), LDM_ERR_INVALID_ARG);
   ck_assert_int_eq(ldm_st_writer_set_meta(w, "step", "41"), LDM_OK);
   ck_assert_int_eq(ldm_st_writer_set_meta(w, "step", "42"), LDM_OK); /* replaces */
   ck_assert_int_eq(ldm_st_writer_set_meta(w, "config", "{\"name\": \"fmnist\",\n\t\"ch\": [32,64]} \xc3\xa9"), LDM_OK);
@@ -150,8 +154,13 @@ START_TEST(st_roundtrip) {
   ldm_st_file *f = NULL;
   ck_assert_int_eq(ldm_st_open(path, &f), LDM_OK);
   ck_assert_int_eq(ldm_st_count(f), 6);
-  ck_assert_str_eq(ldm_st_at(f, 0)->name, "enc.0.n1.weight");
-  ck_assert_str_eq(ldm_st_at(f, 1)->name, "b");
+  /* Data order: 8-byte dtypes, then 4-byte ones in the order added, then 1-byte; each aligned. */
+  static const char *const order[6] = {"scalar", "enc.0.n1.weight", "b", "e\"q\\x", "empty", "c"};
+  for (int i = 0; i < 6; i++) {
+    const ldm_st_tensor *ti = ldm_st_at(f, i);
+    ck_assert_str_eq(ti->name, order[i]);
+    ck_assert_uint_eq((8 + hlen + ti->offset) % ldm_st_dtype_size(ti->dtype), 0);
+  }
   for (int i = 0; i < ldm_st_count(f); i++)
     if (ldm_st_at(f, i)->nbytes) ck_assert_uint_eq((uintptr_t)ldm_st_at(f, i)->data % 16, 0);
   const ldm_st_tensor *t = ldm_st_find(f, "enc.0.n1.weight");
@@ -356,6 +365,63 @@ START_TEST(st_hostile_framing) {
   assert_msg_names("missing.safetensors");
   ck_assert_int_eq(ldm_st_open(tmpdir, &f), LDM_ERR_IO);
   ck_assert_ptr_null(f);
+  remove_tmpdir();
+}
+END_TEST
+
+/* Every truncation and thousands of random byte mutations of a valid file: ldm_st_open must return
+ * LDM_OK or LDM_ERR_FORMAT, never crash (run under ASan to see reads out of bounds). */
+START_TEST(st_mutations) {
+  make_tmpdir();
+  const char *p = tpath("m.safetensors");
+  float v[5] = {1, 2, 3, 4, 5};
+  uint8_t u[3] = {1, 2, 3};
+  int64_t s5[1] = {5}, s3[1] = {3};
+  ldm_st_writer *w = NULL;
+  ck_assert_int_eq(ldm_st_writer_new(&w), LDM_OK);
+  ck_assert_int_eq(ldm_st_writer_add(w, "a.w", LDM_DT_F32, 1, s5, v), LDM_OK);
+  ck_assert_int_eq(ldm_st_writer_add(w, "b\u00e9", LDM_DT_U8, 1, s3, u), LDM_OK);
+  ck_assert_int_eq(ldm_st_writer_set_meta(w, "k", "v\"x"), LDM_OK);
+  ck_assert_int_eq(ldm_st_write_atomic(w, p), LDM_OK);
+  ldm_st_writer_free(w);
+  long n = file_size(p);
+  ck_assert_int_gt(n, 0);
+  uint8_t *orig = malloc((size_t)n), *buf = malloc((size_t)n);
+  ck_assert_ptr_nonnull(orig);
+  ck_assert_ptr_nonnull(buf);
+  FILE *fp = fopen(p, "rb");
+  ck_assert_ptr_nonnull(fp);
+  ck_assert_uint_eq(fread(orig, 1, (size_t)n, fp), (size_t)n);
+  fclose(fp);
+  ldm_st_file *f = NULL;
+  for (long len = 0; len < n; len++) {
+    write_file(p, orig, (size_t)len);
+    ck_assert_int_eq(ldm_st_open(p, &f), LDM_ERR_FORMAT);
+  }
+  uint64_t rng = 12345;
+  static const char alphabet[] = "{}[]\":,-0123456789 \\u\x00\xff\x80" "e.";
+  int ok = 0;
+  for (int it = 0; it < 3000; it++) {
+    memcpy(buf, orig, (size_t)n);
+    int muts = 1 + (int)(ldm_splitmix64(&rng) % 3);
+    for (int m = 0; m < muts; m++) {
+      size_t pos = 8 + (size_t)(ldm_splitmix64(&rng) % (uint64_t)(n - 8));
+      buf[pos] = (uint8_t)alphabet[ldm_splitmix64(&rng) % (sizeof alphabet - 1)];
+    }
+    write_file(p, buf, (size_t)n);
+    ldm_status st = ldm_st_open(p, &f);
+    ck_assert_msg(st == LDM_OK || st == LDM_ERR_FORMAT, "mutation %d: status %d", it, st);
+    if (st == LDM_OK) {
+      ok++;
+      for (int i = 0; i < ldm_st_count(f); i++) ck_assert_ptr_eq(ldm_st_find(f, ldm_st_at(f, i)->name), ldm_st_at(f, i));
+      ldm_st_close(f);
+    } else {
+      ck_assert_ptr_null(f);
+    }
+  }
+  ck_assert_int_lt(ok, 3000);
+  free(orig);
+  free(buf);
   remove_tmpdir();
 }
 END_TEST
@@ -831,6 +897,8 @@ static Suite *io_suite(void) {
   tcase_add_test(tc, st_valid_handmade);
   tcase_add_loop_test(tc, st_hostile_header, 0, (int)(sizeof hostile / sizeof hostile[0]));
   tcase_add_test(tc, st_hostile_framing);
+  tcase_add_test(tc, st_mutations);
+  tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   tc = tcase_create("idx");
   tcase_add_test(tc, idx_roundtrip);

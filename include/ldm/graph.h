@@ -18,6 +18,7 @@
 #define LDM_MAX_SPEC 8
 #define LDM_NAME_MAX 96
 #define LDM_ALIGN 256   /* byte alignment of every tensor inside its arena (>= minStorageBufferOffsetAlignment) */
+#define LDM_SHAPE(...) ((const int64_t[]){__VA_ARGS__}) /* shape literal: LDM_SHAPE(N, C, H, W) */
 
 /* Where a tensor lives. PARAM, GRAD, ADAM_M, ADAM_V and EMA share one layout: a parameter sits at the
  * same offset in each, so optimizer, clipping and EMA are single nodes over whole arenas. */

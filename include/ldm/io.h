@@ -10,7 +10,7 @@
 /* ---------------------------------------------------------------------------------------------
  * dtypes (the safetensors spellings)
  * ------------------------------------------------------------------------------------------- */
-typedef enum ldm_dtype {
+typedef enum ldm_st_dtype {
   LDM_DT_F32 = 0,
   LDM_DT_I32,
   LDM_DT_U32,
@@ -26,11 +26,11 @@ typedef enum ldm_dtype {
   LDM_DT_U64,
   LDM_DT_BOOL,
   LDM_DT_COUNT_
-} ldm_dtype;
+} ldm_st_dtype;
 
-const char *ldm_dtype_name(ldm_dtype dt); /* "F32", ... ; "?" for an invalid value */
-size_t ldm_dtype_size(ldm_dtype dt);      /* bytes per element; 0 for an invalid value */
-bool ldm_dtype_parse(const char *name, ldm_dtype *out);
+const char *ldm_st_dtype_name(ldm_st_dtype dt); /* "F32", ... ; "?" for an invalid value */
+size_t ldm_st_dtype_size(ldm_st_dtype dt);      /* bytes per element; 0 for an invalid value */
+bool ldm_st_dtype_parse(const char *name, ldm_st_dtype *out);
 
 /* ---------------------------------------------------------------------------------------------
  * safetensors
@@ -42,16 +42,19 @@ bool ldm_dtype_parse(const char *name, ldm_dtype *out);
 #define LDM_ST_MAX_DIMS 8
 #define LDM_ST_MAX_HEADER (100u * 1000u * 1000u) /* bytes; larger headers are rejected */
 
-/* Writer: collects tensors (data written in the order added, contiguous) and string metadata. */
+/* Writer: collects tensors and string metadata. The header lists tensors in the order added; the
+ * data region is contiguous, ordered by element size (8-byte dtypes first, then 4, 2, 1) and by the
+ * order added within a size, like the reference writer, so every tensor is aligned to its element
+ * size in the file (PyTorch refuses to view misaligned bytes as F32/I64). */
 typedef struct ldm_st_writer ldm_st_writer;
 
 ldm_status ldm_st_writer_new(ldm_st_writer **out);
 void ldm_st_writer_free(ldm_st_writer *w); /* NULL is fine */
 /* Add a tensor; the data (numel * dtype size bytes) is copied now. ndim 0..LDM_ST_MAX_DIMS. */
-ldm_status ldm_st_writer_add(ldm_st_writer *w, const char *name, ldm_dtype dt, int ndim,
+ldm_status ldm_st_writer_add(ldm_st_writer *w, const char *name, ldm_st_dtype dt, int ndim,
                              const int64_t *shape, const void *data);
 /* Same, but only the pointer is kept: data must stay valid until ldm_st_write_atomic returns. */
-ldm_status ldm_st_writer_add_ref(ldm_st_writer *w, const char *name, ldm_dtype dt, int ndim,
+ldm_status ldm_st_writer_add_ref(ldm_st_writer *w, const char *name, ldm_st_dtype dt, int ndim,
                                  const int64_t *shape, const void *data);
 /* Set (or replace) a __metadata__ entry. */
 ldm_status ldm_st_writer_set_meta(ldm_st_writer *w, const char *key, const char *value);
@@ -65,25 +68,26 @@ typedef struct ldm_st_file ldm_st_file;
 
 typedef struct ldm_st_tensor {
   const char *name;
-  ldm_dtype dtype;
+  ldm_st_dtype dtype;
   int ndim;
   int64_t shape[LDM_ST_MAX_DIMS];
   size_t numel;
   const void *data; /* 16-byte aligned (on glibc); valid until ldm_st_close */
   size_t nbytes;
+  uint64_t offset; /* of its bytes within the file's data region (data_offsets[0]) */
 } ldm_st_tensor;
 
 ldm_status ldm_st_open(const char *path, ldm_st_file **out);
 void ldm_st_close(ldm_st_file *f); /* NULL is fine */
 const char *ldm_st_path(const ldm_st_file *f);
 int ldm_st_count(const ldm_st_file *f);
-/* i-th tensor in data-region order (for files ldm-vk writes: the order added). */
+/* i-th tensor in data-region order (for files ldm-vk writes: by element size, then order added). */
 const ldm_st_tensor *ldm_st_at(const ldm_st_file *f, int i);
 /* NULL if there is no tensor of that name. */
 const ldm_st_tensor *ldm_st_find(const ldm_st_file *f, const char *name);
 /* Like ldm_st_find, but a missing tensor, another dtype or another shape is an error
  * (LDM_ERR_MISMATCH, "<file>: tensor X has shape [..] but [..] was expected"). */
-ldm_status ldm_st_expect(const ldm_st_file *f, const char *name, ldm_dtype dt, int ndim,
+ldm_status ldm_st_expect(const ldm_st_file *f, const char *name, ldm_st_dtype dt, int ndim,
                          const int64_t *shape, const ldm_st_tensor **out);
 /* __metadata__: NULL if the key is absent. */
 const char *ldm_st_meta(const ldm_st_file *f, const char *key);

@@ -13,7 +13,7 @@ int ldm_copy(ldm_graph *g, int in, int out);
 /* Philox random fill of out: dist 0 = raw u32, 1 = uniform (0,1), 2 = standard normal.
  * The counter base is pc.base + step[LDM_STEP_RNG_LO/HI] when step >= 0 (fresh numbers each replay). */
 enum { LDM_RNG_U32 = 0, LDM_RNG_UNIFORM = 1, LDM_RNG_NORMAL = 2 };
-int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint32_t seed, uint32_t stream, uint64_t base);
+int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, uint64_t stream, uint64_t base);
 
 /* elementwise binary ops on equal-numel tensors; out = a op b */
 enum { LDM_EW_ADD = 0, LDM_EW_SUB = 1, LDM_EW_MUL = 2 };
@@ -30,6 +30,8 @@ int ldm_silu(ldm_graph *g, int x);
 /* General reduction over a [O, J, I] view of x: out[j] (+)= scale * sum_{o,i} x[o][j][i].
  * Deterministic fixed-order tree, no atomics. */
 int ldm_reduce_sum(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, float scale, int accumulate);
+/* out[o][j][i] (+)= alpha * x[o % xO][j] with xO = 1 (per-channel) or O (per-sample-per-channel) */
+int ldm_broadcast(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, int64_t xO, float alpha, int accumulate);
 int ldm_sum(ldm_graph *g, int x);  /* scalar sum */
 int ldm_mean(ldm_graph *g, int x); /* scalar mean */
 

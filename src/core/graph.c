@@ -123,9 +123,11 @@ int ldm_view(ldm_graph *g, int base, const char *name, int64_t elem_offset, int 
 int ldm_arena_view(ldm_graph *g, ldm_arena arena, const char *name) {
   /* A pseudo-tensor spanning the arena; planned to offset 0 with the arena's full size. */
   int64_t total = 0;
+  /* GRAD, ADAM_M, ADAM_V and EMA mirror the PARAM layout */
+  ldm_arena layout = (arena >= LDM_ARENA_GRAD && arena <= LDM_ARENA_EMA) ? LDM_ARENA_PARAM : arena;
   for (int i = 0; i < g->nt; i++) {
     const ldm_tensor *t = &g->t[i];
-    if (t->arena != arena || t->view_of >= 0) continue;
+    if (t->arena != layout || t->view_of != -1) continue;
     total += (ldm_tensor_bytes(t) + LDM_ALIGN - 1) / LDM_ALIGN * LDM_ALIGN;
   }
   if (total == 0) {

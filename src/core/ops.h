@@ -47,6 +47,5 @@ void ldm_launch_1d(ldm_launch *l, const char *shader, int64_t n);
 
 /* Small helpers for op builders. */
 static inline int64_t ldm_numel(const ldm_graph *g, int t) { return g->t[t].numel; }
-#define LDM_SHAPE(...) ((const int64_t[]){__VA_ARGS__})
 
 #endif

@@ -31,21 +31,22 @@ void ldm_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t ou
 
 float ldm_u32_to_unit(uint32_t x) { return ((float)(x >> 8) + 0.5f) * (1.0f / 16777216.0f); }
 
-static void block(uint32_t seed, uint32_t stream, uint64_t base, uint64_t b, uint32_t out[4]) {
-  uint32_t ctr[4] = {(uint32_t)b, (uint32_t)(b >> 32), (uint32_t)base, (uint32_t)(base >> 32)};
-  uint32_t key[2] = {seed, stream};
+void ldm_rng_block(uint64_t seed, uint64_t stream, uint64_t base, uint64_t b, uint32_t out[4]) {
+  uint64_t c = base + b;
+  uint32_t ctr[4] = {(uint32_t)c, (uint32_t)(c >> 32), (uint32_t)stream, (uint32_t)(stream >> 32)};
+  uint32_t key[2] = {(uint32_t)seed, (uint32_t)(seed >> 32)};
   ldm_philox4x32_10(ctr, key, out);
 }
 
-uint32_t ldm_rng_u32(uint32_t seed, uint32_t stream, uint64_t base, uint64_t i) {
+uint32_t ldm_rng_u32(uint64_t seed, uint64_t stream, uint64_t base, uint64_t i) {
   uint32_t o[4];
-  block(seed, stream, base, i / 4, o);
+  ldm_rng_block(seed, stream, base, i / 4, o);
   return o[i % 4];
 }
 
-void ldm_rng_normal4(uint32_t seed, uint32_t stream, uint64_t base, uint64_t b, float out[4]) {
+void ldm_rng_normal4(uint64_t seed, uint64_t stream, uint64_t base, uint64_t b, float out[4]) {
   uint32_t o[4];
-  block(seed, stream, base, b, o);
+  ldm_rng_block(seed, stream, base, b, o);
   for (int k = 0; k < 4; k += 2) {
     float u1 = ldm_u32_to_unit(o[k]), u2 = ldm_u32_to_unit(o[k + 1]);
     float r = sqrtf(-2.0f * logf(u1));

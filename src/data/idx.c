@@ -109,7 +109,7 @@ static ldm_status idx_load(const char *path, int ndim, const char *kind, uint8_t
   uint32_t want = 0x0800u | (uint32_t)ndim;
   if (magic != want) {
     if (hdr[0] != 0 || hdr[1] != 0 || hdr[3] == 0 || hdr[3] > 4)
-      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: not an idx file (magic 0x%08x, expected 0x%08x for %s)", path,
+      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: not an idx file (magic 0x%08x, expected 0x%08x for an idx %s file)", path,
                    (unsigned)magic, (unsigned)want, kind);
     else
       s = LDM_FAIL(LDM_ERR_FORMAT, "%s: idx magic 0x%08x is not an idx %s file (expected 0x%08x)", path,

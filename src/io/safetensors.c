@@ -32,16 +32,16 @@ static const struct {
     [LDM_DT_BOOL] = {"BOOL", 1},
 };
 
-const char *ldm_dtype_name(ldm_dtype dt) {
+const char *ldm_st_dtype_name(ldm_st_dtype dt) {
   return ((unsigned)dt < LDM_DT_COUNT_) ? dtype_info[dt].name : "?";
 }
 
-size_t ldm_dtype_size(ldm_dtype dt) { return ((unsigned)dt < LDM_DT_COUNT_) ? dtype_info[dt].size : 0; }
+size_t ldm_st_dtype_size(ldm_st_dtype dt) { return ((unsigned)dt < LDM_DT_COUNT_) ? dtype_info[dt].size : 0; }
 
-bool ldm_dtype_parse(const char *name, ldm_dtype *out) {
+bool ldm_st_dtype_parse(const char *name, ldm_st_dtype *out) {
   for (int i = 0; i < LDM_DT_COUNT_; i++) {
     if (strcmp(name, dtype_info[i].name) == 0) {
-      *out = (ldm_dtype)i;
+      *out = (ldm_st_dtype)i;
       return true;
     }
   }
@@ -70,6 +70,21 @@ static char *dupstr(const char *s) {
   return d;
 }
 
+static size_t utf8_len(const unsigned char *s, size_t n);
+
+/* True if s is valid UTF-8 (the reader rejects anything else, so the writer must not produce it). */
+static bool valid_utf8(const char *s) {
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  while (n > 0) {
+    size_t l = utf8_len(p, n);
+    if (!l) return false;
+    p += l;
+    n -= l;
+  }
+  return true;
+}
+
 /* numel of a shape with checked multiplication; false on overflow. */
 static bool shape_numel(int ndim, const int64_t *shape, uint64_t *out) {
   uint64_t n = 1;
@@ -95,12 +110,13 @@ static void format_shape(char *buf, size_t cap, int ndim, const int64_t *shape) 
  * ---------------------------------------------------------------------------------------------- */
 typedef struct {
   char *name;
-  ldm_dtype dt;
+  ldm_st_dtype dt;
   int ndim;
   int64_t shape[LDM_ST_MAX_DIMS];
   const void *data;
   void *owned;
   size_t nbytes;
+  uint64_t off; /* assigned by ldm_st_write_atomic */
 } st_wentry;
 
 struct ldm_st_writer {
@@ -131,11 +147,13 @@ void ldm_st_writer_free(ldm_st_writer *w) {
   free(w);
 }
 
-static ldm_status writer_add(ldm_st_writer *w, const char *name, ldm_dtype dt, int ndim,
+static ldm_status writer_add(ldm_st_writer *w, const char *name, ldm_st_dtype dt, int ndim,
                              const int64_t *shape, const void *data, bool copy) {
   if (!w || !name) return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: missing writer or tensor name");
   if (name[0] == 0 || strcmp(name, "__metadata__") == 0)
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: invalid tensor name \"%s\"", name);
+  if (!valid_utf8(name))
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: tensor name \"%s\" is not valid UTF-8", name);
   if ((unsigned)dt >= LDM_DT_COUNT_)
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: tensor %s has an invalid dtype %d", name, (int)dt);
   if (ndim < 0 || ndim > LDM_ST_MAX_DIMS || (ndim > 0 && !shape))
@@ -143,7 +161,7 @@ static ldm_status writer_add(ldm_st_writer *w, const char *name, ldm_dtype dt, i
                     name, ndim, LDM_ST_MAX_DIMS);
   uint64_t numel, nbytes;
   if (!shape_numel(ndim, shape, &numel) ||
-      __builtin_mul_overflow(numel, (uint64_t)ldm_dtype_size(dt), &nbytes) || nbytes > SIZE_MAX / 2)
+      __builtin_mul_overflow(numel, (uint64_t)ldm_st_dtype_size(dt), &nbytes) || nbytes > SIZE_MAX / 2)
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: tensor %s has a negative or overflowing shape", name);
   if (nbytes > 0 && !data)
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: tensor %s has no data", name);
@@ -173,18 +191,20 @@ static ldm_status writer_add(ldm_st_writer *w, const char *name, ldm_dtype dt, i
   return LDM_OK;
 }
 
-ldm_status ldm_st_writer_add(ldm_st_writer *w, const char *name, ldm_dtype dt, int ndim,
+ldm_status ldm_st_writer_add(ldm_st_writer *w, const char *name, ldm_st_dtype dt, int ndim,
                              const int64_t *shape, const void *data) {
   return writer_add(w, name, dt, ndim, shape, data, true);
 }
 
-ldm_status ldm_st_writer_add_ref(ldm_st_writer *w, const char *name, ldm_dtype dt, int ndim,
+ldm_status ldm_st_writer_add_ref(ldm_st_writer *w, const char *name, ldm_st_dtype dt, int ndim,
                                  const int64_t *shape, const void *data) {
   return writer_add(w, name, dt, ndim, shape, data, false);
 }
 
 ldm_status ldm_st_writer_set_meta(ldm_st_writer *w, const char *key, const char *value) {
   if (!w || !key || !value) return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: missing metadata key or value");
+  if (!valid_utf8(key) || !valid_utf8(value))
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: metadata entry \"%s\" is not valid UTF-8", key);
   char *v = dupstr(value);
   if (!v) return LDM_ERR_NOMEM;
   for (int i = 0; i < w->nm; i++) {
@@ -309,7 +329,17 @@ ldm_status ldm_st_write_atomic(ldm_st_writer *w, const char *path) {
   if (!w || !path) return LDM_FAIL(LDM_ERR_INVALID_ARG, "safetensors writer: missing writer or path");
   /* Header. */
   sbuf b = {0};
+  /* Data layout: by element size, largest first (8, 4, 2, 1 bytes), insertion order within a size,
+   * as the reference safetensors writer does: every tensor then starts at a multiple of its element
+   * size (the header is padded to 8), which PyTorch needs to view the bytes as the dtype. The
+   * header lists the tensors in insertion order. */
   uint64_t off = 0;
+  for (size_t al = 8; al >= 1; al /= 2)
+    for (int i = 0; i < w->nt; i++)
+      if (ldm_st_dtype_size(w->t[i].dt) == al) {
+        w->t[i].off = off;
+        off += w->t[i].nbytes;
+      }
   sb_str(&b, "{");
   bool first = true;
   if (w->nm > 0) {
@@ -328,10 +358,9 @@ ldm_status ldm_st_write_atomic(ldm_st_writer *w, const char *path) {
     if (!first) sb_str(&b, ",");
     first = false;
     sb_json_string(&b, e->name);
-    sb_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[", ldm_dtype_name(e->dt));
+    sb_printf(&b, ":{\"dtype\":\"%s\",\"shape\":[", ldm_st_dtype_name(e->dt));
     for (int d = 0; d < e->ndim; d++) sb_printf(&b, "%s%" PRId64, d ? "," : "", e->shape[d]);
-    sb_printf(&b, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", off, off + e->nbytes);
-    off += e->nbytes;
+    sb_printf(&b, "],\"data_offsets\":[%" PRIu64 ",%" PRIu64 "]}", e->off, e->off + e->nbytes);
   }
   sb_str(&b, "}");
   while (!b.oom && b.len % 8 != 0) sb_str(&b, " ");
@@ -364,8 +393,10 @@ ldm_status ldm_st_write_atomic(ldm_st_writer *w, const char *path) {
   for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)b.len >> (8 * i));
   s = write_all(fp, len8, 8, tmp);
   if (s == LDM_OK) s = write_all(fp, b.p, b.len, tmp);
-  for (int i = 0; i < w->nt && s == LDM_OK; i++)
-    if (w->t[i].nbytes) s = write_all(fp, w->t[i].data, w->t[i].nbytes, tmp);
+  for (size_t al = 8; al >= 1 && s == LDM_OK; al /= 2)
+    for (int i = 0; i < w->nt && s == LDM_OK; i++)
+      if (ldm_st_dtype_size(w->t[i].dt) == al && w->t[i].nbytes)
+        s = write_all(fp, w->t[i].data, w->t[i].nbytes, tmp);
   if (s == LDM_OK && fflush(fp) != 0) s = LDM_FAIL(LDM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
   if (s == LDM_OK && fsync(fileno(fp)) != 0)
     s = LDM_FAIL(LDM_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
@@ -674,7 +705,7 @@ static ldm_status parse_tensor(jp *p, ldm_st_file *f, char *name) {
       if (strcmp(key, "dtype") == 0 && !have_dt) {
         char *dt = NULL;
         s = jstring(p, &dt);
-        if (s == LDM_OK && !ldm_dtype_parse(dt, &e->t.dtype))
+        if (s == LDM_OK && !ldm_st_dtype_parse(dt, &e->t.dtype))
           s = LDM_FAIL(LDM_ERR_FORMAT, "%s: tensor %s has unknown dtype \"%s\"", p->path, name, dt);
         free(dt);
         have_dt = true;
@@ -771,7 +802,7 @@ static ldm_status validate(ldm_st_file *f) {
     st_rentry *e = &f->e[i];
     uint64_t numel, nbytes;
     if (!shape_numel(e->t.ndim, e->t.shape, &numel) ||
-        __builtin_mul_overflow(numel, (uint64_t)ldm_dtype_size(e->t.dtype), &nbytes)) {
+        __builtin_mul_overflow(numel, (uint64_t)ldm_st_dtype_size(e->t.dtype), &nbytes)) {
       format_shape(sh, sizeof sh, e->t.ndim, e->t.shape);
       return LDM_FAIL(LDM_ERR_FORMAT, "%s: tensor %s shape %s overflows 64 bits", path, e->t.name, sh);
     }
@@ -782,12 +813,13 @@ static ldm_status validate(ldm_st_file *f) {
       format_shape(sh, sizeof sh, e->t.ndim, e->t.shape);
       return LDM_FAIL(LDM_ERR_FORMAT,
                       "%s: tensor %s data_offsets span %" PRIu64 " bytes but dtype %s shape %s needs %" PRIu64,
-                      path, e->t.name, e->end - e->begin, ldm_dtype_name(e->t.dtype), sh, nbytes);
+                      path, e->t.name, e->end - e->begin, ldm_st_dtype_name(e->t.dtype), sh, nbytes);
     }
     if (e->end > f->data_len)
       return LDM_FAIL(LDM_ERR_FORMAT,
                       "%s: tensor %s data_offsets end %" PRIu64 " lies past the %zu-byte data region (truncated file?)",
                       path, e->t.name, e->end, f->data_len);
+    e->t.offset = e->begin;
     e->t.numel = (size_t)numel;
     e->t.nbytes = (size_t)nbytes;
   }
@@ -948,14 +980,14 @@ const ldm_st_tensor *ldm_st_find(const ldm_st_file *f, const char *name) {
   return NULL;
 }
 
-ldm_status ldm_st_expect(const ldm_st_file *f, const char *name, ldm_dtype dt, int ndim, const int64_t *shape,
+ldm_status ldm_st_expect(const ldm_st_file *f, const char *name, ldm_st_dtype dt, int ndim, const int64_t *shape,
                          const ldm_st_tensor **out) {
   if (out) *out = NULL;
   const ldm_st_tensor *t = ldm_st_find(f, name);
   if (!t) return LDM_FAIL(LDM_ERR_MISMATCH, "%s: has no tensor named %s", f->path, name);
   if (t->dtype != dt)
     return LDM_FAIL(LDM_ERR_MISMATCH, "%s: tensor %s has dtype %s but %s was expected", f->path, name,
-                    ldm_dtype_name(t->dtype), ldm_dtype_name(dt));
+                    ldm_st_dtype_name(t->dtype), ldm_st_dtype_name(dt));
   bool same = t->ndim == ndim;
   for (int i = 0; same && i < ndim; i++) same = t->shape[i] == shape[i];
   if (!same) {

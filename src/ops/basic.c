@@ -70,9 +70,10 @@ static void plan_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limit
 const ldm_op_desc ldm_op_desc_copy = {"copy", cpu_copy, plan_copy, bwd_copy, 0};
 
 /* ================================================================= philox_fill */
-int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint32_t seed, uint32_t stream, uint64_t base) {
-  ldm_pc_philox_fill pc = {(uint32_t)g->t[out].numel, (uint32_t)dist, seed, stream, (uint32_t)base,
-                           (uint32_t)(base >> 32), step >= 0};
+int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, uint64_t stream, uint64_t base) {
+  ldm_pc_philox_fill pc = {(uint32_t)g->t[out].numel, (uint32_t)dist, (uint32_t)seed, (uint32_t)(seed >> 32),
+                           (uint32_t)stream, (uint32_t)(stream >> 32), (uint32_t)base, (uint32_t)(base >> 32),
+                           step >= 0};
   int in = step >= 0 ? step : out; /* unused binding when there is no step buffer */
   return ldm_node_add(g, LDM_OP_philox_fill, &in, 1, &out, 1, &pc, sizeof pc, "philox_fill") < 0 ? -1 : out;
 }
@@ -83,11 +84,13 @@ static void cpu_philox_fill(const ldm_graph *g, const ldm_node *n, void *const *
   uint32_t *o = U(1);
   for (uint32_t b = 0; b < (p->n + 3) / 4; b++) {
     uint32_t v[4];
+    uint64_t seed = ((uint64_t)p->seed_hi << 32) | p->seed_lo, stream = ((uint64_t)p->stream_hi << 32) | p->stream_lo;
     if (p->dist == LDM_RNG_NORMAL) {
-      ldm_rng_normal4(p->seed, p->stream, base, b, (float *)v);
+      float f[4];
+      ldm_rng_normal4(seed, stream, base, b, f);
+      memcpy(v, f, sizeof v);
     } else {
-      uint32_t ctr[4] = {b, 0, (uint32_t)base, (uint32_t)(base >> 32)}, key[2] = {p->seed, p->stream};
-      ldm_philox4x32_10(ctr, key, v);
+      ldm_rng_block(seed, stream, base, b, v);
       if (p->dist == LDM_RNG_UNIFORM)
         for (int k = 0; k < 4; k++) {
           float f = ldm_u32_to_unit(v[k]);
@@ -272,9 +275,17 @@ static void cpu_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *b
 }
 static void plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_reduce_sum);
+  uint64_t terms = (uint64_t)p->O * p->I;
+  if (terms <= 32 || (p->J > 16384 && terms <= 4096)) {
+    ldm_launch_1d(l, "reduce_sum", p->J);
+    l->spec[1] = 1; /* SERIAL */
+    l->nspec = 2;
+    return;
+  }
   l->shader = "reduce_sum";
   l->spec[0] = 256;
-  l->nspec = 1;
+  l->spec[1] = 0;
+  l->nspec = 2;
   l->groups[0] = p->J < 65535 ? p->J : 65535;
   l->groups[1] = (p->J + 65534) / 65535;
   l->groups[2] = 1;
@@ -528,30 +539,51 @@ static void plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limit
 }
 const ldm_op_desc ldm_op_desc_gemm = {"gemm", cpu_gemm, plan_gemm, bwd_gemm, 1e-6};
 
-/* The gradient of a reduction broadcasts dout back: dx[o][j][i] (+)= scale * dy[j], computed as a
- * rank-1 GEMM dy[J,1] @ ones[1,I], batched over O with both operands shared (batch stride 0). */
-static ldm_status bwd_reduce_sum(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  ldm_pc_reduce_sum pcv;
-  memcpy(&pcv, g->n[ni].pc, sizeof pcv);
-  const ldm_pc_reduce_sum *p = &pcv;
-  ldm_pc_reduce_sum r = *p;
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
-  int dy = ldm_grad_of(g, n.out[0]);
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "ones#%d", g->nn);
-  int ones = ldm_act(g, nm, 1, LDM_SHAPE((int64_t)r.I));
-  LDM_TRY(need(ones));
-  LDM_TRY(need(ldm_fill(g, ones, 1.0f)));
-  int id = ldm_gemm(g, dy, ones, -1, dx, r.J, r.I, 1, (ldm_gemm_args){0, 0, 1, r.scale, acc, 0});
-  if (r.O > 1 && id >= 0) {
-    ldm_pc_gemm *gp = (ldm_pc_gemm *)g->n[g->nn - 1].pc;
-    gp->batch = r.O;
-    gp->sA = 0;
-    gp->sB = 0;
+/* ================================================================= broadcast */
+/* out[o][j][i] (+)= alpha * x[o % xO][j]: the gradient of reduce_sum, and the per-channel (xO = 1) or
+ * per-sample-per-channel (xO = O) broadcast of a bias or time embedding over a feature map. */
+int ldm_broadcast(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, int64_t xO, float alpha, int accumulate) {
+  if (g->t[x].numel != xO * J || g->t[out].numel != O * J * I || (xO != 1 && xO != O)) {
+    LDM_FAIL(LDM_ERR_INVALID_ARG, "broadcast %s -> %s: [%lld,%lld] does not fit [%lld,%lld,%lld]", g->t[x].name,
+             g->t[out].name, (long long)xO, (long long)J, (long long)O, (long long)J, (long long)I);
+    return -1;
   }
-  return need(id);
+  ldm_pc_broadcast pc = {(uint32_t)O, (uint32_t)J, (uint32_t)I, (uint32_t)xO, alpha, (uint32_t)accumulate};
+  return ldm_node_add(g, LDM_OP_broadcast, &x, 1, &out, 1, &pc, sizeof pc, "broadcast") < 0 ? -1 : out;
+}
+static ldm_status bwd_broadcast(ldm_graph *g, int ni) {
+  ldm_pc_broadcast p;
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
+  int acc, dx = ldm_grad_target(g, x, &acc);
+  LDM_TRY(need(dx));
+  if (p.xO == 1) return need(ldm_reduce_sum(g, dy, dx, p.O, p.J, p.I, p.alpha, acc));
+  return need(ldm_reduce_sum(g, dy, dx, 1, (int64_t)p.O * p.J, p.I, p.alpha, acc));
+}
+static void cpu_broadcast(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_broadcast);
+  const float *x = F(0);
+  float *o = F(1);
+  for (uint32_t oo = 0; oo < p->O; oo++)
+    for (uint32_t j = 0; j < p->J; j++) {
+      float v = p->alpha * x[(uint64_t)(oo % p->xO) * p->J + j];
+      float *r = o + ((uint64_t)oo * p->J + j) * p->I;
+      for (uint32_t i = 0; i < p->I; i++) r[i] = p->accumulate ? r[i] + v : v;
+    }
+}
+static void plan_broadcast(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_broadcast);
+  ldm_launch_1d(l, "broadcast", (int64_t)p->O * p->J * p->I);
+}
+const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", cpu_broadcast, plan_broadcast, bwd_broadcast, 1e-12};
+
+static ldm_status bwd_reduce_sum(ldm_graph *g, int ni) {
+  ldm_pc_reduce_sum r;
+  memcpy(&r, g->n[ni].pc, sizeof r);
+  int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
+  int acc, dx = ldm_grad_target(g, x, &acc);
+  LDM_TRY(need(dx));
+  return need(ldm_broadcast(g, dy, dx, r.O, r.J, r.I, 1, r.scale, acc));
 }
 
 /* ================================================================= SGD / AdamW */

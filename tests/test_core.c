@@ -1,0 +1,178 @@
+/* CPU-side core: Philox known answers, autodiff vs finite differences for the basic ops, the
+ * memory plan, and the small graph training on the reference backend. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "ldm/gradcheck.h"
+#include "mlp_graph.h"
+
+START_TEST(philox_known_answers) {
+  uint32_t o[4];
+  uint32_t c0[4] = {0, 0, 0, 0}, k0[2] = {0, 0};
+  ldm_philox4x32_10(c0, k0, o);
+  ck_assert_uint_eq(o[0], 0x6627e8d5u);
+  ck_assert_uint_eq(o[1], 0xe169c58du);
+  ck_assert_uint_eq(o[2], 0xbc57ac4cu);
+  ck_assert_uint_eq(o[3], 0x9b00dbd8u);
+  uint32_t c1[4] = {~0u, ~0u, ~0u, ~0u}, k1[2] = {~0u, ~0u};
+  ldm_philox4x32_10(c1, k1, o);
+  ck_assert_uint_eq(o[0], 0x408f276du);
+  ck_assert_uint_eq(o[1], 0x41c83b0eu);
+  ck_assert_uint_eq(o[2], 0xa20bc7c6u);
+  ck_assert_uint_eq(o[3], 0x6d5451fdu);
+  /* the stream mapping reaches both vectors */
+  ldm_rng_block(~0ull, ~0ull, ~0ull, 0, o);
+  ck_assert_uint_eq(o[0], 0x408f276du);
+  ck_assert_uint_eq(ldm_rng_u32(0, 0, 0, 3), 0x9b00dbd8u);
+}
+END_TEST
+
+START_TEST(normal_moments) {
+  double s = 0, s2 = 0;
+  int n = 200000;
+  for (int b = 0; b < n / 4; b++) {
+    float f[4];
+    ldm_rng_normal4(5, 6, 0, (uint64_t)b, f);
+    for (int k = 0; k < 4; k++) {
+      ck_assert(isfinite(f[k]));
+      s += f[k];
+      s2 += (double)f[k] * f[k];
+    }
+  }
+  ck_assert_double_lt(fabs(s / n), 0.01);
+  ck_assert_double_lt(fabs(s2 / n - 1.0), 0.02);
+}
+END_TEST
+
+/* Build: inputs (requiring grad) -> f -> loss = sum(f * w) with fixed random w; gradcheck inputs. */
+typedef int (*body_fn)(ldm_graph *g, const int *in, const int *arg);
+
+static void run_gradcheck(body_fn body, int nin, const int64_t *sizes, const int *arg, double tol) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int in[8];
+  for (int i = 0; i < nin; i++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "in%d", i);
+    in[i] = ldm_param(&g, nm, 1, &sizes[i]);
+    ck_assert_int_ge(in[i], 0);
+  }
+  int f = body(&g, in, arg);
+  ck_assert_msg(f >= 0, "%s", ldm_last_error());
+  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
+  ldm_keep(&g, w);
+  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
+  ck_assert_int_ge(loss, 0);
+  ldm_keep(&g, loss);
+  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  for (int i = 0; i <= nin; i++) {
+    int t = i < nin ? in[i] : w;
+    int64_t n = g.t[t].numel;
+    float *v = malloc((size_t)n * 4);
+    for (int64_t j = 0; j < n; j++) v[j] = 2.0f * ldm_u32_to_unit(ldm_rng_u32(3, (uint64_t)i, 0, (uint64_t)j)) - 1.0f;
+    ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
+    free(v);
+  }
+  double worst;
+  const char *where;
+  ck_assert_int_eq(ldm_gradcheck(e, loss, in, nin, 40, 1e-2, 11, &worst, &where), LDM_OK);
+  ck_assert_msg(worst < tol, "gradient error %.3g at %s", worst, where);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+
+static int b_gemm(ldm_graph *g, const int *in, const int *a) {
+  int64_t M = a[0], N = a[1], K = a[2], B = a[3];
+  int out = ldm_act(g, "C", 1, LDM_SHAPE(B * M * N));
+  ldm_gemm_args ga = {a[4], a[5], (int)B, 0.7f, 0, a[6] == 2};
+  return ldm_gemm(g, in[0], in[1], a[6] ? in[2] : -1, out, M, N, K, ga);
+}
+START_TEST(grad_gemm) {
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      int a[7] = {5, 7, 3, 2, ta, tb, 1 + (ta ^ tb)};
+      int64_t sz[3] = {2 * 5 * 3, 2 * 7 * 3, a[6] == 1 ? 7 : 5};
+      run_gradcheck(b_gemm, 3, sz, a, 2e-3);
+    }
+}
+END_TEST
+
+static int b_silu(ldm_graph *g, const int *in, const int *a) { return ldm_silu(g, in[0]); }
+static int b_ew(ldm_graph *g, const int *in, const int *a) {
+  /* x used twice: exercises gradient accumulation of a second consumer */
+  int t = ldm_ew_binary(g, a[0], in[0], in[1], ldm_act(g, "t", 1, &g->t[in[0]].numel), 0);
+  return ldm_mul(g, ldm_add(g, t, in[0]), ldm_scale(g, in[1], -1.5f));
+}
+static int b_reduce(ldm_graph *g, const int *in, const int *a) {
+  int o = ldm_act(g, "r", 1, LDM_SHAPE(a[1]));
+  return ldm_reduce_sum(g, ldm_silu(g, in[0]), o, a[0], a[1], a[2], 0.3f, 0);
+}
+static int b_mse(ldm_graph *g, const int *in, const int *a) {
+  int l = ldm_mse_loss(g, in[0], in[1]);
+  int o = ldm_act(g, "c", 1, LDM_SHAPE(1));
+  return ldm_copy(g, l, o);
+}
+START_TEST(grad_elementwise) {
+  int64_t sz[2] = {23, 23};
+  run_gradcheck(b_silu, 1, sz, NULL, 2e-3);
+  for (int k = 0; k < 3; k++) run_gradcheck(b_ew, 2, sz, (int[]){k}, 2e-3);
+  run_gradcheck(b_reduce, 1, (int64_t[]){3 * 4 * 5}, (int[]){3, 4, 5}, 2e-3);
+  run_gradcheck(b_mse, 2, sz, NULL, 2e-3);
+}
+END_TEST
+
+START_TEST(memory_plan_no_live_overlap) {
+  mlp_graph m;
+  ck_assert_int_eq(mlp_build(&m), 0);
+  const ldm_graph *g = &m.g;
+  for (int i = 0; i < g->nt; i++)
+    for (int j = i + 1; j < g->nt; j++) {
+      const ldm_tensor *a = &g->t[i], *b = &g->t[j];
+      if (a->arena != LDM_ARENA_ACT || b->arena != LDM_ARENA_ACT || a->view_of != -1 || b->view_of != -1) continue;
+      bool live = a->first_use <= b->last_use && b->first_use <= a->last_use;
+      bool mem = a->offset < b->offset + ldm_tensor_bytes(b) && b->offset < a->offset + ldm_tensor_bytes(a);
+      ck_assert_msg(!(live && mem), "%s and %s share memory while both live", a->name, b->name);
+    }
+  ldm_graph_free(&m.g);
+}
+END_TEST
+
+START_TEST(mlp_trains_on_cpu) {
+  mlp_graph m;
+  ck_assert_int_eq(mlp_build(&m), 0);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&m.g, &e), LDM_OK);
+  ck_assert_int_eq(mlp_init(&m, e), LDM_OK);
+  float first = 0, last = 0;
+  for (uint32_t t = 1; t <= 50; t++) {
+    ck_assert_int_eq(mlp_step(&m, e, t, 1e-2f, &last), LDM_OK);
+    if (t == 1) first = last;
+  }
+  ck_assert_msg(last < 0.5f * first, "loss %g -> %g", first, last);
+  ldm_exec_free(e);
+  ldm_graph_free(&m.g);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("core");
+  TCase *tc = tcase_create("core");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, philox_known_answers);
+  tcase_add_test(tc, normal_moments);
+  tcase_add_test(tc, grad_gemm);
+  tcase_add_test(tc, grad_elementwise);
+  tcase_add_test(tc, memory_plan_no_live_overlap);
+  tcase_add_test(tc, mlp_trains_on_cpu);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
