@@ -36,6 +36,10 @@ typedef enum ldm_arena {
 
 typedef enum ldm_dtype { LDM_F32 = 0, LDM_U32, LDM_I32, LDM_U8 } ldm_dtype;
 
+/* parameter initialisation, as PyTorch's defaults: uniform(+-1/sqrt(fan_in)) for conv/linear weights
+ * and biases, ones/zeros for norm affine, N(0,1) for embeddings */
+enum { LDM_INIT_UNIFORM_FAN_IN = 0, LDM_INIT_ONES, LDM_INIT_ZEROS, LDM_INIT_NORMAL };
+
 typedef struct ldm_tensor {
   char name[LDM_NAME_MAX];
   ldm_arena arena;
@@ -50,6 +54,8 @@ typedef struct ldm_tensor {
   int grad;           /* tensor id of the gradient, -1 if none */
   int grad_writes;    /* backward bookkeeping: contributions emitted so far */
   int first_use, last_use; /* node indices, for the memory plan */
+  int init_kind;      /* parameters: how the model initialises them (LDM_INIT_*) */
+  int64_t fan_in;
 } ldm_tensor;
 
 typedef struct ldm_node {

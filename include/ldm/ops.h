@@ -59,4 +59,70 @@ int ldm_sgd(ldm_graph *g, int p, int grad, int step);
 int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1, float beta2, float eps,
               float weight_decay);
 
+
+/* ---- convolution family (src/ops/conv.c) ---- NCHW activations, weights [Cout, Cin, kh, kw] */
+/* y = conv2d(x, w) + bias (bias may be -1); square kernel k = w.shape[2], given stride and padding */
+int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad);
+/* nearest-neighbour 2x upsample of [N, C, H, W] -> [N, C, 2H, 2W] */
+int ldm_upsample2x(ldm_graph *g, int x);
+
+/* ---- normalisation / attention / embedding family (src/ops/norm.c) ---- */
+/* GroupNorm with affine gamma/beta [C] over x [N, C, ...] */
+int ldm_group_norm(ldm_graph *g, int x, int gamma, int beta, int groups, float eps);
+/* softmax over the last dimension of a [rows, cols] view */
+int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols);
+/* concatenate along dim 1 (channels) of NCHW tensors with equal N, H, W */
+int ldm_concat(ldm_graph *g, int a, int b);
+/* split dim 1 into nparts equal parts: outs[k] = x[:, k*C/n:(k+1)*C/n] */
+int ldm_split(ldm_graph *g, int x, int nparts, int *outs);
+/* rows of table [V, D] selected by u32 indices idx [B] -> [B, D] (gradient scatters into table) */
+int ldm_embedding(ldm_graph *g, int table, int idx);
+/* sinusoidal embedding of u32 timesteps t [B] -> [B, dim]: cos(t f_k) then sin(t f_k),
+ * f_k = exp(-ln(10000) k / (dim/2)); no gradient */
+int ldm_timestep_embedding(ldm_graph *g, int t, int dim);
+/* self-attention core on qkv [B, 3C, H, W] (q, k, v chunks of C channels, `heads` heads of C/heads):
+ * o[b, h] = v softmax(q^T k / sqrt(d))^T -> [B, C, H, W] (the reference twin's Attn without norm/proj) */
+int ldm_attention_core(ldm_graph *g, int qkv, int heads);
+
+/* ---- diffusion / VAE / optimizer family (src/ops/diffusion.c) ---- */
+/* z = mu + exp(logvar / 2) * eps (gradients to mu and logvar) */
+int ldm_reparam(ldm_graph *g, int mu, int logvar, int eps);
+/* clamp(x, lo, hi), gradient passes where lo < x < hi */
+int ldm_clamp(ldm_graph *g, int x, float lo, float hi);
+/* scalar 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar) / batch, batch = mu.shape[0] */
+int ldm_kl_loss(ldm_graph *g, int mu, int logvar);
+/* x_t = sqrt(abar[t_b]) x0 + sqrt(1 - abar[t_b]) noise per sample b; abar is a f32 table [T], t u32 [B] */
+int ldm_q_sample(ldm_graph *g, int x0, int noise, int abar, int t);
+/* v-prediction target v = sqrt(abar) noise - sqrt(1-abar) x0 (per sample t) */
+int ldm_v_target(ldm_graph *g, int x0, int noise, int abar, int t);
+/* per-sample weighted MSE: mean_b( w[b] * mean_i (a - b)^2 ), w [B] (no gradient to w) */
+int ldm_weighted_mse(ldm_graph *g, int a, int b, int w);
+/* min-SNR-gamma weights per sample: min(snr, gamma) / snr (eps-pred) or min(snr, gamma)/(snr+1) (v-pred) */
+int ldm_min_snr_weight(ldm_graph *g, int abar, int t, float gamma, int v_pred);
+/* classifier-free guidance: out = uncond + s (cond - uncond), cond/uncond halves of x [2B, ...] */
+int ldm_cfg_combine(ldm_graph *g, int x2, float scale);
+/* one reverse step from x_t given the model output (eps, or v when v_pred) at timesteps read from the
+ * step buffer (STEP_USER + 0 = t, STEP_USER + 1 = t_prev, t_prev = -1 as 0xffffffff for the last step):
+ * DDIM with eta (eta 0 deterministic) or DDPM ancestral; noise is N(0,I) of x's shape. Writes x_out. */
+enum { LDM_SAMPLER_DDIM = 0, LDM_SAMPLER_DDPM = 1 };
+int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, int step, int kind, float eta,
+                     int v_pred, int x_out);
+/* EMA over whole arenas: ema = d ema + (1-d) p, d = step[LDM_STEP_EMA] */
+int ldm_ema(ldm_graph *g, int ema, int p, int step);
+/* global gradient norm of grads (a flat arena view), deterministic two-stage reduction; writes
+ * gs[0] = min(1, clip / norm) / loss_scale * inv_accum (clip from step, <= 0: no clipping),
+ * gs[1] = 1 if any gradient is NaN/Inf else 0, gs[2] = the unscaled norm. gs is a HOST tensor of 4. */
+int ldm_grad_norm_clip(ldm_graph *g, int grads, int step, int gs);
+/* AdamW that reads gs (see above): skips the update when gs[1] != 0, scales grads by gs[0] */
+int ldm_adamw_gs(ldm_graph *g, int p, int grad, int m, int v, int step, int gs, float beta1, float beta2, float eps,
+                 float weight_decay);
+/* Philox-driven u32 in [lo, hi) per element (fresh each step through the step buffer's counter) */
+int ldm_randint(ldm_graph *g, int out, int step, uint64_t seed, uint64_t stream, uint32_t lo, uint32_t hi);
+/* labels with probability p replaced by null_class (classifier-free guidance training) */
+int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed, uint64_t stream, float p,
+                      uint32_t null_class);
+/* gather rows: out[b] = table[idx[b]] (row_elems per row). A u8 table is converted to f32 as
+ * v * scale + shift (images: 2/255, -1); a f32 table is copied. idx is u32 [B] (HOST arena). */
+int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems, float scale, float shift);
+
 #endif

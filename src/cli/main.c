@@ -7,6 +7,8 @@
 #include "ldm/ldm.h"
 
 static const ldm_cmd commands[] = {
+
+
     {"devices", "list Vulkan devices, their limits and features, and which one --device vk picks", ldm_cmd_devices},
     {"conformance", "check every shader on a Vulkan device against the CPU reference", ldm_cmd_conformance},
 };

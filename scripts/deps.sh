@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Install the Debian packages ldm-vk needs (as root), or print the exact command (otherwise).
+set -euo pipefail
+PKGS=(gcc make pkgconf meson ninja-build glslang-tools spirv-tools libvulkan-dev libvulkan-volk-dev
+      mesa-vulkan-drivers vulkan-validationlayers libstb-dev check zlib1g-dev dataset-fashion-mnist)
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+echo "ldm-vk: installing missing packages: ${missing[*]}"
+if [ "$(id -u)" -ne 0 ]; then
+  echo "ldm-vk: not root; run: sudo apt-get update && sudo apt-get install -y ${missing[*]}" >&2
+  exit 1
+fi
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -q
+apt-get install -y -q --no-install-recommends "${missing[@]}"

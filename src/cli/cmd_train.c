@@ -1,0 +1,146 @@
+/* `ldm-vk train` and `ldm-vk sample`. */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "cli/args.h"
+#include "cli/cli.h"
+#include "ldm/io.h"
+#include "ldm/ops.h"
+#include "ldm/train.h"
+#include "ldm/vk.h"
+
+int ldm_cmd_train(int argc, char **argv) {
+  ldm_train_opts o;
+  ldm_train_defaults(&o);
+  const arg_def defs[] = {
+      {"config", ARG_STR, o.config, sizeof o.config, "fmnist (default), celeba64 or tiny"},
+      {"data", ARG_STR, o.data, sizeof o.data, "Fashion-MNIST/MNIST idx dir, or a folder of PNG/JPEG (sub-folders = classes)"},
+      {"device", ARG_STR, o.device, sizeof o.device, "vk, vk:N or cpu (default: a GPU if present, else cpu)"},
+      {"out", ARG_STR, o.out, sizeof o.out, "run directory (checkpoints, metrics.jsonl, samples/) [runs/fmnist]"},
+      {"stage", ARG_STR, o.stage, sizeof o.stage, "vae, unet or all [all]"},
+      {"preset", ARG_STR, o.preset, sizeof o.preset, "auto, quick or full [auto: full on a GPU, quick otherwise]"},
+      {"vae-steps", ARG_INT, &o.vae_steps, 0, "VAE steps [3000; quick 800]"},
+      {"unet-steps", ARG_INT, &o.unet_steps, 0, "UNet steps [6000; quick 2500]"},
+      {"batch", ARG_INT, &o.batch, 0, "batch size [128; quick 64]"},
+      {"lr", ARG_FLOAT, &o.unet_lr, 0, "UNet learning rate [2e-4]"},
+      {"vae-lr", ARG_FLOAT, &o.vae_lr, 0, "VAE learning rate [2e-4]"},
+      {"seed", ARG_U64, &o.seed, 0, "random seed [0]"},
+      {"resume", ARG_BOOL, &o.resume, 0, "continue the run in --out from its last checkpoint"},
+      {"kl-weight", ARG_FLOAT, &o.kl_weight, 0, "VAE KL weight [1e-6]"},
+      {"clip", ARG_FLOAT, &o.clip, 0, "UNet global grad-norm clip, 0 = off [1.0]"},
+      {"ema", ARG_FLOAT, &o.ema_decay, 0, "EMA decay [0.999]"},
+      {"ema-warmup", ARG_BOOL, &o.ema_warmup, 0, "EMA decay min(decay, (1+t)/(10+t))"},
+      {"warmup", ARG_INT, &o.warmup, 0, "LR warm-up steps [500]"},
+      {"lr-schedule", ARG_STR, o.lr_schedule, sizeof o.lr_schedule, "constant or cosine (after warm-up) [constant]"},
+      {"cfg-dropout", ARG_FLOAT, &o.cfg_dropout, 0, "probability of the null label [0.1]"},
+      {"schedule", ARG_STR, o.schedule, sizeof o.schedule, "linear, scaled_linear or cosine [linear]"},
+      {"timesteps", ARG_INT, &o.T, 0, "diffusion steps T [1000]"},
+      {"beta-start", ARG_FLOAT, &o.beta_start, 0, "[1e-4]"},
+      {"beta-end", ARG_FLOAT, &o.beta_end, 0, "[0.02]"},
+      {"zero-snr", ARG_BOOL, &o.zero_snr, 0, "rescale the schedule to zero terminal SNR"},
+      {"prediction", ARG_STR, o.prediction, sizeof o.prediction, "eps or v [eps]"},
+      {"min-snr-gamma", ARG_FLOAT, &o.min_snr_gamma, 0, "min-SNR-gamma loss weighting, 0 = off [0]"},
+      {"offset-noise", ARG_FLOAT, &o.offset_noise, 0, "offset noise strength, 0 = off [0]"},
+      {"log-every", ARG_INT, &o.log_every, 0, "metrics/progress interval [50]"},
+      {"sample-every", ARG_INT, &o.sample_every, 0, "sample grid interval, 0 = only at the end"},
+      {"ckpt-every", ARG_INT, &o.ckpt_every, 0, "checkpoint interval [500]"},
+      {"sample-steps", ARG_INT, &o.sample_steps, 0, "DDIM steps of the training sample grids [50]"},
+      {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance of the sample grids [2.0]"},
+      {"limit-images", ARG_INT, &o.limit_images, 0, "use only the first N training images"},
+      {"check", ARG_BOOL, &o.check, 0, "compare every node of the first step with the CPU reference"},
+      {"quiet", ARG_BOOL, &o.quiet, 0, "no progress output"},
+  };
+  int r = ldm_args_parse("train", "usage: ldm-vk train [options]\n\nTrains the VAE, caches the latents, trains the UNet "
+                                  "(DESIGN.md recipe), writes checkpoints and sample grids to --out.",
+                         defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
+  if (r) return r == 1 ? 0 : 2;
+  ldm_status s = ldm_train(&o);
+  if (s == LDM_ERR_INTERRUPTED) {
+    fprintf(stderr, "ldm-vk: %s\n", ldm_last_error());
+    return 130;
+  }
+  if (s != LDM_OK) return ldm_cli_error();
+  fprintf(stderr, "done: weights in %s/vae.safetensors and %s/unet.safetensors, samples in %s/samples.png\n", o.out,
+          o.out, o.out);
+  return 0;
+}
+
+static bool is_dir(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int ldm_cmd_sample(int argc, char **argv) {
+  ldm_sample_opts o;
+  ldm_sample_defaults(&o);
+  char cls[16] = "all", sampler[8] = "ddim", out[512] = "", out_dir[512] = "";
+  const arg_def defs[] = {
+      {"ckpt", ARG_STR, o.ckpt, sizeof o.ckpt, "run directory of `ldm-vk train` (vae.safetensors, unet.safetensors)"},
+      {"device", ARG_STR, o.device, sizeof o.device, "vk, vk:N or cpu (default: a GPU if present, else cpu)"},
+      {"n", ARG_INT, &o.n, 0, "number of images [40]"},
+      {"class", ARG_STR, cls, sizeof cls, "class index or all [all]"},
+      {"sampler", ARG_STR, sampler, sizeof sampler, "ddim or ddpm [ddim]"},
+      {"steps", ARG_INT, &o.steps, 0, "sampling steps [50]"},
+      {"eta", ARG_FLOAT, &o.eta, 0, "DDIM eta [0]"},
+      {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance scale [2.0]"},
+      {"seed", ARG_U64, &o.seed, 0, "random seed [0]"},
+      {"batch", ARG_INT, &o.batch, 0, "images per device batch [100]"},
+      {"out", ARG_STR, out, sizeof out, "write one grid PNG here"},
+      {"out-dir", ARG_STR, out_dir, sizeof out_dir, "write one PNG per image, <class>_<index>.png"},
+  };
+  int r = ldm_args_parse("sample", "usage: ldm-vk sample --ckpt DIR [options] (--out grid.png | --out-dir DIR)",
+                         defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
+  if (r) return r == 1 ? 0 : 2;
+  if (!o.ckpt[0]) return ldm_cli_usage_error("sample", "--ckpt DIR is required");
+  if (!out[0] && !out_dir[0]) return ldm_cli_usage_error("sample", "give --out FILE.png or --out-dir DIR");
+  if (!is_dir(o.ckpt)) return ldm_cli_usage_error("sample", "--ckpt %s is not a directory", o.ckpt);
+  if (strcmp(sampler, "ddim") == 0) o.sampler = LDM_SAMPLER_DDIM;
+  else if (strcmp(sampler, "ddpm") == 0) o.sampler = LDM_SAMPLER_DDPM;
+  else return ldm_cli_usage_error("sample", "--sampler %s: expected ddim or ddpm", sampler);
+  if (strcmp(cls, "all") == 0) o.cls = -1;
+  else {
+    char *end;
+    long v = strtol(cls, &end, 10);
+    if (*end || end == cls || v < 0) return ldm_cli_usage_error("sample", "--class %s: expected an index or all", cls);
+    o.cls = (int)v;
+  }
+  if (o.n < 1 || o.steps < 1 || o.batch < 1) return ldm_cli_usage_error("sample", "--n, --steps and --batch must be positive");
+  ldm_vk_ctx *vk = NULL;
+  char why[400];
+  if (ldm_backend_open(o.device, &vk, why, sizeof why) != LDM_OK) return ldm_cli_error();
+  fprintf(stderr, "backend: %s\n", why);
+  float *imgs;
+  int *labels;
+  ldm_model_cfg c;
+  ldm_status s = ldm_sample(vk, &o, &imgs, &labels, &c);
+  ldm_vk_close(vk);
+  if (s != LDM_OK) return ldm_cli_error();
+  int64_t per = (int64_t)c.cin * c.res * c.res;
+  if (out[0]) {
+    int nrow = c.ncls > 0 && o.cls < 0 && o.n % c.ncls == 0 ? c.ncls : (o.n < 10 ? o.n : 10);
+    s = ldm_png_write_grid(out, imgs, o.n, c.cin, c.res, c.res, nrow, c.crop);
+    if (s == LDM_OK) fprintf(stderr, "wrote %s (%d images)\n", out, o.n);
+  }
+  if (s == LDM_OK && out_dir[0]) {
+    if (mkdir(out_dir, 0755) != 0 && !is_dir(out_dir)) {
+      fprintf(stderr, "ldm-vk: cannot create %s\n", out_dir);
+      s = LDM_ERR_IO;
+    }
+    int *count = calloc((size_t)(c.ncls + 1), sizeof *count);
+    for (int i = 0; i < o.n && s == LDM_OK && count; i++) {
+      char p[700];
+      int k = labels[i] >= 0 ? labels[i] : c.ncls;
+      if (labels[i] >= 0) snprintf(p, sizeof p, "%s/%d_%d.png", out_dir, labels[i], count[k]++);
+      else snprintf(p, sizeof p, "%s/uncond_%d.png", out_dir, count[k]++);
+      s = ldm_png_write_image(p, imgs + (int64_t)i * per, c.cin, c.res, c.res, c.crop);
+    }
+    if (!count) s = LDM_ERR_NOMEM;
+    free(count);
+    if (s == LDM_OK) fprintf(stderr, "wrote %d images to %s\n", o.n, out_dir);
+  }
+  free(imgs);
+  free(labels);
+  return s == LDM_OK ? 0 : ldm_cli_error();
+}

@@ -1,0 +1,332 @@
+/* VAE and UNet graph builders mirroring shared/reference/ref_ldm.py module for module. */
+#include "ldm/model.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "ldm/ops.h"
+#include "ldm/rng.h"
+
+#define CK(x)                                                                                      \
+  do {                                                                                             \
+    if ((x) < 0) return -1;                                                                        \
+  } while (0)
+
+ldm_status ldm_model_config(const char *name, ldm_model_cfg *o) {
+  memset(o, 0, sizeof *o);
+  snprintf(o->name, sizeof o->name, "%s", name);
+  o->z = 4;
+  o->nres = 2;
+  o->ncls = 10;
+  o->tdim = 256;
+  o->heads = 4;
+  if (strcmp(name, "fmnist") == 0) {
+    o->cin = 1, o->res = 32, o->crop = 2;
+    o->vae_levels = 3, o->vae_ch[0] = 32, o->vae_ch[1] = 64, o->vae_ch[2] = 128;
+    o->unet_levels = 2, o->unet_ch[0] = 64, o->unet_ch[1] = 128, o->attn[1] = 1;
+  } else if (strcmp(name, "celeba64") == 0) {
+    o->cin = 3, o->res = 64;
+    o->vae_levels = 3, o->vae_ch[0] = 64, o->vae_ch[1] = 128, o->vae_ch[2] = 256;
+    o->unet_levels = 2, o->unet_ch[0] = 128, o->unet_ch[1] = 256, o->attn[1] = 1;
+  } else if (strcmp(name, "tiny") == 0) {
+    /* the smallest model that still has every block type: 2 VAE levels, attention, skips */
+    o->cin = 1, o->res = 16, o->crop = 0;
+    o->vae_levels = 2, o->vae_ch[0] = 8, o->vae_ch[1] = 16;
+    o->unet_levels = 2, o->unet_ch[0] = 16, o->unet_ch[1] = 32, o->attn[1] = 1;
+    o->nres = 1, o->tdim = 32, o->heads = 2;
+  } else {
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--config %s: unknown config (fmnist, celeba64 or tiny)", name);
+  }
+  return LDM_OK;
+}
+
+int ldm_latent_res(const ldm_model_cfg *c) { return c->res >> (c->vae_levels - 1); }
+int ldm_gn_groups(int c) { return c >= 8 ? (c / 4 < 32 ? c / 4 : 32) : 1; }
+
+/* ---------------------------------------------------------------- parameter helpers */
+
+static int param(ldm_graph *g, const char *prefix, const char *name, int ndim, const int64_t *shape, int init,
+                 int64_t fan_in) {
+  char full[LDM_NAME_MAX];
+  snprintf(full, sizeof full, "%s%s", prefix, name);
+  int t = ldm_param(g, full, ndim, shape);
+  if (t < 0) return -1;
+  g->t[t].init_kind = init;
+  g->t[t].fan_in = fan_in;
+  return t;
+}
+
+/* nn.Conv2d(cin, cout, k, stride, padding) named prefix.weight / prefix.bias */
+static int conv(ldm_graph *g, const char *prefix, int x, int cin, int cout, int k, int stride, int pad) {
+  char p[LDM_NAME_MAX];
+  snprintf(p, sizeof p, "%s.", prefix);
+  int64_t fan = (int64_t)cin * k * k;
+  int w = param(g, p, "weight", 4, LDM_SHAPE(cout, cin, k, k), LDM_INIT_UNIFORM_FAN_IN, fan);
+  int b = param(g, p, "bias", 1, LDM_SHAPE(cout), LDM_INIT_UNIFORM_FAN_IN, fan);
+  CK(w);
+  CK(b);
+  return ldm_conv2d(g, x, w, b, stride, pad);
+}
+
+static int linear(ldm_graph *g, const char *prefix, int x, int in, int out) {
+  char p[LDM_NAME_MAX];
+  snprintf(p, sizeof p, "%s.", prefix);
+  int w = param(g, p, "weight", 2, LDM_SHAPE(out, in), LDM_INIT_UNIFORM_FAN_IN, in);
+  int b = param(g, p, "bias", 1, LDM_SHAPE(out), LDM_INIT_UNIFORM_FAN_IN, in);
+  CK(w);
+  CK(b);
+  return ldm_linear_op(g, x, w, b);
+}
+
+static int gnorm(ldm_graph *g, const char *prefix, int x, int c) {
+  char p[LDM_NAME_MAX];
+  snprintf(p, sizeof p, "%s.", prefix);
+  int w = param(g, p, "weight", 1, LDM_SHAPE(c), LDM_INIT_ONES, 0);
+  int b = param(g, p, "bias", 1, LDM_SHAPE(c), LDM_INIT_ZEROS, 0);
+  CK(w);
+  CK(b);
+  return ldm_group_norm(g, x, w, b, ldm_gn_groups(c), 1e-5f);
+}
+
+/* ResBlock(cin, cout, tdim): h = c1(silu(n1(x))); h += t(silu_temb); h = c2(silu(n2(h))); h + skip(x).
+ * silu_temb is silu(temb) [B, tdim] computed once by the caller (or -1 without time embedding). */
+static int resblock(ldm_graph *g, const char *prefix, int x, int cin, int cout, int silu_temb, int tdim) {
+  char n[LDM_NAME_MAX];
+  const ldm_tensor *xt = &g->t[x];
+  int64_t B = xt->shape[0], H = xt->shape[2], W = xt->shape[3];
+  snprintf(n, sizeof n, "%s.n1", prefix);
+  int h = gnorm(g, n, x, cin);
+  CK(h);
+  h = ldm_silu(g, h);
+  CK(h);
+  snprintf(n, sizeof n, "%s.c1", prefix);
+  h = conv(g, n, h, cin, cout, 3, 1, 1);
+  CK(h);
+  if (silu_temb >= 0) {
+    snprintf(n, sizeof n, "%s.t", prefix);
+    int e = linear(g, n, silu_temb, tdim, cout); /* [B, cout] */
+    CK(e);
+    char nm[LDM_NAME_MAX];
+    snprintf(nm, sizeof nm, "%s.temb_map", prefix);
+    int em = ldm_act(g, nm, 4, LDM_SHAPE(B, cout, H, W));
+    CK(em);
+    CK(ldm_broadcast(g, e, em, B, cout, H * W, B, 1.0f, 0));
+    h = ldm_add(g, h, em);
+    CK(h);
+  }
+  snprintf(n, sizeof n, "%s.n2", prefix);
+  h = gnorm(g, n, h, cout);
+  CK(h);
+  h = ldm_silu(g, h);
+  CK(h);
+  snprintf(n, sizeof n, "%s.c2", prefix);
+  h = conv(g, n, h, cout, cout, 3, 1, 1);
+  CK(h);
+  int s = x;
+  if (cin != cout) {
+    snprintf(n, sizeof n, "%s.skip", prefix);
+    s = conv(g, n, x, cin, cout, 1, 1, 0);
+    CK(s);
+  }
+  return ldm_add(g, h, s);
+}
+
+/* Attn(c, heads): x + o(attention(qkv(n(x)))) */
+static int attn(ldm_graph *g, const char *prefix, int x, int c, int heads) {
+  char n[LDM_NAME_MAX];
+  snprintf(n, sizeof n, "%s.n", prefix);
+  int h = gnorm(g, n, x, c);
+  CK(h);
+  snprintf(n, sizeof n, "%s.qkv", prefix);
+  h = conv(g, n, h, c, 3 * c, 1, 1, 0);
+  CK(h);
+  h = ldm_attention_core(g, h, heads);
+  CK(h);
+  snprintf(n, sizeof n, "%s.o", prefix);
+  h = conv(g, n, h, c, c, 1, 1, 0);
+  CK(h);
+  return ldm_add(g, x, h);
+}
+
+/* ---------------------------------------------------------------- VAE */
+
+ldm_status ldm_vae_encode(ldm_graph *g, const ldm_model_cfg *c, int x, int *mu, int *logvar) {
+  char n[LDM_NAME_MAX];
+  int h = conv(g, "ein", x, c->cin, c->vae_ch[0], 3, 1, 1);
+  int idx = 0;
+  for (int i = 0; i < c->vae_levels && h >= 0; i++) {
+    snprintf(n, sizeof n, "enc.%d", idx++);
+    h = resblock(g, n, h, c->vae_ch[i], c->vae_ch[i], -1, 0);
+    if (i + 1 < c->vae_levels && h >= 0) {
+      snprintf(n, sizeof n, "enc.%d", idx++);
+      h = conv(g, n, h, c->vae_ch[i], c->vae_ch[i + 1], 3, 2, 1);
+    }
+  }
+  int top = c->vae_ch[c->vae_levels - 1];
+  if (h >= 0) h = gnorm(g, "eout.0", h, top);
+  if (h >= 0) h = ldm_silu(g, h);
+  if (h >= 0) h = conv(g, "eout.2", h, top, 2 * c->z, 3, 1, 1);
+  int parts[2];
+  if (h < 0 || ldm_split(g, h, 2, parts) < 0) return LDM_ERR_INTERNAL;
+  *mu = parts[0];
+  *logvar = ldm_clamp(g, parts[1], -30.0f, 20.0f);
+  return *logvar < 0 ? LDM_ERR_INTERNAL : LDM_OK;
+}
+
+int ldm_vae_decode(ldm_graph *g, const ldm_model_cfg *c, int z) {
+  char n[LDM_NAME_MAX];
+  int L = c->vae_levels;
+  int h = conv(g, "din", z, c->z, c->vae_ch[L - 1], 3, 1, 1);
+  int idx = 0;
+  for (int i = 0; i < L && h >= 0; i++) {
+    int ch = c->vae_ch[L - 1 - i];
+    snprintf(n, sizeof n, "dec.%d", idx++);
+    h = resblock(g, n, h, ch, ch, -1, 0);
+    if (i + 1 < L && h >= 0) {
+      idx++; /* dec.<idx> is the parameter-free nn.Upsample */
+      h = ldm_upsample2x(g, h);
+      snprintf(n, sizeof n, "dec.%d", idx++);
+      if (h >= 0) h = conv(g, n, h, ch, c->vae_ch[L - 2 - i], 3, 1, 1);
+    }
+  }
+  CK(h);
+  h = gnorm(g, "dout.0", h, c->vae_ch[0]);
+  CK(h);
+  h = ldm_silu(g, h);
+  CK(h);
+  return conv(g, "dout.2", h, c->vae_ch[0], c->cin, 3, 1, 1);
+}
+
+/* ---------------------------------------------------------------- UNet */
+
+int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
+  char n[LDM_NAME_MAX];
+  int td = c->tdim;
+  int sin_emb = ldm_timestep_embedding(g, t, td / 2);
+  CK(sin_emb);
+  int e = linear(g, "temb.0", sin_emb, td / 2, td);
+  CK(e);
+  e = ldm_silu(g, e);
+  CK(e);
+  e = linear(g, "temb.2", e, td, td);
+  CK(e);
+  int ctab = param(g, "", "cemb.weight", 2, LDM_SHAPE(c->ncls + 1, td), LDM_INIT_NORMAL, 0);
+  CK(ctab);
+  int ce = ldm_embedding(g, ctab, y);
+  CK(ce);
+  e = ldm_add(g, e, ce);
+  CK(e);
+  int se = ldm_silu(g, e); /* every ResBlock applies silu to the same embedding: computed once */
+  CK(se);
+
+  int hs[64], nh = 0;
+  int h = conv(g, "cin", x, c->z, c->unet_ch[0], 3, 1, 1);
+  CK(h);
+  hs[nh++] = h;
+  int skipc[64], ns = 0;
+  skipc[ns++] = c->unet_ch[0];
+  int ch = c->unet_ch[0], di = 0;
+  for (int i = 0; i < c->unet_levels; i++) {
+    int co = c->unet_ch[i];
+    for (int r = 0; r < c->nres; r++) {
+      snprintf(n, sizeof n, "down.%d.0", di);
+      h = resblock(g, n, h, ch, co, se, td);
+      CK(h);
+      if (c->attn[i]) {
+        snprintf(n, sizeof n, "down.%d.1", di);
+        h = attn(g, n, h, co, c->heads);
+        CK(h);
+      }
+      di++;
+      ch = co;
+      hs[nh++] = h;
+      skipc[ns++] = ch;
+    }
+    if (i + 1 < c->unet_levels) {
+      snprintf(n, sizeof n, "down.%d", di++);
+      h = conv(g, n, h, ch, ch, 3, 2, 1);
+      CK(h);
+      hs[nh++] = h;
+      skipc[ns++] = ch;
+    }
+  }
+  h = resblock(g, "mid.0", h, ch, ch, se, td);
+  CK(h);
+  h = attn(g, "mid.1", h, ch, c->heads);
+  CK(h);
+  h = resblock(g, "mid.2", h, ch, ch, se, td);
+  CK(h);
+  int ui = 0;
+  for (int i = c->unet_levels - 1; i >= 0; i--) {
+    int co = c->unet_ch[i];
+    for (int r = 0; r < c->nres + 1; r++) {
+      int sk = hs[--nh], sc = skipc[--ns];
+      h = ldm_concat(g, h, sk);
+      CK(h);
+      snprintf(n, sizeof n, "up.%d.0", ui);
+      h = resblock(g, n, h, ch + sc, co, se, td);
+      CK(h);
+      if (c->attn[i]) {
+        snprintf(n, sizeof n, "up.%d.1", ui);
+        h = attn(g, n, h, co, c->heads);
+        CK(h);
+      }
+      ch = co;
+      ui++;
+    }
+    if (i > 0) {
+      h = ldm_upsample2x(g, h);
+      CK(h);
+      snprintf(n, sizeof n, "up.%d.1", ui++);
+      h = conv(g, n, h, ch, ch, 3, 1, 1);
+      CK(h);
+    }
+  }
+  h = gnorm(g, "out.0", h, ch);
+  CK(h);
+  h = ldm_silu(g, h);
+  CK(h);
+  return conv(g, "out.2", h, ch, c->z, 3, 1, 1);
+}
+
+/* ---------------------------------------------------------------- init */
+
+int64_t ldm_param_count(const ldm_graph *g) {
+  int64_t n = 0;
+  for (int i = 0; i < g->nt; i++)
+    if (g->t[i].arena == LDM_ARENA_PARAM && g->t[i].view_of == -1) n += g->t[i].numel;
+  return n;
+}
+
+ldm_status ldm_params_init(const ldm_graph *g, uint64_t seed, void *image) {
+  if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "params_init before plan");
+  for (int i = 0; i < g->nt; i++) {
+    const ldm_tensor *t = &g->t[i];
+    if (t->arena != LDM_ARENA_PARAM || t->view_of != -1) continue;
+    float *p = (float *)((uint8_t *)image + t->offset);
+    /* one Philox stream per parameter, keyed by its position in the model */
+    uint64_t stream = 0x1000u + (uint64_t)i;
+    switch (t->init_kind) {
+    case LDM_INIT_ONES:
+      for (int64_t k = 0; k < t->numel; k++) p[k] = 1.0f;
+      break;
+    case LDM_INIT_ZEROS:
+      memset(p, 0, (size_t)t->numel * 4);
+      break;
+    case LDM_INIT_NORMAL:
+      for (int64_t b = 0; b < (t->numel + 3) / 4; b++) {
+        float v[4];
+        ldm_rng_normal4(seed, stream, 0, (uint64_t)b, v);
+        for (int k = 0; k < 4 && 4 * b + k < t->numel; k++) p[4 * b + k] = v[k];
+      }
+      break;
+    default: {
+      float bound = t->fan_in > 0 ? 1.0f / sqrtf((float)t->fan_in) : 0.0f;
+      for (int64_t k = 0; k < t->numel; k++)
+        p[k] = bound * (2.0f * ldm_u32_to_unit(ldm_rng_u32(seed, stream, 0, (uint64_t)k)) - 1.0f);
+    }
+    }
+  }
+  return LDM_OK;
+}

@@ -1,0 +1,228 @@
+/* Sampling: DDIM / DDPM with classifier-free guidance on the device, then the VAE decoder.
+ * The latents stay on the device for all steps: one graph (UNet on [cond; uncond] + guidance + one
+ * reverse step, written back into x) is recorded once and replayed per step; the host only writes the
+ * step buffer (t, t_prev, RNG window) and the timestep vector. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ldm/backend.h"
+#include "ldm/checkpoint.h"
+#include "ldm/io.h"
+#include "ldm/ops.h"
+#include "ldm/rng.h"
+#include "ldm/schedule.h"
+#include "ldm/train.h"
+#include "train/internal.h"
+
+void ldm_sample_defaults(ldm_sample_opts *o) {
+  memset(o, 0, sizeof *o);
+  o->n = 40;
+  o->cls = -1;
+  o->sampler = LDM_SAMPLER_DDIM;
+  o->steps = 50;
+  o->eta = 0.0f;
+  o->guidance = 2.0f;
+  o->seed = 0;
+  o->batch = 100;
+}
+
+static ldm_status meta_double(const ldm_st_file *f, const char *key, double *v) {
+  const char *s = ldm_st_meta(f, key);
+  char *end;
+  if (!s) return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata %s is missing", ldm_st_path(f), key);
+  *v = strtod(s, &end);
+  if (*end || end == s) return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata %s is not a number", ldm_st_path(f), key);
+  return LDM_OK;
+}
+
+typedef struct {
+  ldm_graph g;
+  ldm_exec *e;
+  int x, t2, y2, step, abar;
+  int nb;
+  bool cfg;
+} unet_sampler;
+
+static ldm_status build_unet_sampler(unet_sampler *s, ldm_vk_ctx *vk, const ldm_model_cfg *c, int nb, bool cfg,
+                                     int kind, float eta, float guidance, int v_pred, int T, uint64_t seed) {
+  ldm_graph *g = &s->g;
+  LDM_TRY(ldm_graph_init(g));
+  s->nb = nb;
+  s->cfg = cfg;
+  int lr = ldm_latent_res(c);
+  int64_t per = (int64_t)c->z * lr * lr;
+  int nm = cfg ? 2 * nb : nb;
+  s->step = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
+  s->t2 = ldm_host(g, "t", LDM_U32, nm);
+  s->y2 = ldm_host(g, "y", LDM_U32, nm);
+  s->abar = ldm_tensor_new(g, "alphas_cumprod", LDM_ARENA_CONST, LDM_F32, 1, LDM_SHAPE(T));
+  s->x = ldm_act(g, "x", 4, LDM_SHAPE(nb, c->z, lr, lr));
+  if (s->x < 0 || s->abar < 0) return LDM_ERR_INTERNAL;
+  ldm_keep(g, s->x); /* persists across replays */
+  int xin = s->x;
+  if (cfg) {
+    xin = ldm_act(g, "x2", 4, LDM_SHAPE(nm, c->z, lr, lr));
+    int v0 = ldm_view(g, xin, "x2.cond", 0, 1, LDM_SHAPE(nb * per));
+    int v1 = ldm_view(g, xin, "x2.uncond", nb * per, 1, LDM_SHAPE(nb * per));
+    if (v0 < 0 || v1 < 0 || ldm_copy(g, s->x, v0) < 0 || ldm_copy(g, s->x, v1) < 0) return LDM_ERR_INTERNAL;
+  }
+  int out = ldm_unet(g, c, xin, s->t2, s->y2);
+  if (out < 0) return LDM_ERR_INTERNAL;
+  if (cfg) out = ldm_cfg_combine(g, out, guidance);
+  int noise = ldm_act(g, "noise", 4, LDM_SHAPE(nb, c->z, lr, lr));
+  if (out < 0 || noise < 0) return LDM_ERR_INTERNAL;
+  if (ldm_philox_fill(g, noise, s->step, LDM_RNG_NORMAL, seed, 0x5A5A, 0) < 0) return LDM_ERR_INTERNAL;
+  if (ldm_sampler_step(g, s->x, out, s->abar, noise, s->step, kind, eta, v_pred, s->x) < 0) return LDM_ERR_INTERNAL;
+  LDM_TRY(ldm_graph_plan(g));
+  return ldm_exec_new(vk, g, &s->e);
+}
+
+static ldm_status decode_latents(ldm_vk_ctx *vk, const ldm_model_cfg *c, const ldm_st_file *vae, const float *z,
+                                 int n, int nb, float *imgs) {
+  ldm_graph g;
+  LDM_TRY(ldm_graph_init(&g));
+  int lr = ldm_latent_res(c);
+  int64_t per = (int64_t)c->z * lr * lr, img = (int64_t)c->cin * c->res * c->res;
+  int zt = ldm_act(&g, "z", 4, LDM_SHAPE(nb, c->z, lr, lr));
+  ldm_status s = LDM_OK;
+  if (zt < 0) s = LDM_ERR_INTERNAL;
+  if (s == LDM_OK) ldm_keep(&g, zt);
+  int xh = s == LDM_OK ? ldm_vae_decode(&g, c, zt) : -1;
+  if (xh < 0) s = LDM_ERR_INTERNAL;
+  if (s == LDM_OK) ldm_keep(&g, xh);
+  ldm_exec *e = NULL;
+  if (s == LDM_OK) s = ldm_graph_plan(&g);
+  if (s == LDM_OK) s = ldm_exec_new(vk, &g, &e);
+  if (s == LDM_OK) s = ldm_ckpt_load_arena(vae, e, LDM_ARENA_PARAM, "");
+  float *zb = s == LDM_OK ? ldm_calloc((size_t)(nb * per), 4) : NULL;
+  float *xb = s == LDM_OK ? ldm_malloc((size_t)(nb * img) * 4) : NULL;
+  if (s == LDM_OK && (!zb || !xb)) s = LDM_ERR_NOMEM;
+  for (int b0 = 0; b0 < n && s == LDM_OK; b0 += nb) {
+    int m = n - b0 < nb ? n - b0 : nb;
+    memset(zb, 0, (size_t)(nb * per) * 4);
+    memcpy(zb, z + (int64_t)b0 * per, (size_t)(m * per) * 4);
+    s = ldm_exec_write(e, zt, zb, (size_t)(nb * per) * 4);
+    if (s == LDM_OK) s = ldm_exec_run(e);
+    if (s == LDM_OK) s = ldm_exec_read(e, xh, xb, (size_t)(nb * img) * 4);
+    if (s == LDM_OK) memcpy(imgs + (int64_t)b0 * img, xb, (size_t)(m * img) * 4);
+  }
+  free(zb);
+  free(xb);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+  return s;
+}
+
+ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, int **labels, ldm_model_cfg *cfg_out) {
+  *images = NULL;
+  *labels = NULL;
+  if (o->n < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--n must be at least 1");
+  if (o->steps < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps must be at least 1");
+  char path[600];
+  ldm_st_file *uf = NULL, *vf = NULL;
+  snprintf(path, sizeof path, "%s/unet.safetensors", o->ckpt);
+  LDM_TRY(ldm_st_open(path, &uf));
+  snprintf(path, sizeof path, "%s/vae.safetensors", o->ckpt);
+  ldm_status s = ldm_st_open(path, &vf);
+  ldm_model_cfg c;
+  if (s == LDM_OK) s = ldm_cfg_from_meta(uf, &c);
+  double scale = 1, T = 1000, b0 = 1e-4, b1 = 0.02, zsnr = 0;
+  if (s == LDM_OK) s = meta_double(uf, "ldm.scale", &scale);
+  if (s == LDM_OK) s = meta_double(uf, "ldm.T", &T);
+  if (s == LDM_OK) s = meta_double(uf, "ldm.beta_start", &b0);
+  if (s == LDM_OK) s = meta_double(uf, "ldm.beta_end", &b1);
+  if (s == LDM_OK) s = meta_double(uf, "ldm.zero_snr", &zsnr);
+  const char *sched = uf ? ldm_st_meta(uf, "ldm.schedule") : NULL;
+  const char *pred = uf ? ldm_st_meta(uf, "ldm.prediction") : NULL;
+  ldm_schedule_kind kind = LDM_SCHEDULE_LINEAR;
+  if (s == LDM_OK && (!sched || ldm_schedule_parse(sched, &kind) != LDM_OK))
+    s = LDM_FAIL(LDM_ERR_FORMAT, "%s: unknown noise schedule '%s'", ldm_st_path(uf), sched ? sched : "(none)");
+  if (s == LDM_OK && (T < 2 || T > 100000 || scale <= 0))
+    s = LDM_FAIL(LDM_ERR_FORMAT, "%s: invalid schedule metadata", ldm_st_path(uf));
+  if (s == LDM_OK && o->cls >= c.ncls)
+    s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--class %d: the model has %d classes (0..%d)", o->cls, c.ncls, c.ncls - 1);
+  if (s == LDM_OK && o->steps > (int)T)
+    s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps %d exceeds the %d training timesteps", o->steps, (int)T);
+  if (s != LDM_OK) {
+    ldm_st_close(uf);
+    ldm_st_close(vf);
+    return s;
+  }
+  int Ti = (int)T;
+  float *betas = ldm_malloc((size_t)Ti * 4), *abar = ldm_malloc((size_t)Ti * 4);
+  int *ts = ldm_malloc((size_t)o->steps * sizeof *ts);
+  int lr = ldm_latent_res(&c);
+  int64_t per = (int64_t)c.z * lr * lr, img = (int64_t)c.cin * c.res * c.res;
+  float *lat = ldm_malloc((size_t)(o->n * per) * 4);
+  *images = ldm_malloc((size_t)(o->n * img) * 4);
+  *labels = ldm_malloc((size_t)o->n * sizeof **labels);
+  if (!betas || !abar || !ts || !lat || !*images || !*labels) s = LDM_ERR_NOMEM;
+  if (s == LDM_OK) s = ldm_schedule_make(kind, Ti, b0, b1, zsnr != 0, betas, abar);
+  if (s == LDM_OK) s = ldm_ddim_timesteps(Ti, o->steps, ts);
+  if (o->sampler == LDM_SAMPLER_DDPM && o->steps == Ti && s == LDM_OK)
+    for (int i = 0; i < Ti; i++) ts[i] = Ti - 1 - i;
+  for (int i = 0; i < o->n; i++) (*labels)[i] = c.ncls > 0 ? (o->cls >= 0 ? o->cls : i % c.ncls) : -1;
+  bool use_cfg = c.ncls > 0 && o->guidance != 1.0f;
+  int nb = o->batch > 0 && o->batch < o->n ? o->batch : o->n;
+  unet_sampler us;
+  memset(&us, 0, sizeof us);
+  if (s == LDM_OK)
+    s = build_unet_sampler(&us, vk, &c, nb, use_cfg, o->sampler, o->eta, o->guidance, pred && strcmp(pred, "v") == 0,
+                           Ti, o->seed);
+  if (s == LDM_OK) s = ldm_ckpt_load_arena(uf, us.e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = ldm_exec_write(us.e, us.abar, abar, (size_t)Ti * 4);
+  float *xb = s == LDM_OK ? ldm_malloc((size_t)(nb * per) * 4) : NULL;
+  if (s == LDM_OK && !xb) s = LDM_ERR_NOMEM;
+  uint32_t *tv = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.t2) : NULL;
+  uint32_t *yv = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.y2) : NULL;
+  uint32_t *sw = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.step) : NULL;
+  int nm = use_cfg ? 2 * nb : nb;
+  for (int b = 0; b * nb < o->n && s == LDM_OK; b++) {
+    int base = b * nb;
+    /* z_T ~ N(0, I), drawn on the host from the same Philox stream family */
+    for (int64_t k = 0; k < (int64_t)nb * per; k += 4) {
+      float v[4];
+      ldm_rng_normal4(o->seed, 0xA11CEu, (uint64_t)b << 32, (uint64_t)(k / 4), v);
+      for (int q = 0; q < 4 && k + q < nb * per; q++) xb[k + q] = v[q];
+    }
+    s = ldm_exec_write(us.e, us.x, xb, (size_t)(nb * per) * 4);
+    for (int i = 0; i < nm; i++) {
+      int img_i = base + (i % nb);
+      int lab = img_i < o->n ? (*labels)[img_i] : (*labels)[0];
+      yv[i] = (i < nb && lab >= 0) ? (uint32_t)lab : (uint32_t)c.ncls; /* uncond half: the null class */
+    }
+    for (int k = 0; k < o->steps && s == LDM_OK; k++) {
+      memset(sw, 0, LDM_STEP_WORDS * 4);
+      sw[LDM_STEP_RNG_HI] = (uint32_t)(b * o->steps + k + 1);
+      sw[LDM_STEP_USER + 0] = (uint32_t)ts[k];
+      sw[LDM_STEP_USER + 1] = k + 1 < o->steps ? (uint32_t)ts[k + 1] : 0xffffffffu;
+      sw[LDM_STEP_SAMPLE_I] = (uint32_t)k;
+      for (int i = 0; i < nm; i++) tv[i] = (uint32_t)ts[k];
+      s = ldm_exec_run(us.e);
+    }
+    if (s == LDM_OK) s = ldm_exec_read(us.e, us.x, xb, (size_t)(nb * per) * 4);
+    int m = o->n - base < nb ? o->n - base : nb;
+    for (int64_t k = 0; k < (int64_t)m * per && s == LDM_OK; k++) lat[(int64_t)base * per + k] = xb[k] / (float)scale;
+  }
+  if (s == LDM_OK) s = decode_latents(vk, &c, vf, lat, o->n, nb, *images);
+  free(xb);
+  ldm_exec_free(us.e);
+  if (us.g.t) ldm_graph_free(&us.g);
+  free(betas);
+  free(abar);
+  free(ts);
+  free(lat);
+  ldm_st_close(uf);
+  ldm_st_close(vf);
+  if (s != LDM_OK) {
+    free(*images);
+    free(*labels);
+    *images = NULL;
+    *labels = NULL;
+  } else if (cfg_out) {
+    *cfg_out = c;
+  }
+  return s;
+}

@@ -1,0 +1,946 @@
+/* The trainer: stage 1 VAE, latent cache + scale factor, stage 2 UNet (DESIGN.md sections 1 and 4).
+ * Each stage's train step is one static graph (data gather, forward, backward, grad-norm clip, AdamW,
+ * EMA, zeroing of the grads) built once and replayed; per-step values go through the step buffer. */
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "ldm/backend.h"
+#include "ldm/checkpoint.h"
+#include "ldm/data.h"
+#include "ldm/io.h"
+#include "ldm/ops.h"
+#include "ldm/schedule.h"
+#include "ldm/train.h"
+#include "ldm/vk.h"
+#include "train/internal.h"
+
+#define DEFAULT_DATA "/usr/share/datasets/fashion-mnist"
+
+void ldm_train_defaults(ldm_train_opts *o) {
+  memset(o, 0, sizeof *o);
+  snprintf(o->config, sizeof o->config, "fmnist");
+  snprintf(o->out, sizeof o->out, "runs/fmnist");
+  snprintf(o->stage, sizeof o->stage, "all");
+  snprintf(o->preset, sizeof o->preset, "auto");
+  snprintf(o->lr_schedule, sizeof o->lr_schedule, "constant");
+  snprintf(o->schedule, sizeof o->schedule, "linear");
+  snprintf(o->prediction, sizeof o->prediction, "eps");
+  o->vae_steps = -1; /* -1: the preset's */
+  o->unet_steps = -1;
+  o->batch = -1;
+  o->vae_lr = 2e-4f;
+  o->unet_lr = 2e-4f;
+  o->seed = 0;
+  o->kl_weight = 1e-6f;
+  o->clip = 1.0f;
+  o->ema_decay = 0.999f;
+  o->cfg_dropout = 0.1f;
+  o->warmup = 500;
+  o->T = 1000;
+  o->beta_start = 1e-4f;
+  o->beta_end = 0.02f;
+  o->log_every = 50;
+  o->sample_every = -1;
+  o->ckpt_every = -1;
+  o->sample_steps = 50;
+  o->guidance = 2.0f;
+  o->max_nan_steps = 20;
+}
+
+/* ---------------------------------------------------------------- interrupt + progress */
+
+static volatile sig_atomic_t interrupted;
+static void on_sigint(int sig) {
+  (void)sig;
+  interrupted = 1;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+typedef struct {
+  const char *stage;
+  int total;
+  double t0, last_print;
+  int first_step;
+  bool tty, quiet;
+  int log_every;
+  FILE *jsonl;
+} progress;
+
+static void progress_update(progress *p, int step, float loss, const char *extra, bool final) {
+  double t = now_s();
+  int done = step - p->first_step;
+  double rate = done > 0 ? done / (t - p->t0) : 0;
+  double eta = rate > 0 ? (p->total - step) / rate : 0;
+  if (p->quiet) return;
+  if (p->tty) {
+    if (!final && t - p->last_print < 0.25) return;
+    p->last_print = t;
+    fprintf(stderr, "\r%s %6d/%d  loss %.5f  %s  %.2f it/s  ETA %dm%02ds   ", p->stage, step, p->total, loss,
+            extra, rate, (int)eta / 60, (int)eta % 60);
+    if (final) fprintf(stderr, "\n");
+  } else if (final || step % p->log_every == 0) {
+    fprintf(stderr, "%s step %d/%d loss %.5f %s %.2f it/s ETA %dm%02ds\n", p->stage, step, p->total, loss, extra, rate,
+            (int)eta / 60, (int)eta % 60);
+  }
+}
+
+/* ---------------------------------------------------------------- helpers */
+
+static ldm_status mkdir_p(const char *path) {
+  char tmp[600];
+  snprintf(tmp, sizeof tmp, "%s", path);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return LDM_FAIL(LDM_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+      *p = '/';
+    }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    return LDM_FAIL(LDM_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+  return LDM_OK;
+}
+
+static bool file_exists(const char *p) {
+  struct stat st;
+  return stat(p, &st) == 0;
+}
+
+/* Box-downsample u8 images by an integer factor (Fashion-MNIST 32x32 -> tiny's 16x16). */
+static ldm_status downsample_dataset(ldm_dataset *ds, int res) {
+  if (ds->height == res && ds->width == res) return LDM_OK;
+  if (ds->height % res || ds->width != ds->height)
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "dataset images are %dx%d; the model needs %dx%d", ds->height, ds->width,
+                    res, res);
+  int f = ds->height / res;
+  size_t per = (size_t)ds->channels * res * res;
+  uint8_t *np = ldm_malloc((size_t)ds->n * per);
+  if (!np) return LDM_ERR_NOMEM;
+  for (int i = 0; i < ds->n; i++)
+    for (int ch = 0; ch < ds->channels; ch++)
+      for (int y = 0; y < res; y++)
+        for (int x = 0; x < res; x++) {
+          int s = 0;
+          for (int dy = 0; dy < f; dy++)
+            for (int dx = 0; dx < f; dx++)
+              s += ds->pixels[(((size_t)i * ds->channels + ch) * ds->height + y * f + dy) * ds->width + x * f + dx];
+          np[(size_t)i * per + ((size_t)ch * res + y) * res + x] = (uint8_t)((s + f * f / 2) / (f * f));
+        }
+  free(ds->pixels);
+  ds->pixels = np;
+  ds->height = ds->width = res;
+  return LDM_OK;
+}
+
+static ldm_status load_data(const ldm_train_opts *o, const ldm_model_cfg *c, ldm_dataset *ds) {
+  const char *dir = o->data[0] ? o->data : DEFAULT_DATA;
+  char probe[600];
+  snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte.gz", dir);
+  bool idx = file_exists(probe);
+  snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", dir);
+  idx = idx || file_exists(probe);
+  if (idx) {
+    LDM_TRY(ldm_dataset_load_fmnist(dir, true, c->res >= 32 ? c->res : 32, ds));
+    if (ds->channels != c->cin)
+      return LDM_FAIL(LDM_ERR_INVALID_ARG, "--data %s has %d-channel images; config %s needs %d", dir, ds->channels,
+                      c->name, c->cin);
+    LDM_TRY(downsample_dataset(ds, c->res));
+  } else {
+    if (!o->data[0])
+      return LDM_FAIL(LDM_ERR_IO, "dataset not found: %s (install dataset-fashion-mnist or pass --data DIR)", dir);
+    LDM_TRY(ldm_dataset_load_folder(dir, c->res, c->cin, ds));
+  }
+  if (o->limit_images > 0 && o->limit_images < ds->n) ds->n = o->limit_images;
+  return LDM_OK;
+}
+
+static float lr_at(const ldm_train_opts *o, float base, int step, int total) {
+  float lr = base;
+  if (o->warmup > 0 && step <= o->warmup) lr = base * (float)step / (float)o->warmup;
+  else if (strcmp(o->lr_schedule, "cosine") == 0 && total > o->warmup) {
+    float p = (float)(step - o->warmup) / (float)(total - o->warmup);
+    lr = base * 0.5f * (1.0f + cosf(3.14159265f * p));
+  }
+  return lr;
+}
+
+/* Batch indices for a step: epoch-wise seeded permutations, a function of (seed, step) only. */
+typedef struct {
+  uint32_t *perm;
+  int n;
+  int64_t epoch;
+  uint64_t seed;
+} sampler_state;
+
+static void batch_indices(sampler_state *s, int64_t step0, int B, uint32_t *out) {
+  for (int b = 0; b < B; b++) {
+    int64_t k = step0 * B + b;
+    int64_t ep = k / s->n;
+    if (ep != s->epoch) {
+      ldm_shuffle_indices(s->perm, s->n, s->seed, (uint64_t)ep);
+      s->epoch = ep;
+    }
+    out[b] = s->perm[k % s->n];
+  }
+}
+
+/* Optimizer tail of a train graph: grad-norm clip (+ NaN flag), AdamW, EMA, zero grads. */
+static int optim_tail(ldm_graph *g, int step, bool ema) {
+  int gs = ldm_host(g, "grad_stats", LDM_F32, 4);
+  int P = ldm_arena_view(g, LDM_ARENA_PARAM, "all_params");
+  int G = ldm_arena_view(g, LDM_ARENA_GRAD, "all_grads");
+  int M = ldm_arena_view(g, LDM_ARENA_ADAM_M, "adam_m");
+  int V = ldm_arena_view(g, LDM_ARENA_ADAM_V, "adam_v");
+  if (gs < 0 || P < 0 || G < 0 || M < 0 || V < 0) return -1;
+  if (ldm_grad_norm_clip(g, G, step, gs) < 0) return -1;
+  if (ldm_adamw_gs(g, P, G, M, V, step, gs, 0.9f, 0.999f, 1e-8f, 0.0f) < 0) return -1;
+  if (ema) {
+    int E = ldm_arena_view(g, LDM_ARENA_EMA, "ema");
+    if (E < 0 || ldm_ema(g, E, P, step) < 0) return -1;
+  }
+  if (ldm_fill(g, G, 0.0f) < 0) return -1;
+  return gs;
+}
+
+/* The dataset table lives on the device when it fits one binding; else the host uploads each batch. */
+typedef struct {
+  int table, idx;   /* gather source and indices */
+  bool on_device;
+  int64_t row;      /* elements per row */
+} data_src;
+
+static ldm_status data_src_make(ldm_graph *g, ldm_vk_ctx *vk, const char *name, ldm_dtype dt, int64_t rows,
+                                int64_t row, int B, data_src *d) {
+  int64_t bytes = rows * row * (dt == LDM_U8 ? 1 : 4);
+  uint64_t limit = vk ? ldm_vk_info(vk)->max_buffer_range : (uint64_t)1 << 40;
+  if (limit > (1u << 30)) limit = 1u << 30;
+  d->row = row;
+  d->on_device = (uint64_t)bytes <= limit;
+  int64_t n = d->on_device ? rows * row : (int64_t)B * row;
+  d->table = ldm_tensor_new(g, name, d->on_device ? LDM_ARENA_CONST : LDM_ARENA_HOST, dt, 1, &n);
+  char in[64];
+  snprintf(in, sizeof in, "%s.idx", name);
+  d->idx = ldm_host(g, in, LDM_U32, B);
+  return d->table < 0 || d->idx < 0 ? LDM_ERR_INTERNAL : LDM_OK;
+}
+
+static ldm_status data_src_upload(ldm_exec *e, const data_src *d, const void *all, size_t elem, int64_t rows) {
+  if (!d->on_device) return LDM_OK;
+  return ldm_exec_write(e, d->table, all, (size_t)(rows * d->row) * elem);
+}
+
+/* per step: indices (device table) or the rows themselves (host table) */
+static void data_src_step(ldm_exec *e, const data_src *d, const void *all, size_t elem, const uint32_t *batch, int B) {
+  uint32_t *idx = ldm_exec_host_ptr(e, d->idx);
+  if (d->on_device) {
+    memcpy(idx, batch, (size_t)B * 4);
+    return;
+  }
+  uint8_t *dst = ldm_exec_host_ptr(e, d->table);
+  for (int b = 0; b < B; b++) {
+    idx[b] = (uint32_t)b;
+    memcpy(dst + (size_t)b * d->row * elem, (const uint8_t *)all + (size_t)batch[b] * d->row * elem, d->row * elem);
+  }
+}
+
+/* ---------------------------------------------------------------- stage state files */
+
+typedef struct {
+  int64_t step;        /* completed steps */
+  uint32_t opt_t;      /* optimizer steps taken (skipped NaN steps do not count) */
+  bool done;
+} stage_state;
+
+static ldm_status save_stage(const char *out, const char *stage, ldm_exec *e, const ldm_model_cfg *c,
+                             const ldm_train_opts *o, const stage_state *st, bool ema, double scale) {
+  char path[700], b[64];
+  ldm_st_writer *w;
+  LDM_TRY(ldm_st_writer_new(&w));
+  ldm_status s = ldm_ckpt_add_arena(w, e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = ldm_ckpt_add_arena(w, e, LDM_ARENA_ADAM_M, "optim.m.");
+  if (s == LDM_OK) s = ldm_ckpt_add_arena(w, e, LDM_ARENA_ADAM_V, "optim.v.");
+  if (s == LDM_OK && ema) s = ldm_ckpt_add_arena(w, e, LDM_ARENA_EMA, "ema.");
+  if (s == LDM_OK) s = ldm_cfg_to_meta(c, w);
+  snprintf(b, sizeof b, "%lld", (long long)st->step);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.step", b);
+  snprintf(b, sizeof b, "%u", st->opt_t);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.opt_t", b);
+  snprintf(b, sizeof b, "%llu", (unsigned long long)o->seed);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.seed", b);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.stage", stage);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.done", st->done ? "1" : "0");
+  snprintf(b, sizeof b, "%d", o->batch);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.batch", b);
+  snprintf(b, sizeof b, "%.9g", scale);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.scale", b);
+  snprintf(path, sizeof path, "%s/state_%s.safetensors", out, stage);
+  if (s == LDM_OK) s = ldm_st_write_atomic(w, path);
+  ldm_st_writer_free(w);
+  return s;
+}
+
+/* weights only, names exactly the reference twin's state_dict (PyTorch-loadable); UNet: EMA weights */
+static ldm_status save_weights(const char *out, const char *file, ldm_exec *e, ldm_arena a, const ldm_model_cfg *c,
+                               const ldm_train_opts *o, double scale, int64_t step) {
+  char path[700], b[64];
+  ldm_st_writer *w;
+  LDM_TRY(ldm_st_writer_new(&w));
+  ldm_status s = ldm_ckpt_add_arena(w, e, a, "");
+  if (s == LDM_OK) s = ldm_cfg_to_meta(c, w);
+  snprintf(b, sizeof b, "%.9g", scale);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.scale", b);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.schedule", o->schedule);
+  snprintf(b, sizeof b, "%d", o->T);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.T", b);
+  snprintf(b, sizeof b, "%.9g", o->beta_start);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_start", b);
+  snprintf(b, sizeof b, "%.9g", o->beta_end);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_end", b);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.zero_snr", o->zero_snr ? "1" : "0");
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.prediction", o->prediction);
+  snprintf(b, sizeof b, "%lld", (long long)step);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.step", b);
+  snprintf(path, sizeof path, "%s/%s", out, file);
+  if (s == LDM_OK) s = ldm_st_write_atomic(w, path);
+  ldm_st_writer_free(w);
+  return s;
+}
+
+static ldm_status load_stage(const char *out, const char *stage, ldm_exec *e, const ldm_model_cfg *c,
+                             const ldm_train_opts *o, bool ema, stage_state *st, double *scale, bool *found) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/state_%s.safetensors", out, stage);
+  *found = file_exists(path);
+  if (!*found) return LDM_OK;
+  ldm_st_file *f;
+  LDM_TRY(ldm_st_open(path, &f));
+  ldm_model_cfg fc;
+  ldm_status s = ldm_cfg_from_meta(f, &fc);
+  if (s == LDM_OK && (memcmp(fc.vae_ch, c->vae_ch, sizeof fc.vae_ch) || memcmp(fc.unet_ch, c->unet_ch, sizeof fc.unet_ch) ||
+                      fc.cin != c->cin || fc.res != c->res || fc.z != c->z || fc.nres != c->nres || fc.ncls != c->ncls))
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s was trained with config %s, not this run's %s", path, fc.name, c->name);
+  const char *v;
+  if (s == LDM_OK && (v = ldm_st_meta(f, "ldm.seed")) && strtoull(v, NULL, 10) != o->seed)
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --seed (%s)", path, v);
+  if (s == LDM_OK && (v = ldm_st_meta(f, "ldm.batch")) && atoi(v) != o->batch)
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --batch (%s)", path, v);
+  if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_ADAM_M, "optim.m.");
+  if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_ADAM_V, "optim.v.");
+  if (s == LDM_OK && ema) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_EMA, "ema.");
+  if (s == LDM_OK) {
+    st->step = (v = ldm_st_meta(f, "ldm.step")) ? atoll(v) : 0;
+    st->opt_t = (v = ldm_st_meta(f, "ldm.opt_t")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
+    st->done = (v = ldm_st_meta(f, "ldm.done")) && strcmp(v, "1") == 0;
+    if (scale && (v = ldm_st_meta(f, "ldm.scale"))) *scale = atof(v);
+  }
+  ldm_st_close(f);
+  return s;
+}
+
+/* ---------------------------------------------------------------- training loop (both stages) */
+
+typedef struct {
+  const char *name;      /* "vae" | "unet" */
+  ldm_graph g;
+  ldm_exec *e;
+  int step_t, loss_t, gs_t, aux_t[2];
+  const char *aux_name[2];
+  data_src src[2];
+  const void *src_data[2];
+  size_t src_elem[2];
+  int nsrc;
+  bool ema;
+  float base_lr;
+  int total;
+} stage_run;
+
+static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float loss, const float *aux, float lr,
+                                float gnorm, double it_s, bool skipped) {
+  if (!f) return LDM_OK;
+  fprintf(f, "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%.7g", r->name, (long long)step, loss);
+  for (int k = 0; k < 2; k++)
+    if (r->aux_name[k]) fprintf(f, ",\"%s\":%.7g", r->aux_name[k], aux[k]);
+  fprintf(f, ",\"lr\":%.4g,\"grad_norm\":%.5g,\"it_s\":%.3f,\"skipped\":%s}\n", lr, gnorm, it_s,
+          skipped ? "true" : "false");
+  if (ferror(f)) return LDM_FAIL(LDM_ERR_IO, "error writing the metrics log");
+  return LDM_OK;
+}
+
+typedef ldm_status (*periodic_fn)(void *ctx, stage_run *r, int64_t step, bool final);
+
+static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sampler_state *ss, int B,
+                            FILE *metrics, periodic_fn sample_fn, periodic_fn ckpt_fn, void *ctx) {
+  progress p = {r->name, r->total, now_s(), 0, (int)st->step, isatty(2) != 0, o->quiet, o->log_every, metrics};
+  uint32_t *batch = ldm_malloc((size_t)B * 4);
+  if (!batch) return LDM_ERR_NOMEM;
+  uint32_t *sw = ldm_exec_host_ptr(r->e, r->step_t);
+  const float *gs = ldm_exec_host_ptr(r->e, r->gs_t);
+  int nan_run = 0;
+  bool first = true;
+  ldm_status s = LDM_OK;
+  double t_last = now_s();
+  int64_t s_last = st->step;
+  while (st->step < r->total && s == LDM_OK) {
+    if (interrupted) {
+      s = LDM_ERR_INTERRUPTED;
+      break;
+    }
+    int64_t k = st->step + 1; /* the step being made (1-based) */
+    batch_indices(ss, k - 1, B, batch);
+    for (int i = 0; i < r->nsrc; i++) data_src_step(r->e, &r->src[i], r->src_data[i], r->src_elem[i], batch, B);
+    float lr = lr_at(o, r->base_lr, (int)k, r->total);
+    float decay = r->ema ? o->ema_decay : 0.0f;
+    if (r->ema && o->ema_warmup) {
+      float w = (1.0f + (float)k) / (10.0f + (float)k);
+      decay = decay < w ? decay : w;
+    }
+    ldm_step_write(sw, st->opt_t + 1, (uint64_t)k, lr, 0.9f, 0.999f, decay, strcmp(r->name, "vae") ? o->clip : 0.0f);
+    /* --check: the first step of the stage runs node by node against the CPU reference */
+    if (o->check && first && ldm_exec_is_vk(r->e)) ldm_vk_set_check(true);
+    first = false;
+    s = ldm_exec_run(r->e);
+    ldm_vk_set_check(false);
+    if (s != LDM_OK) break;
+    float loss, aux[2] = {0, 0};
+    s = ldm_exec_read(r->e, r->loss_t, &loss, 4);
+    for (int a = 0; a < 2 && s == LDM_OK; a++)
+      if (r->aux_t[a] >= 0) s = ldm_exec_read(r->e, r->aux_t[a], &aux[a], 4);
+    if (s != LDM_OK) break;
+    bool skipped = gs[1] != 0.0f || !isfinite(loss);
+    st->step = k;
+    if (skipped) {
+      nan_run++;
+      fprintf(stderr, "\n%s step %lld: non-finite loss or gradient, update skipped (%d in a row)\n", r->name,
+              (long long)k, nan_run);
+      if (nan_run >= o->max_nan_steps) {
+        s = LDM_FAIL(LDM_ERR_NUMERIC,
+                     "%d consecutive non-finite steps in stage %s; stopping (the last checkpoint is intact; try a "
+                     "lower --lr)",
+                     nan_run, r->name);
+        break;
+      }
+    } else {
+      nan_run = 0;
+      st->opt_t++;
+    }
+    char extra[96];
+    snprintf(extra, sizeof extra, "%s%s%.4g gnorm %.3g", r->aux_name[0] ? r->aux_name[0] : "",
+             r->aux_name[0] ? " " : "", aux[0], gs[2]);
+    bool last = st->step == r->total;
+    progress_update(&p, (int)k, loss, extra, last);
+    if (k % o->log_every == 0 || last || skipped) {
+      double t = now_s();
+      double its = (double)(k - s_last) / (t - t_last + 1e-9);
+      t_last = t;
+      s_last = k;
+      s = write_metrics(metrics, r, k, loss, aux, lr, gs[2], its, skipped);
+      if (metrics) fflush(metrics);
+    }
+    if (s == LDM_OK && !skipped && ckpt_fn && (last || (o->ckpt_every > 0 && k % o->ckpt_every == 0)))
+      s = ckpt_fn(ctx, r, k, last);
+    if (s == LDM_OK && sample_fn && (last || (o->sample_every > 0 && k % o->sample_every == 0)))
+      s = sample_fn(ctx, r, k, last);
+  }
+  if (s == LDM_ERR_INTERRUPTED) {
+    fprintf(stderr, "\ninterrupted: saving a checkpoint at step %lld\n", (long long)st->step);
+    ldm_status cs = ckpt_fn ? ckpt_fn(ctx, r, st->step, false) : LDM_OK;
+    if (cs != LDM_OK) s = cs;
+    else LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted; resume with --resume");
+  }
+  free(batch);
+  return s;
+}
+
+/* ---------------------------------------------------------------- the stages */
+
+typedef struct {
+  ldm_train_opts *o;
+  ldm_model_cfg *c;
+  ldm_vk_ctx *vk;
+  stage_state *st;
+  double scale;
+  ldm_dataset *ds;
+} stage_ctx;
+
+static ldm_status vae_ckpt(void *vc, stage_run *r, int64_t step, bool final) {
+  stage_ctx *c = vc;
+  c->st->done = final;
+  LDM_TRY(save_stage(c->o->out, "vae", r->e, c->c, c->o, c->st, false, 0));
+  return save_weights(c->o->out, "vae.safetensors", r->e, LDM_ARENA_PARAM, c->c, c->o, 0, step);
+}
+
+/* reconstructions of the first images of the batch next to the originals */
+static ldm_status vae_samples(void *vc, stage_run *r, int64_t step, bool final) {
+  stage_ctx *c = vc;
+  if (!final && c->o->sample_every <= 0) return LDM_OK;
+  int x = ldm_find(&r->g, "vae.x"), xh = ldm_find(&r->g, "vae.x_hat");
+  if (x < 0 || xh < 0) return LDM_OK;
+  int64_t n = r->g.t[x].numel, per = (int64_t)c->c->cin * c->c->res * c->c->res;
+  int show = (int)(n / per < 16 ? n / per : 16);
+  float *buf = ldm_malloc((size_t)(2 * n) * 4), *grid = ldm_malloc((size_t)(2 * show * per) * 4);
+  ldm_status s = buf && grid ? LDM_OK : LDM_ERR_NOMEM;
+  if (s == LDM_OK) s = ldm_exec_read(r->e, x, buf, (size_t)n * 4);
+  if (s == LDM_OK) s = ldm_exec_read(r->e, xh, buf + n, (size_t)n * 4);
+  if (s == LDM_OK) {
+    memcpy(grid, buf, (size_t)(show * per) * 4);
+    memcpy(grid + show * per, buf + n, (size_t)(show * per) * 4);
+    char path[700];
+    snprintf(path, sizeof path, "%s/samples/vae_recon_%06lld.png", c->o->out, (long long)step);
+    s = ldm_png_write_grid(path, grid, 2 * show, c->c->cin, c->c->res, c->c->res, show, c->c->crop);
+  }
+  free(buf);
+  free(grid);
+  return s;
+}
+
+static ldm_status build_vae_stage(stage_run *r, stage_ctx *c, int B) {
+  const ldm_model_cfg *m = c->c;
+  ldm_graph *g = &r->g;
+  LDM_TRY(ldm_graph_init(g));
+  r->name = "vae";
+  r->step_t = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
+  int64_t per = (int64_t)m->cin * m->res * m->res;
+  LDM_TRY(data_src_make(g, c->vk, "images", LDM_U8, c->ds->n, per, B, &r->src[0]));
+  r->nsrc = 1;
+  r->src_data[0] = c->ds->pixels;
+  r->src_elem[0] = 1;
+  int x = ldm_act(g, "vae.x", 4, LDM_SHAPE(B, m->cin, m->res, m->res));
+  if (x < 0) return LDM_ERR_INTERNAL;
+  ldm_keep(g, x);
+  if (ldm_gather_rows(g, r->src[0].table, r->src[0].idx, x, per, 2.0f / 255.0f, -1.0f) < 0) return LDM_ERR_INTERNAL;
+  int mu, lv;
+  LDM_TRY(ldm_vae_encode(g, m, x, &mu, &lv));
+  int lr = ldm_latent_res(m);
+  int eps = ldm_act(g, "vae.eps", 4, LDM_SHAPE(B, m->z, lr, lr));
+  if (eps < 0 || ldm_philox_fill(g, eps, r->step_t, LDM_RNG_NORMAL, c->o->seed, 0x7AE, 0) < 0) return LDM_ERR_INTERNAL;
+  int z = ldm_reparam(g, mu, lv, eps);
+  int xh = z < 0 ? -1 : ldm_vae_decode(g, m, z);
+  if (xh < 0) return LDM_ERR_INTERNAL;
+  snprintf(g->t[xh].name, sizeof g->t[xh].name, "vae.x_hat");
+  ldm_keep(g, xh);
+  int rec = ldm_mse_loss(g, xh, x);
+  int kl = ldm_kl_loss(g, mu, lv);
+  if (rec < 0 || kl < 0) return LDM_ERR_INTERNAL;
+  int klw = ldm_scale(g, kl, c->o->kl_weight);
+  int loss = klw < 0 ? -1 : ldm_add(g, rec, klw);
+  if (loss < 0) return LDM_ERR_INTERNAL;
+  ldm_keep(g, loss);
+  ldm_keep(g, rec);
+  ldm_keep(g, kl);
+  r->loss_t = loss;
+  r->aux_t[0] = rec, r->aux_name[0] = "rec";
+  r->aux_t[1] = kl, r->aux_name[1] = "kl";
+  LDM_TRY(ldm_graph_backward(g, loss));
+  r->gs_t = optim_tail(g, r->step_t, false);
+  if (r->gs_t < 0) return LDM_ERR_INTERNAL;
+  LDM_TRY(ldm_graph_plan(g));
+  LDM_TRY(ldm_exec_new(c->vk, g, &r->e));
+  return data_src_upload(r->e, &r->src[0], c->ds->pixels, 1, c->ds->n);
+}
+
+/* Encode the whole dataset: per image (mu, logvar) rows [2z, lr, lr] and the scale 1/std(z). */
+static ldm_status encode_cache(stage_ctx *c, float **cache, double *scale) {
+  const ldm_model_cfg *m = c->c;
+  char path[700];
+  snprintf(path, sizeof path, "%s/vae.safetensors", c->o->out);
+  ldm_st_file *vf;
+  LDM_TRY(ldm_st_open(path, &vf));
+  ldm_graph g;
+  ldm_status s = ldm_graph_init(&g);
+  int Bc = 250;
+  int lr = ldm_latent_res(m);
+  int64_t per = (int64_t)m->cin * m->res * m->res, lat = (int64_t)m->z * lr * lr;
+  data_src src;
+  int x = -1, mu = -1, lv = -1;
+  if (s == LDM_OK) s = data_src_make(&g, c->vk, "images", LDM_U8, c->ds->n, per, Bc, &src);
+  if (s == LDM_OK) x = ldm_act(&g, "x", 4, LDM_SHAPE(Bc, m->cin, m->res, m->res));
+  if (s == LDM_OK && (x < 0 || ldm_gather_rows(&g, src.table, src.idx, x, per, 2.0f / 255.0f, -1.0f) < 0))
+    s = LDM_ERR_INTERNAL;
+  if (s == LDM_OK) s = ldm_vae_encode(&g, m, x, &mu, &lv);
+  if (s == LDM_OK) {
+    ldm_keep(&g, mu);
+    ldm_keep(&g, lv);
+    s = ldm_graph_plan(&g);
+  }
+  ldm_exec *e = NULL;
+  if (s == LDM_OK) s = ldm_exec_new(c->vk, &g, &e);
+  if (s == LDM_OK) s = ldm_ckpt_load_arena(vf, e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = data_src_upload(e, &src, c->ds->pixels, 1, c->ds->n);
+  *cache = s == LDM_OK ? ldm_malloc((size_t)c->ds->n * 2 * lat * 4) : NULL;
+  float *bm = s == LDM_OK ? ldm_malloc((size_t)(Bc * lat) * 4) : NULL, *bl = s == LDM_OK ? ldm_malloc((size_t)(Bc * lat) * 4) : NULL;
+  uint32_t *bi = s == LDM_OK ? ldm_malloc((size_t)Bc * 4) : NULL;
+  if (s == LDM_OK && (!*cache || !bm || !bl || !bi)) s = LDM_ERR_NOMEM;
+  double sum = 0, sum2 = 0;
+  double t0 = now_s();
+  for (int b0 = 0; b0 < c->ds->n && s == LDM_OK; b0 += Bc) {
+    int mcount = c->ds->n - b0 < Bc ? c->ds->n - b0 : Bc;
+    for (int i = 0; i < Bc; i++) bi[i] = (uint32_t)(b0 + (i < mcount ? i : 0));
+    data_src_step(e, &src, c->ds->pixels, 1, bi, Bc);
+    s = ldm_exec_run(e);
+    if (s == LDM_OK) s = ldm_exec_read(e, mu, bm, (size_t)(Bc * lat) * 4);
+    if (s == LDM_OK) s = ldm_exec_read(e, lv, bl, (size_t)(Bc * lat) * 4);
+    for (int i = 0; i < mcount && s == LDM_OK; i++) {
+      float *row = *cache + (size_t)(b0 + i) * 2 * lat;
+      memcpy(row, bm + i * lat, (size_t)lat * 4);
+      memcpy(row + lat, bl + i * lat, (size_t)lat * 4);
+      for (int64_t k = 0; k < lat; k++) {
+        double mv = bm[i * lat + k];
+        sum += mv;
+        sum2 += mv * mv + exp((double)bl[i * lat + k]);
+      }
+    }
+    if (!c->o->quiet && isatty(2))
+      fprintf(stderr, "\rlatent cache %d/%d", b0 + mcount, c->ds->n);
+  }
+  if (s == LDM_OK) {
+    double n = (double)c->ds->n * (double)lat;
+    double var = sum2 / n - (sum / n) * (sum / n); /* Var[mu + sigma eps] over the data set */
+    *scale = var > 0 ? 1.0 / sqrt(var) : 1.0;
+    if (!c->o->quiet)
+      fprintf(stderr, "%slatent cache: %d images in %.1f s, std(z) = %.4f, scale factor %.4f\n",
+              isatty(2) ? "\r" : "", c->ds->n, now_s() - t0, sqrt(var), *scale);
+  }
+  free(bm);
+  free(bl);
+  free(bi);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+  ldm_st_close(vf);
+  if (s != LDM_OK) {
+    free(*cache);
+    *cache = NULL;
+  }
+  return s;
+}
+
+typedef struct {
+  stage_ctx base;
+  float *cache;
+  uint32_t *labels;
+} unet_ctx;
+
+static ldm_status unet_ckpt(void *vc, stage_run *r, int64_t step, bool final) {
+  unet_ctx *u = vc;
+  stage_ctx *c = &u->base;
+  c->st->done = final;
+  LDM_TRY(save_stage(c->o->out, "unet", r->e, c->c, c->o, c->st, true, c->scale));
+  return save_weights(c->o->out, "unet.safetensors", r->e, LDM_ARENA_EMA, c->c, c->o, c->scale, step);
+}
+
+static ldm_status unet_samples(void *vc, stage_run *r, int64_t step, bool final) {
+  unet_ctx *u = vc;
+  stage_ctx *c = &u->base;
+  if (!final && c->o->sample_every <= 0) return LDM_OK;
+  /* the sampler reads the run directory: refresh the EMA weights there first */
+  LDM_TRY(save_weights(c->o->out, "unet.safetensors", r->e, LDM_ARENA_EMA, c->c, c->o, c->scale, step));
+  ldm_sample_opts so;
+  ldm_sample_defaults(&so);
+  snprintf(so.ckpt, sizeof so.ckpt, "%s", c->o->out);
+  int ncls = c->c->ncls > 0 ? c->c->ncls : 10;
+  so.n = ncls * (final ? 8 : 4);
+  so.steps = c->o->sample_steps;
+  so.guidance = c->o->guidance;
+  so.seed = c->o->seed + 1;
+  /* class-major grid: row k = class k */
+  float *imgs;
+  int *labels;
+  double t0 = now_s();
+  LDM_TRY(ldm_sample(c->vk, &so, &imgs, &labels, NULL));
+  int per_cls = so.n / ncls;
+  int64_t per = (int64_t)c->c->cin * c->c->res * c->c->res;
+  float *grid = ldm_malloc((size_t)(so.n * per) * 4);
+  ldm_status s = grid ? LDM_OK : LDM_ERR_NOMEM;
+  if (s == LDM_OK) {
+    for (int i = 0; i < so.n; i++) {
+      int cls = i % ncls, j = i / ncls;
+      memcpy(grid + ((int64_t)cls * per_cls + j) * per, imgs + (int64_t)i * per, (size_t)per * 4);
+    }
+    char path[700];
+    snprintf(path, sizeof path, "%s/samples/unet_%06lld.png", c->o->out, (long long)step);
+    s = ldm_png_write_grid(path, grid, so.n, c->c->cin, c->c->res, c->c->res, per_cls, c->c->crop);
+    if (s == LDM_OK && final) {
+      snprintf(path, sizeof path, "%s/samples.png", c->o->out);
+      s = ldm_png_write_grid(path, grid, so.n, c->c->cin, c->c->res, c->c->res, per_cls, c->c->crop);
+    }
+    if (s == LDM_OK && !c->o->quiet)
+      fprintf(stderr, "%ssample grid (%d images, DDIM %d steps, guidance %.1f) written in %.1f s: %s\n",
+              isatty(2) ? "\n" : "", so.n, so.steps, so.guidance, now_s() - t0, path);
+  }
+  free(grid);
+  free(imgs);
+  free(labels);
+  return s;
+}
+
+static ldm_status build_unet_stage(stage_run *r, unet_ctx *u, int B) {
+  stage_ctx *c = &u->base;
+  const ldm_model_cfg *m = c->c;
+  ldm_train_opts *o = c->o;
+  ldm_graph *g = &r->g;
+  LDM_TRY(ldm_graph_init(g));
+  r->name = "unet";
+  r->ema = true;
+  r->step_t = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
+  int lr = ldm_latent_res(m);
+  int64_t lat = (int64_t)m->z * lr * lr;
+  LDM_TRY(data_src_make(g, c->vk, "latents", LDM_F32, c->ds->n, 2 * lat, B, &r->src[0]));
+  LDM_TRY(data_src_make(g, c->vk, "labels", LDM_U32, c->ds->n, 1, B, &r->src[1]));
+  r->nsrc = 2;
+  r->src_data[0] = u->cache, r->src_elem[0] = 4;
+  r->src_data[1] = u->labels, r->src_elem[1] = 4;
+  int rows = ldm_act(g, "unet.latent_rows", 4, LDM_SHAPE(B, 2 * m->z, lr, lr));
+  int lab = ldm_tensor_new(g, "unet.labels", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  if (rows < 0 || lab < 0) return LDM_ERR_INTERNAL;
+  if (ldm_gather_rows(g, r->src[0].table, r->src[0].idx, rows, 2 * lat, 1.0f, 0.0f) < 0) return LDM_ERR_INTERNAL;
+  if (ldm_gather_rows(g, r->src[1].table, r->src[1].idx, lab, 1, 1.0f, 0.0f) < 0) return LDM_ERR_INTERNAL;
+  int parts[2];
+  if (ldm_split(g, rows, 2, parts) < 0) return LDM_ERR_INTERNAL;
+  int eps = ldm_act(g, "unet.z_eps", 4, LDM_SHAPE(B, m->z, lr, lr));
+  if (eps < 0 || ldm_philox_fill(g, eps, r->step_t, LDM_RNG_NORMAL, o->seed, 0x2E0, 0) < 0) return LDM_ERR_INTERNAL;
+  int z0 = ldm_reparam(g, parts[0], parts[1], eps);
+  if (z0 < 0) return LDM_ERR_INTERNAL;
+  z0 = ldm_scale(g, z0, (float)c->scale);
+  int abar = ldm_tensor_new(g, "alphas_cumprod", LDM_ARENA_CONST, LDM_F32, 1, LDM_SHAPE(o->T));
+  int t = ldm_tensor_new(g, "unet.t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  int y = ldm_tensor_new(g, "unet.y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  int noise = ldm_act(g, "unet.noise", 4, LDM_SHAPE(B, m->z, lr, lr));
+  if (z0 < 0 || abar < 0 || t < 0 || y < 0 || noise < 0) return LDM_ERR_INTERNAL;
+  if (ldm_randint(g, t, r->step_t, o->seed, 0x71, 0, (uint32_t)o->T) < 0) return LDM_ERR_INTERNAL;
+  float drop = m->ncls > 0 ? o->cfg_dropout : 1.0f; /* unlabeled data: always the null class */
+  if (ldm_label_dropout(g, lab, y, r->step_t, o->seed, 0xC1, drop, (uint32_t)m->ncls) < 0) return LDM_ERR_INTERNAL;
+  if (ldm_philox_fill(g, noise, r->step_t, LDM_RNG_NORMAL, o->seed, 0x401, 0) < 0) return LDM_ERR_INTERNAL;
+  if (o->offset_noise > 0) {
+    /* offset noise: + strength * N(0,1) per (sample, channel), broadcast over the latent pixels */
+    int on = ldm_act(g, "unet.offset", 1, LDM_SHAPE((int64_t)B * m->z));
+    int onm = ldm_act(g, "unet.offset_map", 4, LDM_SHAPE(B, m->z, lr, lr));
+    if (on < 0 || onm < 0 || ldm_philox_fill(g, on, r->step_t, LDM_RNG_NORMAL, o->seed, 0x0FF, 0) < 0 ||
+        ldm_broadcast(g, on, onm, 1, (int64_t)B * m->z, (int64_t)lr * lr, 1, o->offset_noise, 0) < 0)
+      return LDM_ERR_INTERNAL;
+    noise = ldm_add(g, noise, onm);
+    if (noise < 0) return LDM_ERR_INTERNAL;
+  }
+  int xt = ldm_q_sample(g, z0, noise, abar, t);
+  if (xt < 0) return LDM_ERR_INTERNAL;
+  int pred = ldm_unet(g, m, xt, t, y);
+  if (pred < 0) return LDM_ERR_INTERNAL;
+  bool v = strcmp(o->prediction, "v") == 0;
+  int target = v ? ldm_v_target(g, z0, noise, abar, t) : noise;
+  if (target < 0) return LDM_ERR_INTERNAL;
+  int loss;
+  if (o->min_snr_gamma > 0) {
+    int w = ldm_min_snr_weight(g, abar, t, o->min_snr_gamma, v);
+    loss = w < 0 ? -1 : ldm_weighted_mse(g, pred, target, w);
+  } else {
+    loss = ldm_mse_loss(g, pred, target);
+  }
+  if (loss < 0) return LDM_ERR_INTERNAL;
+  ldm_keep(g, loss);
+  r->loss_t = loss;
+  r->aux_t[0] = r->aux_t[1] = -1;
+  LDM_TRY(ldm_graph_backward(g, loss));
+  r->gs_t = optim_tail(g, r->step_t, true);
+  if (r->gs_t < 0) return LDM_ERR_INTERNAL;
+  LDM_TRY(ldm_graph_plan(g));
+  LDM_TRY(ldm_exec_new(c->vk, g, &r->e));
+  LDM_TRY(data_src_upload(r->e, &r->src[0], u->cache, 4, c->ds->n));
+  LDM_TRY(data_src_upload(r->e, &r->src[1], u->labels, 4, c->ds->n));
+  ldm_schedule_kind kind;
+  LDM_TRY(ldm_schedule_parse(o->schedule, &kind));
+  float *betas = ldm_malloc((size_t)o->T * 4), *ab = ldm_malloc((size_t)o->T * 4);
+  ldm_status s = betas && ab ? LDM_OK : LDM_ERR_NOMEM;
+  if (s == LDM_OK) s = ldm_schedule_make(kind, o->T, o->beta_start, o->beta_end, o->zero_snr, betas, ab);
+  if (s == LDM_OK) s = ldm_exec_write(r->e, abar, ab, (size_t)o->T * 4);
+  free(betas);
+  free(ab);
+  return s;
+}
+
+static void stage_free(stage_run *r) {
+  ldm_exec_free(r->e);
+  if (r->g.t) ldm_graph_free(&r->g);
+  memset(r, 0, sizeof *r);
+}
+
+/* Quick preset: a 2-core CPU finishes in about 15 minutes; the full recipe is for GPUs. */
+static void apply_preset(ldm_train_opts *o, const ldm_vk_ctx *vk, ldm_model_cfg *c) {
+  bool gpu = vk && strcmp(ldm_vk_info(vk)->type, "cpu") != 0;
+  bool quick = strcmp(o->preset, "quick") == 0 || (strcmp(o->preset, "auto") == 0 && !gpu);
+  if (strcmp(c->name, "tiny") == 0) quick = false;
+  if (quick && strcmp(c->name, "fmnist") == 0) {
+    /* narrower networks, fewer steps: see docs/presets.md for the measurements behind these */
+    c->vae_ch[0] = 16, c->vae_ch[1] = 32, c->vae_ch[2] = 64;
+    c->unet_ch[0] = 32, c->unet_ch[1] = 64;
+    c->nres = 1;
+    c->tdim = 128;
+    if (o->vae_steps < 0) o->vae_steps = 800;
+    if (o->unet_steps < 0) o->unet_steps = 2500;
+    if (o->batch < 0) o->batch = 64;
+    if (o->vae_lr == 2e-4f) o->vae_lr = 1e-3f;
+    if (o->unet_lr == 2e-4f) o->unet_lr = 1e-3f;
+    if (o->warmup == 500) o->warmup = 100;
+    if (o->ema_decay == 0.999f) o->ema_decay = 0.995f;
+    snprintf(o->preset, sizeof o->preset, "quick");
+  } else {
+    snprintf(o->preset, sizeof o->preset, quick ? "quick" : "full");
+  }
+  if (strcmp(c->name, "tiny") == 0) {
+    if (o->vae_steps < 0) o->vae_steps = 200;
+    if (o->unet_steps < 0) o->unet_steps = 300;
+    if (o->batch < 0) o->batch = 16;
+  }
+  if (o->vae_steps < 0) o->vae_steps = 3000;
+  if (o->unet_steps < 0) o->unet_steps = 6000;
+  if (o->batch < 0) o->batch = 128;
+  if (o->sample_every < 0) o->sample_every = o->unet_steps >= 2000 ? 1000 : 0;
+  if (o->ckpt_every < 0) o->ckpt_every = 500;
+}
+
+ldm_status ldm_train(ldm_train_opts *o) {
+  ldm_model_cfg c;
+  LDM_TRY(ldm_model_config(o->config, &c));
+  if (strcmp(o->stage, "vae") && strcmp(o->stage, "unet") && strcmp(o->stage, "all"))
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--stage %s: expected vae, unet or all", o->stage);
+  if (strcmp(o->prediction, "eps") && strcmp(o->prediction, "v"))
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--prediction %s: expected eps or v", o->prediction);
+  ldm_schedule_kind kind;
+  if (ldm_schedule_parse(o->schedule, &kind) != LDM_OK)
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--schedule %s: expected linear, scaled_linear or cosine", o->schedule);
+  ldm_vk_ctx *vk = NULL;
+  char why[400];
+  LDM_TRY(ldm_backend_open(o->device, &vk, why, sizeof why));
+  apply_preset(o, vk, &c);
+  if (o->batch < 1 || o->vae_steps < 0 || o->unet_steps < 0) {
+    ldm_vk_close(vk);
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--batch must be positive and step counts non-negative");
+  }
+  ldm_dataset ds;
+  memset(&ds, 0, sizeof ds);
+  ldm_status s = load_data(o, &c, &ds);
+  if (s == LDM_OK && ds.num_classes > 0) c.ncls = ds.num_classes;
+  if (s == LDM_OK && ds.num_classes == 0) c.ncls = 0;
+  char sub[700];
+  snprintf(sub, sizeof sub, "%s/samples", o->out);
+  if (s == LDM_OK) s = mkdir_p(sub);
+  if (s != LDM_OK) {
+    ldm_dataset_free(&ds);
+    ldm_vk_close(vk);
+    return s;
+  }
+  if (!o->quiet) {
+    fprintf(stderr, "ldm-vk train: config %s, preset %s (%s)\n", c.name, o->preset,
+            strcmp(o->preset, "quick") == 0
+                ? "no GPU: smaller networks and fewer steps, to finish in about 15 minutes on 2 CPU cores; "
+                  "--preset full runs the full recipe"
+                : "the full recipe of DESIGN.md");
+    fprintf(stderr, "backend: %s\n", why);
+    fprintf(stderr, "data: %d images %dx%dx%d, %d classes; run directory %s\n", ds.n, ds.channels, ds.height,
+            ds.width, c.ncls, o->out);
+    fprintf(stderr, "VAE %d steps, UNet %d steps, batch %d, seed %llu\n", o->vae_steps, o->unet_steps, o->batch,
+            (unsigned long long)o->seed);
+  }
+  char mpath[700];
+  snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out);
+  FILE *metrics = fopen(mpath, o->resume ? "a" : "w");
+  if (!metrics) {
+    ldm_dataset_free(&ds);
+    ldm_vk_close(vk);
+    return LDM_FAIL(LDM_ERR_IO, "cannot write %s: %s", mpath, strerror(errno));
+  }
+  interrupted = 0;
+  struct sigaction sa, old;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_sigint;
+  sigaction(SIGINT, &sa, &old);
+  struct sigaction oldterm;
+  sigaction(SIGTERM, &sa, &oldterm);
+
+  int B = o->batch;
+  uint32_t *perm = ldm_malloc((size_t)ds.n * 4);
+  if (!perm) s = LDM_ERR_NOMEM;
+  stage_state vst = {0}, ust = {0};
+  stage_ctx sc = {o, &c, vk, &vst, 0, &ds};
+  bool do_vae = strcmp(o->stage, "unet") != 0, do_unet = strcmp(o->stage, "vae") != 0;
+  double t_stage = now_s();
+  /* ---- stage 1: VAE */
+  if (s == LDM_OK && do_vae) {
+    stage_run r;
+    memset(&r, 0, sizeof r);
+    r.base_lr = o->vae_lr;
+    r.total = o->vae_steps;
+    s = build_vae_stage(&r, &sc, B);
+    bool found = false;
+    if (s == LDM_OK && o->resume) s = load_stage(o->out, "vae", r.e, &c, o, false, &vst, NULL, &found);
+    if (s == LDM_OK && !found) {
+      void *img = ldm_calloc(1, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
+      s = img ? ldm_params_init(&r.g, o->seed, img) : LDM_ERR_NOMEM;
+      if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_PARAM, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
+      free(img);
+    }
+    if (s == LDM_OK && !o->quiet)
+      fprintf(stderr, "stage 1: VAE, %lld parameters%s\n", (long long)ldm_param_count(&r.g),
+              found ? ", resumed" : "");
+    sampler_state ss = {perm, ds.n, -1, o->seed};
+    if (s == LDM_OK && !(found && vst.done && vst.step >= o->vae_steps))
+      s = run_stage(&r, o, &vst, &ss, B, metrics, vae_samples, vae_ckpt, &sc);
+    stage_free(&r);
+    if (s == LDM_OK && !o->quiet) fprintf(stderr, "stage 1 done in %.1f s\n", now_s() - t_stage);
+  }
+  /* ---- latent cache + stage 2: UNet */
+  if (s == LDM_OK && do_unet && o->unet_steps > 0) {
+    unet_ctx u = {sc, NULL, NULL};
+    u.base.st = &ust;
+    t_stage = now_s();
+    s = encode_cache(&u.base, &u.cache, &u.base.scale);
+    u.labels = s == LDM_OK ? ldm_malloc((size_t)ds.n * 4) : NULL;
+    if (s == LDM_OK && !u.labels) s = LDM_ERR_NOMEM;
+    for (int i = 0; i < ds.n && s == LDM_OK; i++)
+      u.labels[i] = ds.labels[i] >= 0 ? (uint32_t)ds.labels[i] : (uint32_t)c.ncls;
+    stage_run r;
+    memset(&r, 0, sizeof r);
+    r.base_lr = o->unet_lr;
+    r.total = o->unet_steps;
+    if (s == LDM_OK) s = build_unet_stage(&r, &u, B);
+    bool found = false;
+    double saved_scale = u.base.scale;
+    if (s == LDM_OK && o->resume) s = load_stage(o->out, "unet", r.e, &c, o, true, &ust, &saved_scale, &found);
+    if (s == LDM_OK && found && fabs(saved_scale - u.base.scale) > 1e-6 * u.base.scale)
+      fprintf(stderr, "warning: the latent scale changed since the checkpoint (%.6f -> %.6f)\n", saved_scale,
+              u.base.scale);
+    if (s == LDM_OK && !found) {
+      void *img = ldm_calloc(1, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
+      s = img ? ldm_params_init(&r.g, o->seed + 1, img) : LDM_ERR_NOMEM;
+      if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_PARAM, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
+      if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_EMA, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
+      free(img);
+    }
+    if (s == LDM_OK && !o->quiet)
+      fprintf(stderr, "stage 2: UNet, %lld parameters%s\n", (long long)ldm_param_count(&r.g), found ? ", resumed" : "");
+    sampler_state ss = {perm, ds.n, -1, o->seed ^ 0x5EEDu};
+    if (s == LDM_OK && !(found && ust.done && ust.step >= o->unet_steps))
+      s = run_stage(&r, o, &ust, &ss, B, metrics, unet_samples, unet_ckpt, &u);
+    stage_free(&r);
+    free(u.cache);
+    free(u.labels);
+    if (s == LDM_OK && !o->quiet) fprintf(stderr, "stage 2 done in %.1f s\n", now_s() - t_stage);
+  }
+  sigaction(SIGINT, &old, NULL);
+  sigaction(SIGTERM, &oldterm, NULL);
+  free(perm);
+  if (fclose(metrics) != 0 && s == LDM_OK) s = LDM_FAIL(LDM_ERR_IO, "error closing %s", mpath);
+  ldm_dataset_free(&ds);
+  ldm_vk_close(vk);
+  return s;
+}
