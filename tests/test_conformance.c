@@ -1,12 +1,17 @@
-/* Every conformance case (the list `ldm-vk conformance` runs) on the Vulkan device vs the CPU. */
+/* Every conformance case (the list `ldm-vk conformance` runs) on the Vulkan device vs the CPU, twice:
+ * with the device's own limits, and with every LDM_VK_* limit forced low (small shared memory, no
+ * fp16, no subgroup operations, 2 MiB bindings) - the stand-in for mobile and other vendors. Together
+ * the two runs must launch every shader embedded in the binary (tests/shader_coverage.h). */
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "core/shaders.h"
 #include "ldm/conformance.h"
+#include "shader_coverage.h"
 #include "vk_test_util.h"
 
-static ldm_vk_ctx *vk;
+static ldm_vk_ctx *vk_default, *vk_low, *vk;
 static const ldm_conf_case *cases;
 static int ncases;
 
@@ -21,16 +26,39 @@ START_TEST(conformance_case) {
 }
 END_TEST
 
+static bool launched(const char *name) {
+  ldm_vk_ctx *both[2] = {vk_default, vk_low};
+  for (int k = 0; k < 2; k++)
+    for (int i = 0; i < ldm_vk_pipeline_count(both[k]); i++)
+      if (strcmp(ldm_vk_pipeline_shader(both[k], i), name) == 0) return true;
+  return false;
+}
+
+START_TEST(every_shader_is_covered) {
+  size_t nexp = sizeof expected_shaders / sizeof expected_shaders[0];
+  for (size_t i = 0; i < ldm_shader_count(); i++) {
+    const char *name = ldm_shader_at(i)->name;
+    bool listed = false;
+    for (size_t k = 0; k < nexp; k++) listed |= strcmp(expected_shaders[k], name) == 0;
+    ck_assert_msg(listed, "shader %s is embedded but not listed in tests/shader_coverage.h", name);
+  }
+  for (size_t k = 0; k < nexp; k++) {
+    ck_assert_msg(ldm_shader_find(expected_shaders[k]) != NULL, "listed shader %s is not built", expected_shaders[k]);
+    ck_assert_msg(launched(expected_shaders[k]), "no conformance case launches shader %s", expected_shaders[k]);
+  }
+}
+END_TEST
+
 START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
 END_TEST
 
-int main(void) {
-  vk = vk_test_open();
-  cases = ldm_conf_cases(&ncases);
-  Suite *s = suite_create("conformance");
+static int run_suite(const char *name, ldm_vk_ctx *ctx, bool final) {
+  vk = ctx;
+  Suite *s = suite_create(name);
   TCase *tc = tcase_create("cases");
-  tcase_set_timeout(tc, 600);
+  tcase_set_timeout(tc, 900);
   tcase_add_loop_test(tc, conformance_case, 0, ncases);
+  if (final) tcase_add_test(tc, every_shader_is_covered);
   tcase_add_test(tc, no_validation_messages);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
@@ -38,7 +66,21 @@ int main(void) {
   srunner_run_all(sr, CK_NORMAL);
   int failed = srunner_ntests_failed(sr);
   srunner_free(sr);
-  ldm_vk_close(vk);
+  return failed;
+}
+
+int main(void) {
+  vk_default = vk_test_open();
+  setenv("LDM_VK_MAX_SHARED", "4096", 1);
+  setenv("LDM_VK_MAX_BUFFER_RANGE", "2097152", 1);
+  setenv("LDM_VK_DISABLE_FP16", "1", 1);
+  setenv("LDM_VK_DISABLE_SUBGROUP", "1", 1);
+  vk_low = vk_test_open();
+  cases = ldm_conf_cases(&ncases);
+  int failed = run_suite("conformance (device limits)", vk_default, false);
+  failed += run_suite("conformance (all limits forced low)", vk_low, true);
+  ldm_vk_close(vk_low);
+  ldm_vk_close(vk_default);
   if (ldm_vk_validation_messages() != 0) {
     fprintf(stderr, "%llu validation messages\n", (unsigned long long)ldm_vk_validation_messages());
     failed++;

@@ -87,7 +87,7 @@ int ldm_attention_core(ldm_graph *g, int qkv, int heads);
 /* ---- diffusion / VAE / optimizer family (src/ops/diffusion.c) ---- */
 /* z = mu + exp(logvar / 2) * eps (gradients to mu and logvar) */
 int ldm_reparam(ldm_graph *g, int mu, int logvar, int eps);
-/* clamp(x, lo, hi), gradient passes where lo < x < hi */
+/* clamp(x, lo, hi), gradient passes where lo <= x <= hi (torch.clamp; a NaN passes through) */
 int ldm_clamp(ldm_graph *g, int x, float lo, float hi);
 /* scalar 0.5 * sum(mu^2 + exp(logvar) - 1 - logvar) / batch, batch = mu.shape[0] */
 int ldm_kl_loss(ldm_graph *g, int mu, int logvar);
@@ -122,7 +122,8 @@ int ldm_randint(ldm_graph *g, int out, int step, uint64_t seed, uint64_t stream,
 int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed, uint64_t stream, float p,
                       uint32_t null_class);
 /* gather rows: out[b] = table[idx[b]] (row_elems per row). A u8 table is converted to f32 as
- * v * scale + shift (images: 2/255, -1); a f32 table is copied. idx is u32 [B] (HOST arena). */
+ * v * scale + shift (images: 2/255, -1); a 32-bit table (f32, u32, i32) is copied word for word into an
+ * out of its dtype. idx is u32 [B] (HOST arena); an index past the table reads its last row. */
 int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems, float scale, float shift);
 
 #endif

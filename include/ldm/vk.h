@@ -45,6 +45,8 @@ const struct ldm_dev_limits *ldm_vk_limits(const ldm_vk_ctx *ctx);
 uint64_t ldm_vk_validation_messages(void);
 /* Number of pipelines created by this context (cache effectiveness). */
 int ldm_vk_pipeline_count(const ldm_vk_ctx *ctx);
+/* Shader variant of the i-th pipeline created (which shaders a workload launched). */
+const char *ldm_vk_pipeline_shader(const ldm_vk_ctx *ctx, int i);
 
 /* Check mode: with LDM_CHECK=1 (or ldm_vk_set_check), a Vulkan executor runs each node on the device
  * and on the CPU reference from the same inputs and fails with LDM_ERR_MISMATCH naming the first node

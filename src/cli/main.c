@@ -7,10 +7,11 @@
 #include "ldm/ldm.h"
 
 static const ldm_cmd commands[] = {
-
-
+    {"train", "train a latent diffusion model (VAE, latent cache, UNet) on Fashion-MNIST or an image folder", ldm_cmd_train},
+    {"sample", "generate images from a trained run directory (DDIM/DDPM, classifier-free guidance)", ldm_cmd_sample},
     {"devices", "list Vulkan devices, their limits and features, and which one --device vk picks", ldm_cmd_devices},
     {"conformance", "check every shader on a Vulkan device against the CPU reference", ldm_cmd_conformance},
+    {"forward", "run a trained VAE and UNet on inputs from a safetensors file (cross-checks, debugging)", ldm_cmd_forward},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 

@@ -6,9 +6,18 @@
 
 extern const ldm_conf_case ldm_conf_cases_basic[];
 extern const int ldm_conf_cases_basic_n;
+extern const ldm_conf_case ldm_conf_cases_norm[];
+extern const int ldm_conf_cases_norm_n;
+extern const ldm_conf_case ldm_conf_cases_diffusion[];
+extern const int ldm_conf_cases_diffusion_n;
+extern const ldm_conf_case ldm_conf_cases_conv[];
+extern const int ldm_conf_cases_conv_n;
 
 static const struct { const ldm_conf_case *c; const int *n; } families[] = {
     {ldm_conf_cases_basic, &ldm_conf_cases_basic_n},
+    {ldm_conf_cases_norm, &ldm_conf_cases_norm_n},
+    {ldm_conf_cases_diffusion, &ldm_conf_cases_diffusion_n},
+    {ldm_conf_cases_conv, &ldm_conf_cases_conv_n},
 };
 
 const ldm_conf_case *ldm_conf_cases(int *n) {

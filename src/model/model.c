@@ -34,7 +34,7 @@ ldm_status ldm_model_config(const char *name, ldm_model_cfg *o) {
     o->cin = 1, o->res = 16, o->crop = 0;
     o->vae_levels = 2, o->vae_ch[0] = 8, o->vae_ch[1] = 16;
     o->unet_levels = 2, o->unet_ch[0] = 16, o->unet_ch[1] = 32, o->attn[1] = 1;
-    o->nres = 1, o->tdim = 32, o->heads = 2;
+    o->nres = 1, o->tdim = 32; /* heads stay 4: the twin's Attn always has 4 heads */
   } else {
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--config %s: unknown config (fmnist, celeba64 or tiny)", name);
   }

@@ -488,9 +488,53 @@ static void gemm_blocks(void *vc, int64_t b0, int64_t b1) {
   gemm_rows(vc, b0 * 4, i1);
 }
 
+static void pack_operands(const ldm_pc_gemm *p, const float *A, const float *B, float *pa, float *pb) {
+  int64_t M = p->M, N = p->N, K = p->K;
+  if (p->ta)
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t k = 0; k < K; k++) pa[i * K + k] = A[k * M + i];
+  else
+    memcpy(pa, A, (size_t)(M * K) * 4);
+  if (p->tb)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t j = 0; j < N; j++) pb[k * N + j] = B[j * K + k];
+  else
+    memcpy(pb, B, (size_t)(K * N) * 4);
+}
+
+typedef struct {
+  const ldm_pc_gemm *p;
+  void *const *buf;
+} gemm_batches_ctx;
+
+/* many small matrices (attention heads): whole batches per thread, each with its own packing buffers */
+static void gemm_batches(void *vc, int64_t b0, int64_t b1) {
+  const gemm_batches_ctx *c = vc;
+  const ldm_pc_gemm *p = c->p;
+  void *const *buf = c->buf;
+  float *pa = malloc((size_t)(p->M * p->K) * 4), *pb = malloc((size_t)(p->K * p->N) * 4);
+  if (!pa || !pb) {
+    fprintf(stderr, "ldm-vk: out of host memory in the CPU GEMM\n");
+    abort();
+  }
+  for (int64_t b = b0; b < b1; b++) {
+    const float *A = F(0) + b * p->sA, *B = F(1) + b * p->sB;
+    pack_operands(p, A, B, pa, pb);
+    gemm_ctx g = {p, A, B, F(2), F(3) + b * p->sC, pa, pb};
+    gemm_rows(&g, 0, p->M);
+  }
+  free(pa);
+  free(pb);
+}
+
 static void cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_gemm);
   int64_t M = p->M, N = p->N, K = p->K;
+  if (p->batch > 1 && M * N * K < (1 << 22) && p->sC != 0) {
+    gemm_batches_ctx c = {p, buf};
+    ldm_parallel_for(p->batch, 1, gemm_batches, &c);
+    return;
+  }
   float *pa = ldm_malloc((size_t)(M * K) * 4), *pb = ldm_malloc((size_t)(K * N) * 4);
   if (!pa || !pb) { /* the reference backend cannot report from here; fail loudly */
     fprintf(stderr, "ldm-vk: out of host memory in the CPU GEMM\n");
@@ -498,16 +542,7 @@ static void cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   }
   for (uint32_t b = 0; b < p->batch; b++) {
     const float *A = F(0) + (int64_t)b * p->sA, *B = F(1) + (int64_t)b * p->sB;
-    if (p->ta)
-      for (int64_t i = 0; i < M; i++)
-        for (int64_t k = 0; k < K; k++) pa[i * K + k] = A[k * M + i];
-    else
-      memcpy(pa, A, (size_t)(M * K) * 4);
-    if (p->tb)
-      for (int64_t k = 0; k < K; k++)
-        for (int64_t j = 0; j < N; j++) pb[k * N + j] = B[j * K + k];
-    else
-      memcpy(pb, B, (size_t)(K * N) * 4);
+    pack_operands(p, A, B, pa, pb);
     gemm_ctx c = {p, A, B, F(2), F(3) + (int64_t)b * p->sC, pa, pb};
     ldm_parallel_for((M + 3) / 4, 2, gemm_blocks, &c);
   }

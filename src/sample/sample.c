@@ -137,7 +137,7 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   const char *sched = uf ? ldm_st_meta(uf, "ldm.schedule") : NULL;
   const char *pred = uf ? ldm_st_meta(uf, "ldm.prediction") : NULL;
   ldm_schedule_kind kind = LDM_SCHEDULE_LINEAR;
-  if (s == LDM_OK && (!sched || ldm_schedule_parse(sched, &kind) != LDM_OK))
+  if (s == LDM_OK && (!sched || ldm_schedule_kind_parse(sched, &kind) != LDM_OK))
     s = LDM_FAIL(LDM_ERR_FORMAT, "%s: unknown noise schedule '%s'", ldm_st_path(uf), sched ? sched : "(none)");
   if (s == LDM_OK && (T < 2 || T > 100000 || scale <= 0))
     s = LDM_FAIL(LDM_ERR_FORMAT, "%s: invalid schedule metadata", ldm_st_path(uf));

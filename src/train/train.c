@@ -370,7 +370,7 @@ typedef struct {
 static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float loss, const float *aux, float lr,
                                 float gnorm, double it_s, bool skipped) {
   if (!f) return LDM_OK;
-  fprintf(f, "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%.7g", r->name, (long long)step, loss);
+  fprintf(f, "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%.9g", r->name, (long long)step, loss);
   for (int k = 0; k < 2; k++)
     if (r->aux_name[k]) fprintf(f, ",\"%s\":%.7g", r->aux_name[k], aux[k]);
   fprintf(f, ",\"lr\":%.4g,\"grad_norm\":%.5g,\"it_s\":%.3f,\"skipped\":%s}\n", lr, gnorm, it_s,
@@ -437,8 +437,8 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
       st->opt_t++;
     }
     char extra[96];
-    snprintf(extra, sizeof extra, "%s%s%.4g gnorm %.3g", r->aux_name[0] ? r->aux_name[0] : "",
-             r->aux_name[0] ? " " : "", aux[0], gs[2]);
+    if (r->aux_name[0]) snprintf(extra, sizeof extra, "%s %.4g  gnorm %.3g", r->aux_name[0], aux[0], gs[2]);
+    else snprintf(extra, sizeof extra, "gnorm %.3g", gs[2]);
     bool last = st->step == r->total;
     progress_update(&p, (int)k, loss, extra, last);
     if (k % o->log_every == 0 || last || skipped) {
@@ -758,7 +758,7 @@ static ldm_status build_unet_stage(stage_run *r, unet_ctx *u, int B) {
   LDM_TRY(data_src_upload(r->e, &r->src[0], u->cache, 4, c->ds->n));
   LDM_TRY(data_src_upload(r->e, &r->src[1], u->labels, 4, c->ds->n));
   ldm_schedule_kind kind;
-  LDM_TRY(ldm_schedule_parse(o->schedule, &kind));
+  LDM_TRY(ldm_schedule_kind_parse(o->schedule, &kind));
   float *betas = ldm_malloc((size_t)o->T * 4), *ab = ldm_malloc((size_t)o->T * 4);
   ldm_status s = betas && ab ? LDM_OK : LDM_ERR_NOMEM;
   if (s == LDM_OK) s = ldm_schedule_make(kind, o->T, o->beta_start, o->beta_end, o->zero_snr, betas, ab);
@@ -816,7 +816,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
   if (strcmp(o->prediction, "eps") && strcmp(o->prediction, "v"))
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--prediction %s: expected eps or v", o->prediction);
   ldm_schedule_kind kind;
-  if (ldm_schedule_parse(o->schedule, &kind) != LDM_OK)
+  if (ldm_schedule_kind_parse(o->schedule, &kind) != LDM_OK)
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--schedule %s: expected linear, scaled_linear or cosine", o->schedule);
   ldm_vk_ctx *vk = NULL;
   char why[400];
@@ -841,7 +841,8 @@ ldm_status ldm_train(ldm_train_opts *o) {
   }
   if (!o->quiet) {
     fprintf(stderr, "ldm-vk train: config %s, preset %s (%s)\n", c.name, o->preset,
-            strcmp(o->preset, "quick") == 0
+            strcmp(c.name, "tiny") == 0 ? "the small test configuration"
+            : strcmp(o->preset, "quick") == 0
                 ? "no GPU: smaller networks and fewer steps, to finish in about 15 minutes on 2 CPU cores; "
                   "--preset full runs the full recipe"
                 : "the full recipe of DESIGN.md");

@@ -22,7 +22,7 @@ typedef struct {
   vk_buf staging;
   VkDescriptorPool dpool;
   VkDescriptorSet *sets;
-  vk_pipe **pipes;
+  vk_pipe *pipes; /* copies: the context's pipeline table may grow (realloc) */
   ldm_launch *launch;
   VkCommandBuffer cb;
   VkFence fence;
@@ -99,10 +99,12 @@ static ldm_status prepare(vk_exec *x) {
     for (int k = 0; k < 3; k++)
       if (l->groups[k] == 0) l->groups[k] = 1;
     uint32_t nb = (uint32_t)(n->nin + n->nout);
-    LDM_TRY(ldm_vk_pipeline(c, l->shader, l->spec, l->nspec, nb, n->pc_size, &x->pipes[i]));
+    vk_pipe *pp;
+    LDM_TRY(ldm_vk_pipeline(c, l->shader, l->spec, l->nspec, nb, n->pc_size, &pp));
+    x->pipes[i] = *pp;
     VkDescriptorSetAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO,
                                       .descriptorPool = x->dpool, .descriptorSetCount = 1,
-                                      .pSetLayouts = &x->pipes[i]->dsl};
+                                      .pSetLayouts = &x->pipes[i].dsl};
     VK_TRY(vkAllocateDescriptorSets(c->dev, &ai, &x->sets[i]), "vkAllocateDescriptorSets");
     VkDescriptorBufferInfo bi[LDM_MAX_IN + LDM_MAX_OUT];
     VkWriteDescriptorSet w[LDM_MAX_IN + LDM_MAX_OUT];
@@ -148,7 +150,7 @@ static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int la
     }
     for (int k = 0; k < n->nin && s == LDM_OK; k++) s = rs_add(&rd, tensor_range(g, n->in[k]));
     for (int k = 0; k < n->nout && s == LDM_OK; k++) s = rs_add(&wr, tensor_range(g, n->out[k]));
-    vk_pipe *p = x->pipes[i];
+    const vk_pipe *p = &x->pipes[i];
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipe);
     vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &x->sets[i], 0, NULL);
     if (n->pc_size) vkCmdPushConstants(cb, p->layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, n->pc_size, n->pc);

@@ -481,6 +481,7 @@ void ldm_vk_close(ldm_vk_ctx *c) {
 const ldm_vk_device_info *ldm_vk_info(const ldm_vk_ctx *c) { return &c->info; }
 const ldm_dev_limits *ldm_vk_limits(const ldm_vk_ctx *c) { return &c->lim; }
 int ldm_vk_pipeline_count(const ldm_vk_ctx *c) { return c->npipes; }
+const char *ldm_vk_pipeline_shader(const ldm_vk_ctx *c, int i) { return i >= 0 && i < c->npipes ? c->pipes[i].shader : NULL; }
 
 static ldm_status get_module(ldm_vk_ctx *c, const char *shader, VkShaderModule *mod) {
   for (int i = 0; i < c->nmods; i++)

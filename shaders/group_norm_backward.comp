@@ -1,0 +1,65 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// GroupNorm backward, one workgroup per (n, g). With xhat = (x - mean) rstd:
+//   pg[n, c] = sum_s dy xhat, pb[n, c] = sum_s dy            (reduce_sum over n gives dgamma, dbeta)
+//   dx = rstd (gamma dy - mean_g(gamma dy) - xhat mean_g(gamma dy xhat))   (when want_dx)
+// Per-channel fixed-order tree reductions; dx honours accumulate.
+#include "common.glsl"
+LDM_LOCAL_1D
+layout(push_constant) uniform PC { uint N, C, S, G, accumulate, want_dx; } pc;
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer Gamma { float gamma[]; };
+layout(std430, binding = 2) readonly buffer Mean { float mean_in[]; };
+layout(std430, binding = 3) readonly buffer Rstd { float rstd_in[]; };
+layout(std430, binding = 4) readonly buffer DY { float dy[]; };
+layout(std430, binding = 5) buffer DX { float dx[]; };
+layout(std430, binding = 6) writeonly buffer PG { float pg[]; };
+layout(std430, binding = 7) writeonly buffer PB { float pb[]; };
+shared float p1[gl_WorkGroupSize.x];
+shared float p2[gl_WorkGroupSize.x];
+
+void main() {
+  uint ng = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
+  if (ng >= pc.N * pc.G) return; // uniform per workgroup
+  uint lid = gl_LocalInvocationID.x;
+  uint n = ng / pc.G, cg = pc.C / pc.G, M = cg * pc.S, base = ng * M, ch0 = (ng % pc.G) * cg;
+  float m = mean_in[ng], r = rstd_in[ng];
+  float A = 0.0, B = 0.0; // sum gamma dy, sum gamma dy xhat
+  for (uint cc = 0u; cc < cg; cc++) {
+    uint cb = base + cc * pc.S;
+    float s1 = 0.0, s2 = 0.0;
+    for (uint i = lid; i < pc.S; i += gl_WorkGroupSize.x) {
+      float d = dy[cb + i];
+      float xh = (x[cb + i] - m) * r;
+      s1 += d * xh;
+      s2 += d;
+    }
+    p1[lid] = s1;
+    p2[lid] = s2;
+    barrier();
+    for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
+      if (lid < w) {
+        p1[lid] += p1[lid + w];
+        p2[lid] += p2[lid + w];
+      }
+      barrier();
+    }
+    float t1 = p1[0], t2 = p2[0];
+    barrier(); // p1/p2 are reused by the next channel
+    uint c = ch0 + cc;
+    if (lid == 0u) {
+      pg[n * pc.C + c] = t1;
+      pb[n * pc.C + c] = t2;
+    }
+    A += gamma[c] * t2;
+    B += gamma[c] * t1;
+  }
+  if (pc.want_dx == 0u) return;
+  float a = A / float(M), b = B / float(M);
+  for (uint e = lid; e < M; e += gl_WorkGroupSize.x) {
+    uint c = ch0 + e / pc.S;
+    float xh = (x[base + e] - m) * r;
+    float v = r * ((gamma[c] * dy[base + e] - a) - xh * b);
+    dx[base + e] = pc.accumulate != 0u ? dx[base + e] + v : v;
+  }
+}

@@ -1,0 +1,326 @@
+/* Convolution family on the CPU reference backend (no device): autodiff vs central finite differences
+ * for conv2d (x, w, bias; k3 s1 p1, k3 s2 p1 on odd and even sizes, k1 s1 p0, the split backward-weight
+ * path, a second consumer of x) and upsample2x; forward, backward-data and backward-weight nodes against
+ * direct double-precision loops (every element, accumulate on and off, several depth splits); builder
+ * errors. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "core/ops.h"
+#include "ldm/gradcheck.h"
+#include "ldm/ops.h"
+#include "ldm/rng.h"
+#include "ops/conv.h"
+
+typedef struct {
+  int ndim;
+  int64_t s[4];
+} shp;
+#define SHP(...) ((shp){(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), {__VA_ARGS__}})
+
+static void fill_random(ldm_exec *e, const ldm_graph *g, int t, uint64_t stream, float scale) {
+  int64_t n = g->t[t].numel;
+  float *v = malloc((size_t)n * 4);
+  ck_assert_ptr_nonnull(v);
+  for (int64_t j = 0; j < n; j++)
+    v[j] = scale * (2.0f * ldm_u32_to_unit(ldm_rng_u32(3, stream, 0, (uint64_t)j)) - 1.0f);
+  ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
+  free(v);
+}
+
+static float *read_all(ldm_exec *e, const ldm_graph *g, int t) {
+  size_t n = (size_t)g->t[t].numel;
+  float *v = malloc(n * 4);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_int_eq(ldm_exec_read(e, t, v, n * 4), LDM_OK);
+  return v;
+}
+
+/* ---------------------------------------------------------------- gradcheck helper */
+/* Inputs in0.. of the given shapes (parameters, or activations that require grad when act_mask has
+ * their bit) -> f = body -> loss = sum(f * r) with fixed random r; compare d loss / d in_k with central
+ * differences on up to `samples` elements of each. */
+typedef int (*body_fn)(ldm_graph *g, const int *in, const int *arg);
+static void run_gradcheck(const char *what, body_fn body, int nin, const shp *shapes, unsigned act_mask,
+                          const int *arg, int samples, double tol) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int in[8];
+  for (int i = 0; i < nin; i++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "in%d", i);
+    if (act_mask >> i & 1) {
+      in[i] = ldm_act(&g, nm, shapes[i].ndim, shapes[i].s);
+      ck_assert_int_ge(in[i], 0);
+      ldm_requires_grad(&g, in[i]);
+      ldm_keep(&g, in[i]);
+    } else {
+      in[i] = ldm_param(&g, nm, shapes[i].ndim, shapes[i].s);
+    }
+    ck_assert_int_ge(in[i], 0);
+  }
+  int f = body(&g, in, arg);
+  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
+  int r = ldm_act(&g, "r", 1, &g.t[f].numel);
+  ldm_keep(&g, r);
+  int loss = ldm_sum(&g, ldm_mul(&g, f, r));
+  ck_assert_int_ge(loss, 0);
+  ldm_keep(&g, loss);
+  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
+  for (int i = 0; i < nin; i++) ldm_keep(&g, g.t[in[i]].grad);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  for (int i = 0; i <= nin; i++) fill_random(e, &g, i < nin ? in[i] : r, (uint64_t)i, 1.0f);
+  double worst;
+  const char *where;
+  ck_assert_int_eq(ldm_gradcheck(e, loss, in, nin, samples, 1e-2, 11, &worst, &where), LDM_OK);
+  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+
+/* arg: stride pad bias */
+static int b_conv(ldm_graph *g, const int *in, const int *a) { return ldm_conv2d(g, in[0], in[1], a[2] ? in[2] : -1, a[0], a[1]); }
+/* x feeds two convolutions (the second dx contribution accumulates) and the output goes through SiLU */
+static int b_conv_twice(ldm_graph *g, const int *in, const int *a) {
+  int y1 = ldm_conv2d(g, in[0], in[1], in[2], a[0], a[1]);
+  int y2 = ldm_conv2d(g, in[0], in[3], -1, a[0], a[1]);
+  return ldm_silu(g, ldm_add(g, y1, y2));
+}
+static int b_upsample(ldm_graph *g, const int *in, const int *a) { return ldm_upsample2x(g, ldm_silu(g, in[0])); }
+/* upsample + conv as in the decoder */
+static int b_up_conv(ldm_graph *g, const int *in, const int *a) {
+  return ldm_conv2d(g, ldm_upsample2x(g, in[0]), in[1], in[2], 1, 1);
+}
+
+START_TEST(grad_conv_k3_s1_p1) {
+  shp s[3] = {SHP(2, 3, 5, 6), SHP(4, 3, 3, 3), SHP(4)};
+  run_gradcheck("conv k3 s1 p1", b_conv, 3, s, 0, (int[]){1, 1, 1}, 40, 2e-3);
+  run_gradcheck("conv k3 s1 p1 (x activation)", b_conv, 3, s, 1, (int[]){1, 1, 1}, 40, 2e-3);
+  run_gradcheck("conv k3 s1 p1 no bias", b_conv, 2, s, 1, (int[]){1, 1, 0}, 40, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_conv_k3_s2_p1) {
+  shp odd[3] = {SHP(2, 3, 7, 7), SHP(5, 3, 3, 3), SHP(5)};
+  run_gradcheck("conv k3 s2 p1 7x7", b_conv, 3, odd, 1, (int[]){2, 1, 1}, 40, 2e-3);
+  shp even[3] = {SHP(2, 2, 8, 6), SHP(3, 2, 3, 3), SHP(3)};
+  run_gradcheck("conv k3 s2 p1 8x6", b_conv, 3, even, 1, (int[]){2, 1, 1}, 40, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_conv_k1_s1_p0) {
+  shp s[3] = {SHP(3, 7, 4, 3), SHP(5, 7, 1, 1), SHP(5)};
+  run_gradcheck("conv k1 s1 p0", b_conv, 3, s, 1, (int[]){1, 0, 1}, 40, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_conv_split_weight_and_two_consumers) {
+  /* N*Ho*Wo = 1024 output pixels: the autodiff splits the weight gradient (checked below) */
+  shp s[4] = {SHP(4, 2, 16, 16), SHP(3, 2, 3, 3), SHP(3), SHP(3, 2, 3, 3)};
+  ldm_pc_conv2d pc = {4, 2, 16, 16, 3, 16, 16, 3, 1, 1, 1, 0, 1, 0};
+  ck_assert_uint_gt(ldm_conv2d_weight_splits(&pc), 1);
+  run_gradcheck("conv split dw, x twice", b_conv_twice, 4, s, 1, (int[]){1, 1}, 30, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_upsample2x) {
+  shp s[3] = {SHP(2, 3, 3, 5)};
+  run_gradcheck("upsample2x", b_upsample, 1, s, 1, NULL, 90, 2e-3);
+  shp t[3] = {SHP(1, 2, 3, 4), SHP(3, 2, 3, 3), SHP(3)};
+  run_gradcheck("upsample2x + conv", b_up_conv, 3, t, 1, NULL, 40, 2e-3);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- direct reference loops */
+typedef struct {
+  int N, Cin, H, W, Cout, k, s, p, bias;
+} cshape;
+
+static void check_close(const char *what, const float *got, const double *ref, int64_t n, double tol) {
+  double maxref = 0, maxerr = 0;
+  int64_t at = 0;
+  for (int64_t i = 0; i < n; i++) {
+    if (fabs(ref[i]) > maxref) maxref = fabs(ref[i]);
+    double e = fabs((double)got[i] - ref[i]);
+    ck_assert_msg(isfinite(got[i]), "%s: element %lld is not finite", what, (long long)i);
+    if (e > maxerr) {
+      maxerr = e;
+      at = i;
+    }
+  }
+  ck_assert_msg(maxerr <= tol * (maxref + 1e-30), "%s: max error %.3g at %lld (max |ref| %.3g)", what, maxerr,
+                (long long)at, maxref);
+}
+
+/* conv2d, backward-data (accumulating onto random dx0) and backward-weight (splits s, plus an
+ * accumulating unsplit node onto random dw0) against double loops */
+static void direct_case(cshape c, uint32_t splits) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 4, LDM_SHAPE(c.N, c.Cin, c.H, c.W));
+  int w = ldm_act(&g, "w", 4, LDM_SHAPE(c.Cout, c.Cin, c.k, c.k));
+  int b = ldm_act(&g, "b", 1, LDM_SHAPE(c.Cout));
+  int y = ldm_conv2d(&g, x, w, c.bias ? b : -1, c.s, c.p);
+  ck_assert_msg(y >= 0, "%s", ldm_last_error());
+  int Ho = (int)g.t[y].shape[2], Wo = (int)g.t[y].shape[3];
+  ck_assert_int_eq(Ho, (c.H + 2 * c.p - c.k) / c.s + 1);
+  ck_assert_int_eq(Wo, (c.W + 2 * c.p - c.k) / c.s + 1);
+  ldm_pc_conv2d pc;
+  memcpy(&pc, g.n[g.nn - 1].pc, sizeof pc);
+  int64_t nw = (int64_t)c.Cout * c.Cin * c.k * c.k;
+  int dy = ldm_act(&g, "dy", 4, LDM_SHAPE(c.N, c.Cout, Ho, Wo));
+  int dx = ldm_act(&g, "dx", 4, LDM_SHAPE(c.N, c.Cin, c.H, c.W));
+  int dxa = ldm_act(&g, "dx_acc", 4, LDM_SHAPE(c.N, c.Cin, c.H, c.W));
+  int dwp = ldm_act(&g, "dw_parts", 2, LDM_SHAPE(splits, nw));
+  int dwa = ldm_act(&g, "dw_acc", 1, LDM_SHAPE(nw));
+  ck_assert_int_ge(ldm_conv2d_backward_data_node(&g, dy, w, dx, &pc, 0), 0);
+  ck_assert_int_ge(ldm_conv2d_backward_data_node(&g, dy, w, dxa, &pc, 1), 0);
+  ck_assert_int_ge(ldm_conv2d_backward_weight_node(&g, dy, x, dwp, &pc, splits, 0), 0);
+  ck_assert_int_ge(ldm_conv2d_backward_weight_node(&g, dy, x, dwa, &pc, 1, 1), 0);
+  for (int t = 0; t < g.nt; t++) ldm_keep(&g, t);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  int ins[6] = {x, w, b, dy, dxa, dwa};
+  for (int i = 0; i < 6; i++) fill_random(e, &g, ins[i], 100u + (uint64_t)i, i == 1 ? 0.5f : 1.0f);
+  float *X = read_all(e, &g, x), *Wt = read_all(e, &g, w), *B = read_all(e, &g, b), *DY = read_all(e, &g, dy);
+  float *DX0 = read_all(e, &g, dxa), *DW0 = read_all(e, &g, dwa);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  float *Y = read_all(e, &g, y), *DX = read_all(e, &g, dx), *DXA = read_all(e, &g, dxa);
+  float *DWP = read_all(e, &g, dwp), *DWA = read_all(e, &g, dwa);
+
+  int64_t ny = (int64_t)c.N * c.Cout * Ho * Wo, nx = (int64_t)c.N * c.Cin * c.H * c.W;
+  double *ry = calloc((size_t)ny, sizeof(double)), *rdx = calloc((size_t)nx, sizeof(double));
+  double *rdw = calloc((size_t)nw, sizeof(double)), *tmp = calloc((size_t)(nx > nw ? nx : nw), sizeof(double));
+  float *sum = calloc((size_t)nw, sizeof(float));
+  ck_assert(ry && rdx && rdw && tmp && sum);
+  for (int n = 0; n < c.N; n++)
+    for (int co = 0; co < c.Cout; co++)
+      for (int oh = 0; oh < Ho; oh++)
+        for (int ow = 0; ow < Wo; ow++) {
+          int64_t yi = (((int64_t)n * c.Cout + co) * Ho + oh) * Wo + ow;
+          double acc = c.bias ? B[co] : 0.0;
+          for (int ci = 0; ci < c.Cin; ci++)
+            for (int kh = 0; kh < c.k; kh++)
+              for (int kw = 0; kw < c.k; kw++) {
+                int ih = oh * c.s - c.p + kh, iw = ow * c.s - c.p + kw;
+                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
+                int64_t xi = (((int64_t)n * c.Cin + ci) * c.H + ih) * c.W + iw;
+                int64_t wi = (((int64_t)co * c.Cin + ci) * c.k + kh) * c.k + kw;
+                acc += (double)X[xi] * Wt[wi];
+                rdx[xi] += (double)DY[yi] * Wt[wi];
+                rdw[wi] += (double)DY[yi] * X[xi];
+              }
+          ry[yi] = acc;
+        }
+  char what[160];
+  snprintf(what, sizeof what, "N%d %d->%d %dx%d k%d s%d p%d%s", c.N, c.Cin, c.Cout, c.H, c.W, c.k, c.s, c.p,
+           c.bias ? " bias" : "");
+  char m[200];
+  snprintf(m, sizeof m, "%s forward", what);
+  check_close(m, Y, ry, ny, 1e-5);
+  snprintf(m, sizeof m, "%s backward_data", what);
+  check_close(m, DX, rdx, nx, 1e-5);
+  for (int64_t i = 0; i < nx; i++) tmp[i] = rdx[i] + DX0[i];
+  snprintf(m, sizeof m, "%s backward_data accumulate", what);
+  check_close(m, DXA, tmp, nx, 1e-5);
+  for (uint32_t s = 0; s < splits; s++)
+    for (int64_t i = 0; i < nw; i++) sum[i] += DWP[s * nw + i];
+  snprintf(m, sizeof m, "%s backward_weight %u splits", what, splits);
+  check_close(m, sum, rdw, nw, 1e-5);
+  for (int64_t i = 0; i < nw; i++) tmp[i] = rdw[i] + DW0[i];
+  snprintf(m, sizeof m, "%s backward_weight accumulate", what);
+  check_close(m, DWA, tmp, nw, 1e-5);
+  free(X), free(Wt), free(B), free(DY), free(DX0), free(DW0), free(Y), free(DX), free(DXA), free(DWP), free(DWA);
+  free(ry), free(rdx), free(rdw), free(tmp), free(sum);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+
+START_TEST(conv_matches_direct_loops) {
+  direct_case((cshape){2, 3, 7, 7, 5, 3, 1, 1, 1}, 1);
+  direct_case((cshape){2, 4, 7, 7, 6, 3, 2, 1, 1}, 3);
+  direct_case((cshape){2, 4, 8, 8, 6, 3, 2, 1, 0}, 2);
+  direct_case((cshape){2, 37, 5, 5, 19, 1, 1, 0, 1}, 4);
+  direct_case((cshape){3, 8, 6, 5, 9, 3, 1, 0, 0}, 5);
+  direct_case((cshape){1, 3, 6, 7, 4, 5, 2, 2, 1}, 1);
+  direct_case((cshape){3, 70, 9, 7, 66, 3, 1, 1, 1}, 7);   /* several CPU row/column blocks */
+  direct_case((cshape){5, 16, 23, 21, 40, 3, 1, 1, 1}, 2); /* pixel blocks spanning samples and rows */
+  direct_case((cshape){2, 3, 9, 1, 2, 3, 1, 1, 1}, 1);     /* one-column images */
+}
+END_TEST
+
+START_TEST(upsample_matches_direct_loops) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int N = 2, C = 3, H = 3, W = 5;
+  int x = ldm_act(&g, "x", 4, LDM_SHAPE(N, C, H, W));
+  int y = ldm_upsample2x(&g, x);
+  ck_assert_int_ge(y, 0);
+  ck_assert_int_eq(g.t[y].shape[2], 2 * H);
+  ck_assert_int_eq(g.t[y].shape[3], 2 * W);
+  int dx = ldm_act(&g, "dx", 4, LDM_SHAPE(N, C, H, W));
+  ck_assert_int_ge(ldm_upsample2x_backward_node(&g, y, dx, 0), 0);
+  for (int t = 0; t < g.nt; t++) ldm_keep(&g, t);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  fill_random(e, &g, x, 5, 1.0f);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  float *X = read_all(e, &g, x), *Y = read_all(e, &g, y), *DX = read_all(e, &g, dx);
+  for (int p = 0; p < N * C; p++)
+    for (int h = 0; h < 2 * H; h++)
+      for (int w = 0; w < 2 * W; w++)
+        ck_assert_float_eq(Y[(p * 2 * H + h) * 2 * W + w], X[(p * H + h / 2) * W + w / 2]);
+  for (int i = 0; i < N * C * H * W; i++) ck_assert_float_eq_tol(DX[i], 4.0f * X[i], 1e-6f);
+  free(X), free(Y), free(DX);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+START_TEST(builder_errors) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 4, LDM_SHAPE(2, 3, 8, 8));
+  int w = ldm_act(&g, "w", 4, LDM_SHAPE(5, 4, 3, 3));
+  ck_assert_int_eq(ldm_conv2d(&g, x, w, -1, 1, 1), -1);
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "w"));
+  int w2 = ldm_act(&g, "w2", 4, LDM_SHAPE(5, 3, 3, 3));
+  int b = ldm_act(&g, "b", 1, LDM_SHAPE(4));
+  ck_assert_int_eq(ldm_conv2d(&g, x, w2, b, 1, 1), -1);
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "bias"));
+  ck_assert_int_eq(ldm_conv2d(&g, x, w2, -1, 0, 1), -1);
+  int big = ldm_act(&g, "w9", 4, LDM_SHAPE(5, 3, 11, 11));
+  ck_assert_int_eq(ldm_conv2d(&g, x, big, -1, 1, 1), -1); /* 8 + 2 < 11 */
+  int flat = ldm_act(&g, "flat", 1, LDM_SHAPE(10));
+  ck_assert_int_eq(ldm_upsample2x(&g, flat), -1);
+  ck_assert_int_ge(ldm_conv2d(&g, x, w2, -1, 2, 1), 0);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("ops-conv");
+  TCase *tc = tcase_create("conv");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, grad_conv_k3_s1_p1);
+  tcase_add_test(tc, grad_conv_k3_s2_p1);
+  tcase_add_test(tc, grad_conv_k1_s1_p0);
+  tcase_add_test(tc, grad_conv_split_weight_and_two_consumers);
+  tcase_add_test(tc, grad_upsample2x);
+  tcase_add_test(tc, conv_matches_direct_loops);
+  tcase_add_test(tc, upsample_matches_direct_loops);
+  tcase_add_test(tc, builder_errors);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}

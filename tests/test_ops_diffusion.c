@@ -1,0 +1,706 @@
+/* Diffusion / VAE-loss / optimizer op family on the CPU reference backend: noise schedules and DDIM
+ * timesteps against independent double computations, autodiff against finite differences, the
+ * sampler's algebra (DDIM eta 0 recovers x0 from the true noise, DDPM step statistics), the global
+ * grad-norm clip, AdamW skipping on NaN, Philox randint / label dropout, row gathers, builder errors. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ldm/backend.h"
+#include "ldm/gradcheck.h"
+#include "ldm/ops.h"
+#include "ldm/rng.h"
+#include "ldm/schedule.h"
+#include "ldm/step.h"
+
+#define S(...) LDM_SHAPE(__VA_ARGS__)
+
+static float unif(uint64_t stream, uint64_t i, float lo, float hi) {
+  return lo + (hi - lo) * ldm_u32_to_unit(ldm_rng_u32(17, stream, 0, i));
+}
+static void put_f(uint32_t *w, int k, float v) { memcpy(&w[k], &v, 4); }
+
+/* ================================================================= schedules */
+START_TEST(schedule_linear_matches_double_loop) {
+  enum { T = 1000 };
+  static float b[T], ab[T];
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, T, 1e-4, 0.02, false, b, ab), LDM_OK);
+  double p = 1.0;
+  for (int i = 0; i < T; i++) {
+    double beta = 1e-4 + (0.02 - 1e-4) * i / (T - 1);
+    p *= 1.0 - beta;
+    ck_assert_double_le(fabs(b[i] - beta), 1e-7 * beta + 1e-12);
+    ck_assert_double_le(fabs(ab[i] - p), 1e-6 * p);
+  }
+  ck_assert_double_eq_tol(ab[0], 0.9999, 1e-7);
+  ck_assert_double_eq_tol(ab[999], 4.036e-5, 0.005e-5); /* the well-known DDPM value, ~4.04e-5 */
+  ck_assert_float_eq(b[999], 0.02f);
+}
+END_TEST
+
+START_TEST(schedule_scaled_linear_and_cosine) {
+  enum { T = 1000 };
+  static float b[T], ab[T];
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_SCALED_LINEAR, T, 0.00085, 0.012, false, b, ab), LDM_OK);
+  double p = 1.0;
+  for (int i = 0; i < T; i++) {
+    double r = sqrt(0.00085) + (sqrt(0.012) - sqrt(0.00085)) * i / (T - 1), beta = r * r;
+    p *= 1.0 - beta;
+    ck_assert_double_le(fabs(b[i] - beta), 1e-7 * beta);
+    ck_assert_double_le(fabs(ab[i] - p), 1e-6 * p);
+  }
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_COSINE, T, 0, 0, false, b, ab), LDM_OK);
+  double f0 = cos(0.008 / 1.008 * M_PI / 2);
+  f0 *= f0;
+  for (int i = 0; i < T; i++) {
+    double f = cos(((double)(i + 1) / T + 0.008) / 1.008 * M_PI / 2);
+    f *= f;
+    double expect = f / f0; /* abar(t) = f(t) / f(0) wherever no beta is clipped */
+    ck_assert(b[i] > 0.0f && b[i] <= 0.999f);
+    if (i > 0) ck_assert(ab[i] < ab[i - 1]);
+    if (i < T - 10) ck_assert_double_le(fabs(ab[i] - expect), 1e-5 * expect + 1e-9);
+  }
+  ck_assert_float_eq(b[T - 1], 0.999f); /* the last beta is clipped */
+  ck_assert_double_gt(ab[T - 1], 0.0);
+}
+END_TEST
+
+START_TEST(schedule_zero_terminal_snr) {
+  enum { T = 1000 };
+  static float b0[T], ab0[T], b[T], ab[T];
+  for (int kind = 0; kind < 3; kind++) {
+    double lo = kind == 1 ? 0.00085 : 1e-4, hi = kind == 1 ? 0.012 : 0.02;
+    ck_assert_int_eq(ldm_schedule_make((ldm_schedule_kind)kind, T, lo, hi, false, b0, ab0), LDM_OK);
+    ck_assert_int_eq(ldm_schedule_make((ldm_schedule_kind)kind, T, lo, hi, true, b, ab), LDM_OK);
+    ck_assert_float_eq(ab[T - 1], 0.0f); /* exactly zero SNR at the last step */
+    ck_assert_float_eq(b[T - 1], 1.0f);
+    ck_assert_double_le(fabs(ab[0] - ab0[0]), 1e-6); /* the first step keeps its SNR */
+    for (int i = 1; i < T; i++) {
+      ck_assert(ab[i] < ab[i - 1]);
+      ck_assert(b[i] > 0.0f && b[i] <= 1.0f);
+    }
+    /* sqrt(abar) is an affine map of the original: check it in the middle */
+    double s0 = sqrt(ab0[0]), sT = sqrt(ab0[T - 1]), sm = sqrt(ab0[T / 2]);
+    double expect = (sm - sT) * s0 / (s0 - sT);
+    ck_assert_double_le(fabs(sqrt(ab[T / 2]) - expect), 2e-6);
+  }
+}
+END_TEST
+
+START_TEST(schedule_errors_and_names) {
+  float b[4];
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 0, 1e-4, 0.02, false, b, NULL), LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 4, 0.0, 0.02, false, b, NULL), LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 4, 1e-4, 1.0, false, b, NULL), LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 1, 1e-4, 0.02, true, b, NULL), LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 1, 1e-4, 0.02, false, b, NULL), LDM_OK);
+  ck_assert_float_eq(b[0], 1e-4f);
+  ldm_schedule_kind k;
+  ck_assert_int_eq(ldm_schedule_kind_parse("scaled_linear", &k), LDM_OK);
+  ck_assert_int_eq(k, LDM_SCHEDULE_SCALED_LINEAR);
+  ck_assert_str_eq(ldm_schedule_kind_name(LDM_SCHEDULE_COSINE), "cosine");
+  ck_assert_int_eq(ldm_schedule_kind_parse("sigmoid", &k), LDM_ERR_INVALID_ARG);
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "sigmoid"));
+}
+END_TEST
+
+START_TEST(ddim_timesteps) {
+  int ts[1000];
+  ck_assert_int_eq(ldm_ddim_timesteps(1000, 50, ts), LDM_OK);
+  ck_assert_int_eq(ts[0], 999);
+  ck_assert_int_eq(ts[1], 979); /* 999 - 999/49 = 978.61 */
+  ck_assert_int_eq(ts[2], 958);
+  ck_assert_int_eq(ts[48], 20);
+  ck_assert_int_eq(ts[49], 0);
+  for (int i = 0; i < 50; i++) ck_assert_int_eq(ts[i], (int)lround(999.0 * (49 - i) / 49.0));
+  ck_assert_int_eq(ldm_ddim_timesteps(1000, 1, ts), LDM_OK);
+  ck_assert_int_eq(ts[0], 999);
+  ck_assert_int_eq(ldm_ddim_timesteps(1000, 1000, ts), LDM_OK);
+  for (int i = 0; i < 1000; i++) ck_assert_int_eq(ts[i], 999 - i);
+  ck_assert_int_eq(ldm_ddim_timesteps(10, 4, ts), LDM_OK); /* 9, 6, 3, 0 */
+  ck_assert_int_eq(ts[1], 6);
+  ck_assert_int_eq(ldm_ddim_timesteps(1000, 0, ts), LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_ddim_timesteps(10, 11, ts), LDM_ERR_INVALID_ARG);
+}
+END_TEST
+
+/* ================================================================= gradient checks */
+/* Inputs: f32 [size] with values in [lo, hi); grad: 0 none, 1 parameter (gradient accumulates),
+ * 2 activation that requires grad (first gradient write); u32 inputs (t) have maxval > 0. */
+typedef struct {
+  int64_t size;
+  float lo, hi;
+  int grad;
+  uint32_t maxval;
+  int ndim;
+  int64_t shape[4];
+} gc_input;
+typedef int (*body_fn)(ldm_graph *g, const int *in);
+
+static void run_gradcheck(const char *what, body_fn body, int nin, const gc_input *spec, double tol) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int in[8], wrt[8], nw = 0;
+  for (int i = 0; i < nin; i++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "in%d", i);
+    const gc_input *s = &spec[i];
+    int nd = s->ndim ? s->ndim : 1;
+    const int64_t *shape = s->ndim ? s->shape : &s->size;
+    if (s->maxval) in[i] = ldm_tensor_new(&g, nm, LDM_ARENA_ACT, LDM_U32, 1, &s->size);
+    else if (s->grad == 1) in[i] = ldm_param(&g, nm, nd, shape);
+    else in[i] = ldm_act(&g, nm, nd, shape);
+    ck_assert_int_ge(in[i], 0);
+    ldm_keep(&g, in[i]);
+    if (s->grad == 2) ldm_requires_grad(&g, in[i]);
+    if (s->grad) wrt[nw++] = in[i];
+  }
+  int f = body(&g, in);
+  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
+  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
+  ldm_keep(&g, w);
+  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
+  ck_assert_int_ge(loss, 0);
+  ldm_keep(&g, loss);
+  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
+  for (int i = 0; i < nw; i++) /* activation gradients are read after the run: keep them */
+    if (g.t[wrt[i]].grad >= 0) ldm_keep(&g, g.t[wrt[i]].grad);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  for (int i = 0; i <= nin; i++) {
+    int t = i < nin ? in[i] : w;
+    int64_t n = g.t[t].numel;
+    uint32_t *v = malloc((size_t)n * 4);
+    ck_assert_ptr_nonnull(v);
+    for (int64_t j = 0; j < n; j++) {
+      if (i < nin && spec[i].maxval) v[j] = ldm_rng_u32(5, (uint64_t)i, 0, (uint64_t)j) % spec[i].maxval;
+      else put_f(v, (int)j, i < nin ? unif((uint64_t)i, (uint64_t)j, spec[i].lo, spec[i].hi)
+                                    : unif(99, (uint64_t)j, -1, 1));
+    }
+    ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
+    free(v);
+  }
+  double worst;
+  const char *where;
+  ck_assert_int_eq(ldm_gradcheck(e, loss, wrt, nw, 40, 1e-2, 11, &worst, &where), LDM_OK);
+  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+
+static int b_reparam(ldm_graph *g, const int *in) { return ldm_reparam(g, in[0], in[1], in[2]); }
+static int b_clamp(ldm_graph *g, const int *in) { return ldm_clamp(g, in[0], -0.45f, 0.6f); }
+static int b_kl(ldm_graph *g, const int *in) { return ldm_kl_loss(g, in[0], in[1]); }
+static int b_wmse(ldm_graph *g, const int *in) { return ldm_weighted_mse(g, in[0], in[1], in[2]); }
+static int b_q_sample(ldm_graph *g, const int *in) { return ldm_q_sample(g, in[0], in[1], in[2], in[3]); }
+static int b_v_target(ldm_graph *g, const int *in) { return ldm_v_target(g, in[0], in[1], in[2], in[3]); }
+/* x used by two consumers: the second gradient contribution accumulates */
+static int b_clamp_twice(ldm_graph *g, const int *in) {
+  return ldm_add(g, ldm_clamp(g, in[0], -0.45f, 0.6f), ldm_reparam(g, in[0], in[1], in[2]));
+}
+
+START_TEST(grad_vae_ops) {
+  gc_input r[3] = {{6 * 7, -1, 1, 1, 0, 2, {6, 7}}, {6 * 7, -2, 2, 2, 0, 2, {6, 7}}, {6 * 7, -2, 2, 0, 0, 2, {6, 7}}};
+  run_gradcheck("reparam", b_reparam, 3, r, 2e-3);
+  gc_input r_lv_only[3] = {r[0], r[1], r[2]};
+  r_lv_only[0].grad = 0;
+  run_gradcheck("reparam (logvar only)", b_reparam, 3, r_lv_only, 2e-3);
+  gc_input r_mu_only[3] = {r[0], r[1], r[2]};
+  r_mu_only[1].grad = 0;
+  run_gradcheck("reparam (mu only)", b_reparam, 3, r_mu_only, 2e-3);
+  gc_input c[1] = {{37, -1, 1, 2, 0, 0, {0}}};
+  run_gradcheck("clamp", b_clamp, 1, c, 2e-3);
+  gc_input ct[3] = {{37, -1, 1, 2, 0, 0, {0}}, {37, -1, 1, 1, 0, 0, {0}}, {37, -1, 1, 0, 0, 0, {0}}};
+  run_gradcheck("clamp + reparam sharing x", b_clamp_twice, 3, ct, 2e-3);
+  gc_input k[2] = {{3 * 2 * 2 * 2, -1.5f, 1.5f, 1, 0, 4, {3, 2, 2, 2}}, {3 * 2 * 2 * 2, -2, 2, 2, 0, 4, {3, 2, 2, 2}}};
+  run_gradcheck("kl_loss", b_kl, 2, k, 2e-3);
+  k[0].grad = 0;
+  run_gradcheck("kl_loss (logvar only)", b_kl, 2, k, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_diffusion_ops) {
+  gc_input w[3] = {{5 * 9, -1, 1, 1, 0, 2, {5, 9}}, {5 * 9, -1, 1, 2, 0, 2, {5, 9}}, {5, 0, 2, 0, 0, 0, {0}}};
+  run_gradcheck("weighted_mse", b_wmse, 3, w, 2e-3);
+  w[0].grad = 0;
+  run_gradcheck("weighted_mse (to b only)", b_wmse, 3, w, 2e-3);
+  gc_input q[4] = {{4 * 11, -1, 1, 1, 0, 2, {4, 11}}, {4 * 11, -1, 1, 2, 0, 2, {4, 11}},
+                   {17, 0.05f, 0.95f, 0, 0, 0, {0}}, {4, 0, 0, 0, 17, 0, {0}}};
+  run_gradcheck("q_sample", b_q_sample, 4, q, 2e-3);
+  run_gradcheck("v_target", b_v_target, 4, q, 2e-3);
+  q[1].grad = 0;
+  run_gradcheck("q_sample (x0 only)", b_q_sample, 4, q, 2e-3);
+  q[1].grad = 2;
+  q[0].grad = 0;
+  run_gradcheck("v_target (noise only)", b_v_target, 4, q, 2e-3);
+}
+END_TEST
+
+/* ================================================================= the sampler */
+typedef struct {
+  ldm_graph g;
+  int x0, noise, abar, t, xt, model, n2, step, out;
+  ldm_exec *e;
+} samp_graph;
+
+/* x_t = q_sample(x0, noise, t) (v_pred: model output = v_target(x0, noise)); one sampler step from x_t
+ * with the true noise (or v) as the model output and a second noise tensor n2. */
+static void samp_build(samp_graph *s, int64_t B, int64_t per, int kind, float eta, int v_pred) {
+  ldm_graph *g = &s->g;
+  ck_assert_int_eq(ldm_graph_init(g), LDM_OK);
+  s->x0 = ldm_act(g, "x0", 2, S(B, per));
+  s->noise = ldm_act(g, "noise", 2, S(B, per));
+  s->n2 = ldm_act(g, "noise2", 2, S(B, per));
+  s->abar = ldm_tensor_new(g, "abar", LDM_ARENA_CONST, LDM_F32, 1, S(1000));
+  s->t = ldm_tensor_new(g, "t", LDM_ARENA_HOST, LDM_U32, 1, S(B));
+  s->step = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
+  s->out = ldm_act(g, "x_prev", 2, S(B, per));
+  int keep[] = {s->x0, s->noise, s->n2, s->out};
+  for (int i = 0; i < 4; i++) ldm_keep(g, keep[i]);
+  s->xt = ldm_q_sample(g, s->x0, s->noise, s->abar, s->t);
+  ck_assert_int_ge(s->xt, 0);
+  ldm_keep(g, s->xt);
+  s->model = v_pred ? ldm_v_target(g, s->x0, s->noise, s->abar, s->t) : s->noise;
+  ck_assert_int_ge(s->model, 0);
+  ck_assert_int_ge(ldm_sampler_step(g, s->xt, s->model, s->abar, s->n2, s->step, kind, eta, v_pred, s->out), 0);
+  ck_assert_int_eq(ldm_graph_plan(g), LDM_OK);
+  ck_assert_int_eq(ldm_exec_cpu(g, &s->e), LDM_OK);
+  static float ab[1000];
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, false, NULL, ab), LDM_OK);
+  ck_assert_int_eq(ldm_exec_write(s->e, s->abar, ab, sizeof ab), LDM_OK);
+  float *v = malloc((size_t)(B * per) * 4);
+  ck_assert_ptr_nonnull(v);
+  int ids[3] = {s->x0, s->noise, s->n2};
+  for (int k = 0; k < 3; k++) {
+    for (int64_t i = 0; i < B * per; i += 4) {
+      float f[4];
+      ldm_rng_normal4(23, (uint64_t)k, 0, (uint64_t)i / 4, f);
+      for (int j = 0; j < 4 && i + j < B * per; j++) v[i + j] = f[j];
+    }
+    ck_assert_int_eq(ldm_exec_write(s->e, ids[k], v, (size_t)(B * per) * 4), LDM_OK);
+  }
+  free(v);
+}
+static void samp_run(samp_graph *s, uint32_t t, uint32_t t_prev, float *out) {
+  uint32_t *tt = ldm_exec_host_ptr(s->e, s->t), *w = ldm_exec_host_ptr(s->e, s->step);
+  for (int64_t b = 0; b < s->g.t[s->t].numel; b++) tt[b] = t;
+  w[LDM_STEP_USER] = t;
+  w[LDM_STEP_USER + 1] = t_prev;
+  ck_assert_int_eq(ldm_exec_run(s->e), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(s->e, s->out, out, (size_t)s->g.t[s->out].numel * 4), LDM_OK);
+}
+static void samp_free(samp_graph *s) {
+  ldm_exec_free(s->e);
+  ldm_graph_free(&s->g);
+}
+
+START_TEST(ddim_eta0_true_noise_recovers_x0) {
+  enum { B = 4, P = 67, N = B * P };
+  float out[N], x0[N];
+  for (int v_pred = 0; v_pred < 2; v_pred++)
+    for (int kind = 0; kind < 2; kind++) { /* DDIM eta 0; DDPM's final step is deterministic too */
+      samp_graph s;
+      samp_build(&s, B, P, kind, 0.0f, v_pred);
+      ck_assert_int_eq(ldm_exec_read(s.e, s.x0, x0, sizeof x0), LDM_OK);
+      uint32_t ts[] = {0, 10, 500, 999};
+      for (int k = 0; k < 4; k++) {
+        if (ts[k] == 999 && !v_pred) continue; /* eps-pred amplifies rounding by 1/sqrt(abar) = 157 there */
+        samp_run(&s, ts[k], 0xffffffffu, out);
+        double err = 0;
+        for (int i = 0; i < N; i++) err = fmax(err, fabs((double)out[i] - x0[i]));
+        ck_assert_msg(err < 2e-5, "kind %d v_pred %d t %u: max |x0_hat - x0| = %g", kind, v_pred, ts[k], err);
+      }
+      samp_free(&s);
+    }
+}
+END_TEST
+
+/* DDIM with eta = 1 and t_prev = t - 1 is DDPM ancestral sampling (same noise, same result). */
+START_TEST(ddim_eta1_equals_ddpm) {
+  enum { B = 3, P = 101, N = B * P };
+  float a[N], b[N];
+  samp_graph s1, s2;
+  samp_build(&s1, B, P, LDM_SAMPLER_DDIM, 1.0f, 0);
+  samp_build(&s2, B, P, LDM_SAMPLER_DDPM, 0.0f, 0);
+  uint32_t ts[] = {1, 250, 999};
+  for (int k = 0; k < 3; k++) {
+    samp_run(&s1, ts[k], ts[k] - 1, a);
+    samp_run(&s2, ts[k], ts[k] - 1, b);
+    /* float32 abar: 1 - abar cancels near t = 0 (as in PyTorch), hence the looser bound at t = 1 */
+    double tol = ts[k] == 1 ? 2e-4 : 1e-5;
+    for (int i = 0; i < N; i++)
+      ck_assert_msg(fabs(a[i] - b[i]) <= tol * (1 + fabs(b[i])), "t %u: %g vs %g", ts[k], a[i], b[i]);
+  }
+  samp_free(&s1);
+  samp_free(&s2);
+}
+END_TEST
+
+/* One DDPM step from a fixed x_t and model eps, over many noise draws (philox normals through the step
+ * counter): the sample mean and variance are the posterior's (Ho et al. eq. 7 in its eps form, computed
+ * here in double: mean = (x_t - beta / sqrt(1 - abar_t) eps) / sqrt(alpha_t), var = beta (1 - abar_prev) /
+ * (1 - abar_t) with alpha_t = abar_t / abar_prev). Also the strided case (t_prev = t - 20). */
+START_TEST(ddpm_step_statistics) {
+  enum { N = 200000 };
+  static float ab[1000];
+  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, false, NULL, ab), LDM_OK);
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 1, S(N)), m = ldm_act(&g, "eps", 1, S(N)), nz = ldm_act(&g, "z", 1, S(N));
+  int abar = ldm_tensor_new(&g, "abar", LDM_ARENA_CONST, LDM_F32, 1, S(1000));
+  int st = ldm_host(&g, "step", LDM_U32, LDM_STEP_WORDS), out = ldm_act(&g, "out", 1, S(N));
+  ldm_keep(&g, x);
+  ldm_keep(&g, m);
+  ldm_keep(&g, out);
+  ck_assert_int_ge(ldm_philox_fill(&g, nz, st, LDM_RNG_NORMAL, 7, 1, 0), 0);
+  ck_assert_int_ge(ldm_sampler_step(&g, x, m, abar, nz, st, LDM_SAMPLER_DDPM, 0.0f, 0, out), 0);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  ck_assert_int_eq(ldm_exec_write(e, abar, ab, sizeof ab), LDM_OK);
+  float *v = malloc(N * 4), *o = malloc(N * 4);
+  ck_assert_ptr_nonnull(v);
+  ck_assert_ptr_nonnull(o);
+  const float xt = 0.7f, eps = -0.3f;
+  for (int i = 0; i < N; i++) v[i] = xt;
+  ck_assert_int_eq(ldm_exec_write(e, x, v, N * 4), LDM_OK);
+  for (int i = 0; i < N; i++) v[i] = eps;
+  ck_assert_int_eq(ldm_exec_write(e, m, v, N * 4), LDM_OK);
+  uint32_t *w = ldm_exec_host_ptr(e, st);
+  struct { uint32_t t, tp; } cases[] = {{500, 499}, {999, 998}, {600, 580}, {20, 0}};
+  for (int c = 0; c < 4; c++) {
+    w[LDM_STEP_USER] = cases[c].t;
+    w[LDM_STEP_USER + 1] = cases[c].tp;
+    w[LDM_STEP_RNG_HI] = (uint32_t)c; /* fresh noise per case */
+    ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+    ck_assert_int_eq(ldm_exec_read(e, out, o, N * 4), LDM_OK);
+    double at = ab[cases[c].t], ap = ab[cases[c].tp], alpha = at / ap, beta = 1 - alpha;
+    double mean = (xt - beta / sqrt(1 - at) * eps) / sqrt(alpha), var = beta * (1 - ap) / (1 - at);
+    double s1 = 0, s2 = 0;
+    for (int i = 0; i < N; i++) {
+      double d = o[i] - mean;
+      s1 += d;
+      s2 += d * d;
+    }
+    double emean = s1 / N, evar = s2 / N - emean * emean;
+    /* 5 standard errors: sd(mean) = sqrt(var / N), sd(var) ~ var sqrt(2 / N) */
+    ck_assert_msg(fabs(emean) < 5 * sqrt(var / N) + 1e-6 * fabs(mean), "t %u: mean off by %g (sd %g)", cases[c].t,
+                  emean, sqrt(var / N));
+    ck_assert_msg(fabs(evar / var - 1) < 5 * sqrt(2.0 / N), "t %u: variance %g, expected %g", cases[c].t, evar, var);
+  }
+  free(v);
+  free(o);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+START_TEST(cfg_and_min_snr) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x2 = ldm_act(&g, "x2", 2, S(4, 3));
+  ldm_keep(&g, x2);
+  int o = ldm_cfg_combine(&g, x2, 2.0f);
+  ck_assert_int_ge(o, 0);
+  ck_assert_int_eq(g.t[o].shape[0], 2);
+  ldm_keep(&g, o);
+  int abar = ldm_act(&g, "abar", 1, S(3));
+  int t = ldm_tensor_new(&g, "t", LDM_ARENA_HOST, LDM_U32, 1, S(3));
+  ldm_keep(&g, abar);
+  int we = ldm_min_snr_weight(&g, abar, t, 5.0f, 0), wv = ldm_min_snr_weight(&g, abar, t, 5.0f, 1);
+  ck_assert_int_ge(we, 0);
+  ck_assert_int_ge(wv, 0);
+  ldm_keep(&g, we);
+  ldm_keep(&g, wv);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  float xv[12] = {1, 2, 3, 4, 5, 6, 0, 1, 1, 2, 2, 2};
+  ck_assert_int_eq(ldm_exec_write(e, x2, xv, sizeof xv), LDM_OK);
+  float av[3] = {0.9f, 0.1f, 0.0f};
+  ck_assert_int_eq(ldm_exec_write(e, abar, av, sizeof av), LDM_OK);
+  uint32_t *tt = ldm_exec_host_ptr(e, t);
+  tt[0] = 0, tt[1] = 1, tt[2] = 2;
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  float ov[6], wev[3], wvv[3];
+  ck_assert_int_eq(ldm_exec_read(e, o, ov, sizeof ov), LDM_OK);
+  for (int i = 0; i < 6; i++) ck_assert_float_eq_tol(ov[i], xv[6 + i] + 2 * (xv[i] - xv[6 + i]), 1e-6);
+  ck_assert_int_eq(ldm_exec_read(e, we, wev, sizeof wev), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(e, wv, wvv, sizeof wvv), LDM_OK);
+  for (int i = 0; i < 3; i++) {
+    double a = av[i], snr = a / (1 - a);
+    double eps_w = a > 0 ? fmin(snr, 5.0) / snr : 1.0, v_w = fmin(snr, 5.0) / (snr + 1);
+    ck_assert_double_le(fabs(wev[i] - eps_w), 1e-6);
+    ck_assert_double_le(fabs(wvv[i] - v_w), 1e-6);
+  }
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+/* ================================================================= optimizer pieces */
+START_TEST(grad_norm_clip_coefficient) {
+  enum { N = 300001 };
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int gr = ldm_act(&g, "grads", 1, S(N));
+  int st = ldm_host(&g, "step", LDM_U32, LDM_STEP_WORDS), gs = ldm_host(&g, "gs", LDM_F32, 4);
+  ldm_keep(&g, gr);
+  ck_assert_int_ge(ldm_grad_norm_clip(&g, gr, st, gs), 0);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  float *v = malloc(N * 4);
+  ck_assert_ptr_nonnull(v);
+  double ss = 0;
+  for (int i = 0; i < N; i++) {
+    v[i] = unif(3, (uint64_t)i, -0.01f, 0.01f);
+    ss += (double)v[i] * v[i];
+  }
+  ck_assert_int_eq(ldm_exec_write(e, gr, v, N * 4), LDM_OK);
+  double raw = sqrt(ss); /* ~3.2 */
+  uint32_t *w = ldm_exec_host_ptr(e, st);
+  const float *o = ldm_exec_host_ptr(e, gs);
+  struct { float clip, ls, ia; } cases[] = {{1.0f, 1, 1}, {1e9f, 1, 1}, {0.0f, 1, 1}, {1.0f, 4, 0.5f}, {5.0f, 0.25f, 1}};
+  for (int c = 0; c < 5; c++) {
+    put_f(w, LDM_STEP_GRAD_CLIP, cases[c].clip);
+    put_f(w, LDM_STEP_LOSS_SCALE, cases[c].ls);
+    put_f(w, LDM_STEP_INV_ACCUM, cases[c].ia);
+    ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+    double norm = raw * cases[c].ia / cases[c].ls;
+    double coef = cases[c].clip > 0 ? fmin(1.0, cases[c].clip / norm) : 1.0;
+    ck_assert_msg(fabs(o[3] - coef) <= 1e-6 * coef, "case %d: coef %.9g, expected %.9g", c, o[3], coef);
+    ck_assert_double_le(fabs(o[2] - norm), 1e-6 * norm);
+    ck_assert_double_le(fabs(o[0] - coef / cases[c].ls * cases[c].ia), 1e-6 * coef / cases[c].ls * cases[c].ia);
+    ck_assert_float_eq(o[1], 0.0f);
+  }
+  v[N / 2] = NAN;
+  ck_assert_int_eq(ldm_exec_write(e, gr, v, N * 4), LDM_OK);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  ck_assert_float_eq(o[1], 1.0f);
+  v[N / 2] = -INFINITY;
+  ck_assert_int_eq(ldm_exec_write(e, gr, v, N * 4), LDM_OK);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  ck_assert_float_eq(o[1], 1.0f);
+  free(v);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+/* AdamW reading gs: the same as plain AdamW on the pre-scaled gradient; skipped on a NaN flag. EMA. */
+START_TEST(adamw_gs_and_ema) {
+  enum { N = 33 };
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int st = ldm_host(&g, "step", LDM_U32, LDM_STEP_WORDS), gs = ldm_host(&g, "gs", LDM_F32, 4);
+  int names[7];
+  const char *nm[7] = {"p1", "p2", "g1", "g2", "m1", "m2", "v"};
+  for (int i = 0; i < 7; i++) {
+    names[i] = ldm_act(&g, nm[i], 1, S(N));
+    ldm_keep(&g, names[i]);
+  }
+  int v2 = ldm_act(&g, "v2", 1, S(N)), ema = ldm_act(&g, "ema", 1, S(N));
+  ldm_keep(&g, v2);
+  ldm_keep(&g, ema);
+  ck_assert_int_ge(ldm_adamw_gs(&g, names[0], names[2], names[4], names[6], st, gs, 0.9f, 0.999f, 1e-8f, 0.01f), 0);
+  ck_assert_int_ge(ldm_adamw(&g, names[1], names[3], names[5], v2, st, 0.9f, 0.999f, 1e-8f, 0.01f), 0);
+  ck_assert_int_ge(ldm_ema(&g, ema, names[0], st), 0);
+  ck_assert_int_lt(ldm_adamw_gs(&g, names[0], names[2], names[4], names[6], st, st, 0.9f, 0.999f, 1e-8f, 0), 0);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  float p[N], gr[N], gr2[N], z[N] = {0};
+  for (int i = 0; i < N; i++) {
+    p[i] = unif(1, (uint64_t)i, -1, 1);
+    gr[i] = unif(2, (uint64_t)i, -1, 1);
+    gr2[i] = gr[i] * 0.25f;
+  }
+  int wr[][2] = {{0, 0}, {1, 0}, {2, 1}, {3, 2}, {4, 3}, {5, 3}, {6, 3}};
+  const float *src[] = {p, gr, gr2, z};
+  for (int i = 0; i < 7; i++) ck_assert_int_eq(ldm_exec_write(e, names[wr[i][0]], src[wr[i][1]], sizeof p), LDM_OK);
+  ck_assert_int_eq(ldm_exec_write(e, v2, z, sizeof z), LDM_OK);
+  ck_assert_int_eq(ldm_exec_write(e, ema, z, sizeof z), LDM_OK);
+  uint32_t *w = ldm_exec_host_ptr(e, st);
+  float *gv = ldm_exec_host_ptr(e, gs);
+  w[LDM_STEP_T] = 1;
+  put_f(w, LDM_STEP_LR, 1e-2f);
+  put_f(w, LDM_STEP_BC1, 0.1f);
+  put_f(w, LDM_STEP_BC2, 0.001f);
+  put_f(w, LDM_STEP_EMA, 0.75f);
+  gv[0] = 0.25f, gv[1] = 0, gv[2] = 0, gv[3] = 0;
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  float a[N], b[N], em[N];
+  ck_assert_int_eq(ldm_exec_read(e, names[0], a, sizeof a), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(e, names[1], b, sizeof b), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(e, ema, em, sizeof em), LDM_OK);
+  for (int i = 0; i < N; i++) {
+    ck_assert_float_eq(a[i], b[i]); /* 0.25 is exact: bitwise the same update */
+    ck_assert(a[i] != p[i]);
+    ck_assert_float_eq_tol(em[i], 0.25f * a[i], 1e-7); /* ema = 0.75 * 0 + 0.25 * p_new */
+  }
+  gv[1] = 1.0f; /* NaN/Inf flagged: the update is skipped */
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(e, names[0], b, sizeof b), LDM_OK);
+  for (int i = 0; i < N; i++) ck_assert_float_eq(a[i], b[i]);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+START_TEST(randint_and_label_dropout) {
+  enum { N = 100003 };
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int st = ldm_host(&g, "step", LDM_U32, LDM_STEP_WORDS);
+  int r = ldm_tensor_new(&g, "r", LDM_ARENA_HOST, LDM_U32, 1, S(N));
+  int lab = ldm_tensor_new(&g, "labels", LDM_ARENA_HOST, LDM_U32, 1, S(N));
+  int out = ldm_tensor_new(&g, "out", LDM_ARENA_HOST, LDM_U32, 1, S(N));
+  ck_assert_int_ge(ldm_randint(&g, r, st, 42, 1, 7, 1007), 0);
+  ck_assert_int_ge(ldm_label_dropout(&g, lab, out, st, 42, 2, 0.1f, 10), 0);
+  ck_assert_int_lt(ldm_randint(&g, r, st, 42, 1, 5, 5), 0);
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "empty range"));
+  ck_assert_int_lt(ldm_label_dropout(&g, lab, out, st, 42, 2, 1.5f, 10), 0);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  uint32_t *w = ldm_exec_host_ptr(e, st), *rv = ldm_exec_host_ptr(e, r), *lv = ldm_exec_host_ptr(e, lab),
+           *ov = ldm_exec_host_ptr(e, out);
+  for (int i = 0; i < N; i++) lv[i] = (uint32_t)(i % 10);
+  static uint32_t first[N];
+  for (int step = 0; step < 2; step++) {
+    w[LDM_STEP_RNG_LO] = 0;
+    w[LDM_STEP_RNG_HI] = (uint32_t)step; /* the trainer advances the counter by 2^32 per step */
+    ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+    static int hits[1000];
+    memset(hits, 0, sizeof hits);
+    int dropped = 0, same = 0;
+    for (int i = 0; i < N; i++) {
+      ck_assert(rv[i] >= 7 && rv[i] < 1007);
+      hits[rv[i] - 7]++;
+      ck_assert_uint_eq(rv[i], 7 + (uint32_t)(((uint64_t)ldm_rng_u32(42, 1, (uint64_t)step << 32, (uint64_t)i) * 1000) >> 32));
+      if (ov[i] == 10) dropped++;
+      else ck_assert_uint_eq(ov[i], lv[i]);
+      if (step == 0) first[i] = rv[i];
+      else same += first[i] == rv[i];
+    }
+    for (int k = 0; k < 1000; k++) ck_assert_int_gt(hits[k], 50); /* ~100 each */
+    ck_assert_msg(fabs(dropped / (double)N - 0.1) < 0.005, "dropped fraction %g", dropped / (double)N);
+    if (step == 1) ck_assert_int_lt(same, N / 200); /* fresh draws each step (~1/1000 collide) */
+  }
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+START_TEST(gather_rows_u8_and_f32) {
+  enum { V = 5, R = 7, B = 9 };
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int t8 = ldm_tensor_new(&g, "images", LDM_ARENA_CONST, LDM_U8, 2, S(V, R));
+  int tf = ldm_tensor_new(&g, "latents", LDM_ARENA_CONST, LDM_F32, 2, S(V, R));
+  int idx = ldm_tensor_new(&g, "idx", LDM_ARENA_HOST, LDM_U32, 1, S(B));
+  int o8 = ldm_act(&g, "o8", 2, S(B, R)), of = ldm_act(&g, "of", 2, S(B, R));
+  ldm_keep(&g, o8);
+  ldm_keep(&g, of);
+  ck_assert_int_ge(ldm_gather_rows(&g, t8, idx, o8, R, 2.0f / 255.0f, -1.0f), 0);
+  ck_assert_int_ge(ldm_gather_rows(&g, tf, idx, of, R, 2.0f / 255.0f, -1.0f), 0);
+  int lab = ldm_tensor_new(&g, "labels", LDM_ARENA_CONST, LDM_U32, 1, S(V));
+  int ol = ldm_tensor_new(&g, "ol", LDM_ARENA_HOST, LDM_U32, 1, S(B));
+  ck_assert_int_ge(ldm_gather_rows(&g, lab, idx, ol, 1, 1.0f, 0.0f), 0); /* u32 words copied */
+  ck_assert_int_lt(ldm_gather_rows(&g, tf, idx, of, 6, 1, 0), 0);
+  ck_assert_int_lt(ldm_gather_rows(&g, lab, idx, of, 1, 1, 0), 0); /* u32 table into f32 rows */
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "of"));
+  ck_assert_int_lt(ldm_gather_rows(&g, t8, idx, ol, R, 1, 0), 0);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  uint8_t bytes[V * R];
+  float fl[V * R];
+  for (int i = 0; i < V * R; i++) {
+    bytes[i] = (uint8_t)(i * 37 + 11);
+    fl[i] = (float)i * 0.5f - 3;
+  }
+  bytes[0] = 0, bytes[1] = 255;
+  ck_assert_int_eq(ldm_exec_write(e, t8, bytes, sizeof bytes), LDM_OK);
+  ck_assert_int_eq(ldm_exec_write(e, tf, fl, sizeof fl), LDM_OK);
+  uint32_t *iv = ldm_exec_host_ptr(e, idx);
+  uint32_t ids[B] = {0, 4, 4, 2, 0, 1, 3, 3, 7 /* past the table: last row */};
+  memcpy(iv, ids, sizeof ids);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  float a[B * R], b[B * R];
+  ck_assert_int_eq(ldm_exec_read(e, o8, a, sizeof a), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(e, of, b, sizeof b), LDM_OK);
+  for (int i = 0; i < B; i++)
+    for (int k = 0; k < R; k++) {
+      int r = ids[i] < V ? (int)ids[i] : V - 1;
+      ck_assert_float_eq_tol(a[i * R + k], bytes[r * R + k] * (2.0f / 255.0f) - 1.0f, 1e-6);
+      ck_assert_float_eq(b[i * R + k], fl[r * R + k]);
+    }
+  uint32_t labs[V] = {3, 0, 0xffffffffu, 9, 10};
+  ck_assert_int_eq(ldm_exec_write(e, lab, labs, sizeof labs), LDM_OK);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  const uint32_t *lo = ldm_exec_host_ptr(e, ol);
+  for (int i = 0; i < B; i++) ck_assert_uint_eq(lo[i], labs[ids[i] < V ? ids[i] : V - 1]);
+  ck_assert_float_eq(a[0], -1.0f);
+  ck_assert_float_eq_tol(a[1], 1.0f, 1e-6);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+START_TEST(builder_errors_name_tensors) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x0 = ldm_act(&g, "x0", 2, S(4, 8)), n = ldm_act(&g, "noise", 2, S(4, 8));
+  int abar = ldm_act(&g, "abar", 1, S(10));
+  int t3 = ldm_tensor_new(&g, "t3", LDM_ARENA_HOST, LDM_U32, 1, S(3));
+  ck_assert_int_lt(ldm_q_sample(&g, x0, n, abar, t3), 0);
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "x0"));
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "t3"));
+  ck_assert_int_lt(ldm_q_sample(&g, x0, n, abar, abar), 0); /* f32 timesteps */
+  ck_assert_int_lt(ldm_cfg_combine(&g, ldm_act(&g, "odd", 2, S(3, 2)), 2.0f), 0);
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "odd"));
+  ck_assert_int_lt(ldm_kl_loss(&g, x0, abar), 0);
+  ck_assert_int_lt(ldm_clamp(&g, x0, 1.0f, -1.0f), 0);
+  ck_assert_int_lt(ldm_weighted_mse(&g, x0, n, abar), 0);
+  int st = ldm_host(&g, "step", LDM_U32, LDM_STEP_WORDS), small = ldm_host(&g, "small", LDM_U32, 4);
+  ck_assert_int_lt(ldm_sampler_step(&g, x0, n, abar, n, small, LDM_SAMPLER_DDIM, 0, 0, x0), 0);
+  ck_assert_int_lt(ldm_sampler_step(&g, x0, n, abar, n, st, 7, 0, 0, x0), 0);
+  ck_assert_int_lt(ldm_sampler_step(&g, x0, n, abar, n, st, LDM_SAMPLER_DDIM, -1, 0, x0), 0);
+  ck_assert_int_lt(ldm_grad_norm_clip(&g, x0, st, ldm_host(&g, "gs2", LDM_F32, 2)), 0);
+  ck_assert_int_lt(ldm_min_snr_weight(&g, abar, t3, 0.0f, 0), 0);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("ops-diffusion");
+  TCase *tc = tcase_create("diffusion");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, schedule_linear_matches_double_loop);
+  tcase_add_test(tc, schedule_scaled_linear_and_cosine);
+  tcase_add_test(tc, schedule_zero_terminal_snr);
+  tcase_add_test(tc, schedule_errors_and_names);
+  tcase_add_test(tc, ddim_timesteps);
+  tcase_add_test(tc, grad_vae_ops);
+  tcase_add_test(tc, grad_diffusion_ops);
+  tcase_add_test(tc, ddim_eta0_true_noise_recovers_x0);
+  tcase_add_test(tc, ddim_eta1_equals_ddpm);
+  tcase_add_test(tc, ddpm_step_statistics);
+  tcase_add_test(tc, cfg_and_min_snr);
+  tcase_add_test(tc, grad_norm_clip_coefficient);
+  tcase_add_test(tc, adamw_gs_and_ema);
+  tcase_add_test(tc, randint_and_label_dropout);
+  tcase_add_test(tc, gather_rows_u8_and_f32);
+  tcase_add_test(tc, builder_errors_name_tensors);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}

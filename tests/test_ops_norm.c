@@ -1,0 +1,430 @@
+/* Normalisation / attention / embedding family on the CPU reference backend: autodiff vs central
+ * finite differences (ops and whole modules: attention block, ResBlock with time embedding), GroupNorm
+ * and timestep embedding forward against direct double-precision loops, builder errors. */
+#include <check.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ldm/gradcheck.h"
+#include "ldm/ops.h"
+#include "ldm/rng.h"
+
+/* ---------------------------------------------------------------- gradcheck helper */
+
+typedef struct {
+  int ndim;
+  int64_t s[4];
+} shp;
+#define SHP(...) ((shp){(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), {__VA_ARGS__}})
+
+/* u32 inputs a body creates (indices, timesteps): filled with (k * mul + add) % mod */
+static struct {
+  int t;
+  uint32_t mul, add, mod;
+} u32in[4];
+static int nu32;
+
+static int u32_input(ldm_graph *g, const char *name, int64_t n, uint32_t mul, uint32_t add, uint32_t mod) {
+  int t = ldm_tensor_new(g, name, LDM_ARENA_ACT, LDM_U32, 1, &n);
+  ck_assert_int_ge(t, 0);
+  ldm_keep(g, t);
+  ck_assert_int_lt(nu32, 4);
+  u32in[nu32].t = t;
+  u32in[nu32].mul = mul;
+  u32in[nu32].add = add;
+  u32in[nu32].mod = mod;
+  nu32++;
+  return t;
+}
+
+/* Build: parameters in0.. of the given shapes -> f = body -> loss = sum(f * w) with fixed random w;
+ * check d loss / d in_k against central differences on up to `samples` elements of each. */
+typedef int (*body_fn)(ldm_graph *g, const int *in, const int *arg);
+static void run_gradcheck(const char *what, body_fn body, int nin, const shp *shapes, const int *arg, int samples,
+                          double tol) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  nu32 = 0;
+  int in[8];
+  for (int i = 0; i < nin; i++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "in%d", i);
+    in[i] = ldm_param(&g, nm, shapes[i].ndim, shapes[i].s);
+    ck_assert_int_ge(in[i], 0);
+  }
+  int f = body(&g, in, arg);
+  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
+  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
+  ldm_keep(&g, w);
+  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
+  ck_assert_int_ge(loss, 0);
+  ldm_keep(&g, loss);
+  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  for (int i = 0; i <= nin; i++) {
+    int t = i < nin ? in[i] : w;
+    int64_t n = g.t[t].numel;
+    float *v = malloc((size_t)n * 4);
+    ck_assert_ptr_nonnull(v);
+    for (int64_t j = 0; j < n; j++) v[j] = 2.0f * ldm_u32_to_unit(ldm_rng_u32(3, (uint64_t)i, 0, (uint64_t)j)) - 1.0f;
+    ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
+    free(v);
+  }
+  for (int k = 0; k < nu32; k++) {
+    int64_t n = g.t[u32in[k].t].numel;
+    uint32_t *v = malloc((size_t)n * 4);
+    ck_assert_ptr_nonnull(v);
+    for (int64_t j = 0; j < n; j++) v[j] = ((uint32_t)j * u32in[k].mul + u32in[k].add) % u32in[k].mod;
+    ck_assert_int_eq(ldm_exec_write(e, u32in[k].t, v, (size_t)n * 4), LDM_OK);
+    free(v);
+  }
+  double worst;
+  const char *where;
+  ck_assert_int_eq(ldm_gradcheck(e, loss, in, nin, samples, 1e-2, 11, &worst, &where), LDM_OK);
+  if (getenv("LDM_TEST_VERBOSE")) printf("%-40s worst relative gradient error %.3g (%s)\n", what, worst, where);
+  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+
+/* ---------------------------------------------------------------- op gradients */
+
+static int b_group_norm(ldm_graph *g, const int *in, const int *a) {
+  return ldm_group_norm(g, in[0], in[1], in[2], a[0], 1e-5f);
+}
+START_TEST(grad_group_norm) {
+  shp s1[3] = {SHP(2, 6, 3, 2), SHP(6), SHP(6)};
+  run_gradcheck("group_norm [2,6,3,2] G3", b_group_norm, 3, s1, (int[]){3}, 72, 1e-3);
+  shp s2[3] = {SHP(3, 4, 5), SHP(4), SHP(4)};
+  run_gradcheck("group_norm [3,4,5] G1", b_group_norm, 3, s2, (int[]){1}, 60, 1e-3);
+  shp s3[3] = {SHP(2, 8, 4, 4), SHP(8), SHP(8)};
+  run_gradcheck("group_norm [2,8,4,4] G2", b_group_norm, 3, s3, (int[]){2}, 40, 1e-3);
+}
+END_TEST
+
+/* x used by the norm and by a second consumer: its gradient is written then accumulated */
+static int b_group_norm_twice(ldm_graph *g, const int *in, const int *a) {
+  int y = ldm_group_norm(g, in[0], in[1], in[2], 2, 1e-5f);
+  return ldm_add(g, ldm_silu(g, y), ldm_scale(g, in[0], 0.5f));
+}
+START_TEST(grad_group_norm_second_consumer) {
+  shp s[3] = {SHP(2, 4, 3, 3), SHP(4), SHP(4)};
+  run_gradcheck("group_norm + skip", b_group_norm_twice, 3, s, NULL, 72, 1e-3);
+}
+END_TEST
+
+static int b_softmax(ldm_graph *g, const int *in, const int *a) {
+  int x = ldm_scale(g, in[0], (float)a[2]); /* wider logits */
+  return ldm_softmax(g, x, a[0], a[1]);
+}
+START_TEST(grad_softmax) {
+  run_gradcheck("softmax [5,7]", b_softmax, 1, (shp[]){SHP(5, 7)}, (int[]){5, 7, 3}, 35, 1e-3);
+  run_gradcheck("softmax [3,1]", b_softmax, 1, (shp[]){SHP(3, 1)}, (int[]){3, 1, 1}, 3, 1e-3);
+  run_gradcheck("softmax [2,100]", b_softmax, 1, (shp[]){SHP(2, 100)}, (int[]){2, 100, 2}, 60, 1e-3);
+}
+END_TEST
+
+/* split in0 [2, 6, 3, 1] in 3 (the middle part unused: its slice of the gradient must be zero), and in
+ * 2 (a second consumer), concatenated back with in1 [2, 4, 3, 1] in a different order */
+static int b_concat_split(ldm_graph *g, const int *in, const int *a) {
+  int p[3], q[2];
+  if (ldm_split(g, in[0], 3, p) < 0 || ldm_split(g, in[0], 2, q) < 0) return -1;
+  int f = ldm_concat(g, ldm_concat(g, p[2], in[1]), p[0]);
+  return ldm_concat(g, f, ldm_silu(g, q[1]));
+}
+START_TEST(grad_concat_split) {
+  shp s[2] = {SHP(2, 6, 3, 1), SHP(2, 4, 3, 1)};
+  run_gradcheck("concat/split", b_concat_split, 2, s, NULL, 36, 1e-3);
+}
+END_TEST
+
+/* a split part that nobody uses, and parts used only through one consumer */
+static int b_split_only(ldm_graph *g, const int *in, const int *a) {
+  int p[4];
+  if (ldm_split(g, in[0], 4, p) < 0) return -1;
+  return ldm_mul(g, p[3], p[1]);
+}
+START_TEST(grad_split_partial) {
+  run_gradcheck("split 4, two parts used", b_split_only, 1, (shp[]){SHP(3, 8, 5)}, NULL, 120, 1e-3);
+}
+END_TEST
+
+static int b_embedding(ldm_graph *g, const int *in, const int *a) {
+  /* 13 indices into 5 rows: repeats; (k*3+1) % 7 also gives indices 5 and 6, outside the table */
+  int idx = u32_input(g, "idx", 13, 3, 1, 7);
+  return ldm_silu(g, ldm_embedding(g, in[0], idx));
+}
+START_TEST(grad_embedding) {
+  run_gradcheck("embedding", b_embedding, 1, (shp[]){SHP(5, 4)}, NULL, 20, 1e-3);
+}
+END_TEST
+
+static int b_attention(ldm_graph *g, const int *in, const int *a) { return ldm_attention_core(g, in[0], a[0]); }
+START_TEST(grad_attention_core) {
+  run_gradcheck("attention_core [2,24,3,3] 2 heads", b_attention, 1, (shp[]){SHP(2, 24, 3, 3)}, (int[]){2}, 80, 1e-3);
+  run_gradcheck("attention_core [1,12,2,3] 1 head", b_attention, 1, (shp[]){SHP(1, 12, 2, 3)}, (int[]){1}, 72, 1e-3);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- forward against double loops */
+
+static void fill_uniform(float *v, int64_t n, uint64_t stream, float lo, float hi) {
+  for (int64_t j = 0; j < n; j++) v[j] = lo + (hi - lo) * ldm_u32_to_unit(ldm_rng_u32(9, stream, 0, (uint64_t)j));
+}
+
+START_TEST(group_norm_forward_matches_double) {
+  const int N = 3, C = 12, G = 3, S = 35;
+  const float offs[2] = {0.0f, 50.0f};
+  for (int oi = 0; oi < 2; oi++) {
+    ldm_graph g;
+    ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+    int x = ldm_act(&g, "x", 4, LDM_SHAPE(N, C, 5, 7));
+    int ga = ldm_act(&g, "gamma", 1, LDM_SHAPE(C)), be = ldm_act(&g, "beta", 1, LDM_SHAPE(C));
+    ldm_keep(&g, x);
+    ldm_keep(&g, ga);
+    ldm_keep(&g, be);
+    int y = ldm_group_norm(&g, x, ga, be, G, 1e-5f);
+    ck_assert_int_ge(y, 0);
+    ldm_keep(&g, y);
+    ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+    ldm_exec *e;
+    ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+    float xv[3 * 12 * 35], gv[12], bv[12], yv[3 * 12 * 35];
+    fill_uniform(xv, N * C * S, 1, offs[oi] - 2.0f, offs[oi] + 2.0f);
+    fill_uniform(gv, C, 2, -1.5f, 1.5f);
+    fill_uniform(bv, C, 3, -1.0f, 1.0f);
+    ck_assert_int_eq(ldm_exec_write(e, x, xv, sizeof xv), LDM_OK);
+    ck_assert_int_eq(ldm_exec_write(e, ga, gv, sizeof gv), LDM_OK);
+    ck_assert_int_eq(ldm_exec_write(e, be, bv, sizeof bv), LDM_OK);
+    ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+    ck_assert_int_eq(ldm_exec_read(e, y, yv, sizeof yv), LDM_OK);
+    double maxerr = 0;
+    const int cg = C / G, M = cg * S;
+    for (int n = 0; n < N; n++)
+      for (int grp = 0; grp < G; grp++) {
+        const float *xs = xv + (n * C + grp * cg) * S;
+        double m = 0, v = 0;
+        for (int i = 0; i < M; i++) m += xs[i];
+        m /= M;
+        for (int i = 0; i < M; i++) v += (xs[i] - m) * (xs[i] - m);
+        v /= M;
+        for (int i = 0; i < M; i++) {
+          int c = grp * cg + i / S;
+          double ref = (xs[i] - m) / sqrt(v + 1e-5) * gv[c] + bv[c];
+          double err = fabs(ref - yv[(n * C + grp * cg) * S + i]);
+          if (err > maxerr) maxerr = err;
+        }
+      }
+    /* fp32 inputs around an offset of 50 carry ~4e-6 absolute resolution; the normalised values ~1 */
+    ck_assert_msg(maxerr < (oi ? 2e-5 : 2e-6), "group_norm max error %.3g (offset %g)", maxerr, (double)offs[oi]);
+    ldm_exec_free(e);
+    ldm_graph_free(&g);
+  }
+}
+END_TEST
+
+START_TEST(timestep_embedding_matches_formula) {
+  const int B = 40, dim = 128, half = 64;
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int64_t nb = B;
+  int t = ldm_tensor_new(&g, "t", LDM_ARENA_HOST, LDM_U32, 1, &nb);
+  ck_assert_int_ge(t, 0);
+  ldm_keep(&g, t);
+  int o = ldm_timestep_embedding(&g, t, dim);
+  ck_assert_int_ge(o, 0);
+  ldm_keep(&g, o);
+  ck_assert_int_eq(g.t[o].shape[0], B);
+  ck_assert_int_eq(g.t[o].shape[1], dim);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  uint32_t tv[40];
+  for (int b = 0; b < B; b++) tv[b] = (uint32_t)(b * 25 + (b == B - 1 ? 24 : 0)); /* 0 .. 999 */
+  ck_assert_int_eq(ldm_exec_write(e, t, tv, sizeof tv), LDM_OK);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  float ov[40 * 128];
+  ck_assert_int_eq(ldm_exec_read(e, o, ov, sizeof ov), LDM_OK);
+  double maxerr = 0;
+  for (int b = 0; b < B; b++)
+    for (int k = 0; k < half; k++) {
+      double a = tv[b] * exp(-log(10000.0) * k / half);
+      double ec = fabs(cos(a) - ov[b * dim + k]), es = fabs(sin(a) - ov[b * dim + half + k]);
+      maxerr = fmax(maxerr, fmax(ec, es));
+    }
+  /* the twin's fp32 argument t * f differs from the exact one by up to ~1e-4 rad at t ~ 1000 */
+  ck_assert_msg(maxerr < 3e-4, "timestep embedding max error %.3g", maxerr);
+  ck_assert_float_eq(ov[0], 1.0f);        /* t = 0: cos = 1 */
+  ck_assert_float_eq(ov[half], 0.0f);     /* sin = 0 */
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+START_TEST(builder_errors) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 4, LDM_SHAPE(2, 12, 3, 3));
+  int ga = ldm_act(&g, "gamma", 1, LDM_SHAPE(12)), be = ldm_act(&g, "beta", 1, LDM_SHAPE(11));
+  ck_assert_int_eq(ldm_group_norm(&g, x, ga, ga, 5, 1e-5f), -1);
+  ck_assert_ptr_nonnull(strstr(ldm_last_error(), "5 groups"));
+  ck_assert_int_eq(ldm_group_norm(&g, x, ga, be, 3, 1e-5f), -1);
+  ck_assert_int_eq(ldm_softmax(&g, x, 7, 7), -1);
+  int outs[5];
+  ck_assert_int_eq(ldm_split(&g, x, 5, outs), -1);
+  int y = ldm_act(&g, "y", 4, LDM_SHAPE(2, 3, 3, 4));
+  ck_assert_int_eq(ldm_concat(&g, x, y), -1);
+  int64_t n = 4;
+  int idx = ldm_tensor_new(&g, "idx", LDM_ARENA_HOST, LDM_U32, 1, &n);
+  ck_assert_int_eq(ldm_embedding(&g, x, idx), -1); /* table must be 2-D */
+  ck_assert_int_eq(ldm_timestep_embedding(&g, idx, 7), -1);
+  ck_assert_int_eq(ldm_timestep_embedding(&g, ga, 8), -1); /* f32 timesteps */
+  ck_assert_int_eq(ldm_attention_core(&g, x, 3), -1);     /* 12 = 3 * 4 channels: not 3 heads */
+  ck_assert_int_ge(ldm_attention_core(&g, x, 2), 0);
+  ldm_graph_free(&g);
+}
+END_TEST
+
+/* ---------------------------------------------------------------- module gradients (need conv2d) */
+
+static int conv_params(ldm_graph *g, const char *name, int64_t cout, int64_t cin, int64_t k, int *bias) {
+  char nm[64];
+  snprintf(nm, sizeof nm, "%s.weight", name);
+  int w = ldm_param(g, nm, 4, LDM_SHAPE(cout, cin, k, k));
+  snprintf(nm, sizeof nm, "%s.bias", name);
+  *bias = ldm_param(g, nm, 1, LDM_SHAPE(cout));
+  return w;
+}
+static int gn_params(ldm_graph *g, const char *name, int64_t c, int *beta) {
+  char nm[64];
+  snprintf(nm, sizeof nm, "%s.weight", name);
+  int ga = ldm_param(g, nm, 1, LDM_SHAPE(c));
+  snprintf(nm, sizeof nm, "%s.bias", name);
+  *beta = ldm_param(g, nm, 1, LDM_SHAPE(c));
+  return ga;
+}
+
+/* as the reference twin's Attn: x + o(attention_core(qkv(n(x)))); in[0] = x [2, 8, 3, 3] */
+static int b_attn_block(ldm_graph *g, const int *in, const int *a) {
+  const int64_t C = 8;
+  int nb, qb, ob;
+  int ng = gn_params(g, "n", C, &nb);
+  int qw = conv_params(g, "qkv", 3 * C, C, 1, &qb);
+  int ow = conv_params(g, "o", C, C, 1, &ob);
+  int h = ldm_group_norm(g, in[0], ng, nb, 2, 1e-5f);
+  h = ldm_conv2d(g, h, qw, qb, 1, 0);
+  h = ldm_attention_core(g, h, 2);
+  h = ldm_conv2d(g, h, ow, ob, 1, 0);
+  return ldm_add(g, in[0], h);
+}
+
+/* as the reference twin's ResBlock with a time embedding; in[0] = x [2, 4, 4, 3], in[1] = temb [2, 6]:
+ * h = c1(silu(n1(x))); h += t(silu(temb)) over HW; h = c2(silu(n2(h))); out = h + skip(x) */
+static int b_resblock(ldm_graph *g, const int *in, const int *a) {
+  const int64_t N = 2, Ci = 4, Co = 8, H = 4, W = 3, T = 6;
+  int n1b, n2b, c1b, c2b, sb;
+  int n1 = gn_params(g, "n1", Ci, &n1b);
+  int c1 = conv_params(g, "c1", Co, Ci, 3, &c1b);
+  int n2 = gn_params(g, "n2", Co, &n2b);
+  int c2 = conv_params(g, "c2", Co, Co, 3, &c2b);
+  int tw = ldm_param(g, "t.weight", 2, LDM_SHAPE(Co, T)), tb = ldm_param(g, "t.bias", 1, LDM_SHAPE(Co));
+  int sk = conv_params(g, "skip", Co, Ci, 1, &sb);
+  int h = ldm_conv2d(g, ldm_silu(g, ldm_group_norm(g, in[0], n1, n1b, 2, 1e-5f)), c1, c1b, 1, 1);
+  int te = ldm_linear_op(g, ldm_silu(g, in[1]), tw, tb); /* [N, Co] */
+  int tb_map = ldm_act(g, "temb_map", 4, LDM_SHAPE(N, Co, H, W));
+  if (h < 0 || te < 0 || tb_map < 0 || ldm_broadcast(g, te, tb_map, N, Co, H * W, N, 1.0f, 0) < 0) return -1;
+  h = ldm_add(g, h, tb_map);
+  h = ldm_conv2d(g, ldm_silu(g, ldm_group_norm(g, h, n2, n2b, 4, 1e-5f)), c2, c2b, 1, 1);
+  return ldm_add(g, h, ldm_conv2d(g, in[0], sk, sb, 1, 0));
+}
+
+/* Module gradchecks also check every parameter the module created (found by name after the build). */
+static void run_module_gradcheck(const char *what, body_fn body, int nin, const shp *shapes, const char *const *pnames,
+                                 int np, double tol) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int wrt[24];
+  for (int i = 0; i < nin; i++) {
+    char nm[16];
+    snprintf(nm, sizeof nm, "in%d", i);
+    wrt[i] = ldm_param(&g, nm, shapes[i].ndim, shapes[i].s);
+    ck_assert_int_ge(wrt[i], 0);
+  }
+  int f = body(&g, wrt, NULL);
+  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
+  for (int k = 0; k < np; k++) {
+    wrt[nin + k] = ldm_find(&g, pnames[k]);
+    ck_assert_msg(wrt[nin + k] >= 0, "%s: no parameter %s", what, pnames[k]);
+  }
+  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
+  ldm_keep(&g, w);
+  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
+  ck_assert_int_ge(loss, 0);
+  ldm_keep(&g, loss);
+  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  for (int i = 0; i < g.nt; i++) { /* every parameter (and w): values in [-1, 1), gammas near 1 */
+    if (g.t[i].arena != LDM_ARENA_PARAM && i != w) continue;
+    int64_t n = g.t[i].numel;
+    bool gamma = strstr(g.t[i].name, "n1.weight") || strstr(g.t[i].name, "n2.weight") ||
+                 strcmp(g.t[i].name, "n.weight") == 0;
+    float *v = malloc((size_t)n * 4);
+    ck_assert_ptr_nonnull(v);
+    for (int64_t j = 0; j < n; j++) {
+      float u = 2.0f * ldm_u32_to_unit(ldm_rng_u32(5, (uint64_t)i, 0, (uint64_t)j)) - 1.0f;
+      v[j] = gamma ? 1.0f + 0.3f * u : u;
+    }
+    ck_assert_int_eq(ldm_exec_write(e, i, v, (size_t)n * 4), LDM_OK);
+    free(v);
+  }
+  double worst;
+  const char *where;
+  ck_assert_int_eq(ldm_gradcheck(e, loss, wrt, nin + np, 30, 1e-2, 13, &worst, &where), LDM_OK);
+  if (getenv("LDM_TEST_VERBOSE")) printf("%-40s worst relative gradient error %.3g (%s)\n", what, worst, where);
+  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+
+START_TEST(grad_attention_block) {
+  static const char *const p[] = {"n.weight", "n.bias", "qkv.weight", "qkv.bias", "o.weight", "o.bias"};
+  run_module_gradcheck("attention block", b_attn_block, 1, (shp[]){SHP(2, 8, 3, 3)}, p, 6, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_resblock_temb) {
+  static const char *const p[] = {"n1.weight", "n1.bias", "c1.weight", "c1.bias", "n2.weight", "n2.bias",
+                                  "c2.weight", "c2.bias", "t.weight",  "t.bias",  "skip.weight", "skip.bias"};
+  run_module_gradcheck("resblock", b_resblock, 2, (shp[]){SHP(2, 4, 4, 3), SHP(2, 6)}, p, 12, 2e-3);
+}
+END_TEST
+
+int main(void) {
+  Suite *s = suite_create("ops-norm");
+  TCase *tc = tcase_create("norm");
+  tcase_set_timeout(tc, 300);
+  tcase_add_test(tc, grad_group_norm);
+  tcase_add_test(tc, grad_group_norm_second_consumer);
+  tcase_add_test(tc, grad_softmax);
+  tcase_add_test(tc, grad_concat_split);
+  tcase_add_test(tc, grad_split_partial);
+  tcase_add_test(tc, grad_embedding);
+  tcase_add_test(tc, grad_attention_core);
+  tcase_add_test(tc, group_norm_forward_matches_double);
+  tcase_add_test(tc, timestep_embedding_matches_formula);
+  tcase_add_test(tc, builder_errors);
+  tcase_add_test(tc, grad_attention_block);
+  tcase_add_test(tc, grad_resblock_temb);
+  suite_add_tcase(s, tc);
+  SRunner *sr = srunner_create(s);
+  srunner_run_all(sr, CK_NORMAL);
+  int failed = srunner_ntests_failed(sr);
+  srunner_free(sr);
+  return failed ? 1 : 0;
+}
