@@ -8,7 +8,8 @@
 //   CONV_BWD_DATA    conv2d_backward_data:   dx[n,ci,ih,iw] = sum_{co,kh,kw} w[co,ci,kh,kw] dy[n,co,oh,ow]
 //                    rows ci, columns (n,ih,iw), depth (co,kh,kw); taps whose oh/ow are not integers or out
 //                    of range contribute zero (a gather: each output written once, no atomics)
-//   CONV_BWD_WEIGHT  conv2d_backward_weight: dw[s,co,ci,kh,kw] = sum_{(n,oh,ow) in split s} dy[n,co,oh,ow] x[n,ci,ih,iw]
+//   CONV_BWD_WEIGHT  conv2d_backward_weight: dw[s,co,ci,kh,kw] = sum_{(n,oh,ow) in split s} dy[n,co,oh,ow]
+//                                                                                   * x[n,ci,ih,iw]
 //                    rows co, columns (ci,kh,kw), depth = the output pixels of split s (workgroup z), in order
 // Bindings: FWD x, w, bias, y; BWD_DATA dy, w, dx; BWD_WEIGHT dy, x, dw. Every output: o = acc ? o + v : v.
 #include "common.glsl"

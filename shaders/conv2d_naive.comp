@@ -38,7 +38,8 @@ void main() {
       for (uint kw = 0u; kw < KS; kw++) {
         int iw = iw0 + int(kw);
         if (uint(iw) >= pc.W) continue;
-        s += in0[((n * pc.Cin + ci) * pc.H + uint(ih)) * pc.W + uint(iw)] * in1[((co * pc.Cin + ci) * KS + kh) * KS + kw];
+        s += in0[((n * pc.Cin + ci) * pc.H + uint(ih)) * pc.W + uint(iw)] *
+             in1[((co * pc.Cin + ci) * KS + kh) * KS + kw];
       }
     }
   if (pc.has_bias != 0u) s += bias[co];

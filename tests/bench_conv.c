@@ -71,7 +71,8 @@ int main(int argc, char **argv) {
   if (ldm_graph_plan(&g) != LDM_OK) return 1;
   double gflop = 2.0 * N * Cout * pc.Ho * pc.Wo * Cin * k * k * 1e-9;
   printf("conv2d N%lld %lld->%lld %lldx%lld k%lld s%d p%d (%.3f GFLOP per op, backward_weight %u splits)\n",
-         (long long)N, (long long)Cin, (long long)Cout, (long long)H, (long long)W, (long long)k, stride, pad, gflop, s);
+         (long long)N, (long long)Cin, (long long)Cout, (long long)H, (long long)W, (long long)k, stride, pad, gflop,
+         s);
   for (int be = 0; be <= use_vk; be++) {
     ldm_exec *e = NULL;
     ldm_vk_ctx *vk = NULL;

@@ -84,7 +84,9 @@ static void run_gradcheck(const char *what, body_fn body, int nin, const shp *sh
 }
 
 /* arg: stride pad bias */
-static int b_conv(ldm_graph *g, const int *in, const int *a) { return ldm_conv2d(g, in[0], in[1], a[2] ? in[2] : -1, a[0], a[1]); }
+static int b_conv(ldm_graph *g, const int *in, const int *a) {
+  return ldm_conv2d(g, in[0], in[1], a[2] ? in[2] : -1, a[0], a[1]);
+}
 /* x feeds two convolutions (the second dx contribution accumulates) and the output goes through SiLU */
 static int b_conv_twice(ldm_graph *g, const int *in, const int *a) {
   int y1 = ldm_conv2d(g, in[0], in[1], in[2], a[0], a[1]);
@@ -252,6 +254,17 @@ START_TEST(conv_matches_direct_loops) {
   direct_case((cshape){3, 70, 9, 7, 66, 3, 1, 1, 1}, 7);   /* several CPU row/column blocks */
   direct_case((cshape){5, 16, 23, 21, 40, 3, 1, 1, 1}, 2); /* pixel blocks spanning samples and rows */
   direct_case((cshape){2, 3, 9, 1, 2, 3, 1, 1, 1}, 1);     /* one-column images */
+  direct_case((cshape){2, 32, 9, 8, 12, 3, 2, 1, 1}, 3);   /* channel-last weight gradient, stride 2 */
+  direct_case((cshape){2, 64, 23, 17, 8, 3, 1, 1, 0}, 3);  /* ... samples larger than a pixel chunk */
+  direct_case((cshape){3, 96, 4, 4, 70, 3, 1, 1, 1}, 2);   /* ... many samples per chunk, 2 channel blocks */
+  direct_case((cshape){2, 5, 6, 7, 3, 1, 1, 1, 1}, 1);     /* pad > k - 1: the col2im data gradient */
+  direct_case((cshape){1, 4, 10, 9, 6, 3, 3, 2, 1}, 2);    /* stride 3 */
+  direct_case((cshape){2, 6, 5, 9, 1, 3, 1, 1, 1}, 1);     /* one output channel (direct path) */
+  direct_case((cshape){3, 2, 7, 6, 4, 5, 1, 2, 0}, 2);     /* four output channels, two inputs, k5 */
+  direct_case((cshape){2, 40, 11, 12, 2, 3, 1, 0, 1}, 1);  /* no padding, many input channels */
+  direct_case((cshape){2, 32, 7, 9, 1, 3, 1, 1, 1}, 2);    /* channel-last weight gradient, 1 row */
+  direct_case((cshape){1, 64, 6, 5, 2, 5, 1, 2, 0}, 1);    /* ... 2 rows, 25 taps in groups */
+  direct_case((cshape){2, 32, 8, 8, 3, 3, 2, 1, 1}, 3);    /* ... 3 of 4 rows, stride 2 */
 }
 END_TEST
 

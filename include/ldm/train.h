@@ -58,6 +58,12 @@ void ldm_sample_defaults(ldm_sample_opts *o);
  * vk may be NULL for the CPU backend. */
 ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, int **labels, ldm_model_cfg *cfg);
 
+/* Time the VAE train step, the UNet train step and a UNet forward (sampling step) of opts' config,
+ * preset, device and batch on synthetic data; print a table with per-op breakdowns to f (and a JSON
+ * line to json_path when given). */
+#include <stdio.h>
+ldm_status ldm_bench(const ldm_train_opts *opts, int iters, FILE *f, const char *json_path);
+
 /* model configuration <-> safetensors metadata ("ldm.*" keys) */
 typedef struct ldm_st_writer ldm_st_writer;
 typedef struct ldm_st_file ldm_st_file;

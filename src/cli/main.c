@@ -11,6 +11,7 @@ static const ldm_cmd commands[] = {
     {"sample", "generate images from a trained run directory (DDIM/DDPM, classifier-free guidance)", ldm_cmd_sample},
     {"devices", "list Vulkan devices, their limits and features, and which one --device vk picks", ldm_cmd_devices},
     {"conformance", "check every shader on a Vulkan device against the CPU reference", ldm_cmd_conformance},
+    {"bench", "time the train and sampling steps on a device, with the most expensive ops", ldm_cmd_bench},
     {"forward", "run a trained VAE and UNet on inputs from a safetensors file (cross-checks, debugging)", ldm_cmd_forward},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])

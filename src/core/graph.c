@@ -188,7 +188,7 @@ int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, i
   n->op = op;
   n->nin = nin;
   n->nout = nout;
-  memcpy(n->in, in, (size_t)nin * sizeof *in);
+  if (nin) memcpy(n->in, in, (size_t)nin * sizeof *in);
   memcpy(n->out, out, (size_t)nout * sizeof *out);
   if (pc_size) memcpy(n->pc, pc, pc_size);
   n->pc_size = pc_size;

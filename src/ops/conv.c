@@ -6,9 +6,12 @@
  *   forward          Y[co][(n,oh,ow)]  = W[co][(ci,kh,kw)] . col[(ci,kh,kw)][(n,oh,ow)]
  *   backward_data    dx = col2im(W^T . dY)        (GPU: a gather over (co,kh,kw), see conv2d.comp)
  *   backward_weight  dW[co][(ci,kh,kw)] = sum over (n,oh,ow) of dY[co][.] col[(ci,kh,kw)][.]
- * The CPU twin (also the production CPU backend) packs panels of the virtual im2col matrix into
- * thread-local buffers and runs register-blocked vector micro-kernels; work is split into fixed items
- * (column blocks, samples, weight blocks x depth splits), so results do not depend on the thread count.
+ * The CPU twin (also the production CPU backend) packs panels of the virtual im2col matrix from a
+ * zero-padded copy of the input into thread-local buffers and runs register-blocked vector micro-kernels
+ * (forward; backward_data at stride 1 is the forward of dY with the flipped kernel); backward_weight reads
+ * a channel-last padded input directly; layers with <= 4 output channels use a direct kernel. Work is split
+ * into fixed items (sample groups, samples, weight blocks x depth splits) and every sum has a fixed order,
+ * so results do not depend on the thread count. Measurements: docs/perf.md.
  * backward_weight splits its long reduction over output pixels into `splits` fixed ranges whose partial
  * sums a reduce_sum node adds in order (deterministic, and enough workgroups to fill a big GPU). */
 #include "ops/conv.h"
@@ -115,6 +118,37 @@ static void uk_outer_rows(int64_t nd, const float *restrict A, const float *rest
   for (int r = 0; r < MR; r++)
     for (int v = 0; v < NV; v++) vstore(C + r * ldc + v * VW, c[r][v]);
 }
+
+/* The same for few output channels: R rows and a group of T taps at once (tap j reads B + toff[j] and
+ * accumulates into C + j*NR), so that enough independent accumulators hide the FMA latency. */
+#define DEF_TAPS(R, T)                                                                                           \
+  static void uk_taps_##R(int64_t nd, const float *restrict A, const float *restrict B,                        \
+                          const int64_t *restrict boff, const int64_t *toff, float *restrict C, int64_t ldc) {  \
+    vf c[R][T][NV];                                                                                            \
+    for (int r = 0; r < R; r++)                                                                                \
+      for (int j = 0; j < T; j++)                                                                              \
+        for (int v = 0; v < NV; v++) c[r][j][v] = vload(C + r * ldc + j * NR + v * VW);                        \
+    for (int64_t t = 0; t < nd; t++) {                                                                         \
+      vf a[R];                                                                                                 \
+      for (int r = 0; r < R; r++) a[r] = VSPLAT(A[t * R + r]);                                                 \
+      for (int j = 0; j < T; j++)                                                                              \
+        for (int v = 0; v < NV; v++) {                                                                         \
+          vf b = vload(B + boff[t] + toff[j] + v * VW);                                                        \
+          for (int r = 0; r < R; r++) c[r][j][v] = VFMA(a[r], b, c[r][j][v]);                                  \
+        }                                                                                                      \
+    }                                                                                                          \
+    for (int r = 0; r < R; r++)                                                                                \
+      for (int j = 0; j < T; j++)                                                                              \
+        for (int v = 0; v < NV; v++) vstore(C + r * ldc + j * NR + v * VW, c[r][j][v]);                        \
+  }
+#if VW == 16
+enum { TAPS_1 = 9, TAPS_2 = 4, TAPS_4 = 2 };
+#else
+enum { TAPS_1 = 4, TAPS_2 = 2, TAPS_4 = 1 };
+#endif
+DEF_TAPS(1, TAPS_1)
+DEF_TAPS(2, TAPS_2)
+DEF_TAPS(4, TAPS_4)
 
 /* acc[i*ldc + j] += A_i . B_j over nv vectors (lane-wise partial sums), i < DI, j < DJ. */
 static void uk_dot(int64_t nv, const float *restrict A, int64_t lda, const float *restrict B, int64_t ldb,
@@ -337,7 +371,82 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   }
 }
 
+/* Stride 1 and at most 4 output channels (image/latent output layers, and the data gradient of layers
+ * with few input channels): packing would cost more than the arithmetic. Direct convolution in the
+ * padded domain instead: q = oh*Wp + ow over padded-width rows (the columns ow >= Wo are computed and
+ * dropped), and per block of NV_S vectors of q the shifted input rows of every (ci, kh, kw) times the
+ * broadcast weights, summed in (ci, kh, kw) order. Items are samples. */
+#if VW == 16
+#define NV_SMALL(co) ((co) <= 2 ? 8 : 4)
+#else
+#define NV_SMALL(co) ((co) <= 2 ? 4 : 2)
+#endif
+#define DEF_FWD_SMALL(CO)                                                                                        \
+  static void fwd_small_##CO(const fwd_ctx *c, const float *xp, int64_t n) {                                   \
+    enum { NVS = NV_SMALL(CO) };                                                                               \
+    const geo *G = &c->G;                                                                                      \
+    const int64_t HWp = G->Hp * G->Wp, Q = G->Ho * G->Wp;                                                      \
+    int64_t oh = 0, ow = 0; /* output position of q0 */                                                        \
+    for (int64_t q0 = 0; q0 < Q; q0 += NVS * VW) {                                                             \
+      vf acc[CO][NVS];                                                                                         \
+      for (int o = 0; o < CO; o++)                                                                             \
+        for (int v = 0; v < NVS; v++) acc[o][v] = VSPLAT(0.0f);                                                \
+      for (int64_t ci = 0; ci < G->Cin; ci++)                                                                  \
+        for (int64_t kh = 0; kh < G->k; kh++)                                                                  \
+          for (int64_t kw = 0; kw < G->k; kw++) {                                                              \
+            const float *src = xp + ci * HWp + kh * G->Wp + kw + q0;                                           \
+            const float *wv = c->wp + ((ci * G->k + kh) * G->k + kw) * MR;                                     \
+            vf xv[NVS];                                                                                        \
+            for (int v = 0; v < NVS; v++) xv[v] = vload(src + v * VW);                                         \
+            for (int o = 0; o < CO; o++) {                                                                     \
+              vf a = VSPLAT(wv[o]);                                                                            \
+              for (int v = 0; v < NVS; v++) acc[o][v] = VFMA(a, xv[v], acc[o][v]);                             \
+            }                                                                                                  \
+          }                                                                                                    \
+      int64_t nq = Q - q0 < NVS * VW ? Q - q0 : NVS * VW, oh1 = oh, ow1 = ow;                                  \
+      for (int o = 0; o < CO; o++) {                                                                           \
+        float t[NVS * VW];                                                                                     \
+        for (int v = 0; v < NVS; v++) vstore(t + v * VW, acc[o][v]);                                           \
+        float bv = c->bias ? c->bias[o] : 0.0f, *yo = c->y + (n * G->Cout + o) * G->P;                         \
+        oh1 = oh, ow1 = ow;                                                                                    \
+        for (int64_t i = 0; i < nq; i++) {                                                                     \
+          if (ow1 < G->Wo) {                                                                                   \
+            float *d = yo + oh1 * G->Wo + ow1;                                                                 \
+            *d = c->accumulate ? *d + (t[i] + bv) : t[i] + bv;                                                 \
+          }                                                                                                    \
+          if (++ow1 == G->Wp) ow1 = 0, oh1++;                                                                  \
+        }                                                                                                      \
+      }                                                                                                        \
+      oh = oh1, ow = ow1;                                                                                      \
+    }                                                                                                          \
+  }
+DEF_FWD_SMALL(1)
+DEF_FWD_SMALL(2)
+DEF_FWD_SMALL(3)
+DEF_FWD_SMALL(4)
+
+static void fwd_small_items(void *vc, int64_t n0, int64_t n1) {
+  const fwd_ctx *c = vc;
+  const geo *G = &c->G;
+  const int64_t planes = G->Cin * G->Hp * G->Wp, slack = 8 * VW + G->k + G->Wp;
+  float *xp = scratch(3, planes + slack);
+  zero_row(xp + planes, slack); /* read (times weights) only by dropped columns */
+  for (int64_t n = n0; n < n1; n++) {
+    pad_planes(G, c->x, G->Cin, n, 1, 0, G->Cin, xp);
+    switch (G->Cout) {
+    case 1: fwd_small_1(c, xp, n); break;
+    case 2: fwd_small_2(c, xp, n); break;
+    case 3: fwd_small_3(c, xp, n); break;
+    default: fwd_small_4(c, xp, n); break;
+    }
+  }
+}
+
 static void fwd_run(fwd_ctx *c) {
+  if (c->G.s == 1 && c->G.Cout <= 4) {
+    ldm_parallel_for(c->G.N, 1, fwd_small_items, c);
+    return;
+  }
   c->spi = FWD_NC / c->G.P > 1 ? FWD_NC / c->G.P : 1;
   ldm_parallel_for((c->G.N + c->spi - 1) / c->spi, 1, fwd_items, c);
 }
@@ -435,7 +544,8 @@ static void cpu_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, void
         for (int64_t tap = 0; tap < G.KK; tap++)
           for (int r = 0; r < MR; r++) {
             int64_t ci = ib * MR + r;
-            wp[(ib * c.G.Kd + co * G.KK + tap) * MR + r] = ci < G.Cin ? w[(co * G.Cin + ci) * G.KK + G.KK - 1 - tap] : 0.0f;
+            float v = ci < G.Cin ? w[(co * G.Cin + ci) * G.KK + G.KK - 1 - tap] : 0.0f;
+            wp[(ib * c.G.Kd + co * G.KK + tap) * MR + r] = v;
           }
     c.wp = wp;
     fwd_run(&c);
@@ -534,9 +644,9 @@ enum { BWC_CB = 64, BWC_DC = 256 };
 static void bwc_items(void *vc, int64_t i0, int64_t i1) {
   const bw_ctx *c = vc;
   const geo *G = &c->G;
-  const int64_t HWp = G->Hp * G->Wp, ldc = G->KK * NR, D = G->N * G->P;
+  const int64_t HWp = G->Hp * G->Wp, ldc = (G->KK + TAPS_1) * NR, D = G->N * G->P; /* slack: tap groups */
   const int64_t max_ns = (BWC_DC + G->P - 1) / G->P + 1;
-  float *At = scratch(0, BWC_CB * BWC_DC);
+  float *At = scratch(0, (BWC_CB + MR) * BWC_DC);
   float *Cacc = scratch(1, BWC_CB * ldc);
   int64_t *boff = (int64_t *)scratch(2, 2 * BWC_DC);
   float *xpc = scratch(SLOT_XP, max_ns * HWp * NR);
@@ -544,22 +654,31 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
     int64_t split = it / (c->ncb * c->nmb), rest = it % (c->ncb * c->nmb);
     int64_t co0 = rest / c->nmb * BWC_CB, ci0 = rest % c->nmb * NR;
     int64_t cn = G->Cout - co0 < BWC_CB ? G->Cout - co0 : BWC_CB, cin = G->Cin - ci0 < NR ? G->Cin - ci0 : NR;
-    int64_t ncp = (cn + MR - 1) / MR;
+    /* rows per panel: MR, or fewer for layers with few output channels (then taps go in groups) */
+    const int R = cn >= MR ? MR : cn > 2 ? 4 : (int)cn, T = R == MR ? 1 : R == 4 ? TAPS_4 : R == 2 ? TAPS_2 : TAPS_1;
+    int64_t ncp = (cn + R - 1) / R;
     int64_t d0 = split * c->p->split_len, d1 = d0 + c->p->split_len < D ? d0 + c->p->split_len : D;
-    for (int64_t i = 0; i < ncp * MR * ldc; i++) Cacc[i] = 0.0f;
-    for (int64_t dc0 = d0; dc0 < d1; dc0 += BWC_DC) {
-      int64_t dn = d1 - dc0 < BWC_DC ? d1 - dc0 : BWC_DC;
+    for (int64_t i = 0; i < ncp * R * ldc; i++) Cacc[i] = 0.0f;
+    int64_t cached = -1; /* the sample in xpc when samples are larger than a chunk */
+    for (int64_t dc0 = d0, dn; dc0 < d1; dc0 += dn) {
+      /* chunks of whole samples when they fit (each sample transposed once), else pieces of one sample */
+      int64_t end = G->P <= BWC_DC ? (dc0 + BWC_DC) / G->P * G->P : (dc0 / G->P + 1) * G->P;
+      if (G->P > BWC_DC && end > dc0 + BWC_DC) end = dc0 + BWC_DC;
+      dn = (end < d1 ? end : d1) - dc0;
       int64_t n0 = dc0 / G->P, ns = (dc0 + dn - 1) / G->P - n0 + 1;
-      /* channel-last padded input of the chunk's samples (channels past cin and borders are zero) */
-      for (int64_t i = 0; i < ns * HWp; i++) zero_row(xpc + i * NR, NR);
-      for (int64_t sn = 0; sn < ns; sn++)
+      if (!(ns == 1 && n0 == cached)) {
+        cached = G->P > BWC_DC ? n0 : -1;
+        /* channel-last padded input of the chunk's samples (channels past cin and borders are zero) */
+        for (int64_t i = 0; i < ns * HWp; i++) zero_row(xpc + i * NR, NR);
+        for (int64_t sn = 0; sn < ns; sn++)
         for (int64_t j = 0; j < cin; j++) {
           const float *src = c->x + ((n0 + sn) * G->Cin + ci0 + j) * G->H * G->W;
           float *dst = xpc + (sn * HWp + G->pad * G->Wp + G->pad) * NR + j;
           for (int64_t h = 0; h < G->H; h++)
             for (int64_t w = 0; w < G->W; w++) dst[(h * G->Wp + w) * NR] = src[h * G->W + w];
         }
-      /* pixel offsets and the transposed dY panels At[cp][t][MR] */
+      }
+      /* pixel offsets and the transposed dY panels At[cp][t][R] */
       for (int64_t cc = dc0; cc < dc0 + dn;) {
         int64_t n = cc / G->P, pix = cc % G->P, len = G->P - pix < dc0 + dn - cc ? G->P - pix : dc0 + dn - cc;
         for (int64_t t = 0; t < len; t++) {
@@ -567,22 +686,34 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
           boff[cc - dc0 + t] = ((n - n0) * HWp + oh * G->s * G->Wp + ow * G->s) * NR;
         }
         for (int64_t cp = 0; cp < ncp; cp++)
-          for (int r = 0; r < MR; r++) {
-            int64_t co = cp * MR + r;
-            float *dst = At + (cp * dn + (cc - dc0)) * MR + r;
+          for (int r = 0; r < R; r++) {
+            int64_t co = cp * R + r;
+            float *dst = At + (cp * dn + (cc - dc0)) * R + r;
             if (co < cn) {
               const float *src = c->dy + (n * G->Cout + co0 + co) * G->P + pix;
-              for (int64_t t = 0; t < len; t++) dst[t * MR] = src[t];
+              for (int64_t t = 0; t < len; t++) dst[t * R] = src[t];
             } else {
-              for (int64_t t = 0; t < len; t++) dst[t * MR] = 0.0f;
+              for (int64_t t = 0; t < len; t++) dst[t * R] = 0.0f;
             }
           }
         cc += len;
       }
-      for (int64_t tap = 0; tap < G->KK; tap++) {
-        const float *B = xpc + ((tap / G->k) * G->Wp + tap % G->k) * NR;
-        for (int64_t cp = 0; cp < ncp; cp++)
-          uk_outer_rows(dn, At + cp * dn * MR, B, boff, Cacc + cp * MR * ldc + tap * NR, ldc);
+      for (int64_t t0 = 0; t0 < G->KK; t0 += T) {
+        int64_t toff[TAPS_1];
+        for (int j = 0; j < T; j++) { /* a partial last group repeats its last tap into unused columns */
+          int64_t tap = t0 + j < G->KK ? t0 + j : G->KK - 1;
+          toff[j] = ((tap / G->k) * G->Wp + tap % G->k) * NR;
+        }
+        for (int64_t cp = 0; cp < ncp; cp++) {
+          const float *Ac = At + cp * dn * R;
+          float *Cc = Cacc + cp * R * ldc + t0 * NR;
+          switch (R) {
+          case 1: uk_taps_1(dn, Ac, xpc, boff, toff, Cc, ldc); break;
+          case 2: uk_taps_2(dn, Ac, xpc, boff, toff, Cc, ldc); break;
+          case 4: uk_taps_4(dn, Ac, xpc, boff, toff, Cc, ldc); break;
+          default: uk_outer_rows(dn, Ac, xpc + toff[0], boff, Cc, ldc); break;
+          }
+        }
       }
     }
     float *o = c->out + split * G->Cout * G->Kd;
@@ -881,7 +1012,8 @@ static ldm_status bwd_upsample2x(ldm_graph *g, int ni) {
 
 int ldm_upsample2x(ldm_graph *g, int x) {
   if (x < 0 || x >= g->nt || g->t[x].ndim != 4) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "upsample2x: input %s must be [N, C, H, W]", x >= 0 && x < g->nt ? g->t[x].name : "?");
+    LDM_FAIL(LDM_ERR_INVALID_ARG, "upsample2x: input %s must be [N, C, H, W]",
+             x >= 0 && x < g->nt ? g->t[x].name : "?");
     return -1;
   }
   const ldm_tensor *X = &g->t[x];
