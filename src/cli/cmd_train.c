@@ -22,7 +22,7 @@ int ldm_cmd_train(int argc, char **argv) {
       {"stage", ARG_STR, o.stage, sizeof o.stage, "vae, unet or all [all]"},
       {"preset", ARG_STR, o.preset, sizeof o.preset, "auto, quick or full [auto: full on a GPU, quick otherwise]"},
       {"vae-steps", ARG_INT, &o.vae_steps, 0, "VAE steps [3000; quick 800]"},
-      {"unet-steps", ARG_INT, &o.unet_steps, 0, "UNet steps [6000; quick 5000]"},
+      {"unet-steps", ARG_INT, &o.unet_steps, 0, "UNet steps [6000; quick 6000]"},
       {"batch", ARG_INT, &o.batch, 0, "batch size [128; quick 64]"},
       {"lr", ARG_FLOAT, &o.unet_lr, 0, "UNet learning rate [2e-4]"},
       {"vae-lr", ARG_FLOAT, &o.vae_lr, 0, "VAE learning rate [2e-4]"},

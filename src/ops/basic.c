@@ -207,21 +207,33 @@ int ldm_silu(ldm_graph *g, int x) {
   ldm_pc_silu pc = {(uint32_t)g->t[x].numel};
   return ldm_node_add(g, LDM_OP_silu, &x, 1, &out, 1, &pc, sizeof pc, "silu") < 0 ? -1 : out;
 }
+typedef struct {
+  const float *x, *dy;
+  float *out;
+  uint32_t accumulate;
+} silu_ctx;
+static void silu_range(void *vc, int64_t i0, int64_t i1) {
+  const silu_ctx *c = vc;
+  for (int64_t i = i0; i < i1; i++) c->out[i] = c->x[i] / (1.0f + expf(-c->x[i]));
+}
+static void silu_backward_range(void *vc, int64_t i0, int64_t i1) {
+  const silu_ctx *c = vc;
+  for (int64_t i = i0; i < i1; i++) {
+    float s = 1.0f / (1.0f + expf(-c->x[i]));
+    float d = c->dy[i] * s * (1.0f + c->x[i] * (1.0f - s));
+    c->out[i] = c->accumulate ? c->out[i] + d : d;
+  }
+}
+/* elementwise: split across threads in chunks of at least 16 Ki elements (each element computed once) */
 static void cpu_silu(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_silu);
-  const float *x = F(0);
-  float *y = F(1);
-  for (uint32_t i = 0; i < p->n; i++) y[i] = x[i] / (1.0f + expf(-x[i]));
+  silu_ctx c = {F(0), NULL, F(1), 0};
+  ldm_parallel_for(p->n, 1 << 14, silu_range, &c);
 }
 static void cpu_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_silu_backward);
-  const float *x = F(0), *dy = F(1);
-  float *dx = F(2);
-  for (uint32_t i = 0; i < p->n; i++) {
-    float s = 1.0f / (1.0f + expf(-x[i]));
-    float d = dy[i] * s * (1.0f + x[i] * (1.0f - s));
-    dx[i] = p->accumulate ? dx[i] + d : d;
-  }
+  silu_ctx c = {F(0), F(1), F(2), p->accumulate};
+  ldm_parallel_for(p->n, 1 << 14, silu_backward_range, &c);
 }
 static void plan_silu(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   ldm_launch_1d(l, "silu", ((const ldm_pc_silu *)n->pc)->n);

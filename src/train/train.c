@@ -787,7 +787,7 @@ static void apply_preset(ldm_train_opts *o, const ldm_vk_ctx *vk, ldm_model_cfg 
     c->nres = 1;
     c->tdim = 128;
     if (o->vae_steps < 0) o->vae_steps = 800;
-    if (o->unet_steps < 0) o->unet_steps = 5000;
+    if (o->unet_steps < 0) o->unet_steps = 6000;
     if (o->batch < 0) o->batch = 64;
     if (o->vae_lr == 2e-4f) o->vae_lr = 1e-3f;
     if (o->unet_lr == 2e-4f) o->unet_lr = 1e-3f;
