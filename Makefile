@@ -21,7 +21,8 @@ build: deps $(BUILD)/build.ninja
 test: build
 	meson test -C $(BUILD) --print-errorlogs
 
-train: build
+train: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD) ldm-vk
 	./$(BUILD)/ldm-vk train --out $(OUT) $(ARGS)
 
 clean:

@@ -6,6 +6,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "ldm/checkpoint.h"
 #include "ldm/io.h"
 #include "ldm/ops.h"
 #include "ldm/train.h"
@@ -124,10 +125,7 @@ int ldm_cmd_sample(int argc, char **argv) {
     if (s == LDM_OK) fprintf(stderr, "wrote %s (%d images)\n", out, o.n);
   }
   if (s == LDM_OK && out_dir[0]) {
-    if (mkdir(out_dir, 0755) != 0 && !is_dir(out_dir)) {
-      fprintf(stderr, "ldm-vk: cannot create %s\n", out_dir);
-      s = LDM_ERR_IO;
-    }
+    s = ldm_mkdir_p(out_dir);
     int *count = calloc((size_t)(c.ncls + 1), sizeof *count);
     for (int i = 0; i < o.n && s == LDM_OK && count; i++) {
       char p[700];

@@ -39,7 +39,7 @@ int ldm_cli_usage_error(const char *cmd, const char *fmt, ...) {
   fprintf(stderr, "ldm-vk%s%s: ", cmd ? " " : "", cmd ? cmd : "");
   vfprintf(stderr, fmt, ap);
   va_end(ap);
-  fprintf(stderr, " (see `ldm-vk %s--help`)\n", cmd ? cmd : "");
+  fprintf(stderr, " (see `ldm-vk %s%s--help`)\n", cmd ? cmd : "", cmd ? " " : "");
   return 2;
 }
 

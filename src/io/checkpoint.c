@@ -1,6 +1,8 @@
 #include "ldm/checkpoint.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <sys/stat.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -39,6 +41,21 @@ ldm_status ldm_ckpt_load_arena(const ldm_st_file *f, ldm_exec *e, ldm_arena a, c
   if (s == LDM_OK) s = ldm_exec_write_arena(e, a, img, sz);
   free(img);
   return s;
+}
+
+ldm_status ldm_mkdir_p(const char *path) {
+  char tmp[1024];
+  if (snprintf(tmp, sizeof tmp, "%s", path) >= (int)sizeof tmp) return LDM_FAIL(LDM_ERR_IO, "path too long: %s", path);
+  for (char *p = tmp + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+        return LDM_FAIL(LDM_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+      *p = '/';
+    }
+  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
+    return LDM_FAIL(LDM_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
+  return LDM_OK;
 }
 
 ldm_status ldm_exec_copy_arena(ldm_exec *e, ldm_arena from, ldm_arena to) {

@@ -99,21 +99,6 @@ static void progress_update(progress *p, int step, float loss, const char *extra
 
 /* ---------------------------------------------------------------- helpers */
 
-static ldm_status mkdir_p(const char *path) {
-  char tmp[600];
-  snprintf(tmp, sizeof tmp, "%s", path);
-  for (char *p = tmp + 1; *p; p++)
-    if (*p == '/') {
-      *p = 0;
-      if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-        return LDM_FAIL(LDM_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
-      *p = '/';
-    }
-  if (mkdir(tmp, 0755) != 0 && errno != EEXIST)
-    return LDM_FAIL(LDM_ERR_IO, "cannot create directory %s: %s", tmp, strerror(errno));
-  return LDM_OK;
-}
-
 static bool file_exists(const char *p) {
   struct stat st;
   return stat(p, &st) == 0;
@@ -834,7 +819,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
   if (s == LDM_OK && ds.num_classes == 0) c.ncls = 0;
   char sub[700];
   snprintf(sub, sizeof sub, "%s/samples", o->out);
-  if (s == LDM_OK) s = mkdir_p(sub);
+  if (s == LDM_OK) s = ldm_mkdir_p(sub);
   if (s != LDM_OK) {
     ldm_dataset_free(&ds);
     ldm_vk_close(vk);
