@@ -5,7 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#include "ldm/gradcheck.h"
+#include "gradcheck_util.h"
 #include "mlp_graph.h"
 
 START_TEST(philox_known_answers) {
@@ -46,46 +46,6 @@ START_TEST(normal_moments) {
 }
 END_TEST
 
-/* Build: inputs (requiring grad) -> f -> loss = sum(f * w) with fixed random w; gradcheck inputs. */
-typedef int (*body_fn)(ldm_graph *g, const int *in, const int *arg);
-
-static void run_gradcheck(body_fn body, int nin, const int64_t *sizes, const int *arg, double tol) {
-  ldm_graph g;
-  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
-  int in[8];
-  for (int i = 0; i < nin; i++) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "in%d", i);
-    in[i] = ldm_param(&g, nm, 1, &sizes[i]);
-    ck_assert_int_ge(in[i], 0);
-  }
-  int f = body(&g, in, arg);
-  ck_assert_msg(f >= 0, "%s", ldm_last_error());
-  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
-  ldm_keep(&g, w);
-  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
-  ck_assert_int_ge(loss, 0);
-  ldm_keep(&g, loss);
-  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s", ldm_last_error());
-  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
-  ldm_exec *e;
-  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
-  for (int i = 0; i <= nin; i++) {
-    int t = i < nin ? in[i] : w;
-    int64_t n = g.t[t].numel;
-    float *v = malloc((size_t)n * 4);
-    for (int64_t j = 0; j < n; j++) v[j] = 2.0f * ldm_u32_to_unit(ldm_rng_u32(3, (uint64_t)i, 0, (uint64_t)j)) - 1.0f;
-    ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
-    free(v);
-  }
-  double worst;
-  const char *where;
-  ck_assert_int_eq(ldm_gradcheck(e, loss, in, nin, 40, 1e-2, 11, &worst, &where), LDM_OK);
-  ck_assert_msg(worst < tol, "gradient error %.3g at %s", worst, where);
-  ldm_exec_free(e);
-  ldm_graph_free(&g);
-}
-
 static int b_gemm(ldm_graph *g, const int *in, const int *a) {
   int64_t M = a[0], N = a[1], K = a[2], B = a[3];
   int out = ldm_act(g, "C", 1, LDM_SHAPE(B * M * N));
@@ -96,8 +56,10 @@ START_TEST(grad_gemm) {
   for (int ta = 0; ta < 2; ta++)
     for (int tb = 0; tb < 2; tb++) {
       int a[7] = {5, 7, 3, 2, ta, tb, 1 + (ta ^ tb)};
-      int64_t sz[3] = {2 * 5 * 3, 2 * 7 * 3, a[6] == 1 ? 7 : 5};
-      run_gradcheck(b_gemm, 3, sz, a, 2e-3);
+      gc_in in[3] = {GC_IN(2 * 5 * 3), GC_IN(2 * 7 * 3), GC_IN(a[6] == 1 ? 7 : 5)};
+      char what[32];
+      snprintf(what, sizeof what, "gemm ta %d tb %d", ta, tb);
+      gc_check(what, b_gemm, a, 3, in, 40, 2e-3);
     }
 }
 END_TEST
@@ -118,11 +80,11 @@ static int b_mse(ldm_graph *g, const int *in, const int *a) {
   return ldm_copy(g, l, o);
 }
 START_TEST(grad_elementwise) {
-  int64_t sz[2] = {23, 23};
-  run_gradcheck(b_silu, 1, sz, NULL, 2e-3);
-  for (int k = 0; k < 3; k++) run_gradcheck(b_ew, 2, sz, (int[]){k}, 2e-3);
-  run_gradcheck(b_reduce, 1, (int64_t[]){3 * 4 * 5}, (int[]){3, 4, 5}, 2e-3);
-  run_gradcheck(b_mse, 2, sz, NULL, 2e-3);
+  gc_in in[2] = {GC_IN(23), GC_IN(23)};
+  gc_check("silu", b_silu, NULL, 1, in, 40, 2e-3);
+  for (int k = 0; k < 3; k++) gc_check("ew_binary", b_ew, (int[]){k}, 2, in, 40, 2e-3);
+  gc_check("reduce_sum", b_reduce, (int[]){3, 4, 5}, 1, (gc_in[]){GC_IN(3 * 4 * 5)}, 40, 2e-3);
+  gc_check("mse_loss", b_mse, NULL, 2, in, 40, 2e-3);
 }
 END_TEST
 
@@ -159,20 +121,13 @@ START_TEST(mlp_trains_on_cpu) {
 }
 END_TEST
 
-int main(void) {
-  Suite *s = suite_create("core");
-  TCase *tc = tcase_create("core");
-  tcase_set_timeout(tc, 300);
+static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_known_answers);
   tcase_add_test(tc, normal_moments);
   tcase_add_test(tc, grad_gemm);
   tcase_add_test(tc, grad_elementwise);
   tcase_add_test(tc, memory_plan_no_live_overlap);
   tcase_add_test(tc, mlp_trains_on_cpu);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
 }
+
+int main(void) { return gc_run_suite("core", "core", 300, add_tests); }

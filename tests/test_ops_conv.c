@@ -10,26 +10,8 @@
 #include <string.h>
 
 #include "core/ops.h"
-#include "ldm/gradcheck.h"
-#include "ldm/ops.h"
-#include "ldm/rng.h"
+#include "gradcheck_util.h"
 #include "ops/conv.h"
-
-typedef struct {
-  int ndim;
-  int64_t s[4];
-} shp;
-#define SHP(...) ((shp){(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), {__VA_ARGS__}})
-
-static void fill_random(ldm_exec *e, const ldm_graph *g, int t, uint64_t stream, float scale) {
-  int64_t n = g->t[t].numel;
-  float *v = malloc((size_t)n * 4);
-  ck_assert_ptr_nonnull(v);
-  for (int64_t j = 0; j < n; j++)
-    v[j] = scale * (2.0f * ldm_u32_to_unit(ldm_rng_u32(3, stream, 0, (uint64_t)j)) - 1.0f);
-  ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
-  free(v);
-}
 
 static float *read_all(ldm_exec *e, const ldm_graph *g, int t) {
   size_t n = (size_t)g->t[t].numel;
@@ -37,50 +19,6 @@ static float *read_all(ldm_exec *e, const ldm_graph *g, int t) {
   ck_assert_ptr_nonnull(v);
   ck_assert_int_eq(ldm_exec_read(e, t, v, n * 4), LDM_OK);
   return v;
-}
-
-/* ---------------------------------------------------------------- gradcheck helper */
-/* Inputs in0.. of the given shapes (parameters, or activations that require grad when act_mask has
- * their bit) -> f = body -> loss = sum(f * r) with fixed random r; compare d loss / d in_k with central
- * differences on up to `samples` elements of each. */
-typedef int (*body_fn)(ldm_graph *g, const int *in, const int *arg);
-static void run_gradcheck(const char *what, body_fn body, int nin, const shp *shapes, unsigned act_mask,
-                          const int *arg, int samples, double tol) {
-  ldm_graph g;
-  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
-  int in[8];
-  for (int i = 0; i < nin; i++) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "in%d", i);
-    if (act_mask >> i & 1) {
-      in[i] = ldm_act(&g, nm, shapes[i].ndim, shapes[i].s);
-      ck_assert_int_ge(in[i], 0);
-      ldm_requires_grad(&g, in[i]);
-      ldm_keep(&g, in[i]);
-    } else {
-      in[i] = ldm_param(&g, nm, shapes[i].ndim, shapes[i].s);
-    }
-    ck_assert_int_ge(in[i], 0);
-  }
-  int f = body(&g, in, arg);
-  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
-  int r = ldm_act(&g, "r", 1, &g.t[f].numel);
-  ldm_keep(&g, r);
-  int loss = ldm_sum(&g, ldm_mul(&g, f, r));
-  ck_assert_int_ge(loss, 0);
-  ldm_keep(&g, loss);
-  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
-  for (int i = 0; i < nin; i++) ldm_keep(&g, g.t[in[i]].grad);
-  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
-  ldm_exec *e;
-  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
-  for (int i = 0; i <= nin; i++) fill_random(e, &g, i < nin ? in[i] : r, (uint64_t)i, 1.0f);
-  double worst;
-  const char *where;
-  ck_assert_int_eq(ldm_gradcheck(e, loss, in, nin, samples, 1e-2, 11, &worst, &where), LDM_OK);
-  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
-  ldm_exec_free(e);
-  ldm_graph_free(&g);
 }
 
 /* arg: stride pad bias */
@@ -100,41 +38,42 @@ static int b_up_conv(ldm_graph *g, const int *in, const int *a) {
 }
 
 START_TEST(grad_conv_k3_s1_p1) {
-  shp s[3] = {SHP(2, 3, 5, 6), SHP(4, 3, 3, 3), SHP(4)};
-  run_gradcheck("conv k3 s1 p1", b_conv, 3, s, 0, (int[]){1, 1, 1}, 40, 2e-3);
-  run_gradcheck("conv k3 s1 p1 (x activation)", b_conv, 3, s, 1, (int[]){1, 1, 1}, 40, 2e-3);
-  run_gradcheck("conv k3 s1 p1 no bias", b_conv, 2, s, 1, (int[]){1, 1, 0}, 40, 2e-3);
+  gc_in s[3] = {GC_IN(2, 3, 5, 6), GC_IN(4, 3, 3, 3), GC_IN(4)};
+  gc_check("conv k3 s1 p1", b_conv, (int[]){1, 1, 1}, 3, s, 40, 2e-3);
+  s[0].kind = GC_ACT_GRAD;
+  gc_check("conv k3 s1 p1 (x activation)", b_conv, (int[]){1, 1, 1}, 3, s, 40, 2e-3);
+  gc_check("conv k3 s1 p1 no bias", b_conv, (int[]){1, 1, 0}, 2, s, 40, 2e-3);
 }
 END_TEST
 
 START_TEST(grad_conv_k3_s2_p1) {
-  shp odd[3] = {SHP(2, 3, 7, 7), SHP(5, 3, 3, 3), SHP(5)};
-  run_gradcheck("conv k3 s2 p1 7x7", b_conv, 3, odd, 1, (int[]){2, 1, 1}, 40, 2e-3);
-  shp even[3] = {SHP(2, 2, 8, 6), SHP(3, 2, 3, 3), SHP(3)};
-  run_gradcheck("conv k3 s2 p1 8x6", b_conv, 3, even, 1, (int[]){2, 1, 1}, 40, 2e-3);
+  gc_in odd[3] = {{GC_SHAPE(2, 3, 7, 7), .kind = GC_ACT_GRAD}, GC_IN(5, 3, 3, 3), GC_IN(5)};
+  gc_check("conv k3 s2 p1 7x7", b_conv, (int[]){2, 1, 1}, 3, odd, 40, 2e-3);
+  gc_in even[3] = {{GC_SHAPE(2, 2, 8, 6), .kind = GC_ACT_GRAD}, GC_IN(3, 2, 3, 3), GC_IN(3)};
+  gc_check("conv k3 s2 p1 8x6", b_conv, (int[]){2, 1, 1}, 3, even, 40, 2e-3);
 }
 END_TEST
 
 START_TEST(grad_conv_k1_s1_p0) {
-  shp s[3] = {SHP(3, 7, 4, 3), SHP(5, 7, 1, 1), SHP(5)};
-  run_gradcheck("conv k1 s1 p0", b_conv, 3, s, 1, (int[]){1, 0, 1}, 40, 2e-3);
+  gc_in s[3] = {{GC_SHAPE(3, 7, 4, 3), .kind = GC_ACT_GRAD}, GC_IN(5, 7, 1, 1), GC_IN(5)};
+  gc_check("conv k1 s1 p0", b_conv, (int[]){1, 0, 1}, 3, s, 40, 2e-3);
 }
 END_TEST
 
 START_TEST(grad_conv_split_weight_and_two_consumers) {
   /* N*Ho*Wo = 1024 output pixels: the autodiff splits the weight gradient (checked below) */
-  shp s[4] = {SHP(4, 2, 16, 16), SHP(3, 2, 3, 3), SHP(3), SHP(3, 2, 3, 3)};
+  gc_in s[4] = {{GC_SHAPE(4, 2, 16, 16), .kind = GC_ACT_GRAD}, GC_IN(3, 2, 3, 3), GC_IN(3), GC_IN(3, 2, 3, 3)};
   ldm_pc_conv2d pc = {4, 2, 16, 16, 3, 16, 16, 3, 1, 1, 1, 0, 1, 0};
   ck_assert_uint_gt(ldm_conv2d_weight_splits(&pc), 1);
-  run_gradcheck("conv split dw, x twice", b_conv_twice, 4, s, 1, (int[]){1, 1}, 30, 2e-3);
+  gc_check("conv split dw, x twice", b_conv_twice, (int[]){1, 1}, 4, s, 30, 2e-3);
 }
 END_TEST
 
 START_TEST(grad_upsample2x) {
-  shp s[3] = {SHP(2, 3, 3, 5)};
-  run_gradcheck("upsample2x", b_upsample, 1, s, 1, NULL, 90, 2e-3);
-  shp t[3] = {SHP(1, 2, 3, 4), SHP(3, 2, 3, 3), SHP(3)};
-  run_gradcheck("upsample2x + conv", b_up_conv, 3, t, 1, NULL, 40, 2e-3);
+  gc_in s[1] = {{GC_SHAPE(2, 3, 3, 5), .kind = GC_ACT_GRAD}};
+  gc_check("upsample2x", b_upsample, NULL, 1, s, 90, 2e-3);
+  gc_in t[3] = {{GC_SHAPE(1, 2, 3, 4), .kind = GC_ACT_GRAD}, GC_IN(3, 2, 3, 3), GC_IN(3)};
+  gc_check("upsample2x + conv", b_up_conv, NULL, 3, t, 40, 2e-3);
 }
 END_TEST
 
@@ -189,7 +128,10 @@ static void direct_case(cshape c, uint32_t splits) {
   ldm_exec *e;
   ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
   int ins[6] = {x, w, b, dy, dxa, dwa};
-  for (int i = 0; i < 6; i++) fill_random(e, &g, ins[i], 100u + (uint64_t)i, i == 1 ? 0.5f : 1.0f);
+  for (int i = 0; i < 6; i++) {
+    float scale = i == 1 ? 0.5f : 1.0f;
+    gc_fill(e, &g, ins[i], 3, 100u + (uint64_t)i, -scale, scale);
+  }
   float *X = read_all(e, &g, x), *Wt = read_all(e, &g, w), *B = read_all(e, &g, b), *DY = read_all(e, &g, dy);
   float *DX0 = read_all(e, &g, dxa), *DW0 = read_all(e, &g, dwa);
   ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
@@ -283,7 +225,7 @@ START_TEST(upsample_matches_direct_loops) {
   ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
   ldm_exec *e;
   ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
-  fill_random(e, &g, x, 5, 1.0f);
+  gc_fill(e, &g, x, 3, 5, -1.0f, 1.0f);
   ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
   float *X = read_all(e, &g, x), *Y = read_all(e, &g, y), *DX = read_all(e, &g, dx);
   for (int p = 0; p < N * C; p++)
@@ -318,10 +260,7 @@ START_TEST(builder_errors) {
 }
 END_TEST
 
-int main(void) {
-  Suite *s = suite_create("ops-conv");
-  TCase *tc = tcase_create("conv");
-  tcase_set_timeout(tc, 300);
+static void add_tests(TCase *tc) {
   tcase_add_test(tc, grad_conv_k3_s1_p1);
   tcase_add_test(tc, grad_conv_k3_s2_p1);
   tcase_add_test(tc, grad_conv_k1_s1_p0);
@@ -330,10 +269,6 @@ int main(void) {
   tcase_add_test(tc, conv_matches_direct_loops);
   tcase_add_test(tc, upsample_matches_direct_loops);
   tcase_add_test(tc, builder_errors);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
 }
+
+int main(void) { return gc_run_suite("ops-conv", "conv", 300, add_tests); }

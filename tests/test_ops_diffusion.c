@@ -8,10 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gradcheck_util.h"
 #include "ldm/backend.h"
-#include "ldm/gradcheck.h"
-#include "ldm/ops.h"
-#include "ldm/rng.h"
 #include "ldm/schedule.h"
 #include "ldm/step.h"
 
@@ -127,115 +125,69 @@ START_TEST(ddim_timesteps) {
 END_TEST
 
 /* ================================================================= gradient checks */
-/* Inputs: f32 [size] with values in [lo, hi); grad: 0 none, 1 parameter (gradient accumulates),
- * 2 activation that requires grad (first gradient write); u32 inputs (t) have maxval > 0. */
-typedef struct {
-  int64_t size;
-  float lo, hi;
-  int grad;
-  uint32_t maxval;
-  int ndim;
-  int64_t shape[4];
-} gc_input;
-typedef int (*body_fn)(ldm_graph *g, const int *in);
-
-static void run_gradcheck(const char *what, body_fn body, int nin, const gc_input *spec, double tol) {
-  ldm_graph g;
-  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
-  int in[8], wrt[8], nw = 0;
-  for (int i = 0; i < nin; i++) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "in%d", i);
-    const gc_input *s = &spec[i];
-    int nd = s->ndim ? s->ndim : 1;
-    const int64_t *shape = s->ndim ? s->shape : &s->size;
-    if (s->maxval) in[i] = ldm_tensor_new(&g, nm, LDM_ARENA_ACT, LDM_U32, 1, &s->size);
-    else if (s->grad == 1) in[i] = ldm_param(&g, nm, nd, shape);
-    else in[i] = ldm_act(&g, nm, nd, shape);
-    ck_assert_int_ge(in[i], 0);
-    ldm_keep(&g, in[i]);
-    if (s->grad == 2) ldm_requires_grad(&g, in[i]);
-    if (s->grad) wrt[nw++] = in[i];
-  }
-  int f = body(&g, in);
-  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
-  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
-  ldm_keep(&g, w);
-  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
-  ck_assert_int_ge(loss, 0);
-  ldm_keep(&g, loss);
-  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
-  for (int i = 0; i < nw; i++) /* activation gradients are read after the run: keep them */
-    if (g.t[wrt[i]].grad >= 0) ldm_keep(&g, g.t[wrt[i]].grad);
-  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
-  ldm_exec *e;
-  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
-  for (int i = 0; i <= nin; i++) {
-    int t = i < nin ? in[i] : w;
-    int64_t n = g.t[t].numel;
-    uint32_t *v = malloc((size_t)n * 4);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t j = 0; j < n; j++) {
-      if (i < nin && spec[i].maxval) v[j] = ldm_rng_u32(5, (uint64_t)i, 0, (uint64_t)j) % spec[i].maxval;
-      else put_f(v, (int)j, i < nin ? unif((uint64_t)i, (uint64_t)j, spec[i].lo, spec[i].hi)
-                                    : unif(99, (uint64_t)j, -1, 1));
-    }
-    ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
-    free(v);
-  }
-  double worst;
-  const char *where;
-  ck_assert_int_eq(ldm_gradcheck(e, loss, wrt, nw, 40, 1e-2, 11, &worst, &where), LDM_OK);
-  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
-  ldm_exec_free(e);
-  ldm_graph_free(&g);
+/* values from Philox key 17 (w from stream 99), 40 samples a tensor, tolerance 2e-3 */
+static void check_grad(const char *what, gc_body body, int nin, const gc_in *in) {
+  gc_check_case(&(gc_case){.what = what, .body = body, .nin = nin, .in = in, .tol = 2e-3, .key = 17, .w_stream = 99});
 }
 
-static int b_reparam(ldm_graph *g, const int *in) { return ldm_reparam(g, in[0], in[1], in[2]); }
-static int b_clamp(ldm_graph *g, const int *in) { return ldm_clamp(g, in[0], -0.45f, 0.6f); }
-static int b_kl(ldm_graph *g, const int *in) { return ldm_kl_loss(g, in[0], in[1]); }
-static int b_wmse(ldm_graph *g, const int *in) { return ldm_weighted_mse(g, in[0], in[1], in[2]); }
-static int b_q_sample(ldm_graph *g, const int *in) { return ldm_q_sample(g, in[0], in[1], in[2], in[3]); }
-static int b_v_target(ldm_graph *g, const int *in) { return ldm_v_target(g, in[0], in[1], in[2], in[3]); }
+static int b_reparam(ldm_graph *g, const int *in, const int *arg) { return ldm_reparam(g, in[0], in[1], in[2]); }
+static int b_clamp(ldm_graph *g, const int *in, const int *arg) { return ldm_clamp(g, in[0], -0.45f, 0.6f); }
+static int b_kl(ldm_graph *g, const int *in, const int *arg) { return ldm_kl_loss(g, in[0], in[1]); }
+static int b_wmse(ldm_graph *g, const int *in, const int *arg) { return ldm_weighted_mse(g, in[0], in[1], in[2]); }
+static int b_q_sample(ldm_graph *g, const int *in, const int *arg) {
+  return ldm_q_sample(g, in[0], in[1], in[2], in[3]);
+}
+static int b_v_target(ldm_graph *g, const int *in, const int *arg) {
+  return ldm_v_target(g, in[0], in[1], in[2], in[3]);
+}
 /* x used by two consumers: the second gradient contribution accumulates */
-static int b_clamp_twice(ldm_graph *g, const int *in) {
+static int b_clamp_twice(ldm_graph *g, const int *in, const int *arg) {
   return ldm_add(g, ldm_clamp(g, in[0], -0.45f, 0.6f), ldm_reparam(g, in[0], in[1], in[2]));
 }
 
 START_TEST(grad_vae_ops) {
-  gc_input r[3] = {{6 * 7, -1, 1, 1, 0, 2, {6, 7}}, {6 * 7, -2, 2, 2, 0, 2, {6, 7}}, {6 * 7, -2, 2, 0, 0, 2, {6, 7}}};
-  run_gradcheck("reparam", b_reparam, 3, r, 2e-3);
-  gc_input r_lv_only[3] = {r[0], r[1], r[2]};
-  r_lv_only[0].grad = 0;
-  run_gradcheck("reparam (logvar only)", b_reparam, 3, r_lv_only, 2e-3);
-  gc_input r_mu_only[3] = {r[0], r[1], r[2]};
-  r_mu_only[1].grad = 0;
-  run_gradcheck("reparam (mu only)", b_reparam, 3, r_mu_only, 2e-3);
-  gc_input c[1] = {{37, -1, 1, 2, 0, 0, {0}}};
-  run_gradcheck("clamp", b_clamp, 1, c, 2e-3);
-  gc_input ct[3] = {{37, -1, 1, 2, 0, 0, {0}}, {37, -1, 1, 1, 0, 0, {0}}, {37, -1, 1, 0, 0, 0, {0}}};
-  run_gradcheck("clamp + reparam sharing x", b_clamp_twice, 3, ct, 2e-3);
-  gc_input k[2] = {{3 * 2 * 2 * 2, -1.5f, 1.5f, 1, 0, 4, {3, 2, 2, 2}}, {3 * 2 * 2 * 2, -2, 2, 2, 0, 4, {3, 2, 2, 2}}};
-  run_gradcheck("kl_loss", b_kl, 2, k, 2e-3);
-  k[0].grad = 0;
-  run_gradcheck("kl_loss (logvar only)", b_kl, 2, k, 2e-3);
+  gc_in r[3] = {{GC_SHAPE(6, 7), .lo = -1, .hi = 1},
+                {GC_SHAPE(6, 7), .kind = GC_ACT_GRAD, .lo = -2, .hi = 2},
+                {GC_SHAPE(6, 7), .kind = GC_ACT, .lo = -2, .hi = 2}};
+  check_grad("reparam", b_reparam, 3, r);
+  gc_in r_lv_only[3] = {r[0], r[1], r[2]};
+  r_lv_only[0].kind = GC_ACT;
+  check_grad("reparam (logvar only)", b_reparam, 3, r_lv_only);
+  gc_in r_mu_only[3] = {r[0], r[1], r[2]};
+  r_mu_only[1].kind = GC_ACT;
+  check_grad("reparam (mu only)", b_reparam, 3, r_mu_only);
+  gc_in c[1] = {{GC_SHAPE(37), .kind = GC_ACT_GRAD, .lo = -1, .hi = 1}};
+  check_grad("clamp", b_clamp, 1, c);
+  gc_in ct[3] = {{GC_SHAPE(37), .kind = GC_ACT_GRAD, .lo = -1, .hi = 1},
+                 {GC_SHAPE(37), .kind = GC_PARAM, .lo = -1, .hi = 1},
+                 {GC_SHAPE(37), .kind = GC_ACT, .lo = -1, .hi = 1}};
+  check_grad("clamp + reparam sharing x", b_clamp_twice, 3, ct);
+  gc_in k[2] = {{GC_SHAPE(3, 2, 2, 2), .kind = GC_PARAM, .lo = -1.5f, .hi = 1.5f},
+                {GC_SHAPE(3, 2, 2, 2), .kind = GC_ACT_GRAD, .lo = -2, .hi = 2}};
+  check_grad("kl_loss", b_kl, 2, k);
+  k[0].kind = GC_ACT;
+  check_grad("kl_loss (logvar only)", b_kl, 2, k);
 }
 END_TEST
 
 START_TEST(grad_diffusion_ops) {
-  gc_input w[3] = {{5 * 9, -1, 1, 1, 0, 2, {5, 9}}, {5 * 9, -1, 1, 2, 0, 2, {5, 9}}, {5, 0, 2, 0, 0, 0, {0}}};
-  run_gradcheck("weighted_mse", b_wmse, 3, w, 2e-3);
-  w[0].grad = 0;
-  run_gradcheck("weighted_mse (to b only)", b_wmse, 3, w, 2e-3);
-  gc_input q[4] = {{4 * 11, -1, 1, 1, 0, 2, {4, 11}}, {4 * 11, -1, 1, 2, 0, 2, {4, 11}},
-                   {17, 0.05f, 0.95f, 0, 0, 0, {0}}, {4, 0, 0, 0, 17, 0, {0}}};
-  run_gradcheck("q_sample", b_q_sample, 4, q, 2e-3);
-  run_gradcheck("v_target", b_v_target, 4, q, 2e-3);
-  q[1].grad = 0;
-  run_gradcheck("q_sample (x0 only)", b_q_sample, 4, q, 2e-3);
-  q[1].grad = 2;
-  q[0].grad = 0;
-  run_gradcheck("v_target (noise only)", b_v_target, 4, q, 2e-3);
+  gc_in w[3] = {{GC_SHAPE(5, 9), .kind = GC_PARAM, .lo = -1, .hi = 1},
+                {GC_SHAPE(5, 9), .kind = GC_ACT_GRAD, .lo = -1, .hi = 1},
+                {GC_SHAPE(5), .kind = GC_ACT, .lo = 0, .hi = 2}};
+  check_grad("weighted_mse", b_wmse, 3, w);
+  w[0].kind = GC_ACT;
+  check_grad("weighted_mse (to b only)", b_wmse, 3, w);
+  gc_in q[4] = {{GC_SHAPE(4, 11), .kind = GC_PARAM, .lo = -1, .hi = 1},
+                {GC_SHAPE(4, 11), .kind = GC_ACT_GRAD, .lo = -1, .hi = 1},
+                {GC_SHAPE(17), .kind = GC_ACT, .lo = 0.05f, .hi = 0.95f},
+                {GC_SHAPE(4), .kind = GC_U32, .max = 17}};
+  check_grad("q_sample", b_q_sample, 4, q);
+  check_grad("v_target", b_v_target, 4, q);
+  q[1].kind = GC_ACT;
+  check_grad("q_sample (x0 only)", b_q_sample, 4, q);
+  q[1].kind = GC_ACT_GRAD;
+  q[0].kind = GC_ACT;
+  check_grad("v_target (noise only)", b_v_target, 4, q);
 }
 END_TEST
 
@@ -677,10 +629,7 @@ START_TEST(builder_errors_name_tensors) {
 }
 END_TEST
 
-int main(void) {
-  Suite *s = suite_create("ops-diffusion");
-  TCase *tc = tcase_create("diffusion");
-  tcase_set_timeout(tc, 300);
+static void add_tests(TCase *tc) {
   tcase_add_test(tc, schedule_linear_matches_double_loop);
   tcase_add_test(tc, schedule_scaled_linear_and_cosine);
   tcase_add_test(tc, schedule_zero_terminal_snr);
@@ -697,10 +646,6 @@ int main(void) {
   tcase_add_test(tc, randint_and_label_dropout);
   tcase_add_test(tc, gather_rows_u8_and_f32);
   tcase_add_test(tc, builder_errors_name_tensors);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
 }
+
+int main(void) { return gc_run_suite("ops-diffusion", "diffusion", 300, add_tests); }

@@ -7,89 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ldm/gradcheck.h"
-#include "ldm/ops.h"
-#include "ldm/rng.h"
-
-/* ---------------------------------------------------------------- gradcheck helper */
-
-typedef struct {
-  int ndim;
-  int64_t s[4];
-} shp;
-#define SHP(...) ((shp){(int)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)), {__VA_ARGS__}})
-
-/* u32 inputs a body creates (indices, timesteps): filled with (k * mul + add) % mod */
-static struct {
-  int t;
-  uint32_t mul, add, mod;
-} u32in[4];
-static int nu32;
-
-static int u32_input(ldm_graph *g, const char *name, int64_t n, uint32_t mul, uint32_t add, uint32_t mod) {
-  int t = ldm_tensor_new(g, name, LDM_ARENA_ACT, LDM_U32, 1, &n);
-  ck_assert_int_ge(t, 0);
-  ldm_keep(g, t);
-  ck_assert_int_lt(nu32, 4);
-  u32in[nu32].t = t;
-  u32in[nu32].mul = mul;
-  u32in[nu32].add = add;
-  u32in[nu32].mod = mod;
-  nu32++;
-  return t;
-}
-
-/* Build: parameters in0.. of the given shapes -> f = body -> loss = sum(f * w) with fixed random w;
- * check d loss / d in_k against central differences on up to `samples` elements of each. */
-typedef int (*body_fn)(ldm_graph *g, const int *in, const int *arg);
-static void run_gradcheck(const char *what, body_fn body, int nin, const shp *shapes, const int *arg, int samples,
-                          double tol) {
-  ldm_graph g;
-  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
-  nu32 = 0;
-  int in[8];
-  for (int i = 0; i < nin; i++) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "in%d", i);
-    in[i] = ldm_param(&g, nm, shapes[i].ndim, shapes[i].s);
-    ck_assert_int_ge(in[i], 0);
-  }
-  int f = body(&g, in, arg);
-  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
-  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
-  ldm_keep(&g, w);
-  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
-  ck_assert_int_ge(loss, 0);
-  ldm_keep(&g, loss);
-  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
-  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
-  ldm_exec *e;
-  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
-  for (int i = 0; i <= nin; i++) {
-    int t = i < nin ? in[i] : w;
-    int64_t n = g.t[t].numel;
-    float *v = malloc((size_t)n * 4);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t j = 0; j < n; j++) v[j] = 2.0f * ldm_u32_to_unit(ldm_rng_u32(3, (uint64_t)i, 0, (uint64_t)j)) - 1.0f;
-    ck_assert_int_eq(ldm_exec_write(e, t, v, (size_t)n * 4), LDM_OK);
-    free(v);
-  }
-  for (int k = 0; k < nu32; k++) {
-    int64_t n = g.t[u32in[k].t].numel;
-    uint32_t *v = malloc((size_t)n * 4);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t j = 0; j < n; j++) v[j] = ((uint32_t)j * u32in[k].mul + u32in[k].add) % u32in[k].mod;
-    ck_assert_int_eq(ldm_exec_write(e, u32in[k].t, v, (size_t)n * 4), LDM_OK);
-    free(v);
-  }
-  double worst;
-  const char *where;
-  ck_assert_int_eq(ldm_gradcheck(e, loss, in, nin, samples, 1e-2, 11, &worst, &where), LDM_OK);
-  if (getenv("LDM_TEST_VERBOSE")) printf("%-40s worst relative gradient error %.3g (%s)\n", what, worst, where);
-  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
-  ldm_exec_free(e);
-  ldm_graph_free(&g);
-}
+#include "gradcheck_util.h"
 
 /* ---------------------------------------------------------------- op gradients */
 
@@ -97,12 +15,12 @@ static int b_group_norm(ldm_graph *g, const int *in, const int *a) {
   return ldm_group_norm(g, in[0], in[1], in[2], a[0], 1e-5f);
 }
 START_TEST(grad_group_norm) {
-  shp s1[3] = {SHP(2, 6, 3, 2), SHP(6), SHP(6)};
-  run_gradcheck("group_norm [2,6,3,2] G3", b_group_norm, 3, s1, (int[]){3}, 72, 1e-3);
-  shp s2[3] = {SHP(3, 4, 5), SHP(4), SHP(4)};
-  run_gradcheck("group_norm [3,4,5] G1", b_group_norm, 3, s2, (int[]){1}, 60, 1e-3);
-  shp s3[3] = {SHP(2, 8, 4, 4), SHP(8), SHP(8)};
-  run_gradcheck("group_norm [2,8,4,4] G2", b_group_norm, 3, s3, (int[]){2}, 40, 1e-3);
+  gc_in s1[3] = {GC_IN(2, 6, 3, 2), GC_IN(6), GC_IN(6)};
+  gc_check("group_norm [2,6,3,2] G3", b_group_norm, (int[]){3}, 3, s1, 72, 1e-3);
+  gc_in s2[3] = {GC_IN(3, 4, 5), GC_IN(4), GC_IN(4)};
+  gc_check("group_norm [3,4,5] G1", b_group_norm, (int[]){1}, 3, s2, 60, 1e-3);
+  gc_in s3[3] = {GC_IN(2, 8, 4, 4), GC_IN(8), GC_IN(8)};
+  gc_check("group_norm [2,8,4,4] G2", b_group_norm, (int[]){2}, 3, s3, 40, 1e-3);
 }
 END_TEST
 
@@ -112,8 +30,8 @@ static int b_group_norm_twice(ldm_graph *g, const int *in, const int *a) {
   return ldm_add(g, ldm_silu(g, y), ldm_scale(g, in[0], 0.5f));
 }
 START_TEST(grad_group_norm_second_consumer) {
-  shp s[3] = {SHP(2, 4, 3, 3), SHP(4), SHP(4)};
-  run_gradcheck("group_norm + skip", b_group_norm_twice, 3, s, NULL, 72, 1e-3);
+  gc_in s[3] = {GC_IN(2, 4, 3, 3), GC_IN(4), GC_IN(4)};
+  gc_check("group_norm + skip", b_group_norm_twice, NULL, 3, s, 72, 1e-3);
 }
 END_TEST
 
@@ -122,9 +40,9 @@ static int b_softmax(ldm_graph *g, const int *in, const int *a) {
   return ldm_softmax(g, x, a[0], a[1]);
 }
 START_TEST(grad_softmax) {
-  run_gradcheck("softmax [5,7]", b_softmax, 1, (shp[]){SHP(5, 7)}, (int[]){5, 7, 3}, 35, 1e-3);
-  run_gradcheck("softmax [3,1]", b_softmax, 1, (shp[]){SHP(3, 1)}, (int[]){3, 1, 1}, 3, 1e-3);
-  run_gradcheck("softmax [2,100]", b_softmax, 1, (shp[]){SHP(2, 100)}, (int[]){2, 100, 2}, 60, 1e-3);
+  gc_check("softmax [5,7]", b_softmax, (int[]){5, 7, 3}, 1, (gc_in[]){GC_IN(5, 7)}, 35, 1e-3);
+  gc_check("softmax [3,1]", b_softmax, (int[]){3, 1, 1}, 1, (gc_in[]){GC_IN(3, 1)}, 3, 1e-3);
+  gc_check("softmax [2,100]", b_softmax, (int[]){2, 100, 2}, 1, (gc_in[]){GC_IN(2, 100)}, 60, 1e-3);
 }
 END_TEST
 
@@ -137,8 +55,8 @@ static int b_concat_split(ldm_graph *g, const int *in, const int *a) {
   return ldm_concat(g, f, ldm_silu(g, q[1]));
 }
 START_TEST(grad_concat_split) {
-  shp s[2] = {SHP(2, 6, 3, 1), SHP(2, 4, 3, 1)};
-  run_gradcheck("concat/split", b_concat_split, 2, s, NULL, 36, 1e-3);
+  gc_in s[2] = {GC_IN(2, 6, 3, 1), GC_IN(2, 4, 3, 1)};
+  gc_check("concat/split", b_concat_split, NULL, 2, s, 36, 1e-3);
 }
 END_TEST
 
@@ -149,24 +67,24 @@ static int b_split_only(ldm_graph *g, const int *in, const int *a) {
   return ldm_mul(g, p[3], p[1]);
 }
 START_TEST(grad_split_partial) {
-  run_gradcheck("split 4, two parts used", b_split_only, 1, (shp[]){SHP(3, 8, 5)}, NULL, 120, 1e-3);
+  gc_check("split 4, two parts used", b_split_only, NULL, 1, (gc_in[]){GC_IN(3, 8, 5)}, 120, 1e-3);
 }
 END_TEST
 
 static int b_embedding(ldm_graph *g, const int *in, const int *a) {
   /* 13 indices into 5 rows: repeats; (k*3+1) % 7 also gives indices 5 and 6, outside the table */
-  int idx = u32_input(g, "idx", 13, 3, 1, 7);
+  int idx = gc_u32_input(g, "idx", 13, 3, 1, 7);
   return ldm_silu(g, ldm_embedding(g, in[0], idx));
 }
 START_TEST(grad_embedding) {
-  run_gradcheck("embedding", b_embedding, 1, (shp[]){SHP(5, 4)}, NULL, 20, 1e-3);
+  gc_check("embedding", b_embedding, NULL, 1, (gc_in[]){GC_IN(5, 4)}, 20, 1e-3);
 }
 END_TEST
 
 static int b_attention(ldm_graph *g, const int *in, const int *a) { return ldm_attention_core(g, in[0], a[0]); }
 START_TEST(grad_attention_core) {
-  run_gradcheck("attention_core [2,24,3,3] 2 heads", b_attention, 1, (shp[]){SHP(2, 24, 3, 3)}, (int[]){2}, 80, 1e-3);
-  run_gradcheck("attention_core [1,12,2,3] 1 head", b_attention, 1, (shp[]){SHP(1, 12, 2, 3)}, (int[]){1}, 72, 1e-3);
+  gc_check("attention_core [2,24,3,3] 2 heads", b_attention, (int[]){2}, 1, (gc_in[]){GC_IN(2, 24, 3, 3)}, 80, 1e-3);
+  gc_check("attention_core [1,12,2,3] 1 head", b_attention, (int[]){1}, 1, (gc_in[]){GC_IN(1, 12, 2, 3)}, 72, 1e-3);
 }
 END_TEST
 
@@ -342,73 +260,28 @@ static int b_resblock(ldm_graph *g, const int *in, const int *a) {
   return ldm_add(g, h, ldm_conv2d(g, in[0], sk, sb, 1, 0));
 }
 
-/* Module gradchecks also check every parameter the module created (found by name after the build). */
-static void run_module_gradcheck(const char *what, body_fn body, int nin, const shp *shapes, const char *const *pnames,
-                                 int np, double tol) {
-  ldm_graph g;
-  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
-  int wrt[24];
-  for (int i = 0; i < nin; i++) {
-    char nm[16];
-    snprintf(nm, sizeof nm, "in%d", i);
-    wrt[i] = ldm_param(&g, nm, shapes[i].ndim, shapes[i].s);
-    ck_assert_int_ge(wrt[i], 0);
-  }
-  int f = body(&g, wrt, NULL);
-  ck_assert_msg(f >= 0, "%s: %s", what, ldm_last_error());
-  for (int k = 0; k < np; k++) {
-    wrt[nin + k] = ldm_find(&g, pnames[k]);
-    ck_assert_msg(wrt[nin + k] >= 0, "%s: no parameter %s", what, pnames[k]);
-  }
-  int w = ldm_act(&g, "w", 1, &g.t[f].numel);
-  ldm_keep(&g, w);
-  int loss = ldm_sum(&g, ldm_mul(&g, f, w));
-  ck_assert_int_ge(loss, 0);
-  ldm_keep(&g, loss);
-  ck_assert_msg(ldm_graph_backward(&g, loss) == LDM_OK, "%s: %s", what, ldm_last_error());
-  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
-  ldm_exec *e;
-  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
-  for (int i = 0; i < g.nt; i++) { /* every parameter (and w): values in [-1, 1), gammas near 1 */
-    if (g.t[i].arena != LDM_ARENA_PARAM && i != w) continue;
-    int64_t n = g.t[i].numel;
-    bool gamma = strstr(g.t[i].name, "n1.weight") || strstr(g.t[i].name, "n2.weight") ||
-                 strcmp(g.t[i].name, "n.weight") == 0;
-    float *v = malloc((size_t)n * 4);
-    ck_assert_ptr_nonnull(v);
-    for (int64_t j = 0; j < n; j++) {
-      float u = 2.0f * ldm_u32_to_unit(ldm_rng_u32(5, (uint64_t)i, 0, (uint64_t)j)) - 1.0f;
-      v[j] = gamma ? 1.0f + 0.3f * u : u;
-    }
-    ck_assert_int_eq(ldm_exec_write(e, i, v, (size_t)n * 4), LDM_OK);
-    free(v);
-  }
-  double worst;
-  const char *where;
-  ck_assert_int_eq(ldm_gradcheck(e, loss, wrt, nin + np, 30, 1e-2, 13, &worst, &where), LDM_OK);
-  if (getenv("LDM_TEST_VERBOSE")) printf("%-40s worst relative gradient error %.3g (%s)\n", what, worst, where);
-  ck_assert_msg(worst < tol, "%s: gradient error %.3g at %s", what, worst, where);
-  ldm_exec_free(e);
-  ldm_graph_free(&g);
+/* module checks: 30 samples, seed 13, values from Philox key 5 (w's from the stream of its tensor index) */
+static void check_module(const char *what, gc_body body, int nin, const gc_in *in, const gc_param *p, int np) {
+  gc_check_case(&(gc_case){.what = what, .body = body, .nin = nin, .in = in, .params = p, .np = np, .samples = 30,
+                           .seed = 13, .tol = 2e-3, .key = 5, .w_stream = GC_W_STREAM_ID});
 }
 
 START_TEST(grad_attention_block) {
-  static const char *const p[] = {"n.weight", "n.bias", "qkv.weight", "qkv.bias", "o.weight", "o.bias"};
-  run_module_gradcheck("attention block", b_attn_block, 1, (shp[]){SHP(2, 8, 3, 3)}, p, 6, 2e-3);
+  static const gc_param p[] = {{"n.weight", true},  {"n.bias", false},   {"qkv.weight", false},
+                               {"qkv.bias", false}, {"o.weight", false}, {"o.bias", false}};
+  check_module("attention block", b_attn_block, 1, (gc_in[]){GC_IN(2, 8, 3, 3)}, p, 6);
 }
 END_TEST
 
 START_TEST(grad_resblock_temb) {
-  static const char *const p[] = {"n1.weight", "n1.bias", "c1.weight", "c1.bias", "n2.weight", "n2.bias",
-                                  "c2.weight", "c2.bias", "t.weight",  "t.bias",  "skip.weight", "skip.bias"};
-  run_module_gradcheck("resblock", b_resblock, 2, (shp[]){SHP(2, 4, 4, 3), SHP(2, 6)}, p, 12, 2e-3);
+  static const gc_param p[] = {{"n1.weight", true}, {"n1.bias", false}, {"c1.weight", false},   {"c1.bias", false},
+                               {"n2.weight", true}, {"n2.bias", false}, {"c2.weight", false},   {"c2.bias", false},
+                               {"t.weight", false}, {"t.bias", false},  {"skip.weight", false}, {"skip.bias", false}};
+  check_module("resblock", b_resblock, 2, (gc_in[]){GC_IN(2, 4, 4, 3), GC_IN(2, 6)}, p, 12);
 }
 END_TEST
 
-int main(void) {
-  Suite *s = suite_create("ops-norm");
-  TCase *tc = tcase_create("norm");
-  tcase_set_timeout(tc, 300);
+static void add_tests(TCase *tc) {
   tcase_add_test(tc, grad_group_norm);
   tcase_add_test(tc, grad_group_norm_second_consumer);
   tcase_add_test(tc, grad_softmax);
@@ -421,10 +294,6 @@ int main(void) {
   tcase_add_test(tc, builder_errors);
   tcase_add_test(tc, grad_attention_block);
   tcase_add_test(tc, grad_resblock_temb);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
 }
+
+int main(void) { return gc_run_suite("ops-norm", "norm", 300, add_tests); }

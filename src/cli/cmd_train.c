@@ -63,8 +63,13 @@ int ldm_cmd_train(int argc, char **argv) {
     return 130;
   }
   if (s != LDM_OK) return ldm_cli_error();
-  fprintf(stderr, "done: weights in %s/vae.safetensors and %s/unet.safetensors, samples in %s/samples.png\n", o.out,
-          o.out, o.out);
+  char grid[600];
+  snprintf(grid, sizeof grid, "%s/samples.png", o.out);
+  struct stat st;
+  if (stat(grid, &st) == 0)
+    fprintf(stderr, "done: weights in %s/vae.safetensors and %s/unet.safetensors, samples in %s\n", o.out, o.out, grid);
+  else
+    fprintf(stderr, "done: weights in %s\n", o.out);
   return 0;
 }
 
