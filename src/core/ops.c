@@ -30,3 +30,11 @@ void ldm_launch_1d(ldm_launch *l, const char *shader, int64_t n) {
   l->groups[1] = (uint32_t)((groups + 65534) / 65535);
   l->groups[2] = 1;
 }
+
+void ldm_plan_1d_n(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  (void)g;
+  (void)lim;
+  uint32_t count;
+  memcpy(&count, n->pc, sizeof count);
+  ldm_launch_1d(l, ldm_op(n->op)->name, count);
+}

@@ -42,6 +42,10 @@ typedef enum ldm_op_id {
 const ldm_op_desc *ldm_op(int id);
 int ldm_op_by_name(const char *name);
 
+/* The plan of most elementwise ops: a 1-D launch of the op's own shader over the count held in the
+ * first push-constant word (every such op's block starts with `uint n`). */
+void ldm_plan_1d_n(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+
 /* Default 1-D launch over n elements with 256-wide workgroups (x and y split for large n). */
 void ldm_launch_1d(ldm_launch *l, const char *shader, int64_t n);
 

@@ -64,10 +64,7 @@ static void cpu_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_copy);
   memmove(buf[1], buf[0], (size_t)p->n * 4);
 }
-static void plan_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "copy", ((const ldm_pc_copy *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_copy = {"copy", cpu_copy, plan_copy, bwd_copy, 0};
+const ldm_op_desc ldm_op_desc_copy = {"copy", cpu_copy, ldm_plan_1d_n, bwd_copy, 0};
 
 /* ================================================================= philox_fill */
 int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, uint64_t stream, uint64_t base) {
@@ -151,10 +148,7 @@ static void cpu_ew_binary(const ldm_graph *g, const ldm_node *n, void *const *bu
     o[i] = p->accumulate ? o[i] + r : r;
   }
 }
-static void plan_ew_binary(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "ew_binary", ((const ldm_pc_ew_binary *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", cpu_ew_binary, plan_ew_binary, bwd_ew_binary, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", cpu_ew_binary, ldm_plan_1d_n, bwd_ew_binary, 1e-12};
 
 /* ================================================================= scale */
 static ldm_status bwd_ew_scale(ldm_graph *g, int ni) {
@@ -185,10 +179,7 @@ static void cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf
   float *o = F(1);
   for (uint32_t i = 0; i < p->n; i++) o[i] = p->accumulate ? o[i] + p->alpha * x[i] : p->alpha * x[i];
 }
-static void plan_ew_scale(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "ew_scale", ((const ldm_pc_ew_scale *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", cpu_ew_scale, plan_ew_scale, bwd_ew_scale, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", cpu_ew_scale, ldm_plan_1d_n, bwd_ew_scale, 1e-12};
 
 /* ================================================================= SiLU */
 static ldm_status bwd_silu(ldm_graph *g, int ni) {
@@ -235,14 +226,8 @@ static void cpu_silu_backward(const ldm_graph *g, const ldm_node *n, void *const
   silu_ctx c = {F(0), F(1), F(2), p->accumulate};
   ldm_parallel_for(p->n, 1 << 14, silu_backward_range, &c);
 }
-static void plan_silu(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "silu", ((const ldm_pc_silu *)n->pc)->n);
-}
-static void plan_silu_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "silu_backward", ((const ldm_pc_silu_backward *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_silu = {"silu", cpu_silu, plan_silu, bwd_silu, 1e-10};
-const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", cpu_silu_backward, plan_silu_backward, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_silu = {"silu", cpu_silu, ldm_plan_1d_n, bwd_silu, 1e-10};
+const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", cpu_silu_backward, ldm_plan_1d_n, NULL, 1e-10};
 
 /* ================================================================= reduce_sum */
 static ldm_status bwd_reduce_sum(ldm_graph *g, int ni);
@@ -355,12 +340,9 @@ static void plan_mse_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_l
   l->nspec = 1;
   l->groups[0] = l->groups[1] = l->groups[2] = 1;
 }
-static void plan_mse_loss_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "mse_loss_backward", ((const ldm_pc_mse_loss_backward *)n->pc)->n);
-}
 const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", cpu_mse_loss, plan_mse_loss, bwd_mse, 1e-9};
 const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", cpu_mse_loss_backward,
-                                                   plan_mse_loss_backward, NULL, 1e-10};
+                                                   ldm_plan_1d_n, NULL, 1e-10};
 
 /* ================================================================= GEMM */
 static ldm_status bwd_gemm(ldm_graph *g, int ni) {
@@ -644,10 +626,7 @@ static void cpu_sgd(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   memcpy(&lr, &U(1)[LDM_STEP_LR], 4);
   for (uint32_t i = 0; i < p->n; i++) F(2)[i] -= lr * F(0)[i];
 }
-static void plan_sgd(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "sgd", ((const ldm_pc_sgd *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_sgd = {"sgd", cpu_sgd, plan_sgd, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_sgd = {"sgd", cpu_sgd, ldm_plan_1d_n, NULL, 1e-10};
 
 int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1, float beta2, float eps,
               float weight_decay) {
@@ -683,7 +662,4 @@ static void cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf) {
     w[i] = w[i] * (1.0f - lr * p->wd) - step_size * m[i] / denom;
   }
 }
-static void plan_adamw(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "adamw", ((const ldm_pc_adamw *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_adamw = {"adamw", cpu_adamw, plan_adamw, NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_adamw = {"adamw", cpu_adamw, ldm_plan_1d_n, NULL, 1e-9};

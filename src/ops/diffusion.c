@@ -146,14 +146,8 @@ static void rg_reparam_backward(void *vc, int64_t i0, int64_t i1) {
 static void cpu_reparam_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   EW_RUN(rg_reparam_backward, ((const ldm_pc_reparam_backward *)n->pc)->n);
 }
-static void plan_reparam(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "reparam", ((const ldm_pc_reparam *)n->pc)->n);
-}
-static void plan_reparam_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "reparam_backward", ((const ldm_pc_reparam_backward *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_reparam = {"reparam", cpu_reparam, plan_reparam, bwd_reparam, 1e-9};
-const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", cpu_reparam_backward, plan_reparam_backward,
+const ldm_op_desc ldm_op_desc_reparam = {"reparam", cpu_reparam, ldm_plan_1d_n, bwd_reparam, 1e-9};
+const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", cpu_reparam_backward, ldm_plan_1d_n,
                                                   NULL, 1e-9};
 
 /* ================================================================= clamp */
@@ -200,14 +194,8 @@ static void rg_clamp_backward(void *vc, int64_t i0, int64_t i1) {
 static void cpu_clamp_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   EW_RUN(rg_clamp_backward, ((const ldm_pc_clamp_backward *)n->pc)->n);
 }
-static void plan_clamp(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "clamp", ((const ldm_pc_clamp *)n->pc)->n);
-}
-static void plan_clamp_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "clamp_backward", ((const ldm_pc_clamp_backward *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_clamp = {"clamp", cpu_clamp, plan_clamp, bwd_clamp, 1e-12};
-const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", cpu_clamp_backward, plan_clamp_backward, NULL,
+const ldm_op_desc ldm_op_desc_clamp = {"clamp", cpu_clamp, ldm_plan_1d_n, bwd_clamp, 1e-12};
+const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", cpu_clamp_backward, ldm_plan_1d_n, NULL,
                                                 1e-12};
 
 /* ================================================================= single-workgroup scalar losses */
@@ -268,11 +256,8 @@ static void cpu_kl_loss_backward(const ldm_graph *g, const ldm_node *n, void *co
 static void plan_kl_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   plan_single_wg(l, "kl_loss");
 }
-static void plan_kl_loss_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "kl_loss_backward", ((const ldm_pc_kl_loss_backward *)n->pc)->n);
-}
 const ldm_op_desc ldm_op_desc_kl_loss = {"kl_loss", cpu_kl_loss, plan_kl_loss, bwd_kl_loss, 1e-9};
-const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", cpu_kl_loss_backward, plan_kl_loss_backward,
+const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", cpu_kl_loss_backward, ldm_plan_1d_n,
                                                   NULL, 1e-9};
 
 /* ================================================================= q_sample / v_target */
@@ -359,18 +344,9 @@ static void rg_q_sample_backward(void *vc, int64_t i0, int64_t i1) {
 static void cpu_q_sample_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   EW_RUN(rg_q_sample_backward, ((const ldm_pc_q_sample_backward *)n->pc)->n);
 }
-static void plan_q_sample(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "q_sample", ((const ldm_pc_q_sample *)n->pc)->n);
-}
-static void plan_v_target(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "v_target", ((const ldm_pc_q_sample *)n->pc)->n);
-}
-static void plan_q_sample_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "q_sample_backward", ((const ldm_pc_q_sample_backward *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_q_sample = {"q_sample", cpu_q_sample, plan_q_sample, bwd_q_sample, 1e-10};
-const ldm_op_desc ldm_op_desc_v_target = {"v_target", cpu_v_target, plan_v_target, bwd_v_target, 1e-10};
-const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", cpu_q_sample_backward, plan_q_sample_backward,
+const ldm_op_desc ldm_op_desc_q_sample = {"q_sample", cpu_q_sample, ldm_plan_1d_n, bwd_q_sample, 1e-10};
+const ldm_op_desc ldm_op_desc_v_target = {"v_target", cpu_v_target, ldm_plan_1d_n, bwd_v_target, 1e-10};
+const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", cpu_q_sample_backward, ldm_plan_1d_n,
                                                    NULL, 1e-10};
 
 /* ================================================================= weighted MSE */
@@ -509,10 +485,7 @@ static void rg_cfg_combine(void *vc, int64_t i0, int64_t i1) {
 static void cpu_cfg_combine(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   EW_RUN(rg_cfg_combine, ((const ldm_pc_cfg_combine *)n->pc)->n);
 }
-static void plan_cfg_combine(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "cfg_combine", ((const ldm_pc_cfg_combine *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_cfg_combine = {"cfg_combine", cpu_cfg_combine, plan_cfg_combine, NULL, 1e-12};
+const ldm_op_desc ldm_op_desc_cfg_combine = {"cfg_combine", cpu_cfg_combine, ldm_plan_1d_n, NULL, 1e-12};
 
 /* ================================================================= sampler step (DDIM / DDPM) */
 /* x_prev = c_x0 x0_hat + c_xt x_t + c_eps eps_hat + sigma noise.
@@ -585,10 +558,7 @@ static void cpu_sampler_step(const ldm_graph *g, const ldm_node *n, void *const 
   ldm_sampler_coefs_make(at, ap, (int)p->kind, p->eta, &s.c);
   ldm_parallel_for(p->n, EW_CHUNK, rg_sampler_step, &s);
 }
-static void plan_sampler_step(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "sampler_step", ((const ldm_pc_sampler_step *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", cpu_sampler_step, plan_sampler_step, NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", cpu_sampler_step, ldm_plan_1d_n, NULL, 1e-9};
 
 /* ================================================================= EMA */
 int ldm_ema(ldm_graph *g, int ema, int p, int step) {
@@ -607,10 +577,7 @@ static void rg_ema(void *vc, int64_t i0, int64_t i1) {
 static void cpu_ema(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   EW_RUN(rg_ema, ((const ldm_pc_ema *)n->pc)->n);
 }
-static void plan_ema(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "ema", ((const ldm_pc_ema *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_ema = {"ema", cpu_ema, plan_ema, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_ema = {"ema", cpu_ema, ldm_plan_1d_n, NULL, 1e-10};
 
 /* ================================================================= global grad-norm clip */
 /* Stage 1 (grad_norm_partial): G = min(ceil(n / 256), 1024) workgroups of 256; invocation l of group g
