@@ -17,7 +17,12 @@ except ImportError:
     sys.exit(77)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-REF = os.path.normpath(os.path.join(HERE, "..", "..", "..", "shared", "reference"))
+# the twin lives in shared/reference beside the checkout (or where LDM_SHARED points)
+REF = os.path.join(os.environ.get("LDM_SHARED") or os.path.join(HERE, "..", "..", "..", "shared"), "reference")
+REF = os.path.normpath(REF)
+if not os.path.isfile(os.path.join(REF, "ref_ldm.py")):
+    print(f"reference twin not found at {REF}/ref_ldm.py (set LDM_SHARED): skipping the interop check")
+    sys.exit(77)
 sys.path.insert(0, REF)
 import ref_ldm  # noqa: E402
 
