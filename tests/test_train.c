@@ -11,6 +11,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "ldm/ops.h"
 #include "ldm/train.h"
 #include "ldm/vk.h"
 
@@ -113,6 +114,57 @@ START_TEST(resume_is_bitwise_identical) {
 }
 END_TEST
 
+/* The recipe options (DESIGN.md section 4 "tricks"): each trains and samples to finite values. */
+START_TEST(training_options_run) {
+  if (!have_data) return;
+  static const struct {
+    const char *name, *schedule, *prediction, *lr_schedule;
+    bool zero_snr, ema_warmup;
+    float min_snr, offset;
+  } cases[] = {
+      {"v_zero_snr", "linear", "v", "constant", true, false, 0, 0},
+      {"min_snr", "linear", "eps", "constant", false, false, 5.0f, 0},
+      {"offset_ema_cosine_lr", "linear", "eps", "cosine", false, true, 0, 0.1f},
+      {"cosine_schedule", "cosine", "eps", "constant", false, false, 0, 0},
+      {"scaled_linear_v_min_snr", "scaled_linear", "v", "constant", false, false, 5.0f, 0},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    ldm_train_opts o;
+    char out[64];
+    snprintf(out, sizeof out, "opt_%s", cases[k].name);
+    opts(&o, out, "cpu", 5, 20);
+    snprintf(o.schedule, sizeof o.schedule, "%s", cases[k].schedule);
+    snprintf(o.prediction, sizeof o.prediction, "%s", cases[k].prediction);
+    snprintf(o.lr_schedule, sizeof o.lr_schedule, "%s", cases[k].lr_schedule);
+    o.zero_snr = cases[k].zero_snr;
+    o.ema_warmup = cases[k].ema_warmup;
+    o.min_snr_gamma = cases[k].min_snr;
+    o.offset_noise = cases[k].offset;
+    ck_assert_msg(ldm_train(&o) == LDM_OK, "%s: %s", cases[k].name, ldm_last_error());
+    double u[21];
+    ck_assert_int_eq(read_losses(out, "unet", u, 20), 20);
+    for (int i = 1; i <= 20; i++) ck_assert_msg(isfinite(u[i]), "%s: step %d loss %g", cases[k].name, i, u[i]);
+    for (int sampler = 0; sampler < 2; sampler++) {
+      ldm_sample_opts so;
+      ldm_sample_defaults(&so);
+      snprintf(so.ckpt, sizeof so.ckpt, "%s", o.out);
+      so.n = 3;
+      so.steps = 6;
+      so.sampler = sampler;
+      so.eta = sampler ? 0.0f : 0.5f;
+      float *imgs;
+      int *labels;
+      ldm_model_cfg c;
+      ck_assert_msg(ldm_sample(NULL, &so, &imgs, &labels, &c) == LDM_OK, "%s: %s", cases[k].name, ldm_last_error());
+      for (int64_t i = 0; i < (int64_t)so.n * c.cin * c.res * c.res; i++)
+        ck_assert_msg(isfinite(imgs[i]), "%s: sampler %d gave a non-finite pixel", cases[k].name, sampler);
+      free(imgs);
+      free(labels);
+    }
+  }
+}
+END_TEST
+
 static int run_cli(const char *args, char *err, size_t errlen) {
   char cmd[1024];
   snprintf(cmd, sizeof cmd, "%s %s 2>%s/stderr.txt >/dev/null", exe, args, tmp);
@@ -199,6 +251,7 @@ int main(int argc, char **argv) {
   tcase_add_test(tc, tiny_trains_on_cpu_and_vulkan_agree);
   tcase_add_test(tc, resume_is_bitwise_identical);
   tcase_add_test(tc, corrupt_inputs_give_clear_errors);
+  tcase_add_test(tc, training_options_run);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_set_fork_status(sr, CK_NOFORK);

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# One prepared device check for a lent NVIDIA GPU (see the device tool's README): run from the repo root
+# on the device machine with `build/` and `.gl/` carried. Builds nothing. Prints a short table last and
+# writes results under $OUT (or bench/results/ when $OUT is unset).
+#   here, once:  echo /.gl/ >> .git/info/exclude; mkdir -p .gl /tmp/amd64/partial
+#                o='-oAPT::Architecture=amd64 -oAPT::Architectures=amd64 -oDir::State::Lists=/tmp/amd64'
+#                apt-get $o update; (cd .gl && apt-get $o download libvulkan1)
+#   device:      run(command="bash bench/gpu_check.sh", carry=["build", ".gl"])
+set -uo pipefail
+for f in .gl/*.deb; do dpkg -x "$f" / ; done
+ldconfig
+export VK_DRIVER_FILES=${VK_DRIVER_FILES:-/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json}
+export LDM_VK_PIPELINE_CACHE=off
+res=${OUT:-bench/results}
+mkdir -p "$res"
+day=$(date +%F)
+B=build/ldm-vk
+$B devices | tee "$res/devices-$day.txt"
+$B conformance --device vk --json "$res/conformance-nvidia-$day.json" > "$res/conformance-nvidia-$day.txt" 2>&1
+conf_rc=$?
+$B bench --device vk --preset full --iters 30 --json "$res/bench-vk-full-$day.json" > "$res/bench-vk-full-$day.txt" 2>&1
+bench_rc=$?
+torch_line="(PyTorch reference not run)"
+if python3 -c "import torch" 2>/dev/null && [ -f ../shared/reference/ref_ldm.py ]; then
+  for m in eager graph; do
+    python3 ../shared/reference/ref_ldm.py --mode $m --steps 30 > "$res/torch-$m-$day.json" 2>/dev/null
+  done
+  torch_line="$(cat "$res/torch-graph-$day.json")"
+fi
+echo "==== summary"
+tail -1 "$res/conformance-nvidia-$day.txt"
+echo "conformance rc=$conf_rc bench rc=$bench_rc"
+grep -E "train step|forward" "$res/bench-vk-full-$day.txt"
+echo "torch (CUDA graph): $torch_line"
