@@ -13,6 +13,7 @@
 #define STEP_GRAD_CLIP 8
 #define STEP_INV_ACCUM 9
 #define STEP_SAMPLE_I 10
+#define STEP_ACCUM_ONLY 11
 #define STEP_USER 16
 
 

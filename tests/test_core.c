@@ -121,6 +121,14 @@ START_TEST(mlp_trains_on_cpu) {
 }
 END_TEST
 
+START_TEST(gradient_accumulation_matches_full_batch) {
+  bool zero = false;
+  double err = mlp_accum_check(ldm_exec_cpu, 18, &zero);
+  ck_assert_msg(err < 1e-4, "two accumulated half batches differ from the full batch: %.3g", err);
+  ck_assert_msg(zero, "AdamW left non-zero gradients");
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_known_answers);
   tcase_add_test(tc, normal_moments);
@@ -128,6 +136,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, grad_elementwise);
   tcase_add_test(tc, memory_plan_no_live_overlap);
   tcase_add_test(tc, mlp_trains_on_cpu);
+  tcase_add_test(tc, gradient_accumulation_matches_full_batch);
 }
 
 int main(void) { return gc_run_suite("core", "core", 300, add_tests); }

@@ -73,6 +73,16 @@ START_TEST(mlp_cpu_and_vulkan_agree) {
 }
 END_TEST
 
+static ldm_status make_vk(const ldm_graph *g, ldm_exec **e) { return ldm_exec_vk(vk, g, e); }
+
+START_TEST(gradient_accumulation_on_vulkan) {
+  bool zero = false;
+  double err = mlp_accum_check(make_vk, 18, &zero);
+  ck_assert_msg(err < 1e-4, "two accumulated half batches differ from the full batch: %.3g", err);
+  ck_assert_msg(zero, "AdamW left non-zero gradients");
+}
+END_TEST
+
 START_TEST(check_mode_passes_and_timing) {
   mlp_graph m;
   ck_assert_int_eq(mlp_build(&m), 0);
@@ -152,6 +162,7 @@ int main(void) {
   tcase_set_timeout(tc, 600);
   tcase_add_test(tc, philox_shader_known_answers);
   tcase_add_test(tc, mlp_cpu_and_vulkan_agree);
+  tcase_add_test(tc, gradient_accumulation_on_vulkan);
   tcase_add_test(tc, check_mode_passes_and_timing);
   tcase_add_test(tc, check_mode_names_divergent_node);
   tcase_add_test(tc, binding_over_max_range_is_a_clear_error);

@@ -15,6 +15,8 @@ enum {
   LDM_STEP_GRAD_CLIP = 8,  /* f32 max global grad norm (<= 0: off) */
   LDM_STEP_INV_ACCUM = 9,  /* f32 1 / gradient-accumulation micro-batches */
   LDM_STEP_SAMPLE_I = 10,  /* u32 sampler step index */
+  LDM_STEP_ACCUM_ONLY = 11, /* u32 != 0: a gradient-accumulation micro-step: AdamW and EMA leave
+                               parameters and gradients alone (0, the default, = a full step) */
   LDM_STEP_USER = 16,      /* 16..31 free for trainers and samplers */
   LDM_STEP_WORDS = 32
 };

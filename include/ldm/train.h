@@ -13,6 +13,7 @@ typedef struct ldm_train_opts {
   char stage[8];        /* vae | unet | all */
   char preset[8];       /* auto | quick | full */
   int vae_steps, unet_steps, batch;
+  int grad_accum;       /* micro-batches per optimizer step (effective batch = batch * grad_accum) */
   float vae_lr, unet_lr;
   uint64_t seed;
   bool resume;

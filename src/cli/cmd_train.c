@@ -25,6 +25,7 @@ int ldm_cmd_train(int argc, char **argv) {
       {"vae-steps", ARG_INT, &o.vae_steps, 0, "VAE steps [3000; quick 800]"},
       {"unet-steps", ARG_INT, &o.unet_steps, 0, "UNet steps [6000; quick 6000]"},
       {"batch", ARG_INT, &o.batch, 0, "batch size [128; quick 64]"},
+      {"grad-accum", ARG_INT, &o.grad_accum, 0, "micro-batches of --batch per optimizer step [1]"},
       {"lr", ARG_FLOAT, &o.unet_lr, 0, "UNet learning rate [2e-4]"},
       {"vae-lr", ARG_FLOAT, &o.vae_lr, 0, "VAE learning rate [2e-4]"},
       {"seed", ARG_U64, &o.seed, 0, "random seed [0]"},

@@ -128,7 +128,7 @@ static ldm_status c_sgd(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
 }
 static ldm_status c_adamw(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   int st = ldm_conf_step(cc, g);
-  int gr = ldm_conf_input(cc, g, "grad", 1, S(a[0]), -1, 1);
+  int gr = ldm_conf_output(cc, g, "grad", 1, S(a[0]));
   int p = ldm_conf_output(cc, g, "p", 1, S(a[0]));
   int m = ldm_conf_output(cc, g, "m", 1, S(a[0]));
   int v = ldm_conf_output_ex(cc, g, "v", LDM_F32, 1, S(a[0]), 0.0f, 0.01f);

@@ -636,20 +636,25 @@ int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1
     return -1;
   }
   ldm_pc_adamw pc = {(uint32_t)np, beta1, beta2, eps, weight_decay, 0};
-  return ldm_node_add(g, LDM_OP_adamw, (int[]){grad, step, step}, 3, (int[]){p, m, v}, 3, &pc, sizeof pc,
+  return ldm_node_add(g, LDM_OP_adamw, (int[]){step, step}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc,
                       "adamw") < 0
              ? -1
              : p;
 }
+/* AdamW consumes the gradient: after the update (or a skipped non-finite step) it is zeroed, so the
+ * next step accumulates from zero; a gradient-accumulation micro-step (step[ACCUM_ONLY]) changes nothing. */
 static void cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_adamw);
-  const float *gr = F(0);
-  const float *st = F(1);
-  const float *gs = F(2);
-  float *w = F(3), *m = F(4), *v = F(5);
+  const float *st = F(0);
+  const float *gs = F(1);
+  float *w = F(2), *m = F(3), *v = F(4), *gr = F(5);
+  if (U(0)[LDM_STEP_ACCUM_ONLY] != 0) return;
   float gsc = 1.0f;
   if (p->use_gs) {
-    if (gs[1] != 0.0f) return; /* non-finite gradients: skip the step */
+    if (gs[1] != 0.0f) { /* non-finite gradients: skip the step */
+      memset(gr, 0, (size_t)p->n * 4);
+      return;
+    }
     gsc = gs[0];
   }
   float lr = st[LDM_STEP_LR], bc1 = st[LDM_STEP_BC1], bc2 = st[LDM_STEP_BC2];
@@ -660,6 +665,7 @@ static void cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf) {
     v[i] = p->beta2 * v[i] + (1.0f - p->beta2) * gi * gi;
     float denom = sqrtf(v[i]) / sbc2 + p->eps;
     w[i] = w[i] * (1.0f - lr * p->wd) - step_size * m[i] / denom;
+    gr[i] = 0.0f;
   }
 }
 const ldm_op_desc ldm_op_desc_adamw = {"adamw", cpu_adamw, ldm_plan_1d_n, NULL, 1e-9};

@@ -572,6 +572,7 @@ static void rg_ema(void *vc, int64_t i0, int64_t i1) {
   const float *w = F(0);
   float d = step_f(U(1), LDM_STEP_EMA), od = 1.0f - d;
   float *e = F(2);
+  if (U(1)[LDM_STEP_ACCUM_ONLY] != 0) return;
   for (int64_t i = i0; i < i1; i++) e[i] = d * e[i] + od * w[i];
 }
 static void cpu_ema(const ldm_graph *g, const ldm_node *n, void *const *buf) {
@@ -691,7 +692,7 @@ int ldm_adamw_gs(ldm_graph *g, int p, int grad, int m, int v, int step, int gs, 
     return -1;
   }
   ldm_pc_adamw pc = {(uint32_t)np, beta1, beta2, eps, weight_decay, 1};
-  return node_ok(ldm_node_add(g, LDM_OP_adamw, (int[]){grad, step, gs}, 3, (int[]){p, m, v}, 3, &pc, sizeof pc,
+  return node_ok(ldm_node_add(g, LDM_OP_adamw, (int[]){step, gs}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc,
                               "adamw"),
                  p);
 }

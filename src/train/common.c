@@ -121,7 +121,7 @@ ldm_status ldm_cfg_from_meta(const ldm_st_file *f, ldm_model_cfg *c) {
 }
 
 void ldm_step_write(uint32_t *w, uint32_t opt_t, uint64_t rng_step, float lr, float beta1, float beta2,
-                    float ema_decay, float clip) {
+                    float ema_decay, float clip, int accum, bool accum_only) {
   float f;
   w[LDM_STEP_T] = opt_t;
   /* one 2^32-wide Philox counter window per step: draws never overlap between steps */
@@ -139,6 +139,7 @@ void ldm_step_write(uint32_t *w, uint32_t opt_t, uint64_t rng_step, float lr, fl
   memcpy(&w[LDM_STEP_LOSS_SCALE], &f, 4);
   f = clip;
   memcpy(&w[LDM_STEP_GRAD_CLIP], &f, 4);
-  f = 1.0f;
+  f = 1.0f / (float)(accum > 0 ? accum : 1);
   memcpy(&w[LDM_STEP_INV_ACCUM], &f, 4);
+  w[LDM_STEP_ACCUM_ONLY] = accum_only ? 1u : 0u;
 }

@@ -36,6 +36,7 @@ void ldm_train_defaults(ldm_train_opts *o) {
   o->vae_steps = -1; /* -1: the preset's */
   o->unet_steps = -1;
   o->batch = -1;
+  o->grad_accum = 1;
   o->vae_lr = 2e-4f;
   o->unet_lr = 2e-4f;
   o->seed = 0;
@@ -182,7 +183,8 @@ static void batch_indices(sampler_state *s, int64_t step0, int B, uint32_t *out)
   }
 }
 
-/* Optimizer tail of a train graph: grad-norm clip (+ NaN flag), AdamW, EMA, zero grads. */
+/* Optimizer tail of a train graph: grad-norm clip (+ NaN flag), AdamW (which zeroes the gradients it
+ * consumed), EMA. On gradient-accumulation micro-steps the step buffer turns AdamW and EMA into no-ops. */
 static int optim_tail(ldm_graph *g, int step, bool ema) {
   int gs = ldm_host(g, "grad_stats", LDM_F32, 4);
   int P = ldm_arena_view(g, LDM_ARENA_PARAM, "all_params");
@@ -196,7 +198,6 @@ static int optim_tail(ldm_graph *g, int step, bool ema) {
     int E = ldm_arena_view(g, LDM_ARENA_EMA, "ema");
     if (E < 0 || ldm_ema(g, E, P, step) < 0) return -1;
   }
-  if (ldm_fill(g, G, 0.0f) < 0) return -1;
   return gs;
 }
 
@@ -269,6 +270,8 @@ static ldm_status save_stage(const char *out, const char *stage, ldm_exec *e, co
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.done", st->done ? "1" : "0");
   snprintf(b, sizeof b, "%d", o->batch);
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.batch", b);
+  snprintf(b, sizeof b, "%d", o->grad_accum);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.grad_accum", b);
   snprintf(b, sizeof b, "%.9g", scale);
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.scale", b);
   snprintf(path, sizeof path, "%s/state_%s.safetensors", out, stage);
@@ -322,6 +325,8 @@ static ldm_status load_stage(const char *out, const char *stage, ldm_exec *e, co
     s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --seed (%s)", path, v);
   if (s == LDM_OK && (v = ldm_st_meta(f, "ldm.batch")) && atoi(v) != o->batch)
     s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --batch (%s)", path, v);
+  if (s == LDM_OK && (v = ldm_st_meta(f, "ldm.grad_accum")) && atoi(v) != o->grad_accum)
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --grad-accum (%s)", path, v);
   if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_PARAM, "");
   if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_ADAM_M, "optim.m.");
   if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_ADAM_V, "optim.v.");
@@ -385,25 +390,34 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
       break;
     }
     int64_t k = st->step + 1; /* the step being made (1-based) */
-    batch_indices(ss, k - 1, B, batch);
-    for (int i = 0; i < r->nsrc; i++) data_src_step(r->e, &r->src[i], r->src_data[i], r->src_elem[i], batch, B);
     float lr = lr_at(o, r->base_lr, (int)k, r->total);
     float decay = r->ema ? o->ema_decay : 0.0f;
     if (r->ema && o->ema_warmup) {
       float w = (1.0f + (float)k) / (10.0f + (float)k);
       decay = decay < w ? decay : w;
     }
-    ldm_step_write(sw, st->opt_t + 1, (uint64_t)k, lr, 0.9f, 0.999f, decay, strcmp(r->name, "vae") ? o->clip : 0.0f);
-    /* --check: the first step of the stage runs node by node against the CPU reference */
-    if (o->check && first && ldm_exec_is_vk(r->e)) ldm_vk_set_check(true);
-    first = false;
-    s = ldm_exec_run(r->e);
-    ldm_vk_set_check(false);
-    if (s != LDM_OK) break;
-    float loss, aux[2] = {0, 0};
-    s = ldm_exec_read(r->e, r->loss_t, &loss, 4);
-    for (int a = 0; a < 2 && s == LDM_OK; a++)
-      if (r->aux_t[a] >= 0) s = ldm_exec_read(r->e, r->aux_t[a], &aux[a], 4);
+    /* --grad-accum A: A replays (micro-batches) per optimizer step; only the last one updates */
+    int A = o->grad_accum > 0 ? o->grad_accum : 1;
+    float loss = 0, aux[2] = {0, 0};
+    for (int j = 0; j < A && s == LDM_OK; j++) {
+      int64_t micro = (k - 1) * A + j; /* data and random numbers are a function of the micro-step */
+      batch_indices(ss, micro, B, batch);
+      for (int i = 0; i < r->nsrc; i++) data_src_step(r->e, &r->src[i], r->src_data[i], r->src_elem[i], batch, B);
+      ldm_step_write(sw, st->opt_t + 1, (uint64_t)micro + 1, lr, 0.9f, 0.999f, decay,
+                     strcmp(r->name, "vae") ? o->clip : 0.0f, A, j + 1 < A);
+      /* --check: the first step of the stage runs node by node against the CPU reference */
+      if (o->check && first && ldm_exec_is_vk(r->e)) ldm_vk_set_check(true);
+      first = false;
+      s = ldm_exec_run(r->e);
+      ldm_vk_set_check(false);
+      float l = 0, a2[2] = {0, 0};
+      if (s == LDM_OK) s = ldm_exec_read(r->e, r->loss_t, &l, 4);
+      for (int a = 0; a < 2 && s == LDM_OK; a++)
+        if (r->aux_t[a] >= 0) s = ldm_exec_read(r->e, r->aux_t[a], &a2[a], 4);
+      loss += l / (float)A;
+      aux[0] += a2[0] / (float)A;
+      aux[1] += a2[1] / (float)A;
+    }
     if (s != LDM_OK) break;
     bool skipped = gs[1] != 0.0f || !isfinite(loss);
     st->step = k;
@@ -808,9 +822,9 @@ ldm_status ldm_train(ldm_train_opts *o) {
   char why[400];
   LDM_TRY(ldm_backend_open(o->device, &vk, why, sizeof why));
   apply_preset(o, vk, &c);
-  if (o->batch < 1 || o->vae_steps < 0 || o->unet_steps < 0) {
+  if (o->batch < 1 || o->grad_accum < 1 || o->vae_steps < 0 || o->unet_steps < 0) {
     ldm_vk_close(vk);
-    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--batch must be positive and step counts non-negative");
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--batch and --grad-accum must be positive, step counts non-negative");
   }
   ldm_dataset ds;
   memset(&ds, 0, sizeof ds);
@@ -835,8 +849,8 @@ ldm_status ldm_train(ldm_train_opts *o) {
     fprintf(stderr, "backend: %s\n", why);
     fprintf(stderr, "data: %d images %dx%dx%d, %d classes; run directory %s\n", ds.n, ds.channels, ds.height,
             ds.width, c.ncls, o->out);
-    fprintf(stderr, "VAE %d steps, UNet %d steps, batch %d, seed %llu\n", o->vae_steps, o->unet_steps, o->batch,
-            (unsigned long long)o->seed);
+    fprintf(stderr, "VAE %d steps, UNet %d steps, batch %d%s, seed %llu\n", o->vae_steps, o->unet_steps, o->batch,
+            o->grad_accum > 1 ? " (x grad-accum)" : "", (unsigned long long)o->seed);
   }
   char mpath[700];
   snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out);
@@ -1025,7 +1039,7 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
       params[0] = ldm_param_count(&r.g);
       uint32_t *sw = ldm_exec_host_ptr(r.e, r.step_t), *idx = ldm_exec_host_ptr(r.e, r.src[0].idx);
       for (int b = 0; b < B; b++) idx[b] = (uint32_t)b;
-      ldm_step_write(sw, 1, 1, 0.0f, 0.9f, 0.999f, 0.0f, 0.0f); /* lr 0: the weights stay put */
+      ldm_step_write(sw, 1, 1, 0.0f, 0.9f, 0.999f, 0.0f, 0.0f, 1, false); /* lr 0: the weights stay put */
       s = time_exec(r.e, iters, &vm, &vb, ops);
     }
     stage_free(&r);
@@ -1043,7 +1057,7 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
         uint32_t *idx = ldm_exec_host_ptr(r.e, r.src[k].idx);
         for (int b = 0; b < B; b++) idx[b] = (uint32_t)b;
       }
-      ldm_step_write(sw, 1, 1, 0.0f, 0.9f, 0.999f, 0.999f, o.clip);
+      ldm_step_write(sw, 1, 1, 0.0f, 0.9f, 0.999f, 0.999f, o.clip, 1, false);
       s = time_exec(r.e, iters, &um, &ub, ops + LDM_OP_COUNT);
     }
     stage_free(&r);
