@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "cpu/fastmath.h"
 #include "cpu/pool.h"
 #include "ldm/ops.h"
 #include "ldm/rng.h"
@@ -205,12 +206,12 @@ typedef struct {
 } silu_ctx;
 static void silu_range(void *vc, int64_t i0, int64_t i1) {
   const silu_ctx *c = vc;
-  for (int64_t i = i0; i < i1; i++) c->out[i] = c->x[i] / (1.0f + expf(-c->x[i]));
+  for (int64_t i = i0; i < i1; i++) c->out[i] = c->x[i] / (1.0f + ldm_expf(-c->x[i]));
 }
 static void silu_backward_range(void *vc, int64_t i0, int64_t i1) {
   const silu_ctx *c = vc;
   for (int64_t i = i0; i < i1; i++) {
-    float s = 1.0f / (1.0f + expf(-c->x[i]));
+    float s = 1.0f / (1.0f + ldm_expf(-c->x[i]));
     float d = c->dy[i] * s * (1.0f + c->x[i] * (1.0f - s));
     c->out[i] = c->accumulate ? c->out[i] + d : d;
   }
