@@ -8,6 +8,8 @@
 #ifndef LDM_TESTS_GRADCHECK_UTIL_H
 #define LDM_TESTS_GRADCHECK_UTIL_H
 #include <check.h>
+
+#include "check_util.h"
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -219,15 +221,6 @@ static inline void gc_check(const char *what, gc_body body, const int *arg, int 
 
 /* One suite of one test case (add_tests adds the tests) with a timeout in seconds; the exit status of main. */
 static inline int gc_run_suite(const char *suite, const char *tcase, double timeout, void (*add_tests)(TCase *tc)) {
-  Suite *s = suite_create(suite);
-  TCase *tc = tcase_create(tcase);
-  tcase_set_timeout(tc, timeout);
-  add_tests(tc);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed ? 1 : 0;
+  return ldm_test_run(suite, tcase, timeout, false, add_tests) ? 1 : 0;
 }
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+#include "check_util.h"
 #include "core/shaders.h"
 #include "ldm/conformance.h"
 #include "shader_coverage.h"
@@ -52,21 +53,17 @@ END_TEST
 START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
 END_TEST
 
+static bool final_run;
+static void add_tests(TCase *tc) {
+  tcase_add_loop_test(tc, conformance_case, 0, ncases);
+  if (final_run) tcase_add_test(tc, every_shader_is_covered);
+  tcase_add_test(tc, no_validation_messages);
+}
+
 static int run_suite(const char *name, ldm_vk_ctx *ctx, bool final) {
   vk = ctx;
-  Suite *s = suite_create(name);
-  TCase *tc = tcase_create("cases");
-  tcase_set_timeout(tc, 900);
-  tcase_add_loop_test(tc, conformance_case, 0, ncases);
-  if (final) tcase_add_test(tc, every_shader_is_covered);
-  tcase_add_test(tc, no_validation_messages);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
-  return failed;
+  final_run = final;
+  return ldm_test_run(name, "cases", 900, true, add_tests);
 }
 
 int main(void) {

@@ -11,9 +11,11 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "check_util.h"
 #include "ldm/ops.h"
 #include "ldm/train.h"
 #include "ldm/vk.h"
+#include "vk_test_util.h"
 
 static const char *exe; /* the ldm-vk binary (argv[1]) */
 static char tmp[256];
@@ -228,6 +230,13 @@ START_TEST(corrupt_inputs_give_clear_errors) {
 }
 END_TEST
 
+static void add_tests(TCase *tc) {
+  tcase_add_test(tc, tiny_trains_on_cpu_and_vulkan_agree);
+  tcase_add_test(tc, resume_is_bitwise_identical);
+  tcase_add_test(tc, corrupt_inputs_give_clear_errors);
+  tcase_add_test(tc, training_options_run);
+}
+
 int main(int argc, char **argv) {
   if (argc < 2) {
     fprintf(stderr, "usage: test_train PATH/TO/ldm-vk\n");
@@ -241,23 +250,11 @@ int main(int argc, char **argv) {
   ldm_vk_ctx *vk;
   have_vk = ldm_vk_open("vk", &vk) == LDM_OK;
   if (have_vk) ldm_vk_close(vk);
-  else if (getenv("LDM_REQUIRE_VULKAN") && strcmp(getenv("LDM_REQUIRE_VULKAN"), "1") == 0) {
+  else if (vk_test_required()) {
     fprintf(stderr, "LDM_REQUIRE_VULKAN=1 but no Vulkan device: %s\n", ldm_last_error());
     return 1;
   }
-  Suite *s = suite_create("train");
-  TCase *tc = tcase_create("train");
-  tcase_set_timeout(tc, 900);
-  tcase_add_test(tc, tiny_trains_on_cpu_and_vulkan_agree);
-  tcase_add_test(tc, resume_is_bitwise_identical);
-  tcase_add_test(tc, corrupt_inputs_give_clear_errors);
-  tcase_add_test(tc, training_options_run);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+  int failed = ldm_test_run("train", "train", 900, true, add_tests);
   if (!failed) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "core/ops.h"
+#include "check_util.h"
 #include "mlp_graph.h"
 #include "vk_test_util.h"
 
@@ -155,11 +156,7 @@ END_TEST
 START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
 END_TEST
 
-int main(void) {
-  vk = vk_test_open();
-  Suite *s = suite_create("vk");
-  TCase *tc = tcase_create("vk");
-  tcase_set_timeout(tc, 600);
+static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_shader_known_answers);
   tcase_add_test(tc, mlp_cpu_and_vulkan_agree);
   tcase_add_test(tc, gradient_accumulation_on_vulkan);
@@ -168,12 +165,11 @@ int main(void) {
   tcase_add_test(tc, binding_over_max_range_is_a_clear_error);
   tcase_add_test(tc, bad_device_spec);
   tcase_add_test(tc, no_validation_messages);
-  suite_add_tcase(s, tc);
-  SRunner *sr = srunner_create(s);
-  srunner_set_fork_status(sr, CK_NOFORK);
-  srunner_run_all(sr, CK_NORMAL);
-  int failed = srunner_ntests_failed(sr);
-  srunner_free(sr);
+}
+
+int main(void) {
+  vk = vk_test_open();
+  int failed = ldm_test_run("vk", "vk", 600, true, add_tests);
   ldm_vk_close(vk);
   return failed ? 1 : 0;
 }
