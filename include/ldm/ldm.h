@@ -29,7 +29,8 @@ const char *ldm_last_error(void);
 const char *ldm_last_error_where(void);
 void ldm_clear_error(void);
 
-/* Set the thread's error (printf-style) and return status; use through LDM_FAIL. */
+/* Set the thread's error (printf-style) and return status; use through LDM_FAIL. The message is kept
+ * to one line: control characters (from names in a hostile file, say) are replaced by '?'. */
 ldm_status ldm_set_error(ldm_status s, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 

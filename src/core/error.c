@@ -36,6 +36,10 @@ ldm_status ldm_set_error(ldm_status s, const char *file, int line, const char *f
   va_start(ap, fmt);
   vsnprintf(err_msg, sizeof err_msg, fmt, ap);
   va_end(ap);
+  /* A message is one line for the user, whatever bytes a hostile file put into a quoted name:
+   * control characters (newline, carriage return, escape, ...) become '?'. */
+  for (unsigned char *c = (unsigned char *)err_msg; *c; c++)
+    if (*c < 0x20 || *c == 0x7f) *c = '?';
   const char *base = strrchr(file, '/');
   snprintf(err_where, sizeof err_where, "%s:%d", base ? base + 1 : file, line);
   if (getenv("LDM_DEBUG")) fprintf(stderr, "[ldm debug] %s: %s\n", err_where, err_msg);
