@@ -6,9 +6,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
+
+#include <jpeglib.h>
+#include <png.h>
 
 #include "ldm/data.h"
 #include "ldm/io.h"
@@ -16,7 +20,6 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wconversion"
 #pragma GCC diagnostic ignored "-Wsign-conversion"
-#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 #pragma GCC diagnostic pop
 
@@ -79,6 +82,44 @@ static void assert_msg_names(const char *what) {
   const char *msg = ldm_last_error();
   ck_assert_msg(strstr(msg, what) != NULL, "error \"%s\" does not name \"%s\"", msg, what);
   ck_assert_msg(strchr(msg, '\n') == NULL, "error \"%s\" is not one line", msg);
+}
+
+/* Cap the address space at its current size + 512 MiB for the hostile-header tests: the allocation
+ * a lying header asks for then fails (LDM_ERR_NOMEM, a failed test) instead of succeeding lazily
+ * under overcommit. Not under AddressSanitizer, which maps terabytes of shadow memory (and reports
+ * huge allocations itself). Check runs each test in its own process; the cap is lifted anyway. */
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define TEST_IO_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__)
+#define TEST_IO_ASAN 1
+#endif
+static struct rlimit saved_as;
+static bool as_capped;
+
+static void cap_address_space(void) {
+#ifndef TEST_IO_ASAN
+  FILE *fp = fopen("/proc/self/statm", "r");
+  if (!fp) return;
+  unsigned long pages = 0;
+  int ok = fscanf(fp, "%lu", &pages) == 1;
+  fclose(fp);
+  if (!ok) return;
+  ck_assert_int_eq(getrlimit(RLIMIT_AS, &saved_as), 0);
+  struct rlimit r = saved_as;
+  rlim_t want = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)512 << 20);
+  if (r.rlim_cur != RLIM_INFINITY && r.rlim_cur <= want) return;
+  r.rlim_cur = want;
+  ck_assert_int_eq(setrlimit(RLIMIT_AS, &r), 0);
+  as_capped = true;
+#endif
+}
+
+static void uncap_address_space(void) {
+  if (as_capped) ck_assert_int_eq(setrlimit(RLIMIT_AS, &saved_as), 0);
+  as_capped = false;
 }
 
 /* ------------------------------------------------------------------------------------------------
@@ -548,6 +589,64 @@ START_TEST(idx_bad) {
 }
 END_TEST
 
+/* The header's sizes are never trusted for an allocation: a 29-byte idx3 file claiming
+ * 10000000 x 2000 x 2000 = 4e13 bytes (39 TB), the same gzip-compressed, and an idx1 file claiming
+ * 2^31 - 1 labels fail as truncated, under an address-space cap that makes the claimed allocation fail.
+ * Also: a gzip payload larger than the first read chunk arrives intact (the buffer grows). */
+START_TEST(idx_size_bounds) {
+  make_tmpdir();
+  uint8_t buf[29];
+  uint32_t dims[3] = {10000000, 2000, 2000};
+  uint32_t hv[4] = {0x803, dims[0], dims[1], dims[2]};
+  for (int i = 0; i < 4; i++)
+    for (int b = 0; b < 4; b++) buf[4 * i + b] = (uint8_t)(hv[i] >> (24 - 8 * b));
+  memset(buf + 16, 0x55, sizeof buf - 16);
+  const char *p = tpath("huge-idx3-ubyte"), *pg = tpath("huge-idx3-ubyte.gz"), *pl = tpath("huge-idx1-ubyte");
+  write_file(p, buf, sizeof buf);
+  ck_assert_int_eq(file_size(p), 29);
+  write_gz(pg, buf, sizeof buf);
+  uint8_t lbuf[20] = {0, 0, 8, 1, 0x7f, 0xff, 0xff, 0xff};
+  memset(lbuf + 8, 3, 12);
+  write_file(pl, lbuf, sizeof lbuf);
+  cap_address_space();
+  uint8_t *pix = (uint8_t *)1;
+  int n = 0, h = 0, w = 0;
+  ck_assert_int_eq(ldm_idx_load_images(p, &pix, &n, &h, &w), LDM_ERR_FORMAT);
+  assert_msg_names(p);
+  assert_msg_names("truncated");
+  ck_assert_ptr_null(pix);
+  pix = (uint8_t *)1;
+  ck_assert_int_eq(ldm_idx_load_images(pg, &pix, &n, &h, &w), LDM_ERR_FORMAT);
+  assert_msg_names(pg);
+  assert_msg_names("truncated");
+  ck_assert_ptr_null(pix);
+  ck_assert_int_eq(ldm_idx_load_labels(pl, &pix, &n), LDM_ERR_FORMAT);
+  assert_msg_names(pl);
+  assert_msg_names("truncated");
+  uncap_address_space();
+
+  /* 3 x 1024 x 1024 through gzip: the buffer grows 1 -> 2 -> 3 MiB. */
+  uint32_t bd[3] = {3, 1024, 1024};
+  size_t total = 16 + (size_t)3 * 1024 * 1024;
+  uint8_t *big = malloc(total);
+  ck_assert_ptr_nonnull(big);
+  ck_assert_uint_eq(make_idx(big, 0x803, 3, bd, 9), total);
+  write_gz(pg, big, total);
+  ck_assert_msg(ldm_idx_load_images(pg, &pix, &n, &h, &w) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(n, 3);
+  ck_assert_int_eq(h, 1024);
+  ck_assert_int_eq(w, 1024);
+  ck_assert_int_eq(memcmp(pix, big + 16, total - 16), 0);
+  free(pix);
+  /* one byte short of that, and one byte too many */
+  write_gz(pg, big, total - 1);
+  ck_assert_int_eq(ldm_idx_load_images(pg, &pix, &n, &h, &w), LDM_ERR_FORMAT);
+  assert_msg_names("truncated");
+  free(big);
+  remove_tmpdir();
+}
+END_TEST
+
 START_TEST(fmnist_synthetic) {
   make_tmpdir();
   static uint8_t buf[16 + 5 * 28 * 28];
@@ -791,6 +890,300 @@ START_TEST(folder_missing_or_empty) {
 END_TEST
 
 /* ------------------------------------------------------------------------------------------------
+ * untrusted images (docs/security.md): only PNG and JPEG, by magic bytes agreeing with the name,
+ * memory-safe, within the size limits
+ * ---------------------------------------------------------------------------------------------- */
+/* PNG via libpng, for depths and colour types stb_image_write cannot make. raw: h rows of packed
+ * big-endian samples exactly as PNG stores them (png_get_rowbytes bytes each). */
+static void write_png_raw(const char *path, int w, int h, int depth, int ctype, int interlace, const uint8_t *raw,
+                          const png_color *pal, int npal) {
+  FILE *fp = fopen(path, "wb");
+  ck_assert_ptr_nonnull(fp);
+  png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  ck_assert_ptr_nonnull(png);
+  png_infop info = png_create_info_struct(png);
+  ck_assert_ptr_nonnull(info);
+  png_init_io(png, fp);
+  png_set_IHDR(png, info, (png_uint_32)w, (png_uint_32)h, depth, ctype, interlace, PNG_COMPRESSION_TYPE_DEFAULT,
+               PNG_FILTER_TYPE_DEFAULT);
+  if (pal) png_set_PLTE(png, info, pal, npal);
+  png_write_info(png, info);
+  size_t rb = png_get_rowbytes(png, info);
+  png_bytep rows[64];
+  ck_assert_int_le(h, 64);
+  for (int y = 0; y < h; y++) rows[y] = (png_bytep)(uintptr_t)(raw + (size_t)y * rb);
+  png_write_image(png, rows);
+  png_write_end(png, NULL);
+  png_destroy_write_struct(&png, &info);
+  ck_assert_int_eq(fclose(fp), 0);
+}
+
+/* JPEG via libjpeg: a w x h gradient (comps 1 or 3), optionally progressive; malloc'd, *n bytes. */
+static uint8_t *make_jpeg(int w, int h, int comps, bool progressive, size_t *n) {
+  struct jpeg_compress_struct ci;
+  struct jpeg_error_mgr err;
+  ci.err = jpeg_std_error(&err);
+  jpeg_create_compress(&ci);
+  unsigned char *buf = NULL;
+  unsigned long len = 0;
+  jpeg_mem_dest(&ci, &buf, &len);
+  ci.image_width = (JDIMENSION)w;
+  ci.image_height = (JDIMENSION)h;
+  ci.input_components = comps;
+  ci.in_color_space = comps == 3 ? JCS_RGB : JCS_GRAYSCALE;
+  jpeg_set_defaults(&ci);
+  jpeg_set_quality(&ci, 95, TRUE);
+  if (progressive) jpeg_simple_progression(&ci);
+  jpeg_start_compress(&ci, TRUE);
+  uint8_t row[3 * 256];
+  ck_assert_int_le(w, 256);
+  while (ci.next_scanline < ci.image_height) {
+    int y = (int)ci.next_scanline;
+    for (int x = 0; x < w; x++)
+      for (int c = 0; c < comps; c++) row[x * comps + c] = (uint8_t)(c == 0 ? x * 4 : c == 1 ? y * 4 : 128);
+    JSAMPROW r = row;
+    jpeg_write_scanlines(&ci, &r, 1);
+  }
+  jpeg_finish_compress(&ci);
+  jpeg_destroy_compress(&ci);
+  *n = (size_t)len;
+  return buf;
+}
+
+/* Offset of the first marker ff <code> after SOI, or 0. */
+static size_t find_marker(const uint8_t *b, size_t n, uint8_t code) {
+  for (size_t i = 2; i + 1 < n; i++)
+    if (b[i] == 0xff && b[i + 1] == code) return i;
+  return 0;
+}
+
+/* A folder holding just `name` with these bytes must fail to load, naming the file and saying `why`. */
+static void expect_bad_image(const char *name, const void *data, size_t n, const char *why) {
+  char dir[512], file[600];
+  static int k;
+  snprintf(dir, sizeof dir, "%s/bad%d", tmpdir, k++);
+  mkdir_ok(dir);
+  snprintf(file, sizeof file, "%s/%s", dir, name);
+  write_file(file, data, n);
+  ldm_dataset ds;
+  ck_assert_msg(ldm_dataset_load_folder(dir, 8, 3, &ds) == LDM_ERR_FORMAT, "%s was accepted (or: %s)", name,
+                ldm_last_error());
+  assert_msg_names(file);
+  assert_msg_names(why);
+  ck_assert_ptr_null(ds.pixels);
+}
+
+static uint8_t *read_all(const char *path, size_t *n) {
+  long sz = file_size(path);
+  ck_assert_int_gt(sz, 0);
+  uint8_t *b = malloc((size_t)sz);
+  ck_assert_ptr_nonnull(b);
+  FILE *fp = fopen(path, "rb");
+  ck_assert_ptr_nonnull(fp);
+  ck_assert_uint_eq(fread(b, 1, (size_t)sz, fp), (size_t)sz);
+  ck_assert_int_eq(fclose(fp), 0);
+  *n = (size_t)sz;
+  return b;
+}
+
+static void put_be32(uint8_t *p, uint32_t v) {
+  for (int i = 0; i < 4; i++) p[i] = (uint8_t)(v >> (24 - 8 * i));
+}
+
+START_TEST(image_hostile) {
+  make_tmpdir();
+  /* A 16-bit binary PGM named .png (stb_image decoded it and over-read the heap converting 16 -> 8). */
+  const char pgm_hdr[] = "P5\n4 4\n65535\n";
+  uint8_t pgm[sizeof pgm_hdr - 1 + 32];
+  memcpy(pgm, pgm_hdr, sizeof pgm_hdr - 1);
+  memset(pgm + sizeof pgm_hdr - 1, 0xab, 32);
+  expect_bad_image("img.png", pgm, sizeof pgm, "not a PNG or JPEG");
+  expect_bad_image("img2.png", pgm, sizeof pgm, "netpbm");
+  expect_bad_image("anim.png", "GIF89a\x01\x00\x01\x00\x00\x00\x00;", 14, "GIF");
+  expect_bad_image("empty.jpg", "", 0, "not a PNG or JPEG");
+  /* Magic and extension disagree: a real PNG named .jpg, a real JPEG named .png, a broken signature. */
+  const uint8_t grey[1] = {7};
+  write_solid(tpath("ok.png"), 4, 4, 1, grey, false);
+  size_t pn = 0, jn = 0;
+  uint8_t *pngb = read_all(tpath("ok.png"), &pn);
+  uint8_t *jpg = make_jpeg(16, 16, 3, false, &jn);
+  expect_bad_image("photo.jpg", pngb, pn, "content is a PNG");
+  expect_bad_image("photo.png", jpg, jn, "content is a JPEG");
+  pngb[3] = 'X';
+  expect_bad_image("sig.png", pngb, pn, "not a PNG or JPEG");
+  pngb[3] = 'G';
+  /* Truncated PNG (cut in the image data, and right after the header chunk) and truncated JPEG. */
+  expect_bad_image("cut.png", pngb, pn - 20, "truncated");
+  expect_bad_image("cut2.png", pngb, 33, "truncated");
+  expect_bad_image("cut.jpg", jpg, jn / 2, "truncated JPEG");
+  expect_bad_image("cut2.jpg", jpg, 100, "truncated JPEG");
+  expect_bad_image("cut3.jpg", jpg, jn - 2, "truncated JPEG"); /* only EOI missing: stb_image took it */
+  {
+    size_t pjn = 0;
+    uint8_t *pj = make_jpeg(16, 16, 3, true, &pjn);
+    size_t last_sos = 0;
+    for (size_t i = 2; i + 1 < pjn; i++)
+      if (pj[i] == 0xff && pj[i + 1] == 0xda) last_sos = i;
+    ck_assert_uint_gt(last_sos, 0);
+    expect_bad_image("cut4.jpg", pj, last_sos, "truncated JPEG"); /* progressive, the last scan missing */
+    free(pj);
+  }
+  /* Corrupt Huffman tables in a valid libjpeg file (stb_image indexed out of bounds on these). */
+  size_t dht = find_marker(jpg, jn, 0xc4);
+  ck_assert_uint_gt(dht, 0);
+  ck_assert_uint_eq(jpg[dht + 4], 0x00); /* class 0 (DC), table 0: the standard luminance DC table */
+  uint8_t *bits = jpg + dht + 5, *vals = bits + 16;
+  ck_assert_uint_eq(bits[0], 0);
+  ck_assert_uint_eq(bits[2], 5);
+  uint8_t *bad = malloc(jn);
+  ck_assert_ptr_nonnull(bad);
+  memcpy(bad, jpg, jn); /* three codes of length 1: the code space overflows (same symbol count) */
+  bad[bits - jpg] = 3;
+  bad[bits - jpg + 2] = 2;
+  expect_bad_image("huff_len.jpg", bad, jn, "Huffman");
+  memcpy(bad, jpg, jn); /* DC difference category 200 (at most 15 exist) */
+  bad[vals - jpg] = 200;
+  expect_bad_image("huff_sym.jpg", bad, jn, "Huffman");
+  memcpy(bad, jpg, jn); /* 255 codes of each length: more symbols than the segment holds */
+  memset(bad + (bits - jpg), 0xff, 16);
+  expect_bad_image("huff_count.jpg", bad, jn, "Huffman");
+  /* Huge dimensions in the headers: refused before any allocation of that size. */
+  cap_address_space();
+  uint8_t *big = malloc(pn > jn ? pn : jn);
+  ck_assert_ptr_nonnull(big);
+  const uint32_t dims[2][2] = {{20000, 20000}, {12000, 12000}}; /* over 16384 a side; over 64 Mpx */
+  for (int i = 0; i < 2; i++) {
+    memcpy(big, pngb, pn);
+    ck_assert_int_eq(memcmp(big + 12, "IHDR", 4), 0);
+    put_be32(big + 16, dims[i][0]);
+    put_be32(big + 20, dims[i][1]);
+    put_be32(big + 29, (uint32_t)crc32(0, big + 12, 17));
+    expect_bad_image(i ? "huge_px.png" : "huge_side.png", big, pn, "limit");
+    memcpy(big, jpg, jn);
+    size_t sof = find_marker(big, jn, 0xc0);
+    ck_assert_uint_gt(sof, 0);
+    big[sof + 5] = (uint8_t)(dims[i][1] >> 8);
+    big[sof + 6] = (uint8_t)dims[i][1];
+    big[sof + 7] = (uint8_t)(dims[i][0] >> 8);
+    big[sof + 8] = (uint8_t)dims[i][0];
+    expect_bad_image(i ? "huge_px.jpg" : "huge_side.jpg", big, jn, "limit");
+  }
+  /* A PNG header claiming far more pixel data than its bytes can hold at deflate's best ratio. */
+  memcpy(big, pngb, pn);
+  put_be32(big + 16, 4000);
+  put_be32(big + 20, 4000);
+  put_be32(big + 29, (uint32_t)crc32(0, big + 12, 17));
+  expect_bad_image("bomb.png", big, pn, "truncated");
+  /* An ancillary chunk claiming 1.2 GB in a small file (libpng 1.6.39 allocated that much before
+   * noticing; found by tests/fuzz): refused by the chunk walk, before libpng runs. */
+  {
+    uint8_t *t = malloc(pn + 12);
+    ck_assert_ptr_nonnull(t);
+    memcpy(t, pngb, 33); /* signature + IHDR */
+    put_be32(t + 33, 1291845644u);
+    memcpy(t + 37, "tEXt", 4);
+    memcpy(t + 41, pngb + 33, pn - 33); /* the rest, now inside the claimed chunk */
+    expect_bad_image("text_len.png", t, pn + 8, "chunk tEXt at byte 33 claims 1291845644 bytes");
+    free(t);
+  }
+  uncap_address_space();
+  free(big);
+  free(bad);
+  free(pngb);
+  free(jpg);
+  remove_tmpdir();
+}
+END_TEST
+
+/* What libpng and libjpeg decode correctly: 16-bit samples (rounded to 8 bits, not truncated),
+ * Adam7 interlacing, palette at 2 bits per pixel, 16-bit RGBA (alpha dropped), progressive JPEG. */
+START_TEST(image_formats) {
+  make_tmpdir();
+  enum { W = 4, H = 4 };
+  /* 16-bit grey, interlaced. 0x12ff = 4863 is 18.92 * 257: rounds to 19 (its high byte is 18). */
+  uint16_t v16[W * H];
+  uint8_t raw[H * W * 8];
+  for (int i = 0; i < W * H; i++) v16[i] = (uint16_t)(i == 0 ? 0 : i == 1 ? 65535 : i == 2 ? 0x12ff : 257 * (i * 13) + 100);
+  for (int i = 0; i < W * H; i++) {
+    raw[2 * i] = (uint8_t)(v16[i] >> 8);
+    raw[2 * i + 1] = (uint8_t)v16[i];
+  }
+  mkdir_ok(tpath("g16"));
+  write_png_raw(tpath("g16/a.png"), W, H, 16, PNG_COLOR_TYPE_GRAY, PNG_INTERLACE_ADAM7, raw, NULL, 0);
+  ldm_dataset ds;
+  ck_assert_msg(ldm_dataset_load_folder(tpath("g16"), W, 1, &ds) == LDM_OK, "%s", ldm_last_error());
+  for (int i = 0; i < W * H; i++) {
+    int want = (int)((v16[i] + 128u) / 257u);
+    ck_assert_msg(ds.pixels[i] == want, "pixel %d: 16-bit %u became %d, expected %d", i, v16[i], ds.pixels[i], want);
+  }
+  ck_assert_int_eq(ds.pixels[2], 19);
+  ldm_dataset_free(&ds);
+  ck_assert_msg(ldm_dataset_load_folder(tpath("g16"), W, 3, &ds) == LDM_OK, "%s", ldm_last_error());
+  for (int c = 0; c < 3; c++) ck_assert_int_eq(ds.pixels[c * W * H + 1], 255); /* grey replicated */
+  ldm_dataset_free(&ds);
+
+  /* 16-bit RGBA: R = v16, G = 65535 - v16, B = 0x8000, A = 0 (dropped, not composited). */
+  for (int i = 0; i < W * H; i++) {
+    uint16_t px[4] = {v16[i], (uint16_t)(65535 - v16[i]), 0x8000, 0};
+    for (int c = 0; c < 4; c++) {
+      raw[8 * i + 2 * c] = (uint8_t)(px[c] >> 8);
+      raw[8 * i + 2 * c + 1] = (uint8_t)px[c];
+    }
+  }
+  mkdir_ok(tpath("rgba16"));
+  write_png_raw(tpath("rgba16/a.png"), W, H, 16, PNG_COLOR_TYPE_RGB_ALPHA, PNG_INTERLACE_NONE, raw, NULL, 0);
+  ck_assert_msg(ldm_dataset_load_folder(tpath("rgba16"), W, 3, &ds) == LDM_OK, "%s", ldm_last_error());
+  for (int i = 0; i < W * H; i++) {
+    ck_assert_int_eq(ds.pixels[i], (int)((v16[i] + 128u) / 257u));
+    ck_assert_int_eq(ds.pixels[W * H + i], (int)((65535u - v16[i] + 128u) / 257u));
+    ck_assert_int_eq(ds.pixels[2 * W * H + i], 128); /* 32768 / 257 = 127.5: libpng rounds up */
+  }
+  ldm_dataset_free(&ds);
+
+  /* Palette, 2 bits per pixel: index = (x + y) % 4. */
+  const png_color pal[4] = {{10, 20, 30}, {40, 50, 60}, {70, 80, 90}, {200, 210, 220}};
+  for (int y = 0; y < H; y++) {
+    raw[y] = 0;
+    for (int x = 0; x < W; x++) raw[y] = (uint8_t)(raw[y] | (((x + y) % 4) << (6 - 2 * x)));
+  }
+  mkdir_ok(tpath("pal"));
+  write_png_raw(tpath("pal/a.png"), W, H, 2, PNG_COLOR_TYPE_PALETTE, PNG_INTERLACE_NONE, raw, pal, 4);
+  ck_assert_msg(ldm_dataset_load_folder(tpath("pal"), W, 3, &ds) == LDM_OK, "%s", ldm_last_error());
+  for (int y = 0; y < H; y++)
+    for (int x = 0; x < W; x++) {
+      const png_color *e = &pal[(x + y) % 4];
+      ck_assert_int_eq(ds.pixels[0 * W * H + y * W + x], e->red);
+      ck_assert_int_eq(ds.pixels[1 * W * H + y * W + x], e->green);
+      ck_assert_int_eq(ds.pixels[2 * W * H + y * W + x], e->blue);
+    }
+  ldm_dataset_free(&ds);
+
+  /* Progressive and baseline JPEG (a gradient), grey and colour: close to what was encoded. */
+  for (int prog = 0; prog < 2; prog++)
+    for (int comps = 1; comps <= 3; comps += 2) {
+      size_t jn = 0;
+      uint8_t *jpg = make_jpeg(32, 32, comps, prog, &jn);
+      char d[64];
+      snprintf(d, sizeof d, "jpg%d%d", prog, comps);
+      mkdir_ok(tpath(d));
+      char f[80];
+      snprintf(f, sizeof f, "%s/a.jpeg", d);
+      write_file(tpath(f), jpg, jn);
+      free(jpg);
+      ck_assert_msg(ldm_dataset_load_folder(tpath(d), 32, comps, &ds) == LDM_OK, "%s", ldm_last_error());
+      for (int y = 0; y < 32; y++)
+        for (int x = 0; x < 32; x++)
+          for (int c = 0; c < comps; c++) {
+            int want = c == 0 ? x * 4 : c == 1 ? y * 4 : 128, got = ds.pixels[(c * 32 + y) * 32 + x];
+            ck_assert_msg(abs(got - want) <= 12, "%s: pixel (%d,%d,%d) = %d, expected about %d", d, x, y, c, got, want);
+          }
+      ldm_dataset_free(&ds);
+    }
+  remove_tmpdir();
+}
+END_TEST
+
+/* ------------------------------------------------------------------------------------------------
  * shuffle
  * ---------------------------------------------------------------------------------------------- */
 START_TEST(shuffle_deterministic) {
@@ -839,7 +1232,8 @@ START_TEST(png_grid) {
   const char *p = tpath("grid.png");
   ck_assert_int_eq(ldm_png_write_grid(p, imgs, N, 1, H, W, 3, 2), LDM_OK);
   int w = 0, h = 0, comp = 0;
-  uint8_t *px = stbi_load(p, &w, &h, &comp, 0);
+  uint8_t *px = NULL;
+  ck_assert_msg(ldm_image_load(p, 0, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
   ck_assert_ptr_nonnull(px);
   ck_assert_int_eq(comp, 1);
   ck_assert_int_eq(w, 3 * (28 + 2) + 2); /* 92 */
@@ -852,7 +1246,7 @@ START_TEST(png_grid) {
   ck_assert_uint_eq(px[2 * w + 62], 255);      /* image 2 = 5 clamps to 255 */
   ck_assert_uint_eq(px[32 * w + 2], 0);        /* image 3 = -1 */
   ck_assert_uint_eq(px[32 * w + 62], 0);       /* empty slot */
-  stbi_image_free(px);
+  free(px);
 
   /* RGB grid and single image. */
   static float rgb[2 * 3 * 4 * 4];
@@ -861,7 +1255,7 @@ START_TEST(png_grid) {
       for (int q = 0; q < 16; q++) rgb[((i * 3) + c) * 16 + q] = (c == i) ? 1.0f : -1.0f;
   rgb[0] = NAN;
   ck_assert_int_eq(ldm_png_write_grid(p, rgb, 2, 3, 4, 4, 8, 0), LDM_OK);
-  px = stbi_load(p, &w, &h, &comp, 0);
+  ck_assert_msg(ldm_image_load(p, 0, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
   ck_assert_ptr_nonnull(px);
   ck_assert_int_eq(comp, 3);
   ck_assert_int_eq(w, 2 * 6 + 2);
@@ -870,15 +1264,15 @@ START_TEST(png_grid) {
   ck_assert_uint_eq(px[(3 * w + 3) * 3 + 0], 255);
   ck_assert_uint_eq(px[(3 * w + 3) * 3 + 1], 0);
   ck_assert_uint_eq(px[(3 * w + 9) * 3 + 1], 255);
-  stbi_image_free(px);
+  free(px);
   ck_assert_int_eq(ldm_png_write_image(p, rgb + 48, 3, 4, 4, 1), LDM_OK);
-  px = stbi_load(p, &w, &h, &comp, 0);
+  ck_assert_msg(ldm_image_load(p, 0, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
   ck_assert_ptr_nonnull(px);
   ck_assert_int_eq(w, 2);
   ck_assert_int_eq(h, 2);
   ck_assert_int_eq(comp, 3);
   ck_assert_uint_eq(px[1], 255);
-  stbi_image_free(px);
+  free(px);
 
   /* Errors. */
   ck_assert_int_eq(ldm_png_write_grid(tpath("no/dir/g.png"), imgs, N, 1, H, W, 3, 2), LDM_ERR_IO);
@@ -903,6 +1297,7 @@ static Suite *io_suite(void) {
   tc = tcase_create("idx");
   tcase_add_test(tc, idx_roundtrip);
   tcase_add_test(tc, idx_bad);
+  tcase_add_test(tc, idx_size_bounds);
   tcase_add_test(tc, fmnist_synthetic);
   tcase_add_test(tc, fmnist_real);
   tcase_set_timeout(tc, 120);
@@ -911,6 +1306,8 @@ static Suite *io_suite(void) {
   tcase_add_test(tc, folder_flat);
   tcase_add_test(tc, folder_classes);
   tcase_add_test(tc, folder_missing_or_empty);
+  tcase_add_test(tc, image_hostile);
+  tcase_add_test(tc, image_formats);
   suite_add_tcase(s, tc);
   tc = tcase_create("shuffle");
   tcase_add_test(tc, shuffle_deterministic);

@@ -30,7 +30,9 @@ ldm_status ldm_dataset_load_fmnist(const char *dir, bool train, int pad_to, ldm_
  * If dir has sub-folders, each sub-folder (sorted by name) is a class: label = its index, name =
  * folder name, and only images inside sub-folders are used. Otherwise all images are unlabeled.
  * Files are sorted by name (byte order). Each image is centre-cropped to a square, resized to
- * size x size and converted to `channels` (1 = luminance, 3 = RGB; alpha dropped). */
+ * size x size and converted to `channels` (1 = luminance, 3 = RGB; alpha dropped). Files are decoded
+ * by ldm_image_load (include/ldm/io.h): PNG or JPEG by content, which must agree with the name, within
+ * LDM_IMAGE_MAX_SIDE / LDM_IMAGE_MAX_PIXELS; the first bad file fails the load, naming it. */
 ldm_status ldm_dataset_load_folder(const char *dir, int size, int channels, ldm_dataset *out);
 
 void ldm_dataset_free(ldm_dataset *ds); /* frees the members and zeroes *ds; NULL is fine */

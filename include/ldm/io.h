@@ -1,4 +1,4 @@
-/* ldm-vk file formats: safetensors (checkpoints, caches) and PNG sample grids. */
+/* ldm-vk file formats: safetensors (checkpoints, caches), PNG sample grids, PNG/JPEG decoding. */
 #ifndef LDM_IO_H
 #define LDM_IO_H
 #include <stdbool.h>
@@ -61,6 +61,13 @@ ldm_status ldm_st_writer_set_meta(ldm_st_writer *w, const char *key, const char 
 /* Write to "<path>.tmp.<pid>", fflush + fsync, rename over path, fsync the directory.
  * On failure the temp file is removed and any existing file at path is untouched. */
 ldm_status ldm_st_write_atomic(ldm_st_writer *w, const char *path);
+/* The same protocol for any bytes (metrics.jsonl rewrites): "<path>.tmp.<pid>", fsync, rename, fsync
+ * the directory; on failure the temp file is removed and path is untouched. */
+ldm_status ldm_file_write_atomic(const char *path, const void *data, size_t n);
+/* Remove the regular files "<name>.tmp.<pid>" of dir (not recursive) whose process is gone (killed
+ * while writing) or is the caller (a temp file of ours cannot be in progress when this is called).
+ * Returns how many were removed; a missing dir is 0. */
+int ldm_clean_stale_temps(const char *dir);
 
 /* Reader: the whole file is read and validated by ldm_st_open; hostile input gives LDM_ERR_FORMAT
  * (or LDM_ERR_IO if it cannot be read) with a message naming the file and the reason. */
@@ -103,5 +110,39 @@ void ldm_st_meta_at(const ldm_st_file *f, int i, const char **key, const char **
 ldm_status ldm_png_write_grid(const char *path, const float *imgs, int n, int c, int h, int w,
                               int nrow, int crop);
 ldm_status ldm_png_write_image(const char *path, const float *img, int c, int h, int w, int crop);
+
+/* ---------------------------------------------------------------------------------------------
+ * Image decoding (untrusted input; docs/security.md). Only PNG (libpng) and JPEG (libjpeg-turbo)
+ * are decoded, chosen by the magic bytes (89 'P' 'N' 'G' 0d 0a 1a 0a, or ff d8 ff); any other
+ * content is refused, naming what it looks like. Every failure is LDM_ERR_FORMAT (LDM_ERR_IO if the
+ * file cannot be read, LDM_ERR_NOMEM) with a one-line message naming the file. PNG: palette, grey
+ * < 8 bit and 16-bit samples are converted to 8 bit (16 -> 8 rounds: v * 255 / 65535), interlaced
+ * images are de-interlaced. JPEG: grey, YCbCr and RGB (CMYK/YCCK refused); any libjpeg warning
+ * (corrupt or truncated data) is an error.
+ * ------------------------------------------------------------------------------------------- */
+#define LDM_IMAGE_MAX_SIDE 16384                /* pixels, width and height */
+#define LDM_IMAGE_MAX_PIXELS (64ll << 20)       /* width * height */
+#define LDM_IMAGE_MAX_FILE ((size_t)256 << 20)  /* bytes of one image file */
+#define LDM_IMAGE_MAX_JPEG_SCANS 1000           /* progressive JPEG scans */
+
+typedef struct ldm_image_limits {
+  int max_side;       /* a larger width or height is refused before anything is allocated */
+  int64_t max_pixels; /* likewise width * height */
+} ldm_image_limits;
+
+typedef enum ldm_image_format { LDM_IMAGE_UNKNOWN = 0, LDM_IMAGE_PNG, LDM_IMAGE_JPEG } ldm_image_format;
+
+/* The format by magic bytes. */
+ldm_image_format ldm_image_sniff(const void *data, size_t n);
+
+/* Decode n bytes (name is used in messages only). channels: 1 (luminance (77 R + 150 G + 29 B) >> 8),
+ * 3 (RGB; grey replicated) or 0 (as stored: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA); alpha is dropped,
+ * not composited. *pix: malloc'd, h rows of w * channels bytes (free()). *src_channels (may be NULL):
+ * the stored channel count. lim NULL = LDM_IMAGE_MAX_SIDE / LDM_IMAGE_MAX_PIXELS. */
+ldm_status ldm_image_decode(const char *name, const void *data, size_t n, int channels, const ldm_image_limits *lim,
+                            uint8_t **pix, int *w, int *h, int *src_channels);
+/* Read and decode a file. A name ending in .png (.jpg, .jpeg; any case) must hold a PNG (JPEG):
+ * a mismatch is refused, saying what the content is. */
+ldm_status ldm_image_load(const char *path, int channels, uint8_t **pix, int *w, int *h, int *src_channels);
 
 #endif

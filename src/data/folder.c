@@ -1,5 +1,7 @@
-/* Folder-of-images dataset: PNG/JPEG via stb_image, centre-crop, resize, grey or RGB. */
+/* Folder-of-images dataset: PNG/JPEG (decoded by src/io/image.c: libpng, libjpeg-turbo), centre-crop,
+ * resize (stb_image_resize), grey or RGB. */
 #include "ldm/data.h"
+#include "ldm/io.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -12,7 +14,6 @@
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wconversion"
 #pragma GCC diagnostic ignored "-Wsign-conversion"
-#include <stb/stb_image.h>
 #include <stb/stb_image_resize.h>
 #pragma GCC diagnostic pop
 
@@ -113,19 +114,9 @@ static ldm_status list_dir(const char *dir, strlist *dirs, strlist *files) {
 
 /* Decode one image into dst (channels x size x size, CHW). */
 static ldm_status load_one(const char *path, int size, int channels, uint8_t *dst, uint8_t *tmp) {
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  int w = 0, h = 0, comp = 0;
-  unsigned char *img = stbi_load_from_file(fp, &w, &h, &comp, channels);
-  int closed = fclose(fp);
-  if (!img) {
-    const char *why = stbi_failure_reason();
-    return LDM_FAIL(LDM_ERR_FORMAT, "%s: cannot decode image: %s", path, why ? why : "unknown reason");
-  }
-  if (closed != 0) {
-    stbi_image_free(img);
-    return LDM_FAIL(LDM_ERR_IO, "%s: close failed: %s", path, strerror(errno));
-  }
+  int w = 0, h = 0;
+  uint8_t *img = NULL;
+  LDM_TRY(ldm_image_load(path, channels, &img, &w, &h, NULL));
   int side = w < h ? w : h;
   int x0 = (w - side) / 2, y0 = (h - side) / 2;
   size_t stride = (size_t)w * (size_t)channels;
@@ -134,10 +125,10 @@ static ldm_status load_one(const char *path, int size, int channels, uint8_t *ds
   if (side == size) {
     for (int y = 0; y < size; y++) memcpy(tmp + (size_t)y * row, src + (size_t)y * stride, row);
   } else if (!stbir_resize_uint8(src, side, side, (int)stride, tmp, size, size, 0, channels)) {
-    stbi_image_free(img);
+    free(img);
     return LDM_FAIL(LDM_ERR_NOMEM, "%s: out of host memory resizing %dx%d to %dx%d", path, side, side, size, size);
   }
-  stbi_image_free(img);
+  free(img);
   size_t plane = (size_t)size * (size_t)size;
   for (size_t p = 0; p < plane; p++)
     for (int c = 0; c < channels; c++) dst[(size_t)c * plane + p] = tmp[p * (size_t)channels + (size_t)c];

@@ -1,40 +1,62 @@
 /* idx reader (MNIST / Fashion-MNIST), plain or gzip. zlib's gzread reads both: a file that does not
  * start with the gzip magic 1f 8b is read as is. Every byte count is checked: a short read, a
- * broken gzip stream or trailing bytes are errors naming the file. */
+ * broken gzip stream or trailing bytes are errors naming the file. The header's size is never
+ * trusted for an allocation: a plain file must be exactly as long as it says (fstat), and a gzip
+ * stream's payload buffer grows as data arrives (at most doubling), so a 29-byte file claiming
+ * terabytes fails after allocating a megabyte at most. */
 #include "ldm/data.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <zlib.h>
+
+#define IDX_FIRST_CHUNK ((size_t)1 << 20) /* first payload allocation of a stream of unknown size */
 
 typedef struct {
   gzFile g;
   const char *path;
   bool gz;
+  bool sized;    /* a plain regular file: its length is known */
+  uint64_t size; /* bytes, when sized */
 } idx_reader;
 
 static ldm_status idx_open(idx_reader *r, const char *path) {
   r->path = path;
   r->g = NULL;
-  FILE *fp = fopen(path, "rb");
-  if (!fp) return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
-  unsigned char m[2] = {0, 0};
-  size_t got = fread(m, 1, 2, fp);
-  bool err = ferror(fp) != 0;
-  int saved = errno;
-  if (fclose(fp) != 0 && !err) {
-    err = true;
-    saved = errno;
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int e = errno;
+    close(fd);
+    return LDM_FAIL(LDM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
   }
-  if (err) return LDM_FAIL(LDM_ERR_IO, "%s: read error: %s", path, strerror(saved));
+  unsigned char m[2] = {0, 0};
+  ssize_t got = pread(fd, m, 2, 0);
+  if (got < 0) {
+    int e = errno;
+    close(fd);
+    return LDM_FAIL(LDM_ERR_IO, "%s: read error: %s", path, strerror(e));
+  }
   r->gz = got == 2 && m[0] == 0x1f && m[1] == 0x8b;
-  r->g = gzopen(path, "rb");
-  if (!r->g)
-    return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, errno ? strerror(errno) : "out of memory");
-  (void)gzbuffer(r->g, 1u << 20); /* only a speed hint; failure is harmless */
+  r->sized = !r->gz && S_ISREG(st.st_mode);
+  r->size = st.st_size > 0 ? (uint64_t)st.st_size : 0;
+  errno = 0;
+  r->g = gzdopen(fd, "rb"); /* owns fd from here on */
+  if (!r->g) {
+    int e = errno;
+    close(fd);
+    return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, e ? strerror(e) : "out of memory");
+  }
+  /* only a speed hint (failure is harmless): 1 MiB, or the file's size when smaller */
+  unsigned want = r->size < (1u << 20) ? (unsigned)r->size : 1u << 20;
+  (void)gzbuffer(r->g, want < 8192 ? 8192 : want);
   return LDM_OK;
 }
 
@@ -50,28 +72,79 @@ static const char *strip_path(const idx_reader *r, const char *msg) {
   return msg ? msg : "unknown error";
 }
 
-/* Read exactly n bytes of `what` (named in the error message). */
-static ldm_status idx_read(idx_reader *r, void *buf, size_t n, const char *what) {
-  unsigned char *p = buf;
-  size_t done = 0;
-  while (done < n) {
-    size_t chunk = n - done > (1u << 30) ? (1u << 30) : n - done;
-    int got = gzread(r->g, p + done, (unsigned)chunk);
+/* Read up to n bytes into buf, adding the count to *done; fewer than n means the stream ended. */
+static ldm_status idx_read_some(idx_reader *r, unsigned char *buf, size_t n, size_t *done) {
+  size_t k = 0;
+  while (k < n) {
+    size_t chunk = n - k > (1u << 30) ? (1u << 30) : n - k;
+    int got = gzread(r->g, buf + k, (unsigned)chunk);
     if (got < 0) {
       int errnum = 0;
       const char *msg = gzerror(r->g, &errnum);
       if (errnum == Z_ERRNO) return LDM_FAIL(LDM_ERR_IO, "%s: read error: %s", r->path, strerror(errno));
       return LDM_FAIL(LDM_ERR_FORMAT, "%s: corrupt gzip data: %s", r->path, strip_path(r, msg));
     }
-    done += (size_t)got;
+    k += (size_t)got;
     if ((size_t)got < chunk) break;
   }
+  *done += k;
+  return LDM_OK;
+}
+
+/* Read exactly n bytes of `what` (named in the error message). */
+static ldm_status idx_read(idx_reader *r, void *buf, size_t n, const char *what) {
+  size_t done = 0;
+  LDM_TRY(idx_read_some(r, buf, n, &done));
   if (done < n) {
     int errnum = 0;
     gzerror(r->g, &errnum);
     return LDM_FAIL(LDM_ERR_FORMAT, "%s: truncated %sidx file: expected %zu bytes of %s, found %zu", r->path,
                     r->gz && errnum == Z_BUF_ERROR ? "gzip-compressed " : "", n, what, done);
   }
+  return LDM_OK;
+}
+
+/* The payload of `total` bytes (header already read, hlen bytes). Never allocates more than the data
+ * that has arrived (times two) or, for a plain file, than the file holds. */
+static ldm_status idx_read_payload(idx_reader *r, size_t hlen, size_t total, const char *what, uint8_t **out) {
+  *out = NULL;
+  if (r->sized) {
+    uint64_t have = r->size > hlen ? r->size - hlen : 0;
+    if (have < total)
+      return LDM_FAIL(LDM_ERR_FORMAT, "%s: truncated idx file: the header says %zu bytes of %s, the file has %llu",
+                      r->path, total, what, (unsigned long long)have);
+    if (have > total)
+      return LDM_FAIL(LDM_ERR_FORMAT, "%s: file is longer than its idx header says (%zu data bytes expected, %llu found)",
+                      r->path, total, (unsigned long long)have);
+  }
+  size_t cap = r->sized || total <= IDX_FIRST_CHUNK ? total : IDX_FIRST_CHUNK;
+  uint8_t *buf = ldm_malloc(cap);
+  if (!buf) return LDM_ERR_NOMEM;
+  size_t done = 0;
+  while (done < total) {
+    if (done == cap) {
+      size_t nc = cap > total / 2 ? total : cap * 2;
+      uint8_t *q = realloc(buf, nc);
+      if (!q) {
+        free(buf);
+        return LDM_FAIL(LDM_ERR_NOMEM, "%s: out of host memory reading %zu bytes of %s", r->path, total, what);
+      }
+      buf = q;
+      cap = nc;
+    }
+    ldm_status s = idx_read_some(r, buf + done, cap - done, &done);
+    if (s != LDM_OK) {
+      free(buf);
+      return s;
+    }
+    if (done < cap) break; /* the stream ended */
+  }
+  if (done < total) {
+    free(buf);
+    return LDM_FAIL(LDM_ERR_FORMAT, "%s: truncated %sidx file: expected %zu bytes of %s, found %zu", r->path,
+                    r->gz ? "gzip-compressed " : "", total, what, done);
+  }
+  *out = buf;
   return LDM_OK;
 }
 
@@ -130,14 +203,9 @@ static ldm_status idx_load(const char *path, int ndim, const char *kind, uint8_t
     }
     dims[i] = (int)d;
   }
-  buf = ldm_malloc(total);
-  if (!buf) {
-    s = LDM_ERR_NOMEM;
-    goto fail;
-  }
   char what[32];
   snprintf(what, sizeof what, "%s data", kind);
-  if ((s = idx_read(&r, buf, total, what)) != LDM_OK) goto fail;
+  if ((s = idx_read_payload(&r, hlen, total, what, &buf)) != LDM_OK) goto fail;
   if ((s = idx_expect_end(&r, total)) != LDM_OK) goto fail;
   idx_close(&r);
   *data = buf;

@@ -1,9 +1,9 @@
-/* The one translation unit that compiles the stb_image, stb_image_write and stb_image_resize
- * implementations (libstb-dev headers). No other file may define the *_IMPLEMENTATION macros. */
-#define STB_IMAGE_IMPLEMENTATION
+/* The one translation unit that compiles the stb_image_write (PNG output) and stb_image_resize
+ * (dataset resizing) implementations (libstb-dev headers). No other file may define the
+ * *_IMPLEMENTATION macros. stb_image (decoding) is deliberately not compiled: untrusted images are
+ * decoded by libpng and libjpeg-turbo in image.c (docs/security.md). */
 #define STB_IMAGE_WRITE_IMPLEMENTATION
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
-#define STBI_FAILURE_USERMSG /* friendlier stbi_failure_reason() texts */
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wall"
@@ -15,7 +15,6 @@
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 #pragma GCC diagnostic ignored "-Wunused-function"
-#include <stb/stb_image.h>
 #include <stb/stb_image_write.h>
 #include <stb/stb_image_resize.h>
 #pragma GCC diagnostic pop
