@@ -5,6 +5,19 @@
 #include "ldm/graph.h"
 
 #define LDM_MAX_LEVELS 4
+/* Bounds of a model configuration (ldm_model_cfg_valid); anything outside is refused by the graph
+ * builders and by the checkpoint metadata reader (ldm_cfg_from_meta). */
+#define LDM_MAX_NRES 16      /* ResBlocks per UNet level */
+#define LDM_MAX_CH 4096      /* channels of any VAE or UNet level */
+#define LDM_MAX_RES 512      /* training resolution */
+#define LDM_MIN_RES 4
+#define LDM_MAX_Z 64         /* latent channels */
+#define LDM_MAX_TDIM 4096    /* time embedding width (a multiple of 4) */
+#define LDM_MAX_HEADS 64
+#define LDM_MAX_CLASSES 65536
+/* The UNet keeps one skip activation per down-path ResBlock plus the stem and each downsampler:
+ * 1 + levels * nres + (levels - 1) = levels * (nres + 1). */
+#define LDM_UNET_MAX_SKIPS (LDM_MAX_LEVELS * (LDM_MAX_NRES + 1))
 
 typedef struct ldm_model_cfg {
   char name[32];
@@ -23,6 +36,14 @@ typedef struct ldm_model_cfg {
 /* "fmnist", "celeba64", "tiny" (tiny: any data, for tests). */
 ldm_status ldm_model_config(const char *name, ldm_model_cfg *out);
 int ldm_latent_res(const ldm_model_cfg *c);
+/* Whether the graph builders can build c: every field in range (the LDM_MAX_* bounds above; cin 1 or
+ * 3, name 1..31 characters of [A-Za-z0-9_.-]), res divisible by 2^(vae_levels-1) and the latent
+ * resolution by 2^(unet_levels-1), every GroupNorm width divisible into its groups (including the
+ * concatenated widths of the up path), attention widths divisible by heads, tdim a multiple of 4,
+ * attn entries 0/1, 2 * crop < res. If not, why (may be NULL) gets a one-line reason naming the field. */
+bool ldm_model_cfg_valid(const ldm_model_cfg *c, char *why, size_t why_len);
+/* Same VAE (cin, res, z, vae levels and channels): a UNet checkpoint and a VAE checkpoint fit together. */
+bool ldm_model_cfg_vae_equal(const ldm_model_cfg *a, const ldm_model_cfg *b);
 /* GroupNorm groups as the twin: min(32, C/4) for C >= 8, else 1 */
 int ldm_gn_groups(int c);
 

@@ -43,18 +43,26 @@ static ldm_status add_output(ldm_st_writer *w, fwd_graph *f, const char *name, i
 }
 
 static ldm_status run_forward(ldm_vk_ctx *vk, const char *ckpt, const char *inpath, const char *outpath) {
-  char p[700];
+  char up[700], vp[700];
   ldm_st_file *uf = NULL, *vf = NULL, *in = NULL;
-  snprintf(p, sizeof p, "%s/unet.safetensors", ckpt);
-  LDM_TRY(ldm_st_open(p, &uf));
-  snprintf(p, sizeof p, "%s/vae.safetensors", ckpt);
-  ldm_status s = ldm_st_open(p, &vf);
-  if (s == LDM_OK) s = ldm_st_open(inpath, &in);
-  ldm_model_cfg c;
+  snprintf(up, sizeof up, "%s/unet.safetensors", ckpt);
+  snprintf(vp, sizeof vp, "%s/vae.safetensors", ckpt);
+  LDM_TRY(ldm_ckpt_name_error(ldm_st_open(up, &uf), up));
+  ldm_status s = ldm_ckpt_name_error(ldm_st_open(vp, &vf), vp);
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_st_open(inpath, &in), inpath);
+  /* both checkpoints are untrusted: their configs are validated before anything is built from them,
+   * and they must describe the same VAE (the UNet's latents are the VAE's) */
+  ldm_model_cfg c, uc;
   if (s == LDM_OK) s = ldm_cfg_from_meta(vf, &c);
+  if (s == LDM_OK) s = ldm_cfg_from_meta(uf, &uc);
+  ldm_ckpt_sched sch; /* not used here, but a UNet file whose diffusion metadata is broken is refused */
+  if (s == LDM_OK) s = ldm_ckpt_read_sched_meta(uf, &sch);
+  if (s == LDM_OK && !ldm_model_cfg_vae_equal(&c, &uc))
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: its VAE configuration (config %s) is not the one of %s", up, uc.name, vp);
   const ldm_st_tensor *xt = s == LDM_OK ? ldm_st_find(in, "x") : NULL;
   if (s == LDM_OK && !xt) s = LDM_FAIL(LDM_ERR_FORMAT, "%s: no tensor 'x'", inpath);
-  int64_t B = xt ? xt->shape[0] : 0;
+  if (s == LDM_OK && xt->ndim < 1) s = LDM_FAIL(LDM_ERR_FORMAT, "%s: tensor 'x' is a scalar", inpath);
+  int64_t B = s == LDM_OK ? xt->shape[0] : 0;
   int lr = s == LDM_OK ? ldm_latent_res(&c) : 0;
   fwd_graph vg = {0}, ug = {0};
   int x = -1, z = -1, mu = -1, lv = -1, xd = -1, xn = -1, tt = -1, yy = -1, eps = -1;
@@ -62,33 +70,31 @@ static ldm_status run_forward(ldm_vk_ctx *vk, const char *ckpt, const char *inpa
   if (s == LDM_OK) s = ldm_graph_init(&vg.g);
   if (s == LDM_OK) s = input(&vg, in, "x", LDM_F32, 4, LDM_SHAPE(B, c.cin, c.res, c.res), &x);
   if (s == LDM_OK) s = input(&vg, in, "z", LDM_F32, 4, LDM_SHAPE(B, c.z, lr, lr), &z);
-  if (s == LDM_OK) s = ldm_vae_encode(&vg.g, &c, x, &mu, &lv);
-  if (s == LDM_OK && (xd = ldm_vae_decode(&vg.g, &c, z)) < 0) s = LDM_ERR_INTERNAL;
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_vae_encode(&vg.g, &c, x, &mu, &lv), vp);
+  if (s == LDM_OK && (xd = ldm_vae_decode(&vg.g, &c, z)) < 0) s = ldm_ckpt_name_error(LDM_ERR_INTERNAL, vp);
   if (s == LDM_OK) {
     ldm_keep(&vg.g, mu);
     ldm_keep(&vg.g, lv);
     ldm_keep(&vg.g, xd);
-    s = ldm_graph_plan(&vg.g);
+    s = ldm_ckpt_name_error(ldm_graph_plan(&vg.g), vp);
   }
-  if (s == LDM_OK) s = ldm_exec_new(vk, &vg.g, &vg.e);
-  if (s == LDM_OK) s = ldm_ckpt_load_arena(vf, vg.e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(vk, &vg.g, &vg.e), vp);
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_ckpt_load_arena(vf, vg.e, LDM_ARENA_PARAM, ""), vp);
   if (s == LDM_OK) s = write_input(&vg, in, "x", x);
   if (s == LDM_OK) s = write_input(&vg, in, "z", z);
   if (s == LDM_OK) s = ldm_exec_run(vg.e);
   /* UNet on (xt, t, y) */
-  ldm_model_cfg uc;
-  if (s == LDM_OK) s = ldm_cfg_from_meta(uf, &uc);
   if (s == LDM_OK) s = ldm_graph_init(&ug.g);
   if (s == LDM_OK) s = input(&ug, in, "xt", LDM_F32, 4, LDM_SHAPE(B, uc.z, lr, lr), &xn);
   if (s == LDM_OK) s = input(&ug, in, "t", LDM_U32, 1, LDM_SHAPE(B), &tt);
   if (s == LDM_OK) s = input(&ug, in, "y", LDM_U32, 1, LDM_SHAPE(B), &yy);
-  if (s == LDM_OK && (eps = ldm_unet(&ug.g, &uc, xn, tt, yy)) < 0) s = LDM_ERR_INTERNAL;
+  if (s == LDM_OK && (eps = ldm_unet(&ug.g, &uc, xn, tt, yy)) < 0) s = ldm_ckpt_name_error(LDM_ERR_INTERNAL, up);
   if (s == LDM_OK) {
     ldm_keep(&ug.g, eps);
-    s = ldm_graph_plan(&ug.g);
+    s = ldm_ckpt_name_error(ldm_graph_plan(&ug.g), up);
   }
-  if (s == LDM_OK) s = ldm_exec_new(vk, &ug.g, &ug.e);
-  if (s == LDM_OK) s = ldm_ckpt_load_arena(uf, ug.e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(vk, &ug.g, &ug.e), up);
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_ckpt_load_arena(uf, ug.e, LDM_ARENA_PARAM, ""), up);
   if (s == LDM_OK) s = write_input(&ug, in, "xt", xn);
   if (s == LDM_OK) s = write_input(&ug, in, "t", tt);
   if (s == LDM_OK) s = write_input(&ug, in, "y", yy);
@@ -114,10 +120,10 @@ static ldm_status run_forward(ldm_vk_ctx *vk, const char *ckpt, const char *inpa
 int ldm_cmd_forward(int argc, char **argv) {
   char ckpt[512] = "", inputs[512] = "", out[512] = "", device[32] = "";
   const arg_def defs[] = {
-      {"ckpt", ARG_STR, ckpt, sizeof ckpt, "run directory (vae.safetensors, unet.safetensors)"},
-      {"inputs", ARG_STR, inputs, sizeof inputs, "safetensors with x [B,cin,res,res], z and xt [B,z,h,w], t and y (I32 [B])"},
-      {"out", ARG_STR, out, sizeof out, "output safetensors: mu, logvar, x_dec, eps"},
-      {"device", ARG_STR, device, sizeof device, "vk, vk:N or cpu"},
+      {"ckpt", ARG_STR, ckpt, sizeof ckpt, "run directory (vae.safetensors, unet.safetensors)", ARG_TEXT},
+      {"inputs", ARG_STR, inputs, sizeof inputs, "safetensors with x [B,cin,res,res], z and xt [B,z,h,w], t and y (I32 [B])", ARG_TEXT},
+      {"out", ARG_STR, out, sizeof out, "output safetensors: mu, logvar, x_dec, eps", ARG_TEXT},
+      {"device", ARG_STR, device, sizeof device, "(default: a GPU if present, else cpu)", ARG_DEVICE},
   };
   int r = ldm_args_parse("forward",
                          "usage: ldm-vk forward --ckpt DIR --inputs IN.safetensors --out OUT.safetensors\n\n"

@@ -42,7 +42,14 @@ ldm_status ldm_model_config(const char *name, ldm_model_cfg *o) {
 }
 
 int ldm_latent_res(const ldm_model_cfg *c) { return c->res >> (c->vae_levels - 1); }
-int ldm_gn_groups(int c) { return c >= 8 ? (c / 4 < 32 ? c / 4 : 32) : 1; }
+/* The graph builders refuse a configuration they cannot build (defence in depth: a config read from a
+ * file is validated when it is read, but nothing here may overflow whatever it is given). */
+static bool cfg_check(const ldm_model_cfg *c, const char *who) {
+  char why[200];
+  if (ldm_model_cfg_valid(c, why, sizeof why)) return true;
+  LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: invalid model configuration: %s", who, why);
+  return false;
+}
 
 /* ---------------------------------------------------------------- parameter helpers */
 
@@ -152,6 +159,7 @@ static int attn(ldm_graph *g, const char *prefix, int x, int c, int heads) {
 /* ---------------------------------------------------------------- VAE */
 
 ldm_status ldm_vae_encode(ldm_graph *g, const ldm_model_cfg *c, int x, int *mu, int *logvar) {
+  if (!cfg_check(c, "VAE encoder")) return LDM_ERR_INVALID_ARG;
   char n[LDM_NAME_MAX];
   int h = conv(g, "ein", x, c->cin, c->vae_ch[0], 3, 1, 1);
   int idx = 0;
@@ -175,6 +183,7 @@ ldm_status ldm_vae_encode(ldm_graph *g, const ldm_model_cfg *c, int x, int *mu, 
 }
 
 int ldm_vae_decode(ldm_graph *g, const ldm_model_cfg *c, int z) {
+  if (!cfg_check(c, "VAE decoder")) return -1;
   char n[LDM_NAME_MAX];
   int L = c->vae_levels;
   int h = conv(g, "din", z, c->z, c->vae_ch[L - 1], 3, 1, 1);
@@ -201,6 +210,7 @@ int ldm_vae_decode(ldm_graph *g, const ldm_model_cfg *c, int z) {
 /* ---------------------------------------------------------------- UNet */
 
 int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
+  if (!cfg_check(c, "UNet")) return -1;
   char n[LDM_NAME_MAX];
   int td = c->tdim;
   int sin_emb = ldm_timestep_embedding(g, t, td / 2);
@@ -220,11 +230,13 @@ int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
   int se = ldm_silu(g, e); /* every ResBlock applies silu to the same embedding: computed once */
   CK(se);
 
-  int hs[64], nh = 0;
+  /* levels * (nres + 1) skips at most (cfg_check bounds levels and nres); the pushes below are checked
+   * against the array size all the same */
+  int hs[LDM_UNET_MAX_SKIPS], nh = 0;
   int h = conv(g, "cin", x, c->z, c->unet_ch[0], 3, 1, 1);
   CK(h);
   hs[nh++] = h;
-  int skipc[64], ns = 0;
+  int skipc[LDM_UNET_MAX_SKIPS], ns = 0;
   skipc[ns++] = c->unet_ch[0];
   int ch = c->unet_ch[0], di = 0;
   for (int i = 0; i < c->unet_levels; i++) {
@@ -240,6 +252,7 @@ int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
       }
       di++;
       ch = co;
+      if (nh >= LDM_UNET_MAX_SKIPS) return LDM_FAIL(LDM_ERR_INTERNAL, "UNet: more skips than the builder holds"), -1;
       hs[nh++] = h;
       skipc[ns++] = ch;
     }
@@ -247,6 +260,7 @@ int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
       snprintf(n, sizeof n, "down.%d", di++);
       h = conv(g, n, h, ch, ch, 3, 2, 1);
       CK(h);
+      if (nh >= LDM_UNET_MAX_SKIPS) return LDM_FAIL(LDM_ERR_INTERNAL, "UNet: more skips than the builder holds"), -1;
       hs[nh++] = h;
       skipc[ns++] = ch;
     }
@@ -261,6 +275,7 @@ int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
   for (int i = c->unet_levels - 1; i >= 0; i--) {
     int co = c->unet_ch[i];
     for (int r = 0; r < c->nres + 1; r++) {
+      if (nh < 1) return LDM_FAIL(LDM_ERR_INTERNAL, "UNet: the up path has more blocks than skips"), -1;
       int sk = hs[--nh], sc = skipc[--ns];
       h = ldm_concat(g, h, sk);
       CK(h);

@@ -28,15 +28,6 @@ void ldm_sample_defaults(ldm_sample_opts *o) {
   o->batch = 100;
 }
 
-static ldm_status meta_double(const ldm_st_file *f, const char *key, double *v) {
-  const char *s = ldm_st_meta(f, key);
-  char *end;
-  if (!s) return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata %s is missing", ldm_st_path(f), key);
-  *v = strtod(s, &end);
-  if (*end || end == s) return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata %s is not a number", ldm_st_path(f), key);
-  return LDM_OK;
-}
-
 typedef struct {
   ldm_graph g;
   ldm_exec *e;
@@ -120,37 +111,34 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   *labels = NULL;
   if (o->n < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--n must be at least 1");
   if (o->steps < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps must be at least 1");
-  char path[600];
+  char path[600], vpath[600];
   ldm_st_file *uf = NULL, *vf = NULL;
   snprintf(path, sizeof path, "%s/unet.safetensors", o->ckpt);
-  LDM_TRY(ldm_st_open(path, &uf));
-  snprintf(path, sizeof path, "%s/vae.safetensors", o->ckpt);
-  ldm_status s = ldm_st_open(path, &vf);
-  ldm_model_cfg c;
+  snprintf(vpath, sizeof vpath, "%s/vae.safetensors", o->ckpt);
+  LDM_TRY(ldm_ckpt_name_error(ldm_st_open(path, &uf), path));
+  ldm_status s = ldm_ckpt_name_error(ldm_st_open(vpath, &vf), vpath);
+  /* both files are untrusted: config and schedule are validated (range, finiteness) before use */
+  ldm_model_cfg c, vc;
+  ldm_ckpt_sched sch;
+  memset(&sch, 0, sizeof sch);
   if (s == LDM_OK) s = ldm_cfg_from_meta(uf, &c);
-  double scale = 1, T = 1000, b0 = 1e-4, b1 = 0.02, zsnr = 0;
-  if (s == LDM_OK) s = meta_double(uf, "ldm.scale", &scale);
-  if (s == LDM_OK) s = meta_double(uf, "ldm.T", &T);
-  if (s == LDM_OK) s = meta_double(uf, "ldm.beta_start", &b0);
-  if (s == LDM_OK) s = meta_double(uf, "ldm.beta_end", &b1);
-  if (s == LDM_OK) s = meta_double(uf, "ldm.zero_snr", &zsnr);
-  const char *sched = uf ? ldm_st_meta(uf, "ldm.schedule") : NULL;
-  const char *pred = uf ? ldm_st_meta(uf, "ldm.prediction") : NULL;
-  ldm_schedule_kind kind = LDM_SCHEDULE_LINEAR;
-  if (s == LDM_OK && (!sched || ldm_schedule_kind_parse(sched, &kind) != LDM_OK))
-    s = LDM_FAIL(LDM_ERR_FORMAT, "%s: unknown noise schedule '%s'", ldm_st_path(uf), sched ? sched : "(none)");
-  if (s == LDM_OK && (T < 2 || T > 100000 || scale <= 0))
-    s = LDM_FAIL(LDM_ERR_FORMAT, "%s: invalid schedule metadata", ldm_st_path(uf));
+  if (s == LDM_OK) s = ldm_ckpt_read_sched_meta(uf, &sch);
+  if (s == LDM_OK) s = ldm_cfg_from_meta(vf, &vc);
+  if (s == LDM_OK && !ldm_model_cfg_vae_equal(&c, &vc))
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: its VAE configuration (config %s) is not the one %s was trained on", vpath,
+                 vc.name, path);
+  double scale = sch.scale;
+  int Ti = sch.T;
+  ldm_schedule_kind kind = sch.schedule;
   if (s == LDM_OK && o->cls >= c.ncls)
     s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--class %d: the model has %d classes (0..%d)", o->cls, c.ncls, c.ncls - 1);
-  if (s == LDM_OK && o->steps > (int)T)
-    s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps %d exceeds the %d training timesteps", o->steps, (int)T);
+  if (s == LDM_OK && o->steps > Ti)
+    s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps %d exceeds the %d training timesteps of %s", o->steps, Ti, path);
   if (s != LDM_OK) {
     ldm_st_close(uf);
     ldm_st_close(vf);
     return s;
   }
-  int Ti = (int)T;
   float *betas = ldm_malloc((size_t)Ti * 4), *abar = ldm_malloc((size_t)Ti * 4);
   int *ts = ldm_malloc((size_t)o->steps * sizeof *ts);
   int lr = ldm_latent_res(&c);
@@ -159,7 +147,7 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   *images = ldm_malloc((size_t)(o->n * img) * 4);
   *labels = ldm_malloc((size_t)o->n * sizeof **labels);
   if (!betas || !abar || !ts || !lat || !*images || !*labels) s = LDM_ERR_NOMEM;
-  if (s == LDM_OK) s = ldm_schedule_make(kind, Ti, b0, b1, zsnr != 0, betas, abar);
+  if (s == LDM_OK) s = ldm_schedule_make(kind, Ti, sch.beta_start, sch.beta_end, sch.zero_snr, betas, abar);
   if (s == LDM_OK) s = ldm_ddim_timesteps(Ti, o->steps, ts);
   if (o->sampler == LDM_SAMPLER_DDPM && o->steps == Ti && s == LDM_OK)
     for (int i = 0; i < Ti; i++) ts[i] = Ti - 1 - i;
@@ -169,10 +157,10 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   unet_sampler us;
   memset(&us, 0, sizeof us);
   if (s == LDM_OK)
-    s = build_unet_sampler(&us, vk, &c, nb, use_cfg, o->sampler, o->eta, o->guidance, pred && strcmp(pred, "v") == 0,
-                           Ti, o->seed);
+    s = build_unet_sampler(&us, vk, &c, nb, use_cfg, o->sampler, o->eta, o->guidance, sch.v_pred, Ti, o->seed);
   if (s == LDM_OK) s = ldm_ckpt_load_arena(uf, us.e, LDM_ARENA_PARAM, "");
   if (s == LDM_OK) s = ldm_exec_write(us.e, us.abar, abar, (size_t)Ti * 4);
+  s = ldm_ckpt_name_error(s, path); /* everything so far was built from unet.safetensors */
   float *xb = s == LDM_OK ? ldm_malloc((size_t)(nb * per) * 4) : NULL;
   if (s == LDM_OK && !xb) s = LDM_ERR_NOMEM;
   uint32_t *tv = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.t2) : NULL;
@@ -206,7 +194,7 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
     int m = o->n - base < nb ? o->n - base : nb;
     for (int64_t k = 0; k < (int64_t)m * per && s == LDM_OK; k++) lat[(int64_t)base * per + k] = xb[k] / (float)scale;
   }
-  if (s == LDM_OK) s = decode_latents(vk, &c, vf, lat, o->n, nb, *images);
+  if (s == LDM_OK) s = ldm_ckpt_name_error(decode_latents(vk, &c, vf, lat, o->n, nb, *images), vpath);
   free(xb);
   ldm_exec_free(us.e);
   if (us.g.t) ldm_graph_free(&us.g);
