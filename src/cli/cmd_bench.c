@@ -12,17 +12,16 @@ int ldm_cmd_bench(int argc, char **argv) {
   int iters = 20;
   char json[512] = "";
   const arg_def defs[] = {
-      {"config", ARG_STR, o.config, sizeof o.config, "fmnist (default), celeba64 or tiny"},
-      {"device", ARG_STR, o.device, sizeof o.device, "vk, vk:N or cpu (default: a GPU if present, else cpu)"},
-      {"preset", ARG_STR, o.preset, sizeof o.preset, "auto, quick or full (the model size of that preset)"},
-      {"batch", ARG_INT, &o.batch, 0, "batch size [128; quick 64]"},
-      {"iters", ARG_INT, &iters, 0, "timed runs per workload [20]"},
-      {"json", ARG_STR, json, sizeof json, "also write the medians as JSON"},
+      {"config", ARG_STR, o.config, sizeof o.config, "model configuration [fmnist]", .choices = "fmnist|celeba64|tiny"},
+      {"device", ARG_STR, o.device, sizeof o.device, "(default: a GPU if present, else cpu)", ARG_DEVICE},
+      {"preset", ARG_STR, o.preset, sizeof o.preset, "the model size of that preset [auto]", .choices = "auto|quick|full"},
+      {"batch", ARG_INT, &o.batch, 0, "batch size [128; quick 64]", .min = 1, .max = 65536},
+      {"iters", ARG_INT, &iters, 0, "timed runs per workload [20]", .min = 1, .max = 100000},
+      {"json", ARG_STR, json, sizeof json, "also write the medians as JSON", ARG_TEXT},
   };
   int r = ldm_args_parse("bench", "usage: ldm-vk bench [options]\n\nMedian time of a VAE train step, a UNet train "
                                   "step and a UNet forward on synthetic data, with the most expensive ops.",
                          defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
   if (r) return r == 1 ? 0 : 2;
-  if (iters < 1) return ldm_cli_usage_error("bench", "--iters must be positive");
   return ldm_bench(&o, iters, stdout, json) == LDM_OK ? 0 : ldm_cli_error();
 }

@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "ldm/conformance.h"
 #include "ldm/vk.h"
@@ -18,36 +19,25 @@ static void json_str(FILE *f, const char *s) {
 }
 
 int ldm_cmd_conformance(int argc, char **argv) {
-  const char *device = "vk", *op = NULL, *json = NULL;
+  char device[32] = "vk", opname[64] = "", jsonpath[512] = "";
   bool full = false;
-  unsigned long long seed = 42;
-  for (int i = 1; i < argc; i++) {
-    const char *a = argv[i];
-    if (strcmp(a, "--help") == 0) {
-      printf("usage: ldm-vk conformance [--device vk|vk:N] [--op NAME] [--full] [--seed S] [--json FILE]\n\n"
-             "Runs every op's conformance cases on a Vulkan device against the CPU reference backend and prints\n"
-             "op, shape, NMSE, max abs error, pass/fail and GPU time. Exit status 1 if any case fails.\n"
-             "--full adds large shapes. Limits can be forced lower with LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE,\n"
-             "LDM_VK_DISABLE_FP16, LDM_VK_DISABLE_SUBGROUP; LDM_VK_VALIDATION=1 enables the validation layer.\n");
-      return 0;
-    } else if (strcmp(a, "--full") == 0) {
-      full = true;
-    } else if ((strcmp(a, "--device") == 0 || strcmp(a, "--op") == 0 || strcmp(a, "--json") == 0 ||
-                strcmp(a, "--seed") == 0)) {
-      if (i + 1 >= argc) return ldm_cli_usage_error("conformance", "%s needs a value", a);
-      const char *v = argv[++i];
-      if (a[2] == 'd') device = v;
-      else if (a[2] == 'o') op = v;
-      else if (a[2] == 'j') json = v;
-      else {
-        char *end;
-        seed = strtoull(v, &end, 0);
-        if (*end || end == v) return ldm_cli_usage_error("conformance", "--seed %s is not a number", v);
-      }
-    } else {
-      return ldm_cli_usage_error("conformance", "unknown option '%s'", a);
-    }
-  }
+  uint64_t seed = 42;
+  const arg_def defs[] = {
+      {"device", ARG_STR, device, sizeof device, "a Vulkan device, vk or vk:N [vk]", ARG_DEVICE},
+      {"op", ARG_STR, opname, sizeof opname, "run only this op's cases", ARG_TEXT},
+      {"full", ARG_BOOL, &full, 0, "add large shapes", ARG_SWITCH},
+      {"seed", ARG_U64, &seed, 0, "random seed of the inputs [42]", .min = 0, .max = 18446744073709551615.0},
+      {"json", ARG_STR, jsonpath, sizeof jsonpath, "also write the results as JSON", ARG_TEXT},
+  };
+  int r = ldm_args_parse("conformance",
+                         "usage: ldm-vk conformance [--device vk|vk:N] [--op NAME] [--full] [--seed S] [--json FILE]\n\n"
+                         "Runs every op's conformance cases on a Vulkan device against the CPU reference backend and prints\n"
+                         "op, shape, NMSE, max abs error, pass/fail and GPU time. Exit status 1 if any case fails.\n"
+                         "--full adds large shapes. Limits can be forced lower with LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE,\n"
+                         "LDM_VK_DISABLE_FP16, LDM_VK_DISABLE_SUBGROUP; LDM_VK_VALIDATION=1 enables the validation layer.",
+                         defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
+  if (r) return r == 1 ? 0 : 2;
+  const char *op = opname[0] ? opname : NULL, *json = jsonpath[0] ? jsonpath : NULL;
   if (strcmp(device, "cpu") == 0)
     return ldm_cli_usage_error("conformance", "--device cpu: conformance compares a Vulkan device with the CPU");
   int n = 0;

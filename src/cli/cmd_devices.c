@@ -3,19 +3,17 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/args.h"
 #include "cli/cli.h"
 #include "ldm/vk.h"
 
 int ldm_cmd_devices(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (strcmp(argv[i], "--help") == 0) {
-      printf("usage: ldm-vk devices\n\nLists Vulkan devices: name, vendor, driver, type, API version, memory heaps,\n"
-             "subgroup size, shared memory, max storage buffer range, fp16/int8/cooperative-matrix support,\n"
-             "and which one `--device vk` picks. `--device vk:N` selects device N; `--device cpu` the CPU reference.\n");
-      return 0;
-    }
-    return ldm_cli_usage_error("devices", "unknown option '%s'", argv[i]);
-  }
+  int r = ldm_args_parse("devices",
+                         "usage: ldm-vk devices\n\nLists Vulkan devices: name, vendor, driver, type, API version, memory heaps,\n"
+                         "subgroup size, shared memory, max storage buffer range, fp16/int8/cooperative-matrix support,\n"
+                         "and which one `--device vk` picks. `--device vk:N` selects device N; `--device cpu` the CPU reference.",
+                         NULL, 0, argc, argv);
+  if (r) return r == 1 ? 0 : 2;
   ldm_vk_device_info *l = NULL;
   int n = 0;
   if (ldm_vk_list(&l, &n) != LDM_OK) {
