@@ -12,6 +12,7 @@ static const ldm_cmd commands[] = {
     {"devices", "list Vulkan devices, their limits and features, and which one --device vk picks", ldm_cmd_devices},
     {"conformance", "check every shader on a Vulkan device against the CPU reference", ldm_cmd_conformance},
     {"bench", "time the train and sampling steps on a device, with the most expensive ops", ldm_cmd_bench},
+    {"report", "HTML report of a run directory (curves, sample grids, config), or of bench/conformance JSON files", ldm_cmd_report},
     {"forward", "run a trained VAE and UNet on inputs from a safetensors file (cross-checks, debugging)", ldm_cmd_forward},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])

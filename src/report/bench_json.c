@@ -1,0 +1,108 @@
+/* The JSON file of `ldm-vk bench --json` (read back by `ldm-vk report --bench`). */
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "core/ops.h"
+#include "cpu/pool.h"
+#include "ldm/report.h"
+#include "report/html.h"
+
+static void json_str(ldm_sbuf *o, const char *s) {
+  ldm_sb_put(o, "\"");
+  for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
+    if (*p == '"' || *p == '\\') ldm_sb_printf(o, "\\%c", *p);
+    else if (*p < 0x20) ldm_sb_printf(o, "\\u%04x", *p);
+    else ldm_sb_putn(o, (const char *)p, 1);
+  }
+  ldm_sb_put(o, "\"");
+}
+
+static void json_num(ldm_sbuf *o, double v) {
+  if (isfinite(v)) ldm_sb_printf(o, "%.6g", v);
+  else ldm_sb_put(o, "null");
+}
+
+/* "model name" of /proc/cpuinfo, or "" */
+static void cpu_model(char *b, size_t n) {
+  b[0] = 0;
+  FILE *f = fopen("/proc/cpuinfo", "r");
+  if (!f) return;
+  char line[512];
+  while (fgets(line, sizeof line, f)) {
+    if (strncmp(line, "model name", 10) != 0) continue;
+    const char *v = strchr(line, ':');
+    if (!v) continue;
+    v++;
+    while (*v == ' ' || *v == '\t') v++;
+    snprintf(b, n, "%s", v);
+    size_t k = strlen(b);
+    while (k && (b[k - 1] == '\n' || b[k - 1] == ' ')) b[--k] = 0;
+    break;
+  }
+  fclose(f);
+}
+
+ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
+  ldm_sbuf o = {0};
+  char date[64], dev[600], drv[160];
+  time_t t = time(NULL);
+  struct tm tm;
+  if (gmtime_r(&t, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+  else snprintf(date, sizeof date, "unknown");
+  if (!r->device) {
+    char m[400];
+    cpu_model(m, sizeof m);
+    snprintf(dev, sizeof dev, "CPU reference backend%s%s", m[0] ? ": " : "", m);
+    snprintf(drv, sizeof drv, "ldm-vk CPU backend, %d threads", ldm_cpu_threads());
+  }
+  ldm_sb_put(&o, "{\"version\":");
+  json_str(&o, LDM_VERSION_STRING);
+  ldm_sb_put(&o, ",\"date\":");
+  json_str(&o, date);
+  ldm_sb_put(&o, ",\"config\":");
+  json_str(&o, r->config);
+  ldm_sb_put(&o, ",\"preset\":");
+  json_str(&o, r->preset);
+  ldm_sb_printf(&o, ",\"batch\":%d,\"iters\":%d,\"backend\":", r->batch, r->iters);
+  json_str(&o, r->device ? r->device : "cpu");
+  ldm_sb_put(&o, ",\"device\":");
+  json_str(&o, r->device ? r->device : dev);
+  ldm_sb_put(&o, ",\"device_type\":");
+  json_str(&o, r->device ? r->device_type : "cpu-reference");
+  ldm_sb_put(&o, ",\"driver\":");
+  json_str(&o, r->device ? r->driver : drv);
+  ldm_sb_put(&o, ",\"op_times\":");
+  json_str(&o, r->op_times);
+  ldm_sb_printf(&o, ",\"params_vae\":%lld,\"params_unet\":%lld", r->params_vae, r->params_unet);
+  static const char *old_keys[3] = {"vae_train_step_ms_median", "unet_train_step_ms_median", "unet_forward_ms_median"};
+  for (int k = 0; k < r->nwork && k < 3; k++) {
+    ldm_sb_printf(&o, ",\"%s\":", old_keys[k]);
+    json_num(&o, r->median_ms[k]);
+  }
+  ldm_sb_put(&o, ",\"workloads\":[");
+  for (int k = 0; k < r->nwork && k < 3; k++) {
+    ldm_sb_put(&o, k ? ",\n{\"name\":" : "\n{\"name\":");
+    json_str(&o, r->name[k]);
+    ldm_sb_printf(&o, ",\"nodes\":%d,\"median_ms\":", r->nodes[k]);
+    json_num(&o, r->median_ms[k]);
+    ldm_sb_put(&o, ",\"best_ms\":");
+    json_num(&o, r->best_ms[k]);
+    ldm_sb_put(&o, ",\"ops_ms\":{");
+    bool first = true;
+    for (int i = 0; r->op_ms[k] && i < LDM_OP_COUNT; i++)
+      if (r->op_ms[k][i] > 0) {
+        ldm_sb_put(&o, first ? "" : ",");
+        json_str(&o, ldm_op(i)->name);
+        ldm_sb_put(&o, ":");
+        json_num(&o, r->op_ms[k][i]);
+        first = false;
+      }
+    ldm_sb_put(&o, "}}");
+  }
+  ldm_sb_put(&o, "]}\n");
+  ldm_status s = ldm_write_atomic(path, &o);
+  ldm_sb_free(&o);
+  return s;
+}
