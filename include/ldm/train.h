@@ -36,11 +36,31 @@ typedef struct ldm_train_opts {
   bool check;           /* LDM_CHECK on the first step of each stage */
   int max_nan_steps;    /* consecutive skipped steps before the run stops */
   int limit_images;     /* use only the first N images (0 = all) */
+  bool overwrite;       /* --out holds an earlier run: remove its files first (else only --resume may use it) */
+  /* results, set by ldm_train */
+  int signal;           /* SIGINT or SIGTERM that stopped the run (LDM_ERR_INTERRUPTED), else 0 */
+  int64_t skipped[2];   /* non-finite steps skipped (VAE, UNet) in this call */
+  bool usage_error;     /* the failure is the command line's: a non-empty --out without --resume/--overwrite */
 } ldm_train_opts;
 
 void ldm_train_defaults(ldm_train_opts *o);
-/* Runs the stages; returns LDM_OK, LDM_ERR_INTERRUPTED after a clean Ctrl-C save, or an error. */
+/* Runs the stages; returns LDM_OK, LDM_ERR_INTERRUPTED after a clean Ctrl-C / SIGTERM save, LDM_ERR_NUMERIC
+ * when the run went non-finite (20 skipped steps in a row, a stage that ended on skipped steps, or weights
+ * that are not finite or |w| >= 1e20 at a checkpoint: nothing non-finite is ever written), or an error.
+ * A new run needs an empty or missing o->out (o->overwrite first removes an earlier run's files);
+ * o->resume needs a checkpoint there, cleans stale "*.tmp.<pid>" files, rebuilds a weights file torn
+ * from its state file (ldm_run_repair) and drops metrics.jsonl rows past the checkpoints.
+ * Test hook: LDM_TEST_FAULT=STAGE:nan|explode:STEP[:COUNT][,...] (src/train/train.c). */
 ldm_status ldm_train(ldm_train_opts *o);
+/* Exit status of `ldm-vk train` for ldm_train's result: 0 done; 1 an error (I/O, bad file, --resume
+ * without a checkpoint, ...); 2 a usage error (o->usage_error); 3 the run went non-finite
+ * (LDM_ERR_NUMERIC); 128 + signal after an interruption: 130 SIGINT, 143 SIGTERM. */
+int ldm_train_exit_code(const ldm_train_opts *o, ldm_status s);
+/* A run directory's checkpoint is its state files; vae.safetensors / unet.safetensors are derived from
+ * them. Rebuild each weights file that is missing or holds another ldm.step than its state file (a
+ * process killed between the two writes); a weights file that cannot be read stays an error. *repaired
+ * (may be NULL) counts the files rewritten; a message per file unless quiet. */
+ldm_status ldm_run_repair(const char *dir, bool quiet, int *repaired);
 
 typedef struct ldm_sample_opts {
   char ckpt[512];       /* run directory with vae.safetensors and unet.safetensors */

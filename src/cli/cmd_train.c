@@ -16,61 +16,78 @@ int ldm_cmd_train(int argc, char **argv) {
   ldm_train_opts o;
   ldm_train_defaults(&o);
   const arg_def defs[] = {
-      {"config", ARG_STR, o.config, sizeof o.config, "fmnist (default), celeba64 or tiny"},
-      {"data", ARG_STR, o.data, sizeof o.data, "Fashion-MNIST/MNIST idx dir, or a folder of PNG/JPEG (sub-folders = classes)"},
-      {"device", ARG_STR, o.device, sizeof o.device, "vk, vk:N or cpu (default: a GPU if present, else cpu)"},
-      {"out", ARG_STR, o.out, sizeof o.out, "run directory (checkpoints, metrics.jsonl, samples/) [runs/fmnist]"},
-      {"stage", ARG_STR, o.stage, sizeof o.stage, "vae, unet or all [all]"},
-      {"preset", ARG_STR, o.preset, sizeof o.preset, "auto, quick or full [auto: full on a GPU, quick otherwise]"},
-      {"vae-steps", ARG_INT, &o.vae_steps, 0, "VAE steps [3000; quick 800]"},
-      {"unet-steps", ARG_INT, &o.unet_steps, 0, "UNet steps [6000; quick 6000]"},
-      {"batch", ARG_INT, &o.batch, 0, "batch size [128; quick 64]"},
-      {"grad-accum", ARG_INT, &o.grad_accum, 0, "micro-batches of --batch per optimizer step [1]"},
-      {"lr", ARG_FLOAT, &o.unet_lr, 0, "UNet learning rate [2e-4]"},
-      {"vae-lr", ARG_FLOAT, &o.vae_lr, 0, "VAE learning rate [2e-4]"},
-      {"seed", ARG_U64, &o.seed, 0, "random seed [0]"},
-      {"resume", ARG_BOOL, &o.resume, 0, "continue the run in --out from its last checkpoint"},
-      {"kl-weight", ARG_FLOAT, &o.kl_weight, 0, "VAE KL weight [1e-6]"},
-      {"clip", ARG_FLOAT, &o.clip, 0, "UNet global grad-norm clip, 0 = off [1.0]"},
-      {"ema", ARG_FLOAT, &o.ema_decay, 0, "EMA decay [0.999]"},
-      {"ema-warmup", ARG_BOOL, &o.ema_warmup, 0, "EMA decay min(decay, (1+t)/(10+t))"},
-      {"warmup", ARG_INT, &o.warmup, 0, "LR warm-up steps [500]"},
-      {"lr-schedule", ARG_STR, o.lr_schedule, sizeof o.lr_schedule, "constant or cosine (after warm-up) [constant]"},
-      {"cfg-dropout", ARG_FLOAT, &o.cfg_dropout, 0, "probability of the null label [0.1]"},
-      {"schedule", ARG_STR, o.schedule, sizeof o.schedule, "linear, scaled_linear or cosine [linear]"},
-      {"timesteps", ARG_INT, &o.T, 0, "diffusion steps T [1000]"},
-      {"beta-start", ARG_FLOAT, &o.beta_start, 0, "[1e-4]"},
-      {"beta-end", ARG_FLOAT, &o.beta_end, 0, "[0.02]"},
-      {"zero-snr", ARG_BOOL, &o.zero_snr, 0, "rescale the schedule to zero terminal SNR"},
-      {"prediction", ARG_STR, o.prediction, sizeof o.prediction, "eps or v [eps]"},
-      {"min-snr-gamma", ARG_FLOAT, &o.min_snr_gamma, 0, "min-SNR-gamma loss weighting, 0 = off [0]"},
-      {"offset-noise", ARG_FLOAT, &o.offset_noise, 0, "offset noise strength, 0 = off [0]"},
-      {"log-every", ARG_INT, &o.log_every, 0, "metrics/progress interval [50]"},
-      {"sample-every", ARG_INT, &o.sample_every, 0, "sample grid interval, 0 = only at the end"},
-      {"ckpt-every", ARG_INT, &o.ckpt_every, 0, "checkpoint interval [500]"},
-      {"sample-steps", ARG_INT, &o.sample_steps, 0, "DDIM steps of the training sample grids [50]"},
-      {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance of the sample grids [2.0]"},
-      {"limit-images", ARG_INT, &o.limit_images, 0, "use only the first N training images"},
-      {"check", ARG_BOOL, &o.check, 0, "compare every node of the first step with the CPU reference"},
-      {"quiet", ARG_BOOL, &o.quiet, 0, "no progress output"},
+      {"config", ARG_STR, o.config, sizeof o.config, "model configuration [fmnist]", .choices = "fmnist|celeba64|tiny"},
+      {"data", ARG_STR, o.data, sizeof o.data, "Fashion-MNIST/MNIST idx dir, or a folder of PNG/JPEG (sub-folders = classes)", ARG_TEXT},
+      {"device", ARG_STR, o.device, sizeof o.device, "(default: a GPU if present, else cpu)", ARG_DEVICE},
+      {"out", ARG_STR, o.out, sizeof o.out, "run directory (checkpoints, metrics.jsonl, samples/) [runs/fmnist]", ARG_TEXT},
+      {"stage", ARG_STR, o.stage, sizeof o.stage, "stages to train [all]", .choices = "vae|unet|all"},
+      {"preset", ARG_STR, o.preset, sizeof o.preset, "[auto: full on a GPU, quick otherwise]", .choices = "auto|quick|full"},
+      {"vae-steps", ARG_INT, &o.vae_steps, 0, "VAE steps [3000; quick 800]", .min = 1, .max = 10000000},
+      {"unet-steps", ARG_INT, &o.unet_steps, 0, "UNet steps [6000; quick 6000]", .min = 1, .max = 10000000},
+      {"batch", ARG_INT, &o.batch, 0, "batch size [128; quick 64]", .min = 1, .max = 65536},
+      {"grad-accum", ARG_INT, &o.grad_accum, 0, "micro-batches of --batch per optimizer step [1]", .min = 1, .max = 1024},
+      {"lr", ARG_FLOAT, &o.unet_lr, 0, "UNet learning rate [2e-4; quick 1e-3]", .min = 0, .max = 1, .open = ARG_OPEN_MIN},
+      {"vae-lr", ARG_FLOAT, &o.vae_lr, 0, "VAE learning rate [2e-4; quick 1e-3]", .min = 0, .max = 1, .open = ARG_OPEN_MIN},
+      {"seed", ARG_U64, &o.seed, 0, "random seed [0]", .min = 0, .max = 18446744073709551615.0},
+      {"resume", ARG_BOOL, &o.resume, 0, "continue the run in --out from its last checkpoint", ARG_SWITCH},
+      {"overwrite", ARG_BOOL, &o.overwrite, 0, "--out holds an earlier run: remove its files and start anew", ARG_SWITCH},
+      {"kl-weight", ARG_FLOAT, &o.kl_weight, 0, "VAE KL weight [1e-6]", .min = 0, .max = 1},
+      {"clip", ARG_FLOAT, &o.clip, 0, "UNet global grad-norm clip, 0 = off [1.0]", .min = 0, .max = 1e6},
+      {"ema", ARG_FLOAT, &o.ema_decay, 0, "EMA decay [0.999; quick 0.995]", .min = 0, .max = 1, .open = ARG_OPEN_MAX},
+      {"ema-warmup", ARG_BOOL, &o.ema_warmup, 0, "EMA decay min(decay, (1+t)/(10+t))", ARG_SWITCH},
+      {"warmup", ARG_INT, &o.warmup, 0, "LR warm-up steps, 0 = none [500; quick 100]", .min = 0, .max = 10000000},
+      {"lr-schedule", ARG_STR, o.lr_schedule, sizeof o.lr_schedule, "LR after warm-up [constant]",
+       .choices = "constant|cosine"},
+      {"cfg-dropout", ARG_FLOAT, &o.cfg_dropout, 0, "probability of the null label [0.1]", .min = 0, .max = 1},
+      {"schedule", ARG_STR, o.schedule, sizeof o.schedule, "noise schedule [linear]",
+       .choices = "linear|scaled_linear|cosine"},
+      {"timesteps", ARG_INT, &o.T, 0, "diffusion steps T [1000]", .min = 2, .max = 100000},
+      {"beta-start", ARG_FLOAT, &o.beta_start, 0, "first beta of the linear schedules [1e-4]", .min = 0, .max = 1,
+       .open = ARG_OPEN_MIN | ARG_OPEN_MAX},
+      {"beta-end", ARG_FLOAT, &o.beta_end, 0, "last beta of the linear schedules [0.02]", .min = 0, .max = 1,
+       .open = ARG_OPEN_MIN | ARG_OPEN_MAX},
+      {"zero-snr", ARG_BOOL, &o.zero_snr, 0, "rescale the schedule to zero terminal SNR", ARG_SWITCH},
+      {"prediction", ARG_STR, o.prediction, sizeof o.prediction, "UNet target [eps]", .choices = "eps|v"},
+      {"min-snr-gamma", ARG_FLOAT, &o.min_snr_gamma, 0, "min-SNR-gamma loss weighting, 0 = off [0]", .min = 0, .max = 1000},
+      {"offset-noise", ARG_FLOAT, &o.offset_noise, 0, "offset noise strength, 0 = off [0]", .min = 0, .max = 1},
+      {"log-every", ARG_INT, &o.log_every, 0, "metrics/progress interval [50]", .min = 1, .max = 1000000},
+      {"sample-every", ARG_INT, &o.sample_every, 0, "sample grid interval, 0 = only at the end [1000 if >= 2000 UNet steps, else 0]",
+       .min = 0, .max = 10000000},
+      {"ckpt-every", ARG_INT, &o.ckpt_every, 0, "checkpoint interval, 0 = only at the end [500]", .min = 0, .max = 10000000},
+      {"sample-steps", ARG_INT, &o.sample_steps, 0, "DDIM steps of the training sample grids, at most --timesteps [50]",
+       .min = 1, .max = 100000},
+      {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance of the sample grids [2.0]", .min = 0, .max = 100},
+      {"limit-images", ARG_INT, &o.limit_images, 0, "use only the first N training images, 0 = all [0]", .min = 0,
+       .max = 2147483647},
+      {"check", ARG_BOOL, &o.check, 0, "compare every node of the first step with the CPU reference", ARG_SWITCH},
+      {"quiet", ARG_BOOL, &o.quiet, 0, "no progress output", ARG_SWITCH},
   };
-  int r = ldm_args_parse("train", "usage: ldm-vk train [options]\n\nTrains the VAE, caches the latents, trains the UNet "
-                                  "(DESIGN.md recipe), writes checkpoints and sample grids to --out.",
+  int r = ldm_args_parse("train", "usage: ldm-vk train [options]\n\nTrains the VAE, caches the latents, trains the UNet, "
+                                  "writes checkpoints and sample grids to --out.",
                          defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
   if (r) return r == 1 ? 0 : 2;
+  /* cross-flag checks, before any work: the training sample grids run DDIM over the T timesteps */
+  if (o.sample_steps > o.T)
+    return ldm_cli_usage_error("train", "--sample-steps %d: must be at most --timesteps (%d)", o.sample_steps, o.T);
   ldm_status s = ldm_train(&o);
-  if (s == LDM_ERR_INTERRUPTED) {
+  /* exit status: ldm_train_exit_code (0 done, 1 error, 2 usage, 3 non-finite, 130 SIGINT, 143 SIGTERM) */
+  char skipped[128] = "";
+  if (o.skipped[0] + o.skipped[1] > 0)
+    snprintf(skipped, sizeof skipped, " (%lld non-finite steps skipped: VAE %lld, UNet %lld)",
+             (long long)(o.skipped[0] + o.skipped[1]), (long long)o.skipped[0], (long long)o.skipped[1]);
+  if (s != LDM_OK) {
     fprintf(stderr, "ldm-vk: %s\n", ldm_last_error());
-    return 130;
+    if (skipped[0]) fprintf(stderr, "ldm-vk: the run did not finish%s\n", skipped);
+    return ldm_train_exit_code(&o, s);
   }
-  if (s != LDM_OK) return ldm_cli_error();
   char grid[600];
   snprintf(grid, sizeof grid, "%s/samples.png", o.out);
   struct stat st;
   if (stat(grid, &st) == 0)
-    fprintf(stderr, "done: weights in %s/vae.safetensors and %s/unet.safetensors, samples in %s\n", o.out, o.out, grid);
+    fprintf(stderr, "done%s: weights in %s/vae.safetensors and %s/unet.safetensors, samples in %s\n", skipped, o.out,
+            o.out, grid);
   else
-    fprintf(stderr, "done: weights in %s\n", o.out);
+    fprintf(stderr, "done%s: weights in %s\n", skipped, o.out);
   return 0;
 }
 
@@ -84,18 +101,19 @@ int ldm_cmd_sample(int argc, char **argv) {
   ldm_sample_defaults(&o);
   char cls[16] = "all", sampler[8] = "ddim", out[512] = "", out_dir[512] = "";
   const arg_def defs[] = {
-      {"ckpt", ARG_STR, o.ckpt, sizeof o.ckpt, "run directory of `ldm-vk train` (vae.safetensors, unet.safetensors)"},
-      {"device", ARG_STR, o.device, sizeof o.device, "vk, vk:N or cpu (default: a GPU if present, else cpu)"},
-      {"n", ARG_INT, &o.n, 0, "number of images [40]"},
-      {"class", ARG_STR, cls, sizeof cls, "class index or all [all]"},
-      {"sampler", ARG_STR, sampler, sizeof sampler, "ddim or ddpm [ddim]"},
-      {"steps", ARG_INT, &o.steps, 0, "sampling steps [50]"},
-      {"eta", ARG_FLOAT, &o.eta, 0, "DDIM eta [0]"},
-      {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance scale [2.0]"},
-      {"seed", ARG_U64, &o.seed, 0, "random seed [0]"},
-      {"batch", ARG_INT, &o.batch, 0, "images per device batch [100]"},
-      {"out", ARG_STR, out, sizeof out, "write one grid PNG here"},
-      {"out-dir", ARG_STR, out_dir, sizeof out_dir, "write one PNG per image, <class>_<index>.png"},
+      {"ckpt", ARG_STR, o.ckpt, sizeof o.ckpt, "run directory of `ldm-vk train` (vae.safetensors, unet.safetensors)", ARG_TEXT},
+      {"device", ARG_STR, o.device, sizeof o.device, "(default: a GPU if present, else cpu)", ARG_DEVICE},
+      {"n", ARG_INT, &o.n, 0, "number of images [40]", .min = 1, .max = 100000},
+      {"class", ARG_STR, cls, sizeof cls, "class index (below the model's class count) or all [all]", .choices = "all|N",
+       .min = 0, .max = 1000000},
+      {"sampler", ARG_STR, sampler, sizeof sampler, "[ddim]", .choices = "ddim|ddpm"},
+      {"steps", ARG_INT, &o.steps, 0, "sampling steps, at most the run's timesteps [50]", .min = 1, .max = 100000},
+      {"eta", ARG_FLOAT, &o.eta, 0, "DDIM eta, 0 = deterministic [0]", .min = 0, .max = 1},
+      {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance scale, 1 = off [2.0]", .min = 0, .max = 100},
+      {"seed", ARG_U64, &o.seed, 0, "random seed [0]", .min = 0, .max = 18446744073709551615.0},
+      {"batch", ARG_INT, &o.batch, 0, "images per device batch [100]", .min = 1, .max = 65536},
+      {"out", ARG_STR, out, sizeof out, "write one grid PNG here", ARG_TEXT},
+      {"out-dir", ARG_STR, out_dir, sizeof out_dir, "write one PNG per image, <class>_<index>.png", ARG_TEXT},
   };
   int r = ldm_args_parse("sample", "usage: ldm-vk sample --ckpt DIR [options] (--out grid.png | --out-dir DIR)",
                          defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
@@ -103,17 +121,10 @@ int ldm_cmd_sample(int argc, char **argv) {
   if (!o.ckpt[0]) return ldm_cli_usage_error("sample", "--ckpt DIR is required");
   if (!out[0] && !out_dir[0]) return ldm_cli_usage_error("sample", "give --out FILE.png or --out-dir DIR");
   if (!is_dir(o.ckpt)) return ldm_cli_usage_error("sample", "--ckpt %s is not a directory", o.ckpt);
-  if (strcmp(sampler, "ddim") == 0) o.sampler = LDM_SAMPLER_DDIM;
-  else if (strcmp(sampler, "ddpm") == 0) o.sampler = LDM_SAMPLER_DDPM;
-  else return ldm_cli_usage_error("sample", "--sampler %s: expected ddim or ddpm", sampler);
-  if (strcmp(cls, "all") == 0) o.cls = -1;
-  else {
-    char *end;
-    long v = strtol(cls, &end, 10);
-    if (*end || end == cls || v < 0) return ldm_cli_usage_error("sample", "--class %s: expected an index or all", cls);
-    o.cls = (int)v;
-  }
-  if (o.n < 1 || o.steps < 1 || o.batch < 1) return ldm_cli_usage_error("sample", "--n, --steps and --batch must be positive");
+  /* a checkpoint torn between its state and weights files (a killed run) is made whole first */
+  if (ldm_run_repair(o.ckpt, false, NULL) != LDM_OK) return ldm_cli_error();
+  o.sampler = strcmp(sampler, "ddpm") == 0 ? LDM_SAMPLER_DDPM : LDM_SAMPLER_DDIM; /* checked by the parser */
+  o.cls = strcmp(cls, "all") == 0 ? -1 : atoi(cls); /* the parser checked: all or an index in [0, 1000000] */
   ldm_vk_ctx *vk = NULL;
   char why[400];
   if (ldm_backend_open(o.device, &vk, why, sizeof why) != LDM_OK) return ldm_cli_error();

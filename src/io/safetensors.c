@@ -8,9 +8,11 @@
  * tensor that would start off a 16-byte boundary there is copied out, so every tensor is aligned. */
 #include "ldm/io.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -323,6 +325,63 @@ static ldm_status fsync_dir_of(const char *path) {
   close(fd);
   free(dir);
   return LDM_OK;
+}
+
+ldm_status ldm_file_write_atomic(const char *path, const void *data, size_t n) {
+  if (!path || (!data && n)) return LDM_FAIL(LDM_ERR_INVALID_ARG, "atomic write: missing path or data");
+  size_t tlen = strlen(path) + 32;
+  char *tmp = ldm_malloc(tlen);
+  if (!tmp) return LDM_ERR_NOMEM;
+  snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
+  FILE *fp = fopen(tmp, "wb");
+  if (!fp) {
+    ldm_status s = LDM_FAIL(LDM_ERR_IO, "%s: cannot create file: %s", tmp, strerror(errno));
+    free(tmp);
+    return s;
+  }
+  ldm_status s = n ? write_all(fp, data, n, tmp) : LDM_OK;
+  if (s == LDM_OK && fflush(fp) != 0) s = LDM_FAIL(LDM_ERR_IO, "%s: write failed: %s", tmp, strerror(errno));
+  if (s == LDM_OK && fsync(fileno(fp)) != 0) s = LDM_FAIL(LDM_ERR_IO, "%s: fsync failed: %s", tmp, strerror(errno));
+  if (fclose(fp) != 0 && s == LDM_OK) s = LDM_FAIL(LDM_ERR_IO, "%s: close failed: %s", tmp, strerror(errno));
+  if (s == LDM_OK && rename(tmp, path) != 0)
+    s = LDM_FAIL(LDM_ERR_IO, "%s: cannot rename %s over it: %s", path, tmp, strerror(errno));
+  if (s != LDM_OK) unlink(tmp);
+  else s = fsync_dir_of(path);
+  free(tmp);
+  return s;
+}
+
+/* "<name>.tmp.<pid>" (the temporaries of the atomic writers): the pid, or -1 for any other name */
+static long temp_owner(const char *name) {
+  const char *t = NULL;
+  for (const char *p = strstr(name, ".tmp."); p; p = strstr(p + 1, ".tmp.")) t = p;
+  if (!t || t == name || t[5] < '1' || t[5] > '9') return -1;
+  char *end;
+  errno = 0;
+  long pid = strtol(t + 5, &end, 10);
+  return *end || errno || pid <= 0 ? -1 : pid;
+}
+
+int ldm_clean_stale_temps(const char *dir) {
+  DIR *d = opendir(dir);
+  if (!d) return 0;
+  int removed = 0;
+  struct dirent *de;
+  while ((de = readdir(d)) != NULL) {
+    long pid = temp_owner(de->d_name);
+    if (pid < 0) continue;
+    /* alive (kill succeeds, or EPERM: someone else's live process) = a write in progress; leave it */
+    if (pid != (long)getpid() && (kill((pid_t)pid, 0) == 0 || errno != ESRCH)) continue;
+    size_t len = strlen(dir) + strlen(de->d_name) + 2;
+    char *p = ldm_malloc(len);
+    if (!p) break;
+    snprintf(p, len, "%s/%s", dir, de->d_name);
+    struct stat st;
+    if (lstat(p, &st) == 0 && S_ISREG(st.st_mode) && unlink(p) == 0) removed++;
+    free(p);
+  }
+  closedir(d);
+  return removed;
 }
 
 ldm_status ldm_st_write_atomic(ldm_st_writer *w, const char *path) {
@@ -644,6 +703,23 @@ static ldm_status jintarray(jp *p, const char *tname, const char *field, int max
   }
 }
 
+/* A metadata key from the file, for a one-line message: control bytes as \xNN, cut at 64 bytes. */
+static const char *meta_key_msg(const char *k, char *buf, size_t cap) {
+  size_t o = 0;
+  for (size_t i = 0; k[i] && o + 8 < cap; i++) {
+    unsigned char ch = (unsigned char)k[i];
+    if (i >= 64) {
+      memcpy(buf + o, "...", 3);
+      o += 3;
+      break;
+    }
+    if (ch < 0x20 || ch == 0x7f) o += (size_t)snprintf(buf + o, cap - o, "\\x%02x", ch);
+    else buf[o++] = (char)ch;
+  }
+  buf[o] = 0;
+  return buf;
+}
+
 static ldm_status parse_metadata(jp *p, ldm_st_file *f) {
   jws(p);
   if (p->n - p->pos >= 4 && memcmp(p->s + p->pos, "null", 4) == 0) {
@@ -659,12 +735,14 @@ static ldm_status parse_metadata(jp *p, ldm_st_file *f) {
     char *k = NULL, *v = NULL;
     LDM_TRY(jstring(p, &k));
     ldm_status s = jexpect(p, ':');
+    char km[300];
     if (s == LDM_OK && !jpeek(p, '"'))
-      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: __metadata__ value for key \"%s\" is not a string", p->path, k);
+      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: __metadata__ value for key \"%s\" is not a string", p->path,
+                   meta_key_msg(k, km, sizeof km));
     if (s == LDM_OK) s = jstring(p, &v);
     for (int i = 0; s == LDM_OK && i < f->nm; i++)
       if (strcmp(f->mk[i], k) == 0)
-        s = LDM_FAIL(LDM_ERR_FORMAT, "%s: duplicate __metadata__ key \"%s\"", p->path, k);
+        s = LDM_FAIL(LDM_ERR_FORMAT, "%s: duplicate __metadata__ key \"%s\"", p->path, meta_key_msg(k, km, sizeof km));
     if (s == LDM_OK) s = grow((void **)&f->mk, &f->capk, f->nm + 1, sizeof(char *));
     if (s == LDM_OK) s = grow((void **)&f->mv, &f->capv, f->nm + 1, sizeof(char *));
     if (s != LDM_OK) {

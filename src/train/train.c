@@ -1,6 +1,7 @@
 /* The trainer: stage 1 VAE, latent cache + scale factor, stage 2 UNet (DESIGN.md sections 1 and 4).
  * Each stage's train step is one static graph (data gather, forward, backward, grad-norm clip, AdamW,
  * EMA, zeroing of the grads) built once and replayed; per-step values go through the step buffer. */
+#include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include "ldm/data.h"
 #include "ldm/io.h"
 #include "ldm/ops.h"
+#include "ldm/report.h"
 #include "ldm/schedule.h"
 #include "ldm/train.h"
 #include "ldm/vk.h"
@@ -58,11 +60,9 @@ void ldm_train_defaults(ldm_train_opts *o) {
 
 /* ---------------------------------------------------------------- interrupt + progress */
 
+/* the signal that asked the run to stop (SIGINT or SIGTERM), 0 while none has */
 static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) {
-  (void)sig;
-  interrupted = 1;
-}
+static void on_sigint(int sig) { interrupted = sig; }
 
 static double now_s(void) {
   struct timespec t;
@@ -103,6 +103,397 @@ static void progress_update(progress *p, int step, float loss, const char *extra
 static bool file_exists(const char *p) {
   struct stat st;
   return stat(p, &st) == 0;
+}
+
+/* ---------------------------------------------------------------- test hook: going non-finite on purpose */
+
+/* LDM_TEST_FAULT is a test hook, not a user flag (read once, at the start of ldm_train): comma-separated
+ * items STAGE:KIND:STEP[:COUNT] (STAGE vae or unet, steps 1-based, COUNT 1 by default):
+ *   nan      steps STEP..STEP+COUNT-1 start from a NaN gradient instead of zero: each is skipped exactly
+ *            as a step whose gradient went non-finite by itself;
+ *   explode  the learning rate of steps STEP..STEP+COUNT-1 is 1e30: the update takes the weights to about
+ *            1e30 (still finite, so that step is not skipped) and the steps after it go non-finite. */
+enum { FAULT_NAN, FAULT_EXPLODE };
+typedef struct {
+  char stage[8];
+  int kind;
+  long long step, count;
+} fault_spec;
+static fault_spec faults[8];
+static int nfaults;
+
+static ldm_status faults_read(void) {
+  nfaults = 0;
+  const char *env = getenv("LDM_TEST_FAULT");
+  if (!env || !*env) return LDM_OK;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", env);
+  char *save = NULL;
+  for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    char stage[8] = "", kind[16] = "";
+    long long step = 0, count = 1;
+    int n = sscanf(item, "%7[a-z]:%15[a-z]:%lld:%lld", stage, kind, &step, &count);
+    if (n < 3 || nfaults >= 8 || (strcmp(stage, "vae") && strcmp(stage, "unet")) || step < 1 || count < 1 ||
+        (strcmp(kind, "nan") && strcmp(kind, "explode")))
+      return LDM_FAIL(LDM_ERR_INVALID_ARG, "LDM_TEST_FAULT=%s: expected items STAGE:nan|explode:STEP[:COUNT]", env);
+    fault_spec *f = &faults[nfaults++];
+    snprintf(f->stage, sizeof f->stage, "%s", stage);
+    f->kind = strcmp(kind, "nan") == 0 ? FAULT_NAN : FAULT_EXPLODE;
+    f->step = step;
+    f->count = count;
+  }
+  if (nfaults) fprintf(stderr, "LDM_TEST_FAULT=%s: test hook, this run goes non-finite on purpose\n", env);
+  return LDM_OK;
+}
+
+static bool fault_at(const char *stage, int kind, int64_t step) {
+  for (int i = 0; i < nfaults; i++)
+    if (faults[i].kind == kind && strcmp(faults[i].stage, stage) == 0 && step >= faults[i].step &&
+        step - faults[i].step < faults[i].count)
+      return true;
+  return false;
+}
+
+/* the gradients are zero at the start of a step (AdamW zeroes what it consumed): make one of them NaN */
+static ldm_status poison_grads(ldm_exec *e) {
+  const ldm_graph *g = ldm_exec_graph(e);
+  size_t sz = (size_t)g->arena_size[LDM_ARENA_GRAD];
+  float *img = ldm_calloc(1, sz ? sz : 4);
+  if (!img) return LDM_ERR_NOMEM;
+  for (int i = 0; i < g->nt; i++)
+    if (g->t[i].arena == LDM_ARENA_PARAM && g->t[i].view_of == -1 && g->t[i].numel > 0) {
+      img[g->t[i].offset / 4] = NAN;
+      break;
+    }
+  ldm_status s = ldm_exec_write_arena(e, LDM_ARENA_GRAD, img, sz);
+  free(img);
+  return s;
+}
+
+/* ---------------------------------------------------------------- health of what a checkpoint writes */
+
+/* Largest |weight| a checkpoint may hold: trained weights are O(1); an update that blew up leaves ~1e30. */
+#define WEIGHT_LIMIT 1e20f
+
+/* Every parameter of arena a finite (and |x| < limit): *bad = false, else the first offender's name. */
+static ldm_status arena_check(ldm_exec *e, ldm_arena a, float limit, bool *bad, char *name, size_t name_len,
+                              double *value) {
+  const ldm_graph *g = ldm_exec_graph(e);
+  size_t sz = (size_t)g->arena_size[a];
+  *bad = false;
+  uint8_t *img = ldm_malloc(sz ? sz : 1);
+  if (!img) return LDM_ERR_NOMEM;
+  ldm_status s = ldm_exec_read_arena(e, a, img, sz);
+  for (int i = 0; i < g->nt && s == LDM_OK && !*bad; i++) {
+    const ldm_tensor *t = &g->t[i];
+    if (t->arena != LDM_ARENA_PARAM || t->view_of != -1) continue;
+    const float *x = (const float *)(img + t->offset);
+    for (int64_t k = 0; k < t->numel; k++)
+      if (!(fabsf(x[k]) < limit)) { /* NaN fails this too */
+        *bad = true;
+        *value = x[k];
+        snprintf(name, name_len, "%s", t->name);
+        break;
+      }
+  }
+  free(img);
+  return s;
+}
+
+typedef struct {
+  int64_t step;        /* completed steps */
+  uint32_t opt_t;      /* optimizer steps taken (skipped NaN steps do not count) */
+  bool done;
+  int64_t ckpt_step;   /* step of the last checkpoint written or loaded in this process; -1: none */
+} stage_state;
+
+static void last_ckpt_note(const stage_state *st, char *b, size_t n) {
+  if (st->ckpt_step >= 0) snprintf(b, n, "the last checkpoint (step %lld) is intact", (long long)st->ckpt_step);
+  else snprintf(b, n, "no checkpoint of this stage was written");
+}
+
+/* Refuse to checkpoint weights, optimizer state or EMA that are not finite or have blown up. */
+static ldm_status ckpt_health(ldm_exec *e, const char *stage, bool ema, const stage_state *st, int64_t step) {
+  static const struct {
+    ldm_arena a;
+    float limit;
+    const char *what;
+  } chk[] = {{LDM_ARENA_PARAM, WEIGHT_LIMIT, "weights"},
+             {LDM_ARENA_ADAM_M, INFINITY, "AdamW first moments"},
+             {LDM_ARENA_ADAM_V, INFINITY, "AdamW second moments"},
+             {LDM_ARENA_EMA, WEIGHT_LIMIT, "EMA weights"}};
+  for (int k = 0; k < (ema ? 4 : 3); k++) {
+    bool bad;
+    char name[LDM_NAME_MAX + 8];
+    double v = 0;
+    LDM_TRY(arena_check(e, chk[k].a, chk[k].limit, &bad, name, sizeof name, &v));
+    if (bad) {
+      char note[96];
+      last_ckpt_note(st, note, sizeof note);
+      return LDM_FAIL(LDM_ERR_NUMERIC,
+                      "stage %s step %lld: the %s are not finite or blew up (%s holds %g; the limit is |x| < %g), so "
+                      "no checkpoint was written and %s; try a lower --lr",
+                      stage, (long long)step, chk[k].what, name, v, (double)chk[k].limit, note);
+    }
+  }
+  return LDM_OK;
+}
+
+/* ---------------------------------------------------------------- the run directory */
+
+/* The files a run owns in its directory (and samples/vae_recon_*.png, samples/unet_*.png). */
+static const char *const run_files[] = {"vae.safetensors", "unet.safetensors", "state_vae.safetensors",
+                                        "state_unet.safetensors", "metrics.jsonl", "samples.png", "report.html",
+                                        NULL};
+
+static bool is_run_sample(const char *n) {
+  size_t l = strlen(n);
+  return l > 4 && strcmp(n + l - 4, ".png") == 0 && (strncmp(n, "vae_recon_", 10) == 0 || strncmp(n, "unet_", 5) == 0);
+}
+
+static bool is_temp_of(const char *n, bool (*owned)(const char *)) {
+  const char *t = strstr(n, ".tmp.");
+  if (!t) return false;
+  char base[256];
+  if ((size_t)(t - n) >= sizeof base) return false;
+  memcpy(base, n, (size_t)(t - n));
+  base[t - n] = 0;
+  for (const char *p = t + 5; *p; p++)
+    if (*p < '0' || *p > '9') return false;
+  return owned(base);
+}
+
+static bool is_run_file(const char *n) {
+  for (int i = 0; run_files[i]; i++)
+    if (strcmp(n, run_files[i]) == 0) return true;
+  return false;
+}
+
+/* --overwrite: remove what an earlier run wrote (and nothing else) */
+static ldm_status remove_run_files(const char *dir, int *removed) {
+  char sub[700];
+  snprintf(sub, sizeof sub, "%s/samples", dir);
+  const char *dirs[2] = {dir, sub};
+  for (int k = 0; k < 2; k++) {
+    DIR *d = opendir(dirs[k]);
+    if (!d) continue;
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL) {
+      const char *n = de->d_name;
+      bool mine = k == 0 ? is_run_file(n) || is_temp_of(n, is_run_file) : is_run_sample(n) || is_temp_of(n, is_run_sample);
+      if (!mine) continue;
+      char p[1000];
+      snprintf(p, sizeof p, "%s/%s", dirs[k], n);
+      if (unlink(p) != 0) {
+        closedir(d);
+        return LDM_FAIL(LDM_ERR_IO, "--overwrite: cannot remove %s: %s", p, strerror(errno));
+      }
+      (*removed)++;
+    }
+    closedir(d);
+  }
+  rmdir(sub); /* only when it is empty now */
+  return LDM_OK;
+}
+
+/* A new run needs an empty (or new) directory, --overwrite replaces an earlier run, --resume needs a
+ * checkpoint. */
+static ldm_status prepare_run_dir(ldm_train_opts *o) {
+  if (o->resume && o->overwrite) {
+    o->usage_error = true;
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--resume and --overwrite exclude each other (run directory %s)", o->out);
+  }
+  int entries = 0;
+  DIR *d = opendir(o->out);
+  if (d) {
+    struct dirent *de;
+    while ((de = readdir(d)) != NULL)
+      if (strcmp(de->d_name, ".") && strcmp(de->d_name, "..")) entries++;
+    closedir(d);
+  } else if (errno != ENOENT) {
+    return LDM_FAIL(LDM_ERR_IO, "cannot read the run directory %s: %s", o->out, strerror(errno));
+  }
+  char p1[700], p2[700];
+  snprintf(p1, sizeof p1, "%s/state_vae.safetensors", o->out);
+  snprintf(p2, sizeof p2, "%s/state_unet.safetensors", o->out);
+  if (o->resume) {
+    if (!file_exists(p1) && !file_exists(p2))
+      return LDM_FAIL(LDM_ERR_IO,
+                      "--resume: no checkpoint in %s (no state_vae.safetensors or state_unet.safetensors); start the "
+                      "run without --resume",
+                      o->out);
+    return LDM_OK;
+  }
+  if (entries == 0) return LDM_OK;
+  if (!o->overwrite) {
+    o->usage_error = true;
+    return LDM_FAIL(LDM_ERR_INVALID_ARG,
+                    "run directory %s is not empty: pass --resume to continue the run in it or --overwrite to replace "
+                    "it",
+                    o->out);
+  }
+  int removed = 0;
+  LDM_TRY(remove_run_files(o->out, &removed));
+  if (!o->quiet) fprintf(stderr, "--overwrite: removed %d files of the earlier run in %s\n", removed, o->out);
+  return LDM_OK;
+}
+
+/* --resume: metrics.jsonl keeps the rows of steps its checkpoints hold (the later ones are made again),
+ * and loses a torn last line; rewritten atomically, and only when something goes. */
+static ldm_status metrics_trim(const char *dir, int64_t vae_step, int64_t unet_step, bool quiet) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
+  FILE *f = fopen(path, "rb");
+  if (!f) return LDM_OK;
+  char *buf = NULL, *keep = NULL;
+  size_t n = 0, cap = 0, kn = 0;
+  ldm_status s = LDM_OK;
+  for (;;) {
+    if (n + 65536 > cap) {
+      cap = cap ? 2 * cap : 1 << 20;
+      char *nb = realloc(buf, cap);
+      if (!nb) {
+        s = LDM_FAIL(LDM_ERR_NOMEM, "out of host memory reading %s", path);
+        break;
+      }
+      buf = nb;
+    }
+    size_t r = fread(buf + n, 1, cap - n, f);
+    n += r;
+    if (r == 0) break;
+  }
+  if (s == LDM_OK && ferror(f)) s = LDM_FAIL(LDM_ERR_IO, "error reading %s: %s", path, strerror(errno));
+  fclose(f);
+  keep = s == LDM_OK ? ldm_malloc(n + 1) : NULL;
+  if (s == LDM_OK && !keep) s = LDM_ERR_NOMEM;
+  int dropped = 0;
+  for (size_t i = 0; s == LDM_OK && i < n;) {
+    char *nl = memchr(buf + i, '\n', n - i);
+    size_t len = nl ? (size_t)(nl - (buf + i)) + 1 : n - i;
+    char line[64], st[8];
+    long long step;
+    size_t cl = len < sizeof line - 1 ? len : sizeof line - 1;
+    memcpy(line, buf + i, cl);
+    line[cl] = 0;
+    bool ok = nl && sscanf(line, "{\"stage\":\"%7[^\"]\",\"step\":%lld", st, &step) == 2 &&
+              ((strcmp(st, "vae") == 0 && step <= vae_step) || (strcmp(st, "unet") == 0 && step <= unet_step));
+    if (ok) {
+      memcpy(keep + kn, buf + i, len);
+      kn += len;
+    } else {
+      dropped++;
+    }
+    i += len;
+  }
+  if (s == LDM_OK && dropped > 0) {
+    s = ldm_file_write_atomic(path, keep, kn);
+    if (s == LDM_OK && !quiet)
+      fprintf(stderr, "metrics.jsonl: dropped %d rows past the checkpoints (VAE step %lld, UNet step %lld)\n", dropped,
+              (long long)vae_step, (long long)unet_step);
+  }
+  free(buf);
+  free(keep);
+  return s;
+}
+
+/* ---------------------------------------------------------------- torn checkpoints */
+
+static ldm_status state_meta_check(const ldm_st_file *f, const char *path, const char *stage, const ldm_model_cfg *c,
+                                   const ldm_train_opts *o, ldm_ckpt_state *cs);
+
+/* Metadata of a weights file, in the order save_weights writes it (a repaired file is byte-identical). */
+static const char *const weights_keys[] = {"ldm.config", "ldm.cin",      "ldm.res",        "ldm.z",        "ldm.nres",
+                                           "ldm.ncls",   "ldm.tdim",     "ldm.heads",      "ldm.crop",     "ldm.vae_ch",
+                                           "ldm.unet_ch", "ldm.attn",    "ldm.scale",      "ldm.schedule", "ldm.T",
+                                           "ldm.beta_start", "ldm.beta_end", "ldm.zero_snr", "ldm.prediction",
+                                           "ldm.step",   NULL};
+
+/* The state file is the checkpoint; the weights file is derived from it. A weights file that is missing or
+ * holds another (valid) step than the state (the process died between the two renames) is rebuilt from the
+ * state: the VAE's parameters, the UNet's EMA weights. Anything else is left alone for its reader to judge:
+ * a state file that does not validate, a weights file that cannot be read or whose ldm.step is not a step
+ * (damage, not a torn pair). */
+static ldm_status repair_stage(const char *dir, const char *stage, bool quiet, int *repaired) {
+  char sp[700], wp[700];
+  snprintf(sp, sizeof sp, "%s/state_%s.safetensors", dir, stage);
+  snprintf(wp, sizeof wp, "%s/%s.safetensors", dir, stage);
+  if (!file_exists(sp)) return LDM_OK;
+  ldm_st_file *sf;
+  if (ldm_st_open(sp, &sf) != LDM_OK) {
+    ldm_clear_error();
+    return LDM_OK;
+  }
+  ldm_ckpt_state cs;
+  if (state_meta_check(sf, sp, stage, NULL, NULL, &cs) != LDM_OK) {
+    ldm_clear_error();
+    ldm_st_close(sf);
+    return LDM_OK;
+  }
+  char sstep[32];
+  snprintf(sstep, sizeof sstep, "%lld", (long long)cs.step);
+  bool have_w = file_exists(wp);
+  char wstep[32] = "";
+  if (have_w) {
+    ldm_st_file *wf;
+    bool torn = false;
+    if (ldm_st_open(wp, &wf) == LDM_OK) {
+      const char *v = ldm_st_meta(wf, "ldm.step");
+      int64_t ws;
+      torn = ldm_meta_parse_int(v, 0, LDM_CKPT_MAX_STEP, &ws) && ws != cs.step;
+      snprintf(wstep, sizeof wstep, "%lld", torn ? (long long)ws : 0LL);
+      ldm_st_close(wf);
+    }
+    ldm_clear_error();
+    if (!torn) {
+      ldm_st_close(sf);
+      return LDM_OK;
+    }
+  }
+  /* a state file of an ldm-vk that did not store the weights file's metadata: nothing to rebuild from */
+  for (int k = 0; weights_keys[k]; k++)
+    if (!ldm_st_meta(sf, weights_keys[k])) {
+      ldm_st_close(sf);
+      return LDM_OK;
+    }
+  bool unet = strcmp(stage, "unet") == 0;
+  ldm_st_writer *w = NULL;
+  ldm_status s = ldm_st_writer_new(&w);
+  int nt = 0;
+  for (int i = 0; s == LDM_OK && i < ldm_st_count(sf); i++) {
+    const ldm_st_tensor *t = ldm_st_at(sf, i);
+    const char *name = t->name;
+    if (unet) {
+      if (strncmp(name, "ema.", 4) != 0) continue;
+      name += 4;
+    } else if (strncmp(name, "optim.", 6) == 0 || strncmp(name, "ema.", 4) == 0) {
+      continue;
+    }
+    s = ldm_st_writer_add_ref(w, name, t->dtype, t->ndim, t->shape, t->data);
+    nt++;
+  }
+  if (s == LDM_OK && nt == 0) s = LDM_FAIL(LDM_ERR_FORMAT, "%s: holds no %s weights", sp, unet ? "EMA" : "model");
+  for (int k = 0; s == LDM_OK && weights_keys[k]; k++)
+    s = ldm_st_writer_set_meta(w, weights_keys[k], ldm_st_meta(sf, weights_keys[k]));
+  if (s == LDM_OK) s = ldm_st_write_atomic(w, wp);
+  if (s == LDM_OK) {
+    if (repaired) (*repaired)++;
+    if (!quiet && have_w)
+      fprintf(stderr,
+              "%s held step %s but its checkpoint %s step %s (a run stopped between the two files): rebuilt from the "
+              "checkpoint\n",
+              wp, wstep, sp, sstep);
+    else if (!quiet)
+      fprintf(stderr, "%s was missing: rebuilt from its checkpoint %s (step %s)\n", wp, sp, sstep);
+  }
+  ldm_st_writer_free(w);
+  ldm_st_close(sf);
+  return s;
+}
+
+ldm_status ldm_run_repair(const char *dir, bool quiet, int *repaired) {
+  if (repaired) *repaired = 0;
+  LDM_TRY(repair_stage(dir, "vae", quiet, repaired));
+  return repair_stage(dir, "unet", quiet, repaired);
 }
 
 /* Box-downsample u8 images by an integer factor (Fashion-MNIST 32x32 -> tiny's 16x16). */
@@ -211,7 +602,7 @@ typedef struct {
 static ldm_status data_src_make(ldm_graph *g, ldm_vk_ctx *vk, const char *name, ldm_dtype dt, int64_t rows,
                                 int64_t row, int B, data_src *d) {
   int64_t bytes = rows * row * (dt == LDM_U8 ? 1 : 4);
-  uint64_t limit = vk ? ldm_vk_info(vk)->max_buffer_range : (uint64_t)1 << 40;
+  uint64_t limit = vk ? ldm_vk_limits(vk)->max_buffer_range : (uint64_t)1 << 40;
   if (limit > (1u << 30)) limit = 1u << 30;
   d->row = row;
   d->on_device = (uint64_t)bytes <= limit;
@@ -244,12 +635,6 @@ static void data_src_step(ldm_exec *e, const data_src *d, const void *all, size_
 
 /* ---------------------------------------------------------------- stage state files */
 
-typedef struct {
-  int64_t step;        /* completed steps */
-  uint32_t opt_t;      /* optimizer steps taken (skipped NaN steps do not count) */
-  bool done;
-} stage_state;
-
 static ldm_status save_stage(const char *out, const char *stage, ldm_exec *e, const ldm_model_cfg *c,
                              const ldm_train_opts *o, const stage_state *st, bool ema, double scale) {
   char path[700], b[64];
@@ -274,6 +659,16 @@ static ldm_status save_stage(const char *out, const char *stage, ldm_exec *e, co
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.grad_accum", b);
   snprintf(b, sizeof b, "%.9g", scale);
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.scale", b);
+  /* what the weights file carries besides, so that it can be rebuilt from this file alone */
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.schedule", o->schedule);
+  snprintf(b, sizeof b, "%d", o->T);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.T", b);
+  snprintf(b, sizeof b, "%.9g", o->beta_start);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_start", b);
+  snprintf(b, sizeof b, "%.9g", o->beta_end);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_end", b);
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.zero_snr", o->zero_snr ? "1" : "0");
+  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.prediction", o->prediction);
   snprintf(path, sizeof path, "%s/state_%s.safetensors", out, stage);
   if (s == LDM_OK) s = ldm_st_write_atomic(w, path);
   ldm_st_writer_free(w);
@@ -307,6 +702,47 @@ static ldm_status save_weights(const char *out, const char *file, ldm_exec *e, l
   return s;
 }
 
+/* The metadata of a stage file, before --resume uses it (and before it touches the run directory): the
+ * file is untrusted, so its config and run state are validated (range, finiteness); with c and o it must
+ * also be this run's (config, seed, batch, grad-accum). */
+static ldm_status state_meta_check(const ldm_st_file *f, const char *path, const char *stage, const ldm_model_cfg *c,
+                                   const ldm_train_opts *o, ldm_ckpt_state *cs) {
+  ldm_model_cfg fc;
+  ldm_status s = ldm_cfg_from_meta(f, &fc);
+  if (s == LDM_OK) s = ldm_ckpt_read_state_meta(f, cs);
+  if (s == LDM_OK && strcmp(cs->stage, stage) != 0)
+    s = LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata ldm.stage is %s, not %s", path, cs->stage, stage);
+  if (!c || !o) return s;
+  if (s == LDM_OK && (!ldm_model_cfg_vae_equal(&fc, c) || fc.unet_levels != c->unet_levels ||
+                      memcmp(fc.unet_ch, c->unet_ch, sizeof fc.unet_ch) || memcmp(fc.attn, c->attn, sizeof fc.attn) ||
+                      fc.nres != c->nres || fc.ncls != c->ncls || fc.tdim != c->tdim || fc.heads != c->heads))
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s was trained with config %s, not this run's %s", path, fc.name, c->name);
+  if (s == LDM_OK && cs->seed != o->seed)
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --seed (%llu)", path, (unsigned long long)cs->seed);
+  if (s == LDM_OK && cs->batch != o->batch)
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --batch (%d)", path, cs->batch);
+  if (s == LDM_OK && cs->grad_accum != o->grad_accum)
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --grad-accum (%d)", path, cs->grad_accum);
+  return s;
+}
+
+/* --resume, first of all: a stage file's step (0 without one), checked as load_stage will (c, o NULL:
+ * validated only, for a stage this call does not train). */
+static ldm_status state_check(const char *dir, const char *stage, const ldm_model_cfg *c, const ldm_train_opts *o,
+                              int64_t *step) {
+  char path[700];
+  snprintf(path, sizeof path, "%s/state_%s.safetensors", dir, stage);
+  *step = 0;
+  if (!file_exists(path)) return LDM_OK;
+  ldm_st_file *f;
+  LDM_TRY(ldm_ckpt_name_error(ldm_st_open(path, &f), path));
+  ldm_ckpt_state cs;
+  ldm_status s = state_meta_check(f, path, stage, c, o, &cs);
+  if (s == LDM_OK) *step = cs.step;
+  ldm_st_close(f);
+  return ldm_ckpt_name_error(s, path);
+}
+
 static ldm_status load_stage(const char *out, const char *stage, ldm_exec *e, const ldm_model_cfg *c,
                              const ldm_train_opts *o, bool ema, stage_state *st, double *scale, bool *found) {
   char path[700];
@@ -314,31 +750,22 @@ static ldm_status load_stage(const char *out, const char *stage, ldm_exec *e, co
   *found = file_exists(path);
   if (!*found) return LDM_OK;
   ldm_st_file *f;
-  LDM_TRY(ldm_st_open(path, &f));
-  ldm_model_cfg fc;
-  ldm_status s = ldm_cfg_from_meta(f, &fc);
-  if (s == LDM_OK && (memcmp(fc.vae_ch, c->vae_ch, sizeof fc.vae_ch) || memcmp(fc.unet_ch, c->unet_ch, sizeof fc.unet_ch) ||
-                      fc.cin != c->cin || fc.res != c->res || fc.z != c->z || fc.nres != c->nres || fc.ncls != c->ncls))
-    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s was trained with config %s, not this run's %s", path, fc.name, c->name);
-  const char *v;
-  if (s == LDM_OK && (v = ldm_st_meta(f, "ldm.seed")) && strtoull(v, NULL, 10) != o->seed)
-    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --seed (%s)", path, v);
-  if (s == LDM_OK && (v = ldm_st_meta(f, "ldm.batch")) && atoi(v) != o->batch)
-    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --batch (%s)", path, v);
-  if (s == LDM_OK && (v = ldm_st_meta(f, "ldm.grad_accum")) && atoi(v) != o->grad_accum)
-    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: --resume needs the same --grad-accum (%s)", path, v);
+  LDM_TRY(ldm_ckpt_name_error(ldm_st_open(path, &f), path));
+  ldm_ckpt_state cs;
+  ldm_status s = state_meta_check(f, path, stage, c, o, &cs);
   if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_PARAM, "");
   if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_ADAM_M, "optim.m.");
   if (s == LDM_OK) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_ADAM_V, "optim.v.");
   if (s == LDM_OK && ema) s = ldm_ckpt_load_arena(f, e, LDM_ARENA_EMA, "ema.");
   if (s == LDM_OK) {
-    st->step = (v = ldm_st_meta(f, "ldm.step")) ? atoll(v) : 0;
-    st->opt_t = (v = ldm_st_meta(f, "ldm.opt_t")) ? (uint32_t)strtoul(v, NULL, 10) : 0;
-    st->done = (v = ldm_st_meta(f, "ldm.done")) && strcmp(v, "1") == 0;
-    if (scale && (v = ldm_st_meta(f, "ldm.scale"))) *scale = atof(v);
+    st->step = cs.step;
+    st->opt_t = cs.opt_t;
+    st->done = cs.done;
+    st->ckpt_step = cs.step;
+    if (scale) *scale = cs.scale;
   }
   ldm_st_close(f);
-  return s;
+  return ldm_ckpt_name_error(s, path);
 }
 
 /* ---------------------------------------------------------------- training loop (both stages) */
@@ -356,16 +783,20 @@ typedef struct {
   bool ema;
   float base_lr;
   int total;
+  int64_t skipped;       /* non-finite steps skipped in this process */
 } stage_run;
 
 static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float loss, const float *aux, float lr,
                                 float gnorm, double it_s, bool skipped) {
   if (!f) return LDM_OK;
-  fprintf(f, "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%.9g", r->name, (long long)step, loss);
+  char b[6][32]; /* JSON has no NaN or Infinity: a non-finite number is null */
+#define JNUM(i, fmt, v) (isfinite(v) ? (snprintf(b[i], sizeof b[i], fmt, v), b[i]) : "null")
+  fprintf(f, "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%s", r->name, (long long)step, JNUM(0, "%.9g", loss));
   for (int k = 0; k < 2; k++)
-    if (r->aux_name[k]) fprintf(f, ",\"%s\":%.7g", r->aux_name[k], aux[k]);
-  fprintf(f, ",\"lr\":%.4g,\"grad_norm\":%.5g,\"it_s\":%.3f,\"skipped\":%s}\n", lr, gnorm, it_s,
-          skipped ? "true" : "false");
+    if (r->aux_name[k]) fprintf(f, ",\"%s\":%s", r->aux_name[k], JNUM(1 + k, "%.7g", aux[k]));
+  fprintf(f, ",\"lr\":%s,\"grad_norm\":%s,\"it_s\":%s,\"skipped\":%s}\n", JNUM(3, "%.4g", lr),
+          JNUM(4, "%.5g", gnorm), JNUM(5, "%.3f", it_s), skipped ? "true" : "false");
+#undef JNUM
   if (ferror(f)) return LDM_FAIL(LDM_ERR_IO, "error writing the metrics log");
   return LDM_OK;
 }
@@ -403,8 +834,10 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
       int64_t micro = (k - 1) * A + j; /* data and random numbers are a function of the micro-step */
       batch_indices(ss, micro, B, batch);
       for (int i = 0; i < r->nsrc; i++) data_src_step(r->e, &r->src[i], r->src_data[i], r->src_elem[i], batch, B);
-      ldm_step_write(sw, st->opt_t + 1, (uint64_t)micro + 1, lr, 0.9f, 0.999f, decay,
-                     strcmp(r->name, "vae") ? o->clip : 0.0f, A, j + 1 < A);
+      ldm_step_write(sw, st->opt_t + 1, (uint64_t)micro + 1, fault_at(r->name, FAULT_EXPLODE, k) ? 1e30f : lr, 0.9f,
+                     0.999f, decay, strcmp(r->name, "vae") ? o->clip : 0.0f, A, j + 1 < A);
+      if (j == 0 && fault_at(r->name, FAULT_NAN, k)) s = poison_grads(r->e);
+      if (s != LDM_OK) break;
       /* --check: the first step of the stage runs node by node against the CPU reference */
       if (o->check && first && ldm_exec_is_vk(r->e)) ldm_vk_set_check(true);
       first = false;
@@ -423,15 +856,9 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
     st->step = k;
     if (skipped) {
       nan_run++;
+      r->skipped++;
       fprintf(stderr, "\n%s step %lld: non-finite loss or gradient, update skipped (%d in a row)\n", r->name,
               (long long)k, nan_run);
-      if (nan_run >= o->max_nan_steps) {
-        s = LDM_FAIL(LDM_ERR_NUMERIC,
-                     "%d consecutive non-finite steps in stage %s; stopping (the last checkpoint is intact; try a "
-                     "lower --lr)",
-                     nan_run, r->name);
-        break;
-      }
     } else {
       nan_run = 0;
       st->opt_t++;
@@ -449,14 +876,33 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
       s = write_metrics(metrics, r, k, loss, aux, lr, gs[2], its, skipped);
       if (metrics) fflush(metrics);
     }
+    char note[96];
+    if (s == LDM_OK && nan_run >= o->max_nan_steps) {
+      last_ckpt_note(st, note, sizeof note);
+      s = LDM_FAIL(LDM_ERR_NUMERIC, "%d consecutive non-finite steps in stage %s (%lld skipped in all); stopping: %s; "
+                   "try a lower --lr", nan_run, r->name, (long long)r->skipped, note);
+      break;
+    }
+    /* a skipped step changed nothing: neither a checkpoint nor a sample grid of it (the final ones included) */
     if (s == LDM_OK && !skipped && ckpt_fn && (last || (o->ckpt_every > 0 && k % o->ckpt_every == 0)))
       s = ckpt_fn(ctx, r, k, last);
-    if (s == LDM_OK && sample_fn && (last || (o->sample_every > 0 && k % o->sample_every == 0)))
+    if (s == LDM_OK && !skipped && sample_fn && (last || (o->sample_every > 0 && k % o->sample_every == 0)))
       s = sample_fn(ctx, r, k, last);
+    /* report.html at every log interval and at the end of the stage (after its sample grid); warns, never fails */
+    if (s == LDM_OK && (k % o->log_every == 0 || last)) ldm_report_update(o->out, last);
+  }
+  if (s == LDM_OK && nan_run > 0) { /* the stage ran out of steps while non-finite: not a finished stage */
+    char note[96];
+    last_ckpt_note(st, note, sizeof note);
+    s = LDM_FAIL(LDM_ERR_NUMERIC,
+                 "stage %s ended on %d non-finite steps in a row (%lld skipped in all): its final checkpoint was not "
+                 "written and %s; try a lower --lr",
+                 r->name, nan_run, (long long)r->skipped, note);
   }
   if (s == LDM_ERR_INTERRUPTED) {
-    fprintf(stderr, "\ninterrupted: saving a checkpoint at step %lld\n", (long long)st->step);
-    ldm_status cs = ckpt_fn ? ckpt_fn(ctx, r, st->step, false) : LDM_OK;
+    fprintf(stderr, "\ninterrupted by %s: saving a checkpoint at step %lld\n",
+            interrupted == SIGTERM ? "SIGTERM" : "SIGINT", (long long)st->step);
+    ldm_status cs = ckpt_fn && st->ckpt_step != st->step ? ckpt_fn(ctx, r, st->step, false) : LDM_OK;
     if (cs != LDM_OK) s = cs;
     else LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted; resume with --resume");
   }
@@ -475,11 +921,25 @@ typedef struct {
   ldm_dataset *ds;
 } stage_ctx;
 
-static ldm_status vae_ckpt(void *vc, stage_run *r, int64_t step, bool final) {
-  stage_ctx *c = vc;
+/* One checkpoint of a stage (docs/architecture.md, "Checkpoints"): nothing is written unless every arena
+ * is finite and bounded; then the state file (the checkpoint itself, the commit point), then the weights
+ * file derived from it. Both carry ldm.step; a process that dies between the two leaves a weights file
+ * of another step, which --resume and sample rebuild from the state (ldm_run_repair). */
+static ldm_status write_ckpt(stage_ctx *c, stage_run *r, bool final) {
+  bool unet = r->ema;
+  const char *stage = unet ? "unet" : "vae";
+  double scale = unet ? c->scale : 0;
+  LDM_TRY(ckpt_health(r->e, stage, unet, c->st, c->st->step));
   c->st->done = final;
-  LDM_TRY(save_stage(c->o->out, "vae", r->e, c->c, c->o, c->st, false, 0));
-  return save_weights(c->o->out, "vae.safetensors", r->e, LDM_ARENA_PARAM, c->c, c->o, 0, step);
+  LDM_TRY(save_stage(c->o->out, stage, r->e, c->c, c->o, c->st, unet, scale));
+  c->st->ckpt_step = c->st->step;
+  return save_weights(c->o->out, unet ? "unet.safetensors" : "vae.safetensors", r->e,
+                      unet ? LDM_ARENA_EMA : LDM_ARENA_PARAM, c->c, c->o, scale, c->st->step);
+}
+
+static ldm_status vae_ckpt(void *vc, stage_run *r, int64_t step, bool final) {
+  (void)step; /* == st->step */
+  return write_ckpt(vc, r, final);
 }
 
 /* reconstructions of the first images of the batch next to the originals */
@@ -551,6 +1011,35 @@ static ldm_status build_vae_stage(stage_run *r, stage_ctx *c, int B) {
   return data_src_upload(r->e, &r->src[0], c->ds->pixels, 1, c->ds->n);
 }
 
+/* Images per run of the latent-cache encoder: as many as keep its largest activation within one binding
+ * of the device (maxStorageBufferRange, LDM_VK_MAX_BUFFER_RANGE lowers it), at most 250 and the data set.
+ * The per-image size is measured on the encoder graph built for one image. */
+static ldm_status encoder_batch(const stage_ctx *c, int *Bc) {
+  const ldm_model_cfg *m = c->c;
+  ldm_graph g;
+  LDM_TRY(ldm_graph_init(&g));
+  int x = ldm_act(&g, "x", 4, LDM_SHAPE(1, m->cin, m->res, m->res));
+  int mu = -1, lv = -1;
+  ldm_status s = x < 0 ? LDM_ERR_INTERNAL : ldm_vae_encode(&g, m, x, &mu, &lv);
+  int64_t per = 0;
+  for (int i = 0; s == LDM_OK && i < g.nt; i++)
+    if (g.t[i].arena == LDM_ARENA_ACT && ldm_tensor_bytes(&g.t[i]) > per) per = ldm_tensor_bytes(&g.t[i]);
+  ldm_graph_free(&g);
+  if (s != LDM_OK) return s;
+  int64_t b = c->ds->n < 250 ? c->ds->n : 250;
+  if (c->vk && per > 0) {
+    int64_t fit = (int64_t)(ldm_vk_limits(c->vk)->max_buffer_range / (uint64_t)per);
+    if (fit < 1)
+      return LDM_FAIL(LDM_ERR_UNSUPPORTED,
+                      "the latent-cache encoder needs %.1f MiB per image in one buffer binding, over this device's "
+                      "maxStorageBufferRange (%.1f MiB)",
+                      (double)per / 1048576.0, (double)ldm_vk_limits(c->vk)->max_buffer_range / 1048576.0);
+    if (fit < b) b = fit;
+  }
+  *Bc = b > 0 ? (int)b : 1;
+  return LDM_OK;
+}
+
 /* Encode the whole dataset: per image (mu, logvar) rows [2z, lr, lr] and the scale 1/std(z). */
 static ldm_status encode_cache(stage_ctx *c, float **cache, double *scale) {
   const ldm_model_cfg *m = c->c;
@@ -558,9 +1047,14 @@ static ldm_status encode_cache(stage_ctx *c, float **cache, double *scale) {
   snprintf(path, sizeof path, "%s/vae.safetensors", c->o->out);
   ldm_st_file *vf;
   LDM_TRY(ldm_st_open(path, &vf));
+  int Bc = 1;
+  ldm_status s = encoder_batch(c, &Bc);
+  if (s != LDM_OK) {
+    ldm_st_close(vf);
+    return s;
+  }
   ldm_graph g;
-  ldm_status s = ldm_graph_init(&g);
-  int Bc = 250;
+  s = ldm_graph_init(&g);
   int lr = ldm_latent_res(m);
   int64_t per = (int64_t)m->cin * m->res * m->res, lat = (int64_t)m->z * lr * lr;
   data_src src;
@@ -586,6 +1080,10 @@ static ldm_status encode_cache(stage_ctx *c, float **cache, double *scale) {
   double sum = 0, sum2 = 0;
   double t0 = now_s();
   for (int b0 = 0; b0 < c->ds->n && s == LDM_OK; b0 += Bc) {
+    if (interrupted) {
+      s = LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted while encoding the latent cache; resume with --resume");
+      break;
+    }
     int mcount = c->ds->n - b0 < Bc ? c->ds->n - b0 : Bc;
     for (int i = 0; i < Bc; i++) bi[i] = (uint32_t)(b0 + (i < mcount ? i : 0));
     data_src_step(e, &src, c->ds->pixels, 1, bi, Bc);
@@ -610,8 +1108,8 @@ static ldm_status encode_cache(stage_ctx *c, float **cache, double *scale) {
     double var = sum2 / n - (sum / n) * (sum / n); /* Var[mu + sigma eps] over the data set */
     *scale = var > 0 ? 1.0 / sqrt(var) : 1.0;
     if (!c->o->quiet)
-      fprintf(stderr, "%slatent cache: %d images in %.1f s, std(z) = %.4f, scale factor %.4f\n",
-              isatty(2) ? "\r" : "", c->ds->n, now_s() - t0, sqrt(var), *scale);
+      fprintf(stderr, "%slatent cache: %d images (batches of %d) in %.1f s, std(z) = %.4f, scale factor %.4f\n",
+              isatty(2) ? "\r" : "", c->ds->n, Bc, now_s() - t0, sqrt(var), *scale);
   }
   free(bm);
   free(bl);
@@ -634,18 +1132,17 @@ typedef struct {
 
 static ldm_status unet_ckpt(void *vc, stage_run *r, int64_t step, bool final) {
   unet_ctx *u = vc;
-  stage_ctx *c = &u->base;
-  c->st->done = final;
-  LDM_TRY(save_stage(c->o->out, "unet", r->e, c->c, c->o, c->st, true, c->scale));
-  return save_weights(c->o->out, "unet.safetensors", r->e, LDM_ARENA_EMA, c->c, c->o, c->scale, step);
+  (void)step; /* == st->step */
+  return write_ckpt(&u->base, r, final);
 }
 
 static ldm_status unet_samples(void *vc, stage_run *r, int64_t step, bool final) {
   unet_ctx *u = vc;
   stage_ctx *c = &u->base;
   if (!final && c->o->sample_every <= 0) return LDM_OK;
-  /* the sampler reads the run directory: refresh the EMA weights there first */
-  LDM_TRY(save_weights(c->o->out, "unet.safetensors", r->e, LDM_ARENA_EMA, c->c, c->o, c->scale, step));
+  /* the sampler reads the run directory: a checkpoint of this step first (never the weights file alone,
+   * which would no longer match the state file; never non-finite weights) */
+  if (c->st->ckpt_step != step) LDM_TRY(write_ckpt(c, r, final));
   ldm_sample_opts so;
   ldm_sample_defaults(&so);
   snprintf(so.ckpt, sizeof so.ckpt, "%s", c->o->out);
@@ -654,6 +1151,10 @@ static ldm_status unet_samples(void *vc, stage_run *r, int64_t step, bool final)
   so.steps = c->o->sample_steps;
   so.guidance = c->o->guidance;
   so.seed = c->o->seed + 1;
+  /* guidance runs the UNet on 2 x so.batch latents; at half the training batch that fits wherever the
+   * training step fits (a smaller --batch is then the answer to the device's buffer-range limit here too) */
+  int half = c->o->batch / 2 > 0 ? c->o->batch / 2 : 1;
+  if (so.batch > half) so.batch = half;
   /* class-major grid: row k = class k */
   float *imgs;
   int *labels;
@@ -809,6 +1310,9 @@ static void apply_preset(ldm_train_opts *o, const ldm_vk_ctx *vk, ldm_model_cfg 
 }
 
 ldm_status ldm_train(ldm_train_opts *o) {
+  o->signal = 0;
+  o->skipped[0] = o->skipped[1] = 0;
+  o->usage_error = false;
   ldm_model_cfg c;
   LDM_TRY(ldm_model_config(o->config, &c));
   if (strcmp(o->stage, "vae") && strcmp(o->stage, "unet") && strcmp(o->stage, "all"))
@@ -826,14 +1330,32 @@ ldm_status ldm_train(ldm_train_opts *o) {
     ldm_vk_close(vk);
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--batch and --grad-accum must be positive, step counts non-negative");
   }
+  ldm_status s = prepare_run_dir(o);
+  if (s == LDM_OK) s = faults_read();
+  if (s != LDM_OK) {
+    ldm_vk_close(vk);
+    return s;
+  }
   ldm_dataset ds;
   memset(&ds, 0, sizeof ds);
-  ldm_status s = load_data(o, &c, &ds);
+  s = load_data(o, &c, &ds);
   if (s == LDM_OK && ds.num_classes > 0) c.ncls = ds.num_classes;
   if (s == LDM_OK && ds.num_classes == 0) c.ncls = 0;
   char sub[700];
   snprintf(sub, sizeof sub, "%s/samples", o->out);
   if (s == LDM_OK) s = ldm_mkdir_p(sub);
+  /* temporaries of a process killed while writing; with --resume, a checkpoint torn between its two files
+   * and the metrics rows past the checkpoints (they are made again) */
+  int stale = s == LDM_OK ? ldm_clean_stale_temps(o->out) + ldm_clean_stale_temps(sub) : 0;
+  if (stale > 0 && !o->quiet) fprintf(stderr, "removed %d temporary files of an interrupted run in %s\n", stale, o->out);
+  if (s == LDM_OK && o->resume) { /* nothing in the directory changes before its checkpoints are validated */
+    bool tv = strcmp(o->stage, "unet") != 0, tu = strcmp(o->stage, "vae") != 0;
+    int64_t vstep = 0, ustep = 0;
+    s = state_check(o->out, "vae", tv ? &c : NULL, tv ? o : NULL, &vstep);
+    if (s == LDM_OK) s = state_check(o->out, "unet", tu ? &c : NULL, tu ? o : NULL, &ustep);
+    if (s == LDM_OK) s = ldm_run_repair(o->out, o->quiet, NULL);
+    if (s == LDM_OK) s = metrics_trim(o->out, vstep, ustep, o->quiet);
+  }
   if (s != LDM_OK) {
     ldm_dataset_free(&ds);
     ldm_vk_close(vk);
@@ -871,7 +1393,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
   int B = o->batch;
   uint32_t *perm = ldm_malloc((size_t)ds.n * 4);
   if (!perm) s = LDM_ERR_NOMEM;
-  stage_state vst = {0}, ust = {0};
+  stage_state vst = {0, 0, false, -1}, ust = {0, 0, false, -1};
   stage_ctx sc = {o, &c, vk, &vst, 0, &ds};
   bool do_vae = strcmp(o->stage, "unet") != 0, do_unet = strcmp(o->stage, "vae") != 0;
   double t_stage = now_s();
@@ -896,6 +1418,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
     sampler_state ss = {perm, ds.n, -1, o->seed};
     if (s == LDM_OK && !(found && vst.done && vst.step >= o->vae_steps))
       s = run_stage(&r, o, &vst, &ss, B, metrics, vae_samples, vae_ckpt, &sc);
+    o->skipped[0] = r.skipped;
     stage_free(&r);
     if (s == LDM_OK && !o->quiet) fprintf(stderr, "stage 1 done in %.1f s\n", now_s() - t_stage);
   }
@@ -932,6 +1455,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
     sampler_state ss = {perm, ds.n, -1, o->seed ^ 0x5EEDu};
     if (s == LDM_OK && !(found && ust.done && ust.step >= o->unet_steps))
       s = run_stage(&r, o, &ust, &ss, B, metrics, unet_samples, unet_ckpt, &u);
+    o->skipped[1] = r.skipped;
     stage_free(&r);
     free(u.cache);
     free(u.labels);
@@ -939,11 +1463,19 @@ ldm_status ldm_train(ldm_train_opts *o) {
   }
   sigaction(SIGINT, &old, NULL);
   sigaction(SIGTERM, &oldterm, NULL);
+  if (s == LDM_ERR_INTERRUPTED) o->signal = interrupted ? (int)interrupted : SIGINT;
   free(perm);
   if (fclose(metrics) != 0 && s == LDM_OK) s = LDM_FAIL(LDM_ERR_IO, "error closing %s", mpath);
   ldm_dataset_free(&ds);
   ldm_vk_close(vk);
   return s;
+}
+
+int ldm_train_exit_code(const ldm_train_opts *o, ldm_status s) {
+  if (s == LDM_OK) return 0;
+  if (s == LDM_ERR_INTERRUPTED) return 128 + (o->signal > 0 ? o->signal : SIGINT);
+  if (s == LDM_ERR_NUMERIC) return 3;
+  return o->usage_error ? 2 : 1;
 }
 
 /* ---------------------------------------------------------------- benchmark */
@@ -1096,15 +1628,12 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
     fprintf(f, "(parameters: VAE %lld, UNet %lld; per-op times from %s)\n", (long long)params[0], (long long)params[1],
             vk ? "GPU timestamps of a serialised run" : "wall clock per node");
     if (json_path && json_path[0]) {
-      FILE *jf = fopen(json_path, "w");
-      if (!jf) s = LDM_FAIL(LDM_ERR_IO, "cannot write %s: %s", json_path, strerror(errno));
-      else {
-        fprintf(jf,
-                "{\"config\":\"%s\",\"preset\":\"%s\",\"batch\":%d,\"backend\":\"%s\",\"vae_train_step_ms_median\":%.4f,"
-                "\"unet_train_step_ms_median\":%.4f,\"unet_forward_ms_median\":%.4f}\n",
-                c.name, o.preset, B, vk ? ldm_vk_info(vk)->name : "cpu", vm, um, fm);
-        if (fclose(jf) != 0) s = LDM_FAIL(LDM_ERR_IO, "error writing %s", json_path);
-      }
+      const ldm_vk_device_info *vi = vk ? ldm_vk_info(vk) : NULL; /* version, date, device, per-op times */
+      ldm_bench_record br = {c.name, o.preset, vi ? vi->name : NULL, vi ? vi->type : NULL, vi ? vi->driver : NULL,
+                             vk ? "GPU timestamps of a serialised run" : "wall clock per node", B, iters, 3,
+                             {names[0], names[1], names[2]}, {nodes[0], nodes[1], nodes[2]}, {vm, um, fm}, {vb, ub, fb},
+                             {ops, ops + LDM_OP_COUNT, ops + 2 * LDM_OP_COUNT}, params[0], params[1]};
+      s = ldm_bench_write_json(json_path, &br);
     }
   }
   free(ops);
