@@ -1,5 +1,6 @@
 # Thin wrapper around meson/ninja for the two README commands.
-#   make train [OUT=runs/fmnist] [ARGS="--device vk ..."]   train on Fashion-MNIST (installs what is missing)
+#   make train [OUT=runs/fmnist] [ARGS="--device vk ..."]   train on Fashion-MNIST (installs what is missing;
+#                                                            run again: continues the run in OUT)
 #   make test                                                build and run every test suite
 BUILD ?= build
 OUT ?= runs/fmnist
@@ -23,7 +24,10 @@ test: build
 
 train: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD) ldm-vk
-	./$(BUILD)/ldm-vk train --out $(OUT) $(ARGS)
+	@# a second `make train` continues (or, when finished, keeps) the run in $(OUT) instead of refusing it
+	@resume=; if [ -e "$(OUT)/state_vae.safetensors" ] && ! echo " $(ARGS) " | grep -qE ' --(resume|overwrite)[ =]'; then \
+	  resume=--resume; echo "ldm-vk: $(OUT) holds a run: continuing it (ARGS=--overwrite starts afresh)"; fi; \
+	  echo ./$(BUILD)/ldm-vk train --out $(OUT) $$resume $(ARGS); ./$(BUILD)/ldm-vk train --out $(OUT) $$resume $(ARGS)
 
 clean:
 	rm -rf $(BUILD)

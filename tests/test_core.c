@@ -1,6 +1,7 @@
 /* CPU-side core: Philox known answers, autodiff vs finite differences for the basic ops, the
  * memory plan, and the small graph training on the reference backend. */
 #include <check.h>
+#include <malloc.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -129,6 +130,53 @@ START_TEST(gradient_accumulation_matches_full_batch) {
 }
 END_TEST
 
+/* Regression (issue 7): the shape and name handed to a creating call may point into g->t itself
+ * (g->t[x].shape from an op builder, ldm_grad_target, ldm_T()); ldm_tensor_new must copy them before
+ * the table grows. The graph's tensor table is filled exactly to its capacity, so the next tensor
+ * reallocates it. Freed memory is poisoned (M_PERTURB), so a read through the stale pointer yields a
+ * wrong shape even without AddressSanitizer (which reports a heap-use-after-free instead). */
+START_TEST(tensor_table_growth_keeps_shape_and_name) {
+  mallopt(M_PERTURB, 0xa5);
+  static const char *what[] = {"tensor_new", "grad_target", "silu (basic.c)", "clamp (diffusion.c)", "view"};
+  for (int path = 0; path < 5; path++) {
+    ldm_graph g;
+    ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+    while (g.nt < g.cap_t - 1) ck_assert_int_ge(ldm_act(&g, "pad", 1, LDM_SHAPE(1)), 0);
+    int x = ldm_param(&g, "weight", 4, LDM_SHAPE(3, 5, 7, 11));
+    ck_assert_int_ge(x, 0);
+    ck_assert_int_eq(g.nt, g.cap_t); /* the next tensor grows the table */
+    int cap = g.cap_t, y = -1, acc = -1;
+    const char *want = "weight";
+    switch (path) {
+    case 0: y = ldm_tensor_new(&g, ldm_T(&g, x)->name, LDM_ARENA_ACT, LDM_F32, 4, ldm_T(&g, x)->shape); break;
+    case 1:
+      y = ldm_grad_target(&g, x, &acc);
+      want = "grad:weight";
+      ck_assert_int_eq(acc, 1); /* a parameter gradient accumulates */
+      ck_assert_int_eq(g.t[x].grad, y);
+      break;
+    case 2: y = ldm_silu(&g, x); want = NULL; break;
+    case 3: y = ldm_clamp(&g, x, -1.0f, 1.0f); want = NULL; break;
+    case 4: y = ldm_view(&g, x, g.t[x].name, 0, 4, g.t[x].shape); break;
+    }
+    ck_assert_msg(y == cap, "%s: tensor id %d, expected %d", what[path], y, cap);
+    ck_assert_int_gt(g.cap_t, cap);
+    const ldm_tensor *t = ldm_T(&g, y);
+    ck_assert_msg(t->ndim == 4 && t->shape[0] == 3 && t->shape[1] == 5 && t->shape[2] == 7 && t->shape[3] == 11,
+                  "%s: shape [%lld, %lld, %lld, %lld] (ndim %d), expected [3, 5, 7, 11]", what[path],
+                  (long long)t->shape[0], (long long)t->shape[1], (long long)t->shape[2], (long long)t->shape[3],
+                  t->ndim);
+    ck_assert_int_eq(t->numel, 3 * 5 * 7 * 11);
+    if (want) ck_assert_str_eq(t->name, want);
+    /* the source tensor itself survived the move */
+    ck_assert_str_eq(g.t[x].name, "weight");
+    ck_assert_int_eq(g.t[x].numel, 3 * 5 * 7 * 11);
+    ldm_graph_free(&g);
+  }
+  mallopt(M_PERTURB, 0);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_known_answers);
   tcase_add_test(tc, normal_moments);
@@ -137,6 +185,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, memory_plan_no_live_overlap);
   tcase_add_test(tc, mlp_trains_on_cpu);
   tcase_add_test(tc, gradient_accumulation_matches_full_batch);
+  tcase_add_test(tc, tensor_table_growth_keeps_shape_and_name);
 }
 
 int main(void) { return gc_run_suite("core", "core", 300, add_tests); }

@@ -11,6 +11,10 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 #define LDM_MAX_DIMS 4
 #define LDM_MAX_IN 8
 #define LDM_MAX_OUT 4
@@ -98,6 +102,12 @@ int ldm_arena_view(ldm_graph *g, ldm_arena arena, const char *name);
 /* The parameter tensor named `name` (full name), or -1. */
 int ldm_find(const ldm_graph *g, const char *name);
 
+/* Pointer lifetime: g->t and g->n are growable arrays (realloc). A pointer from ldm_T(), &g->t[i],
+ * g->t[i].shape / .name or &g->n[i] is INVALIDATED by any call that creates a tensor (ldm_tensor_new,
+ * ldm_act, ldm_param, ldm_host, ldm_view, ldm_arena_view, ldm_grad_target, every op builder) or appends
+ * a node (ldm_node_add, every op builder, backward emitters). Hold tensor ids and node indices, or copy
+ * the fields you need, across such calls; re-take the pointer afterwards. Passing such a pointer as the
+ * `shape` or `name` argument of a creating call itself is fine: ldm_tensor_new copies both first. */
 static inline ldm_tensor *ldm_T(ldm_graph *g, int id) { return &g->t[id]; }
 int64_t ldm_tensor_bytes(const ldm_tensor *t);
 /* Resolved storage of a tensor: arena and byte offset (following views). Only after planning. */
@@ -131,4 +141,7 @@ void ldm_keep(ldm_graph *g, int t); /* t must survive the whole run (an output t
 /* Debug print of the node list. */
 void ldm_graph_dump(const ldm_graph *g, void *FILE_stream);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -46,13 +46,19 @@ int ldm_tensor_new(ldm_graph *g, const char *name, ldm_arena arena, ldm_dtype dt
     LDM_FAIL(LDM_ERR_INVALID_ARG, "tensor '%s': %d dimensions (1..%d allowed)", name, ndim, LDM_MAX_DIMS);
     return -1;
   }
+  /* `shape` and `name` may point into g->t itself (a caller passing g->t[x].shape or a pointer from
+   * ldm_T()): copy both before the table can move. */
+  int64_t dims[LDM_MAX_DIMS];
+  char nm[LDM_NAME_MAX];
+  snprintf(nm, sizeof nm, "%s", name);
   int64_t numel = 1;
   for (int i = 0; i < ndim; i++) {
-    if (shape[i] <= 0 || numel > INT64_MAX / shape[i]) {
-      LDM_FAIL(LDM_ERR_INVALID_ARG, "tensor '%s': invalid dimension %lld", name, (long long)shape[i]);
+    dims[i] = shape[i];
+    if (dims[i] <= 0 || numel > INT64_MAX / dims[i]) {
+      LDM_FAIL(LDM_ERR_INVALID_ARG, "tensor '%s': invalid dimension %lld", nm, (long long)dims[i]);
       return -1;
     }
-    numel *= shape[i];
+    numel *= dims[i];
   }
   if (g->nt == g->cap_t) {
     ldm_tensor *nt = realloc(g->t, (size_t)g->cap_t * 2 * sizeof *nt);
@@ -65,11 +71,11 @@ int ldm_tensor_new(ldm_graph *g, const char *name, ldm_arena arena, ldm_dtype dt
   }
   ldm_tensor *t = &g->t[g->nt];
   memset(t, 0, sizeof *t);
-  snprintf(t->name, sizeof t->name, "%s", name);
+  memcpy(t->name, nm, sizeof t->name);
   t->arena = arena;
   t->dtype = dt;
   t->ndim = ndim;
-  for (int i = 0; i < ndim; i++) t->shape[i] = shape[i];
+  for (int i = 0; i < ndim; i++) t->shape[i] = dims[i];
   t->numel = numel;
   t->offset = -1;
   t->view_of = -1;
@@ -105,7 +111,7 @@ int ldm_view(ldm_graph *g, int base, const char *name, int64_t elem_offset, int 
   if (id < 0) return -1;
   ldm_tensor *b = &g->t[base];
   if (elem_offset < 0 || elem_offset + g->t[id].numel > b->numel) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "view '%s' of '%s' out of range", name, b->name);
+    LDM_FAIL(LDM_ERR_INVALID_ARG, "view '%s' of '%s' out of range", g->t[id].name, b->name);
     g->nt--;
     return -1;
   }

@@ -7,8 +7,12 @@
 #include <stdint.h>
 #include <string.h>
 
-static inline float ldm_expf(float x) {
-  x = x < -87.0f ? -87.0f : (x > 88.0f ? 88.0f : x);
+static inline float ldm_expf(float x0) {
+  /* clamp written so that a NaN becomes -87 here (no float->int conversion of a NaN below, which is
+   * undefined behaviour) and is passed through at the end: exp(NaN) = NaN, so non-finite steps are
+   * still seen downstream */
+  float x = x0 >= -87.0f ? x0 : -87.0f;
+  x = x > 88.0f ? 88.0f : x;
   /* n = round(x / ln 2) by the 1.5 * 2^23 trick (round-to-nearest of the FPU; vectorises, unlike roundf) */
   float n = (x * 1.44269504088896341f + 12582912.0f) - 12582912.0f;
   float r = x - n * 0.693359375f;                         /* ln 2 split in two for exactness */
@@ -24,6 +28,6 @@ static inline float ldm_expf(float x) {
   int32_t e = ((int32_t)n + 127) << 23;
   float scale;
   memcpy(&scale, &e, 4);
-  return p * scale;
+  return x0 == x0 ? p * scale : x0;
 }
 #endif
