@@ -21,9 +21,9 @@ conf_rc=$?
 $B bench --device vk --preset full --iters 30 --json "$res/bench-vk-full-$day.json" > "$res/bench-vk-full-$day.txt" 2>&1
 bench_rc=$?
 torch_line="(PyTorch reference not run)"
-if python3 -c "import torch" 2>/dev/null && [ -f ../shared/reference/ref_ldm.py ]; then
+if python3 -c "import torch" 2>/dev/null; then
   for m in eager graph; do
-    python3 ../shared/reference/ref_ldm.py --mode $m --steps 30 > "$res/torch-$m-$day.json" 2>/dev/null
+    PYTHONPATH=python python3 -m ldm_vk.bench --mode $m --steps 30 > "$res/torch-$m-$day.json" 2>/dev/null
   done
   torch_line="$(cat "$res/torch-graph-$day.json")"
 fi
