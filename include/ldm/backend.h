@@ -4,6 +4,10 @@
 #define LDM_BACKEND_H
 #include "ldm/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ldm_exec ldm_exec;
 typedef struct ldm_vk_ctx ldm_vk_ctx;
 
@@ -34,4 +38,7 @@ int ldm_exec_record_count(const ldm_exec *e); /* how often the Vulkan command bu
 const double *ldm_exec_node_times(const ldm_exec *e);
 void ldm_exec_enable_timing(ldm_exec *e, bool on);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -8,6 +8,10 @@
 #include "ldm/io.h"
 #include "ldm/schedule.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Add every parameter of g, read from arena `a` of e (PARAM, ADAM_M, ADAM_V or EMA), to the writer as
  * F32 tensors named prefix + parameter name. The data is copied. */
 ldm_status ldm_ckpt_add_arena(ldm_st_writer *w, ldm_exec *e, ldm_arena a, const char *prefix);
@@ -82,4 +86,7 @@ ldm_status ldm_ckpt_read_sched_meta(const ldm_st_file *f, ldm_ckpt_sched *out);
  * `path`, the message becomes "<path>: <message>" (every message is one line: ldm_set_error turns
  * control characters into '?'). Returns s. */
 ldm_status ldm_ckpt_name_error(ldm_status s, const char *path);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -5,6 +5,10 @@
 #include "ldm/backend.h"
 #include "ldm/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ldm_conf_ctx ldm_conf_ctx;
 
 typedef struct ldm_conf_case {
@@ -44,4 +48,7 @@ const ldm_conf_case *ldm_conf_cases(int *n);
 typedef struct ldm_vk_ctx ldm_vk_ctx;
 ldm_status ldm_conf_run(const ldm_conf_case *c, ldm_vk_ctx *vk, uint64_t seed, ldm_conf_result *r);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

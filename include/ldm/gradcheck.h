@@ -3,6 +3,10 @@
 #define LDM_GRADCHECK_H
 #include "ldm/backend.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Mark a non-parameter tensor (e.g. a test input) as needing its gradient. Call before using it. */
 void ldm_requires_grad(ldm_graph *g, int t);
 
@@ -13,4 +17,7 @@ void ldm_requires_grad(ldm_graph *g, int t);
  * *worst gets the largest over tensors, *worst_name the tensor's name. */
 ldm_status ldm_gradcheck(ldm_exec *cpu, int loss, const int *wrt, int nwrt, int samples, double eps, uint64_t seed,
                          double *worst, const char **worst_name);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -4,7 +4,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define LDM_VERSION_STRING "0.1.0"
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* The version (the meson project version) is LDM_VERSION / ldm_version() in the generated "ldm/version.h". */
 
 typedef enum ldm_status {
   LDM_OK = 0,
@@ -48,4 +52,7 @@ void *ldm_calloc_(size_t n, size_t sz, const char *file, int line);
 #define ldm_malloc(n) ldm_malloc_((n), __FILE__, __LINE__)
 #define ldm_calloc(n, sz) ldm_calloc_((n), (sz), __FILE__, __LINE__)
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,8 +1,12 @@
-/* Model graphs: the VAE and the class-conditional UNet of shared/reference/ref_ldm.py, built from
+/* Model graphs: the VAE and the class-conditional UNet of python/ldm_vk/models.py (docs/design.md), built from
  * ldm ops. Parameter names, shapes and layouts equal the twin's state_dict(). */
 #ifndef LDM_MODEL_H
 #define LDM_MODEL_H
 #include "ldm/graph.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 #define LDM_MAX_LEVELS 4
 /* Bounds of a model configuration (ldm_model_cfg_valid); anything outside is refused by the graph
@@ -59,4 +63,7 @@ int64_t ldm_param_count(const ldm_graph *g);
 /* Host-side initialisation of the PARAM arena image (arena_size bytes) per the tensors' init kinds. */
 ldm_status ldm_params_init(const ldm_graph *g, uint64_t seed, void *arena_image);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

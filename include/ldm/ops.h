@@ -5,6 +5,10 @@
 #define LDM_OPS_H
 #include "ldm/graph.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* ---- basic family (src/ops/basic.c) ---- */
 /* out[0..n) = value (u32 bit pattern when as_bits) */
 int ldm_fill(ldm_graph *g, int out, float value);
@@ -126,4 +130,7 @@ int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed
  * out of its dtype. idx is u32 [B] (HOST arena); an index past the table reads its last row. */
 int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems, float scale, float shift);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -5,6 +5,10 @@
 #ifndef LDM_RNG_H
 #define LDM_RNG_H
 #include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 void ldm_philox4x32_10(const uint32_t ctr[4], const uint32_t key[2], uint32_t out[4]);
 /* uniform in (0,1) from 24 high bits, exactly as the shaders compute it */
 float ldm_u32_to_unit(uint32_t x);
@@ -12,4 +16,7 @@ float ldm_u32_to_unit(uint32_t x);
 uint32_t ldm_rng_u32(uint64_t seed, uint64_t stream, uint64_t base, uint64_t i);
 void ldm_rng_block(uint64_t seed, uint64_t stream, uint64_t base, uint64_t block, uint32_t out[4]);
 void ldm_rng_normal4(uint64_t seed, uint64_t stream, uint64_t base, uint64_t block, float out[4]);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -6,6 +6,10 @@
 
 #include "ldm/ldm.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef enum ldm_schedule_kind {
   LDM_SCHEDULE_LINEAR = 0,        /* betas = linspace(beta_start, beta_end, T) (DDPM; torch.linspace) */
   LDM_SCHEDULE_SCALED_LINEAR = 1, /* betas = linspace(sqrt(beta_start), sqrt(beta_end), T)^2 (Stable Diffusion) */
@@ -24,4 +28,7 @@ const char *ldm_schedule_kind_name(ldm_schedule_kind kind);
 /* DDIM timesteps, first (noisiest) to last: out[i] = round(linspace(T-1, 0, steps))[i] (ties to even,
  * as torch.round), e.g. T = 1000, steps = 50: 999, 979, 958, ..., 20, 0. 1 <= steps <= T. */
 ldm_status ldm_ddim_timesteps(int T, int steps, int *out);
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,9 @@
  * vector of LDM_STEP_WORDS words. */
 #ifndef LDM_STEP_H
 #define LDM_STEP_H
+#ifdef __cplusplus
+extern "C" {
+#endif
 enum {
   LDM_STEP_T = 0,        /* u32 optimizer step (1-based for the update being made) */
   LDM_STEP_RNG_LO = 1,   /* u32 Philox counter base for this step (low word)  */
@@ -20,4 +23,7 @@ enum {
   LDM_STEP_USER = 16,      /* 16..31 free for trainers and samplers */
   LDM_STEP_WORDS = 32
 };
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -3,6 +3,10 @@
 #define LDM_VK_H
 #include "ldm/backend.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ldm_vk_device_info {
   int index;
   char name[256];
@@ -53,4 +57,7 @@ const char *ldm_vk_pipeline_shader(const ldm_vk_ctx *ctx, int i);
  * whose outputs diverge beyond the op's tolerance. */
 void ldm_vk_set_check(bool on);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,10 +1,13 @@
 /* ldm-vk command-line entry point: subcommand dispatch, --help, --version. */
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
 #include "ldm/ldm.h"
+#include "ldm/log.h"
+#include "ldm/version.h"
 
 static const ldm_cmd commands[] = {
     {"train", "train a latent diffusion model (VAE, latent cache, UNet) on Fashion-MNIST or an image folder", ldm_cmd_train},
@@ -44,7 +47,16 @@ int ldm_cli_usage_error(const char *cmd, const char *fmt, ...) {
   return 2;
 }
 
+/* The library prints nothing itself; every command shows its messages (Vulkan validation, warnings) on
+ * stderr. `train` and `sample` install their own handler on top, which also keeps the progress line tidy. */
+static void stderr_log(void *user, ldm_log_level level, const char *line) {
+  (void)user;
+  if (level == LDM_LOG_DEBUG && !getenv("LDM_DEBUG")) return;
+  fprintf(stderr, "%s\n", line);
+}
+
 int main(int argc, char **argv) {
+  ldm_set_log(stderr_log, NULL);
   if (argc < 2) {
     usage(stderr);
     return 2;
@@ -54,7 +66,7 @@ int main(int argc, char **argv) {
     return 0;
   }
   if (strcmp(argv[1], "--version") == 0) {
-    printf("ldm-vk %s\n", LDM_VERSION_STRING);
+    printf("ldm-vk %s (git %s)\n", ldm_version(), ldm_version_git());
     return 0;
   }
   for (int i = 0; i < NCMD; i++)

@@ -7,6 +7,8 @@
 #include "core/ops.h"
 #include "cpu/pool.h"
 #include "ldm/report.h"
+#include "ldm/runinfo.h"
+#include "ldm/version.h"
 #include "report/html.h"
 
 static void json_str(ldm_sbuf *o, const char *s) {
@@ -24,26 +26,6 @@ static void json_num(ldm_sbuf *o, double v) {
   else ldm_sb_put(o, "null");
 }
 
-/* "model name" of /proc/cpuinfo, or "" */
-static void cpu_model(char *b, size_t n) {
-  b[0] = 0;
-  FILE *f = fopen("/proc/cpuinfo", "r");
-  if (!f) return;
-  char line[512];
-  while (fgets(line, sizeof line, f)) {
-    if (strncmp(line, "model name", 10) != 0) continue;
-    const char *v = strchr(line, ':');
-    if (!v) continue;
-    v++;
-    while (*v == ' ' || *v == '\t') v++;
-    snprintf(b, n, "%s", v);
-    size_t k = strlen(b);
-    while (k && (b[k - 1] == '\n' || b[k - 1] == ' ')) b[--k] = 0;
-    break;
-  }
-  fclose(f);
-}
-
 ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
   ldm_sbuf o = {0};
   char date[64], dev[600], drv[160];
@@ -52,13 +34,11 @@ ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
   if (gmtime_r(&t, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
   else snprintf(date, sizeof date, "unknown");
   if (!r->device) {
-    char m[400];
-    cpu_model(m, sizeof m);
-    snprintf(dev, sizeof dev, "CPU reference backend%s%s", m[0] ? ": " : "", m);
+    ldm_device_describe(NULL, dev, sizeof dev, NULL); /* the CPU backend, as config.json names it */
     snprintf(drv, sizeof drv, "ldm-vk CPU backend, %d threads", ldm_cpu_threads());
   }
   ldm_sb_put(&o, "{\"version\":");
-  json_str(&o, LDM_VERSION_STRING);
+  json_str(&o, ldm_version());
   ldm_sb_put(&o, ",\"date\":");
   json_str(&o, date);
   ldm_sb_put(&o, ",\"config\":");

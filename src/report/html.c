@@ -10,6 +10,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ldm/version.h"
+
 void ldm_sb_free(ldm_sbuf *s) {
   free(s->b);
   memset(s, 0, sizeof *s);
@@ -195,9 +197,9 @@ static const char *selfcheck_js =
 void ldm_page_end(ldm_sbuf *s) {
   char now[64];
   ldm_now_utc(now, sizeof now);
-  ldm_sb_printf(s, "<p class=\"muted\">written by ldm-vk %s on %s</p>\n"
+  ldm_sb_printf(s, "<p class=\"muted\">written by ldm-vk %s (git %s) on %s</p>\n"
                    "<p id=\"selfcheck\">(the page's self-check needs JavaScript)</p>\n",
-                LDM_VERSION_STRING, now);
+                ldm_version(), ldm_version_git(), now);
   ldm_sb_put(s, selfcheck_js);
   ldm_sb_put(s, "</body></html>\n");
 }
