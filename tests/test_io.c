@@ -14,13 +14,25 @@
 #include <jpeglib.h>
 #include <png.h>
 
+#include "ldm/checkpoint.h"
 #include "ldm/data.h"
 #include "ldm/io.h"
+#include "ldm/runinfo.h"
+#include "ldm/train.h"
+#include "report/json.h"
 
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wconversion"
 #pragma GCC diagnostic ignored "-Wsign-conversion"
+/* stb_image_write makes fixtures here only (libldm writes PNG with libpng, JPEG with libjpeg) */
+#define STB_IMAGE_WRITE_STATIC
+#define STB_IMAGE_WRITE_IMPLEMENTATION
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wall"
+#pragma GCC diagnostic ignored "-Wextra"
+#pragma GCC diagnostic ignored "-Wunused-function"
 #include <stb/stb_image_write.h>
+#pragma GCC diagnostic pop
 #pragma GCC diagnostic pop
 
 #define FMNIST_DIR "/usr/share/datasets/fashion-mnist"
@@ -1284,6 +1296,280 @@ START_TEST(png_grid) {
 }
 END_TEST
 
+
+/* The writer's pixels: exactly the float -> byte mapping, read back by the decoder bit for bit, the same
+ * bytes stb_image_write's PNG (the writer before libpng) decodes to. */
+START_TEST(image_writer_roundtrip) {
+  make_tmpdir();
+  enum { N = 3, C = 3, H = 9, W = 7 };
+  static float imgs[N * C * H * W];
+  uint64_t st = 12345;
+  for (int i = 0; i < N * C * H * W; i++) imgs[i] = (float)((double)(ldm_splitmix64(&st) >> 11) / 9007199254740992.0) * 2.4f - 1.2f;
+  imgs[5] = NAN;
+  const char *p = tpath("rt.png");
+  ck_assert_msg(ldm_image_write_grid(p, LDM_IMAGE_UNKNOWN, imgs, N, C, H, W, 2, 1, NULL, 0) == LDM_OK, "%s",
+                ldm_last_error());
+  /* the expected grid: 2 columns, 2 rows of 5x7 tiles (crop 1), 2 pixels of black around */
+  int tw = W - 2, th = H - 2, gw = 2 * (tw + 2) + 2, gh = 2 * (th + 2) + 2;
+  static uint8_t want[64 * 64 * 3];
+  memset(want, 0, sizeof want);
+  for (int i = 0; i < N; i++)
+    for (int y = 0; y < th; y++)
+      for (int x = 0; x < tw; x++)
+        for (int c = 0; c < C; c++) {
+          float v = imgs[((i * C + c) * H + y + 1) * W + x + 1];
+          if (!(v >= -1.0f)) v = -1.0f;
+          if (v > 1.0f) v = 1.0f;
+          int ox = (i % 2) * (tw + 2) + 2, oy = (i / 2) * (th + 2) + 2;
+          want[((oy + y) * gw + ox + x) * C + c] = (uint8_t)lrintf((v + 1.0f) * 127.5f);
+        }
+  uint8_t *px = NULL;
+  int w = 0, h = 0, comp = 0;
+  ck_assert_msg(ldm_image_load(p, 0, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(w, gw);
+  ck_assert_int_eq(h, gh);
+  ck_assert_int_eq(comp, 3);
+  ck_assert_int_eq(memcmp(px, want, (size_t)(gw * gh * 3)), 0);
+  free(px);
+  ck_assert_int_ne(stbi_write_png(tpath("stb.png"), gw, gh, 3, want, gw * 3), 0);
+  ck_assert_msg(ldm_image_load(tpath("stb.png"), 0, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(memcmp(px, want, (size_t)(gw * gh * 3)), 0);
+  free(px);
+  /* grey single image, no temporary left behind */
+  ck_assert_int_eq(ldm_image_write(tpath("one.PNG"), LDM_IMAGE_UNKNOWN, imgs, 1, H, W, 0, NULL, 0), LDM_OK);
+  ck_assert_msg(ldm_image_load(tpath("one.PNG"), 0, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(comp, 1);
+  for (int i = 0; i < H * W; i++) {
+    float v = imgs[i];
+    if (!(v >= -1.0f)) v = -1.0f;
+    if (v > 1.0f) v = 1.0f;
+    ck_assert_uint_eq(px[i], (uint8_t)lrintf((v + 1.0f) * 127.5f));
+  }
+  free(px);
+  char tmpname[600];
+  snprintf(tmpname, sizeof tmpname, "%s.tmp.%ld", tpath("one.PNG"), (long)getpid());
+  ck_assert_int_ne(access(tmpname, F_OK), 0);
+  /* the type comes from the name: anything but .png/.jpg/.jpeg is refused, naming it */
+  ck_assert_int_eq(ldm_image_format_for_name("a/b.Jpeg"), LDM_IMAGE_JPEG);
+  ck_assert_int_eq(ldm_image_format_for_name("a.png/b"), LDM_IMAGE_UNKNOWN);
+  ck_assert_int_eq(ldm_image_write_grid(tpath("x.gif"), LDM_IMAGE_UNKNOWN, imgs, N, C, H, W, 2, 1, NULL, 0),
+                   LDM_ERR_INVALID_ARG);
+  assert_msg_names(".gif");
+  ck_assert_int_ne(access(tpath("x.gif"), F_OK), 0);
+  remove_tmpdir();
+}
+END_TEST
+
+/* The text chunks, read back with libpng: tEXt for ASCII values, iTXt (UTF-8) for the others. */
+START_TEST(image_writer_text) {
+  make_tmpdir();
+  static float img[1 * 6 * 6];
+  for (int i = 0; i < 36; i++) img[i] = (float)i / 18.0f - 1.0f;
+  const ldm_image_text txt[] = {{"Software", "ldm-vk test"}, {"seed", "42"}, {"class", "7 Ankle boot"},
+                                {"checkpoint", "runs/caf\xc3\xa9 \xf0\x9f\x98\x80"}, {"note", "two\nlines"}};
+  const char *p = tpath("t.png");
+  ck_assert_msg(ldm_image_write(p, LDM_IMAGE_PNG, img, 1, 6, 6, 0, txt, 5) == LDM_OK, "%s", ldm_last_error());
+  FILE *fp = fopen(p, "rb");
+  ck_assert_ptr_nonnull(fp);
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, NULL, NULL, NULL);
+  png_infop info = png_create_info_struct(png);
+  ck_assert(png && info);
+  ck_assert_int_eq(setjmp(png_jmpbuf(png)), 0);
+  png_init_io(png, fp);
+  png_read_png(png, info, PNG_TRANSFORM_IDENTITY, NULL);
+  png_textp t = NULL;
+  int nt = 0;
+  png_get_text(png, info, &t, &nt);
+  ck_assert_int_eq(nt, 5);
+  for (int i = 0; i < 5; i++) {
+    ck_assert_str_eq(t[i].key, txt[i].key);
+    ck_assert_str_eq(t[i].text, txt[i].value);
+    ck_assert_int_eq(t[i].compression, i == 3 ? PNG_ITXT_COMPRESSION_NONE : PNG_TEXT_COMPRESSION_NONE);
+  }
+  png_destroy_read_struct(&png, &info, NULL);
+  fclose(fp);
+  /* and the pixels are unchanged by them */
+  uint8_t *px = NULL;
+  int w, h, comp;
+  ck_assert_msg(ldm_image_load(p, 1, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
+  for (int i = 0; i < 36; i++) ck_assert_uint_eq(px[i], (uint8_t)lrintf((img[i] + 1.0f) * 127.5f));
+  free(px);
+  /* keys must be PNG keywords */
+  const ldm_image_text bad[] = {{" lead", "x"}};
+  ck_assert_int_eq(ldm_image_write(p, LDM_IMAGE_PNG, img, 1, 6, 6, 0, bad, 1), LDM_ERR_INVALID_ARG);
+  const ldm_image_text bad2[] = {{"caf\xc3\xa9", "x"}};
+  ck_assert_int_eq(ldm_image_write(p, LDM_IMAGE_PNG, img, 1, 6, 6, 0, bad2, 1), LDM_ERR_INVALID_ARG);
+  remove_tmpdir();
+}
+END_TEST
+
+/* JPEG output: libjpeg at quality 95 decodes close to the input, grey and RGB; the settings are in a
+ * COM marker. */
+START_TEST(image_writer_jpeg) {
+  make_tmpdir();
+  enum { H = 32, W = 40 };
+  static float rgb[3 * H * W];
+  for (int c = 0; c < 3; c++)
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++) rgb[(c * H + y) * W + x] = c == 0 ? (float)x / W * 2 - 1 : c == 1 ? (float)y / H * 2 - 1 : 0.25f;
+  const ldm_image_text txt[] = {{"seed", "42"}, {"class", "3 Dress"}};
+  for (int c = 1; c <= 3; c += 2) {
+    const char *p = tpath(c == 1 ? "g.jpg" : "c.jpeg");
+    ck_assert_msg(ldm_image_write(p, LDM_IMAGE_UNKNOWN, rgb, c, H, W, 0, txt, 2) == LDM_OK, "%s", ldm_last_error());
+    uint8_t *px = NULL;
+    int w = 0, h = 0, comp = 0;
+    ck_assert_msg(ldm_image_load(p, 0, &px, &w, &h, &comp) == LDM_OK, "%s", ldm_last_error());
+    ck_assert_int_eq(w, W);
+    ck_assert_int_eq(h, H);
+    ck_assert_int_eq(comp, c);
+    double sum = 0;
+    int worst = 0;
+    for (int y = 0; y < H; y++)
+      for (int x = 0; x < W; x++)
+        for (int k = 0; k < c; k++) {
+          int want = (int)lrintf((rgb[(k * H + y) * W + x] + 1.0f) * 127.5f);
+          int d = abs((int)px[(y * W + x) * c + k] - want);
+          sum += d;
+          if (d > worst) worst = d;
+        }
+    ck_assert_msg(sum / (H * W * c) < 1.5 && worst <= 12, "JPEG error: mean %.2f, max %d", sum / (H * W * c), worst);
+    free(px);
+    size_t n = 0;
+    uint8_t *raw = read_all(p, &n);
+    ck_assert(n > 4 && raw[0] == 0xff && raw[1] == 0xd8);
+    ck_assert_ptr_nonnull(memmem(raw, n, "seed: 42\nclass: 3 Dress\n", 24));
+    free(raw);
+  }
+  remove_tmpdir();
+}
+END_TEST
+
+/* Class names as JSON (config.json, ldm.classes): every odd character escaped, the strict reader of the
+ * report reads them back, the metadata parser too; hostile values are refused. */
+START_TEST(class_names_json) {
+  char *names[] = {"T-shirt/top", "say \"hi\"", "back\\slash", "new\nline\ttab\r", "\x01\x1f\x7f ctl",
+                   "caf\xc3\xa9 \xf0\x9f\x98\x80", "</script><b>", "Ankle boot"};
+  int n = (int)(sizeof names / sizeof names[0]);
+  char *enc = ldm_classes_encode(names, n);
+  ck_assert_ptr_nonnull(enc);
+  ck_assert_ptr_null(strchr(enc, '\n'));
+  ck_assert_ptr_nonnull(strstr(enc, "\"say \\\"hi\\\"\""));
+  ck_assert_ptr_nonnull(strstr(enc, "\"back\\\\slash\""));
+  ck_assert_ptr_nonnull(strstr(enc, "\\u0001\\u001f\\u007f ctl"));
+  ldm_json j;
+  ldm_json_opts jo = {"enc", 1, false};
+  ck_assert_msg(ldm_json_parse(enc, strlen(enc), &jo, &j) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(j.type, LDM_JSON_ARR);
+  ck_assert_uint_eq(j.n, (size_t)n);
+  for (int i = 0; i < n; i++) ck_assert_str_eq(j.items[i].str, names[i]);
+  ldm_json_free(&j);
+  char **back = NULL;
+  int nb = 0;
+  ck_assert_msg(ldm_classes_parse("f", enc, n, &back, &nb) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(nb, n);
+  for (int i = 0; i < n; i++) ck_assert_str_eq(back[i], names[i]);
+  /* look-ups: exact first, then ignoring ASCII case; ambiguous and unknown names */
+  ck_assert_int_eq(ldm_classes_find(back, nb, "ankle BOOT"), 7);
+  ck_assert_int_eq(ldm_classes_find(back, nb, "t-shirt/TOP"), 0);
+  ck_assert_int_eq(ldm_classes_find(back, nb, "dog"), -1);
+  char *twins[] = {"Cat", "cat"};
+  ck_assert_int_eq(ldm_classes_find(twins, 2, "cat"), 1);
+  ck_assert_int_eq(ldm_classes_find(twins, 2, "CAT"), -2);
+  char list[40];
+  ldm_classes_list(back, nb, list, sizeof list);
+  ck_assert_ptr_nonnull(strstr(list, "T-shirt/top, "));
+  ck_assert_ptr_nonnull(strstr(list, "..."));
+  ck_assert_uint_lt(strlen(list), sizeof list);
+  ldm_classes_free(back, nb);
+  /* invalid UTF-8 never reaches the JSON: U+FFFD instead */
+  char q[32];
+  ck_assert_uint_eq(ldm_json_quote(q, sizeof q, "a\xff" "b"), strlen("\"a\\ufffdb\""));
+  ck_assert_str_eq(q, "\"a\\ufffdb\"");
+  ck_assert(!ldm_utf8_valid("\xc0\xaf", 2));       /* overlong '/' */
+  ck_assert(!ldm_utf8_valid("\xed\xa0\x80", 3));   /* a surrogate */
+  ck_assert(ldm_utf8_valid("caf\xc3\xa9", 5));
+  /* the escapes JSON allows are read, \u surrogate pairs included */
+  ck_assert_int_eq(ldm_classes_parse("f", " [ \"a\\/b\", \"\\ud83d\\ude00\" ] ", 2, &back, &nb), LDM_OK);
+  ck_assert_str_eq(back[0], "a/b");
+  ck_assert_str_eq(back[1], "\xf0\x9f\x98\x80");
+  ldm_classes_free(back, nb);
+  ck_assert_int_eq(ldm_classes_parse("f", "[]", 0, &back, &nb), LDM_OK);
+  ck_assert_int_eq(nb, 0);
+  static const char *const hostile[] = {
+      "", "[", "[\"a\"", "[\"a\",]", "[\"a\"] x", "{\"a\":1}", "[1]", "[\"\"]", "[\"a\",\"a\"]", "[\"a\\x\"]",
+      "[\"\\u00\"]", "[\"\\u0000\"]", "[\"\\ud800\"]", "[\"\\udc00x\"]", "[\"a\tb\"]", "[\"\xff\"]", "[\"\xc0\xaf\"]",
+      "[\"a\" \"b\"]", "[\"x\\"};
+  for (size_t i = 0; i < sizeof hostile / sizeof hostile[0]; i++) {
+    back = NULL;
+    nb = -1;
+    ck_assert_msg(ldm_classes_parse("meta.safetensors", hostile[i], -1, &back, &nb) == LDM_ERR_FORMAT,
+                  "accepted %s", hostile[i]);
+    ck_assert_ptr_null(back);
+    assert_msg_names("meta.safetensors");
+  }
+  char longname[300] = "[\"";
+  memset(longname + 2, 'x', 256); /* one byte over LDM_CLASS_NAME_MAX */
+  memcpy(longname + 258, "\"]", 3);
+  ck_assert_int_eq(ldm_classes_parse("f", longname, 1, &back, &nb), LDM_ERR_FORMAT);
+  ck_assert_int_eq(ldm_classes_parse("f", enc, n + 1, &back, &nb), LDM_ERR_FORMAT); /* not one per class */
+  assert_msg_names("ldm.ncls");
+
+  /* in a checkpoint: known to the strict reader, checked against ldm.ncls by ldm_cfg_from_meta */
+  make_tmpdir();
+  ldm_model_cfg c;
+  ck_assert_int_eq(ldm_model_config("tiny", &c), LDM_OK);
+  c.ncls = n;
+  for (int k = 0; k < 3; k++) {
+    ldm_st_writer *w;
+    ck_assert_int_eq(ldm_st_writer_new(&w), LDM_OK);
+    ck_assert_int_eq(ldm_cfg_to_meta(&c, w), LDM_OK);
+    ck_assert_int_eq(ldm_st_writer_set_meta(w, "ldm.classes", k == 0 ? enc : k == 1 ? "[\"a\"]" : "[\"a\",\"a\"]"), LDM_OK);
+    const char *p = tpath("meta.safetensors");
+    ck_assert_int_eq(ldm_st_write_atomic(w, p), LDM_OK);
+    ldm_st_writer_free(w);
+    ldm_st_file *f;
+    ck_assert_int_eq(ldm_st_open(p, &f), LDM_OK);
+    ldm_model_cfg got;
+    ldm_status s = ldm_cfg_from_meta(f, &got);
+    if (k == 0) {
+      ck_assert_msg(s == LDM_OK, "%s", ldm_last_error());
+      ck_assert_int_eq(ldm_ckpt_read_classes(f, got.ncls, &back, &nb), LDM_OK);
+      ck_assert_int_eq(nb, n);
+      ck_assert_str_eq(back[3], names[3]);
+      ldm_classes_free(back, nb);
+    } else {
+      ck_assert_int_eq(s, LDM_ERR_FORMAT);
+      assert_msg_names("ldm.classes");
+    }
+    ldm_st_close(f);
+  }
+  free(enc);
+  remove_tmpdir();
+}
+END_TEST
+
+/* Folder class names are any characters, but UTF-8 (they are stored as JSON text). */
+START_TEST(folder_class_names) {
+  make_tmpdir();
+  const uint8_t grey[1] = {100};
+  ck_assert_int_eq(mkdir(tpath("ok \"q\" \\ \xc3\xa9"), 0755), 0);
+  write_solid(tpath("ok \"q\" \\ \xc3\xa9/a.png"), 8, 8, 1, grey, false);
+  ck_assert_int_eq(mkdir(tpath("new\nline"), 0755), 0);
+  write_solid(tpath("new\nline/a.png"), 8, 8, 1, grey, false);
+  ldm_dataset ds;
+  ck_assert_msg(ldm_dataset_load_folder(tmpdir, 8, 1, &ds) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_int_eq(ds.num_classes, 2);
+  ck_assert_str_eq(ds.class_names[0], "new\nline");
+  ck_assert_str_eq(ds.class_names[1], "ok \"q\" \\ \xc3\xa9");
+  ldm_dataset_free(&ds);
+  ck_assert_int_eq(mkdir(tpath("latin1 \xe9"), 0755), 0);
+  write_solid(tpath("latin1 \xe9/a.png"), 8, 8, 1, grey, false);
+  ck_assert_int_eq(ldm_dataset_load_folder(tmpdir, 8, 1, &ds), LDM_ERR_FORMAT);
+  assert_msg_names("UTF-8");
+  remove_tmpdir();
+}
+END_TEST
+
 static Suite *io_suite(void) {
   Suite *s = suite_create("io");
   TCase *tc = tcase_create("safetensors");
@@ -1314,6 +1600,11 @@ static Suite *io_suite(void) {
   suite_add_tcase(s, tc);
   tc = tcase_create("png");
   tcase_add_test(tc, png_grid);
+  tcase_add_test(tc, image_writer_roundtrip);
+  tcase_add_test(tc, image_writer_text);
+  tcase_add_test(tc, image_writer_jpeg);
+  tcase_add_test(tc, class_names_json);
+  tcase_add_test(tc, folder_class_names);
   suite_add_tcase(s, tc);
   return s;
 }

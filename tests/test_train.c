@@ -4,6 +4,7 @@
 #include <check.h>
 #include <ctype.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <signal.h>
 #include <stdio.h>
@@ -120,7 +121,7 @@ START_TEST(resume_is_bitwise_identical) {
 }
 END_TEST
 
-/* The recipe options (DESIGN.md section 4 "tricks"): each trains and samples to finite values. */
+/* The recipe options (docs/design.md, "Default recipe"): each trains and samples to finite values. */
 START_TEST(training_options_run) {
   if (!have_data) return;
   static const struct {
@@ -547,6 +548,258 @@ START_TEST(latent_cache_fits_the_buffer_range) {
 }
 END_TEST
 
+/* 10: the library through its API with the host's hooks: the metrics callback gets every metrics.jsonl row
+ * with the same numbers, the sample-grid callback the grids in memory, the log callback the lines, and
+ * nothing goes to stderr or stdout; the library installs no signal handler; a cancel from a callback
+ * stops the run with a checkpoint of that step, which resumes bitwise like the uninterrupted run. */
+typedef struct {
+  int nmetrics;
+  ldm_metrics m[64];
+  char stage[64][8], aux_name[64][2][8];
+  int ngrids, grid_vae, grid_unet, grid_bad;
+  char grid_err[256];
+  int nlog;
+  bool log_stage1, log_cache, log_grid;
+  int nprogress, final_vae, final_cache, final_unet;
+  bool vae_run_eta_estimated, unet_run_eta_measured, run_eta_covers_unet;
+  char progress_line[512];
+  struct sigaction sig_before[2];
+  bool handler_changed;
+  int cancel_at; /* UNet step whose metrics row sets *cancel (0: never) */
+  volatile sig_atomic_t cancel;
+} hooks;
+
+static void hook_metrics(void *user, const ldm_metrics *m) {
+  hooks *h = user;
+  static const int sigs[2] = {SIGINT, SIGTERM};
+  for (int i = 0; i < 2; i++) {
+    struct sigaction now;
+    sigaction(sigs[i], NULL, &now);
+    if (now.sa_handler != h->sig_before[i].sa_handler) h->handler_changed = true;
+  }
+  if (h->nmetrics < 64) {
+    int k = h->nmetrics;
+    h->m[k] = *m;
+    snprintf(h->stage[k], sizeof h->stage[k], "%s", m->stage);
+    for (int a = 0; a < m->naux && a < 2; a++)
+      snprintf(h->aux_name[k][a], sizeof h->aux_name[k][a], "%s", m->aux_name[a]);
+  }
+  h->nmetrics++;
+  if (h->cancel_at && strcmp(m->stage, "unet") == 0 && m->step == h->cancel_at) h->cancel = 1;
+}
+
+static void hook_grid(void *user, const ldm_sample_grid *g) {
+  hooks *h = user;
+  h->ngrids++;
+  if (strcmp(g->stage, "vae") == 0) h->grid_vae++;
+  if (strcmp(g->stage, "unet") == 0) h->grid_unet++;
+  if (g->n < 1 || g->channels != 1 || g->height != 16 || g->width != 16 || !g->path || access(g->path, R_OK) != 0) {
+    h->grid_bad++;
+    snprintf(h->grid_err, sizeof h->grid_err, "%s grid: n %d, %dx%dx%d, path %s", g->stage, g->n, g->channels,
+             g->height, g->width, g->path ? g->path : "(none)");
+    return;
+  }
+  for (int64_t i = 0; i < (int64_t)g->n * g->channels * g->height * g->width; i++)
+    if (!isfinite(g->images[i])) {
+      h->grid_bad++;
+      snprintf(h->grid_err, sizeof h->grid_err, "%s grid step %lld: pixel %lld is %g", g->stage, (long long)g->step,
+               (long long)i, (double)g->images[i]);
+      return;
+    }
+}
+
+static void hook_log(void *user, ldm_log_level level, const char *line) {
+  hooks *h = user;
+  h->nlog++;
+  if (strstr(line, "stage 1: VAE")) h->log_stage1 = true;
+  if (strstr(line, "latent cache: 256 images")) h->log_cache = true;
+  if (strstr(line, "sample grid (")) h->log_grid = true;
+}
+
+static void hook_progress(void *user, const ldm_progress *p) {
+  hooks *h = user;
+  h->nprogress++;
+  if (p->final) {
+    h->final_vae += p->phase == LDM_PHASE_VAE;
+    h->final_cache += p->phase == LDM_PHASE_CACHE;
+    h->final_unet += p->phase == LDM_PHASE_UNET;
+  }
+  if (p->phase == LDM_PHASE_VAE && p->done == 1) {
+    /* before the latent cache and the UNet ran: their time is estimated, and counted */
+    h->vae_run_eta_estimated = p->run_eta_s > 0 && p->run_eta_estimated;
+    h->run_eta_covers_unet = p->run_eta_s > p->eta_s;
+    ldm_progress_format(p, h->progress_line, sizeof h->progress_line);
+  }
+  if (p->phase == LDM_PHASE_UNET && p->final) h->unet_run_eta_measured = !p->run_eta_estimated && p->run_eta_s >= 0;
+}
+
+/* JSON number of "key" in a metrics row (NAN for null); false when the key is absent */
+static bool row_num(const char *line, const char *key, double *v) {
+  char k[64];
+  snprintf(k, sizeof k, "\"%s\":", key);
+  const char *q = strstr(line, k);
+  if (!q) return false;
+  q += strlen(k);
+  *v = strncmp(q, "null", 4) == 0 ? NAN : strtod(q, NULL);
+  return true;
+}
+
+static bool near(double a, double b, double rel, double abs_tol) {
+  if (isnan(a) || isnan(b)) return isnan(a) && isnan(b);
+  return fabs(a - b) <= rel * fabs(b) + abs_tol;
+}
+
+/* ldm_train with o's hooks set to h, fds 1 and 2 going to a file; returns the status, *out what was written */
+static ldm_status train_captured(ldm_train_opts *o, hooks *h, char **out) {
+  o->log = hook_log;
+  o->progress = hook_progress;
+  o->metrics = hook_metrics;
+  o->sample_grid = hook_grid;
+  o->user = h;
+  o->cancel = &h->cancel;
+  sigaction(SIGINT, NULL, &h->sig_before[0]);
+  sigaction(SIGTERM, NULL, &h->sig_before[1]);
+  char p[512];
+  snprintf(p, sizeof p, "%s/api_output.txt", tmp);
+  fflush(stdout);
+  fflush(stderr);
+  int fd = open(p, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+  ck_assert_int_ge(fd, 0);
+  int saved1 = dup(1), saved2 = dup(2);
+  dup2(fd, 1);
+  dup2(fd, 2);
+  close(fd);
+  ldm_status s = ldm_train(o);
+  fflush(stdout);
+  fflush(stderr);
+  dup2(saved1, 1);
+  dup2(saved2, 2);
+  close(saved1);
+  close(saved2);
+  *out = slurp(p, NULL);
+  ck_assert_ptr_nonnull(*out);
+  return s;
+}
+
+START_TEST(library_hooks_and_cancel) {
+  if (!have_data) return;
+  static hooks h; /* static: large */
+  memset(&h, 0, sizeof h);
+  ldm_train_opts o;
+  opts(&o, "api", "cpu", 5, 8);
+  o.log_every = 2;
+  o.quiet = false;
+  char *out;
+  ldm_status s = train_captured(&o, &h, &out);
+  ck_assert_msg(s == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(out[0] == 0, "ldm_train wrote to stderr/stdout:\n%s", out);
+  free(out);
+  ck_assert_msg(!h.handler_changed, "ldm_train installed a SIGINT or SIGTERM handler");
+  /* metrics: one call per metrics.jsonl row, in order, with its numbers (as precise as the file prints them) */
+  char p[512];
+  run_path(p, sizeof p, "api", "metrics.jsonl");
+  char *rows = slurp(p, NULL);
+  ck_assert_ptr_nonnull(rows);
+  int n = 0;
+  for (char *line = rows; *line; n++) {
+    char *nl = strchr(line, '\n');
+    ck_assert_ptr_nonnull(nl);
+    *nl = 0;
+    ck_assert_msg(n < h.nmetrics, "metrics.jsonl row %d has no callback: %s", n + 1, line);
+    const ldm_metrics *m = &h.m[n];
+    char st[16];
+    long long step;
+    ck_assert_int_eq(sscanf(line, "{\"stage\":\"%15[^\"]\",\"step\":%lld", st, &step), 2);
+    ck_assert_msg(strcmp(st, h.stage[n]) == 0 && step == m->step, "row %d: %s step %lld, callback %s step %lld", n + 1,
+                  st, step, h.stage[n], (long long)m->step);
+    ck_assert_msg(m->step % 2 == 0 || m->step == (strcmp(st, "vae") == 0 ? 5 : 8), "a row for step %lld", step);
+    double v;
+    ck_assert(row_num(line, "loss", &v));
+    ck_assert_msg(near(v, m->loss, 1e-7, 0), "row %d: loss %.9g, callback %.9g", n + 1, v, (double)m->loss);
+    ck_assert_int_eq(m->naux, strcmp(st, "vae") == 0 ? 2 : 0);
+    for (int a = 0; a < m->naux; a++) {
+      ck_assert_msg(row_num(line, h.aux_name[n][a], &v), "row %d: no %s", n + 1, h.aux_name[n][a]);
+      ck_assert_msg(near(v, m->aux[a], 1e-6, 1e-30), "row %d: %s %.9g, callback %.9g", n + 1, h.aux_name[n][a], v,
+                    (double)m->aux[a]);
+    }
+    ck_assert(row_num(line, "lr", &v) && near(v, m->lr, 1e-3, 0));
+    ck_assert(row_num(line, "grad_norm", &v) && near(v, m->grad_norm, 1e-4, 0));
+    ck_assert(row_num(line, "it_s", &v) && near(v, m->it_s, 0, 1e-3));
+    ck_assert_msg((strstr(line, "\"skipped\":true") != NULL) == m->skipped, "row %d: skipped differs", n + 1);
+    line = nl + 1;
+  }
+  free(rows);
+  ck_assert_int_eq(n, 3 + 4); /* VAE steps 2, 4, 5; UNet 2, 4, 6, 8 */
+  ck_assert_int_eq(h.nmetrics, n);
+  /* sample grids: the VAE's and the UNet's final ones, in memory and finite */
+  ck_assert_msg(h.grid_bad == 0, "%s", h.grid_err);
+  ck_assert_int_eq(h.grid_vae, 1);
+  ck_assert_int_eq(h.grid_unet, 1);
+  /* log lines and progress, run-wide ETA included */
+  ck_assert_msg(h.log_stage1 && h.log_cache && h.log_grid, "log lines missing (%d lines)", h.nlog);
+  ck_assert_int_eq(h.final_vae, 1);
+  ck_assert_int_eq(h.final_cache, 1);
+  ck_assert_int_eq(h.final_unet, 1);
+  ck_assert_msg(h.vae_run_eta_estimated && h.run_eta_covers_unet, "no run-wide ETA in the VAE stage: %s",
+                h.progress_line);
+  ck_assert_msg(strstr(h.progress_line, "vae step 1/5 loss ") && strstr(h.progress_line, "run ETA ~"), "%s",
+                h.progress_line);
+  ck_assert_msg(h.unet_run_eta_measured, "the run ETA of the UNet stage is still estimated");
+
+  /* cancel from the metrics callback at UNet step 4: LDM_ERR_INTERRUPTED, a checkpoint of step 4, silent */
+  static hooks c;
+  memset(&c, 0, sizeof c);
+  c.cancel_at = 4;
+  opts(&o, "api_cancel", "cpu", 5, 8);
+  o.log_every = 2;
+  s = train_captured(&o, &c, &out);
+  ck_assert_msg(s == LDM_ERR_INTERRUPTED, "status %d: %s", s, ldm_last_error());
+  ck_assert_msg(out[0] == 0, "ldm_train wrote to stderr/stdout:\n%s", out);
+  free(out);
+  ck_assert_int_eq(o.signal, 1);
+  ck_assert_int_eq(ldm_train_exit_code(&o, s), 130);
+  ck_assert_int_eq(file_step("api_cancel", "state_unet.safetensors"), 4);
+  ck_assert_int_eq(file_step("api_cancel", "unet.safetensors"), 4);
+  ck_assert_int_eq(c.nmetrics, 3 + 2);
+  /* ... which resumes to the uninterrupted run's losses, bit for bit */
+  memset(&c, 0, sizeof c);
+  opts(&o, "api_cancel", "cpu", 5, 8);
+  o.log_every = 2;
+  o.resume = true;
+  s = train_captured(&o, &c, &out);
+  ck_assert_msg(s == LDM_OK, "%s", ldm_last_error());
+  free(out);
+  ck_assert_int_eq(c.nmetrics, 2); /* UNet steps 6 and 8 */
+  double a[9], b[9];
+  ck_assert_int_eq(read_losses("api", "unet", a, 8), 4);
+  ck_assert_int_eq(read_losses("api_cancel", "unet", b, 8), 4);
+  for (int k = 2; k <= 8; k += 2)
+    ck_assert_msg(a[k] == b[k], "UNet step %d: %.9g uninterrupted, %.9g resumed", k, a[k], b[k]);
+
+  /* ldm_sample: progress after every denoising step (2 batches x 3 steps), a cancel stops it */
+  ldm_sample_opts so;
+  ldm_sample_defaults(&so);
+  snprintf(so.ckpt, sizeof so.ckpt, "%s/api", tmp);
+  so.n = 3;
+  so.steps = 3;
+  so.batch = 2;
+  static hooks sp;
+  memset(&sp, 0, sizeof sp);
+  so.progress = hook_progress;
+  so.user = &sp;
+  float *imgs;
+  int *labels;
+  ck_assert_msg(ldm_sample(NULL, &so, &imgs, &labels, NULL) == LDM_OK, "%s", ldm_last_error());
+  free(imgs);
+  free(labels);
+  ck_assert_int_eq(sp.nprogress, 6);
+  volatile sig_atomic_t stop = 1;
+  so.cancel = &stop;
+  ck_assert_int_eq(ldm_sample(NULL, &so, &imgs, &labels, NULL), LDM_ERR_INTERRUPTED);
+  ck_assert_ptr_null(imgs);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, tiny_trains_on_cpu_and_vulkan_agree);
   tcase_add_test(tc, resume_is_bitwise_identical);
@@ -557,6 +810,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, run_directory_rules);
   tcase_add_test(tc, signals_exit_128_plus_signal);
   tcase_add_test(tc, latent_cache_fits_the_buffer_range);
+  tcase_add_test(tc, library_hooks_and_cancel);
 }
 
 int main(int argc, char **argv) {

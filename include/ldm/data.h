@@ -6,6 +6,10 @@
 
 #include "ldm/ldm.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* idx files, plain or gzip-compressed (detected by content, not by name).
  * Images: magic 0x00000803, u8 [N,H,W]. Labels: magic 0x00000801, u8 [N].
  * The returned buffers are malloc'd; free() them. */
@@ -17,7 +21,8 @@ typedef struct ldm_dataset {
   uint8_t *pixels;    /* n*c*h*w, NCHW, 0..255 (scale to [-1,1] as x/127.5 - 1) */
   int32_t *labels;    /* n entries, -1 if unlabeled */
   int num_classes;    /* 0 if unlabeled */
-  char **class_names; /* num_classes entries */
+  char **class_names; /* num_classes entries (UTF-8): the sub-folder names of a folder dataset; Fashion-MNIST's
+                       * T-shirt/top, Trouser, Pullover, Dress, Coat, Sandal, Shirt, Sneaker, Bag, Ankle boot */
 } ldm_dataset;
 
 /* Fashion-MNIST from dir: {train,t10k}-{images-idx3,labels-idx1}-ubyte, each with or without .gz.
@@ -28,7 +33,8 @@ ldm_status ldm_dataset_load_fmnist(const char *dir, bool train, int pad_to, ldm_
 
 /* A folder of .png/.jpg/.jpeg images (case-insensitive; hidden entries and other files ignored).
  * If dir has sub-folders, each sub-folder (sorted by name) is a class: label = its index, name =
- * folder name, and only images inside sub-folders are used. Otherwise all images are unlabeled.
+ * folder name (any characters, but valid UTF-8: the names are stored in config.json and the
+ * checkpoints' ldm.classes), and only images inside sub-folders are used. Otherwise all images are unlabeled.
  * Files are sorted by name (byte order). Each image is centre-cropped to a square, resized to
  * size x size and converted to `channels` (1 = luminance, 3 = RGB; alpha dropped). Files are decoded
  * by ldm_image_load (include/ldm/io.h): PNG or JPEG by content, which must agree with the name, within
@@ -45,4 +51,7 @@ void ldm_shuffle_indices(uint32_t *idx, int n, uint64_t seed, uint64_t epoch);
 /* The generator used above, exposed for reuse: advances *state and returns the next output. */
 uint64_t ldm_splitmix64(uint64_t *state);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

@@ -1,4 +1,4 @@
-/* ldm-vk file formats: safetensors (checkpoints, caches), PNG sample grids, PNG/JPEG decoding. */
+/* ldm-vk file formats: safetensors (checkpoints, caches), PNG/JPEG output with settings, PNG/JPEG decoding. */
 #ifndef LDM_IO_H
 #define LDM_IO_H
 #include <stdbool.h>
@@ -6,6 +6,10 @@
 #include <stdint.h>
 
 #include "ldm/ldm.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
 
 /* ---------------------------------------------------------------------------------------------
  * dtypes (the safetensors spellings)
@@ -102,11 +106,31 @@ int ldm_st_meta_count(const ldm_st_file *f);
 void ldm_st_meta_at(const ldm_st_file *f, int i, const char **key, const char **value);
 
 /* ---------------------------------------------------------------------------------------------
- * PNG output. Images are NCHW floats in [-1,1] (clamped; NaN -> -1), c = 1 (grey) or 3 (RGB).
- * `crop` pixels are cut from every side of every image (Fashion-MNIST 32 -> 28: crop = 2).
+ * Image output (src/io/png.c). Images are NCHW floats in [-1,1] (clamped; NaN -> -1), c = 1 (grey) or
+ * 3 (RGB). `crop` pixels are cut from every side of every image (Fashion-MNIST 32 -> 28: crop = 2).
+ * PNG is written by libpng, JPEG by libjpeg at quality LDM_JPEG_QUALITY; the file is encoded in memory
+ * and written with ldm_file_write_atomic. `text` (ntext entries, may be NULL when ntext is 0) holds the
+ * generation settings: in a PNG one tEXt chunk per entry (iTXt, UTF-8, when the value is not plain
+ * ASCII), in a JPEG one COM marker of "key: value" lines. Keys are 1..79 printable ASCII characters
+ * without leading, trailing or doubled spaces (PNG keywords).
  * ------------------------------------------------------------------------------------------- */
-/* Grid with `nrow` images per row, 2 pixels of black between tiles and around the edge
- * (the layout of torchvision.utils.make_grid). */
+#define LDM_JPEG_QUALITY 95
+
+typedef struct ldm_image_text {
+  const char *key;
+  const char *value;
+} ldm_image_text;
+
+typedef enum ldm_image_format { LDM_IMAGE_UNKNOWN = 0, LDM_IMAGE_PNG, LDM_IMAGE_JPEG } ldm_image_format;
+
+/* Grid with `nrow` images per row, 2 pixels of black between tiles and around the edge (the layout of
+ * torchvision.utils.make_grid). fmt LDM_IMAGE_UNKNOWN: by the name (ldm_image_format_for_name); a name
+ * that is neither .png nor .jpg/.jpeg is then LDM_ERR_INVALID_ARG. */
+ldm_status ldm_image_write_grid(const char *path, ldm_image_format fmt, const float *imgs, int n, int c, int h,
+                                int w, int nrow, int crop, const ldm_image_text *text, int ntext);
+ldm_status ldm_image_write(const char *path, ldm_image_format fmt, const float *img, int c, int h, int w, int crop,
+                           const ldm_image_text *text, int ntext);
+/* PNG whatever the name, no text chunks. */
 ldm_status ldm_png_write_grid(const char *path, const float *imgs, int n, int c, int h, int w,
                               int nrow, int crop);
 ldm_status ldm_png_write_image(const char *path, const float *img, int c, int h, int w, int crop);
@@ -130,10 +154,10 @@ typedef struct ldm_image_limits {
   int64_t max_pixels; /* likewise width * height */
 } ldm_image_limits;
 
-typedef enum ldm_image_format { LDM_IMAGE_UNKNOWN = 0, LDM_IMAGE_PNG, LDM_IMAGE_JPEG } ldm_image_format;
-
 /* The format by magic bytes. */
 ldm_image_format ldm_image_sniff(const void *data, size_t n);
+/* The format a file name asks for: .png -> PNG, .jpg / .jpeg -> JPEG (any case), else UNKNOWN. */
+ldm_image_format ldm_image_format_for_name(const char *path);
 
 /* Decode n bytes (name is used in messages only). channels: 1 (luminance (77 R + 150 G + 29 B) >> 8),
  * 3 (RGB; grey replicated) or 0 (as stored: 1 grey, 2 grey+alpha, 3 RGB, 4 RGBA); alpha is dropped,
@@ -145,4 +169,7 @@ ldm_status ldm_image_decode(const char *name, const void *data, size_t n, int ch
  * a mismatch is refused, saying what the content is. */
 ldm_status ldm_image_load(const char *path, int channels, uint8_t **pix, int *w, int *h, int *src_channels);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

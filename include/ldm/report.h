@@ -9,6 +9,10 @@
 
 #include "ldm/ldm.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 /* Write the report of run_dir to out_path (NULL: <run_dir>/report.html) atomically (a temp file in the
  * same directory, then rename). Reads metrics.jsonl, samples/ *.png, samples.png, config.json (else the
  * ldm.* metadata of vae.safetensors / unet.safetensors). A malformed metrics row or JSON file fails with
@@ -48,4 +52,7 @@ typedef struct ldm_bench_record {
 } ldm_bench_record;
 ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

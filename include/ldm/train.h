@@ -1,9 +1,42 @@
 /* Training (VAE -> latent cache -> UNet) and sampling of latent diffusion models. */
 #ifndef LDM_TRAIN_H
 #define LDM_TRAIN_H
+#include <signal.h>
+
+#include "ldm/log.h"
 #include "ldm/model.h"
 
+#ifdef __cplusplus
+extern "C" {
+#endif
+
 typedef struct ldm_vk_ctx ldm_vk_ctx;
+
+/* The values of one metrics.jsonl row (a --log-every step, a stage's last step, a skipped step). */
+typedef struct ldm_metrics {
+  const char *stage;       /* "vae" | "unet" */
+  int64_t step;
+  float loss;
+  int naux;                /* VAE: 2 (aux_name "rec", "kl"); UNet: 0 */
+  const char *aux_name[2];
+  float aux[2];
+  float lr, grad_norm;
+  double it_s;             /* steps per second since the previous row */
+  bool skipped;            /* the step's loss or gradient was not finite: no update */
+} ldm_metrics;
+typedef void (*ldm_metrics_fn)(void *user, const ldm_metrics *m);
+
+/* A sample grid of training, in memory: n images NCHW floats in [-1, 1] (VAE: n/2 originals, then their
+ * reconstructions; UNet: class-major, nrow per class), and the PNG written for it (NULL if none). */
+typedef struct ldm_sample_grid {
+  const char *stage;       /* "vae" | "unet" */
+  int64_t step;
+  bool final;              /* the stage's last grid (UNet: also written as samples.png) */
+  const float *images;
+  int n, channels, height, width, nrow;
+  const char *path;
+} ldm_sample_grid;
+typedef void (*ldm_sample_grid_fn)(void *user, const ldm_sample_grid *g);
 
 typedef struct ldm_train_opts {
   char config[32];      /* fmnist | celeba64 | tiny */
@@ -17,7 +50,7 @@ typedef struct ldm_train_opts {
   float vae_lr, unet_lr;
   uint64_t seed;
   bool resume;
-  /* recipe knobs (DESIGN.md section 4 defaults) */
+  /* recipe knobs */
   float kl_weight, clip, ema_decay, cfg_dropout;
   int warmup;
   bool ema_warmup;
@@ -37,14 +70,27 @@ typedef struct ldm_train_opts {
   int max_nan_steps;    /* consecutive skipped steps before the run stops */
   int limit_images;     /* use only the first N images (0 = all) */
   bool overwrite;       /* --out holds an earlier run: remove its files first (else only --resume may use it) */
+  /* the host's hooks (all optional, all called on the thread that runs ldm_train; user is passed back):
+   * log: every line of text (else the process-wide ldm_set_log function, else none); progress: every step
+   * of both stages and every batch of the latent cache (none with quiet); metrics: every metrics.jsonl row;
+   * sample_grid: every sample grid. quiet also drops the LDM_LOG_INFO lines. */
+  ldm_log_fn log;
+  ldm_progress_fn progress;
+  ldm_metrics_fn metrics;
+  ldm_sample_grid_fn sample_grid;
+  void *user;
+  /* cancel: when *cancel becomes non-zero (from a signal handler, a callback or another thread), the run
+   * stops at the next step (or latent-cache batch), writes a checkpoint of the last step and returns
+   * LDM_ERR_INTERRUPTED. The library installs no signal handler: `ldm-vk train` stores the signal's number. */
+  volatile sig_atomic_t *cancel;
   /* results, set by ldm_train */
-  int signal;           /* SIGINT or SIGTERM that stopped the run (LDM_ERR_INTERRUPTED), else 0 */
+  int signal;           /* *cancel when it stopped the run (LDM_ERR_INTERRUPTED: the CLI's signal), else 0 */
   int64_t skipped[2];   /* non-finite steps skipped (VAE, UNet) in this call */
   bool usage_error;     /* the failure is the command line's: a non-empty --out without --resume/--overwrite */
 } ldm_train_opts;
 
 void ldm_train_defaults(ldm_train_opts *o);
-/* Runs the stages; returns LDM_OK, LDM_ERR_INTERRUPTED after a clean Ctrl-C / SIGTERM save, LDM_ERR_NUMERIC
+/* Runs the stages; returns LDM_OK, LDM_ERR_INTERRUPTED after a clean stop on *o->cancel, LDM_ERR_NUMERIC
  * when the run went non-finite (20 skipped steps in a row, a stage that ended on skipped steps, or weights
  * that are not finite or |w| >= 1e20 at a checkpoint: nothing non-finite is ever written), or an error.
  * A new run needs an empty or missing o->out (o->overwrite first removes an earlier run's files);
@@ -54,12 +100,13 @@ void ldm_train_defaults(ldm_train_opts *o);
 ldm_status ldm_train(ldm_train_opts *o);
 /* Exit status of `ldm-vk train` for ldm_train's result: 0 done; 1 an error (I/O, bad file, --resume
  * without a checkpoint, ...); 2 a usage error (o->usage_error); 3 the run went non-finite
- * (LDM_ERR_NUMERIC); 128 + signal after an interruption: 130 SIGINT, 143 SIGTERM. */
+ * (LDM_ERR_NUMERIC); after an interruption 143 if o->signal is SIGTERM, else 130 (SIGINT, a cancel). */
 int ldm_train_exit_code(const ldm_train_opts *o, ldm_status s);
 /* A run directory's checkpoint is its state files; vae.safetensors / unet.safetensors are derived from
  * them. Rebuild each weights file that is missing or holds another ldm.step than its state file (a
  * process killed between the two writes); a weights file that cannot be read stays an error. *repaired
- * (may be NULL) counts the files rewritten; a message per file unless quiet. */
+ * (may be NULL) counts the files rewritten; a message per file (LDM_LOG_WARN, to the process-wide log
+ * function) unless quiet. */
 ldm_status ldm_run_repair(const char *dir, bool quiet, int *repaired);
 
 typedef struct ldm_sample_opts {
@@ -72,6 +119,11 @@ typedef struct ldm_sample_opts {
   float eta, guidance;
   uint64_t seed;
   int batch;            /* images per device batch */
+  /* optional hooks, as in ldm_train_opts: progress after every denoising step (done = images finished;
+   * ldm_sample prints nothing, so it has no log function), cancel (LDM_ERR_INTERRUPTED at the next step) */
+  ldm_progress_fn progress;
+  void *user;
+  volatile sig_atomic_t *cancel;
 } ldm_sample_opts;
 
 void ldm_sample_defaults(ldm_sample_opts *o);
@@ -99,4 +151,7 @@ ldm_status ldm_backend_open(const char *device, ldm_vk_ctx **vk, char *why, size
 typedef struct ldm_exec ldm_exec;
 ldm_status ldm_exec_new(ldm_vk_ctx *vk, const ldm_graph *g, ldm_exec **e);
 
+#ifdef __cplusplus
+}
+#endif
 #endif

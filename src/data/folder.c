@@ -2,6 +2,7 @@
  * resize (stb_image_resize), grey or RGB. */
 #include "ldm/data.h"
 #include "ldm/io.h"
+#include "ldm/runinfo.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -151,6 +152,12 @@ ldm_status ldm_dataset_load_folder(const char *dir, int size, int channels, ldm_
     /* Class mode: images directly in dir are ignored; each sub-folder is one class. */
     sl_free(&files);
     for (int c = 0; c < classes.n; c++) {
+      /* the names go into config.json and the checkpoints' ldm.classes (JSON: UTF-8) */
+      if (!ldm_utf8_valid(classes.v[c], strlen(classes.v[c]))) {
+        s = LDM_FAIL(LDM_ERR_FORMAT, "class folder %s/%s: its name is not valid UTF-8 (class names are stored as "
+                     "UTF-8 text); rename it", dir, classes.v[c]);
+        goto done;
+      }
       char *sub = join(dir, classes.v[c]);
       if (!sub) {
         s = LDM_ERR_NOMEM;

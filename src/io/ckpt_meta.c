@@ -7,10 +7,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "ldm/checkpoint.h"
 #include "ldm/io.h"
 #include "ldm/model.h"
+#include "ldm/runinfo.h"
 #include "ldm/schedule.h"
 #include "ldm/train.h"
 
@@ -110,7 +112,7 @@ static const char *const known_keys[] = {
     "ldm.config", "ldm.cin",   "ldm.res",   "ldm.z",        "ldm.nres",    "ldm.ncls",       "ldm.tdim",
     "ldm.heads",  "ldm.crop",  "ldm.vae_ch", "ldm.unet_ch", "ldm.attn",    "ldm.step",       "ldm.opt_t",
     "ldm.seed",   "ldm.stage", "ldm.done",  "ldm.batch",    "ldm.grad_accum", "ldm.scale",   "ldm.schedule",
-    "ldm.T",      "ldm.beta_start", "ldm.beta_end", "ldm.zero_snr", "ldm.prediction", NULL};
+    "ldm.T",      "ldm.beta_start", "ldm.beta_end", "ldm.zero_snr", "ldm.prediction", "ldm.classes", NULL};
 
 ldm_status ldm_ckpt_check_keys(const ldm_st_file *f) {
   for (int i = 0; i < ldm_st_meta_count(f); i++) {
@@ -121,8 +123,8 @@ ldm_status ldm_ckpt_check_keys(const ldm_st_file *f) {
     for (int j = 0; known_keys[j] && !known; j++) known = strcmp(k, known_keys[j]) == 0;
     if (!known) {
       char b[200];
-      return LDM_FAIL(LDM_ERR_FORMAT, "%s: unknown metadata key %s (not written by ldm-vk %s)", ldm_st_path(f),
-                      show(k, b, sizeof b), LDM_VERSION_STRING);
+      return LDM_FAIL(LDM_ERR_FORMAT, "%s: unknown metadata key %s (not written by this version of ldm-vk)",
+                      ldm_st_path(f), show(k, b, sizeof b));
     }
   }
   return LDM_OK;
@@ -354,8 +356,338 @@ ldm_status ldm_cfg_from_meta(const ldm_st_file *f, ldm_model_cfg *c) {
   if (!ldm_meta_parse_int_list(av, 0, 1, LDM_MAX_LEVELS, c->attn, &na) || na != c->unet_levels)
     return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata ldm.attn is not a list of %d flags (0 or 1), one per UNet level",
                     path, c->unet_levels);
+  if (ldm_st_meta(f, "ldm.classes")) { /* the class names, when the data had classes: one per class */
+    char **names = NULL;
+    int n = 0;
+    LDM_TRY(ldm_ckpt_read_classes(f, c->ncls, &names, &n));
+    ldm_classes_free(names, n);
+  }
   char why[200];
   if (!ldm_model_cfg_valid(c, why, sizeof why))
     return LDM_FAIL(LDM_ERR_FORMAT, "%s: model metadata is inconsistent: %s", path, why);
   return LDM_OK;
+}
+
+/* ---------------------------------------------------------------- class names (ldm.classes) */
+
+/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if there is none. */
+static size_t utf8_seq(const unsigned char *s, size_t n) {
+  unsigned char b = s[0];
+  if (b < 0x80) return b ? 1 : 0;
+  size_t len;
+  uint32_t cp;
+  if (b >= 0xc2 && b <= 0xdf) len = 2, cp = b & 0x1fu;
+  else if (b >= 0xe0 && b <= 0xef) len = 3, cp = b & 0x0fu;
+  else if (b >= 0xf0 && b <= 0xf4) len = 4, cp = b & 0x07u;
+  else return 0;
+  if (n < len) return 0;
+  for (size_t i = 1; i < len; i++) {
+    if ((s[i] & 0xc0) != 0x80) return 0;
+    cp = (cp << 6) | (s[i] & 0x3fu);
+  }
+  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return len;
+}
+
+bool ldm_utf8_valid(const char *s, size_t n) {
+  const unsigned char *p = (const unsigned char *)s;
+  for (size_t i = 0; i < n;) {
+    size_t k = utf8_seq(p + i, n - i);
+    if (!k) return false;
+    i += k;
+  }
+  return true;
+}
+
+size_t ldm_json_quote(char *dst, size_t cap, const char *s) {
+  size_t o = 0;
+#define PUT(ch)                                                                                    \
+  do {                                                                                             \
+    if (o + 1 < cap) dst[o] = (char)(ch);                                                          \
+    o++;                                                                                           \
+  } while (0)
+  PUT('"');
+  const unsigned char *p = (const unsigned char *)s;
+  size_t n = strlen(s);
+  for (size_t i = 0; i < n;) {
+    unsigned char ch = p[i];
+    const char *esc = NULL;
+    char u[8];
+    size_t k = 1;
+    switch (ch) {
+    case '"': esc = "\\\""; break;
+    case '\\': esc = "\\\\"; break;
+    case '\b': esc = "\\b"; break;
+    case '\f': esc = "\\f"; break;
+    case '\n': esc = "\\n"; break;
+    case '\r': esc = "\\r"; break;
+    case '\t': esc = "\\t"; break;
+    default:
+      if (ch < 0x20 || ch == 0x7f) {
+        snprintf(u, sizeof u, "\\u%04x", ch);
+        esc = u;
+      } else if (ch >= 0x80) {
+        k = utf8_seq(p + i, n - i);
+        if (!k) {
+          esc = "\\ufffd";
+          k = 1;
+        }
+      }
+    }
+    if (esc) {
+      for (const char *e = esc; *e; e++) PUT(*e);
+    } else {
+      for (size_t j = 0; j < k; j++) PUT(p[i + j]);
+    }
+    i += k;
+  }
+  PUT('"');
+#undef PUT
+  if (cap) dst[o < cap ? o : cap - 1] = 0;
+  return o;
+}
+
+char *ldm_classes_encode(char *const *names, int n) {
+  size_t len = 3;
+  for (int i = 0; i < n; i++) len += ldm_json_quote(NULL, 0, names[i]) + 1;
+  char *b = ldm_malloc(len);
+  if (!b) return NULL;
+  size_t o = 0;
+  b[o++] = '[';
+  for (int i = 0; i < n; i++) {
+    if (i) b[o++] = ',';
+    o += ldm_json_quote(b + o, len - o, names[i]);
+  }
+  b[o++] = ']';
+  b[o] = 0;
+  return b;
+}
+
+void ldm_classes_free(char **names, int n) {
+  if (!names) return;
+  for (int i = 0; i < n; i++) free(names[i]);
+  free(names);
+}
+
+static int hexval(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+static bool hex4(const char *p, uint32_t *v) {
+  *v = 0;
+  for (int i = 0; i < 4; i++) {
+    int h = hexval(p[i]);
+    if (h < 0) return false;
+    *v = (*v << 4) | (uint32_t)h;
+  }
+  return true;
+}
+
+static size_t put_utf8(char *d, uint32_t cp) {
+  if (cp < 0x80) return d[0] = (char)cp, 1;
+  if (cp < 0x800) return d[0] = (char)(0xc0 | (cp >> 6)), d[1] = (char)(0x80 | (cp & 0x3f)), 2;
+  if (cp < 0x10000)
+    return d[0] = (char)(0xe0 | (cp >> 12)), d[1] = (char)(0x80 | ((cp >> 6) & 0x3f)), d[2] = (char)(0x80 | (cp & 0x3f)), 3;
+  d[0] = (char)(0xf0 | (cp >> 18)), d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+  d[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), d[3] = (char)(0x80 | (cp & 0x3f));
+  return 4;
+}
+
+static void skip_ws(const char **p) {
+  while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r') (*p)++;
+}
+
+/* One JSON string at *p (at its opening quote) into a malloc'd buffer; NULL with why set on error. */
+static char *parse_str(const char **p, const char **why) {
+  const char *q = *p + 1;
+  size_t cap = 64, o = 0;
+  char *b = malloc(cap);
+  if (!b) return *why = "out of host memory", NULL;
+  for (;;) {
+    if (cap - o < 8) {
+      char *nb = cap > ((size_t)1 << 20) ? NULL : realloc(b, cap * 2);
+      if (!nb) {
+        free(b);
+        return *why = "a name is far too long", NULL;
+      }
+      b = nb;
+      cap *= 2;
+    }
+    unsigned char ch = (unsigned char)*q;
+    if (ch == 0) {
+      free(b);
+      return *why = "an unterminated string", NULL;
+    }
+    if (ch == '"') {
+      b[o] = 0;
+      if (!ldm_utf8_valid(b, o)) {
+        free(b);
+        return *why = "a name that is not valid UTF-8", NULL;
+      }
+      *p = q + 1;
+      return b;
+    }
+    if (ch < 0x20) {
+      free(b);
+      return *why = "a control character in a name (must be escaped)", NULL;
+    }
+    if (ch != '\\') {
+      b[o++] = (char)ch;
+      q++;
+      continue;
+    }
+    char e = q[1];
+    q += 2;
+    static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
+    const char *simple = e ? strchr(esc_in, e) : NULL;
+    if (simple) {
+      b[o++] = esc_out[simple - esc_in];
+      continue;
+    }
+    uint32_t cp, lo;
+    if (e != 'u' || !hex4(q, &cp)) {
+      free(b);
+      return *why = "a bad escape sequence in a name", NULL;
+    }
+    q += 4;
+    if (cp >= 0xdc00 && cp <= 0xdfff) cp = 0xfffe0000u; /* a lone low surrogate */
+    else if (cp >= 0xd800 && cp <= 0xdbff) {
+      if (q[0] == '\\' && q[1] == 'u' && hex4(q + 2, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
+        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+        q += 6;
+      } else {
+        cp = 0xfffe0000u;
+      }
+    }
+    if (cp == 0xfffe0000u || cp == 0) {
+      free(b);
+      return *why = cp ? "an unpaired UTF-16 surrogate in a name" : "a NUL character (\\u0000) in a name", NULL;
+    }
+    o += put_utf8(b + o, cp);
+  }
+}
+
+ldm_status ldm_classes_parse(const char *what, const char *value, int expect, char ***names, int *n) {
+  *names = NULL;
+  *n = 0;
+  if (!what) what = "ldm.classes";
+  if (!value) return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata ldm.classes is missing", what);
+  const char *p = value, *why = NULL;
+  char **v = NULL;
+  int k = 0, cap = 0;
+  skip_ws(&p);
+  if (*p != '[') why = "not a JSON array of names";
+  else {
+    p++;
+    skip_ws(&p);
+    if (*p == ']') p++;
+    else {
+      for (;;) {
+        if (*p != '"') {
+          why = "expected a string";
+          break;
+        }
+        char *name = parse_str(&p, &why);
+        if (!name) break;
+        size_t len = strlen(name);
+        if (len == 0 || len > LDM_CLASS_NAME_MAX) {
+          free(name);
+          why = len ? "a name longer than 255 bytes" : "an empty name";
+          break;
+        }
+        bool dup = false;
+        for (int i = 0; i < k && !dup; i++) dup = strcmp(v[i], name) == 0;
+        if (dup) {
+          free(name);
+          why = "the same name twice";
+          break;
+        }
+        if (k == LDM_MAX_CLASSES) {
+          free(name);
+          why = "more names than classes can be";
+          break;
+        }
+        if (k == cap) {
+          int nc = cap ? cap * 2 : 16;
+          char **q = realloc(v, sizeof *q * (size_t)nc);
+          if (!q) {
+            free(name);
+            why = "out of host memory";
+            break;
+          }
+          v = q;
+          cap = nc;
+        }
+        v[k++] = name;
+        skip_ws(&p);
+        if (*p == ',') {
+          p++;
+          skip_ws(&p);
+          continue;
+        }
+        if (*p == ']') {
+          p++;
+          break;
+        }
+        why = "expected ',' or ']'";
+        break;
+      }
+    }
+    if (!why) {
+      skip_ws(&p);
+      if (*p) why = "text after the array";
+    }
+  }
+  if (!why && expect >= 0 && k != expect) {
+    ldm_classes_free(v, k);
+    return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata ldm.classes holds %d names but ldm.ncls is %d", what, k, expect);
+  }
+  if (why) {
+    ldm_classes_free(v, k);
+    return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata ldm.classes: %s (at byte %zu)", what, why, (size_t)(p - value));
+  }
+  *names = v;
+  *n = k;
+  return LDM_OK;
+}
+
+ldm_status ldm_ckpt_read_classes(const ldm_st_file *f, int ncls, char ***names, int *n) {
+  *names = NULL;
+  *n = 0;
+  const char *v = ldm_st_meta(f, "ldm.classes");
+  if (!v) return LDM_OK;
+  return ldm_classes_parse(ldm_st_path(f), v, ncls, names, n);
+}
+
+int ldm_classes_find(char *const *names, int n, const char *name) {
+  int found = -1;
+  for (int i = 0; i < n; i++)
+    if (strcmp(names[i], name) == 0) return i;
+  for (int i = 0; i < n; i++)
+    if (strcasecmp(names[i], name) == 0) {
+      if (found >= 0) return -2;
+      found = i;
+    }
+  return found;
+}
+
+void ldm_classes_list(char *const *names, int n, char *buf, size_t cap) {
+  if (!cap) return;
+  buf[0] = 0;
+  size_t o = 0;
+  for (int i = 0; i < n; i++) {
+    size_t need = strlen(names[i]) + (i ? 2 : 0);
+    if (o + need + 4 >= cap) {
+      if (o + 4 < cap) snprintf(buf + o, cap - o, "%s...", i ? ", " : "");
+      return;
+    }
+    size_t at = o;
+    o += (size_t)snprintf(buf + o, cap - o, "%s%s", i ? ", " : "", names[i]);
+    for (size_t k = at; k < o; k++) /* one line: control characters as '?' */
+      if ((unsigned char)buf[k] < 0x20 || buf[k] == 0x7f) buf[k] = '?';
+  }
 }

@@ -1,8 +1,7 @@
-/* The one translation unit that compiles the stb_image_write (PNG output) and stb_image_resize
- * (dataset resizing) implementations (libstb-dev headers). No other file may define the
- * *_IMPLEMENTATION macros. stb_image (decoding) is deliberately not compiled: untrusted images are
- * decoded by libpng and libjpeg-turbo in image.c (docs/security.md). */
-#define STB_IMAGE_WRITE_IMPLEMENTATION
+/* The one translation unit of libldm that compiles an stb implementation: stb_image_resize (dataset
+ * resizing of pixels already decoded; libstb-dev headers). stb_image (decoding) is deliberately not
+ * compiled: untrusted images are decoded by libpng and libjpeg-turbo in image.c, and images are written
+ * with libpng / libjpeg in png.c (docs/security.md). */
 #define STB_IMAGE_RESIZE_IMPLEMENTATION
 
 #pragma GCC diagnostic push
@@ -15,6 +14,5 @@
 #pragma GCC diagnostic ignored "-Wdouble-promotion"
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 #pragma GCC diagnostic ignored "-Wunused-function"
-#include <stb/stb_image_write.h>
 #include <stb/stb_image_resize.h>
 #pragma GCC diagnostic pop

@@ -1,4 +1,4 @@
-/* VAE and UNet graph builders mirroring shared/reference/ref_ldm.py module for module. */
+/* VAE and UNet graph builders mirroring the PyTorch modules of python/ldm_vk/models.py module for module. */
 #include "ldm/model.h"
 
 #include <math.h>

@@ -10,6 +10,7 @@
 #include "core/ops.h"
 #include "cpu/fastmath.h"
 #include "cpu/pool.h"
+#include "ldm/log.h"
 #include "ldm/ops.h"
 #include "ldm/rng.h"
 #include "ldm/step.h"
@@ -509,7 +510,7 @@ static void gemm_batches(void *vc, int64_t b0, int64_t b1) {
   void *const *buf = c->buf;
   float *pa = malloc((size_t)(p->M * p->K) * 4), *pb = malloc((size_t)(p->K * p->N) * 4);
   if (!pa || !pb) {
-    fprintf(stderr, "ldm-vk: out of host memory in the CPU GEMM\n");
+    ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU GEMM");
     abort();
   }
   for (int64_t b = b0; b < b1; b++) {
@@ -532,7 +533,7 @@ static void cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   }
   float *pa = ldm_malloc((size_t)(M * K) * 4), *pb = ldm_malloc((size_t)(K * N) * 4);
   if (!pa || !pb) { /* the reference backend cannot report from here; fail loudly */
-    fprintf(stderr, "ldm-vk: out of host memory in the CPU GEMM\n");
+    ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU GEMM");
     abort();
   }
   for (uint32_t b = 0; b < p->batch; b++) {

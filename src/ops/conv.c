@@ -23,6 +23,7 @@
 
 #include "core/ops.h"
 #include "cpu/pool.h"
+#include "ldm/log.h"
 #include "ldm/ops.h"
 
 #if defined(__x86_64__) || defined(__i386__)
@@ -211,7 +212,7 @@ static float *scratch(int slot, int64_t nfloats) {
     scratch_slot[slot].raw = ldm_malloc(need);
     scratch_slot[slot].cap = scratch_slot[slot].raw ? need : 0;
     if (!scratch_slot[slot].raw) {
-      fprintf(stderr, "ldm-vk: out of host memory in the CPU convolution\n");
+      ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU convolution");
       abort();
     }
   }

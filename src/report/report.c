@@ -13,6 +13,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "ldm/log.h"
+
 #include "ldm/io.h"
 #include "ldm/report.h"
 #include "report/html.h"
@@ -863,6 +865,24 @@ static void parent_dir(const char *path, char *out, size_t n) {
   else snprintf(out, n, "%.*s", (int)(sl - path), path);
 }
 
+/* the "device" of the run's config.json into out ("" when there is none; a malformed file is reported by
+ * the configuration section) */
+static void config_device(const char *dir, char *out, size_t n) {
+  char path[4200];
+  struct stat sb;
+  out[0] = 0;
+  snprintf(path, sizeof path, "%s/config.json", dir);
+  if (stat(path, &sb) != 0) return;
+  ldm_json cfg;
+  if (ldm_json_parse_file(path, (size_t)64 << 20, false, &cfg) != LDM_OK) {
+    ldm_clear_error();
+    return;
+  }
+  const char *d = cfg.type == LDM_JSON_OBJ ? ldm_json_get_str(&cfg, "device") : NULL;
+  if (d) snprintf(out, n, "%s", d);
+  ldm_json_free(&cfg);
+}
+
 ldm_status ldm_report_run(const char *run_dir, const char *out_path) {
   char mpath[4200], outp[4200], base[PATH_MAX + 2] = "";
   struct stat sb;
@@ -891,7 +911,9 @@ ldm_status ldm_report_run(const char *run_dir, const char *out_path) {
   snprintf(vp, sizeof vp, "%s/vae.safetensors", run_dir);
   snprintf(up, sizeof up, "%s/unet.safetensors", run_dir);
   const meta_cache *mv = checkpoint_meta(vp), *mu = checkpoint_meta(up);
-  const char *device = m.device[0] ? m.device : meta_get(mv, "ldm.device") ? meta_get(mv, "ldm.device")
+  char cfg_dev[256];
+  config_device(run_dir, cfg_dev, sizeof cfg_dev);
+  const char *device = cfg_dev[0] ? cfg_dev : m.device[0] ? m.device : meta_get(mv, "ldm.device") ? meta_get(mv, "ldm.device")
                                                 : meta_get(mu, "ldm.device") ? meta_get(mu, "ldm.device")
                                                                               : "unknown";
   const char *cfgname = meta_get(mu, "ldm.config") ? meta_get(mu, "ldm.config") : meta_get(mv, "ldm.config");
@@ -1003,7 +1025,7 @@ void ldm_report_update(const char *run_dir, bool force) {
   }
   const char *msg = ldm_last_error();
   if (strncmp(last, msg, sizeof last - 1) != 0) {
-    fprintf(stderr, "%swarning: %s/report.html not updated: %s\n", isatty(2) ? "\n" : "", run_dir, msg);
+    ldm_log(LDM_LOG_WARN, "warning: %s/report.html not updated: %s", run_dir, msg);
     snprintf(last, sizeof last, "%s", msg);
   }
   ldm_clear_error();

@@ -6,10 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ldm/backend.h"
 #include "ldm/checkpoint.h"
 #include "ldm/io.h"
+#include "ldm/log.h"
 #include "ldm/ops.h"
 #include "ldm/rng.h"
 #include "ldm/schedule.h"
@@ -26,6 +28,12 @@ void ldm_sample_defaults(ldm_sample_opts *o) {
   o->guidance = 2.0f;
   o->seed = 0;
   o->batch = 100;
+}
+
+static double now_s(void) {
+  struct timespec t;
+  clock_gettime(CLOCK_MONOTONIC, &t);
+  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
 typedef struct {
@@ -167,6 +175,10 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   uint32_t *yv = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.y2) : NULL;
   uint32_t *sw = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.step) : NULL;
   int nm = use_cfg ? 2 * nb : nb;
+  /* progress: images finished, denoising steps per second over all batches */
+  int nbatch = (o->n + nb - 1) / nb;
+  int64_t steps_all = (int64_t)nbatch * o->steps, steps_done = 0;
+  double t0 = now_s();
   for (int b = 0; b * nb < o->n && s == LDM_OK; b++) {
     int base = b * nb;
     /* z_T ~ N(0, I), drawn on the host from the same Philox stream family */
@@ -188,7 +200,30 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
       sw[LDM_STEP_USER + 1] = k + 1 < o->steps ? (uint32_t)ts[k + 1] : 0xffffffffu;
       sw[LDM_STEP_SAMPLE_I] = (uint32_t)k;
       for (int i = 0; i < nm; i++) tv[i] = (uint32_t)ts[k];
+      if (o->cancel && *o->cancel) {
+        s = LDM_FAIL(LDM_ERR_INTERRUPTED, "sampling interrupted");
+        break;
+      }
       s = ldm_exec_run(us.e);
+      steps_done++;
+      if (s == LDM_OK && o->progress) {
+        double dt = now_s() - t0, rate = dt > 0 ? (double)steps_done / dt : 0;
+        int done = k + 1 == o->steps ? (base + nb < o->n ? base + nb : o->n) : base;
+        ldm_progress p;
+        memset(&p, 0, sizeof p);
+        p.phase = LDM_PHASE_SAMPLE;
+        p.name = "sample";
+        p.done = done;
+        p.total = o->n;
+        p.loss = NAN;
+        p.extra = "";
+        p.rate = rate;
+        p.rate_unit = "steps/s";
+        p.eta_s = rate > 0 ? (double)(steps_all - steps_done) / rate : -1;
+        p.run_eta_s = -1;
+        p.final = steps_done == steps_all;
+        o->progress(o->user, &p);
+      }
     }
     if (s == LDM_OK) s = ldm_exec_read(us.e, us.x, xb, (size_t)(nb * per) * 4);
     int m = o->n - base < nb ? o->n - base : nb;

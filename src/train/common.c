@@ -1,9 +1,13 @@
-/* Pieces shared by the trainer and the sampler: backend choice, model metadata, step buffer. */
+/* Pieces shared by the trainer and the sampler: backend choice, model metadata, step buffer, and the
+ * library's log (ldm/log.h: the library writes nothing to stderr itself). */
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "ldm/io.h"
+#include "ldm/log.h"
 #include "ldm/train.h"
 #include "ldm/vk.h"
 #include "train/internal.h"
@@ -72,4 +76,74 @@ void ldm_step_write(uint32_t *w, uint32_t opt_t, uint64_t rng_step, float lr, fl
   f = 1.0f / (float)(accum > 0 ? accum : 1);
   memcpy(&w[LDM_STEP_INV_ACCUM], &f, 4);
   w[LDM_STEP_ACCUM_ONLY] = accum_only ? 1u : 0u;
+}
+
+/* ---------------------------------------------------------------- log */
+
+static ldm_log_fn log_fn;
+static void *log_user;
+
+void ldm_set_log(ldm_log_fn fn, void *user) {
+  log_fn = fn;
+  log_user = user;
+}
+
+void ldm_vlog_to(ldm_log_fn fn, void *user, ldm_log_level level, const char *fmt, va_list ap) {
+  if (!fn) {
+    fn = log_fn;
+    user = log_user;
+  }
+  if (!fn) return;
+  char line[1024];
+  vsnprintf(line, sizeof line, fmt, ap);
+  char *nl = strchr(line, '\n');
+  if (nl) *nl = 0;
+  fn(user, level, line);
+}
+
+void ldm_log_to(ldm_log_fn fn, void *user, ldm_log_level level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  ldm_vlog_to(fn, user, level, fmt, ap);
+  va_end(ap);
+}
+
+void ldm_log(ldm_log_level level, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  ldm_vlog_to(NULL, NULL, level, fmt, ap);
+  va_end(ap);
+}
+
+/* "12m05s", "1h02m" */
+static void fmt_duration(double s, char *b, size_t n) {
+  if (!(s >= 0)) s = 0;
+  long long t = (long long)(s + 0.5);
+  if (t >= 3600) snprintf(b, n, "%lldh%02lldm", t / 3600, t / 60 % 60);
+  else snprintf(b, n, "%lldm%02llds", t / 60, t % 60);
+}
+
+size_t ldm_progress_format(const ldm_progress *p, char *buf, size_t n) {
+  if (!n) return 0;
+  bool train = p->phase == LDM_PHASE_VAE || p->phase == LDM_PHASE_UNET;
+  int len;
+  if (train)
+    len = snprintf(buf, n, "%s step %lld/%lld loss %.5f%s%s", p->name, (long long)p->done, (long long)p->total,
+                   p->loss, p->extra && p->extra[0] ? " " : "", p->extra ? p->extra : "");
+  else
+    len = snprintf(buf, n, "%s %lld/%lld images", p->name, (long long)p->done, (long long)p->total);
+  char eta[32], run[32];
+  fmt_duration(p->eta_s, eta, sizeof eta);
+  if (len >= 0 && (size_t)len < n)
+    len += snprintf(buf + len, n - (size_t)len, " %.2f %s ETA %s", p->rate, p->rate_unit ? p->rate_unit : "/s",
+                    p->eta_s >= 0 ? eta : "?");
+  if (p->run_eta_s >= 0 && len >= 0 && (size_t)len < n) {
+    fmt_duration(p->run_eta_s, run, sizeof run);
+    len += snprintf(buf + len, n - (size_t)len, ", run ETA %s%s", p->run_eta_estimated ? "~" : "", run);
+  }
+  if (len < 0) {
+    buf[0] = 0;
+    return 0;
+  }
+  return (size_t)len < n ? (size_t)len : n - 1;
 }

@@ -1,10 +1,11 @@
-/* The trainer: stage 1 VAE, latent cache + scale factor, stage 2 UNet (DESIGN.md sections 1 and 4).
+/* The trainer: stage 1 VAE, latent cache + scale factor, stage 2 UNet.
  * Each stage's train step is one static graph (data gather, forward, backward, grad-norm clip, AdamW,
  * EMA, zeroing of the grads) built once and replayed; per-step values go through the step buffer. */
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,8 +18,10 @@
 #include "ldm/checkpoint.h"
 #include "ldm/data.h"
 #include "ldm/io.h"
+#include "ldm/log.h"
 #include "ldm/ops.h"
 #include "ldm/report.h"
+#include "ldm/runinfo.h"
 #include "ldm/schedule.h"
 #include "ldm/train.h"
 #include "ldm/vk.h"
@@ -29,7 +32,7 @@
 void ldm_train_defaults(ldm_train_opts *o) {
   memset(o, 0, sizeof *o);
   snprintf(o->config, sizeof o->config, "fmnist");
-  snprintf(o->out, sizeof o->out, "runs/fmnist");
+  o->out[0] = 0; /* "": runs/<config> (ldm_train) */
   snprintf(o->stage, sizeof o->stage, "all");
   snprintf(o->preset, sizeof o->preset, "auto");
   snprintf(o->lr_schedule, sizeof o->lr_schedule, "constant");
@@ -58,11 +61,21 @@ void ldm_train_defaults(ldm_train_opts *o) {
   o->max_nan_steps = 20;
 }
 
-/* ---------------------------------------------------------------- interrupt + progress */
+/* ---------------------------------------------------------------- cancel, log, progress */
 
-/* the signal that asked the run to stop (SIGINT or SIGTERM), 0 while none has */
-static volatile sig_atomic_t interrupted;
-static void on_sigint(int sig) { interrupted = sig; }
+/* The library installs no signal handler and writes nothing to stderr: the host's o->cancel stops a run,
+ * its o->log gets the lines, its o->progress the numbers (ldm/log.h). */
+static bool cancelled(const ldm_train_opts *o) { return o->cancel && *o->cancel; }
+
+/* a line for the host; LDM_LOG_INFO lines are dropped with quiet */
+static void tlog(const ldm_train_opts *o, ldm_log_level lv, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void tlog(const ldm_train_opts *o, ldm_log_level lv, const char *fmt, ...) {
+  if (lv == LDM_LOG_INFO && o->quiet) return;
+  va_list ap;
+  va_start(ap, fmt);
+  ldm_vlog_to(o->log, o->user, lv, fmt, ap);
+  va_end(ap);
+}
 
 static double now_s(void) {
   struct timespec t;
@@ -70,32 +83,74 @@ static double now_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
+/* The work left in this call, for the run-wide ETA: per phase the units left (steps; images for the latent
+ * cache), the images one unit processes and the measured seconds per unit (0: not measured yet). A phase
+ * that has not run yet is estimated from the latest measured one through cost_per_image. */
+enum { PH_VAE, PH_CACHE, PH_UNET, PH_N };
+/* seconds per image relative to a VAE training step's, measured with the quick preset on 2 CPU cores (VAE
+ * step 0.12 s, latent cache 14 s for 60000 images, UNet step 0.069 s; batch 64) */
+static const double cost_per_image[PH_N] = {1.0, 0.125, 0.57};
 typedef struct {
-  const char *stage;
-  int total;
-  double t0, last_print;
-  int first_step;
-  bool tty, quiet;
-  int log_every;
-  FILE *jsonl;
+  int64_t left[PH_N];
+  double images_per_unit[PH_N];
+  double s_per_unit[PH_N];
+} run_plan;
+
+static double run_eta(const run_plan *rp, bool *estimated) {
+  double base = 0; /* seconds per image of a VAE training step */
+  for (int i = 0; i < PH_N; i++)
+    if (rp->s_per_unit[i] > 0 && rp->images_per_unit[i] > 0)
+      base = rp->s_per_unit[i] / rp->images_per_unit[i] / cost_per_image[i];
+  *estimated = false;
+  double t = 0;
+  for (int i = 0; i < PH_N; i++) {
+    if (rp->left[i] <= 0) continue;
+    if (rp->s_per_unit[i] > 0) {
+      t += (double)rp->left[i] * rp->s_per_unit[i];
+    } else {
+      if (base <= 0) return -1;
+      t += (double)rp->left[i] * rp->images_per_unit[i] * cost_per_image[i] * base;
+      *estimated = true;
+    }
+  }
+  return t;
+}
+
+typedef struct {
+  const ldm_train_opts *o;
+  run_plan *plan;  /* may be NULL */
+  int phase;       /* PH_* */
+  const char *name, *unit;
+  int64_t total, first;
+  double t0;
 } progress;
 
-static void progress_update(progress *p, int step, float loss, const char *extra, bool final) {
+/* after `done` units of the phase: the plan's numbers, then the host's progress function */
+static void progress_report(progress *p, int64_t done, double loss, const char *extra, bool final, bool log_step) {
   double t = now_s();
-  int done = step - p->first_step;
-  double rate = done > 0 ? done / (t - p->t0) : 0;
-  double eta = rate > 0 ? (p->total - step) / rate : 0;
-  if (p->quiet) return;
-  if (p->tty) {
-    if (!final && t - p->last_print < 0.25) return;
-    p->last_print = t;
-    fprintf(stderr, "\r%s %6d/%d  loss %.5f  %s  %.2f it/s  ETA %dm%02ds   ", p->stage, step, p->total, loss,
-            extra, rate, (int)eta / 60, (int)eta % 60);
-    if (final) fprintf(stderr, "\n");
-  } else if (final || step % p->log_every == 0) {
-    fprintf(stderr, "%s step %d/%d loss %.5f %s %.2f it/s ETA %dm%02ds\n", p->stage, step, p->total, loss, extra, rate,
-            (int)eta / 60, (int)eta % 60);
+  int64_t n = done - p->first;
+  double rate = n > 0 && t > p->t0 ? (double)n / (t - p->t0) : 0;
+  if (p->plan) {
+    p->plan->left[p->phase] = p->total - done;
+    if (rate > 0) p->plan->s_per_unit[p->phase] = 1.0 / rate;
   }
+  if (p->o->quiet || !p->o->progress) return;
+  static const ldm_progress_phase ph[PH_N] = {LDM_PHASE_VAE, LDM_PHASE_CACHE, LDM_PHASE_UNET};
+  ldm_progress pr;
+  memset(&pr, 0, sizeof pr);
+  pr.phase = ph[p->phase];
+  pr.name = p->name;
+  pr.done = done;
+  pr.total = p->total;
+  pr.loss = loss;
+  pr.extra = extra ? extra : "";
+  pr.rate = rate;
+  pr.rate_unit = p->unit;
+  pr.eta_s = rate > 0 ? (double)(p->total - done) / rate : -1;
+  pr.run_eta_s = p->plan ? run_eta(p->plan, &pr.run_eta_estimated) : -1;
+  pr.final = final;
+  pr.log_step = log_step;
+  p->o->progress(p->o->user, &pr);
 }
 
 /* ---------------------------------------------------------------- helpers */
@@ -122,7 +177,7 @@ typedef struct {
 static fault_spec faults[8];
 static int nfaults;
 
-static ldm_status faults_read(void) {
+static ldm_status faults_read(const ldm_train_opts *o) {
   nfaults = 0;
   const char *env = getenv("LDM_TEST_FAULT");
   if (!env || !*env) return LDM_OK;
@@ -142,7 +197,7 @@ static ldm_status faults_read(void) {
     f->step = step;
     f->count = count;
   }
-  if (nfaults) fprintf(stderr, "LDM_TEST_FAULT=%s: test hook, this run goes non-finite on purpose\n", env);
+  if (nfaults) tlog(o, LDM_LOG_WARN, "LDM_TEST_FAULT=%s: test hook, this run goes non-finite on purpose", env);
   return LDM_OK;
 }
 
@@ -242,7 +297,7 @@ static ldm_status ckpt_health(ldm_exec *e, const char *stage, bool ema, const st
 /* ---------------------------------------------------------------- the run directory */
 
 /* The files a run owns in its directory (and samples/vae_recon_*.png, samples/unet_*.png). */
-static const char *const run_files[] = {"vae.safetensors", "unet.safetensors", "state_vae.safetensors",
+static const char *const run_files[] = {"config.json", "vae.safetensors", "unet.safetensors", "state_vae.safetensors",
                                         "state_unet.safetensors", "metrics.jsonl", "samples.png", "report.html",
                                         NULL};
 
@@ -334,13 +389,13 @@ static ldm_status prepare_run_dir(ldm_train_opts *o) {
   }
   int removed = 0;
   LDM_TRY(remove_run_files(o->out, &removed));
-  if (!o->quiet) fprintf(stderr, "--overwrite: removed %d files of the earlier run in %s\n", removed, o->out);
+  tlog(o, LDM_LOG_INFO, "--overwrite: removed %d files of the earlier run in %s", removed, o->out);
   return LDM_OK;
 }
 
 /* --resume: metrics.jsonl keeps the rows of steps its checkpoints hold (the later ones are made again),
  * and loses a torn last line; rewritten atomically, and only when something goes. */
-static ldm_status metrics_trim(const char *dir, int64_t vae_step, int64_t unet_step, bool quiet) {
+static ldm_status metrics_trim(const ldm_train_opts *o, const char *dir, int64_t vae_step, int64_t unet_step) {
   char path[700];
   snprintf(path, sizeof path, "%s/metrics.jsonl", dir);
   FILE *f = fopen(path, "rb");
@@ -387,9 +442,9 @@ static ldm_status metrics_trim(const char *dir, int64_t vae_step, int64_t unet_s
   }
   if (s == LDM_OK && dropped > 0) {
     s = ldm_file_write_atomic(path, keep, kn);
-    if (s == LDM_OK && !quiet)
-      fprintf(stderr, "metrics.jsonl: dropped %d rows past the checkpoints (VAE step %lld, UNet step %lld)\n", dropped,
-              (long long)vae_step, (long long)unet_step);
+    if (s == LDM_OK)
+      tlog(o, LDM_LOG_INFO, "metrics.jsonl: dropped %d rows past the checkpoints (VAE step %lld, UNet step %lld)",
+           dropped, (long long)vae_step, (long long)unet_step);
   }
   free(buf);
   free(keep);
@@ -413,7 +468,8 @@ static const char *const weights_keys[] = {"ldm.config", "ldm.cin",      "ldm.re
  * state: the VAE's parameters, the UNet's EMA weights. Anything else is left alone for its reader to judge:
  * a state file that does not validate, a weights file that cannot be read or whose ldm.step is not a step
  * (damage, not a torn pair). */
-static ldm_status repair_stage(const char *dir, const char *stage, bool quiet, int *repaired) {
+static ldm_status repair_stage(const char *dir, const char *stage, bool quiet, ldm_log_fn lf, void *lu,
+                               int *repaired) {
   char sp[700], wp[700];
   snprintf(sp, sizeof sp, "%s/state_%s.safetensors", dir, stage);
   snprintf(wp, sizeof wp, "%s/%s.safetensors", dir, stage);
@@ -474,26 +530,32 @@ static ldm_status repair_stage(const char *dir, const char *stage, bool quiet, i
   if (s == LDM_OK && nt == 0) s = LDM_FAIL(LDM_ERR_FORMAT, "%s: holds no %s weights", sp, unet ? "EMA" : "model");
   for (int k = 0; s == LDM_OK && weights_keys[k]; k++)
     s = ldm_st_writer_set_meta(w, weights_keys[k], ldm_st_meta(sf, weights_keys[k]));
+  const char *classes = ldm_st_meta(sf, "ldm.classes"); /* labeled data only */
+  if (s == LDM_OK && classes) s = ldm_st_writer_set_meta(w, "ldm.classes", classes);
   if (s == LDM_OK) s = ldm_st_write_atomic(w, wp);
   if (s == LDM_OK) {
     if (repaired) (*repaired)++;
     if (!quiet && have_w)
-      fprintf(stderr,
-              "%s held step %s but its checkpoint %s step %s (a run stopped between the two files): rebuilt from the "
-              "checkpoint\n",
-              wp, wstep, sp, sstep);
+      ldm_log_to(lf, lu, LDM_LOG_WARN,
+                 "%s held step %s but its checkpoint %s step %s (a run stopped between the two files): rebuilt from "
+                 "the checkpoint",
+                 wp, wstep, sp, sstep);
     else if (!quiet)
-      fprintf(stderr, "%s was missing: rebuilt from its checkpoint %s (step %s)\n", wp, sp, sstep);
+      ldm_log_to(lf, lu, LDM_LOG_WARN, "%s was missing: rebuilt from its checkpoint %s (step %s)", wp, sp, sstep);
   }
   ldm_st_writer_free(w);
   ldm_st_close(sf);
   return s;
 }
 
-ldm_status ldm_run_repair(const char *dir, bool quiet, int *repaired) {
+static ldm_status run_repair(const char *dir, bool quiet, ldm_log_fn lf, void *lu, int *repaired) {
   if (repaired) *repaired = 0;
-  LDM_TRY(repair_stage(dir, "vae", quiet, repaired));
-  return repair_stage(dir, "unet", quiet, repaired);
+  LDM_TRY(repair_stage(dir, "vae", quiet, lf, lu, repaired));
+  return repair_stage(dir, "unet", quiet, lf, lu, repaired);
+}
+
+ldm_status ldm_run_repair(const char *dir, bool quiet, int *repaired) {
+  return run_repair(dir, quiet, NULL, NULL, repaired);
 }
 
 /* Box-downsample u8 images by an integer factor (Fashion-MNIST 32x32 -> tiny's 16x16). */
@@ -635,8 +697,34 @@ static void data_src_step(ldm_exec *e, const data_src *d, const void *all, size_
 
 /* ---------------------------------------------------------------- stage state files */
 
+/* ldm.classes: the data's class names (a JSON array), for `sample --class NAME`; none for unlabeled data */
+static ldm_status set_classes_meta(ldm_st_writer *w, const ldm_dataset *ds) {
+  if (!ds || ds->num_classes <= 0) return LDM_OK;
+  char *v = ldm_classes_encode(ds->class_names, ds->num_classes);
+  if (!v) return LDM_ERR_NOMEM;
+  ldm_status s = ldm_st_writer_set_meta(w, "ldm.classes", v);
+  free(v);
+  return s;
+}
+
+/* the noise schedule and prediction type, which the sampler needs: in the weights file and in the state
+ * file (from which a torn weights file is rebuilt) */
+static ldm_status sched_to_meta(ldm_st_writer *w, const ldm_train_opts *o) {
+  char b[64];
+  LDM_TRY(ldm_st_writer_set_meta(w, "ldm.schedule", o->schedule));
+  snprintf(b, sizeof b, "%d", o->T);
+  LDM_TRY(ldm_st_writer_set_meta(w, "ldm.T", b));
+  snprintf(b, sizeof b, "%.9g", o->beta_start);
+  LDM_TRY(ldm_st_writer_set_meta(w, "ldm.beta_start", b));
+  snprintf(b, sizeof b, "%.9g", o->beta_end);
+  LDM_TRY(ldm_st_writer_set_meta(w, "ldm.beta_end", b));
+  LDM_TRY(ldm_st_writer_set_meta(w, "ldm.zero_snr", o->zero_snr ? "1" : "0"));
+  return ldm_st_writer_set_meta(w, "ldm.prediction", o->prediction);
+}
+
 static ldm_status save_stage(const char *out, const char *stage, ldm_exec *e, const ldm_model_cfg *c,
-                             const ldm_train_opts *o, const stage_state *st, bool ema, double scale) {
+                             const ldm_train_opts *o, const stage_state *st, bool ema, double scale,
+                             const ldm_dataset *ds) {
   char path[700], b[64];
   ldm_st_writer *w;
   LDM_TRY(ldm_st_writer_new(&w));
@@ -660,15 +748,8 @@ static ldm_status save_stage(const char *out, const char *stage, ldm_exec *e, co
   snprintf(b, sizeof b, "%.9g", scale);
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.scale", b);
   /* what the weights file carries besides, so that it can be rebuilt from this file alone */
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.schedule", o->schedule);
-  snprintf(b, sizeof b, "%d", o->T);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.T", b);
-  snprintf(b, sizeof b, "%.9g", o->beta_start);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_start", b);
-  snprintf(b, sizeof b, "%.9g", o->beta_end);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_end", b);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.zero_snr", o->zero_snr ? "1" : "0");
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.prediction", o->prediction);
+  if (s == LDM_OK) s = sched_to_meta(w, o);
+  if (s == LDM_OK) s = set_classes_meta(w, ds);
   snprintf(path, sizeof path, "%s/state_%s.safetensors", out, stage);
   if (s == LDM_OK) s = ldm_st_write_atomic(w, path);
   ldm_st_writer_free(w);
@@ -677,7 +758,7 @@ static ldm_status save_stage(const char *out, const char *stage, ldm_exec *e, co
 
 /* weights only, names exactly the reference twin's state_dict (PyTorch-loadable); UNet: EMA weights */
 static ldm_status save_weights(const char *out, const char *file, ldm_exec *e, ldm_arena a, const ldm_model_cfg *c,
-                               const ldm_train_opts *o, double scale, int64_t step) {
+                               const ldm_train_opts *o, double scale, int64_t step, const ldm_dataset *ds) {
   char path[700], b[64];
   ldm_st_writer *w;
   LDM_TRY(ldm_st_writer_new(&w));
@@ -685,17 +766,10 @@ static ldm_status save_weights(const char *out, const char *file, ldm_exec *e, l
   if (s == LDM_OK) s = ldm_cfg_to_meta(c, w);
   snprintf(b, sizeof b, "%.9g", scale);
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.scale", b);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.schedule", o->schedule);
-  snprintf(b, sizeof b, "%d", o->T);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.T", b);
-  snprintf(b, sizeof b, "%.9g", o->beta_start);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_start", b);
-  snprintf(b, sizeof b, "%.9g", o->beta_end);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.beta_end", b);
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.zero_snr", o->zero_snr ? "1" : "0");
-  if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.prediction", o->prediction);
+  if (s == LDM_OK) s = sched_to_meta(w, o);
   snprintf(b, sizeof b, "%lld", (long long)step);
   if (s == LDM_OK) s = ldm_st_writer_set_meta(w, "ldm.step", b);
+  if (s == LDM_OK) s = set_classes_meta(w, ds); /* last, as the rebuild of a torn file (repair_stage) adds it */
   snprintf(path, sizeof path, "%s/%s", out, file);
   if (s == LDM_OK) s = ldm_st_write_atomic(w, path);
   ldm_st_writer_free(w);
@@ -784,6 +858,7 @@ typedef struct {
   float base_lr;
   int total;
   int64_t skipped;       /* non-finite steps skipped in this process */
+  double t_run0;         /* now_s() when elapsed_s of the metrics rows was 0 (earlier processes of the run count) */
 } stage_run;
 
 static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float loss, const float *aux, float lr,
@@ -794,8 +869,12 @@ static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float
   fprintf(f, "{\"stage\":\"%s\",\"step\":%lld,\"loss\":%s", r->name, (long long)step, JNUM(0, "%.9g", loss));
   for (int k = 0; k < 2; k++)
     if (r->aux_name[k]) fprintf(f, ",\"%s\":%s", r->aux_name[k], JNUM(1 + k, "%.7g", aux[k]));
-  fprintf(f, ",\"lr\":%s,\"grad_norm\":%s,\"it_s\":%s,\"skipped\":%s}\n", JNUM(3, "%.4g", lr),
-          JNUM(4, "%.5g", gnorm), JNUM(5, "%.3f", it_s), skipped ? "true" : "false");
+  /* time: UTC, ISO 8601 with milliseconds; elapsed_s: seconds of the run so far (the device is in config.json) */
+  char when[40];
+  ldm_time_iso8601(when, sizeof when);
+  fprintf(f, ",\"lr\":%s,\"grad_norm\":%s,\"it_s\":%s,\"skipped\":%s,\"time\":\"%s\",\"elapsed_s\":%.3f}\n",
+          JNUM(3, "%.4g", lr), JNUM(4, "%.5g", gnorm), JNUM(5, "%.3f", it_s), skipped ? "true" : "false", when,
+          now_s() - r->t_run0);
 #undef JNUM
   if (ferror(f)) return LDM_FAIL(LDM_ERR_IO, "error writing the metrics log");
   return LDM_OK;
@@ -804,8 +883,8 @@ static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float
 typedef ldm_status (*periodic_fn)(void *ctx, stage_run *r, int64_t step, bool final);
 
 static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sampler_state *ss, int B,
-                            FILE *metrics, periodic_fn sample_fn, periodic_fn ckpt_fn, void *ctx) {
-  progress p = {r->name, r->total, now_s(), 0, (int)st->step, isatty(2) != 0, o->quiet, o->log_every, metrics};
+                            FILE *metrics, periodic_fn sample_fn, periodic_fn ckpt_fn, void *ctx, run_plan *plan) {
+  progress p = {o, plan, r->ema ? PH_UNET : PH_VAE, r->name, "it/s", r->total, st->step, now_s()};
   uint32_t *batch = ldm_malloc((size_t)B * 4);
   if (!batch) return LDM_ERR_NOMEM;
   uint32_t *sw = ldm_exec_host_ptr(r->e, r->step_t);
@@ -816,7 +895,7 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
   double t_last = now_s();
   int64_t s_last = st->step;
   while (st->step < r->total && s == LDM_OK) {
-    if (interrupted) {
+    if (cancelled(o)) {
       s = LDM_ERR_INTERRUPTED;
       break;
     }
@@ -857,23 +936,29 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
     if (skipped) {
       nan_run++;
       r->skipped++;
-      fprintf(stderr, "\n%s step %lld: non-finite loss or gradient, update skipped (%d in a row)\n", r->name,
-              (long long)k, nan_run);
+      tlog(o, LDM_LOG_WARN, "%s step %lld: non-finite loss or gradient, update skipped (%d in a row)", r->name,
+           (long long)k, nan_run);
     } else {
       nan_run = 0;
       st->opt_t++;
     }
     char extra[96];
-    if (r->aux_name[0]) snprintf(extra, sizeof extra, "%s %.4g  gnorm %.3g", r->aux_name[0], aux[0], gs[2]);
+    if (r->aux_name[0]) snprintf(extra, sizeof extra, "%s %.4g gnorm %.3g", r->aux_name[0], aux[0], gs[2]);
     else snprintf(extra, sizeof extra, "gnorm %.3g", gs[2]);
     bool last = st->step == r->total;
-    progress_update(&p, (int)k, loss, extra, last);
+    progress_report(&p, k, loss, extra, last, k % o->log_every == 0 || last);
     if (k % o->log_every == 0 || last || skipped) {
       double t = now_s();
       double its = (double)(k - s_last) / (t - t_last + 1e-9);
       t_last = t;
       s_last = k;
       s = write_metrics(metrics, r, k, loss, aux, lr, gs[2], its, skipped);
+      if (o->metrics) { /* the host's copy of the row */
+        ldm_metrics m = {r->name, k, loss, 0, {NULL, NULL}, {0, 0}, lr, gs[2], its, skipped};
+        for (int a = 0; a < 2; a++)
+          if (r->aux_name[a]) m.aux_name[m.naux] = r->aux_name[a], m.aux[m.naux++] = aux[a];
+        o->metrics(o->user, &m);
+      }
       if (metrics) fflush(metrics);
     }
     char note[96];
@@ -900,8 +985,9 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
                  r->name, nan_run, (long long)r->skipped, note);
   }
   if (s == LDM_ERR_INTERRUPTED) {
-    fprintf(stderr, "\ninterrupted by %s: saving a checkpoint at step %lld\n",
-            interrupted == SIGTERM ? "SIGTERM" : "SIGINT", (long long)st->step);
+    int why = o->cancel ? (int)*o->cancel : 0;
+    tlog(o, LDM_LOG_WARN, "interrupted by %s: saving a checkpoint at step %lld",
+         why == SIGTERM ? "SIGTERM" : why == SIGINT ? "SIGINT" : "a cancel request", (long long)st->step);
     ldm_status cs = ckpt_fn && st->ckpt_step != st->step ? ckpt_fn(ctx, r, st->step, false) : LDM_OK;
     if (cs != LDM_OK) s = cs;
     else LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted; resume with --resume");
@@ -919,7 +1005,16 @@ typedef struct {
   stage_state *st;
   double scale;
   ldm_dataset *ds;
+  run_plan *plan;  /* the run-wide ETA's numbers (NULL: none) */
 } stage_ctx;
+
+/* the host's copy of a sample grid */
+static void grid_callback(const ldm_train_opts *o, const char *stage, int64_t step, bool final, const float *images,
+                          int n, const ldm_model_cfg *m, int nrow, const char *path) {
+  if (!o->sample_grid) return;
+  ldm_sample_grid g = {stage, step, final, images, n, m->cin, m->res, m->res, nrow, path};
+  o->sample_grid(o->user, &g);
+}
 
 /* One checkpoint of a stage (docs/architecture.md, "Checkpoints"): nothing is written unless every arena
  * is finite and bounded; then the state file (the checkpoint itself, the commit point), then the weights
@@ -931,10 +1026,10 @@ static ldm_status write_ckpt(stage_ctx *c, stage_run *r, bool final) {
   double scale = unet ? c->scale : 0;
   LDM_TRY(ckpt_health(r->e, stage, unet, c->st, c->st->step));
   c->st->done = final;
-  LDM_TRY(save_stage(c->o->out, stage, r->e, c->c, c->o, c->st, unet, scale));
+  LDM_TRY(save_stage(c->o->out, stage, r->e, c->c, c->o, c->st, unet, scale, c->ds));
   c->st->ckpt_step = c->st->step;
   return save_weights(c->o->out, unet ? "unet.safetensors" : "vae.safetensors", r->e,
-                      unet ? LDM_ARENA_EMA : LDM_ARENA_PARAM, c->c, c->o, scale, c->st->step);
+                      unet ? LDM_ARENA_EMA : LDM_ARENA_PARAM, c->c, c->o, scale, c->st->step, c->ds);
 }
 
 static ldm_status vae_ckpt(void *vc, stage_run *r, int64_t step, bool final) {
@@ -959,7 +1054,13 @@ static ldm_status vae_samples(void *vc, stage_run *r, int64_t step, bool final) 
     memcpy(grid + show * per, buf + n, (size_t)(show * per) * 4);
     char path[700];
     snprintf(path, sizeof path, "%s/samples/vae_recon_%06lld.png", c->o->out, (long long)step);
-    s = ldm_png_write_grid(path, grid, 2 * show, c->c->cin, c->c->res, c->c->res, show, c->c->crop);
+    char sstep[24];
+    snprintf(sstep, sizeof sstep, "%lld", (long long)step);
+    const ldm_image_text txt[] = {{"Software", ldm_software_string()}, {"stage", "vae"}, {"step", sstep},
+                                  {"Description", "VAE: training images, then their reconstructions"}};
+    s = ldm_image_write_grid(path, LDM_IMAGE_PNG, grid, 2 * show, c->c->cin, c->c->res, c->c->res, show, c->c->crop,
+                             txt, 4);
+    if (s == LDM_OK) grid_callback(c->o, "vae", step, final, grid, 2 * show, c->c, show, path);
   }
   free(buf);
   free(grid);
@@ -1079,8 +1180,9 @@ static ldm_status encode_cache(stage_ctx *c, float **cache, double *scale) {
   if (s == LDM_OK && (!*cache || !bm || !bl || !bi)) s = LDM_ERR_NOMEM;
   double sum = 0, sum2 = 0;
   double t0 = now_s();
+  progress p = {c->o, c->plan, PH_CACHE, "latent cache", "images/s", c->ds->n, 0, t0};
   for (int b0 = 0; b0 < c->ds->n && s == LDM_OK; b0 += Bc) {
-    if (interrupted) {
+    if (cancelled(c->o)) {
       s = LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted while encoding the latent cache; resume with --resume");
       break;
     }
@@ -1100,16 +1202,14 @@ static ldm_status encode_cache(stage_ctx *c, float **cache, double *scale) {
         sum2 += mv * mv + exp((double)bl[i * lat + k]);
       }
     }
-    if (!c->o->quiet && isatty(2))
-      fprintf(stderr, "\rlatent cache %d/%d", b0 + mcount, c->ds->n);
+    if (s == LDM_OK) progress_report(&p, b0 + mcount, NAN, NULL, b0 + mcount == c->ds->n, false);
   }
   if (s == LDM_OK) {
     double n = (double)c->ds->n * (double)lat;
     double var = sum2 / n - (sum / n) * (sum / n); /* Var[mu + sigma eps] over the data set */
     *scale = var > 0 ? 1.0 / sqrt(var) : 1.0;
-    if (!c->o->quiet)
-      fprintf(stderr, "%slatent cache: %d images (batches of %d) in %.1f s, std(z) = %.4f, scale factor %.4f\n",
-              isatty(2) ? "\r" : "", c->ds->n, Bc, now_s() - t0, sqrt(var), *scale);
+    tlog(c->o, LDM_LOG_INFO, "latent cache: %d images (batches of %d) in %.1f s, std(z) = %.4f, scale factor %.4f",
+         c->ds->n, Bc, now_s() - t0, sqrt(var), *scale);
   }
   free(bm);
   free(bl);
@@ -1151,6 +1251,9 @@ static ldm_status unet_samples(void *vc, stage_run *r, int64_t step, bool final)
   so.steps = c->o->sample_steps;
   so.guidance = c->o->guidance;
   so.seed = c->o->seed + 1;
+  /* a cancel stops an intermediate grid (its step's checkpoint is written); the final grid always finishes,
+   * since a resume does not make it again for a stage whose final checkpoint is written */
+  so.cancel = final ? NULL : c->o->cancel;
   /* guidance runs the UNet on 2 x so.batch latents; at half the training batch that fits wherever the
    * training step fits (a smaller --batch is then the answer to the device's buffer-range limit here too) */
   int half = c->o->batch / 2 > 0 ? c->o->batch / 2 : 1;
@@ -1171,14 +1274,19 @@ static ldm_status unet_samples(void *vc, stage_run *r, int64_t step, bool final)
     }
     char path[700];
     snprintf(path, sizeof path, "%s/samples/unet_%06lld.png", c->o->out, (long long)step);
-    s = ldm_png_write_grid(path, grid, so.n, c->c->cin, c->c->res, c->c->res, per_cls, c->c->crop);
+    ldm_sample_text txt;
+    int nt = ldm_sample_text_make(&txt, &so, "all (one row per class)", "unet", step);
+    s = ldm_image_write_grid(path, LDM_IMAGE_PNG, grid, so.n, c->c->cin, c->c->res, c->c->res, per_cls, c->c->crop,
+                             txt.t, nt);
+    if (s == LDM_OK) grid_callback(c->o, "unet", step, final, grid, so.n, c->c, per_cls, path);
     if (s == LDM_OK && final) {
       snprintf(path, sizeof path, "%s/samples.png", c->o->out);
-      s = ldm_png_write_grid(path, grid, so.n, c->c->cin, c->c->res, c->c->res, per_cls, c->c->crop);
+      s = ldm_image_write_grid(path, LDM_IMAGE_PNG, grid, so.n, c->c->cin, c->c->res, c->c->res, per_cls,
+                               c->c->crop, txt.t, nt);
     }
-    if (s == LDM_OK && !c->o->quiet)
-      fprintf(stderr, "%ssample grid (%d images, DDIM %d steps, guidance %.1f) written in %.1f s: %s\n",
-              isatty(2) ? "\n" : "", so.n, so.steps, so.guidance, now_s() - t0, path);
+    if (s == LDM_OK)
+      tlog(c->o, LDM_LOG_INFO, "sample grid (%d images, DDIM %d steps, guidance %.1f) written in %.1f s: %s", so.n,
+           so.steps, so.guidance, now_s() - t0, path);
   }
   free(grid);
   free(imgs);
@@ -1315,6 +1423,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
   o->usage_error = false;
   ldm_model_cfg c;
   LDM_TRY(ldm_model_config(o->config, &c));
+  if (!o->out[0]) snprintf(o->out, sizeof o->out, "runs/%s", c.name); /* the default run directory */
   if (strcmp(o->stage, "vae") && strcmp(o->stage, "unet") && strcmp(o->stage, "all"))
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--stage %s: expected vae, unet or all", o->stage);
   if (strcmp(o->prediction, "eps") && strcmp(o->prediction, "v"))
@@ -1331,7 +1440,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--batch and --grad-accum must be positive, step counts non-negative");
   }
   ldm_status s = prepare_run_dir(o);
-  if (s == LDM_OK) s = faults_read();
+  if (s == LDM_OK) s = faults_read(o);
   if (s != LDM_OK) {
     ldm_vk_close(vk);
     return s;
@@ -1347,33 +1456,35 @@ ldm_status ldm_train(ldm_train_opts *o) {
   /* temporaries of a process killed while writing; with --resume, a checkpoint torn between its two files
    * and the metrics rows past the checkpoints (they are made again) */
   int stale = s == LDM_OK ? ldm_clean_stale_temps(o->out) + ldm_clean_stale_temps(sub) : 0;
-  if (stale > 0 && !o->quiet) fprintf(stderr, "removed %d temporary files of an interrupted run in %s\n", stale, o->out);
+  if (stale > 0) tlog(o, LDM_LOG_INFO, "removed %d temporary files of an interrupted run in %s", stale, o->out);
+  int64_t vstep = 0, ustep = 0; /* the checkpoints' steps (--resume) */
   if (s == LDM_OK && o->resume) { /* nothing in the directory changes before its checkpoints are validated */
     bool tv = strcmp(o->stage, "unet") != 0, tu = strcmp(o->stage, "vae") != 0;
-    int64_t vstep = 0, ustep = 0;
     s = state_check(o->out, "vae", tv ? &c : NULL, tv ? o : NULL, &vstep);
     if (s == LDM_OK) s = state_check(o->out, "unet", tu ? &c : NULL, tu ? o : NULL, &ustep);
-    if (s == LDM_OK) s = ldm_run_repair(o->out, o->quiet, NULL);
-    if (s == LDM_OK) s = metrics_trim(o->out, vstep, ustep, o->quiet);
+    if (s == LDM_OK) s = run_repair(o->out, o->quiet, o->log, o->user, NULL);
+    if (s == LDM_OK) s = metrics_trim(o, o->out, vstep, ustep);
   }
+  /* config.json (a --resume keeps it); elapsed_s of the metrics rows continues where the run left off */
+  double elapsed0 = 0;
+  if (s == LDM_OK) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : DEFAULT_DATA, vk, &elapsed0);
+  double run_t0 = now_s() - elapsed0;
   if (s != LDM_OK) {
     ldm_dataset_free(&ds);
     ldm_vk_close(vk);
     return s;
   }
-  if (!o->quiet) {
-    fprintf(stderr, "ldm-vk train: config %s, preset %s (%s)\n", c.name, o->preset,
-            strcmp(c.name, "tiny") == 0 ? "the small test configuration"
-            : strcmp(o->preset, "quick") == 0
-                ? "no GPU: smaller networks and fewer steps, to finish in about 15 minutes on 2 CPU cores; "
-                  "--preset full runs the full recipe"
-                : "the full recipe of DESIGN.md");
-    fprintf(stderr, "backend: %s\n", why);
-    fprintf(stderr, "data: %d images %dx%dx%d, %d classes; run directory %s\n", ds.n, ds.channels, ds.height,
-            ds.width, c.ncls, o->out);
-    fprintf(stderr, "VAE %d steps, UNet %d steps, batch %d%s, seed %llu\n", o->vae_steps, o->unet_steps, o->batch,
-            o->grad_accum > 1 ? " (x grad-accum)" : "", (unsigned long long)o->seed);
-  }
+  tlog(o, LDM_LOG_INFO, "ldm-vk train: config %s, preset %s (%s)", c.name, o->preset,
+       strcmp(c.name, "tiny") == 0 ? "the small test configuration"
+       : strcmp(o->preset, "quick") == 0
+           ? "no GPU: smaller networks and fewer steps, to finish in about 15 minutes on 2 CPU cores; "
+             "--preset full runs the full recipe"
+           : "the full recipe");
+  tlog(o, LDM_LOG_INFO, "backend: %s", why);
+  tlog(o, LDM_LOG_INFO, "data: %d images %dx%dx%d, %d classes; run directory %s", ds.n, ds.channels, ds.height,
+       ds.width, c.ncls, o->out);
+  tlog(o, LDM_LOG_INFO, "VAE %d steps, UNet %d steps, batch %d%s, seed %llu", o->vae_steps, o->unet_steps, o->batch,
+       o->grad_accum > 1 ? " (x grad-accum)" : "", (unsigned long long)o->seed);
   char mpath[700];
   snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out);
   FILE *metrics = fopen(mpath, o->resume ? "a" : "w");
@@ -1382,25 +1493,30 @@ ldm_status ldm_train(ldm_train_opts *o) {
     ldm_vk_close(vk);
     return LDM_FAIL(LDM_ERR_IO, "cannot write %s: %s", mpath, strerror(errno));
   }
-  interrupted = 0;
-  struct sigaction sa, old;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_sigint;
-  sigaction(SIGINT, &sa, &old);
-  struct sigaction oldterm;
-  sigaction(SIGTERM, &sa, &oldterm);
-
   int B = o->batch;
   uint32_t *perm = ldm_malloc((size_t)ds.n * 4);
   if (!perm) s = LDM_ERR_NOMEM;
   stage_state vst = {0, 0, false, -1}, ust = {0, 0, false, -1};
-  stage_ctx sc = {o, &c, vk, &vst, 0, &ds};
   bool do_vae = strcmp(o->stage, "unet") != 0, do_unet = strcmp(o->stage, "vae") != 0;
+  /* the work of this call, for the run-wide ETA */
+  run_plan plan;
+  memset(&plan, 0, sizeof plan);
+  bool do_cache = do_unet && o->unet_steps > 0;
+  plan.left[PH_VAE] = do_vae && o->vae_steps > vstep ? o->vae_steps - vstep : 0;
+  plan.left[PH_CACHE] = do_cache ? ds.n : 0;
+  plan.left[PH_UNET] = do_cache && o->unet_steps > ustep ? o->unet_steps - ustep : 0;
+  plan.images_per_unit[PH_VAE] = plan.images_per_unit[PH_UNET] = (double)B * o->grad_accum;
+  plan.images_per_unit[PH_CACHE] = 1;
+  stage_ctx sc = {o, &c, vk, &vst, 0, &ds, &plan};
+  /* a cancel while the data loaded: nothing was trained, so no checkpoint */
+  if (s == LDM_OK && cancelled(o))
+    s = LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted before the first step: nothing was trained");
   double t_stage = now_s();
   /* ---- stage 1: VAE */
   if (s == LDM_OK && do_vae) {
     stage_run r;
     memset(&r, 0, sizeof r);
+    r.t_run0 = run_t0;
     r.base_lr = o->vae_lr;
     r.total = o->vae_steps;
     s = build_vae_stage(&r, &sc, B);
@@ -1412,15 +1528,16 @@ ldm_status ldm_train(ldm_train_opts *o) {
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_PARAM, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       free(img);
     }
-    if (s == LDM_OK && !o->quiet)
-      fprintf(stderr, "stage 1: VAE, %lld parameters%s\n", (long long)ldm_param_count(&r.g),
-              found ? ", resumed" : "");
+    if (s == LDM_OK)
+      tlog(o, LDM_LOG_INFO, "stage 1: VAE, %lld parameters%s", (long long)ldm_param_count(&r.g),
+           found ? ", resumed" : "");
     sampler_state ss = {perm, ds.n, -1, o->seed};
     if (s == LDM_OK && !(found && vst.done && vst.step >= o->vae_steps))
-      s = run_stage(&r, o, &vst, &ss, B, metrics, vae_samples, vae_ckpt, &sc);
+      s = run_stage(&r, o, &vst, &ss, B, metrics, vae_samples, vae_ckpt, &sc, &plan);
+    plan.left[PH_VAE] = 0;
     o->skipped[0] = r.skipped;
     stage_free(&r);
-    if (s == LDM_OK && !o->quiet) fprintf(stderr, "stage 1 done in %.1f s\n", now_s() - t_stage);
+    if (s == LDM_OK) tlog(o, LDM_LOG_INFO, "stage 1 done in %.1f s", now_s() - t_stage);
   }
   /* ---- latent cache + stage 2: UNet */
   if (s == LDM_OK && do_unet && o->unet_steps > 0) {
@@ -1434,6 +1551,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
       u.labels[i] = ds.labels[i] >= 0 ? (uint32_t)ds.labels[i] : (uint32_t)c.ncls;
     stage_run r;
     memset(&r, 0, sizeof r);
+    r.t_run0 = run_t0;
     r.base_lr = o->unet_lr;
     r.total = o->unet_steps;
     if (s == LDM_OK) s = build_unet_stage(&r, &u, B);
@@ -1441,8 +1559,8 @@ ldm_status ldm_train(ldm_train_opts *o) {
     double saved_scale = u.base.scale;
     if (s == LDM_OK && o->resume) s = load_stage(o->out, "unet", r.e, &c, o, true, &ust, &saved_scale, &found);
     if (s == LDM_OK && found && fabs(saved_scale - u.base.scale) > 1e-6 * u.base.scale)
-      fprintf(stderr, "warning: the latent scale changed since the checkpoint (%.6f -> %.6f)\n", saved_scale,
-              u.base.scale);
+      tlog(o, LDM_LOG_WARN, "warning: the latent scale changed since the checkpoint (%.6f -> %.6f)", saved_scale,
+           u.base.scale);
     if (s == LDM_OK && !found) {
       void *img = ldm_calloc(1, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       s = img ? ldm_params_init(&r.g, o->seed + 1, img) : LDM_ERR_NOMEM;
@@ -1450,20 +1568,19 @@ ldm_status ldm_train(ldm_train_opts *o) {
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_EMA, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       free(img);
     }
-    if (s == LDM_OK && !o->quiet)
-      fprintf(stderr, "stage 2: UNet, %lld parameters%s\n", (long long)ldm_param_count(&r.g), found ? ", resumed" : "");
+    if (s == LDM_OK)
+      tlog(o, LDM_LOG_INFO, "stage 2: UNet, %lld parameters%s", (long long)ldm_param_count(&r.g),
+           found ? ", resumed" : "");
     sampler_state ss = {perm, ds.n, -1, o->seed ^ 0x5EEDu};
     if (s == LDM_OK && !(found && ust.done && ust.step >= o->unet_steps))
-      s = run_stage(&r, o, &ust, &ss, B, metrics, unet_samples, unet_ckpt, &u);
+      s = run_stage(&r, o, &ust, &ss, B, metrics, unet_samples, unet_ckpt, &u, &plan);
     o->skipped[1] = r.skipped;
     stage_free(&r);
     free(u.cache);
     free(u.labels);
-    if (s == LDM_OK && !o->quiet) fprintf(stderr, "stage 2 done in %.1f s\n", now_s() - t_stage);
+    if (s == LDM_OK) tlog(o, LDM_LOG_INFO, "stage 2 done in %.1f s", now_s() - t_stage);
   }
-  sigaction(SIGINT, &old, NULL);
-  sigaction(SIGTERM, &oldterm, NULL);
-  if (s == LDM_ERR_INTERRUPTED) o->signal = interrupted ? (int)interrupted : SIGINT;
+  if (s == LDM_ERR_INTERRUPTED) o->signal = o->cancel && *o->cancel ? (int)*o->cancel : SIGINT;
   free(perm);
   if (fclose(metrics) != 0 && s == LDM_OK) s = LDM_FAIL(LDM_ERR_IO, "error closing %s", mpath);
   ldm_dataset_free(&ds);
@@ -1473,7 +1590,7 @@ ldm_status ldm_train(ldm_train_opts *o) {
 
 int ldm_train_exit_code(const ldm_train_opts *o, ldm_status s) {
   if (s == LDM_OK) return 0;
-  if (s == LDM_ERR_INTERRUPTED) return 128 + (o->signal > 0 ? o->signal : SIGINT);
+  if (s == LDM_ERR_INTERRUPTED) return o->signal == SIGTERM ? 128 + SIGTERM : 128 + SIGINT;
   if (s == LDM_ERR_NUMERIC) return 3;
   return o->usage_error ? 2 : 1;
 }
@@ -1559,7 +1676,7 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
   double *ops = ldm_calloc(3 * LDM_OP_COUNT, sizeof *ops);
   if (s == LDM_OK && !ops) s = LDM_ERR_NOMEM;
   stage_state st = {0};
-  stage_ctx sc = {&o, &c, vk, &st, 1.0, &ds};
+  stage_ctx sc = {&o, &c, vk, &st, 1.0, &ds, NULL};
   int nodes[3] = {0, 0, 0};
   int64_t params[2] = {0, 0};
   if (s == LDM_OK) {

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/shaders.h"
+#include "ldm/log.h"
 #include "vk/vk_internal.h"
 
 static atomic_ullong validation_msgs;
@@ -45,8 +46,8 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL debug_cb(VkDebugUtilsMessageSeverityFlagBi
                                                const VkDebugUtilsMessengerCallbackDataEXT *d, void *user) {
   if (sev & (VK_DEBUG_UTILS_MESSAGE_SEVERITY_WARNING_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT)) {
     atomic_fetch_add(&validation_msgs, 1);
-    fprintf(stderr, "ldm-vk: Vulkan validation %s: %s\n",
-            (sev & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) ? "error" : "warning",
+    bool err = (sev & VK_DEBUG_UTILS_MESSAGE_SEVERITY_ERROR_BIT_EXT) != 0;
+    ldm_log(err ? LDM_LOG_ERROR : LDM_LOG_WARN, "ldm-vk: Vulkan validation %s: %s", err ? "error" : "warning",
             d && d->pMessage ? d->pMessage : "(no message)");
   }
   return VK_FALSE;

@@ -109,7 +109,11 @@ if [ "$mode" = cli ]; then
   grep -q 'src="samples/unet_000015.png"' "$run/report.html" || fail "no relative link to the sample grid of step 15"
   grep -q 'src="samples.png"' "$run/report.html" || fail "no link to samples.png"
   grep -q 'class="skip"' "$run/report.html" || fail "skipped steps are not marked"
-  grep -q '<th>ldm.config</th>' "$run/report.html" || fail "no checkpoint metadata in the configuration section"
+  # the run's config.json (written by ldm-vk train) in the configuration section
+  grep -q 'from config.json' "$run/report.html" && grep -q '<th>train.unet_steps</th>' "$run/report.html" &&
+    grep -q '<th>data.classes</th>' "$run/report.html" || fail "no config.json settings in the configuration section"
+  # the device the run trained on, from config.json
+  grep -q 'device: <b>CPU reference backend' "$run/report.html" || fail "the report does not name the run's device"
   grep -Eq '(src|href)="(https?:)?//' "$run/report.html" && fail "the page links something outside the run"
   # regenerated from the files
   rm "$run/report.html"
