@@ -385,10 +385,36 @@ START_TEST(fmnist_class_names) {
 }
 END_TEST
 
+/* An explicit value wins over the preset's, also when it equals the full preset's default (the quick
+ * preset of fmnist has lr 1e-3, warm-up 100, EMA 0.995; the full one 2e-4, 500, 0.999) */
+START_TEST(explicit_values_beat_the_preset) {
+  static char err[65536];
+  const char *names[] = {"a", "b"};
+  char data[400], out[400];
+  snprintf(data, sizeof data, "%s/preset_data", tmp);
+  snprintf(out, sizeof out, "%s/preset_run", tmp);
+  make_folder(data, names, 2);
+  int rc = run(tmp, err, sizeof err, "train", "--config", "fmnist", "--preset", "quick", "--device", "cpu", "--data",
+               data, "--vae-lr", "2e-4", "--warmup", "500", "--ema", "0.999", "--vae-steps", "1", "--unet-steps", "1",
+               "--batch", "4", "--sample-steps", "2", "--quiet", "--out", out, NULL);
+  ck_assert_msg(rc == 0, "train exit %d: %s", rc, err);
+  ldm_json j;
+  load_json(path_in(out, "config.json"), &j);
+  ck_assert_str_eq(member(&j, "preset", LDM_JSON_STR)->str, "quick");
+  const ldm_json *t = member(&j, "train", LDM_JSON_OBJ);
+  ck_assert_msg((float)num(t, "vae_lr") == 2e-4f, "vae_lr %g", num(t, "vae_lr"));  /* given */
+  ck_assert_msg((float)num(t, "unet_lr") == 1e-3f, "unet_lr %g", num(t, "unet_lr")); /* the quick preset's */
+  ck_assert(num(t, "warmup") == 500);
+  ck_assert((float)num(t, "ema_decay") == 0.999f);
+  ldm_json_free(&j);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, config_json_and_class_names);
   tcase_add_test(tc, unlabeled_run_has_no_classes);
   tcase_add_test(tc, fmnist_class_names);
+  tcase_add_test(tc, explicit_values_beat_the_preset);
 }
 
 int main(int argc, char **argv) {

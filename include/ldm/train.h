@@ -45,6 +45,9 @@ typedef struct ldm_train_opts {
   char out[512];        /* run directory */
   char stage[8];        /* vae | unet | all */
   char preset[8];       /* auto | quick | full */
+  /* vae_steps, unet_steps, batch, vae_lr, unet_lr, ema_decay, warmup, sample_every, ckpt_every: < 0 (as
+   * ldm_train_defaults sets them) means "the preset's value" (docs/presets.md); any value >= 0 is taken
+   * as given, also when it equals the full preset's default */
   int vae_steps, unet_steps, batch;
   int grad_accum;       /* micro-batches per optimizer step (effective batch = batch * grad_accum) */
   float vae_lr, unet_lr;

@@ -42,14 +42,14 @@ void ldm_train_defaults(ldm_train_opts *o) {
   o->unet_steps = -1;
   o->batch = -1;
   o->grad_accum = 1;
-  o->vae_lr = 2e-4f;
-  o->unet_lr = 2e-4f;
+  o->vae_lr = -1; /* < 0: the preset's (2e-4; quick 1e-3), so that an explicit value always wins */
+  o->unet_lr = -1;
   o->seed = 0;
   o->kl_weight = 1e-6f;
   o->clip = 1.0f;
-  o->ema_decay = 0.999f;
+  o->ema_decay = -1; /* the preset's: 0.999; quick 0.995 */
   o->cfg_dropout = 0.1f;
-  o->warmup = 500;
+  o->warmup = -1; /* the preset's: 500; quick 100 */
   o->T = 1000;
   o->beta_start = 1e-4f;
   o->beta_end = 0.02f;
@@ -1397,10 +1397,10 @@ static void apply_preset(ldm_train_opts *o, const ldm_vk_ctx *vk, ldm_model_cfg 
     if (o->vae_steps < 0) o->vae_steps = 800;
     if (o->unet_steps < 0) o->unet_steps = 6000;
     if (o->batch < 0) o->batch = 64;
-    if (o->vae_lr == 2e-4f) o->vae_lr = 1e-3f;
-    if (o->unet_lr == 2e-4f) o->unet_lr = 1e-3f;
-    if (o->warmup == 500) o->warmup = 100;
-    if (o->ema_decay == 0.999f) o->ema_decay = 0.995f;
+    if (o->vae_lr < 0) o->vae_lr = 1e-3f;
+    if (o->unet_lr < 0) o->unet_lr = 1e-3f;
+    if (o->warmup < 0) o->warmup = 100;
+    if (o->ema_decay < 0) o->ema_decay = 0.995f;
     snprintf(o->preset, sizeof o->preset, "quick");
   } else {
     snprintf(o->preset, sizeof o->preset, quick ? "quick" : "full");
@@ -1410,6 +1410,10 @@ static void apply_preset(ldm_train_opts *o, const ldm_vk_ctx *vk, ldm_model_cfg 
     if (o->unet_steps < 0) o->unet_steps = 300;
     if (o->batch < 0) o->batch = 16;
   }
+  if (o->vae_lr < 0) o->vae_lr = 2e-4f;
+  if (o->unet_lr < 0) o->unet_lr = 2e-4f;
+  if (o->warmup < 0) o->warmup = 500;
+  if (o->ema_decay < 0) o->ema_decay = 0.999f;
   if (o->vae_steps < 0) o->vae_steps = 3000;
   if (o->unet_steps < 0) o->unet_steps = 6000;
   if (o->batch < 0) o->batch = 128;
