@@ -94,6 +94,8 @@ static const cli_case bad[] = {
     {{TRAIN, "--kl-weight", "nan"}, "--kl-weight", "nan"},
     {{TRAIN, "--beta-start", "0"}, "--beta-start", "0"},
     {{TRAIN, "--beta-end", "1"}, "--beta-end", "1"},
+    {{TRAIN, "--beta-start", "0.03"}, "--beta-start", "0.03"}, /* above the default --beta-end 0.02 */
+    {{TRAIN, "--beta-start", "0.01", "--beta-end", "0.01"}, "--beta-start", "0.01"},
     {{TRAIN, "--min-snr-gamma", "-1"}, "--min-snr-gamma", "-1"},
     {{TRAIN, "--offset-noise", "nan"}, "--offset-noise", "nan"},
     /* train: choices and strings */

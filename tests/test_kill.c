@@ -384,6 +384,12 @@ int main(int argc, char **argv) {
           "state/weights pair, %d temp files, %d metrics rows past the checkpoint\n",
           trials, landed, by_kind[0], by_kind[1], by_kind[2], by_kind[3], recovered, restarted, torn, with_temps,
           with_extra_rows);
+  /* a test that killed nothing tested nothing: most trials must land before the run finished */
+  if (landed < trials / 2) {
+    fprintf(stderr, "kill test: only %d of %d kills landed before the run finished: the trials test too little\n",
+            landed, trials);
+    failures++;
+  }
   if (!failures) {
     char cmd[300];
     snprintf(cmd, sizeof cmd, "rm -rf %s", tmp);

@@ -410,11 +410,43 @@ START_TEST(explicit_values_beat_the_preset) {
 }
 END_TEST
 
+/* More classes than a sample grid shows: the first 16, one row each (not a grid of every class) */
+START_TEST(many_classes_grid_shows_sixteen) {
+  static char err[65536];
+  const char *names[17] = {"c00", "c01", "c02", "c03", "c04", "c05", "c06", "c07", "c08",
+                           "c09", "c10", "c11", "c12", "c13", "c14", "c15", "c16"};
+  char data[400], out[400];
+  snprintf(data, sizeof data, "%s/many", tmp);
+  snprintf(out, sizeof out, "%s/many_run", tmp);
+  make_folder(data, names, 17);
+  int rc = run(tmp, err, sizeof err, "train", "--config", "tiny", "--device", "cpu", "--data", data, "--vae-steps", "1",
+               "--unet-steps", "1", "--batch", "4", "--sample-steps", "2", "--quiet", "--out", out, NULL);
+  ck_assert_msg(rc == 0, "train exit %d: %s", rc, err);
+  uint8_t *px;
+  int w, h, sc;
+  ck_assert_msg(ldm_image_load(path_in(out, "samples.png"), 1, &px, &w, &h, &sc) == LDM_OK, "%s", ldm_last_error());
+  free(px);
+  uint8_t *px2;
+  int w2, h2;
+  ck_assert_msg(ldm_image_load(path_in(out, "samples/unet_000001.png"), 1, &px2, &w2, &h2, &sc) == LDM_OK, "%s",
+                ldm_last_error());
+  free(px2);
+  ck_assert_int_eq(w, w2);
+  ck_assert_int_eq(h, h2);
+  char *v = text_chunk(path_in(out, "samples.png"), "class");
+  ck_assert_msg(v && strstr(v, "first 16"), "class %s", v ? v : "(none)");
+  free(v);
+  /* 16 rows of 8 cells (a cell of the tiny config: 16 pixels and a 2-pixel border), not 17 rows */
+  ck_assert_msg(w == 8 * 16 + 9 * 2 && h == 16 * 16 + 17 * 2, "grid %dx%d is not 16 rows of 8", w, h);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, config_json_and_class_names);
   tcase_add_test(tc, unlabeled_run_has_no_classes);
   tcase_add_test(tc, fmnist_class_names);
   tcase_add_test(tc, explicit_values_beat_the_preset);
+  tcase_add_test(tc, many_classes_grid_shows_sixteen);
 }
 
 int main(int argc, char **argv) {

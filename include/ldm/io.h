@@ -45,6 +45,7 @@ bool ldm_st_dtype_parse(const char *name, ldm_st_dtype *out);
  * ------------------------------------------------------------------------------------------- */
 #define LDM_ST_MAX_DIMS 8
 #define LDM_ST_MAX_HEADER (100u * 1000u * 1000u) /* bytes; larger headers are rejected */
+#define LDM_ST_MAX_META 4096 /* __metadata__ keys; more are rejected */
 
 /* Writer: collects tensors and string metadata. The header lists tensors in the order added; the
  * data region is contiguous, ordered by element size (8-byte dtypes first, then 4, 2, 1) and by the

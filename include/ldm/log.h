@@ -31,7 +31,8 @@ typedef void (*ldm_log_fn)(void *user, ldm_log_level level, const char *line);
 void ldm_set_log(ldm_log_fn fn, void *user);
 
 /* Send a line to fn (user) if fn is not NULL, else to the process-wide log function, else nowhere. The
- * text is cut at 1023 bytes and at its first newline. */
+ * text is cut at 1023 bytes; it is one line: trailing newlines are dropped, other control characters
+ * (from a path or a folder name) become '?'. */
 void ldm_log_to(ldm_log_fn fn, void *user, ldm_log_level level, const char *fmt, ...)
     __attribute__((format(printf, 4, 5)));
 void ldm_vlog_to(ldm_log_fn fn, void *user, ldm_log_level level, const char *fmt, va_list ap);

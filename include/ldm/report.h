@@ -8,6 +8,7 @@
 #include <stdio.h>
 
 #include "ldm/ldm.h"
+#include "ldm/log.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -20,11 +21,12 @@ extern "C" {
  * are relative to it. */
 ldm_status ldm_report_run(const char *run_dir, const char *out_path);
 
-/* For the trainer: ldm_report_run(run_dir, NULL), but a failure only prints a one-line warning on stderr
- * (once per distinct message) and never fails; it leaves the thread's error state clear. Unless force (the
- * end of a stage), a call is skipped when the page would take more than 5% of the time since the last
- * one (a very long metrics log written at every step). */
-void ldm_report_update(const char *run_dir, bool force);
+/* For the trainer: ldm_report_run(run_dir, NULL), but a failure is only a one-line warning to log (the
+ * run's log function and its user pointer; NULL: the process-wide one), once per distinct message, and
+ * never fails; it leaves the thread's error state clear. Unless force (the end of a stage), a call is
+ * skipped when the page would take more than 5% of the time since the last one (a very long metrics log
+ * written at every step). */
+void ldm_report_update(const char *run_dir, bool force, ldm_log_fn log, void *user);
 
 /* Compare `ldm-vk bench --json` files: an HTML page at out_html (NULL: none) and the same table as text
  * on text (NULL: none). The first file is the baseline of the ratios. Files whose ldm-vk version,

@@ -27,7 +27,7 @@ _DTYPES = {"F32": (torch.float32, 4), "F16": (torch.float16, 2), "BF16": (torch.
 _NAMES = {torch.float32: "F32", torch.float16: "F16", torch.bfloat16: "BF16", torch.float64: "F64",
           torch.int64: "I64", torch.int32: "I32", torch.int16: "I16", torch.int8: "I8", torch.uint8: "U8",
           torch.bool: "BOOL"}
-_MAX_HEADER = 100 << 20  # the limit ldm-vk's own reader enforces
+_MAX_HEADER = 100_000_000  # the limit ldm-vk's own reader enforces
 
 
 def _read_header(f, path, size):

@@ -77,7 +77,7 @@ int ldm_cmd_train(int argc, char **argv) {
   ldm_train_defaults(&o);
   const arg_def defs[] = {
       {"config", ARG_STR, o.config, sizeof o.config, "model configuration [fmnist]", .choices = "fmnist|celeba64|tiny"},
-      {"data", ARG_STR, o.data, sizeof o.data, "Fashion-MNIST/MNIST idx dir, or a folder of PNG/JPEG (sub-folders = classes)", ARG_TEXT},
+      {"data", ARG_STR, o.data, sizeof o.data, "an idx dir (Fashion-MNIST layout; its class names are given to the labels), or a folder of PNG/JPEG (sub-folders = classes)", ARG_TEXT},
       {"device", ARG_STR, o.device, sizeof o.device, "(default: a GPU if present, else cpu)", ARG_DEVICE},
       {"out", ARG_STR, o.out, sizeof o.out,
        "run directory (config.json, checkpoints, metrics.jsonl, samples/) [runs/<config>]", ARG_TEXT},
@@ -130,6 +130,9 @@ int ldm_cmd_train(int argc, char **argv) {
   /* cross-flag checks, before any work: the training sample grids run DDIM over the T timesteps */
   if (o.sample_steps > o.T)
     return ldm_cli_usage_error("train", "--sample-steps %d: must be at most --timesteps (%d)", o.sample_steps, o.T);
+  if (o.beta_start >= o.beta_end)
+    return ldm_cli_usage_error("train", "--beta-start %g: must be below --beta-end (%g)", (double)o.beta_start,
+                               (double)o.beta_end);
   cli_hooks_install();
   o.log = cli_log;
   o.progress = cli_progress;
@@ -139,7 +142,9 @@ int ldm_cmd_train(int argc, char **argv) {
   struct sigaction sa, old_int, old_term;
   memset(&sa, 0, sizeof sa);
   sa.sa_handler = on_stop_signal;
-  sa.sa_flags = SA_RESTART; /* a read or write in flight completes; the run stops at its next step */
+  /* a read or write in flight completes; the run stops at its next step; a second Ctrl-C (the default
+   * action again) ends a run that hangs in a checkpoint or a device wait */
+  sa.sa_flags = SA_RESTART | SA_RESETHAND;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);

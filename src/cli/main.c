@@ -38,11 +38,14 @@ int ldm_cli_error(void) {
 }
 
 int ldm_cli_usage_error(const char *cmd, const char *fmt, ...) {
+  char msg[1024];
   va_list ap;
   va_start(ap, fmt);
-  fprintf(stderr, "ldm-vk%s%s: ", cmd ? " " : "", cmd ? cmd : "");
-  vfprintf(stderr, fmt, ap);
+  vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
+  for (unsigned char *c = (unsigned char *)msg; *c; c++) /* argv may hold anything: one line */
+    if (*c < 0x20 || *c == 0x7f) *c = '?';
+  fprintf(stderr, "ldm-vk%s%s: %s", cmd ? " " : "", cmd ? cmd : "", msg);
   fprintf(stderr, " (see `ldm-vk %s%s--help`)\n", cmd ? cmd : "", cmd ? " " : "");
   return 2;
 }

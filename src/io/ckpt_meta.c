@@ -571,6 +571,21 @@ static char *parse_str(const char **p, const char **why) {
   }
 }
 
+static int cmp_str_ptr(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+/* any name twice? (sorted copy: n log n, as a hostile list may hold 65536 names) */
+static bool has_duplicate(char *const *v, int k) {
+  if (k < 2) return false;
+  char **c = malloc(sizeof *c * (size_t)k);
+  if (!c) return false; /* the names are checked again by whoever uses them; no false alarm */
+  memcpy(c, v, sizeof *c * (size_t)k);
+  qsort(c, (size_t)k, sizeof *c, cmp_str_ptr);
+  bool dup = false;
+  for (int i = 1; i < k && !dup; i++) dup = strcmp(c[i - 1], c[i]) == 0;
+  free(c);
+  return dup;
+}
+
 ldm_status ldm_classes_parse(const char *what, const char *value, int expect, char ***names, int *n) {
   *names = NULL;
   *n = 0;
@@ -597,13 +612,6 @@ ldm_status ldm_classes_parse(const char *what, const char *value, int expect, ch
         if (len == 0 || len > LDM_CLASS_NAME_MAX) {
           free(name);
           why = len ? "a name longer than 255 bytes" : "an empty name";
-          break;
-        }
-        bool dup = false;
-        for (int i = 0; i < k && !dup; i++) dup = strcmp(v[i], name) == 0;
-        if (dup) {
-          free(name);
-          why = "the same name twice";
           break;
         }
         if (k == LDM_MAX_CLASSES) {
@@ -642,6 +650,7 @@ ldm_status ldm_classes_parse(const char *what, const char *value, int expect, ch
       if (*p) why = "text after the array";
     }
   }
+  if (!why && has_duplicate(v, k)) why = "the same name twice";
   if (!why && expect >= 0 && k != expect) {
     ldm_classes_free(v, k);
     return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata ldm.classes holds %d names but ldm.ncls is %d", what, k, expect);

@@ -740,6 +740,9 @@ static ldm_status parse_metadata(jp *p, ldm_st_file *f) {
       s = LDM_FAIL(LDM_ERR_FORMAT, "%s: __metadata__ value for key \"%s\" is not a string", p->path,
                    meta_key_msg(k, km, sizeof km));
     if (s == LDM_OK) s = jstring(p, &v);
+    /* a bound, so that the duplicate check below stays cheap on a hostile header (ldm-vk writes ~30 keys) */
+    if (s == LDM_OK && f->nm >= LDM_ST_MAX_META)
+      s = LDM_FAIL(LDM_ERR_FORMAT, "%s: more than %d __metadata__ keys", p->path, LDM_ST_MAX_META);
     for (int i = 0; s == LDM_OK && i < f->nm; i++)
       if (strcmp(f->mk[i], k) == 0)
         s = LDM_FAIL(LDM_ERR_FORMAT, "%s: duplicate __metadata__ key \"%s\"", p->path, meta_key_msg(k, km, sizeof km));

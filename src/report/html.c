@@ -1,6 +1,8 @@
 /* Report page helpers: text buffer, escaping, atomic writes, the style sheet and the self-check script. */
 #include "report/html.h"
 
+#include "ldm/io.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -77,40 +79,7 @@ void ldm_sb_url(ldm_sbuf *s, const char *path) {
 
 ldm_status ldm_write_atomic(const char *path, const ldm_sbuf *s) {
   if (s->oom) return LDM_FAIL(LDM_ERR_NOMEM, "out of memory building %s", path);
-  char tmp[4200];
-  if (snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid()) >= (int)sizeof tmp)
-    return LDM_FAIL(LDM_ERR_INVALID_ARG, "path too long: %s", path);
-  int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return LDM_FAIL(LDM_ERR_IO, "cannot write %s: %s", tmp, strerror(errno));
-  size_t off = 0;
-  while (off < s->n) {
-    ssize_t k = write(fd, s->b + off, s->n - off);
-    if (k < 0 && errno == EINTR) continue;
-    if (k <= 0) {
-      int e = errno;
-      close(fd);
-      unlink(tmp);
-      return LDM_FAIL(LDM_ERR_IO, "error writing %s: %s", tmp, strerror(e));
-    }
-    off += (size_t)k;
-  }
-  if (fsync(fd) != 0 && errno != EINVAL) {
-    int e = errno;
-    close(fd);
-    unlink(tmp);
-    return LDM_FAIL(LDM_ERR_IO, "error writing %s: %s", tmp, strerror(e));
-  }
-  if (close(fd) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return LDM_FAIL(LDM_ERR_IO, "error writing %s: %s", tmp, strerror(e));
-  }
-  if (rename(tmp, path) != 0) {
-    int e = errno;
-    unlink(tmp);
-    return LDM_FAIL(LDM_ERR_IO, "cannot rename %s to %s: %s", tmp, path, strerror(e));
-  }
-  return LDM_OK;
+  return ldm_file_write_atomic(path, s->b, s->n); /* temp file, fsync, rename, fsync of the directory */
 }
 
 void ldm_now_utc(char *buf, size_t n) {

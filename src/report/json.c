@@ -5,9 +5,11 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <stdint.h>
 #include <string.h>
 
 #define MAX_DEPTH 64
+#define LDM_JSON_MAX_MEMBERS 8192 /* per object; ldm-vk's own files have a few dozen */
 
 typedef struct {
   const char *p, *end, *line_start;
@@ -316,6 +318,11 @@ static ldm_status parse_object(parser *ps, ldm_json *v, int depth) {
     const char *key_at = ps->p;
     char *key;
     LDM_TRY(parse_string(ps, &key));
+    if (v->n >= LDM_JSON_MAX_MEMBERS) { /* keeps the duplicate check below cheap on a hostile file */
+      ps->p = key_at;
+      free(key);
+      return fail(ps, "an object with too many members");
+    }
     for (size_t i = 0; i < v->n; i++)
       if (strcmp(v->keys[i], key) == 0) {
         ps->p = key_at;
@@ -418,20 +425,17 @@ ldm_status ldm_json_parse(const char *text, size_t len, const ldm_json_opts *opt
 ldm_status ldm_read_file(const char *path, size_t max_bytes, char **buf, size_t *len) {
   FILE *f = fopen(path, "rb");
   if (!f) return LDM_FAIL(LDM_ERR_IO, "cannot open %s: %s", path, strerror(errno));
-  size_t cap = 65536, n = 0;
+  /* read at most max_bytes + 1: one byte more than allowed tells a file that is too large */
+  size_t limit = max_bytes < SIZE_MAX - 1 ? max_bytes + 1 : max_bytes;
+  size_t cap = limit < 65536 ? limit : 65536, n = 0;
   char *b = malloc(cap + 1);
   if (!b) {
     fclose(f);
     return LDM_FAIL(LDM_ERR_NOMEM, "out of memory reading %s", path);
   }
   for (;;) {
-    if (n == cap) {
-      if (cap >= max_bytes) {
-        free(b);
-        fclose(f);
-        return LDM_FAIL(LDM_ERR_FORMAT, "%s: larger than %zu bytes", path, max_bytes);
-      }
-      cap = cap * 2 > max_bytes ? max_bytes : cap * 2;
+    if (n == cap && cap < limit) {
+      cap = cap > limit / 2 ? limit : cap * 2;
       char *nb = realloc(b, cap + 1);
       if (!nb) {
         free(b);
@@ -440,15 +444,17 @@ ldm_status ldm_read_file(const char *path, size_t max_bytes, char **buf, size_t 
       }
       b = nb;
     }
+    if (n == cap) break;
     size_t k = fread(b + n, 1, cap - n, f);
     n += k;
     if (k == 0) break;
   }
-  bool bad = ferror(f) != 0;
+  int err = ferror(f) ? errno : 0;
   fclose(f);
-  if (bad) {
+  if (err || n > max_bytes) {
     free(b);
-    return LDM_FAIL(LDM_ERR_IO, "error reading %s", path);
+    if (err) return LDM_FAIL(LDM_ERR_IO, "error reading %s: %s", path, strerror(err));
+    return LDM_FAIL(LDM_ERR_FORMAT, "%s: larger than %zu bytes", path, max_bytes);
   }
   b[n] = 0;
   *buf = b;

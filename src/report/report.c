@@ -1009,7 +1009,7 @@ static double mono_s(void) {
   return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
 }
 
-void ldm_report_update(const char *run_dir, bool force) {
+void ldm_report_update(const char *run_dir, bool force, ldm_log_fn log, void *user) {
   static char last[512];
   static double t_done = -1e30, took = 0;
   /* at most 5% of the training time: a page that took 10 ms is rewritten at most every 200 ms (a long
@@ -1025,7 +1025,7 @@ void ldm_report_update(const char *run_dir, bool force) {
   }
   const char *msg = ldm_last_error();
   if (strncmp(last, msg, sizeof last - 1) != 0) {
-    ldm_log(LDM_LOG_WARN, "warning: %s/report.html not updated: %s", run_dir, msg);
+    ldm_log_to(log, user, LDM_LOG_WARN, "warning: %s/report.html not updated: %s", run_dir, msg);
     snprintf(last, sizeof last, "%s", msg);
   }
   ldm_clear_error();

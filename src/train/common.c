@@ -96,8 +96,11 @@ void ldm_vlog_to(ldm_log_fn fn, void *user, ldm_log_level level, const char *fmt
   if (!fn) return;
   char line[1024];
   vsnprintf(line, sizeof line, fmt, ap);
-  char *nl = strchr(line, '\n');
-  if (nl) *nl = 0;
+  /* one line, whatever a path or a folder name holds: trailing newlines go, other control bytes become '?' */
+  size_t n = strlen(line);
+  while (n && line[n - 1] == '\n') line[--n] = 0;
+  for (unsigned char *c = (unsigned char *)line; *c; c++)
+    if (*c < 0x20 || *c == 0x7f) *c = '?';
   fn(user, level, line);
 }
 

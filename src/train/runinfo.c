@@ -207,7 +207,7 @@ static void build_config(jw *w, const ldm_train_opts *o, const ldm_model_cfg *c,
 
   jw_open(w, "data");
   jw_kstr(w, "source", data_dir);
-  jw_kstr(w, "kind", is_idx_dir(data_dir) ? "idx (Fashion-MNIST/MNIST)" : "image folder");
+  jw_kstr(w, "kind", is_idx_dir(data_dir) ? "idx (Fashion-MNIST)" : "image folder");
   jw_kint(w, "images", ds->n);
   jw_kint(w, "channels", ds->channels);
   jw_kint(w, "height", ds->height);

@@ -861,8 +861,8 @@ typedef struct {
   double t_run0;         /* now_s() when elapsed_s of the metrics rows was 0 (earlier processes of the run count) */
 } stage_run;
 
-static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float loss, const float *aux, float lr,
-                                float gnorm, double it_s, bool skipped) {
+static ldm_status write_metrics(FILE *f, const char *out, const stage_run *r, int64_t step, float loss,
+                                const float *aux, float lr, float gnorm, double it_s, bool skipped) {
   if (!f) return LDM_OK;
   char b[6][32]; /* JSON has no NaN or Infinity: a non-finite number is null */
 #define JNUM(i, fmt, v) (isfinite(v) ? (snprintf(b[i], sizeof b[i], fmt, v), b[i]) : "null")
@@ -876,7 +876,9 @@ static ldm_status write_metrics(FILE *f, const stage_run *r, int64_t step, float
           JNUM(3, "%.4g", lr), JNUM(4, "%.5g", gnorm), JNUM(5, "%.3f", it_s), skipped ? "true" : "false", when,
           now_s() - r->t_run0);
 #undef JNUM
-  if (ferror(f)) return LDM_FAIL(LDM_ERR_IO, "error writing the metrics log");
+  /* flushed row by row, so that a full disk is noticed (and named) at the row that did not fit */
+  if (fflush(f) != 0 || ferror(f))
+    return LDM_FAIL(LDM_ERR_IO, "%s/metrics.jsonl: write failed: %s", out, strerror(errno ? errno : EIO));
   return LDM_OK;
 }
 
@@ -952,14 +954,13 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
       double its = (double)(k - s_last) / (t - t_last + 1e-9);
       t_last = t;
       s_last = k;
-      s = write_metrics(metrics, r, k, loss, aux, lr, gs[2], its, skipped);
+      s = write_metrics(metrics, o->out, r, k, loss, aux, lr, gs[2], its, skipped);
       if (o->metrics) { /* the host's copy of the row */
         ldm_metrics m = {r->name, k, loss, 0, {NULL, NULL}, {0, 0}, lr, gs[2], its, skipped};
         for (int a = 0; a < 2; a++)
           if (r->aux_name[a]) m.aux_name[m.naux] = r->aux_name[a], m.aux[m.naux++] = aux[a];
         o->metrics(o->user, &m);
       }
-      if (metrics) fflush(metrics);
     }
     char note[96];
     if (s == LDM_OK && nan_run >= o->max_nan_steps) {
@@ -974,7 +975,7 @@ static ldm_status run_stage(stage_run *r, ldm_train_opts *o, stage_state *st, sa
     if (s == LDM_OK && !skipped && sample_fn && (last || (o->sample_every > 0 && k % o->sample_every == 0)))
       s = sample_fn(ctx, r, k, last);
     /* report.html at every log interval and at the end of the stage (after its sample grid); warns, never fails */
-    if (s == LDM_OK && (k % o->log_every == 0 || last)) ldm_report_update(o->out, last);
+    if (s == LDM_OK && (k % o->log_every == 0 || last)) ldm_report_update(o->out, last, o->log, o->user);
   }
   if (s == LDM_OK && nan_run > 0) { /* the stage ran out of steps while non-finite: not a finished stage */
     char note[96];
@@ -1236,6 +1237,8 @@ static ldm_status unet_ckpt(void *vc, stage_run *r, int64_t step, bool final) {
   return write_ckpt(&u->base, r, final);
 }
 
+#define GRID_MAX_ROWS 16 /* classes shown in a training sample grid */
+
 static ldm_status unet_samples(void *vc, stage_run *r, int64_t step, bool final) {
   unet_ctx *u = vc;
   stage_ctx *c = &u->base;
@@ -1258,24 +1261,46 @@ static ldm_status unet_samples(void *vc, stage_run *r, int64_t step, bool final)
    * training step fits (a smaller --batch is then the answer to the device's buffer-range limit here too) */
   int half = c->o->batch / 2 > 0 ? c->o->batch / 2 : 1;
   if (so.batch > half) so.batch = half;
-  /* class-major grid: row k = class k */
-  float *imgs;
-  int *labels;
+  /* class-major grid: row k = class k; with many classes, the first GRID_MAX_ROWS of them (a grid of a
+   * thousand rows would be slow to make and too tall for a PNG), each sampled on its own */
+  float *imgs = NULL;
+  int *labels = NULL;
   double t0 = now_s();
-  LDM_TRY(ldm_sample(c->vk, &so, &imgs, &labels, NULL));
-  int per_cls = so.n / ncls;
+  int per_cls = so.n / ncls, rows = ncls;
   int64_t per = (int64_t)c->c->cin * c->c->res * c->c->res;
-  float *grid = ldm_malloc((size_t)(so.n * per) * 4);
-  ldm_status s = grid ? LDM_OK : LDM_ERR_NOMEM;
-  if (s == LDM_OK) {
-    for (int i = 0; i < so.n; i++) {
+  float *grid = NULL;
+  ldm_status s = LDM_OK;
+  if (ncls <= GRID_MAX_ROWS) {
+    LDM_TRY(ldm_sample(c->vk, &so, &imgs, &labels, NULL));
+    grid = ldm_malloc((size_t)(so.n * per) * 4);
+    s = grid ? LDM_OK : LDM_ERR_NOMEM;
+    for (int i = 0; s == LDM_OK && i < so.n; i++) {
       int cls = i % ncls, j = i / ncls;
       memcpy(grid + ((int64_t)cls * per_cls + j) * per, imgs + (int64_t)i * per, (size_t)per * 4);
     }
+  } else {
+    rows = GRID_MAX_ROWS;
+    so.n = per_cls;
+    grid = ldm_malloc((size_t)((int64_t)rows * per_cls * per) * 4);
+    s = grid ? LDM_OK : LDM_ERR_NOMEM;
+    for (int k = 0; s == LDM_OK && k < rows; k++) {
+      so.cls = k;
+      s = ldm_sample(c->vk, &so, &imgs, &labels, NULL);
+      if (s == LDM_OK) memcpy(grid + (int64_t)k * per_cls * per, imgs, (size_t)(per_cls * per) * 4);
+      free(imgs);
+      free(labels);
+      imgs = NULL;
+      labels = NULL;
+    }
+    so.n = rows * per_cls;
+    so.cls = -1;
+  }
+  if (s == LDM_OK) {
     char path[700];
     snprintf(path, sizeof path, "%s/samples/unet_%06lld.png", c->o->out, (long long)step);
     ldm_sample_text txt;
-    int nt = ldm_sample_text_make(&txt, &so, "all (one row per class)", "unet", step);
+    int nt = ldm_sample_text_make(&txt, &so, rows < ncls ? "the first 16 (one row per class)" : "all (one row per class)",
+                                  "unet", step);
     s = ldm_image_write_grid(path, LDM_IMAGE_PNG, grid, so.n, c->c->cin, c->c->res, c->c->res, per_cls, c->c->crop,
                              txt.t, nt);
     if (s == LDM_OK) grid_callback(c->o, "unet", step, final, grid, so.n, c->c, per_cls, path);
@@ -1435,6 +1460,19 @@ ldm_status ldm_train(ldm_train_opts *o) {
   ldm_schedule_kind kind;
   if (ldm_schedule_kind_parse(o->schedule, &kind) != LDM_OK)
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--schedule %s: expected linear, scaled_linear or cosine", o->schedule);
+  /* what the CLI's flag table checks, again for library callers (and the pair the table cannot see): a run
+   * must not train for an hour and then write checkpoints that its own reader refuses */
+  if (!(o->beta_start > 0 && o->beta_start < o->beta_end && o->beta_end < 1))
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--beta-start %g and --beta-end %g: need 0 < beta-start < beta-end < 1",
+                    (double)o->beta_start, (double)o->beta_end);
+  if (o->T < 2 || o->T > 100000) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--timesteps %d: must be in [2, 100000]", o->T);
+  if (o->log_every < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--log-every %d: must be at least 1", o->log_every);
+  if (o->sample_steps < 1 || o->sample_steps > o->T)
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--sample-steps %d: must be in [1, --timesteps %d]", o->sample_steps, o->T);
+  if (!isfinite(o->vae_lr) || !isfinite(o->unet_lr) || o->vae_lr > 1 || o->unet_lr > 1 || o->vae_lr == 0 ||
+      o->unet_lr == 0)
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "--vae-lr %g / --lr %g: must be in (0, 1] (or < 0: the preset's)",
+                    (double)o->vae_lr, (double)o->unet_lr);
   ldm_vk_ctx *vk = NULL;
   char why[400];
   LDM_TRY(ldm_backend_open(o->device, &vk, why, sizeof why));
@@ -1456,22 +1494,27 @@ ldm_status ldm_train(ldm_train_opts *o) {
   if (s == LDM_OK && ds.num_classes == 0) c.ncls = 0;
   char sub[700];
   snprintf(sub, sizeof sub, "%s/samples", o->out);
+  int64_t vstep = 0, ustep = 0; /* the checkpoints' steps (--resume) */
+  /* config.json (a --resume keeps it and only compares); elapsed_s of the metrics rows continues where the
+   * run left off */
+  double elapsed0 = 0;
+  if (s == LDM_OK && o->resume) {
+    /* nothing in the directory changes before its checkpoints and its config.json are validated */
+    bool tv = strcmp(o->stage, "unet") != 0, tu = strcmp(o->stage, "vae") != 0;
+    s = state_check(o->out, "vae", tv ? &c : NULL, tv ? o : NULL, &vstep);
+    if (s == LDM_OK) s = state_check(o->out, "unet", tu ? &c : NULL, tu ? o : NULL, &ustep);
+    if (s == LDM_OK) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : DEFAULT_DATA, vk, &elapsed0);
+  }
   if (s == LDM_OK) s = ldm_mkdir_p(sub);
   /* temporaries of a process killed while writing; with --resume, a checkpoint torn between its two files
    * and the metrics rows past the checkpoints (they are made again) */
   int stale = s == LDM_OK ? ldm_clean_stale_temps(o->out) + ldm_clean_stale_temps(sub) : 0;
   if (stale > 0) tlog(o, LDM_LOG_INFO, "removed %d temporary files of an interrupted run in %s", stale, o->out);
-  int64_t vstep = 0, ustep = 0; /* the checkpoints' steps (--resume) */
-  if (s == LDM_OK && o->resume) { /* nothing in the directory changes before its checkpoints are validated */
-    bool tv = strcmp(o->stage, "unet") != 0, tu = strcmp(o->stage, "vae") != 0;
-    s = state_check(o->out, "vae", tv ? &c : NULL, tv ? o : NULL, &vstep);
-    if (s == LDM_OK) s = state_check(o->out, "unet", tu ? &c : NULL, tu ? o : NULL, &ustep);
-    if (s == LDM_OK) s = run_repair(o->out, o->quiet, o->log, o->user, NULL);
+  if (s == LDM_OK && o->resume) {
+    s = run_repair(o->out, o->quiet, o->log, o->user, NULL);
     if (s == LDM_OK) s = metrics_trim(o, o->out, vstep, ustep);
   }
-  /* config.json (a --resume keeps it); elapsed_s of the metrics rows continues where the run left off */
-  double elapsed0 = 0;
-  if (s == LDM_OK) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : DEFAULT_DATA, vk, &elapsed0);
+  if (s == LDM_OK && !o->resume) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : DEFAULT_DATA, vk, &elapsed0);
   double run_t0 = now_s() - elapsed0;
   if (s != LDM_OK) {
     ldm_dataset_free(&ds);

@@ -115,6 +115,10 @@ for src in "${harnesses[@]}"; do
 done
 
 for l in "${summary[@]}"; do echo "fuzz: $l"; done
+if [ ${#summary[@]} -eq 0 ] && [ ${#failed[@]} -eq 0 ]; then
+  echo "fuzz: no harness ran (LDM_FUZZ_ONLY=${LDM_FUZZ_ONLY:-} names none of: $(cd "$here" && ls fuzz_*.c | sed 's/fuzz_//; s/\.c$//' | tr '\n' ' '))" >&2
+  exit 1
+fi
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: FAILED: ${failed[*]}" >&2
   exit 1
