@@ -265,6 +265,13 @@ int ldm_cmd_sample(int argc, char **argv) {
   }
   bool dir_jpg = strcmp(format, "jpg") == 0;
   if (!is_dir(o.ckpt)) return ldm_cli_usage_error("sample", "--ckpt %s is not a directory", o.ckpt);
+  /* the folder of --out exists (as --out-dir is made) before any work, not only after the sampling */
+  const char *slash = out[0] ? strrchr(out, '/') : NULL;
+  if (slash && slash != out) {
+    char parent[sizeof out];
+    snprintf(parent, sizeof parent, "%.*s", (int)(slash - out), out);
+    if (ldm_mkdir_p(parent) != LDM_OK) return ldm_cli_error();
+  }
   /* a checkpoint torn between its state and weights files (a killed run) is made whole first */
   cli_hooks_install();
   if (ldm_run_repair(o.ckpt, false, NULL) != LDM_OK) return ldm_cli_error();

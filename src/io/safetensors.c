@@ -335,7 +335,7 @@ ldm_status ldm_file_write_atomic(const char *path, const void *data, size_t n) {
   snprintf(tmp, tlen, "%s.tmp.%ld", path, (long)getpid());
   FILE *fp = fopen(tmp, "wb");
   if (!fp) {
-    ldm_status s = LDM_FAIL(LDM_ERR_IO, "%s: cannot create file: %s", tmp, strerror(errno));
+    ldm_status s = LDM_FAIL(LDM_ERR_IO, "cannot write %s (its temporary %s): %s", path, tmp, strerror(errno));
     free(tmp);
     return s;
   }
@@ -443,7 +443,7 @@ ldm_status ldm_st_write_atomic(ldm_st_writer *w, const char *path) {
   ldm_status s = LDM_OK;
   FILE *fp = fopen(tmp, "wb");
   if (!fp) {
-    s = LDM_FAIL(LDM_ERR_IO, "%s: cannot create file: %s", tmp, strerror(errno));
+    s = LDM_FAIL(LDM_ERR_IO, "cannot write %s (its temporary %s): %s", path, tmp, strerror(errno));
     free(b.p);
     free(tmp);
     return s;
