@@ -349,6 +349,11 @@ START_TEST(unlabeled_run_has_no_classes) {
   ck_assert_int_eq(ldm_st_open(path_in(out, "unet.safetensors"), &f), LDM_OK);
   ck_assert_ptr_null(ldm_st_meta(f, "ldm.classes"));
   ldm_st_close(f);
+  /* the folder of --out is made (before any work), as --out-dir is */
+  rc = run(tmp, err, sizeof err, "sample", "--device", "cpu", "--ckpt", out, "--n", "1", "--steps", "2", "--out",
+           path_in(tmp, "new/sub/u.png"), NULL);
+  ck_assert_msg(rc == 0 && access(path_in(tmp, "new/sub/u.png"), R_OK) == 0, "sample --out into a new folder: %d %s", rc,
+                err);
   rc = run(tmp, err, sizeof err, "sample", "--device", "cpu", "--ckpt", out, "--class", "dog", "--out",
            path_in(tmp, "u.png"), NULL);
   ck_assert_int_eq(rc, 2);
