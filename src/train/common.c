@@ -78,46 +78,6 @@ void ldm_step_write(uint32_t *w, uint32_t opt_t, uint64_t rng_step, float lr, fl
   w[LDM_STEP_ACCUM_ONLY] = accum_only ? 1u : 0u;
 }
 
-/* ---------------------------------------------------------------- log */
-
-static ldm_log_fn log_fn;
-static void *log_user;
-
-void ldm_set_log(ldm_log_fn fn, void *user) {
-  log_fn = fn;
-  log_user = user;
-}
-
-void ldm_vlog_to(ldm_log_fn fn, void *user, ldm_log_level level, const char *fmt, va_list ap) {
-  if (!fn) {
-    fn = log_fn;
-    user = log_user;
-  }
-  if (!fn) return;
-  char line[1024];
-  vsnprintf(line, sizeof line, fmt, ap);
-  /* one line, whatever a path or a folder name holds: trailing newlines go, other control bytes become '?' */
-  size_t n = strlen(line);
-  while (n && line[n - 1] == '\n') line[--n] = 0;
-  for (unsigned char *c = (unsigned char *)line; *c; c++)
-    if (*c < 0x20 || *c == 0x7f) *c = '?';
-  fn(user, level, line);
-}
-
-void ldm_log_to(ldm_log_fn fn, void *user, ldm_log_level level, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  ldm_vlog_to(fn, user, level, fmt, ap);
-  va_end(ap);
-}
-
-void ldm_log(ldm_log_level level, const char *fmt, ...) {
-  va_list ap;
-  va_start(ap, fmt);
-  ldm_vlog_to(NULL, NULL, level, fmt, ap);
-  va_end(ap);
-}
-
 /* "12m05s", "1h02m" */
 static void fmt_duration(double s, char *b, size_t n) {
   if (!(s >= 0)) s = 0;
