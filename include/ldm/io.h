@@ -46,6 +46,9 @@ bool ldm_st_dtype_parse(const char *name, ldm_st_dtype *out);
 #define LDM_ST_MAX_DIMS 8
 #define LDM_ST_MAX_HEADER (100u * 1000u * 1000u) /* bytes; larger headers are rejected */
 #define LDM_ST_MAX_META 4096 /* __metadata__ keys; more are rejected */
+/* Length of the valid UTF-8 sequence at s (n >= 1 bytes left), 0 if invalid: no overlong forms, no
+ * surrogates, nothing above U+10FFFF. The one decoder of the safetensors, JSON and metadata readers. */
+size_t ldm_utf8_seq(const unsigned char *s, size_t n);
 
 /* Writer: collects tensors and string metadata. The header lists tensors in the order added; the
  * data region is contiguous, ordered by element size (8-byte dtypes first, then 4, 2, 1) and by the

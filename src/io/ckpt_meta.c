@@ -370,30 +370,10 @@ ldm_status ldm_cfg_from_meta(const ldm_st_file *f, ldm_model_cfg *c) {
 
 /* ---------------------------------------------------------------- class names (ldm.classes) */
 
-/* Length of the valid UTF-8 sequence at s (n bytes left), 0 if there is none. */
-static size_t utf8_seq(const unsigned char *s, size_t n) {
-  unsigned char b = s[0];
-  if (b < 0x80) return b ? 1 : 0;
-  size_t len;
-  uint32_t cp;
-  if (b >= 0xc2 && b <= 0xdf) len = 2, cp = b & 0x1fu;
-  else if (b >= 0xe0 && b <= 0xef) len = 3, cp = b & 0x0fu;
-  else if (b >= 0xf0 && b <= 0xf4) len = 4, cp = b & 0x07u;
-  else return 0;
-  if (n < len) return 0;
-  for (size_t i = 1; i < len; i++) {
-    if ((s[i] & 0xc0) != 0x80) return 0;
-    cp = (cp << 6) | (s[i] & 0x3fu);
-  }
-  if ((len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return len;
-}
-
 bool ldm_utf8_valid(const char *s, size_t n) {
   const unsigned char *p = (const unsigned char *)s;
   for (size_t i = 0; i < n;) {
-    size_t k = utf8_seq(p + i, n - i);
+    size_t k = p[i] ? ldm_utf8_seq(p + i, n - i) : 0; /* a NUL byte is no part of a name */
     if (!k) return false;
     i += k;
   }
@@ -428,7 +408,7 @@ size_t ldm_json_quote(char *dst, size_t cap, const char *s) {
         snprintf(u, sizeof u, "\\u%04x", ch);
         esc = u;
       } else if (ch >= 0x80) {
-        k = utf8_seq(p + i, n - i);
+        k = ldm_utf8_seq(p + i, n - i);
         if (!k) {
           esc = "\\ufffd";
           k = 1;

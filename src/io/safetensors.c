@@ -72,14 +72,12 @@ static char *dupstr(const char *s) {
   return d;
 }
 
-static size_t utf8_len(const unsigned char *s, size_t n);
-
 /* True if s is valid UTF-8 (the reader rejects anything else, so the writer must not produce it). */
 static bool valid_utf8(const char *s) {
   const unsigned char *p = (const unsigned char *)s;
   size_t n = strlen(s);
   while (n > 0) {
-    size_t l = utf8_len(p, n);
+    size_t l = ldm_utf8_seq(p, n);
     if (!l) return false;
     p += l;
     n -= l;
@@ -530,8 +528,7 @@ static ldm_status jexpect(jp *p, unsigned char c) {
   return LDM_OK;
 }
 
-/* Length of the valid UTF-8 sequence at s (at most n bytes), 0 if invalid. */
-static size_t utf8_len(const unsigned char *s, size_t n) {
+size_t ldm_utf8_seq(const unsigned char *s, size_t n) {
   unsigned char c = s[0];
   if (c < 0x80) return 1;
   size_t len;
@@ -589,7 +586,7 @@ static ldm_status jstring(jp *p, char **out) {
       return jerr(p, "control character in string");
     }
     if (c != '\\') {
-      size_t l = utf8_len(p->s + p->pos, end - p->pos);
+      size_t l = ldm_utf8_seq(p->s + p->pos, end - p->pos);
       if (!l) {
         free(buf);
         return jerr(p, "invalid UTF-8 in string");

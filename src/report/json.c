@@ -1,6 +1,8 @@
 /* Strict JSON reader: recursive descent over a byte buffer, line/column tracked for messages. */
 #include "report/json.h"
 
+#include "ldm/io.h"
+
 #include <errno.h>
 #include <math.h>
 #include <stdio.h>
@@ -94,26 +96,6 @@ static size_t put_utf8(char *d, unsigned cp) {
   return 4;
 }
 
-/* length of a valid UTF-8 sequence starting at p (0 if invalid): no overlongs, no surrogates, <= U+10FFFF */
-static size_t utf8_len(const unsigned char *p, const unsigned char *end) {
-  unsigned c = p[0];
-  size_t n;
-  unsigned cp;
-  if (c < 0x80) return 1;
-  if (c >= 0xC2 && c <= 0xDF) n = 2, cp = c & 0x1F;
-  else if (c >= 0xE0 && c <= 0xEF) n = 3, cp = c & 0x0F;
-  else if (c >= 0xF0 && c <= 0xF4) n = 4, cp = c & 0x07;
-  else return 0;
-  if ((size_t)(end - p) < n) return 0;
-  for (size_t i = 1; i < n; i++) {
-    if ((p[i] & 0xC0) != 0x80) return 0;
-    cp = (cp << 6) | (p[i] & 0x3F);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && (cp < 0x10000 || cp > 0x10FFFF)) || (cp >= 0xD800 && cp <= 0xDFFF))
-    return 0;
-  return n;
-}
-
 /* ps->p at the opening quote */
 static ldm_status parse_string(parser *ps, char **out) {
   ps->p++;
@@ -182,7 +164,7 @@ static ldm_status parse_string(parser *ps, char **out) {
       }
       continue;
     }
-    size_t k = utf8_len((const unsigned char *)ps->p, (const unsigned char *)ps->end);
+    size_t k = ldm_utf8_seq((const unsigned char *)ps->p, (size_t)(ps->end - ps->p));
     if (k == 0) {
       free(s);
       return fail(ps, "invalid UTF-8 in a string");
