@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
+
 /* control characters (newline, carriage return, escape, ...) become '?': one line of text */
 static void one_line(char *s) {
   for (unsigned char *c = (unsigned char *)s; *c; c++)
@@ -47,7 +49,9 @@ ldm_status ldm_set_error(ldm_status s, const char *file, int line, const char *f
   one_line(err_msg);
   const char *base = strrchr(file, '/');
   snprintf(err_where, sizeof err_where, "%s:%d", base ? base + 1 : file, line);
-  if (getenv("LDM_DEBUG")) ldm_log(LDM_LOG_DEBUG, "[ldm debug] %s: %s", err_where, err_msg);
+  ldm_env env;
+  ldm_env_read(&env);
+  if (env.debug) ldm_log(LDM_LOG_DEBUG, "[ldm debug] %s: %s", err_where, err_msg);
   return s;
 }
 

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
 #include "core/ops.h"
 
 ldm_status ldm_graph_init(ldm_graph *g) {
@@ -316,7 +317,9 @@ ldm_status ldm_graph_plan(ldm_graph *g) {
       }
     }
   }
-  bool memplan = !(getenv("LDM_NO_MEMPLAN") && atoi(getenv("LDM_NO_MEMPLAN")) != 0);
+  ldm_env env;
+  ldm_env_read(&env);
+  bool memplan = !env.no_memplan;
   for (int a = LDM_ARENA_ACT; a < LDM_ARENA_COUNT; a++) {
     int64_t size = 0;
     if (a != LDM_ARENA_ACT || !memplan) {

@@ -10,6 +10,8 @@ typedef struct ldm_dev_limits {
   bool fp16;                 /* shaderFloat16 + 16-bit storage */
   uint32_t max_wg_invocations;
   uint64_t max_buffer_range; /* bytes per binding */
+  bool gemm_naive;           /* LDM_GEMM_NAIVE: use the simple GEMM shader */
+  bool conv_naive;           /* LDM_CONV_NAIVE: use the simple convolution shaders */
 } ldm_dev_limits;
 
 /* How the Vulkan backend launches one node. */

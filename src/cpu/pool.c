@@ -4,6 +4,8 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include "core/env.h"
+
 #define MAX_THREADS 64
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
@@ -45,8 +47,9 @@ static void *worker(void *arg) {
 }
 
 static void init(void) {
-  const char *e = getenv("LDM_THREADS");
-  long n = e ? atol(e) : sysconf(_SC_NPROCESSORS_ONLN);
+  ldm_env env;
+  ldm_env_read(&env);
+  long n = env.threads ? env.threads : sysconf(_SC_NPROCESSORS_ONLN);
   if (n < 1) n = 1;
   if (n > MAX_THREADS) n = MAX_THREADS;
   nthreads = (int)n;

@@ -551,8 +551,7 @@ static void plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limit
   /* tiled kernel: 64x64 tile, 16-deep K slab, 256 threads each 4x4; needs 2*64*16*4 = 8 KiB shared */
   const uint32_t need_shared = 2 * 64 * 16 * 4;
   bool naive = lim->max_shared < need_shared || lim->max_wg_invocations < 256;
-  const char *force = getenv("LDM_GEMM_NAIVE");
-  if (force && force[0] == '1') naive = true;
+  if (lim->gemm_naive) naive = true;
   l->nspec = 0;
   if (naive) {
     l->shader = "gemm_naive";

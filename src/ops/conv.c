@@ -746,8 +746,7 @@ static void cpu_conv2d_backward_weight(const ldm_graph *g, const ldm_node *n, vo
 #define CONV_TILED_SHARED (2u * 16u * 65u * 4u)
 
 static bool conv_use_naive(const ldm_dev_limits *lim) {
-  const char *e = getenv("LDM_CONV_NAIVE");
-  if (e && e[0] == '1') return true;
+  if (lim->conv_naive) return true;
   return lim->max_shared < CONV_TILED_SHARED || lim->max_wg_invocations < 256;
 }
 

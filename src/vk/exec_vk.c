@@ -10,10 +10,7 @@
 
 static bool check_forced;
 void ldm_vk_set_check(bool on) { check_forced = on; }
-static bool check_mode(void) {
-  const char *e = getenv("LDM_CHECK");
-  return check_forced || (e && e[0] && strcmp(e, "0") != 0);
-}
+static bool check_mode(const ldm_vk_ctx *c) { return check_forced || c->env.check; }
 
 typedef struct {
   ldm_exec base;
@@ -199,7 +196,7 @@ static ldm_status check_run(vk_exec *x, int first, int last);
 static ldm_status vk_run(ldm_exec *e, int first, int last) {
   vk_exec *x = (vk_exec *)e;
   ldm_vk_ctx *c = x->c;
-  if (check_mode()) return check_run(x, first, last);
+  if (check_mode(c)) return check_run(x, first, last);
   bool whole = first == 0 && last == e->g->nn;
   bool stamps = e->timing && c->timestamps;
   if (whole) {

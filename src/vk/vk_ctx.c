@@ -53,11 +53,6 @@ static VKAPI_ATTR VkBool32 VKAPI_CALL debug_cb(VkDebugUtilsMessageSeverityFlagBi
   return VK_FALSE;
 }
 
-static bool env_on(const char *name) {
-  const char *e = getenv(name);
-  return e && e[0] && strcmp(e, "0") != 0;
-}
-
 static bool loader_ready;
 
 static ldm_status load_loader(void) {
@@ -255,7 +250,9 @@ static ldm_status enumerate(VkInstance inst, VkPhysicalDevice **phys, uint32_t *
 ldm_status ldm_vk_list(ldm_vk_device_info **list, int *n) {
   VkInstance inst;
   VkDebugUtilsMessengerEXT msg;
-  LDM_TRY(make_instance(env_on("LDM_VK_VALIDATION"), &inst, &msg));
+  ldm_env env;
+  ldm_env_read(&env);
+  LDM_TRY(make_instance(env.vk_validation, &inst, &msg));
   VkPhysicalDevice *phys = NULL;
   uint32_t np = 0;
   ldm_status s = enumerate(inst, &phys, &np);
@@ -281,17 +278,11 @@ int ldm_vk_pick_default(const ldm_vk_device_info *l, int n) {
   return -1;
 }
 
-static uint64_t env_u64(const char *name, uint64_t cur) {
-  const char *e = getenv(name);
-  if (!e || !*e) return cur;
-  char *end;
-  unsigned long long v = strtoull(e, &end, 0);
-  if (end == e) return cur;
-  return v < cur ? v : cur; /* limits can only be lowered */
-}
+/* a limit from the environment can only lower the device's own (0 = not set) */
+static uint64_t lowered(uint64_t forced, uint64_t cur) { return forced && forced < cur ? forced : cur; }
 
 static void pcache_path(ldm_vk_ctx *c) {
-  const char *e = getenv("LDM_VK_PIPELINE_CACHE");
+  const char *e = c->env.vk_pipeline_cache;
   c->pcache_path[0] = 0;
   if (e && strcmp(e, "off") == 0) return;
   if (e && *e) {
@@ -374,7 +365,8 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   }
   ldm_vk_ctx *c = ldm_calloc(1, sizeof *c);
   if (!c) return LDM_ERR_NOMEM;
-  ldm_status s = make_instance(env_on("LDM_VK_VALIDATION"), &c->instance, &c->messenger);
+  ldm_env_read(&c->env); /* the switches this context lives by, read once */
+  ldm_status s = make_instance(c->env.vk_validation, &c->instance, &c->messenger);
   if (s != LDM_OK) {
     free(c);
     return s;
@@ -447,11 +439,13 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
     return ldm_vk_fail(r, "vkCreateCommandPool", __FILE__, __LINE__);
   }
   /* effective limits, optionally forced lower to emulate small devices */
-  c->lim.max_shared = (uint32_t)env_u64("LDM_VK_MAX_SHARED", c->info.max_shared);
-  c->lim.max_buffer_range = env_u64("LDM_VK_MAX_BUFFER_RANGE", c->info.max_buffer_range);
-  c->lim.subgroup_size = env_on("LDM_VK_DISABLE_SUBGROUP") || !c->info.subgroup_arith ? 0 : c->info.subgroup_size;
-  c->lim.fp16 = c->info.fp16 && c->info.storage16 && !env_on("LDM_VK_DISABLE_FP16");
+  c->lim.max_shared = (uint32_t)lowered(c->env.vk_max_shared, c->info.max_shared);
+  c->lim.max_buffer_range = lowered(c->env.vk_max_buffer_range, c->info.max_buffer_range);
+  c->lim.subgroup_size = c->env.vk_no_subgroup || !c->info.subgroup_arith ? 0 : c->info.subgroup_size;
+  c->lim.fp16 = c->info.fp16 && c->info.storage16 && !c->env.vk_no_fp16;
   c->lim.max_wg_invocations = c->info.max_wg_invocations;
+  c->lim.gemm_naive = c->env.gemm_naive;
+  c->lim.conv_naive = c->env.conv_naive;
   load_pcache(c);
   *out = c;
   return LDM_OK;

@@ -3,6 +3,7 @@
 #define LDM_VK_INTERNAL_H
 #include <volk.h>
 
+#include "core/env.h"
 #include "core/ops.h"
 #include "ldm/vk.h"
 
@@ -40,6 +41,7 @@ struct ldm_vk_ctx {
   VkPhysicalDeviceProperties props;
   VkPhysicalDeviceMemoryProperties mem;
   ldm_vk_device_info info;
+  ldm_env env;        /* LDM_* switches, read when the context was opened */
   ldm_dev_limits lim;
   uint32_t min_offset_align;
   float timestamp_period;

@@ -5,7 +5,7 @@
 #
 # For each harness, found by glob:
 #   1. build it with clang -fsanitize=fuzzer,address,undefined over the sources named on its
-#      "LDM_FUZZ_SOURCES:" line (paths from the repository root) plus src/core/error.c;
+#      "LDM_FUZZ_SOURCES:" line (paths from the repository root) plus src/core/error.c and env.c;
 #   2. run every file in tests/fuzz/regressions/<name>/ once, then every file of the seed corpus
 #      tests/fuzz/corpus/<name>/ once;
 #   3. fuzz for SECONDS_PER_HARNESS (-max_total_time) starting from the seeds, the regressions and
@@ -62,11 +62,11 @@ for src in "${harnesses[@]}"; do
   name=${name#fuzz_}
   if [ -n "${LDM_FUZZ_ONLY:-}" ] && [[ ",$LDM_FUZZ_ONLY," != *",$name,"* ]]; then continue; fi
   bin="$out/fuzz_$name"
-  srcs=("$root/src/core/error.c")
+  srcs=("$root/src/core/error.c" "$root/src/core/env.c")
   # shellcheck disable=SC2013 # words: the source paths on that line
   for s in $(sed -n 's/.*LDM_FUZZ_SOURCES:\(.*\)$/\1/p' "$src" | sed 's/\*\///'); do
     [ -f "$root/$s" ] || { echo "fuzz: $name: LDM_FUZZ_SOURCES names $s, which does not exist" >&2; exit 1; }
-    [ "$s" = src/core/error.c ] || srcs+=("$root/$s")
+    [ "$s" = src/core/error.c ] || [ "$s" = src/core/env.c ] || srcs+=("$root/$s")
   done
   echo "fuzz: building $name"
   "$cc" "${cflags[@]}" "$src" "${srcs[@]}" -o "$bin" "${libs[@]}"

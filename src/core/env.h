@@ -1,0 +1,31 @@
+/* Every LDM_* environment switch of the library, parsed in one place (ldm_env_read).
+ *
+ * Nothing else in src/ calls getenv for an LDM_* switch. Each consumer takes one snapshot at its own
+ * well-defined moment and keeps it: the Vulkan context when it is opened (limits, validation, kernel
+ * choice, check mode), the thread pool when it starts, the memory planner per ldm_graph_plan, the error
+ * reporter per error (debug). So a switch set before a context is opened applies to that context, and
+ * never changes under a recorded graph. */
+#ifndef LDM_CORE_ENV_H
+#define LDM_CORE_ENV_H
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct ldm_env {
+  bool check;            /* LDM_CHECK: a Vulkan executor compares every node with the CPU */
+  bool gemm_naive;       /* LDM_GEMM_NAIVE=1: the one-thread-per-output GEMM shader */
+  bool conv_naive;       /* LDM_CONV_NAIVE=1: the one-thread-per-output convolution shaders */
+  bool no_memplan;       /* LDM_NO_MEMPLAN (non-zero integer): every activation gets its own storage */
+  bool debug;            /* LDM_DEBUG (set): debug log lines, error origins */
+  bool vk_validation;    /* LDM_VK_VALIDATION: the Khronos validation layer */
+  bool vk_no_subgroup;   /* LDM_VK_DISABLE_SUBGROUP: behave as a device without subgroup arithmetic */
+  bool vk_no_fp16;       /* LDM_VK_DISABLE_FP16: behave as a device without 16-bit floats */
+  uint64_t vk_max_shared;       /* LDM_VK_MAX_SHARED: lower the shared-memory limit (0 = unset) */
+  uint64_t vk_max_buffer_range; /* LDM_VK_MAX_BUFFER_RANGE: lower the binding-range limit (0 = unset) */
+  const char *vk_pipeline_cache; /* LDM_VK_PIPELINE_CACHE: a file, "off", or NULL (the default place) */
+  long threads;          /* LDM_THREADS: CPU worker threads (0 = unset: one per online core) */
+} ldm_env;
+
+/* Parse the current environment into *e (no side effects, no allocation). */
+void ldm_env_read(ldm_env *e);
+
+#endif
