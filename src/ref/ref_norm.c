@@ -1,0 +1,148 @@
+/* Reference of the normalisation / attention / embedding op family (ops/norm.h). */
+#include <math.h>
+
+#include "ops/norm.h"
+#include "ref/ref.h"
+#include "ref/ref_util.h"
+
+/* x [N, C, S] in G groups of C/G channels; per (n, group): mean, var (biased, two passes),
+ * rstd = 1 / sqrt(var + eps); y = (x - mean) rstd gamma[c] + beta[c]. in: x, gamma, beta;
+ * out: y, mean [N G], rstd [N G] */
+void ldm_ref_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_group_norm);
+  const float *x = RF(0), *gamma = RF(1), *beta = RF(2);
+  float *y = RF(3), *mean = RF(4), *rstd = RF(5);
+  const uint64_t S = p->S, cg = p->C / p->G, M = cg * S;
+  for (uint64_t ng = 0; ng < (uint64_t)p->N * p->G; ng++) {
+    const float *xs = x + ng * M;
+    double mu = 0, var = 0;
+    for (uint64_t i = 0; i < M; i++) mu += xs[i];
+    mu /= (double)M;
+    for (uint64_t i = 0; i < M; i++) var += (xs[i] - mu) * (xs[i] - mu);
+    var /= (double)M;
+    double r = 1.0 / sqrt(var + p->eps);
+    uint64_t c0 = (ng % p->G) * cg;
+    for (uint64_t c = 0; c < cg; c++)
+      for (uint64_t s = 0; s < S; s++) {
+        uint64_t i = c * S + s;
+        y[ng * M + i] = (float)((xs[i] - mu) * r * gamma[c0 + c] + beta[c0 + c]);
+      }
+    mean[ng] = (float)mu;
+    rstd[ng] = (float)r;
+  }
+}
+
+/* From the saved mean / rstd: xhat = (x - mean) rstd; per (n, c): pg = sum_s dy xhat, pb = sum_s dy;
+ * per group (M = C/G S elements): a = sum_c gamma pb / M, b = sum_c gamma pg / M;
+ * dx (+)= rstd (gamma dy - a - xhat b) when want_dx. in: x, gamma, mean, rstd, dy; out: dx, pg [N C], pb [N C] */
+void ldm_ref_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_group_norm_backward);
+  const float *x = RF(0), *gamma = RF(1), *mean = RF(2), *rstd = RF(3), *dy = RF(4);
+  float *dx = RF(5), *pg = RF(6), *pb = RF(7);
+  const uint64_t S = p->S, C = p->C, cg = C / p->G, M = cg * S;
+  for (uint64_t ng = 0; ng < (uint64_t)p->N * p->G; ng++) {
+    uint64_t nn = ng / p->G, c0 = (ng % p->G) * cg;
+    double m = mean[ng], r = rstd[ng], A = 0, B = 0;
+    for (uint64_t c = 0; c < cg; c++) {
+      double s1 = 0, s2 = 0;
+      for (uint64_t s = 0; s < S; s++) {
+        uint64_t i = ng * M + c * S + s;
+        s1 += dy[i] * ((x[i] - m) * r);
+        s2 += dy[i];
+      }
+      pg[nn * C + c0 + c] = (float)s1;
+      pb[nn * C + c0 + c] = (float)s2;
+      A += gamma[c0 + c] * s2;
+      B += gamma[c0 + c] * s1;
+    }
+    if (!p->want_dx) continue;
+    for (uint64_t c = 0; c < cg; c++)
+      for (uint64_t s = 0; s < S; s++) {
+        uint64_t i = ng * M + c * S + s;
+        double xh = (x[i] - m) * r;
+        ref_store(&dx[i], p->accumulate, r * (gamma[c0 + c] * dy[i] - A / (double)M - xh * B / (double)M));
+      }
+  }
+}
+
+/* per row of x [rows, cols]: y = exp(x - max) / sum exp(x - max) */
+void ldm_ref_softmax(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_softmax);
+  for (uint64_t r = 0; r < p->rows; r++) {
+    const float *x = RF(0) + r * p->cols;
+    float *y = RF(1) + r * p->cols;
+    double mx = x[0], s = 0;
+    for (uint32_t j = 1; j < p->cols; j++) mx = x[j] > mx ? x[j] : mx;
+    for (uint32_t j = 0; j < p->cols; j++) s += exp(x[j] - mx);
+    for (uint32_t j = 0; j < p->cols; j++) y[j] = (float)(exp(x[j] - mx) / s);
+  }
+}
+
+/* per row: dx (+)= y (dy - sum_j dy_j y_j). in: y, dy */
+void ldm_ref_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_softmax_backward);
+  for (uint64_t r = 0; r < p->rows; r++) {
+    const float *y = RF(0) + r * p->cols, *dy = RF(1) + r * p->cols;
+    float *dx = RF(2) + r * p->cols;
+    double s = 0;
+    for (uint32_t j = 0; j < p->cols; j++) s += (double)dy[j] * y[j];
+    for (uint32_t j = 0; j < p->cols; j++) ref_store(&dx[j], p->accumulate, y[j] * (dy[j] - s));
+  }
+}
+
+/* x [O, Cx, I] -> out [O, Co, I]: out[o][d0 + c][i] (+)= x[o][c0 + c][i] for c < Cn; zero_rest: every
+ * other channel of out is set to 0 */
+void ldm_ref_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_channel_copy);
+  const float *x = RF(0);
+  float *out = RF(1);
+  for (uint64_t o = 0; o < p->O; o++)
+    for (uint64_t d = 0; d < p->Co; d++) {
+      bool in_slice = d >= p->d0 && d < (uint64_t)p->d0 + p->Cn;
+      if (!in_slice && !p->zero_rest) continue;
+      for (uint64_t i = 0; i < p->I; i++) {
+        float *dst = &out[(o * p->Co + d) * p->I + i];
+        if (!in_slice) *dst = 0.0f;
+        else ref_store(dst, p->accumulate, x[(o * p->Cx + p->c0 + d - p->d0) * p->I + i]);
+      }
+    }
+}
+
+/* out[b] = table[idx[b]] (a zero row for idx[b] >= V). in: table [V, D], idx [B] u32; out [B, D] */
+void ldm_ref_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_embedding);
+  for (uint64_t b = 0; b < p->B; b++) {
+    uint32_t v = RU(1)[b];
+    for (uint64_t d = 0; d < p->D; d++) RF(2)[b * p->D + d] = v < p->V ? RF(0)[(uint64_t)v * p->D + d] : 0.0f;
+  }
+}
+
+/* dtable[v] (+)= sum over b with idx[b] == v of dy[b] (out-of-range indices contribute nothing).
+ * in: idx [B] u32, dy [B, D]; out: dtable [V, D] */
+void ldm_ref_embedding_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_embedding_backward);
+  for (uint64_t v = 0; v < p->V; v++)
+    for (uint64_t d = 0; d < p->D; d++) {
+      double s = 0;
+      for (uint64_t b = 0; b < p->B; b++)
+        if (RU(0)[b] == v) s += RF(1)[b * p->D + d];
+      ref_store(&RF(2)[v * p->D + d], p->accumulate, s);
+    }
+}
+
+/* out[b][k] = cos(t_b f_k), out[b][half + k] = sin(t_b f_k), f_k = exp(neg_log_base k / half), with the
+ * exponent, f_k and the argument t_b f_k in fp32 as the definition (torch float32) has them; cos and sin
+ * of that fp32 argument in double. in: t [B] u32; out [B, 2 half] */
+void ldm_ref_timestep_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_timestep_embedding);
+  const uint64_t H = p->half;
+  for (uint64_t b = 0; b < p->B; b++)
+    for (uint64_t k = 0; k < H; k++) {
+      float e = p->neg_log_base * (float)k;
+      e = e / (float)H;
+      float f = (float)exp((double)e);
+      float a = (float)RU(0)[b] * f;
+      RF(1)[b * 2 * H + k] = (float)cos((double)a);
+      RF(1)[b * 2 * H + H + k] = (float)sin((double)a);
+    }
+}
