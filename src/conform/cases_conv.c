@@ -14,20 +14,18 @@
     if ((x) < 0) return LDM_ERR_INTERNAL;                                                          \
   } while (0)
 
-/* arg: N Cin H W Cout K(k,stride,pad) flags(bias 1, accumulate 2) splits */
-#define K(k, s, p) ((k) | (s) << 8 | (p) << 16)
-enum { BIAS = 1, ACC = 2 };
+/* reads N, C (= Cin), H, W, Cout, k, stride, pad, bias, acc; backward weight also splits */
 
-static ldm_pc_conv2d pc_of(const int *a) {
-  uint32_t k = (uint32_t)a[5] & 255u, s = ((uint32_t)a[5] >> 8) & 255u, p = (uint32_t)a[5] >> 16;
-  uint32_t Ho = ((uint32_t)a[2] + 2 * p - k) / s + 1, Wo = ((uint32_t)a[3] + 2 * p - k) / s + 1;
-  ldm_pc_conv2d pc = {(uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2], (uint32_t)a[3], (uint32_t)a[4], Ho, Wo,
-                      k, s, p, (uint32_t)(a[6] & BIAS), (uint32_t)!!(a[6] & ACC), 1, 0};
+static ldm_pc_conv2d pc_of(const ldm_conf_args *a) {
+  uint32_t k = (uint32_t)a->k, s = (uint32_t)a->stride, p = (uint32_t)a->pad;
+  uint32_t Ho = ((uint32_t)a->H + 2 * p - k) / s + 1, Wo = ((uint32_t)a->W + 2 * p - k) / s + 1;
+  ldm_pc_conv2d pc = {(uint32_t)a->N, (uint32_t)a->C, (uint32_t)a->H, (uint32_t)a->W, (uint32_t)a->Cout, Ho, Wo,
+                      k, s, p, (uint32_t)!!a->bias, (uint32_t)a->acc, 1, 0};
   return pc;
 }
 
 /* conv2d forward into a guarded output (the builder's own output would have no guard) */
-static ldm_status c_conv2d(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+static ldm_status c_conv2d(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   ldm_pc_conv2d pc = pc_of(a);
   int x = ldm_conf_input(cc, g, "x", 4, S(pc.N, pc.Cin, pc.H, pc.W), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
@@ -42,7 +40,7 @@ static ldm_status c_conv2d(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
 }
 
 /* the public builder (output compared without a guard) */
-static ldm_status c_conv2d_builder(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+static ldm_status c_conv2d_builder(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   ldm_pc_conv2d pc = pc_of(a);
   int x = ldm_conf_input(cc, g, "x", 4, S(pc.N, pc.Cin, pc.H, pc.W), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
@@ -55,7 +53,7 @@ static ldm_status c_conv2d_builder(ldm_graph *g, ldm_conf_ctx *cc, const int *a)
   return LDM_OK;
 }
 
-static ldm_status c_conv2d_backward_data(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+static ldm_status c_conv2d_backward_data(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   ldm_pc_conv2d pc = pc_of(a);
   int dy = ldm_conf_input(cc, g, "dy", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
@@ -67,9 +65,9 @@ static ldm_status c_conv2d_backward_data(ldm_graph *g, ldm_conf_ctx *cc, const i
   return LDM_OK;
 }
 
-static ldm_status c_conv2d_backward_weight(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+static ldm_status c_conv2d_backward_weight(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   ldm_pc_conv2d pc = pc_of(a);
-  uint32_t splits = a[7] > 0 ? (uint32_t)a[7] : 1u;
+  uint32_t splits = a->splits > 0 ? (uint32_t)a->splits : 1u;
   int dy = ldm_conf_input(cc, g, "dy", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo), -1, 1);
   int x = ldm_conf_input(cc, g, "x", 4, S(pc.N, pc.Cin, pc.H, pc.W), -1, 1);
   int dw = ldm_conf_output(cc, g, "dw", 2, S(splits, (int64_t)pc.Cout * pc.Cin * pc.k * pc.k));
@@ -80,95 +78,74 @@ static ldm_status c_conv2d_backward_weight(ldm_graph *g, ldm_conf_ctx *cc, const
   return LDM_OK;
 }
 
-/* arg: N C H W accumulate */
-static ldm_status c_upsample2x(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 4, S(a[0], a[1], a[2], a[3]), -1, 1);
-  int y = ldm_conf_output(cc, g, "y", 4, S(a[0], a[1], 2 * a[2], 2 * a[3]));
+/* reads N C H W acc */
+static ldm_status c_upsample2x(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), -1, 1);
+  int y = ldm_conf_output(cc, g, "y", 4, S(a->N, a->C, 2 * a->H, 2 * a->W));
   TRY_T(x);
   TRY_T(y);
-  ldm_pc_upsample2x pc = {(uint32_t)(a[0] * a[1]), (uint32_t)a[2], (uint32_t)a[3], (uint32_t)a[4]};
+  ldm_pc_upsample2x pc = {(uint32_t)(a->N * a->C), (uint32_t)a->H, (uint32_t)a->W, (uint32_t)a->acc};
   TRY_T(ldm_node_add(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x"));
   return LDM_OK;
 }
-static ldm_status c_upsample2x_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int dy = ldm_conf_input(cc, g, "dy", 4, S(a[0], a[1], 2 * a[2], 2 * a[3]), -1, 1);
-  int dx = ldm_conf_output(cc, g, "dx", 4, S(a[0], a[1], a[2], a[3]));
+static ldm_status c_upsample2x_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int dy = ldm_conf_input(cc, g, "dy", 4, S(a->N, a->C, 2 * a->H, 2 * a->W), -1, 1);
+  int dx = ldm_conf_output(cc, g, "dx", 4, S(a->N, a->C, a->H, a->W));
   TRY_T(dy);
   TRY_T(dx);
-  TRY_T(ldm_upsample2x_backward_node(g, dy, dx, a[4]));
+  TRY_T(ldm_upsample2x_backward_node(g, dy, dx, a->acc));
   return LDM_OK;
 }
 
 const ldm_conf_case ldm_conf_cases_conv[] = {
     /* forward */
-    {"conv2d", "N2 3->5 7x7 k3 s1 p1 bias", c_conv2d, {2, 3, 7, 7, 5, K(3, 1, 1), BIAS}, 0, false},
-    {"conv2d", "N2 4->6 7x7 k3 s2 p1 bias (->4x4)", c_conv2d, {2, 4, 7, 7, 6, K(3, 2, 1), BIAS}, 0, false},
-    {"conv2d", "N2 4->6 8x8 k3 s2 p1 (->4x4)", c_conv2d, {2, 4, 8, 8, 6, K(3, 2, 1), 0}, 0, false},
-    {"conv2d", "N2 37->19 5x5 k1 s1 p0 bias", c_conv2d, {2, 37, 5, 5, 19, K(1, 1, 0), BIAS}, 0, false},
-    {"conv2d", "N3 8->9 6x5 k3 s1 p1 no bias", c_conv2d, {3, 8, 6, 5, 9, K(3, 1, 1), 0}, 0, false},
-    {"conv2d", "N4 64->64 8x8 k3 s1 p1 bias", c_conv2d, {4, 64, 8, 8, 64, K(3, 1, 1), BIAS}, 0, false},
-    {"conv2d", "N2 5->7 9x6 k3 s1 p0 bias", c_conv2d, {2, 5, 9, 6, 7, K(3, 1, 0), BIAS}, 0, false},
-    {"conv2d", "N1 3->4 6x7 k5 s2 p2 bias", c_conv2d, {1, 3, 6, 7, 4, K(5, 2, 2), BIAS}, 0, false},
-    {"conv2d", "N3 70->66 5x5 k3 s1 p1 bias acc", c_conv2d, {3, 70, 5, 5, 66, K(3, 1, 1), BIAS | ACC}, 0, false},
-    {"conv2d", "builder N2 6->3 9x9 k3 s2 p1 bias", c_conv2d_builder, {2, 6, 9, 9, 3, K(3, 2, 1), BIAS}, 0, false},
-    {"conv2d", "N1 4->6 10x9 k3 s3 p2 bias", c_conv2d, {1, 4, 10, 9, 6, K(3, 3, 2), BIAS}, 0, false},
-    {"conv2d", "N32 128->128 16x16 k3 s1 p1 bias", c_conv2d, {32, 128, 16, 16, 128, K(3, 1, 1), BIAS}, 0, true},
-    {"conv2d", "N128 64->64 16x16 k3 s1 p1 bias", c_conv2d, {128, 64, 16, 16, 64, K(3, 1, 1), BIAS}, 0, true},
+    {.op = "conv2d", .shape = "N2 3->5 7x7 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
+    {.op = "conv2d", .shape = "N2 4->6 7x7 k3 s2 p1 bias (->4x4)", .build = c_conv2d, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .bias = 1}},
+    {.op = "conv2d", .shape = "N2 4->6 8x8 k3 s2 p1 (->4x4)", .build = c_conv2d, .a = {.N = 2, .C = 4, .H = 8, .W = 8, .Cout = 6, .k = 3, .stride = 2, .pad = 1}},
+    {.op = "conv2d", .shape = "N2 37->19 5x5 k1 s1 p0 bias", .build = c_conv2d, .a = {.N = 2, .C = 37, .H = 5, .W = 5, .Cout = 19, .k = 1, .stride = 1, .pad = 0, .bias = 1}},
+    {.op = "conv2d", .shape = "N3 8->9 6x5 k3 s1 p1 no bias", .build = c_conv2d, .a = {.N = 3, .C = 8, .H = 6, .W = 5, .Cout = 9, .k = 3, .stride = 1, .pad = 1}},
+    {.op = "conv2d", .shape = "N4 64->64 8x8 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 4, .C = 64, .H = 8, .W = 8, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
+    {.op = "conv2d", .shape = "N2 5->7 9x6 k3 s1 p0 bias", .build = c_conv2d, .a = {.N = 2, .C = 5, .H = 9, .W = 6, .Cout = 7, .k = 3, .stride = 1, .pad = 0, .bias = 1}},
+    {.op = "conv2d", .shape = "N1 3->4 6x7 k5 s2 p2 bias", .build = c_conv2d, .a = {.N = 1, .C = 3, .H = 6, .W = 7, .Cout = 4, .k = 5, .stride = 2, .pad = 2, .bias = 1}},
+    {.op = "conv2d", .shape = "N3 70->66 5x5 k3 s1 p1 bias acc", .build = c_conv2d, .a = {.N = 3, .C = 70, .H = 5, .W = 5, .Cout = 66, .k = 3, .stride = 1, .pad = 1, .bias = 1, .acc = true}},
+    {.op = "conv2d", .shape = "builder N2 6->3 9x9 k3 s2 p1 bias", .build = c_conv2d_builder, .a = {.N = 2, .C = 6, .H = 9, .W = 9, .Cout = 3, .k = 3, .stride = 2, .pad = 1, .bias = 1}},
+    {.op = "conv2d", .shape = "N1 4->6 10x9 k3 s3 p2 bias", .build = c_conv2d, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .bias = 1}},
+    {.op = "conv2d", .shape = "N32 128->128 16x16 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 32, .C = 128, .H = 16, .W = 16, .Cout = 128, .k = 3, .stride = 1, .pad = 1, .bias = 1}, .full_only = true},
+    {.op = "conv2d", .shape = "N128 64->64 16x16 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .bias = 1}, .full_only = true},
     /* backward data */
-    {"conv2d_backward_data", "N2 3->5 7x7 k3 s1 p1", c_conv2d_backward_data, {2, 3, 7, 7, 5, K(3, 1, 1), 0}, 0, false},
-    {"conv2d_backward_data", "N2 4->6 7x7 k3 s2 p1 acc", c_conv2d_backward_data, {2, 4, 7, 7, 6, K(3, 2, 1), ACC}, 0,
-     false},
-    {"conv2d_backward_data", "N2 4->6 8x8 k3 s2 p1", c_conv2d_backward_data, {2, 4, 8, 8, 6, K(3, 2, 1), 0}, 0, false},
-    {"conv2d_backward_data", "N2 37->19 5x5 k1 s1 p0 acc", c_conv2d_backward_data, {2, 37, 5, 5, 19, K(1, 1, 0), ACC},
-     0, false},
-    {"conv2d_backward_data", "N3 8->9 6x5 k3 s1 p1", c_conv2d_backward_data, {3, 8, 6, 5, 9, K(3, 1, 1), 0}, 0, false},
-    {"conv2d_backward_data", "N4 64->64 8x8 k3 s1 p1 acc", c_conv2d_backward_data, {4, 64, 8, 8, 64, K(3, 1, 1), ACC},
-     0, false},
-    {"conv2d_backward_data", "N2 5->7 9x6 k3 s1 p0", c_conv2d_backward_data, {2, 5, 9, 6, 7, K(3, 1, 0), 0}, 0, false},
-    {"conv2d_backward_data", "N1 3->4 6x7 k5 s2 p2 acc", c_conv2d_backward_data, {1, 3, 6, 7, 4, K(5, 2, 2), ACC}, 0,
-     false},
-    {"conv2d_backward_data", "N3 70->66 5x5 k3 s1 p1", c_conv2d_backward_data, {3, 70, 5, 5, 66, K(3, 1, 1), 0}, 0,
-     false},
-    {"conv2d_backward_data", "N1 4->6 10x9 k3 s3 p2 acc", c_conv2d_backward_data, {1, 4, 10, 9, 6, K(3, 3, 2), ACC}, 0,
-     false},
-    {"conv2d_backward_data", "N32 128->128 16x16 k3 s1 p1", c_conv2d_backward_data,
-     {32, 128, 16, 16, 128, K(3, 1, 1), 0}, 0, true},
-    {"conv2d_backward_data", "N128 64->64 16x16 k3 s1 p1", c_conv2d_backward_data, {128, 64, 16, 16, 64, K(3, 1, 1), 0},
-     0, true},
-    /* backward weight (arg[7] = depth splits) */
-    {"conv2d_backward_weight", "N2 3->5 7x7 k3 s1 p1", c_conv2d_backward_weight, {2, 3, 7, 7, 5, K(3, 1, 1), 0, 1}, 0,
-     false},
-    {"conv2d_backward_weight", "N2 4->6 7x7 k3 s2 p1 acc", c_conv2d_backward_weight,
-     {2, 4, 7, 7, 6, K(3, 2, 1), ACC, 1}, 0, false},
-    {"conv2d_backward_weight", "N2 4->6 8x8 k3 s2 p1 3 splits", c_conv2d_backward_weight,
-     {2, 4, 8, 8, 6, K(3, 2, 1), 0, 3}, 0, false},
-    {"conv2d_backward_weight", "N2 37->19 5x5 k1 s1 p0 acc", c_conv2d_backward_weight,
-     {2, 37, 5, 5, 19, K(1, 1, 0), ACC, 1}, 0, false},
-    {"conv2d_backward_weight", "N3 8->9 6x5 k3 s1 p1 4 splits", c_conv2d_backward_weight,
-     {3, 8, 6, 5, 9, K(3, 1, 1), 0, 4}, 0, false},
-    {"conv2d_backward_weight", "N4 64->64 8x8 k3 s1 p1 acc", c_conv2d_backward_weight,
-     {4, 64, 8, 8, 64, K(3, 1, 1), ACC, 1}, 0, false},
-    {"conv2d_backward_weight", "N4 64->64 8x8 k3 s1 p1 5 splits", c_conv2d_backward_weight,
-     {4, 64, 8, 8, 64, K(3, 1, 1), 0, 5}, 0, false},
-    {"conv2d_backward_weight", "N2 5->7 9x6 k3 s1 p0", c_conv2d_backward_weight, {2, 5, 9, 6, 7, K(3, 1, 0), 0, 1}, 0,
-     false},
-    {"conv2d_backward_weight", "N1 3->4 6x7 k5 s2 p2 acc", c_conv2d_backward_weight,
-     {1, 3, 6, 7, 4, K(5, 2, 2), ACC, 1}, 0, false},
-    {"conv2d_backward_weight", "N3 70->66 5x5 k3 s1 p1 acc", c_conv2d_backward_weight,
-     {3, 70, 5, 5, 66, K(3, 1, 1), ACC, 1}, 0, false},
-    {"conv2d_backward_weight", "N1 4->6 10x9 k3 s3 p2 2 splits", c_conv2d_backward_weight,
-     {1, 4, 10, 9, 6, K(3, 3, 2), 0, 2}, 0, false},
-    {"conv2d_backward_weight", "N32 128->128 16x16 k3 s1 p1 8 splits", c_conv2d_backward_weight,
-     {32, 128, 16, 16, 128, K(3, 1, 1), 0, 8}, 0, true},
-    {"conv2d_backward_weight", "N128 64->64 16x16 k3 s1 p1 16 splits", c_conv2d_backward_weight,
-     {128, 64, 16, 16, 64, K(3, 1, 1), 0, 16}, 0, true},
+    {.op = "conv2d_backward_data", .shape = "N2 3->5 7x7 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1}},
+    {.op = "conv2d_backward_data", .shape = "N2 4->6 7x7 k3 s2 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .acc = true}},
+    {.op = "conv2d_backward_data", .shape = "N2 4->6 8x8 k3 s2 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 4, .H = 8, .W = 8, .Cout = 6, .k = 3, .stride = 2, .pad = 1}},
+    {.op = "conv2d_backward_data", .shape = "N2 37->19 5x5 k1 s1 p0 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 37, .H = 5, .W = 5, .Cout = 19, .k = 1, .stride = 1, .pad = 0, .acc = true}},
+    {.op = "conv2d_backward_data", .shape = "N3 8->9 6x5 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 3, .C = 8, .H = 6, .W = 5, .Cout = 9, .k = 3, .stride = 1, .pad = 1}},
+    {.op = "conv2d_backward_data", .shape = "N4 64->64 8x8 k3 s1 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 4, .C = 64, .H = 8, .W = 8, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .acc = true}},
+    {.op = "conv2d_backward_data", .shape = "N2 5->7 9x6 k3 s1 p0", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 5, .H = 9, .W = 6, .Cout = 7, .k = 3, .stride = 1, .pad = 0}},
+    {.op = "conv2d_backward_data", .shape = "N1 3->4 6x7 k5 s2 p2 acc", .build = c_conv2d_backward_data, .a = {.N = 1, .C = 3, .H = 6, .W = 7, .Cout = 4, .k = 5, .stride = 2, .pad = 2, .acc = true}},
+    {.op = "conv2d_backward_data", .shape = "N3 70->66 5x5 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 3, .C = 70, .H = 5, .W = 5, .Cout = 66, .k = 3, .stride = 1, .pad = 1}},
+    {.op = "conv2d_backward_data", .shape = "N1 4->6 10x9 k3 s3 p2 acc", .build = c_conv2d_backward_data, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .acc = true}},
+    {.op = "conv2d_backward_data", .shape = "N32 128->128 16x16 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 32, .C = 128, .H = 16, .W = 16, .Cout = 128, .k = 3, .stride = 1, .pad = 1}, .full_only = true},
+    {.op = "conv2d_backward_data", .shape = "N128 64->64 16x16 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1}, .full_only = true},
+    /* backward weight (.splits = depth splits) */
+    {.op = "conv2d_backward_weight", .shape = "N2 3->5 7x7 k3 s1 p1", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "N2 4->6 7x7 k3 s2 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .acc = true, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "N2 4->6 8x8 k3 s2 p1 3 splits", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 4, .H = 8, .W = 8, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .splits = 3}},
+    {.op = "conv2d_backward_weight", .shape = "N2 37->19 5x5 k1 s1 p0 acc", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 37, .H = 5, .W = 5, .Cout = 19, .k = 1, .stride = 1, .pad = 0, .acc = true, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "N3 8->9 6x5 k3 s1 p1 4 splits", .build = c_conv2d_backward_weight, .a = {.N = 3, .C = 8, .H = 6, .W = 5, .Cout = 9, .k = 3, .stride = 1, .pad = 1, .splits = 4}},
+    {.op = "conv2d_backward_weight", .shape = "N4 64->64 8x8 k3 s1 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 4, .C = 64, .H = 8, .W = 8, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .acc = true, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "N4 64->64 8x8 k3 s1 p1 5 splits", .build = c_conv2d_backward_weight, .a = {.N = 4, .C = 64, .H = 8, .W = 8, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .splits = 5}},
+    {.op = "conv2d_backward_weight", .shape = "N2 5->7 9x6 k3 s1 p0", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 5, .H = 9, .W = 6, .Cout = 7, .k = 3, .stride = 1, .pad = 0, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "N1 3->4 6x7 k5 s2 p2 acc", .build = c_conv2d_backward_weight, .a = {.N = 1, .C = 3, .H = 6, .W = 7, .Cout = 4, .k = 5, .stride = 2, .pad = 2, .acc = true, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "N3 70->66 5x5 k3 s1 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 3, .C = 70, .H = 5, .W = 5, .Cout = 66, .k = 3, .stride = 1, .pad = 1, .acc = true, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "N1 4->6 10x9 k3 s3 p2 2 splits", .build = c_conv2d_backward_weight, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .splits = 2}},
+    {.op = "conv2d_backward_weight", .shape = "N32 128->128 16x16 k3 s1 p1 8 splits", .build = c_conv2d_backward_weight, .a = {.N = 32, .C = 128, .H = 16, .W = 16, .Cout = 128, .k = 3, .stride = 1, .pad = 1, .splits = 8}, .full_only = true},
+    {.op = "conv2d_backward_weight", .shape = "N128 64->64 16x16 k3 s1 p1 16 splits", .build = c_conv2d_backward_weight, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .splits = 16}, .full_only = true},
     /* upsample: N C H W accumulate */
-    {"upsample2x", "N1 C1 1x1", c_upsample2x, {1, 1, 1, 1, 0}, 0, false},
-    {"upsample2x", "N2 C3 5x7", c_upsample2x, {2, 3, 5, 7, 0}, 0, false},
-    {"upsample2x", "N3 C5 4x3 acc", c_upsample2x, {3, 5, 4, 3, 1}, 0, false},
-    {"upsample2x_backward", "N1 C1 1x1", c_upsample2x_backward, {1, 1, 1, 1, 0}, 0, false},
-    {"upsample2x_backward", "N2 C3 5x7", c_upsample2x_backward, {2, 3, 5, 7, 0}, 0, false},
-    {"upsample2x_backward", "N3 C5 4x3 acc", c_upsample2x_backward, {3, 5, 4, 3, 1}, 0, false},
-    {"upsample2x_backward", "N16 C64 16x16", c_upsample2x_backward, {16, 64, 16, 16, 0}, 0, true},
+    {.op = "upsample2x", .shape = "N1 C1 1x1", .build = c_upsample2x, .a = {.N = 1, .C = 1, .H = 1, .W = 1}},
+    {.op = "upsample2x", .shape = "N2 C3 5x7", .build = c_upsample2x, .a = {.N = 2, .C = 3, .H = 5, .W = 7}},
+    {.op = "upsample2x", .shape = "N3 C5 4x3 acc", .build = c_upsample2x, .a = {.N = 3, .C = 5, .H = 4, .W = 3, .acc = true}},
+    {.op = "upsample2x_backward", .shape = "N1 C1 1x1", .build = c_upsample2x_backward, .a = {.N = 1, .C = 1, .H = 1, .W = 1}},
+    {.op = "upsample2x_backward", .shape = "N2 C3 5x7", .build = c_upsample2x_backward, .a = {.N = 2, .C = 3, .H = 5, .W = 7}},
+    {.op = "upsample2x_backward", .shape = "N3 C5 4x3 acc", .build = c_upsample2x_backward, .a = {.N = 3, .C = 5, .H = 4, .W = 3, .acc = true}},
+    {.op = "upsample2x_backward", .shape = "N16 C64 16x16", .build = c_upsample2x_backward, .a = {.N = 16, .C = 64, .H = 16, .W = 16}, .full_only = true},
 };
 const int ldm_conf_cases_conv_n = (int)(sizeof ldm_conf_cases_conv / sizeof ldm_conf_cases_conv[0]);

@@ -53,10 +53,11 @@ static int u8_table(ldm_conf_ctx *cc, ldm_graph *g, int64_t nbytes) {
 }
 
 /* ---------------------------------------------------------------- VAE pieces */
-static ldm_status c_reparam(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int mu = ldm_conf_input(cc, g, "mu", 2, S(a[0], a[1]), -2, 2);
-  int lv = ldm_conf_input(cc, g, "logvar", 2, S(a[0], a[1]), -4, 3);
-  int e = ldm_conf_input(cc, g, "eps", 2, S(a[0], a[1]), -2, 2);
+/* reads rows cols; ema: n */
+static ldm_status c_reparam(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int mu = ldm_conf_input(cc, g, "mu", 2, S(a->rows, a->cols), -2, 2);
+  int lv = ldm_conf_input(cc, g, "logvar", 2, S(a->rows, a->cols), -4, 3);
+  int e = ldm_conf_input(cc, g, "eps", 2, S(a->rows, a->cols), -2, 2);
   TRY_T(mu);
   TRY_T(lv);
   TRY_T(e);
@@ -65,55 +66,55 @@ static ldm_status c_reparam(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   ldm_conf_compare(cc, g, z);
   return LDM_OK;
 }
-/* arg: n, acc_mu, acc_lv, want (1 mu, 2 lv, 3 both) */
-static ldm_status c_reparam_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int lv = ldm_conf_input(cc, g, "logvar", 1, S(a[0]), -4, 3);
-  int e = ldm_conf_input(cc, g, "eps", 1, S(a[0]), -2, 2);
-  int dz = ldm_conf_input(cc, g, "dz", 1, S(a[0]), -1, 1);
-  int dmu = (a[3] & 1) ? ldm_conf_output(cc, g, "dmu", 1, S(a[0])) : -1;
-  int dlv = (a[3] & 2) ? ldm_conf_output(cc, g, "dlogvar", 1, S(a[0])) : -1;
+/* reads n, acc (mu), acc2 (logvar), want (WANT_1 mu, WANT_2 logvar) */
+static ldm_status c_reparam_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int lv = ldm_conf_input(cc, g, "logvar", 1, S(a->n), -4, 3);
+  int e = ldm_conf_input(cc, g, "eps", 1, S(a->n), -2, 2);
+  int dz = ldm_conf_input(cc, g, "dz", 1, S(a->n), -1, 1);
+  int dmu = (a->want & LDM_CONF_WANT_1) ? ldm_conf_output(cc, g, "dmu", 1, S(a->n)) : -1;
+  int dlv = (a->want & LDM_CONF_WANT_2) ? ldm_conf_output(cc, g, "dlogvar", 1, S(a->n)) : -1;
   TRY_T(lv);
   TRY_T(e);
   TRY_T(dz);
-  ldm_pc_reparam_backward pc = {(uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[2], a[3] & 1, (a[3] >> 1) & 1};
+  ldm_pc_reparam_backward pc = {(uint32_t)a->n, (uint32_t)a->acc, (uint32_t)a->acc2, (a->want & LDM_CONF_WANT_1) != 0, (a->want & LDM_CONF_WANT_2) != 0};
   int out[2] = {dmu >= 0 ? dmu : dlv, dlv >= 0 ? dlv : dmu};
   TRY_T(out[0]);
   TRY_T(ldm_node_add(g, LDM_OP_reparam_backward, (int[]){lv, e, dz}, 3, out, 2, &pc, sizeof pc, "reparam_backward"));
   return LDM_OK;
 }
-/* arg: n, edges (plant x = lo and x = hi exactly) */
-static ldm_status c_clamp(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 1, S(a[0]), -3, 3);
+/* reads n, edges (plant x = lo and x = hi exactly) */
+static ldm_status c_clamp(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -3, 3);
   TRY_T(x);
-  if (a[1]) {
+  if (a->edges) {
     TRY_T(plant(g, x, 0, -1.0f));
-    TRY_T(plant(g, x, a[0] - 1, 1.5f)); /* at the last multiple of ALIGN_ELEMS */
+    TRY_T(plant(g, x, a->n - 1, 1.5f)); /* at the last multiple of ALIGN_ELEMS */
   }
   int y = ldm_clamp(g, x, -1.0f, 1.5f);
   TRY_T(y);
   ldm_conf_compare(cc, g, y);
   return LDM_OK;
 }
-/* arg: n, accumulate, edges */
-static ldm_status c_clamp_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 1, S(a[0]), -3, 3);
-  int dy = ldm_conf_input(cc, g, "dy", 1, S(a[0]), -1, 1);
-  int dx = ldm_conf_output(cc, g, "dx", 1, S(a[0]));
+/* reads n, acc, edges */
+static ldm_status c_clamp_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -3, 3);
+  int dy = ldm_conf_input(cc, g, "dy", 1, S(a->n), -1, 1);
+  int dx = ldm_conf_output(cc, g, "dx", 1, S(a->n));
   TRY_T(x);
   TRY_T(dy);
   TRY_T(dx);
-  if (a[2]) {
+  if (a->edges) {
     TRY_T(plant(g, x, 0, -1.0f));
-    TRY_T(plant(g, x, a[0] / 2, 1.5f));
+    TRY_T(plant(g, x, a->n / 2, 1.5f));
   }
-  ldm_pc_clamp_backward pc = {(uint32_t)a[0], -1.0f, 1.5f, (uint32_t)a[1]};
+  ldm_pc_clamp_backward pc = {(uint32_t)a->n, -1.0f, 1.5f, (uint32_t)a->acc};
   TRY_T(ldm_node_add(g, LDM_OP_clamp_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, "clamp_backward"));
   return LDM_OK;
 }
-/* arg: N, C, H, W */
-static ldm_status c_kl(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int mu = ldm_conf_input(cc, g, "mu", 4, S(a[0], a[1], a[2], a[3]), -2, 2);
-  int lv = ldm_conf_input(cc, g, "logvar", 4, S(a[0], a[1], a[2], a[3]), -4, 3);
+/* reads N C H W */
+static ldm_status c_kl(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int mu = ldm_conf_input(cc, g, "mu", 4, S(a->N, a->C, a->H, a->W), -2, 2);
+  int lv = ldm_conf_input(cc, g, "logvar", 4, S(a->N, a->C, a->H, a->W), -4, 3);
   TRY_T(mu);
   TRY_T(lv);
   int l = ldm_kl_loss(g, mu, lv);
@@ -121,18 +122,18 @@ static ldm_status c_kl(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   ldm_conf_compare(cc, g, l);
   return LDM_OK;
 }
-/* arg: n, batch, acc_mu, acc_lv, want */
-static ldm_status c_kl_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int mu = ldm_conf_input(cc, g, "mu", 1, S(a[0]), -2, 2);
-  int lv = ldm_conf_input(cc, g, "logvar", 1, S(a[0]), -4, 3);
+/* reads n, batch, acc (mu), acc2 (logvar), want */
+static ldm_status c_kl_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int mu = ldm_conf_input(cc, g, "mu", 1, S(a->n), -2, 2);
+  int lv = ldm_conf_input(cc, g, "logvar", 1, S(a->n), -4, 3);
   int dl = ldm_conf_input(cc, g, "dl", 1, S(1), 0.5f, 2);
-  int dmu = (a[4] & 1) ? ldm_conf_output(cc, g, "dmu", 1, S(a[0])) : -1;
-  int dlv = (a[4] & 2) ? ldm_conf_output(cc, g, "dlogvar", 1, S(a[0])) : -1;
+  int dmu = (a->want & LDM_CONF_WANT_1) ? ldm_conf_output(cc, g, "dmu", 1, S(a->n)) : -1;
+  int dlv = (a->want & LDM_CONF_WANT_2) ? ldm_conf_output(cc, g, "dlogvar", 1, S(a->n)) : -1;
   TRY_T(mu);
   TRY_T(lv);
   TRY_T(dl);
-  ldm_pc_kl_loss_backward pc = {(uint32_t)a[0], 1.0f / (float)a[1], (uint32_t)a[2], (uint32_t)a[3], a[4] & 1,
-                                (a[4] >> 1) & 1};
+  ldm_pc_kl_loss_backward pc = {(uint32_t)a->n, 1.0f / (float)a->batch, (uint32_t)a->acc, (uint32_t)a->acc2, (a->want & LDM_CONF_WANT_1) != 0,
+                                (a->want & LDM_CONF_WANT_2) != 0};
   int out[2] = {dmu >= 0 ? dmu : dlv, dlv >= 0 ? dlv : dmu};
   TRY_T(out[0]);
   TRY_T(ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, dl}, 3, out, 2, &pc, sizeof pc, "kl_loss_backward"));
@@ -140,43 +141,43 @@ static ldm_status c_kl_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
 }
 
 /* ---------------------------------------------------------------- diffusion training */
-/* arg: B, per, T, tmax (t in [0, tmax): tmax > T tests out-of-range timesteps), v_target */
-static ldm_status c_q_sample(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x0 = ldm_conf_input(cc, g, "x0", 2, S(a[0], a[1]), -1, 1);
-  int ns = ldm_conf_input(cc, g, "noise", 2, S(a[0], a[1]), -3, 3);
-  int ab = ldm_conf_input(cc, g, "abar", 1, S(a[2]), 0.001f, 0.9999f);
-  int t = ldm_conf_input_u32(cc, g, "t", a[0], (uint32_t)a[3]);
+/* reads B, per, T, tmax (t in [0, tmax): tmax > T tests out-of-range timesteps), v (v_target) */
+static ldm_status c_q_sample(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x0 = ldm_conf_input(cc, g, "x0", 2, S(a->B, a->per), -1, 1);
+  int ns = ldm_conf_input(cc, g, "noise", 2, S(a->B, a->per), -3, 3);
+  int ab = ldm_conf_input(cc, g, "abar", 1, S(a->T), 0.001f, 0.9999f);
+  int t = ldm_conf_input_u32(cc, g, "t", a->B, (uint32_t)a->tmax);
   TRY_T(x0);
   TRY_T(ns);
   TRY_T(ab);
   TRY_T(t);
-  int o = a[4] ? ldm_v_target(g, x0, ns, ab, t) : ldm_q_sample(g, x0, ns, ab, t);
+  int o = a->v ? ldm_v_target(g, x0, ns, ab, t) : ldm_q_sample(g, x0, ns, ab, t);
   TRY_T(o);
   ldm_conf_compare(cc, g, o);
   return LDM_OK;
 }
-/* arg: B, per, T, v_target, acc_x0, acc_noise, want */
-static ldm_status c_q_sample_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int64_t n = (int64_t)a[0] * a[1];
-  int ab = ldm_conf_input(cc, g, "abar", 1, S(a[2]), 0.001f, 0.9999f);
-  int t = ldm_conf_input_u32(cc, g, "t", a[0], (uint32_t)a[2]);
+/* reads B, per, T, v (v_target), acc (x0), acc2 (noise), want (WANT_1 x0, WANT_2 noise) */
+static ldm_status c_q_sample_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int64_t n = (int64_t)a->B * a->per;
+  int ab = ldm_conf_input(cc, g, "abar", 1, S(a->T), 0.001f, 0.9999f);
+  int t = ldm_conf_input_u32(cc, g, "t", a->B, (uint32_t)a->T);
   int dy = ldm_conf_input(cc, g, "dy", 1, S(n), -1, 1);
-  int d0 = (a[6] & 1) ? ldm_conf_output(cc, g, "dx0", 1, S(n)) : -1;
-  int dn = (a[6] & 2) ? ldm_conf_output(cc, g, "dnoise", 1, S(n)) : -1;
+  int d0 = (a->want & LDM_CONF_WANT_1) ? ldm_conf_output(cc, g, "dx0", 1, S(n)) : -1;
+  int dn = (a->want & LDM_CONF_WANT_2) ? ldm_conf_output(cc, g, "dnoise", 1, S(n)) : -1;
   TRY_T(ab);
   TRY_T(t);
   TRY_T(dy);
-  ldm_pc_q_sample_backward pc = {(uint32_t)n, (uint32_t)a[1], (uint32_t)a[2], (uint32_t)a[3],
-                                 (uint32_t)a[4], (uint32_t)a[5], a[6] & 1, (a[6] >> 1) & 1};
+  ldm_pc_q_sample_backward pc = {(uint32_t)n, (uint32_t)a->per, (uint32_t)a->T, (uint32_t)a->v,
+                                 (uint32_t)a->acc, (uint32_t)a->acc2, (a->want & LDM_CONF_WANT_1) != 0, (a->want & LDM_CONF_WANT_2) != 0};
   int out[2] = {d0 >= 0 ? d0 : dn, dn >= 0 ? dn : d0};
   TRY_T(out[0]);
   TRY_T(ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){ab, t, dy}, 3, out, 2, &pc, sizeof pc, "q_sample_backward"));
   return LDM_OK;
 }
-/* arg: B, per */
-static ldm_status c_weighted_mse(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "a", 2, S(a[0], a[1]), -1, 1), y = ldm_conf_input(cc, g, "b", 2, S(a[0], a[1]), -1, 1);
-  int w = ldm_conf_input(cc, g, "w", 1, S(a[0]), 0, 2);
+/* reads B, per */
+static ldm_status c_weighted_mse(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "a", 2, S(a->B, a->per), -1, 1), y = ldm_conf_input(cc, g, "b", 2, S(a->B, a->per), -1, 1);
+  int w = ldm_conf_input(cc, g, "w", 1, S(a->B), 0, 2);
   TRY_T(x);
   TRY_T(y);
   TRY_T(w);
@@ -185,11 +186,11 @@ static ldm_status c_weighted_mse(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   ldm_conf_compare(cc, g, l);
   return LDM_OK;
 }
-/* arg: B, per, sign (0 grad to a, 1 grad to b), accumulate */
-static ldm_status c_weighted_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int64_t n = (int64_t)a[0] * a[1];
+/* reads B, per, to_b (the gradient to b, else to a), acc */
+static ldm_status c_weighted_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int64_t n = (int64_t)a->B * a->per;
   int x = ldm_conf_input(cc, g, "a", 1, S(n), -1, 1), y = ldm_conf_input(cc, g, "b", 1, S(n), -1, 1);
-  int w = ldm_conf_input(cc, g, "w", 1, S(a[0]), 0, 2);
+  int w = ldm_conf_input(cc, g, "w", 1, S(a->B), 0, 2);
   int dl = ldm_conf_input(cc, g, "dl", 1, S(1), 0.5f, 2);
   int o = ldm_conf_output(cc, g, "dx", 1, S(n));
   TRY_T(x);
@@ -197,47 +198,47 @@ static ldm_status c_weighted_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const 
   TRY_T(w);
   TRY_T(dl);
   TRY_T(o);
-  ldm_pc_weighted_mse_backward pc = {(uint32_t)n, (uint32_t)a[1], (a[2] ? -2.0f : 2.0f) / (float)n, (uint32_t)a[3]};
+  ldm_pc_weighted_mse_backward pc = {(uint32_t)n, (uint32_t)a->per, (a->to_b ? -2.0f : 2.0f) / (float)n, (uint32_t)a->acc};
   TRY_T(ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){x, y, w, dl}, 4, &o, 1, &pc, sizeof pc,
                      "weighted_mse_backward"));
   return LDM_OK;
 }
-/* arg: B, T, v_pred, plant (-1 none, else abar[0] = plant and t[0] = 0) */
-static ldm_status c_min_snr(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int ab = ldm_conf_input(cc, g, "abar", 1, S(a[1]), 0.0f, 1.0f);
-  int t = ldm_conf_input_u32(cc, g, "t", a[0], (uint32_t)a[1]);
+/* reads B, T, v (v-prediction), plant (LDM_PLANT_ZERO / ONE: abar[0] = 0 / 1 and t[0] = 0) */
+static ldm_status c_min_snr(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int ab = ldm_conf_input(cc, g, "abar", 1, S(a->T), 0.0f, 1.0f);
+  int t = ldm_conf_input_u32(cc, g, "t", a->B, (uint32_t)a->T);
   TRY_T(ab);
   TRY_T(t);
-  if (a[3] >= 0) {
-    TRY_T(plant(g, ab, 0, (float)a[3]));
+  if (a->plant == LDM_PLANT_ZERO || a->plant == LDM_PLANT_ONE) {
+    TRY_T(plant(g, ab, 0, a->plant == LDM_PLANT_ONE ? 1.0f : 0.0f));
     TRY_T(plant(g, t, 0, 0.0f)); /* float 0 has the bits of u32 0 */
   }
-  int w = ldm_min_snr_weight(g, ab, t, 5.0f, a[2]);
+  int w = ldm_min_snr_weight(g, ab, t, 5.0f, a->v);
   TRY_T(w);
   ldm_conf_compare(cc, g, w);
   return LDM_OK;
 }
-/* arg: B (of each half), per, scale x 10 */
-static ldm_status c_cfg(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x2", 2, S(2 * (int64_t)a[0], a[1]), -3, 3);
+/* reads B (of each half), per, scale */
+static ldm_status c_cfg(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x2", 2, S(2 * (int64_t)a->B, a->per), -3, 3);
   TRY_T(x);
-  int o = ldm_cfg_combine(g, x, (float)a[2] / 10.0f);
+  int o = ldm_cfg_combine(g, x, a->scale);
   TRY_T(o);
   ldm_conf_compare(cc, g, o);
   return LDM_OK;
 }
 
 /* ---------------------------------------------------------------- sampling */
-/* arg: n, kind, eta x 100, v_pred, t - 64, t_prev (-1: final step). The abar table is decreasing across the
+/* reads n, kind (LDM_SAMPLER_*), eta, v (v-prediction), t (= abar index - 64), t_prev (LDM_CONF_FINAL_STEP: the last step). The abar table is decreasing across the
  * two regions used: entries [0, 20) in [0.6, 0.99] (t_prev), entries [64, 101) in [0.02, 0.5] (t). */
-static ldm_status c_sampler(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+static ldm_status c_sampler(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_tensor_new(g, "sampler_words", LDM_ARENA_ACT, LDM_U32, 1, S(LDM_STEP_WORDS));
   int hi = ldm_conf_input(cc, g, "abar_hi", 1, S(20), 0.6f, 0.99f);
   int lo = ldm_conf_input(cc, g, "abar_lo", 1, S(37), 0.02f, 0.5f);
-  int x = ldm_conf_input(cc, g, "x", 1, S(a[0]), -3, 3);
-  int m = ldm_conf_input(cc, g, "model_out", 1, S(a[0]), -2, 2);
-  int ns = ldm_conf_input(cc, g, "noise", 1, S(a[0]), -2, 2);
-  int o = ldm_conf_output(cc, g, "x_prev", 1, S(a[0]));
+  int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -3, 3);
+  int m = ldm_conf_input(cc, g, "model_out", 1, S(a->n), -2, 2);
+  int ns = ldm_conf_input(cc, g, "noise", 1, S(a->n), -2, 2);
+  int o = ldm_conf_output(cc, g, "x_prev", 1, S(a->n));
   TRY_T(st);
   TRY_T(hi);
   TRY_T(lo);
@@ -252,32 +253,32 @@ static ldm_status c_sampler(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   TRY_T(vl);
   TRY_T(ldm_copy(g, hi, vh));
   TRY_T(ldm_copy(g, lo, vl));
-  TRY_T(set_words(cc, g, st, LDM_STEP_USER + 2, a[5] < 0 ? 0xffffffffu : (uint32_t)a[5]));
-  TRY_T(set_words(cc, g, st, LDM_STEP_USER + 1, (uint32_t)ALIGN_ELEMS + (uint32_t)a[4]));
-  TRY_T(ldm_sampler_step(g, x, m, ab, ns, st, a[1], (float)a[2] / 100.0f, a[3], o));
+  TRY_T(set_words(cc, g, st, LDM_STEP_USER + 2, a->t_prev < 0 ? 0xffffffffu : (uint32_t)a->t_prev));
+  TRY_T(set_words(cc, g, st, LDM_STEP_USER + 1, (uint32_t)ALIGN_ELEMS + (uint32_t)a->t));
+  TRY_T(ldm_sampler_step(g, x, m, ab, ns, st, a->kind, a->eta, a->v, o));
   return LDM_OK;
 }
 
 /* ---------------------------------------------------------------- optimizer pieces */
-static ldm_status c_ema(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+static ldm_status c_ema(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
-  int p = ldm_conf_input(cc, g, "p", 1, S(a[0]), -1, 1);
-  int e = ldm_conf_output(cc, g, "ema", 1, S(a[0]));
+  int p = ldm_conf_input(cc, g, "p", 1, S(a->n), -1, 1);
+  int e = ldm_conf_output(cc, g, "ema", 1, S(a->n));
   TRY_T(st);
   TRY_T(p);
   TRY_T(e);
   TRY_T(ldm_ema(g, e, p, st));
   return LDM_OK;
 }
-/* arg: n, plant (0 none, 1 NaN, 2 +Inf), scale of the values */
-static ldm_status c_grad_norm(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+/* reads n, plant (LDM_PLANT_NAN / INF at 2n/3), range (values in [-range, range)) */
+static ldm_status c_grad_norm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
-  float r = (float)a[2] / 100.0f;
-  int gr = ldm_conf_input(cc, g, "grads", 1, S(a[0]), -r, r);
+  float r = a->range;
+  int gr = ldm_conf_input(cc, g, "grads", 1, S(a->n), -r, r);
   TRY_T(st);
   TRY_T(gr);
-  if (a[1]) TRY_T(plant(g, gr, a[0] * 2 / 3, a[1] == 1 ? NAN : INFINITY));
-  if (!a[1]) {
+  if (a->plant) TRY_T(plant(g, gr, a->n * 2 / 3, a->plant == LDM_PLANT_NAN ? NAN : INFINITY));
+  if (!a->plant) {
     int gs = ldm_conf_output(cc, g, "gs", 1, S(4));
     TRY_T(gs);
     TRY_T(ldm_grad_norm_clip(g, gr, st, gs));
@@ -294,13 +295,13 @@ static ldm_status c_grad_norm(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   TRY_T(ldm_copy(g, v, cmp));
   return LDM_OK;
 }
-/* grad_norm_clip feeding AdamW (use_gs); arg: n, plant NaN (the step must be skipped) */
-static ldm_status c_adamw_gs(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+/* grad_norm_clip feeding AdamW (use_gs); reads n, plant (LDM_PLANT_NAN: the step must be skipped) */
+static ldm_status c_adamw_gs(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
-  int gr = ldm_conf_output(cc, g, "grad", 1, S(a[0]));
-  int p = ldm_conf_output(cc, g, "p", 1, S(a[0]));
-  int m = ldm_conf_output(cc, g, "m", 1, S(a[0]));
-  int v = ldm_conf_output_ex(cc, g, "v", LDM_F32, 1, S(a[0]), 0.0f, 0.01f);
+  int gr = ldm_conf_output(cc, g, "grad", 1, S(a->n));
+  int p = ldm_conf_output(cc, g, "p", 1, S(a->n));
+  int m = ldm_conf_output(cc, g, "m", 1, S(a->n));
+  int v = ldm_conf_output_ex(cc, g, "v", LDM_F32, 1, S(a->n), 0.0f, 0.01f);
   int gs = ldm_act(g, "gs", 1, S(4));
   TRY_T(st);
   TRY_T(gr);
@@ -308,40 +309,40 @@ static ldm_status c_adamw_gs(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   TRY_T(m);
   TRY_T(v);
   TRY_T(gs);
-  if (a[1]) TRY_T(plant(g, gr, a[0] - 1, NAN));
+  if (a->plant) TRY_T(plant(g, gr, a->n - 1, NAN));
   TRY_T(ldm_grad_norm_clip(g, gr, st, gs));
   TRY_T(ldm_adamw_gs(g, p, gr, m, v, st, gs, 0.9f, 0.999f, 1e-8f, 0.01f));
   return LDM_OK;
 }
-/* arg: n, lo, hi (u32 bit patterns), use_step */
-static ldm_status c_randint(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+/* reads n, ulo, uhi, use_step */
+static ldm_status c_randint(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
-  int o = ldm_conf_output_ex(cc, g, "out", LDM_U32, 1, S(a[0]), 0, 1);
+  int o = ldm_conf_output_ex(cc, g, "out", LDM_U32, 1, S(a->n), 0, 1);
   TRY_T(st);
   TRY_T(o);
-  TRY_T(ldm_randint(g, o, a[3] ? st : -1, 0xabcdef0123ull, 3, (uint32_t)a[1], (uint32_t)a[2]));
+  TRY_T(ldm_randint(g, o, a->use_step ? st : -1, 0xabcdef0123ull, 3, (uint32_t)a->ulo, (uint32_t)a->uhi));
   return LDM_OK;
 }
-/* arg: n, p x 100, null_class */
-static ldm_status c_label_dropout(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
+/* reads n, p, null_class */
+static ldm_status c_label_dropout(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
-  int lbl = ldm_conf_input_u32(cc, g, "labels", a[0], 10);
-  int o = ldm_conf_output_ex(cc, g, "out", LDM_U32, 1, S(a[0]), 0, 1);
+  int lbl = ldm_conf_input_u32(cc, g, "labels", a->n, 10);
+  int o = ldm_conf_output_ex(cc, g, "out", LDM_U32, 1, S(a->n), 0, 1);
   TRY_T(st);
   TRY_T(lbl);
   TRY_T(o);
-  TRY_T(ldm_label_dropout(g, lbl, o, st, 77, 4, (float)a[1] / 100.0f, (uint32_t)a[2]));
+  TRY_T(ldm_label_dropout(g, lbl, o, st, 77, 4, a->p, (uint32_t)a->null_class));
   return LDM_OK;
 }
-/* arg: table (1 u8, 0 f32, 2 u32), V, row, B (indices drawn from [0, V + 2): two past the table, repeats
+/* reads kind (the table dtype: LDM_U8, LDM_F32, LDM_U32), V, row, B (indices drawn from [0, V + 2): two past the table, repeats
  * certain when B > V) */
-static ldm_status c_gather(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int64_t V = a[1], row = a[2], B = a[3];
-  int tab = a[0] == 1   ? u8_table(cc, g, V * row)
-            : a[0] == 2 ? ldm_conf_input_u32(cc, g, "table", V * row, 11)
+static ldm_status c_gather(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int64_t V = a->V, row = a->row, B = a->B;
+  int tab = a->kind == LDM_U8    ? u8_table(cc, g, V * row)
+            : a->kind == LDM_U32 ? ldm_conf_input_u32(cc, g, "table", V * row, 11)
                         : ldm_conf_input(cc, g, "table", 2, S(V, row), -3, 3);
   int idx = ldm_conf_input_u32(cc, g, "idx", B, (uint32_t)V + 2);
-  int o = ldm_conf_output_ex(cc, g, "rows", a[0] == 2 ? LDM_U32 : LDM_F32, 2, S(B, row), -1, 1);
+  int o = ldm_conf_output_ex(cc, g, "rows", a->kind == LDM_U32 ? LDM_U32 : LDM_F32, 2, S(B, row), -1, 1);
   TRY_T(tab);
   TRY_T(idx);
   TRY_T(o);
@@ -350,75 +351,75 @@ static ldm_status c_gather(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
 }
 
 const ldm_conf_case ldm_conf_cases_diffusion[] = {
-    {"reparam", "[1,1]", c_reparam, {1, 1}, 0, false},
-    {"reparam", "[7,4099]", c_reparam, {7, 4099}, 0, false},
-    {"reparam_backward", "1031 both", c_reparam_backward, {1031, 0, 0, 3}, 0, false},
-    {"reparam_backward", "77 both acc", c_reparam_backward, {77, 1, 1, 3}, 0, false},
-    {"reparam_backward", "513 logvar only acc", c_reparam_backward, {513, 0, 1, 2}, 0, false},
-    {"reparam_backward", "33 mu only", c_reparam_backward, {33, 0, 0, 1}, 0, false},
-    {"clamp", "1", c_clamp, {1, 0}, 0, false},
-    {"clamp", "5003 edges", c_clamp, {5003, 1}, 0, false},
-    {"clamp_backward", "1031 edges", c_clamp_backward, {1031, 0, 1}, 0, false},
-    {"clamp_backward", "257 acc edges", c_clamp_backward, {257, 1, 1}, 0, false},
-    {"kl_loss", "[1,1,1,1]", c_kl, {1, 1, 1, 1}, 0, false},
-    {"kl_loss", "[7,4,5,3]", c_kl, {7, 4, 5, 3}, 0, false},
-    {"kl_loss", "[33,4,8,8]", c_kl, {33, 4, 8, 8}, 0, false},
-    {"kl_loss_backward", "1031 both", c_kl_backward, {1031, 7, 0, 0, 3}, 0, false},
-    {"kl_loss_backward", "99 both acc", c_kl_backward, {99, 3, 1, 1, 3}, 0, false},
-    {"kl_loss_backward", "65 logvar only", c_kl_backward, {65, 5, 0, 0, 2}, 0, false},
-    {"q_sample", "[1,1] T=1", c_q_sample, {1, 1, 1, 1, 0}, 0, false},
-    {"q_sample", "[5,63] T=37 t past table", c_q_sample, {5, 63, 37, 45, 0}, 0, false},
-    {"q_sample", "[33,256] T=1000", c_q_sample, {33, 256, 1000, 1000, 0}, 0, false},
-    {"v_target", "[5,63] T=37 t past table", c_q_sample, {5, 63, 37, 45, 1}, 0, false},
-    {"v_target", "[17,101] T=1000", c_q_sample, {17, 101, 1000, 1000, 1}, 0, false},
-    {"q_sample_backward", "[5,63] both", c_q_sample_backward, {5, 63, 37, 0, 0, 0, 3}, 0, false},
-    {"q_sample_backward", "[3,17] both acc", c_q_sample_backward, {3, 17, 11, 0, 1, 1, 3}, 0, false},
-    {"q_sample_backward", "[7,9] v-target noise only", c_q_sample_backward, {7, 9, 13, 1, 0, 0, 2}, 0, false},
-    {"q_sample_backward", "[4,31] v-target x0 only acc", c_q_sample_backward, {4, 31, 13, 1, 1, 0, 1}, 0, false},
-    {"weighted_mse", "[1,1]", c_weighted_mse, {1, 1}, 0, false},
-    {"weighted_mse", "[6,37]", c_weighted_mse, {6, 37}, 0, false},
-    {"weighted_mse", "[33,256]", c_weighted_mse, {33, 256}, 0, false},
-    {"weighted_mse_backward", "[6,37] to a", c_weighted_mse_backward, {6, 37, 0, 0}, 0, false},
-    {"weighted_mse_backward", "[9,113] to b acc", c_weighted_mse_backward, {9, 113, 1, 1}, 0, false},
-    {"min_snr_weight", "B=1", c_min_snr, {1, 1, 0, -1}, 0, false},
-    {"min_snr_weight", "B=129 eps abar=0", c_min_snr, {129, 50, 0, 0}, 0, false},
-    {"min_snr_weight", "B=129 eps abar=1", c_min_snr, {129, 50, 0, 1}, 0, false},
-    {"min_snr_weight", "B=77 v abar=0", c_min_snr, {77, 50, 1, 0}, 0, false},
-    {"min_snr_weight", "B=77 v abar=1", c_min_snr, {77, 50, 1, 1}, 0, false},
-    {"cfg_combine", "2x[1,1] s=7.5", c_cfg, {1, 1, 75}, 0, false},
-    {"cfg_combine", "2x[3,4*5*7] s=2", c_cfg, {3, 140, 20}, 0, false},
-    {"cfg_combine", "2x[64,256] s=2", c_cfg, {64, 256, 20}, 0, false},
-    {"sampler_step", "DDIM eta 0 eps 1", c_sampler, {1, 0, 0, 0, 10, 10}, 0, false},
-    {"sampler_step", "DDIM eta 0 eps 4099", c_sampler, {4099, 0, 0, 0, 21, 7}, 0, false},
-    {"sampler_step", "DDIM eta 0.5 eps 1031", c_sampler, {1031, 0, 50, 0, 5, 19}, 0, false},
-    {"sampler_step", "DDIM eta 0 v-pred 1031", c_sampler, {1031, 0, 0, 1, 36, 3}, 0, false},
-    {"sampler_step", "DDIM eta 0.5 v-pred 257", c_sampler, {257, 0, 50, 1, 13, 0}, 0, false},
-    {"sampler_step", "DDIM eta 0 final step 1031", c_sampler, {1031, 0, 0, 0, 0, -1}, 0, false},
-    {"sampler_step", "DDIM eta 0.5 v-pred final step 99", c_sampler, {99, 0, 50, 1, 1, -1}, 0, false},
-    {"sampler_step", "DDPM eps 4099", c_sampler, {4099, 1, 0, 0, 0, 19}, 0, false},
-    {"sampler_step", "DDPM eps strided 1031", c_sampler, {1031, 1, 0, 0, 30, 5}, 0, false},
-    {"sampler_step", "DDPM v-pred 1031", c_sampler, {1031, 1, 0, 1, 24, 12}, 0, false},
-    {"sampler_step", "DDPM final step 513", c_sampler, {513, 1, 0, 0, 2, -1}, 0, false},
-    {"ema", "1", c_ema, {1}, 0, false},
-    {"ema", "70001", c_ema, {70001}, 0, false},
-    {"grad_norm_partial", "1", c_grad_norm, {1, 0, 100}, 0, false},
-    {"grad_norm_partial", "1000 (clipped)", c_grad_norm, {1000, 0, 100}, 0, false},
-    {"grad_norm_partial", "1000 small (not clipped)", c_grad_norm, {1000, 0, 1}, 0, false},
-    {"grad_norm_clip", "300001 (1024 groups, strided)", c_grad_norm, {300001, 0, 100}, 0, false},
-    {"grad_norm_clip", "5003 NaN -> flag 1", c_grad_norm, {5003, 1, 100}, 0, false},
-    {"grad_norm_clip", "70001 Inf -> flag 1", c_grad_norm, {70001, 2, 100}, 0, false},
-    {"grad_norm_clip", "65535*256+777", c_grad_norm, {65535 * 256 + 777, 0, 100}, 0, true},
-    {"adamw", "gs 4099 clipped", c_adamw_gs, {4099, 0}, 0, false},
-    {"adamw", "gs 257 NaN skips", c_adamw_gs, {257, 1}, 0, false},
-    {"randint", "1001 [3,1000)", c_randint, {1001, 3, 1000, 1}, 0, false},
-    {"randint", "1 [0,11) no-step", c_randint, {1, 0, 11, 0}, 0, false},
-    {"randint", "4097 [5,2^32-16)", c_randint, {4097, 5, (int)0xfffffff0u, 1}, 0, false},
-    {"label_dropout", "1003 p=0.1", c_label_dropout, {1003, 10, 10}, 0, false},
-    {"label_dropout", "5 p=0.5", c_label_dropout, {5, 50, 10}, 0, false},
-    {"gather_rows", "u8 V=7 row=29 B=50", c_gather, {1, 7, 29, 50}, 0, false},
-    {"gather_rows", "u8 V=11 row=1024 B=128", c_gather, {1, 11, 1024, 128}, 0, false},
-    {"gather_rows", "f32 V=5 row=33 B=17", c_gather, {0, 5, 33, 17}, 0, false},
-    {"gather_rows", "u8 V=1 row=1 B=3", c_gather, {1, 1, 1, 3}, 0, false},
-    {"gather_rows", "u32 labels V=37 row=1 B=129", c_gather, {2, 37, 1, 129}, 0, false},
+    {.op = "reparam", .shape = "[1,1]", .build = c_reparam, .a = {.rows = 1, .cols = 1}},
+    {.op = "reparam", .shape = "[7,4099]", .build = c_reparam, .a = {.rows = 7, .cols = 4099}},
+    {.op = "reparam_backward", .shape = "1031 both", .build = c_reparam_backward, .a = {.n = 1031, .want = LDM_CONF_WANT_BOTH}},
+    {.op = "reparam_backward", .shape = "77 both acc", .build = c_reparam_backward, .a = {.n = 77, .acc = true, .acc2 = true, .want = LDM_CONF_WANT_BOTH}},
+    {.op = "reparam_backward", .shape = "513 logvar only acc", .build = c_reparam_backward, .a = {.n = 513, .acc2 = true, .want = LDM_CONF_WANT_2}},
+    {.op = "reparam_backward", .shape = "33 mu only", .build = c_reparam_backward, .a = {.n = 33, .want = LDM_CONF_WANT_1}},
+    {.op = "clamp", .shape = "1", .build = c_clamp, .a = {.n = 1}},
+    {.op = "clamp", .shape = "5003 edges", .build = c_clamp, .a = {.n = 5003, .edges = true}},
+    {.op = "clamp_backward", .shape = "1031 edges", .build = c_clamp_backward, .a = {.n = 1031, .edges = true}},
+    {.op = "clamp_backward", .shape = "257 acc edges", .build = c_clamp_backward, .a = {.n = 257, .acc = true, .edges = true}},
+    {.op = "kl_loss", .shape = "[1,1,1,1]", .build = c_kl, .a = {.N = 1, .C = 1, .H = 1, .W = 1}},
+    {.op = "kl_loss", .shape = "[7,4,5,3]", .build = c_kl, .a = {.N = 7, .C = 4, .H = 5, .W = 3}},
+    {.op = "kl_loss", .shape = "[33,4,8,8]", .build = c_kl, .a = {.N = 33, .C = 4, .H = 8, .W = 8}},
+    {.op = "kl_loss_backward", .shape = "1031 both", .build = c_kl_backward, .a = {.n = 1031, .batch = 7, .want = LDM_CONF_WANT_BOTH}},
+    {.op = "kl_loss_backward", .shape = "99 both acc", .build = c_kl_backward, .a = {.n = 99, .batch = 3, .acc = true, .acc2 = true, .want = LDM_CONF_WANT_BOTH}},
+    {.op = "kl_loss_backward", .shape = "65 logvar only", .build = c_kl_backward, .a = {.n = 65, .batch = 5, .want = LDM_CONF_WANT_2}},
+    {.op = "q_sample", .shape = "[1,1] T=1", .build = c_q_sample, .a = {.B = 1, .per = 1, .T = 1, .tmax = 1}},
+    {.op = "q_sample", .shape = "[5,63] T=37 t past table", .build = c_q_sample, .a = {.B = 5, .per = 63, .T = 37, .tmax = 45}},
+    {.op = "q_sample", .shape = "[33,256] T=1000", .build = c_q_sample, .a = {.B = 33, .per = 256, .T = 1000, .tmax = 1000}},
+    {.op = "v_target", .shape = "[5,63] T=37 t past table", .build = c_q_sample, .a = {.B = 5, .per = 63, .T = 37, .tmax = 45, .v = true}},
+    {.op = "v_target", .shape = "[17,101] T=1000", .build = c_q_sample, .a = {.B = 17, .per = 101, .T = 1000, .tmax = 1000, .v = true}},
+    {.op = "q_sample_backward", .shape = "[5,63] both", .build = c_q_sample_backward, .a = {.B = 5, .per = 63, .T = 37, .want = LDM_CONF_WANT_BOTH}},
+    {.op = "q_sample_backward", .shape = "[3,17] both acc", .build = c_q_sample_backward, .a = {.B = 3, .per = 17, .T = 11, .acc = true, .acc2 = true, .want = LDM_CONF_WANT_BOTH}},
+    {.op = "q_sample_backward", .shape = "[7,9] v-target noise only", .build = c_q_sample_backward, .a = {.B = 7, .per = 9, .T = 13, .v = true, .want = LDM_CONF_WANT_2}},
+    {.op = "q_sample_backward", .shape = "[4,31] v-target x0 only acc", .build = c_q_sample_backward, .a = {.B = 4, .per = 31, .T = 13, .v = true, .acc = true, .want = LDM_CONF_WANT_1}},
+    {.op = "weighted_mse", .shape = "[1,1]", .build = c_weighted_mse, .a = {.B = 1, .per = 1}},
+    {.op = "weighted_mse", .shape = "[6,37]", .build = c_weighted_mse, .a = {.B = 6, .per = 37}},
+    {.op = "weighted_mse", .shape = "[33,256]", .build = c_weighted_mse, .a = {.B = 33, .per = 256}},
+    {.op = "weighted_mse_backward", .shape = "[6,37] to a", .build = c_weighted_mse_backward, .a = {.B = 6, .per = 37}},
+    {.op = "weighted_mse_backward", .shape = "[9,113] to b acc", .build = c_weighted_mse_backward, .a = {.B = 9, .per = 113, .to_b = true, .acc = true}},
+    {.op = "min_snr_weight", .shape = "B=1", .build = c_min_snr, .a = {.B = 1, .T = 1}},
+    {.op = "min_snr_weight", .shape = "B=129 eps abar=0", .build = c_min_snr, .a = {.B = 129, .T = 50, .plant = LDM_PLANT_ZERO}},
+    {.op = "min_snr_weight", .shape = "B=129 eps abar=1", .build = c_min_snr, .a = {.B = 129, .T = 50, .plant = LDM_PLANT_ONE}},
+    {.op = "min_snr_weight", .shape = "B=77 v abar=0", .build = c_min_snr, .a = {.B = 77, .T = 50, .v = true, .plant = LDM_PLANT_ZERO}},
+    {.op = "min_snr_weight", .shape = "B=77 v abar=1", .build = c_min_snr, .a = {.B = 77, .T = 50, .v = true, .plant = LDM_PLANT_ONE}},
+    {.op = "cfg_combine", .shape = "2x[1,1] s=7.5", .build = c_cfg, .a = {.B = 1, .per = 1, .scale = 7.5f}},
+    {.op = "cfg_combine", .shape = "2x[3,4*5*7] s=2", .build = c_cfg, .a = {.B = 3, .per = 140, .scale = 2.0f}},
+    {.op = "cfg_combine", .shape = "2x[64,256] s=2", .build = c_cfg, .a = {.B = 64, .per = 256, .scale = 2.0f}},
+    {.op = "sampler_step", .shape = "DDIM eta 0 eps 1", .build = c_sampler, .a = {.n = 1, .kind = LDM_SAMPLER_DDIM, .t = 10, .t_prev = 10}},
+    {.op = "sampler_step", .shape = "DDIM eta 0 eps 4099", .build = c_sampler, .a = {.n = 4099, .kind = LDM_SAMPLER_DDIM, .t = 21, .t_prev = 7}},
+    {.op = "sampler_step", .shape = "DDIM eta 0.5 eps 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDIM, .eta = 0.5f, .t = 5, .t_prev = 19}},
+    {.op = "sampler_step", .shape = "DDIM eta 0 v-pred 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDIM, .v = true, .t = 36, .t_prev = 3}},
+    {.op = "sampler_step", .shape = "DDIM eta 0.5 v-pred 257", .build = c_sampler, .a = {.n = 257, .kind = LDM_SAMPLER_DDIM, .eta = 0.5f, .v = true, .t = 13, .t_prev = 0}},
+    {.op = "sampler_step", .shape = "DDIM eta 0 final step 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDIM, .t = 0, .t_prev = LDM_CONF_FINAL_STEP}},
+    {.op = "sampler_step", .shape = "DDIM eta 0.5 v-pred final step 99", .build = c_sampler, .a = {.n = 99, .kind = LDM_SAMPLER_DDIM, .eta = 0.5f, .v = true, .t = 1, .t_prev = LDM_CONF_FINAL_STEP}},
+    {.op = "sampler_step", .shape = "DDPM eps 4099", .build = c_sampler, .a = {.n = 4099, .kind = LDM_SAMPLER_DDPM, .t = 0, .t_prev = 19}},
+    {.op = "sampler_step", .shape = "DDPM eps strided 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDPM, .t = 30, .t_prev = 5}},
+    {.op = "sampler_step", .shape = "DDPM v-pred 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDPM, .v = true, .t = 24, .t_prev = 12}},
+    {.op = "sampler_step", .shape = "DDPM final step 513", .build = c_sampler, .a = {.n = 513, .kind = LDM_SAMPLER_DDPM, .t = 2, .t_prev = LDM_CONF_FINAL_STEP}},
+    {.op = "ema", .shape = "1", .build = c_ema, .a = {.n = 1}},
+    {.op = "ema", .shape = "70001", .build = c_ema, .a = {.n = 70001}},
+    {.op = "grad_norm_partial", .shape = "1", .build = c_grad_norm, .a = {.n = 1, .range = 1.0f}},
+    {.op = "grad_norm_partial", .shape = "1000 (clipped)", .build = c_grad_norm, .a = {.n = 1000, .range = 1.0f}},
+    {.op = "grad_norm_partial", .shape = "1000 small (not clipped)", .build = c_grad_norm, .a = {.n = 1000, .range = 0.01f}},
+    {.op = "grad_norm_clip", .shape = "300001 (1024 groups, strided)", .build = c_grad_norm, .a = {.n = 300001, .range = 1.0f}},
+    {.op = "grad_norm_clip", .shape = "5003 NaN -> flag 1", .build = c_grad_norm, .a = {.n = 5003, .plant = LDM_PLANT_NAN, .range = 1.0f}},
+    {.op = "grad_norm_clip", .shape = "70001 Inf -> flag 1", .build = c_grad_norm, .a = {.n = 70001, .plant = LDM_PLANT_INF, .range = 1.0f}},
+    {.op = "grad_norm_clip", .shape = "65535*256+777", .build = c_grad_norm, .a = {.n = 65535 * 256 + 777, .range = 1.0f}, .full_only = true},
+    {.op = "adamw", .shape = "gs 4099 clipped", .build = c_adamw_gs, .a = {.n = 4099}},
+    {.op = "adamw", .shape = "gs 257 NaN skips", .build = c_adamw_gs, .a = {.n = 257, .plant = LDM_PLANT_NAN}},
+    {.op = "randint", .shape = "1001 [3,1000)", .build = c_randint, .a = {.n = 1001, .ulo = 3, .uhi = 1000, .use_step = true}},
+    {.op = "randint", .shape = "1 [0,11) no-step", .build = c_randint, .a = {.n = 1, .uhi = 11}},
+    {.op = "randint", .shape = "4097 [5,2^32-16)", .build = c_randint, .a = {.n = 4097, .ulo = 5, .uhi = 0xfffffff0u, .use_step = true}},
+    {.op = "label_dropout", .shape = "1003 p=0.1", .build = c_label_dropout, .a = {.n = 1003, .p = 0.1f, .null_class = 10}},
+    {.op = "label_dropout", .shape = "5 p=0.5", .build = c_label_dropout, .a = {.n = 5, .p = 0.5f, .null_class = 10}},
+    {.op = "gather_rows", .shape = "u8 V=7 row=29 B=50", .build = c_gather, .a = {.kind = LDM_U8, .V = 7, .row = 29, .B = 50}},
+    {.op = "gather_rows", .shape = "u8 V=11 row=1024 B=128", .build = c_gather, .a = {.kind = LDM_U8, .V = 11, .row = 1024, .B = 128}},
+    {.op = "gather_rows", .shape = "f32 V=5 row=33 B=17", .build = c_gather, .a = {.kind = LDM_F32, .V = 5, .row = 33, .B = 17}},
+    {.op = "gather_rows", .shape = "u8 V=1 row=1 B=3", .build = c_gather, .a = {.kind = LDM_U8, .V = 1, .row = 1, .B = 3}},
+    {.op = "gather_rows", .shape = "u32 labels V=37 row=1 B=129", .build = c_gather, .a = {.kind = LDM_U32, .V = 37, .row = 1, .B = 129}},
 };
 const int ldm_conf_cases_diffusion_n = (int)(sizeof ldm_conf_cases_diffusion / sizeof ldm_conf_cases_diffusion[0]);

@@ -10,15 +10,15 @@
     if ((x) < 0) return LDM_ERR_INTERNAL;                                                          \
   } while (0)
 
-/* arg: N C H W groups offset(x in [offset-1, offset+1)) */
-static ldm_status c_group_norm(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 4, S(a[0], a[1], a[2], a[3]), (float)a[5] - 1.0f, (float)a[5] + 1.0f);
-  int ga = ldm_conf_input(cc, g, "gamma", 1, S(a[1]), 0.5f, 1.5f);
-  int be = ldm_conf_input(cc, g, "beta", 1, S(a[1]), -0.5f, 0.5f);
+/* reads N C H W groups offset (x in [offset-1, offset+1)) */
+static ldm_status c_group_norm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), a->offset - 1.0f, a->offset + 1.0f);
+  int ga = ldm_conf_input(cc, g, "gamma", 1, S(a->C), 0.5f, 1.5f);
+  int be = ldm_conf_input(cc, g, "beta", 1, S(a->C), -0.5f, 0.5f);
   TRY_T(x);
   TRY_T(ga);
   TRY_T(be);
-  int y = ldm_group_norm(g, x, ga, be, a[4], 1e-5f);
+  int y = ldm_group_norm(g, x, ga, be, a->groups, 1e-5f);
   TRY_T(y);
   const ldm_node *n = &g->n[g->nn - 1];
   int mean = n->out[1], rstd = n->out[2];
@@ -27,14 +27,14 @@ static ldm_status c_group_norm(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   ldm_conf_compare(cc, g, rstd);
   return LDM_OK;
 }
-/* the forward on each backend, then its backward node; arg: N C H W groups accumulate want_dx */
-static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int64_t N = a[0], C = a[1];
-  int x = ldm_conf_input(cc, g, "x", 4, S(N, C, a[2], a[3]), -2, 2);
+/* the forward on each backend, then its backward node; reads N C H W groups acc want_dx */
+static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int64_t N = a->N, C = a->C;
+  int x = ldm_conf_input(cc, g, "x", 4, S(N, C, a->H, a->W), -2, 2);
   int ga = ldm_conf_input(cc, g, "gamma", 1, S(C), 0.5f, 1.5f);
   int be = ldm_conf_input(cc, g, "beta", 1, S(C), -0.5f, 0.5f);
-  int dy = ldm_conf_input(cc, g, "dy", 4, S(N, C, a[2], a[3]), -1, 1);
-  int dx = ldm_conf_output(cc, g, "dx", 4, S(N, C, a[2], a[3]));
+  int dy = ldm_conf_input(cc, g, "dy", 4, S(N, C, a->H, a->W), -1, 1);
+  int dx = ldm_conf_output(cc, g, "dx", 4, S(N, C, a->H, a->W));
   int pg = ldm_conf_output(cc, g, "pg", 1, S(N * C)), pb = ldm_conf_output(cc, g, "pb", 1, S(N * C));
   TRY_T(x);
   TRY_T(ga);
@@ -43,39 +43,39 @@ static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const in
   TRY_T(dx);
   TRY_T(pg);
   TRY_T(pb);
-  TRY_T(ldm_group_norm(g, x, ga, be, a[4], 1e-5f));
+  TRY_T(ldm_group_norm(g, x, ga, be, a->groups, 1e-5f));
   const ldm_node *n = &g->n[g->nn - 1];
   int mean = n->out[1], rstd = n->out[2];
-  TRY_T(ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a[4], a[5], a[6]));
+  TRY_T(ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx));
   return LDM_OK;
 }
-/* arg: rows cols logit-range */
-static ldm_status c_softmax(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 2, S(a[0], a[1]), -(float)a[2], (float)a[2]);
+/* reads rows cols range (logits in [-range, range)) */
+static ldm_status c_softmax(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 2, S(a->rows, a->cols), -a->range, a->range);
   TRY_T(x);
-  int y = ldm_softmax(g, x, a[0], a[1]);
+  int y = ldm_softmax(g, x, a->rows, a->cols);
   TRY_T(y);
   ldm_conf_compare(cc, g, y);
   return LDM_OK;
 }
-/* y = softmax(x) on each backend, then the backward node; arg: rows cols logit-range accumulate */
-static ldm_status c_softmax_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 2, S(a[0], a[1]), -(float)a[2], (float)a[2]);
-  int dy = ldm_conf_input(cc, g, "dy", 2, S(a[0], a[1]), -1, 1);
-  int dx = ldm_conf_output(cc, g, "dx", 2, S(a[0], a[1]));
+/* y = softmax(x) on each backend, then the backward node; reads rows cols range acc */
+static ldm_status c_softmax_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 2, S(a->rows, a->cols), -a->range, a->range);
+  int dy = ldm_conf_input(cc, g, "dy", 2, S(a->rows, a->cols), -1, 1);
+  int dx = ldm_conf_output(cc, g, "dx", 2, S(a->rows, a->cols));
   TRY_T(x);
   TRY_T(dy);
   TRY_T(dx);
-  int y = ldm_softmax(g, x, a[0], a[1]);
+  int y = ldm_softmax(g, x, a->rows, a->cols);
   TRY_T(y);
-  ldm_pc_softmax_backward pc = {(uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[3]};
+  ldm_pc_softmax_backward pc = {(uint32_t)a->rows, (uint32_t)a->cols, (uint32_t)a->acc};
   TRY_T(ldm_node_add(g, LDM_OP_softmax_backward, (int[]){y, dy}, 2, &dx, 1, &pc, sizeof pc, "softmax_backward"));
   return LDM_OK;
 }
-/* arg: N Ca Cb H W */
-static ldm_status c_concat(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "a", 4, S(a[0], a[1], a[3], a[4]), -1, 1);
-  int y = ldm_conf_input(cc, g, "b", 4, S(a[0], a[2], a[3], a[4]), -1, 1);
+/* reads N Ca Cb H W */
+static ldm_status c_concat(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "a", 4, S(a->N, a->Ca, a->H, a->W), -1, 1);
+  int y = ldm_conf_input(cc, g, "b", 4, S(a->N, a->Cb, a->H, a->W), -1, 1);
   TRY_T(x);
   TRY_T(y);
   int o = ldm_concat(g, x, y);
@@ -83,28 +83,28 @@ static ldm_status c_concat(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   ldm_conf_compare(cc, g, o);
   return LDM_OK;
 }
-/* arg: N C H W nparts */
-static ldm_status c_split(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 4, S(a[0], a[1], a[2], a[3]), -1, 1);
+/* reads N C H W nparts */
+static ldm_status c_split(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), -1, 1);
   TRY_T(x);
   int outs[8];
-  TRY_T(ldm_split(g, x, a[4], outs));
-  for (int k = 0; k < a[4]; k++) ldm_conf_compare(cc, g, outs[k]);
+  TRY_T(ldm_split(g, x, a->nparts, outs));
+  for (int k = 0; k < a->nparts; k++) ldm_conf_compare(cc, g, outs[k]);
   return LDM_OK;
 }
-/* one node into a guarded output; arg: O I Cx Co c0 d0 Cn accumulate|zero_rest<<1 */
-static ldm_status c_channel_copy(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int x = ldm_conf_input(cc, g, "x", 3, S(a[0], a[2], a[1]), -1, 1);
-  int o = ldm_conf_output(cc, g, "out", 3, S(a[0], a[3], a[1]));
+/* one node into a guarded output; reads O I Cx Co c0 d0 Cn acc zero_rest */
+static ldm_status c_channel_copy(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 3, S(a->O, a->Cx, a->I), -1, 1);
+  int o = ldm_conf_output(cc, g, "out", 3, S(a->O, a->Co, a->I));
   TRY_T(x);
   TRY_T(o);
-  TRY_T(ldm_channel_copy(g, x, o, a[0], a[1], a[2], a[3], a[4], a[5], a[6], a[7] & 1, a[7] >> 1));
+  TRY_T(ldm_channel_copy(g, x, o, a->O, a->I, a->Cx, a->Co, a->c0, a->d0, a->Cn, a->acc, a->zero_rest));
   return LDM_OK;
 }
-/* arg: V D B */
-static ldm_status c_embedding(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int t = ldm_conf_input(cc, g, "table", 2, S(a[0], a[1]), -1, 1);
-  int idx = ldm_conf_input_u32(cc, g, "idx", a[2], (uint32_t)a[0] + 2); /* a few out of range on purpose */
+/* reads V D B */
+static ldm_status c_embedding(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int t = ldm_conf_input(cc, g, "table", 2, S(a->V, a->D), -1, 1);
+  int idx = ldm_conf_input_u32(cc, g, "idx", a->B, (uint32_t)a->V + 2); /* a few out of range on purpose */
   TRY_T(t);
   TRY_T(idx);
   int o = ldm_embedding(g, t, idx);
@@ -112,77 +112,77 @@ static ldm_status c_embedding(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
   ldm_conf_compare(cc, g, o);
   return LDM_OK;
 }
-/* arg: V D B accumulate (B > V: repeated indices must sum) */
-static ldm_status c_embedding_backward(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int idx = ldm_conf_input_u32(cc, g, "idx", a[2], (uint32_t)a[0]);
-  int dy = ldm_conf_input(cc, g, "dy", 2, S(a[2], a[1]), -1, 1);
-  int dt = ldm_conf_output(cc, g, "dtable", 2, S(a[0], a[1]));
+/* reads V D B acc (B > V: repeated indices must sum) */
+static ldm_status c_embedding_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int idx = ldm_conf_input_u32(cc, g, "idx", a->B, (uint32_t)a->V);
+  int dy = ldm_conf_input(cc, g, "dy", 2, S(a->B, a->D), -1, 1);
+  int dt = ldm_conf_output(cc, g, "dtable", 2, S(a->V, a->D));
   TRY_T(idx);
   TRY_T(dy);
   TRY_T(dt);
-  ldm_pc_embedding_backward pc = {(uint32_t)a[2], (uint32_t)a[0], (uint32_t)a[1], (uint32_t)a[3]};
+  ldm_pc_embedding_backward pc = {(uint32_t)a->B, (uint32_t)a->V, (uint32_t)a->D, (uint32_t)a->acc};
   TRY_T(ldm_node_add(g, LDM_OP_embedding_backward, (int[]){idx, dy}, 2, &dt, 1, &pc, sizeof pc, "embedding_backward"));
   return LDM_OK;
 }
-/* arg: B dim (t in [0, 1000)) */
-static ldm_status c_timestep_embedding(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int t = ldm_conf_input_u32(cc, g, "t", a[0], 1000);
+/* reads B dim (t in [0, 1000)) */
+static ldm_status c_timestep_embedding(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int t = ldm_conf_input_u32(cc, g, "t", a->B, 1000);
   TRY_T(t);
-  int o = ldm_timestep_embedding(g, t, a[1]);
+  int o = ldm_timestep_embedding(g, t, a->dim);
   TRY_T(o);
   ldm_conf_compare(cc, g, o);
   return LDM_OK;
 }
-/* the composition (split + GEMM + softmax + GEMM); arg: B C H W heads */
-static ldm_status c_attention(ldm_graph *g, ldm_conf_ctx *cc, const int *a) {
-  int qkv = ldm_conf_input(cc, g, "qkv", 4, S(a[0], 3 * a[1], a[2], a[3]), -2, 2);
+/* the composition (split + GEMM + softmax + GEMM); reads N C H W heads */
+static ldm_status c_attention(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int qkv = ldm_conf_input(cc, g, "qkv", 4, S(a->N, 3 * a->C, a->H, a->W), -2, 2);
   TRY_T(qkv);
-  int o = ldm_attention_core(g, qkv, a[4]);
+  int o = ldm_attention_core(g, qkv, a->heads);
   TRY_T(o);
   ldm_conf_compare(cc, g, o);
   return LDM_OK;
 }
 
 const ldm_conf_case ldm_conf_cases_norm[] = {
-    {"group_norm", "[3,12,7,7] G3", c_group_norm, {3, 12, 7, 7, 3, 0}, 0, false},
-    {"group_norm", "[2,64,8,8] G16", c_group_norm, {2, 64, 8, 8, 16, 0}, 0, false},
-    {"group_norm", "[1,5,1,1] G5 (one element per group)", c_group_norm, {1, 5, 1, 1, 5, 0}, 0, false},
-    {"group_norm", "[2,8,33,31] G2 offset 100", c_group_norm, {2, 8, 33, 31, 2, 100}, 0, false},
-    {"group_norm", "[2,32,4,4] G8 offset 1000", c_group_norm, {2, 32, 4, 4, 8, 1000}, 0, false},
-    {"group_norm", "[16,128,16,16] G32", c_group_norm, {16, 128, 16, 16, 32, 0}, 0, true},
-    {"group_norm_backward", "[3,12,7,7] G3", c_group_norm_backward, {3, 12, 7, 7, 3, 0, 1}, 0, false},
-    {"group_norm_backward", "[2,64,8,8] G16 acc", c_group_norm_backward, {2, 64, 8, 8, 16, 1, 1}, 0, false},
-    {"group_norm_backward", "[2,8,33,31] G2", c_group_norm_backward, {2, 8, 33, 31, 2, 0, 1}, 0, false},
-    {"group_norm_backward", "[3,12,5,3] G4 no dx", c_group_norm_backward, {3, 12, 5, 3, 4, 0, 0}, 0, false},
-    {"group_norm_backward", "[16,128,16,16] G32", c_group_norm_backward, {16, 128, 16, 16, 32, 0, 1}, 0, true},
-    {"softmax", "[7,1] +-50", c_softmax, {7, 1, 50}, 0, false},
-    {"softmax", "[33,17] +-50", c_softmax, {33, 17, 50}, 0, false},
-    {"softmax", "[5,1000] +-50", c_softmax, {5, 1000, 50}, 0, false},
-    {"softmax", "[2048,16] +-4 (attention 4x4)", c_softmax, {2048, 16, 4}, 0, false},
-    {"softmax", "[300,65] +-8", c_softmax, {300, 65, 8}, 0, false},
-    {"softmax", "[4096,1024] +-8", c_softmax, {4096, 1024, 8}, 0, true},
-    {"softmax_backward", "[7,1] +-50", c_softmax_backward, {7, 1, 50, 0}, 0, false},
-    {"softmax_backward", "[33,17] +-50 acc", c_softmax_backward, {33, 17, 50, 1}, 0, false},
-    {"softmax_backward", "[5,1000] +-50", c_softmax_backward, {5, 1000, 50, 0}, 0, false},
-    {"softmax_backward", "[300,65] +-8 acc", c_softmax_backward, {300, 65, 8, 1}, 0, false},
-    {"channel_copy", "concat [3,5,7,3,5]", c_concat, {3, 5, 7, 3, 5}, 0, false},
-    {"channel_copy", "concat [2,64,128,8,8]", c_concat, {2, 64, 128, 8, 8}, 0, false},
-    {"channel_copy", "split [3,12,7,7] into 3", c_split, {3, 12, 7, 7, 3}, 0, false},
-    {"channel_copy", "split [2,8,1,5] into 2", c_split, {2, 8, 1, 5, 2}, 0, false},
-    {"channel_copy", "[3,7x9 -> 5x11 at 2] acc", c_channel_copy, {3, 11, 7, 9, 1, 2, 5, 1}, 0, false},
-    {"channel_copy", "[3,4x9 -> 12x9 at 4] zero rest", c_channel_copy, {3, 9, 4, 12, 0, 4, 4, 2}, 0, false},
-    {"channel_copy", "[2,12x25 -> 4x25 from 8]", c_channel_copy, {2, 25, 12, 4, 8, 0, 4, 0}, 0, false},
-    {"embedding", "V5 D33 B37", c_embedding, {5, 33, 37}, 0, false},
-    {"embedding", "V11 D256 B128", c_embedding, {11, 256, 128}, 0, false},
-    {"embedding_backward", "V5 D33 B37 (repeats)", c_embedding_backward, {5, 33, 37, 0}, 0, false},
-    {"embedding_backward", "V11 D256 B128 acc", c_embedding_backward, {11, 256, 128, 1}, 0, false},
-    {"embedding_backward", "V300 D7 B3", c_embedding_backward, {300, 7, 3, 0}, 0, false},
-    {"timestep_embedding", "B64 dim128 t<1000", c_timestep_embedding, {64, 128}, 0, false},
-    {"timestep_embedding", "B7 dim6", c_timestep_embedding, {7, 6}, 0, false},
-    {"timestep_embedding", "B1000 dim256", c_timestep_embedding, {1000, 256}, 0, true},
-    {"attention_core", "[2,16,5,5] 4 heads", c_attention, {2, 16, 5, 5, 4}, 0, false},
-    {"attention_core", "[3,12,4,4] 1 head", c_attention, {3, 12, 4, 4, 1}, 0, false},
-    {"attention_core", "[2,64,9,9] 4 heads", c_attention, {2, 64, 9, 9, 4}, 0, false},
-    {"attention_core", "[16,128,8,8] 4 heads", c_attention, {16, 128, 8, 8, 4}, 0, true},
+    {.op = "group_norm", .shape = "[3,12,7,7] G3", .build = c_group_norm, .a = {.N = 3, .C = 12, .H = 7, .W = 7, .groups = 3}},
+    {.op = "group_norm", .shape = "[2,64,8,8] G16", .build = c_group_norm, .a = {.N = 2, .C = 64, .H = 8, .W = 8, .groups = 16}},
+    {.op = "group_norm", .shape = "[1,5,1,1] G5 (one element per group)", .build = c_group_norm, .a = {.N = 1, .C = 5, .H = 1, .W = 1, .groups = 5}},
+    {.op = "group_norm", .shape = "[2,8,33,31] G2 offset 100", .build = c_group_norm, .a = {.N = 2, .C = 8, .H = 33, .W = 31, .groups = 2, .offset = 100}},
+    {.op = "group_norm", .shape = "[2,32,4,4] G8 offset 1000", .build = c_group_norm, .a = {.N = 2, .C = 32, .H = 4, .W = 4, .groups = 8, .offset = 1000}},
+    {.op = "group_norm", .shape = "[16,128,16,16] G32", .build = c_group_norm, .a = {.N = 16, .C = 128, .H = 16, .W = 16, .groups = 32}, .full_only = true},
+    {.op = "group_norm_backward", .shape = "[3,12,7,7] G3", .build = c_group_norm_backward, .a = {.N = 3, .C = 12, .H = 7, .W = 7, .groups = 3, .want_dx = true}},
+    {.op = "group_norm_backward", .shape = "[2,64,8,8] G16 acc", .build = c_group_norm_backward, .a = {.N = 2, .C = 64, .H = 8, .W = 8, .groups = 16, .acc = true, .want_dx = true}},
+    {.op = "group_norm_backward", .shape = "[2,8,33,31] G2", .build = c_group_norm_backward, .a = {.N = 2, .C = 8, .H = 33, .W = 31, .groups = 2, .want_dx = true}},
+    {.op = "group_norm_backward", .shape = "[3,12,5,3] G4 no dx", .build = c_group_norm_backward, .a = {.N = 3, .C = 12, .H = 5, .W = 3, .groups = 4}},
+    {.op = "group_norm_backward", .shape = "[16,128,16,16] G32", .build = c_group_norm_backward, .a = {.N = 16, .C = 128, .H = 16, .W = 16, .groups = 32, .want_dx = true}, .full_only = true},
+    {.op = "softmax", .shape = "[7,1] +-50", .build = c_softmax, .a = {.rows = 7, .cols = 1, .range = 50}},
+    {.op = "softmax", .shape = "[33,17] +-50", .build = c_softmax, .a = {.rows = 33, .cols = 17, .range = 50}},
+    {.op = "softmax", .shape = "[5,1000] +-50", .build = c_softmax, .a = {.rows = 5, .cols = 1000, .range = 50}},
+    {.op = "softmax", .shape = "[2048,16] +-4 (attention 4x4)", .build = c_softmax, .a = {.rows = 2048, .cols = 16, .range = 4}},
+    {.op = "softmax", .shape = "[300,65] +-8", .build = c_softmax, .a = {.rows = 300, .cols = 65, .range = 8}},
+    {.op = "softmax", .shape = "[4096,1024] +-8", .build = c_softmax, .a = {.rows = 4096, .cols = 1024, .range = 8}, .full_only = true},
+    {.op = "softmax_backward", .shape = "[7,1] +-50", .build = c_softmax_backward, .a = {.rows = 7, .cols = 1, .range = 50}},
+    {.op = "softmax_backward", .shape = "[33,17] +-50 acc", .build = c_softmax_backward, .a = {.rows = 33, .cols = 17, .range = 50, .acc = true}},
+    {.op = "softmax_backward", .shape = "[5,1000] +-50", .build = c_softmax_backward, .a = {.rows = 5, .cols = 1000, .range = 50}},
+    {.op = "softmax_backward", .shape = "[300,65] +-8 acc", .build = c_softmax_backward, .a = {.rows = 300, .cols = 65, .range = 8, .acc = true}},
+    {.op = "channel_copy", .shape = "concat [3,5,7,3,5]", .build = c_concat, .a = {.N = 3, .Ca = 5, .Cb = 7, .H = 3, .W = 5}},
+    {.op = "channel_copy", .shape = "concat [2,64,128,8,8]", .build = c_concat, .a = {.N = 2, .Ca = 64, .Cb = 128, .H = 8, .W = 8}},
+    {.op = "channel_copy", .shape = "split [3,12,7,7] into 3", .build = c_split, .a = {.N = 3, .C = 12, .H = 7, .W = 7, .nparts = 3}},
+    {.op = "channel_copy", .shape = "split [2,8,1,5] into 2", .build = c_split, .a = {.N = 2, .C = 8, .H = 1, .W = 5, .nparts = 2}},
+    {.op = "channel_copy", .shape = "[3,7x9 -> 5x11 at 2] acc", .build = c_channel_copy, .a = {.O = 3, .I = 11, .Cx = 7, .Co = 9, .c0 = 1, .d0 = 2, .Cn = 5, .acc = true}},
+    {.op = "channel_copy", .shape = "[3,4x9 -> 12x9 at 4] zero rest", .build = c_channel_copy, .a = {.O = 3, .I = 9, .Cx = 4, .Co = 12, .d0 = 4, .Cn = 4, .zero_rest = true}},
+    {.op = "channel_copy", .shape = "[2,12x25 -> 4x25 from 8]", .build = c_channel_copy, .a = {.O = 2, .I = 25, .Cx = 12, .Co = 4, .c0 = 8, .Cn = 4}},
+    {.op = "embedding", .shape = "V5 D33 B37", .build = c_embedding, .a = {.V = 5, .D = 33, .B = 37}},
+    {.op = "embedding", .shape = "V11 D256 B128", .build = c_embedding, .a = {.V = 11, .D = 256, .B = 128}},
+    {.op = "embedding_backward", .shape = "V5 D33 B37 (repeats)", .build = c_embedding_backward, .a = {.V = 5, .D = 33, .B = 37}},
+    {.op = "embedding_backward", .shape = "V11 D256 B128 acc", .build = c_embedding_backward, .a = {.V = 11, .D = 256, .B = 128, .acc = true}},
+    {.op = "embedding_backward", .shape = "V300 D7 B3", .build = c_embedding_backward, .a = {.V = 300, .D = 7, .B = 3}},
+    {.op = "timestep_embedding", .shape = "B64 dim128 t<1000", .build = c_timestep_embedding, .a = {.B = 64, .dim = 128}},
+    {.op = "timestep_embedding", .shape = "B7 dim6", .build = c_timestep_embedding, .a = {.B = 7, .dim = 6}},
+    {.op = "timestep_embedding", .shape = "B1000 dim256", .build = c_timestep_embedding, .a = {.B = 1000, .dim = 256}, .full_only = true},
+    {.op = "attention_core", .shape = "[2,16,5,5] 4 heads", .build = c_attention, .a = {.N = 2, .C = 16, .H = 5, .W = 5, .heads = 4}},
+    {.op = "attention_core", .shape = "[3,12,4,4] 1 head", .build = c_attention, .a = {.N = 3, .C = 12, .H = 4, .W = 4, .heads = 1}},
+    {.op = "attention_core", .shape = "[2,64,9,9] 4 heads", .build = c_attention, .a = {.N = 2, .C = 64, .H = 9, .W = 9, .heads = 4}},
+    {.op = "attention_core", .shape = "[16,128,8,8] 4 heads", .build = c_attention, .a = {.N = 16, .C = 128, .H = 8, .W = 8, .heads = 4}, .full_only = true},
 };
 const int ldm_conf_cases_norm_n = (int)(sizeof ldm_conf_cases_norm / sizeof ldm_conf_cases_norm[0]);
