@@ -1,7 +1,8 @@
 /* Convolution family on the CPU reference backend (no device): autodiff vs central finite differences
  * for conv2d (x, w, bias; k3 s1 p1, k3 s2 p1 on odd and even sizes, k1 s1 p0, the split backward-weight
  * path, a second consumer of x) and upsample2x; forward, backward-data and backward-weight nodes against
- * direct double-precision loops (every element, accumulate on and off, several depth splits); builder
+ * the plain reference (src/ref: direct double-precision loops; every element, accumulate on and off, several
+ * depth splits); builder
  * errors. */
 #include <check.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include "core/ops.h"
 #include "gradcheck_util.h"
 #include "ops/conv.h"
+#include "ref/ref.h"
 
 static float *read_all(ldm_exec *e, const ldm_graph *g, int t) {
   size_t n = (size_t)g->t[t].numel;
@@ -82,7 +84,7 @@ typedef struct {
   int N, Cin, H, W, Cout, k, s, p, bias;
 } cshape;
 
-static void check_close(const char *what, const float *got, const double *ref, int64_t n, double tol) {
+static void check_close(const char *what, const float *got, const float *ref, int64_t n, double tol) {
   double maxref = 0, maxerr = 0;
   int64_t at = 0;
   for (int64_t i = 0; i < n; i++) {
@@ -98,8 +100,9 @@ static void check_close(const char *what, const float *got, const double *ref, i
                 (long long)at, maxref);
 }
 
-/* conv2d, backward-data (accumulating onto random dx0) and backward-weight (splits s, plus an
- * accumulating unsplit node onto random dw0) against double loops */
+/* conv2d, backward-data (accumulating onto random dx0) and backward-weight (splits s, each partial
+ * checked, plus an accumulating unsplit node onto random dw0): the fast CPU twins against the plain
+ * reference (src/ref: direct loops in double) run over the same graph from the same inputs */
 static void direct_case(cshape c, uint32_t splits) {
   ldm_graph g;
   ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
@@ -125,64 +128,44 @@ static void direct_case(cshape c, uint32_t splits) {
   ck_assert_int_ge(ldm_conv2d_backward_weight_node(&g, dy, x, dwa, &pc, 1, 1), 0);
   for (int t = 0; t < g.nt; t++) ldm_keep(&g, t);
   ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
-  ldm_exec *e;
+  ldm_exec *e, *er;
   ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  ck_assert_int_eq(ldm_exec_cpu(&g, &er), LDM_OK);
   int ins[6] = {x, w, b, dy, dxa, dwa};
   for (int i = 0; i < 6; i++) {
     float scale = i == 1 ? 0.5f : 1.0f;
     gc_fill(e, &g, ins[i], 3, 100u + (uint64_t)i, -scale, scale);
+    gc_fill(er, &g, ins[i], 3, 100u + (uint64_t)i, -scale, scale);
   }
-  float *X = read_all(e, &g, x), *Wt = read_all(e, &g, w), *B = read_all(e, &g, b), *DY = read_all(e, &g, dy);
-  float *DX0 = read_all(e, &g, dxa), *DW0 = read_all(e, &g, dwa);
   ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
-  float *Y = read_all(e, &g, y), *DX = read_all(e, &g, dx), *DXA = read_all(e, &g, dxa);
-  float *DWP = read_all(e, &g, dwp), *DWA = read_all(e, &g, dwa);
-
-  int64_t ny = (int64_t)c.N * c.Cout * Ho * Wo, nx = (int64_t)c.N * c.Cin * c.H * c.W;
-  double *ry = calloc((size_t)ny, sizeof(double)), *rdx = calloc((size_t)nx, sizeof(double));
-  double *rdw = calloc((size_t)nw, sizeof(double)), *tmp = calloc((size_t)(nx > nw ? nx : nw), sizeof(double));
-  float *sum = calloc((size_t)nw, sizeof(float));
-  ck_assert(ry && rdx && rdw && tmp && sum);
-  for (int n = 0; n < c.N; n++)
-    for (int co = 0; co < c.Cout; co++)
-      for (int oh = 0; oh < Ho; oh++)
-        for (int ow = 0; ow < Wo; ow++) {
-          int64_t yi = (((int64_t)n * c.Cout + co) * Ho + oh) * Wo + ow;
-          double acc = c.bias ? B[co] : 0.0;
-          for (int ci = 0; ci < c.Cin; ci++)
-            for (int kh = 0; kh < c.k; kh++)
-              for (int kw = 0; kw < c.k; kw++) {
-                int ih = oh * c.s - c.p + kh, iw = ow * c.s - c.p + kw;
-                if (ih < 0 || ih >= c.H || iw < 0 || iw >= c.W) continue;
-                int64_t xi = (((int64_t)n * c.Cin + ci) * c.H + ih) * c.W + iw;
-                int64_t wi = (((int64_t)co * c.Cin + ci) * c.k + kh) * c.k + kw;
-                acc += (double)X[xi] * Wt[wi];
-                rdx[xi] += (double)DY[yi] * Wt[wi];
-                rdw[wi] += (double)DY[yi] * X[xi];
-              }
-          ry[yi] = acc;
-        }
+  ck_assert_int_eq(ldm_ref_run(er), LDM_OK);
   char what[160];
   snprintf(what, sizeof what, "N%d %d->%d %dx%d k%d s%d p%d%s", c.N, c.Cin, c.Cout, c.H, c.W, c.k, c.s, c.p,
            c.bias ? " bias" : "");
-  char m[200];
-  snprintf(m, sizeof m, "%s forward", what);
-  check_close(m, Y, ry, ny, 1e-5);
-  snprintf(m, sizeof m, "%s backward_data", what);
-  check_close(m, DX, rdx, nx, 1e-5);
-  for (int64_t i = 0; i < nx; i++) tmp[i] = rdx[i] + DX0[i];
-  snprintf(m, sizeof m, "%s backward_data accumulate", what);
-  check_close(m, DXA, tmp, nx, 1e-5);
+  const struct { int t; const char *name; } outs[] = {
+      {y, "forward"}, {dx, "backward_data"}, {dxa, "backward_data accumulate"},
+      {dwp, "backward_weight splits"}, {dwa, "backward_weight accumulate"},
+  };
+  for (size_t k = 0; k < sizeof outs / sizeof outs[0]; k++) {
+    float *got = read_all(e, &g, outs[k].t), *ref = read_all(er, &g, outs[k].t);
+    char m[200];
+    snprintf(m, sizeof m, "%s %s (%u splits)", what, outs[k].name, splits);
+    check_close(m, got, ref, g.t[outs[k].t].numel, 1e-5);
+    free(got);
+    free(ref);
+  }
+  /* the split partials add up to the whole weight gradient: ref dw_acc - dw0 */
+  float *parts = read_all(e, &g, dwp), *whole = read_all(er, &g, dwa), *sum = calloc((size_t)nw, sizeof(float));
+  ck_assert_ptr_nonnull(sum);
   for (uint32_t s = 0; s < splits; s++)
-    for (int64_t i = 0; i < nw; i++) sum[i] += DWP[s * nw + i];
-  snprintf(m, sizeof m, "%s backward_weight %u splits", what, splits);
-  check_close(m, sum, rdw, nw, 1e-5);
-  for (int64_t i = 0; i < nw; i++) tmp[i] = rdw[i] + DW0[i];
-  snprintf(m, sizeof m, "%s backward_weight accumulate", what);
-  check_close(m, DWA, tmp, nw, 1e-5);
-  free(X), free(Wt), free(B), free(DY), free(DX0), free(DW0), free(Y), free(DX), free(DXA), free(DWP), free(DWA);
-  free(ry), free(rdx), free(rdw), free(tmp), free(sum);
+    for (int64_t i = 0; i < nw; i++) sum[i] += parts[s * nw + i];
+  for (int64_t i = 0; i < nw; i++) whole[i] -= gc_unif(3, 105, (uint64_t)i, -1.0f, 1.0f);
+  char m[200];
+  snprintf(m, sizeof m, "%s backward_weight %u splits summed", what, splits);
+  check_close(m, sum, whole, nw, 1e-5);
+  free(parts), free(whole), free(sum);
   ldm_exec_free(e);
+  ldm_exec_free(er);
   ldm_graph_free(&g);
 }
 
