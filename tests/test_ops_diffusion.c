@@ -1,7 +1,10 @@
 /* Diffusion / VAE-loss / optimizer op family on the CPU reference backend: noise schedules and DDIM
  * timesteps against independent double computations, autodiff against finite differences, the
  * sampler's algebra (DDIM eta 0 recovers x0 from the true noise, DDPM step statistics), the global
- * grad-norm clip, AdamW skipping on NaN, Philox randint / label dropout, row gathers, builder errors. */
+ * grad-norm clip, AdamW skipping on NaN, Philox randint / label dropout, row gathers, builder errors.
+ * Where a check is the op's own definition, the fast CPU twins are compared with the plain reference
+ * (src/ref) run over the same graph from the same state; textbook formulas in another form (min-SNR in
+ * terms of snr, the DDPM posterior's eps form), identities and known answers stay as they are. */
 #include <check.h>
 #include <math.h>
 #include <stdio.h>
@@ -12,6 +15,7 @@
 #include "ldm/backend.h"
 #include "ldm/schedule.h"
 #include "ldm/step.h"
+#include "ref/ref.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
 
@@ -19,6 +23,25 @@ static float unif(uint64_t stream, uint64_t i, float lo, float hi) {
   return lo + (hi - lo) * ldm_u32_to_unit(ldm_rng_u32(17, stream, 0, i));
 }
 static void put_f(uint32_t *w, int k, float v) { memcpy(&w[k], &v, 4); }
+
+/* A second CPU executor over e's graph holding a copy of every arena of e, over which the plain reference
+ * (src/ref) has run: call it just before ldm_exec_run(e), and both start from the very same state. */
+static ldm_exec *ref_run_copy(ldm_exec *e) {
+  const ldm_graph *g = ldm_exec_graph(e);
+  ldm_exec *er;
+  ck_assert_int_eq(ldm_exec_cpu(g, &er), LDM_OK);
+  for (int a = 0; a < LDM_ARENA_COUNT; a++) {
+    size_t bytes = (size_t)g->arena_size[a];
+    if (!bytes) continue;
+    void *tmp = malloc(bytes);
+    ck_assert_ptr_nonnull(tmp);
+    ck_assert_int_eq(ldm_exec_read_arena(e, (ldm_arena)a, tmp, bytes), LDM_OK);
+    ck_assert_int_eq(ldm_exec_write_arena(er, (ldm_arena)a, tmp, bytes), LDM_OK);
+    free(tmp);
+  }
+  ck_assert_int_eq(ldm_ref_run(er), LDM_OK);
+  return er;
+}
 
 /* ================================================================= schedules */
 START_TEST(schedule_linear_matches_double_loop) {
@@ -241,8 +264,20 @@ static void samp_run(samp_graph *s, uint32_t t, uint32_t t_prev, float *out) {
   for (int64_t b = 0; b < s->g.t[s->t].numel; b++) tt[b] = t;
   w[LDM_STEP_USER] = t;
   w[LDM_STEP_USER + 1] = t_prev;
+  ldm_exec *er = ref_run_copy(s->e);
   ck_assert_int_eq(ldm_exec_run(s->e), LDM_OK);
-  ck_assert_int_eq(ldm_exec_read(s->e, s->out, out, (size_t)s->g.t[s->out].numel * 4), LDM_OK);
+  int64_t n = s->g.t[s->out].numel;
+  ck_assert_int_eq(ldm_exec_read(s->e, s->out, out, (size_t)n * 4), LDM_OK);
+  float *ro = malloc((size_t)n * 4);
+  ck_assert_ptr_nonnull(ro);
+  ck_assert_int_eq(ldm_exec_read(er, s->out, ro, (size_t)n * 4), LDM_OK);
+  /* q_sample, v_target and the step against the reference; float32 abar: 1 - abar cancels near t = 0 */
+  double tol = t <= 1 ? 2e-4 : 5e-6;
+  for (int64_t i = 0; i < n; i++)
+    ck_assert_msg(fabs(out[i] - ro[i]) <= tol * (1 + fabs(ro[i])), "t %u -> %u [%lld]: %.9g, reference %.9g", t,
+                  t_prev, (long long)i, out[i], ro[i]);
+  free(ro);
+  ldm_exec_free(er);
 }
 static void samp_free(samp_graph *s) {
   ldm_exec_free(s->e);
@@ -327,8 +362,15 @@ START_TEST(ddpm_step_statistics) {
     w[LDM_STEP_USER] = cases[c].t;
     w[LDM_STEP_USER + 1] = cases[c].tp;
     w[LDM_STEP_RNG_HI] = (uint32_t)c; /* fresh noise per case */
+    ldm_exec *er = ref_run_copy(e);
     ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
     ck_assert_int_eq(ldm_exec_read(e, out, o, N * 4), LDM_OK);
+    /* the normals and the step, element by element, against the reference */
+    ck_assert_int_eq(ldm_exec_read(er, out, v, N * 4), LDM_OK);
+    for (int i = 0; i < N; i++)
+      ck_assert_msg(fabs(o[i] - v[i]) <= 1e-5 * (1 + fabs(v[i])), "t %u [%d]: %.9g, reference %.9g", cases[c].t, i,
+                    o[i], v[i]);
+    ldm_exec_free(er);
     double at = ab[cases[c].t], ap = ab[cases[c].tp], alpha = at / ap, beta = 1 - alpha;
     double mean = (xt - beta / sqrt(1 - at) * eps) / sqrt(alpha), var = beta * (1 - ap) / (1 - at);
     double s1 = 0, s2 = 0;
@@ -376,18 +418,27 @@ START_TEST(cfg_and_min_snr) {
   ck_assert_int_eq(ldm_exec_write(e, abar, av, sizeof av), LDM_OK);
   uint32_t *tt = ldm_exec_host_ptr(e, t);
   tt[0] = 0, tt[1] = 1, tt[2] = 2;
+  ldm_exec *er = ref_run_copy(e);
   ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
-  float ov[6], wev[3], wvv[3];
+  float ov[6], rov[6], wev[3], wvv[3], rwe[3], rwv[3];
   ck_assert_int_eq(ldm_exec_read(e, o, ov, sizeof ov), LDM_OK);
-  for (int i = 0; i < 6; i++) ck_assert_float_eq_tol(ov[i], xv[6 + i] + 2 * (xv[i] - xv[6 + i]), 1e-6);
+  ck_assert_int_eq(ldm_exec_read(er, o, rov, sizeof rov), LDM_OK);
+  for (int i = 0; i < 6; i++) ck_assert_float_eq_tol(ov[i], rov[i], 1e-6);
   ck_assert_int_eq(ldm_exec_read(e, we, wev, sizeof wev), LDM_OK);
   ck_assert_int_eq(ldm_exec_read(e, wv, wvv, sizeof wvv), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(er, we, rwe, sizeof rwe), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(er, wv, rwv, sizeof rwv), LDM_OK);
   for (int i = 0; i < 3; i++) {
+    /* Hang et al.'s weights in terms of snr (the op and the reference use min(1, g (1 - a) / a) and
+     * min(a, g (1 - a)), which never divide by zero) */
     double a = av[i], snr = a / (1 - a);
     double eps_w = a > 0 ? fmin(snr, 5.0) / snr : 1.0, v_w = fmin(snr, 5.0) / (snr + 1);
     ck_assert_double_le(fabs(wev[i] - eps_w), 1e-6);
     ck_assert_double_le(fabs(wvv[i] - v_w), 1e-6);
+    ck_assert_double_le(fabs(wev[i] - rwe[i]), 1e-6);
+    ck_assert_double_le(fabs(wvv[i] - rwv[i]), 1e-6);
   }
+  ldm_exec_free(er);
   ldm_exec_free(e);
   ldm_graph_free(&g);
 }
@@ -407,27 +458,32 @@ START_TEST(grad_norm_clip_coefficient) {
   ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
   float *v = malloc(N * 4);
   ck_assert_ptr_nonnull(v);
-  double ss = 0;
-  for (int i = 0; i < N; i++) {
-    v[i] = unif(3, (uint64_t)i, -0.01f, 0.01f);
-    ss += (double)v[i] * v[i];
-  }
+  for (int i = 0; i < N; i++) v[i] = unif(3, (uint64_t)i, -0.01f, 0.01f);
   ck_assert_int_eq(ldm_exec_write(e, gr, v, N * 4), LDM_OK);
-  double raw = sqrt(ss); /* ~3.2 */
   uint32_t *w = ldm_exec_host_ptr(e, st);
   const float *o = ldm_exec_host_ptr(e, gs);
-  struct { float clip, ls, ia; } cases[] = {{1.0f, 1, 1}, {1e9f, 1, 1}, {0.0f, 1, 1}, {1.0f, 4, 0.5f}, {5.0f, 0.25f, 1}};
+  /* {clip, loss scale, 1 / accumulation steps, clipped?}: the raw norm is ~3.2 */
+  struct { float clip, ls, ia; int clipped; } cases[] = {
+      {1.0f, 1, 1, 1}, {1e9f, 1, 1, 0}, {0.0f, 1, 1, 0}, {1.0f, 4, 0.5f, 0}, {5.0f, 0.25f, 1, 1}};
   for (int c = 0; c < 5; c++) {
     put_f(w, LDM_STEP_GRAD_CLIP, cases[c].clip);
     put_f(w, LDM_STEP_LOSS_SCALE, cases[c].ls);
     put_f(w, LDM_STEP_INV_ACCUM, cases[c].ia);
+    ldm_exec *er = ref_run_copy(e);
     ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
-    double norm = raw * cases[c].ia / cases[c].ls;
-    double coef = cases[c].clip > 0 ? fmin(1.0, cases[c].clip / norm) : 1.0;
-    ck_assert_msg(fabs(o[3] - coef) <= 1e-6 * coef, "case %d: coef %.9g, expected %.9g", c, o[3], coef);
-    ck_assert_double_le(fabs(o[2] - norm), 1e-6 * norm);
-    ck_assert_double_le(fabs(o[0] - coef / cases[c].ls * cases[c].ia), 1e-6 * coef / cases[c].ls * cases[c].ia);
+    const float *r = ldm_exec_host_ptr(er, gs); /* {coef / ls * ia, flag, norm, coef} in double, rounded */
+    ck_assert_msg(fabs(o[3] - r[3]) <= 1e-6 * r[3], "case %d: coef %.9g, reference %.9g", c, o[3], r[3]);
+    ck_assert_double_le(fabs(o[2] - r[2]), 1e-6 * r[2]);
+    ck_assert_double_le(fabs(o[0] - r[0]), 1e-6 * r[0]);
     ck_assert_float_eq(o[1], 0.0f);
+    ck_assert_float_eq(r[1], 0.0f);
+    if (cases[c].clipped) ck_assert_msg(o[3] < 1.0f && r[3] < 1.0f, "case %d: not clipped", c);
+    else ck_assert_msg(o[3] == 1.0f && r[3] == 1.0f, "case %d: clipped (%.9g)", c, o[3]);
+    /* independent of both: E[v^2] = 0.01^2 / 3 for v uniform in [-0.01, 0.01), so the raw norm is
+     * sqrt(N / 3) 0.01 (its standard deviation here ~0.08%: 1% is over 10 of them) */
+    double raw = o[2] * cases[c].ls / cases[c].ia;
+    ck_assert_msg(fabs(raw / (sqrt(N / 3.0) * 0.01) - 1) < 0.01, "case %d: raw norm %g", c, raw);
+    ldm_exec_free(er);
   }
   v[N / 2] = NAN;
   ck_assert_int_eq(ldm_exec_write(e, gr, v, N * 4), LDM_OK);
@@ -484,16 +540,26 @@ START_TEST(adamw_gs_and_ema) {
   put_f(w, LDM_STEP_BC2, 0.001f);
   put_f(w, LDM_STEP_EMA, 0.75f);
   gv[0] = 0.25f, gv[1] = 0, gv[2] = 0, gv[3] = 0;
+  ldm_exec *er = ref_run_copy(e);
   ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
-  float a[N], b[N], em[N];
+  float a[N], b[N], em[N], got[N], ref[N];
   ck_assert_int_eq(ldm_exec_read(e, names[0], a, sizeof a), LDM_OK);
   ck_assert_int_eq(ldm_exec_read(e, names[1], b, sizeof b), LDM_OK);
   ck_assert_int_eq(ldm_exec_read(e, ema, em, sizeof em), LDM_OK);
   for (int i = 0; i < N; i++) {
     ck_assert_float_eq(a[i], b[i]); /* 0.25 is exact: bitwise the same update */
     ck_assert(a[i] != p[i]);
-    ck_assert_float_eq_tol(em[i], 0.25f * a[i], 1e-7); /* ema = 0.75 * 0 + 0.25 * p_new */
   }
+  /* parameters, moments (both updates), gradients (zeroed) and the EMA against the reference */
+  const int cmp[] = {names[0], names[1], names[2], names[3], names[4], names[5], names[6], v2, ema};
+  for (size_t k = 0; k < sizeof cmp / sizeof cmp[0]; k++) {
+    ck_assert_int_eq(ldm_exec_read(e, cmp[k], got, sizeof got), LDM_OK);
+    ck_assert_int_eq(ldm_exec_read(er, cmp[k], ref, sizeof ref), LDM_OK);
+    for (int i = 0; i < N; i++)
+      ck_assert_msg(fabsf(got[i] - ref[i]) <= 1e-7f * fmaxf(1, fabsf(ref[i])), "%s[%d]: %.9g, reference %.9g",
+                    g.t[cmp[k]].name, i, got[i], ref[i]);
+  }
+  ldm_exec_free(er);
   gv[1] = 1.0f; /* NaN/Inf flagged: the update is skipped */
   ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
   ck_assert_int_eq(ldm_exec_read(e, names[0], b, sizeof b), LDM_OK);
@@ -526,14 +592,17 @@ START_TEST(randint_and_label_dropout) {
   for (int step = 0; step < 2; step++) {
     w[LDM_STEP_RNG_LO] = 0;
     w[LDM_STEP_RNG_HI] = (uint32_t)step; /* the trainer advances the counter by 2^32 per step */
+    ldm_exec *er = ref_run_copy(e);
     ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+    const uint32_t *rr = ldm_exec_host_ptr(er, r), *ro = ldm_exec_host_ptr(er, out);
     static int hits[1000];
     memset(hits, 0, sizeof hits);
     int dropped = 0, same = 0;
     for (int i = 0; i < N; i++) {
       ck_assert(rv[i] >= 7 && rv[i] < 1007);
       hits[rv[i] - 7]++;
-      ck_assert_uint_eq(rv[i], 7 + (uint32_t)(((uint64_t)ldm_rng_u32(42, 1, (uint64_t)step << 32, (uint64_t)i) * 1000) >> 32));
+      ck_assert_uint_eq(rv[i], rr[i]); /* the same Philox word and integer map as the reference */
+      ck_assert_uint_eq(ov[i], ro[i]);
       if (ov[i] == 10) dropped++;
       else ck_assert_uint_eq(ov[i], lv[i]);
       if (step == 0) first[i] = rv[i];
@@ -542,6 +611,7 @@ START_TEST(randint_and_label_dropout) {
     for (int k = 0; k < 1000; k++) ck_assert_int_gt(hits[k], 50); /* ~100 each */
     ck_assert_msg(fabs(dropped / (double)N - 0.1) < 0.005, "dropped fraction %g", dropped / (double)N);
     if (step == 1) ck_assert_int_lt(same, N / 200); /* fresh draws each step (~1/1000 collide) */
+    ldm_exec_free(er);
   }
   ldm_exec_free(e);
   ldm_graph_free(&g);
@@ -582,23 +652,27 @@ START_TEST(gather_rows_u8_and_f32) {
   uint32_t *iv = ldm_exec_host_ptr(e, idx);
   uint32_t ids[B] = {0, 4, 4, 2, 0, 1, 3, 3, 7 /* past the table: last row */};
   memcpy(iv, ids, sizeof ids);
-  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
-  float a[B * R], b[B * R];
-  ck_assert_int_eq(ldm_exec_read(e, o8, a, sizeof a), LDM_OK);
-  ck_assert_int_eq(ldm_exec_read(e, of, b, sizeof b), LDM_OK);
-  for (int i = 0; i < B; i++)
-    for (int k = 0; k < R; k++) {
-      int r = ids[i] < V ? (int)ids[i] : V - 1;
-      ck_assert_float_eq_tol(a[i * R + k], bytes[r * R + k] * (2.0f / 255.0f) - 1.0f, 1e-6);
-      ck_assert_float_eq(b[i * R + k], fl[r * R + k]);
-    }
   uint32_t labs[V] = {3, 0, 0xffffffffu, 9, 10};
   ck_assert_int_eq(ldm_exec_write(e, lab, labs, sizeof labs), LDM_OK);
+  ldm_exec *er = ref_run_copy(e);
   ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
-  const uint32_t *lo = ldm_exec_host_ptr(e, ol);
-  for (int i = 0; i < B; i++) ck_assert_uint_eq(lo[i], labs[ids[i] < V ? ids[i] : V - 1]);
+  float a[B * R], b[B * R], ra[B * R], rb[B * R];
+  ck_assert_int_eq(ldm_exec_read(e, o8, a, sizeof a), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(e, of, b, sizeof b), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(er, o8, ra, sizeof ra), LDM_OK);
+  ck_assert_int_eq(ldm_exec_read(er, of, rb, sizeof rb), LDM_OK);
+  for (int i = 0; i < B * R; i++) {
+    ck_assert_float_eq_tol(a[i], ra[i], 1e-6);
+    ck_assert_float_eq(b[i], rb[i]); /* f32 rows: copied */
+  }
+  const uint32_t *lo = ldm_exec_host_ptr(e, ol), *rlo = ldm_exec_host_ptr(er, ol);
+  for (int i = 0; i < B; i++) ck_assert_uint_eq(lo[i], rlo[i]);
+  /* known answers: bytes 0 and 255 land on -1 and 1; index 7 reads the last row (label 10) */
   ck_assert_float_eq(a[0], -1.0f);
   ck_assert_float_eq_tol(a[1], 1.0f, 1e-6);
+  ck_assert_uint_eq(lo[B - 1], 10);
+  ck_assert_float_eq(b[(B - 1) * R], fl[(V - 1) * R]);
+  ldm_exec_free(er);
   ldm_exec_free(e);
   ldm_graph_free(&g);
 }
