@@ -3,7 +3,7 @@
 // classifier-free guidance: out = uncond + s (cond - uncond); x2 = [cond (n) | uncond (n)]
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; float scale; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer O { float o[]; };
 void main() {

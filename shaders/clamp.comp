@@ -3,7 +3,7 @@
 // y = clamp(x, lo, hi) by comparisons (a NaN passes through, as in torch.clamp)
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; float lo, hi; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer Y { float y[]; };
 void main() {

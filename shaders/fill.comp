@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { float value; uint n; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) writeonly buffer Out { float o[]; };
 void main() {
   uint i = ldm_gid();

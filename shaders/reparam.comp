@@ -3,7 +3,7 @@
 // VAE reparameterisation: z = mu + exp(logvar / 2) * eps
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer MU { float mu[]; };
 layout(std430, binding = 1) readonly buffer LV { float lv[]; };
 layout(std430, binding = 2) readonly buffer E { float e[]; };

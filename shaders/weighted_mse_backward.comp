@@ -3,7 +3,7 @@
 // dx (+)= scale * dl * w[i / per] * (a - b), scale = +-2 / n (gradient to a or to b)
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, per; float scale; uint accumulate; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) readonly buffer W { float w[]; };
