@@ -6,7 +6,7 @@
 // (step[STEP_ACCUM_ONLY] != 0) leaves everything as it is.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; float beta1, beta2, eps, wd; uint use_gs; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer Step { float step[]; };
 layout(std430, binding = 1) readonly buffer GS { float gs[]; };
 layout(std430, binding = 2) buffer P { float p[]; };

@@ -3,7 +3,7 @@
 // out[o][j][i] (+)= alpha * x[o % xO][j]
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint O, J, I, xO; float alpha; uint accumulate; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) buffer Out { float o[]; };
 void main() {

@@ -5,7 +5,7 @@
 // covers all of out and the channels outside [d0, d0 + Cn) are set to 0.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint O, I, Cx, Co, c0, d0, Cn, accumulate, zero_rest; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) buffer Out { float o[]; };
 void main() {

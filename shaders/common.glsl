@@ -1,20 +1,11 @@
 // Shared declarations of ldm-vk compute shaders.
 #extension GL_EXT_control_flow_attributes : enable
 
-// Step-buffer word indices (mirror include/ldm/step.h)
-#define STEP_T 0
-#define STEP_RNG_LO 1
-#define STEP_RNG_HI 2
-#define STEP_LR 3
-#define STEP_BC1 4
-#define STEP_BC2 5
-#define STEP_EMA 6
-#define STEP_LOSS_SCALE 7
-#define STEP_GRAD_CLIP 8
-#define STEP_INV_ACCUM 9
-#define STEP_SAMPLE_I 10
-#define STEP_ACCUM_ONLY 11
-#define STEP_USER 16
+// Generated from the op manifest src/ops/ops.def (scripts/gen_ops.py, build dir):
+// STEP_* step-buffer word indices (the same as LDM_STEP_* of ldm/step.h), and LDM_PC_FIELDS, the
+// push-constant fields of the variant being compiled: layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
+#include "ldm_step.glsl"
+#include "ldm_pc.glsl"
 
 
 #define LDM_LOCAL_1D layout(local_size_x_id = 0) in;

@@ -14,9 +14,7 @@
 // Bindings: FWD x, w, bias, y; BWD_DATA dy, w, dx; BWD_WEIGHT dy, x, dw. Every output: o = acc ? o + v : v.
 #include "common.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
-layout(push_constant) uniform PC {
-  uint N, Cin, H, W, Cout, Ho, Wo, k, stride, pad, has_bias, accumulate, splits, split_len;
-} pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(constant_id = 1) const uint KS = 3u; // kernel size (= pc.k)
 layout(constant_id = 2) const uint S = 1u;  // stride (= pc.stride)
 const uint KK = KS * KS;

@@ -5,9 +5,7 @@
 // constants as conv2d.comp (CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHT).
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC {
-  uint N, Cin, H, W, Cout, Ho, Wo, k, stride, pad, has_bias, accumulate, splits, split_len;
-} pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(constant_id = 1) const uint KS = 3u; // kernel size (= pc.k)
 layout(constant_id = 2) const uint S = 1u;  // stride (= pc.stride)
 const uint KK = KS * KS;

@@ -4,7 +4,7 @@
 // a gradient-accumulation micro-step
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer P { float p[]; };
 layout(std430, binding = 1) readonly buffer Step { float step[]; };
 layout(std430, binding = 2) buffer E { float e[]; };

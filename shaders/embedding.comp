@@ -3,7 +3,7 @@
 // out[b][d] = table[idx[b]][d]; an index outside the table gives a zero row.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint B, V, D; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer T { float table[]; };
 layout(std430, binding = 1) readonly buffer Idx { uint idx[]; };
 layout(std430, binding = 2) writeonly buffer Out { float o[]; };

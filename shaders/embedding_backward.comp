@@ -4,7 +4,7 @@
 // in order, so repeated indices sum deterministically without atomics.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint B, V, D, accumulate; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer Idx { uint idx[]; };
 layout(std430, binding = 1) readonly buffer DY { float dy[]; };
 layout(std430, binding = 2) buffer DT { float dt[]; };

@@ -5,7 +5,7 @@
 // copied bit for bit. An index past the table reads its last row.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint B, row, V; float scale, shift; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer Tab { uint tab[]; };
 layout(std430, binding = 1) readonly buffer Idx { uint idx[]; };
 #ifdef U8

@@ -4,11 +4,7 @@
 // 16-deep K slabs staged in shared memory (8 KiB), 16x16 threads each computing a strided 4x4 block.
 #include "common.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
-layout(push_constant) uniform PC {
-  uint M, N, K, batch, ta, tb, bias_mode, accumulate;
-  float alpha;
-  uint sA, sB, sC;
-} pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };

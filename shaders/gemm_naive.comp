@@ -3,11 +3,7 @@
 // Reference GEMM: one invocation per output element, no shared memory (fallback and second oracle).
 #include "common.glsl"
 layout(local_size_x_id = 0, local_size_y_id = 1) in;
-layout(push_constant) uniform PC {
-  uint M, N, K, batch, ta, tb, bias_mode, accumulate;
-  float alpha;
-  uint sA, sB, sC;
-} pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };

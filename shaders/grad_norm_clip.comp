@@ -5,7 +5,7 @@
 // norm = sqrt(sum) * inv_accum / loss_scale, coef = min(1, clip / norm) (1 when clip <= 0).
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint groups; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer P { float part_in[]; };
 layout(std430, binding = 1) readonly buffer Step { float step[]; };
 layout(std430, binding = 2) writeonly buffer GS { float gs[]; };

@@ -4,7 +4,7 @@
 // and a fixed tree, writes partial[g] and flag[groups + g] = 1 when any value is NaN/Inf.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, groups; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) writeonly buffer P { float part_out[]; };
 shared float part[gl_WorkGroupSize.x];

@@ -5,7 +5,7 @@
 // variance of (x - mean), so a large mean does not cancel the variance. Saves mean and rstd per (n, g).
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint N, C, S, G; float eps; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Gamma { float gamma[]; };
 layout(std430, binding = 2) readonly buffer Beta { float beta[]; };

@@ -6,7 +6,7 @@
 // Per-channel fixed-order tree reductions; dx honours accumulate.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint N, C, S, G, accumulate, want_dx; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer Gamma { float gamma[]; };
 layout(std430, binding = 2) readonly buffer Mean { float mean_in[]; };

@@ -4,7 +4,7 @@
 // partial sums then a fixed-order tree (deterministic, no atomics).
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; float scale; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer MU { float mu[]; };
 layout(std430, binding = 1) readonly buffer LV { float lv[]; };
 layout(std430, binding = 2) writeonly buffer L { float loss[]; };

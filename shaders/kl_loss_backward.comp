@@ -4,7 +4,7 @@
 // to the wanted one's buffer and never touched.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; float inv_batch; uint acc_mu, acc_lv, want_mu, want_lv; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer MU { float mu[]; };
 layout(std430, binding = 1) readonly buffer LV { float lv[]; };
 layout(std430, binding = 2) readonly buffer DL { float dl[]; };

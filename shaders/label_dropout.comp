@@ -5,7 +5,7 @@
 #include "common.glsl"
 #include "philox.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, seed_lo, seed_hi, stream_lo, stream_hi; float p; uint null_class, use_step; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer L { uint lab[]; };
 layout(std430, binding = 1) readonly buffer Step { uint step[]; };
 layout(std430, binding = 2) writeonly buffer Out { uint o[]; };

@@ -5,7 +5,7 @@
 //   v-pred:   min(snr, gamma) / (snr + 1) = min(a, gamma (1 - a))
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint B, T; float gamma; uint v_pred; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer AB { float abar[]; };
 layout(std430, binding = 1) readonly buffer TS { uint ts[]; };
 layout(std430, binding = 2) writeonly buffer W { float w[]; };

@@ -3,7 +3,7 @@
 // loss = mean((a-b)^2): one workgroup, strided partial sums then a fixed-order tree.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; float inv_n; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer A { float a[]; };
 layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) writeonly buffer L { float loss[]; };

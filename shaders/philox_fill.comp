@@ -3,7 +3,7 @@
 #include "common.glsl"
 #include "philox.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, dist, seed_lo, seed_hi, stream_lo, stream_hi, base_lo, base_hi, use_step; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer Step { uint step[]; };
 layout(std430, binding = 1) writeonly buffer Out { uint o[]; };
 void main() {

@@ -6,7 +6,7 @@
 // A timestep past the table reads its last entry.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, per, T; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X0 { float x0[]; };
 layout(std430, binding = 1) readonly buffer N { float ns[]; };
 layout(std430, binding = 2) readonly buffer AB { float abar[]; };

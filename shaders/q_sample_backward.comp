@@ -5,7 +5,7 @@
 // wanted one's buffer and never touched.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, per, T, v_target, acc_x0, acc_noise, want_x0, want_noise; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer AB { float abar[]; };
 layout(std430, binding = 1) readonly buffer TS { uint ts[]; };
 layout(std430, binding = 2) readonly buffer DY { float dy[]; };

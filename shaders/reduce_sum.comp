@@ -4,7 +4,7 @@
 // invocation per j when there are few terms (SERIAL). Deterministic either way, no atomics.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint O, J, I; float scale; uint accumulate; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) buffer Out { float o[]; };
 layout(constant_id = 1) const uint SERIAL = 0u; // 1: one invocation per j (few terms, many outputs)

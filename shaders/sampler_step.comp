@@ -6,7 +6,7 @@
 //   x_prev = c_x0 x0_hat + c_xt x_t + c_eps eps_hat + sigma noise
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n, T, kind; float eta; uint v_pred; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) readonly buffer M { float m[]; };
 layout(std430, binding = 2) readonly buffer AB { float abar[]; };

@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint n; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer G { float gr[]; };
 layout(std430, binding = 1) readonly buffer Step { float step[]; };
 layout(std430, binding = 2) buffer P { float p[]; };

@@ -5,7 +5,7 @@
 // fixed-order tree reductions for the max and the sum.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint rows, cols; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) buffer Y { float y[]; };
 layout(constant_id = 1) const uint SERIAL = 0u;

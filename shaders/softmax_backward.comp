@@ -4,7 +4,7 @@
 // workgroup per row with a fixed-order tree for the dot product. dx honours accumulate.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint rows, cols, accumulate; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer Yb { float y[]; };
 layout(std430, binding = 1) readonly buffer DY { float dy[]; };
 layout(std430, binding = 2) buffer DX { float dx[]; };

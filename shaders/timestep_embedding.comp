@@ -7,7 +7,7 @@
 // ~1-ulp routines: Cody-Waite reduction + Cephes polynomials.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint B, half_dim; float neg_log_base; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer T { uint t[]; };
 layout(std430, binding = 1) writeonly buffer Out { float o[]; };
 

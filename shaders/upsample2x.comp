@@ -4,7 +4,7 @@
 // output element.
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint NC, H, W, accumulate; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) buffer Y { float y[]; };
 void main() {

@@ -4,7 +4,7 @@
 // ((dy[2h][2w] + dy[2h][2w+1]) + dy[2h+1][2w]) + dy[2h+1][2w+1] (as the CPU twin).
 #include "common.glsl"
 LDM_LOCAL_1D
-layout(push_constant) uniform PC { uint NC, H, W, accumulate; } pc;
+layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer DY { float dy[]; };
 layout(std430, binding = 1) buffer DX { float dx[]; };
 void main() {

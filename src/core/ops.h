@@ -16,7 +16,7 @@ typedef struct ldm_dev_limits {
 
 /* How the Vulkan backend launches one node. */
 typedef struct ldm_launch {
-  const char *shader;      /* variant name in shaders/meson.build */
+  const char *shader;      /* shader variant name (src/ops/ops.def) */
   uint32_t spec[LDM_MAX_SPEC];
   uint32_t nspec;
   uint32_t groups[3];
@@ -43,6 +43,15 @@ typedef enum ldm_op_id {
 
 const ldm_op_desc *ldm_op(int id);
 int ldm_op_by_name(const char *name);
+
+/* From the op manifest src/ops/ops.def (generated table; id out of range: 0 / NULL / -1). */
+uint32_t ldm_op_pc_size(int id);     /* bytes of the op's push-constant block (sizeof ldm_pc_<op>) */
+double ldm_op_tol(int id);           /* NMSE tolerance of conformance and check mode (-1 out of range) */
+const char *ldm_op_family(int id);   /* basic, norm, conv or diffusion */
+bool ldm_op_has_grad(int id);        /* the manifest says the op has an autodiff rule */
+/* LDM_ERR_INTERNAL (naming the op and both sizes) when node n's pc_size is not its op's block size: the
+ * executors check every node before recording it. */
+ldm_status ldm_op_check_pc(const ldm_node *n);
 
 /* The plan of most elementwise ops: a 1-D launch of the op's own shader over the count held in the
  * first push-constant word (every such op's block starts with `uint n`). */

@@ -56,6 +56,7 @@ static const ldm_exec_vtbl cpu_vt = {cpu_run, cpu_write, cpu_read, cpu_host_ptr,
 
 ldm_status ldm_exec_cpu(const ldm_graph *g, ldm_exec **out) {
   if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "graph must be planned before execution");
+  for (int i = 0; i < g->nn; i++) LDM_TRY(ldm_op_check_pc(&g->n[i])); /* pc_size = the manifest's block size */
   cpu_exec *c = ldm_calloc(1, sizeof *c);
   if (!c) return LDM_ERR_NOMEM;
   c->base.g = g;

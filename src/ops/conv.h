@@ -1,27 +1,13 @@
-/* Push-constant blocks of the convolution family; each mirrors its shaders' block field for field.
- * One block serves conv2d, conv2d_backward_data and conv2d_backward_weight (tiled and naive variants share
- * their source per mode, see shaders/conv2d.comp and shaders/conv2d_naive.comp). */
+/* The convolution family (src/ops/conv.c). Its push-constant blocks ldm_pc_conv2d (conv2d,
+ * conv2d_backward_data and conv2d_backward_weight; tiled and naive variants share their source per mode,
+ * see shaders/conv2d.comp and shaders/conv2d_naive.comp) and ldm_pc_upsample2x (upsample2x and its
+ * backward) are generated from the op manifest src/ops/ops.def into ldm_ops_pc.h. */
 #ifndef LDM_OPS_CONV_H
 #define LDM_OPS_CONV_H
 #include <stdint.h>
 
 #include "ldm/graph.h"
-
-/* x [N, Cin, H, W], w [Cout, Cin, k, k], y [N, Cout, Ho, Wo]. bias: conv2d only (1 = bias binding is
- * real). accumulate: out = acc ? out + v : v. backward_weight splits the reduction over the N*Ho*Wo output
- * pixels ("depth") into `splits` consecutive ranges of split_len pixels; split s writes
- * out[s][Cout][Cin*k*k] (a partial sum that a reduce_sum node adds up in fixed order when splits > 1). */
-typedef struct {
-  uint32_t N, Cin, H, W, Cout, Ho, Wo;
-  uint32_t k, stride, pad;
-  uint32_t bias, accumulate;
-  uint32_t splits, split_len;
-} ldm_pc_conv2d;
-_Static_assert(sizeof(ldm_pc_conv2d) == 56, "pc size");
-
-/* upsample2x / upsample2x_backward over NC = N*C planes of H x W (input size) */
-typedef struct { uint32_t NC, H, W, accumulate; } ldm_pc_upsample2x;
-_Static_assert(sizeof(ldm_pc_upsample2x) == 16, "pc size");
+#include "ldm_ops_pc.h"
 
 /* Backward nodes (used by the autodiff rule and by the conformance cases). `fwd` is the forward node's
  * block; dx = conv2d_backward_data(dy, w); out = conv2d_backward_weight(dy, x) with `splits` depth

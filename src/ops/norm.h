@@ -1,33 +1,12 @@
-/* Push-constant blocks of the normalisation / attention / embedding op family (src/ops/norm.c); each
- * mirrors its shader's block field for field. */
+/* The normalisation / attention / embedding op family (src/ops/norm.c). Its push-constant blocks
+ * (ldm_pc_group_norm ... ldm_pc_timestep_embedding) are generated from the op manifest src/ops/ops.def
+ * into ldm_ops_pc.h, as are the shaders' blocks. */
 #ifndef LDM_OPS_NORM_H
 #define LDM_OPS_NORM_H
 #include <stdint.h>
 
 #include "ldm/graph.h"
-
-/* x viewed as [N, C, S] (S = product of the trailing dims), G groups of C/G channels */
-typedef struct { uint32_t N, C, S, G; float eps; } ldm_pc_group_norm;
-/* want_dx = 0: only the per-(n, c) partials are written (x needs no gradient) */
-typedef struct { uint32_t N, C, S, G, accumulate, want_dx; } ldm_pc_group_norm_backward;
-typedef struct { uint32_t rows, cols; } ldm_pc_softmax;
-typedef struct { uint32_t rows, cols, accumulate; } ldm_pc_softmax_backward;
-/* out[o][d0 + c][i] (+)= x[o][c0 + c][i] for c < Cn, x viewed as [O, Cx, I], out as [O, Co, I];
- * zero_rest (only without accumulate): the other channels of out are set to 0 (a full write). */
-typedef struct { uint32_t O, I, Cx, Co, c0, d0, Cn, accumulate, zero_rest; } ldm_pc_channel_copy;
-typedef struct { uint32_t B, V, D; } ldm_pc_embedding;
-typedef struct { uint32_t B, V, D, accumulate; } ldm_pc_embedding_backward;
-/* out[b][k] = cos(t_b f_k), out[b][half + k] = sin(t_b f_k), f_k = exp((neg_log_base * k) / half) */
-typedef struct { uint32_t B, half; float neg_log_base; } ldm_pc_timestep_embedding;
-
-_Static_assert(sizeof(ldm_pc_group_norm) == 20, "pc size");
-_Static_assert(sizeof(ldm_pc_group_norm_backward) == 24, "pc size");
-_Static_assert(sizeof(ldm_pc_softmax) == 8, "pc size");
-_Static_assert(sizeof(ldm_pc_softmax_backward) == 12, "pc size");
-_Static_assert(sizeof(ldm_pc_channel_copy) == 36, "pc size");
-_Static_assert(sizeof(ldm_pc_embedding) == 12, "pc size");
-_Static_assert(sizeof(ldm_pc_embedding_backward) == 16, "pc size");
-_Static_assert(sizeof(ldm_pc_timestep_embedding) == 12, "pc size");
+#include "ldm_ops_pc.h"
 
 /* ln(10000) as the reference twin uses it: the double math.log(10000) rounded to the fp32 tensor dtype */
 #define LDM_TEMB_NEG_LOG_BASE (-9.210340371976184f)

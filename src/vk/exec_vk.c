@@ -82,6 +82,7 @@ static ldm_status prepare(vk_exec *x) {
   VK_TRY(vkCreateDescriptorPool(c->dev, &pci, NULL, &x->dpool), "vkCreateDescriptorPool");
   for (int i = 0; i < nn; i++) {
     const ldm_node *n = &g->n[i];
+    LDM_TRY(ldm_op_check_pc(n)); /* pc_size = the manifest's block size of the op */
     const ldm_op_desc *d = ldm_op(n->op);
     ldm_launch *l = &x->launch[i];
     memset(l, 0, sizeof *l);
