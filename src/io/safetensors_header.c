@@ -46,6 +46,17 @@ static ldm_status jexpect(jp *p, unsigned char c) {
   return LDM_OK;
 }
 
+/* After an object member: *more when a ',' follows (consumed), else the '}' that closes the object. */
+static ldm_status jnext_member(jp *p, bool *more) {
+  jws(p);
+  *more = p->pos < p->n && p->s[p->pos] == ',';
+  if (*more) {
+    p->pos++;
+    return LDM_OK;
+  }
+  return jexpect(p, '}');
+}
+
 /* Parse a JSON string into a fresh NUL-terminated UTF-8 buffer (\u0000 is rejected). */
 static ldm_status jstring(jp *p, char **out) {
   *out = NULL;
@@ -165,12 +176,9 @@ static ldm_status parse_metadata(jp *p, ldm_st_file *f) {
     f->mk[f->nm] = k;
     f->mv[f->nm] = v;
     f->nm++;
-    jws(p);
-    if (p->pos < p->n && p->s[p->pos] == ',') {
-      p->pos++;
-      continue;
-    }
-    return jexpect(p, '}');
+    bool more;
+    LDM_TRY(jnext_member(p, &more));
+    if (!more) return LDM_OK;
   }
 }
 
@@ -225,13 +233,9 @@ static ldm_status parse_tensor(jp *p, ldm_st_file *f, char *name) {
     }
     free(key);
     if (s != LDM_OK) return s;
-    jws(p);
-    if (p->pos < p->n && p->s[p->pos] == ',') {
-      p->pos++;
-      continue;
-    }
-    LDM_TRY(jexpect(p, '}'));
-    break;
+    bool more;
+    LDM_TRY(jnext_member(p, &more));
+    if (!more) break;
   }
   if (!have_dt) return LDM_FAIL(LDM_ERR_FORMAT, "%s: tensor %s has no dtype", p->path, name);
   if (!have_shape) return LDM_FAIL(LDM_ERR_FORMAT, "%s: tensor %s has no shape", p->path, name);
@@ -261,13 +265,9 @@ ldm_status ldm_st_parse_header(const char *path, const unsigned char *hdr, size_
       } else {
         LDM_TRY(parse_tensor(p, f, key));
       }
-      jws(p);
-      if (p->pos < p->n && p->s[p->pos] == ',') {
-        p->pos++;
-        continue;
-      }
-      LDM_TRY(jexpect(p, '}'));
-      break;
+      bool more;
+      LDM_TRY(jnext_member(p, &more));
+      if (!more) break;
     }
   }
   jws(p);
