@@ -19,6 +19,7 @@
 #include "ldm/io.h"
 #include "ldm/runinfo.h"
 #include "ldm/train.h"
+#include "io/json_string.h"
 #include "report/json.h"
 
 #pragma GCC diagnostic push
@@ -1444,6 +1445,50 @@ START_TEST(image_writer_jpeg) {
 }
 END_TEST
 
+/* The one JSON string decoder of the safetensors header, ldm.classes and report JSON readers: what it
+ * decodes, and for each refusal the kind and the offset at which it was found (the readers' messages
+ * point there). */
+START_TEST(json_string_decoder) {
+  static const struct {
+    const char *text; /* after the opening quote */
+    ldm_jstr_err want;
+    size_t stop;
+    const char *out;
+  } cases[] = {
+      {"abc\"", LDM_JSTR_OK, 4, "abc"},
+      {"\\\"\\/\\b\\f\\n\\r\\t\\\\\" tail", LDM_JSTR_OK, 17, "\"/\b\f\n\r\t\\"},
+      {"\\u00e9\\u20AC\\ud83d\\ude00\"", LDM_JSTR_OK, 25, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80"},
+      {"caf\xc3\xa9\"", LDM_JSTR_OK, 6, "caf\xc3\xa9"},
+      {"", LDM_JSTR_UNTERMINATED, 0, NULL},
+      {"ab\\\"", LDM_JSTR_UNTERMINATED, 0, NULL},
+      {"a\x01\"", LDM_JSTR_CONTROL, 1, NULL},
+      {"a\xff\"", LDM_JSTR_BAD_UTF8, 1, NULL},
+      {"ab\xed\xa0\x80\"", LDM_JSTR_BAD_UTF8, 2, NULL},
+      {"a\\q\"", LDM_JSTR_BAD_ESCAPE, 2, NULL},
+      {"a\\u12G4\"", LDM_JSTR_BAD_HEX, 3, NULL},
+      {"\\udc00\"", LDM_JSTR_LONE_LOW, 6, NULL},
+      {"\\ud800x\"", LDM_JSTR_NO_LOW, 6, NULL},
+      {"\\ud800\\u12\"", LDM_JSTR_NO_LOW, 8, NULL},
+      {"\\ud800\\u0041\"", LDM_JSTR_NO_LOW, 12, NULL},
+      {"x\\u0000\"", LDM_JSTR_NUL, 7, NULL},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char *out = NULL;
+    size_t len = 99, stop = 99;
+    ldm_jstr_err e = ldm_json_str_decode(cases[i].text, strlen(cases[i].text), &out, &len, &stop);
+    ck_assert_msg(e == cases[i].want, "case %zu: kind %d, expected %d", i, (int)e, (int)cases[i].want);
+    ck_assert_msg(stop == cases[i].stop, "case %zu: stop %zu, expected %zu", i, stop, cases[i].stop);
+    if (cases[i].out) {
+      ck_assert_str_eq(out, cases[i].out);
+      ck_assert_uint_eq(len, strlen(cases[i].out));
+    } else {
+      ck_assert_ptr_null(out);
+    }
+    free(out);
+  }
+}
+END_TEST
+
 /* Class names as JSON (config.json, ldm.classes): every odd character escaped, the strict reader of the
  * report reads them back, the metadata parser too; hostile values are refused. */
 START_TEST(class_names_json) {
@@ -1604,6 +1649,7 @@ static Suite *io_suite(void) {
   tcase_add_test(tc, image_writer_text);
   tcase_add_test(tc, image_writer_jpeg);
   tcase_add_test(tc, class_names_json);
+  tcase_add_test(tc, json_string_decoder);
   tcase_add_test(tc, folder_class_names);
   suite_add_tcase(s, tc);
   return s;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "io/json_string.h"
 #include "ldm/checkpoint.h"
 #include "ldm/io.h"
 #include "ldm/model.h"
@@ -450,104 +451,25 @@ void ldm_classes_free(char **names, int n) {
   free(names);
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static bool hex4(const char *p, uint32_t *v) {
-  *v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(p[i]);
-    if (h < 0) return false;
-    *v = (*v << 4) | (uint32_t)h;
-  }
-  return true;
-}
-
-static size_t put_utf8(char *d, uint32_t cp) {
-  if (cp < 0x80) return d[0] = (char)cp, 1;
-  if (cp < 0x800) return d[0] = (char)(0xc0 | (cp >> 6)), d[1] = (char)(0x80 | (cp & 0x3f)), 2;
-  if (cp < 0x10000)
-    return d[0] = (char)(0xe0 | (cp >> 12)), d[1] = (char)(0x80 | ((cp >> 6) & 0x3f)), d[2] = (char)(0x80 | (cp & 0x3f)), 3;
-  d[0] = (char)(0xf0 | (cp >> 18)), d[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-  d[2] = (char)(0x80 | ((cp >> 6) & 0x3f)), d[3] = (char)(0x80 | (cp & 0x3f));
-  return 4;
-}
-
 static void skip_ws(const char **p) {
   while (**p == ' ' || **p == '\t' || **p == '\n' || **p == '\r') (*p)++;
 }
 
-/* One JSON string at *p (at its opening quote) into a malloc'd buffer; NULL with why set on error. */
-static char *parse_str(const char **p, const char **why) {
-  const char *q = *p + 1;
-  size_t cap = 64, o = 0;
-  char *b = malloc(cap);
-  if (!b) return *why = "out of host memory", NULL;
-  for (;;) {
-    if (cap - o < 8) {
-      char *nb = cap > ((size_t)1 << 20) ? NULL : realloc(b, cap * 2);
-      if (!nb) {
-        free(b);
-        return *why = "a name is far too long", NULL;
-      }
-      b = nb;
-      cap *= 2;
-    }
-    unsigned char ch = (unsigned char)*q;
-    if (ch == 0) {
-      free(b);
-      return *why = "an unterminated string", NULL;
-    }
-    if (ch == '"') {
-      b[o] = 0;
-      if (!ldm_utf8_valid(b, o)) {
-        free(b);
-        return *why = "a name that is not valid UTF-8", NULL;
-      }
-      *p = q + 1;
-      return b;
-    }
-    if (ch < 0x20) {
-      free(b);
-      return *why = "a control character in a name (must be escaped)", NULL;
-    }
-    if (ch != '\\') {
-      b[o++] = (char)ch;
-      q++;
-      continue;
-    }
-    char e = q[1];
-    q += 2;
-    static const char esc_in[] = "\"\\/bfnrt", esc_out[] = "\"\\/\b\f\n\r\t";
-    const char *simple = e ? strchr(esc_in, e) : NULL;
-    if (simple) {
-      b[o++] = esc_out[simple - esc_in];
-      continue;
-    }
-    uint32_t cp, lo;
-    if (e != 'u' || !hex4(q, &cp)) {
-      free(b);
-      return *why = "a bad escape sequence in a name", NULL;
-    }
-    q += 4;
-    if (cp >= 0xdc00 && cp <= 0xdfff) cp = 0xfffe0000u; /* a lone low surrogate */
-    else if (cp >= 0xd800 && cp <= 0xdbff) {
-      if (q[0] == '\\' && q[1] == 'u' && hex4(q + 2, &lo) && lo >= 0xdc00 && lo <= 0xdfff) {
-        cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
-        q += 6;
-      } else {
-        cp = 0xfffe0000u;
-      }
-    }
-    if (cp == 0xfffe0000u || cp == 0) {
-      free(b);
-      return *why = cp ? "an unpaired UTF-16 surrogate in a name" : "a NUL character (\\u0000) in a name", NULL;
-    }
-    o += put_utf8(b + o, cp);
+/* One JSON string at *p (at its opening quote; end: the end of the value) into a malloc'd buffer
+ * (json_string.h); NULL with why set on error, *p then unmoved. */
+static char *parse_str(const char **p, const char *end, const char **why) {
+  char *b;
+  size_t stop;
+  switch (ldm_json_str_decode(*p + 1, (size_t)(end - (*p + 1)), &b, NULL, &stop)) {
+  case LDM_JSTR_OK: *p += 1 + stop; return b;
+  case LDM_JSTR_NOMEM: return *why = "out of host memory", NULL;
+  case LDM_JSTR_UNTERMINATED: return *why = "an unterminated string", NULL;
+  case LDM_JSTR_BAD_UTF8: return *why = "a name that is not valid UTF-8", NULL;
+  case LDM_JSTR_CONTROL: return *why = "a control character in a name (must be escaped)", NULL;
+  case LDM_JSTR_LONE_LOW:
+  case LDM_JSTR_NO_LOW: return *why = "an unpaired UTF-16 surrogate in a name", NULL;
+  case LDM_JSTR_NUL: return *why = "a NUL character (\\u0000) in a name", NULL;
+  default: return *why = "a bad escape sequence in a name", NULL;
   }
 }
 
@@ -571,7 +493,7 @@ ldm_status ldm_classes_parse(const char *what, const char *value, int expect, ch
   *n = 0;
   if (!what) what = "ldm.classes";
   if (!value) return LDM_FAIL(LDM_ERR_FORMAT, "%s: metadata ldm.classes is missing", what);
-  const char *p = value, *why = NULL;
+  const char *p = value, *end = value + strlen(value), *why = NULL;
   char **v = NULL;
   int k = 0, cap = 0;
   skip_ws(&p);
@@ -586,7 +508,7 @@ ldm_status ldm_classes_parse(const char *what, const char *value, int expect, ch
           why = "expected a string";
           break;
         }
-        char *name = parse_str(&p, &why);
+        char *name = parse_str(&p, end, &why);
         if (!name) break;
         size_t len = strlen(name);
         if (len == 0 || len > LDM_CLASS_NAME_MAX) {

@@ -1,7 +1,7 @@
 /* Strict JSON reader: recursive descent over a byte buffer, line/column tracked for messages. */
 #include "report/json.h"
 
-#include "ldm/io.h"
+#include "io/json_string.h"
 
 #include <errno.h>
 #include <math.h>
@@ -53,129 +53,25 @@ static bool lit(parser *ps, const char *word) {
   return true;
 }
 
-static int hexval(char c) {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-  return -1;
-}
-
-static bool read_hex4(parser *ps, unsigned *out) {
-  if (ps->end - ps->p < 4) return false;
-  unsigned v = 0;
-  for (int i = 0; i < 4; i++) {
-    int h = hexval(ps->p[i]);
-    if (h < 0) return false;
-    v = v * 16 + (unsigned)h;
-  }
-  ps->p += 4;
-  *out = v;
-  return true;
-}
-
-static size_t put_utf8(char *d, unsigned cp) {
-  if (cp < 0x80) {
-    d[0] = (char)cp;
-    return 1;
-  }
-  if (cp < 0x800) {
-    d[0] = (char)(0xC0 | (cp >> 6));
-    d[1] = (char)(0x80 | (cp & 0x3F));
-    return 2;
-  }
-  if (cp < 0x10000) {
-    d[0] = (char)(0xE0 | (cp >> 12));
-    d[1] = (char)(0x80 | ((cp >> 6) & 0x3F));
-    d[2] = (char)(0x80 | (cp & 0x3F));
-    return 3;
-  }
-  d[0] = (char)(0xF0 | (cp >> 18));
-  d[1] = (char)(0x80 | ((cp >> 12) & 0x3F));
-  d[2] = (char)(0x80 | ((cp >> 6) & 0x3F));
-  d[3] = (char)(0x80 | (cp & 0x3F));
-  return 4;
-}
-
-/* ps->p at the opening quote */
+/* ps->p at the opening quote (the decoder: io/json_string.h) */
 static ldm_status parse_string(parser *ps, char **out) {
   ps->p++;
-  /* the decoded string is never longer than the source */
-  const char *q = ps->p;
-  while (q < ps->end && *q != '"') q += (*q == '\\' && q + 1 < ps->end) ? 2 : 1;
-  if (q >= ps->end) return fail(ps, "unterminated string");
-  char *s = malloc((size_t)(q - ps->p) + 1);
-  if (!s) return ps->err = LDM_FAIL(LDM_ERR_NOMEM, "out of memory reading JSON");
-  size_t n = 0;
-  for (;;) {
-    if (ps->p >= ps->end) {
-      free(s);
-      return fail(ps, "unterminated string");
-    }
-    unsigned char c = (unsigned char)*ps->p;
-    if (c == '"') {
-      ps->p++;
-      break;
-    }
-    if (c < 0x20) {
-      free(s);
-      return fail(ps, c == '\n' ? "unterminated string (a newline inside it)" : "control character in a string");
-    }
-    if (c == '\\') {
-      ps->p++;
-      char e = ps->p < ps->end ? *ps->p : 0;
-      ps->p++;
-      switch (e) {
-      case '"': s[n++] = '"'; break;
-      case '\\': s[n++] = '\\'; break;
-      case '/': s[n++] = '/'; break;
-      case 'b': s[n++] = '\b'; break;
-      case 'f': s[n++] = '\f'; break;
-      case 'n': s[n++] = '\n'; break;
-      case 'r': s[n++] = '\r'; break;
-      case 't': s[n++] = '\t'; break;
-      case 'u': {
-        unsigned cp, lo;
-        if (!read_hex4(ps, &cp)) {
-          free(s);
-          return fail(ps, "bad \\u escape");
-        }
-        if (cp >= 0xDC00 && cp <= 0xDFFF) {
-          free(s);
-          return fail(ps, "lone low surrogate in a \\u escape");
-        }
-        if (cp >= 0xD800 && cp <= 0xDBFF) {
-          if (!(lit(ps, "\\u") && read_hex4(ps, &lo) && lo >= 0xDC00 && lo <= 0xDFFF)) {
-            free(s);
-            return fail(ps, "high surrogate without a low surrogate in a \\u escape");
-          }
-          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
-        }
-        if (cp == 0) {
-          free(s);
-          return fail(ps, "\\u0000 in a string");
-        }
-        n += put_utf8(s + n, cp); /* 6 (or 12) source bytes -> at most 4 */
-        break;
-      }
-      default:
-        ps->p--;
-        free(s);
-        return fail(ps, "bad escape in a string");
-      }
-      continue;
-    }
-    size_t k = ldm_utf8_seq((const unsigned char *)ps->p, (size_t)(ps->end - ps->p));
-    if (k == 0) {
-      free(s);
-      return fail(ps, "invalid UTF-8 in a string");
-    }
-    memcpy(s + n, ps->p, k);
-    n += k;
-    ps->p += k;
+  size_t stop;
+  ldm_jstr_err e = ldm_json_str_decode(ps->p, (size_t)(ps->end - ps->p), out, NULL, &stop);
+  if (e == LDM_JSTR_NOMEM) return ps->err = LDM_FAIL(LDM_ERR_NOMEM, "out of memory reading JSON");
+  ps->p += stop;
+  switch (e) {
+  case LDM_JSTR_OK: return LDM_OK;
+  case LDM_JSTR_UNTERMINATED: return fail(ps, "unterminated string");
+  case LDM_JSTR_CONTROL:
+    return fail(ps, *ps->p == '\n' ? "unterminated string (a newline inside it)" : "control character in a string");
+  case LDM_JSTR_BAD_UTF8: return fail(ps, "invalid UTF-8 in a string");
+  case LDM_JSTR_BAD_HEX: return fail(ps, "bad \\u escape");
+  case LDM_JSTR_LONE_LOW: return fail(ps, "lone low surrogate in a \\u escape");
+  case LDM_JSTR_NO_LOW: return fail(ps, "high surrogate without a low surrogate in a \\u escape");
+  case LDM_JSTR_NUL: return fail(ps, "\\u0000 in a string");
+  default: return fail(ps, "bad escape in a string");
   }
-  s[n] = 0;
-  *out = s;
-  return LDM_OK;
 }
 
 static ldm_status parse_number(parser *ps, ldm_json *v) {

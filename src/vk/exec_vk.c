@@ -1,5 +1,16 @@
 /* Vulkan executor: one buffer per arena, descriptor sets written once, the whole node list recorded
- * into one command buffer once and replayed; barriers only where a node depends on an earlier one. */
+ * into one command buffer once and replayed; barriers only where a node depends on an earlier one.
+ *
+ * Lifetime of an executor: ldm_exec_vk creates the arena buffers, the command buffer, its fence and the
+ * timestamp query pool, then prepare() makes every node's pipeline and descriptor set, and the arenas are
+ * zero-filled. A whole-graph run (one training step) submits the recorded command buffer and waits on the
+ * fence; nothing is recorded again unless per-node timing is switched on. Partial runs, uploads and
+ * readbacks go through one-shot command buffers (vk_ctx.c), each waited for before the call returns.
+ *
+ * Because the command buffer is replayed as recorded, everything it captures must stay fixed for the
+ * executor's life: the descriptor sets (never updated after prepare), the pipelines, the dispatch sizes
+ * and the push-constant values (a node's pc bytes are copied into the command buffer when it is
+ * recorded). Values that change per step travel in the arenas, e.g. the host-visible LDM_ARENA_HOST. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,10 +28,14 @@ typedef struct {
   ldm_vk_ctx *c;
   vk_buf arena[LDM_ARENA_COUNT];
   vk_buf staging;
+    /* staging: host-visible bounce buffer of STAGING_BYTES for the device-local arenas, made on first use */
   VkDescriptorPool dpool;
+    /* sets[i], pipes[i], launch[i]: node i's descriptor set, pipeline and dispatch size (prepare) */
   VkDescriptorSet *sets;
   vk_pipe *pipes; /* copies: the context's pipeline table may grow (realloc) */
   ldm_launch *launch;
+    /* cb: the recorded whole-graph command buffer, fence: its submission's; qpool: nn + 1 timestamps (only
+     * when the device has timestamps); recorded: cb holds the plain (unstamped) recording */
   VkCommandBuffer cb;
   VkFence fence;
   VkQueryPool qpool;
@@ -28,8 +43,13 @@ typedef struct {
   ldm_exec *shadow; /* CPU executor for check mode */
 } vk_exec;
 
+/* Largest chunk of one staging copy: transfers of device-local arenas are split into pieces of at most
+ * this size, each its own one-shot submission. */
 #define STAGING_BYTES (32u << 20)
 
+/* The bytes [b, e) of one arena, and a list of them: record_nodes tracks what the dispatches since the last
+ * barrier read and wrote, to decide where a barrier is needed. Arenas are separate VkBuffers, so ranges of
+ * different arenas never overlap. */
 typedef struct { int arena; int64_t b, e; } range;
 typedef struct { range *r; int n, cap; } range_set;
 
@@ -50,6 +70,7 @@ static ldm_status rs_add(range_set *s, range x) {
   return LDM_OK;
 }
 
+/* a tensor's bytes in its arena (views resolve to their base tensor's storage) */
 static range tensor_range(const ldm_graph *g, int t) {
   ldm_arena a;
   int64_t off;
@@ -57,6 +78,13 @@ static range tensor_range(const ldm_graph *g, int t) {
   return (range){(int)a, off, off + ldm_tensor_bytes(&g->t[t])};
 }
 
+/* The barrier between dependent dispatches: a global memory barrier (all buffers at once), compute stage to
+ * compute stage. The execution dependency makes every earlier dispatch finish before any later one starts,
+ * which alone settles write-after-read; srcAccessMask SHADER_WRITE makes the earlier writes available and
+ * dstAccessMask SHADER_READ | SHADER_WRITE visible to the later reads (read-after-write) and writes
+ * (write-after-write). SHADER_READ in the source mask adds nothing (reads need no availability) and does
+ * no harm. A global barrier rather than VkBufferMemoryBarriers: one per dependency point, whatever the
+ * number of tensors involved. */
 static void barrier(VkCommandBuffer cb) {
   VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                         .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_SHADER_READ_BIT,
@@ -66,6 +94,15 @@ static void barrier(VkCommandBuffer cb) {
 }
 
 /* Prepare pipelines and descriptor sets of every node (once per executor). */
+/* One descriptor pool sized exactly for the graph: one set per node and nin + nout storage-buffer
+ * descriptors per set (the pool is never freed from, so it needs no FREE_DESCRIPTOR_SET flag). Per node:
+ * the op's launch plan (shader, spec constants, workgroup counts) for this device's limits, the pipeline
+ * (shared through the context's table) and a descriptor set whose binding k is the k-th input, then
+ * outputs, each bound as the exact sub-range of its arena buffer: offset = the tensor's offset (a tensor's
+ * own storage starts at a multiple of LDM_ALIGN, which ldm_vk_open checked against
+ * minStorageBufferOffsetAlignment; a view binds at its base's offset plus its own, which nothing here
+ * checks), range = its bytes, at most maxStorageBufferRange or the whole preparation fails. The sets are
+ * written once, here, and never again (the recorded command buffer refers to them). */
 static ldm_status prepare(vk_exec *x) {
   const ldm_graph *g = x->base.g;
   ldm_vk_ctx *c = x->c;
@@ -94,6 +131,7 @@ static ldm_status prepare(vk_exec *x) {
       memcpy(l->spec, n->spec, n->nspec * sizeof *n->spec);
       l->nspec = n->nspec;
     }
+    /* dimensions a plan leaves at 0 dispatch one workgroup (a 0 would dispatch nothing) */
     for (int k = 0; k < 3; k++)
       if (l->groups[k] == 0) l->groups[k] = 1;
     uint32_t nb = (uint32_t)(n->nin + n->nout);
@@ -126,6 +164,21 @@ static ldm_status prepare(vk_exec *x) {
 }
 
 /* Record nodes [first,last) into cb with dependency barriers (and timestamps when asked). */
+/* Nodes run in graph order; dispatches with no dependency between them may overlap on the device, and a
+ * barrier() is recorded before a node only when it touches memory that a dispatch since the last barrier
+ * touched in a conflicting way: an input overlapping a range written (read-after-write), an output
+ * overlapping a range written (write-after-write) or read (write-after-read). The barrier orders everything
+ * before it against everything after, so the tracked ranges start empty again after one.
+ *
+ * With stamps (per-node timing, whole runs only): the query pool is reset inside the command buffer,
+ * timestamp 0 is written at TOP_OF_PIPE before the first node, and after node i's dispatch timestamp i + 1
+ * at COMPUTE_SHADER, i.e. once that dispatch and everything before it has finished the compute stage; a
+ * barrier before every node keeps two nodes from overlapping, so stamp i + 1 minus stamp i is node i alone.
+ *
+ * The recording ends with one barrier that publishes the shader writes: to the host (HOST stage,
+ * HOST_READ: the host reads mapped memory after the fence wait, and a fence alone does not make device
+ * writes visible to the host), to transfers (the staging copies of later readbacks), and to the compute
+ * shaders of the next submission (a later step replays the same buffer on the same arenas). */
 static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int last, bool stamps) {
   const ldm_graph *g = x->base.g;
   range_set wr = {0}, rd = {0};
@@ -136,6 +189,7 @@ static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int la
   }
   for (int i = first; i < last && s == LDM_OK; i++) {
     const ldm_node *n = &g->n[i];
+    /* conflicts with the dispatches since the last barrier decide whether this node needs one */
     bool need = false;
     for (int k = 0; k < n->nin && !need; k++) need = rs_overlaps(&wr, tensor_range(g, n->in[k]));
     for (int k = 0; k < n->nout && !need; k++) {
@@ -157,6 +211,7 @@ static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int la
     if (stamps) vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, x->qpool, (uint32_t)i + 1);
   }
   /* results visible to the host and to later transfers */
+  /* shader writes -> host reads, transfer reads, later shaders (see above) */
   VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT,
                         .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_TRANSFER_READ_BIT |
                                          VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT};
@@ -168,6 +223,10 @@ static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int la
   return s;
 }
 
+/* Submit the executor's command buffer and wait for it. The wait makes runs synchronous: the buffer is
+ * never submitted while still pending (it is not SIMULTANEOUS_USE), the host may read the host arena as
+ * soon as this returns, and the fence can be reset for the next run. No timeout: a hung device is left to
+ * the driver's watchdog, which reports it as VK_ERROR_DEVICE_LOST. */
 static ldm_status submit_wait(vk_exec *x, VkCommandBuffer cb) {
   ldm_vk_ctx *c = x->c;
   VK_TRY(vkResetFences(c->dev, 1, &x->fence), "vkResetFences");
@@ -177,6 +236,8 @@ static ldm_status submit_wait(vk_exec *x, VkCommandBuffer cb) {
   return LDM_OK;
 }
 
+/* The nn + 1 timestamps of the last stamped run (WAIT_BIT: all written; the submission has been waited
+ * for), as node_ms[i] = (stamp i + 1 - stamp i) ticks * timestamp_period ns, in milliseconds. */
 static ldm_status read_stamps(vk_exec *x) {
   const ldm_graph *g = x->base.g;
   uint32_t nq = (uint32_t)g->nn + 1;
@@ -194,6 +255,10 @@ static ldm_status read_stamps(vk_exec *x) {
 
 static ldm_status check_run(vk_exec *x, int first, int last);
 
+/* Run nodes [first, last). Check mode: node by node against the CPU (below). The whole graph: the
+ * recorded command buffer, recorded on the first run (record_count counts recordings) and again only for
+ * timing runs. A part of the graph: recorded into a one-shot command buffer each time, with the same
+ * barrier logic, and waited for. */
 static ldm_status vk_run(ldm_exec *e, int first, int last) {
   vk_exec *x = (vk_exec *)e;
   ldm_vk_ctx *c = x->c;
@@ -229,6 +294,12 @@ static ldm_status vk_run(ldm_exec *e, int first, int last) {
   return ldm_vk_oneshot_end(c, cb);
 }
 
+/* Host <-> arena copies. A host-visible arena (LDM_ARENA_HOST) is mapped and coherent: a plain memcpy,
+ * ordered against device work because every submission has been waited for and vkQueueSubmit makes earlier
+ * host writes visible to the device. A device-local arena goes through the staging buffer in chunks of at
+ * most STAGING_BYTES, one synchronous one-shot submission per chunk. A chunk's copy is rounded up to whole
+ * 4-byte words (ch4; the arena buffers are whole 256-byte blocks, so it stays inside them): a write
+ * therefore stores up to 3 bytes of the staging buffer past the data, and vk_write only passes whole words. */
 static ldm_status transfer(vk_exec *x, ldm_arena a, int64_t off, void *data, size_t bytes, bool to_device) {
   ldm_vk_ctx *c = x->c;
   vk_buf *ab = &x->arena[a];
@@ -247,6 +318,10 @@ static ldm_status transfer(vk_exec *x, ldm_arena a, int64_t off, void *data, siz
     LDM_TRY(ldm_vk_oneshot_begin(c, &cb));
     VkBufferCopy reg = to_device ? (VkBufferCopy){0, (VkDeviceSize)(off + (int64_t)done), ch4}
                                  : (VkBufferCopy){(VkDeviceSize)(off + (int64_t)done), 0, ch4};
+    /* Before the copy: shader writes of earlier submissions to the arena, and the host's memcpy into the
+     * staging buffer, are made available and visible to the transfer (reads and writes); the execution
+     * dependency also keeps the copy's arena write after earlier shader reads. (vkQueueSubmit already makes the
+     * host write visible; HOST in the source scope says it again.) */
     VkMemoryBarrier pre = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER,
                            .srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_HOST_WRITE_BIT,
                            .dstAccessMask = VK_ACCESS_TRANSFER_READ_BIT | VK_ACCESS_TRANSFER_WRITE_BIT};
@@ -254,6 +329,8 @@ static ldm_status transfer(vk_exec *x, ldm_arena a, int64_t off, void *data, siz
                          VK_PIPELINE_STAGE_TRANSFER_BIT, 0, 1, &pre, 0, NULL, 0, NULL);
     if (to_device) vkCmdCopyBuffer(cb, x->staging.buf, ab->buf, 1, &reg);
     else vkCmdCopyBuffer(cb, ab->buf, x->staging.buf, 1, &reg);
+    /* After the copy: its writes visible to the host (a readback's memcpy out of staging after the fence
+     * wait) and to later shaders (an upload is read, or overwritten, by the next dispatches). */
     VkMemoryBarrier post = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                             .dstAccessMask = VK_ACCESS_HOST_READ_BIT | VK_ACCESS_SHADER_READ_BIT |
                                              VK_ACCESS_SHADER_WRITE_BIT};
@@ -267,6 +344,9 @@ static ldm_status transfer(vk_exec *x, ldm_arena a, int64_t off, void *data, siz
   return LDM_OK;
 }
 
+/* A write whose size is not a multiple of 4 into a device-local arena: the last word is read back first
+ * and the data written as whole words over it, so the rounded-up copy (transfer) leaves the bytes after
+ * the data as they were. */
 static ldm_status vk_write(ldm_exec *e, ldm_arena a, int64_t off, const void *d, size_t n) {
   vk_exec *x = (vk_exec *)e;
   if (n % 4 == 0 || x->arena[a].map) return transfer(x, a, off, (void *)d, n, true);
@@ -285,11 +365,14 @@ static ldm_status vk_write(ldm_exec *e, ldm_arena a, int64_t off, const void *d,
 static ldm_status vk_read(ldm_exec *e, ldm_arena a, int64_t off, void *d, size_t n) {
   return transfer((vk_exec *)e, a, off, d, n, false);
 }
+/* the mapped address of an arena offset, NULL for device-local arenas */
 static void *vk_host_ptr(ldm_exec *e, ldm_arena a, int64_t off) {
   vk_exec *x = (vk_exec *)e;
   return x->arena[a].map ? (uint8_t *)x->arena[a].map + off : NULL;
 }
 
+/* Wait for the device to go idle (no submission may still use these objects), then destroy. Also the
+ * clean-up of a half-made executor: every handle is checked. */
 static void vk_destroy(ldm_exec *e) {
   vk_exec *x = (vk_exec *)e;
   ldm_vk_ctx *c = x->c;
@@ -309,6 +392,10 @@ static void vk_destroy(ldm_exec *e) {
 
 static const ldm_exec_vtbl vk_vt = {vk_run, vk_write, vk_read, vk_host_ptr, vk_destroy};
 
+/* An executor for a planned graph on c. Arena buffers: LDM_ARENA_HOST host-visible (readback memory: the
+ * host reads losses and flags from it), all others device-local. One primary command buffer from the
+ * context's pool (RESET_COMMAND_BUFFER, for re-recording), its fence (created unsignaled; reset before
+ * each submission anyway), and with device timestamps a query pool of nn + 1 timestamps. */
 ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
   if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "graph must be planned before execution");
   vk_exec *x = ldm_calloc(1, sizeof *x);
@@ -336,6 +423,8 @@ ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
     if (r != VK_SUCCESS) s = ldm_vk_fail(r, "creating the executor's command buffer", __FILE__, __LINE__);
   }
   if (s == LDM_OK) s = prepare(x);
+  /* vkCmdFillBuffer (a transfer) zeroes each whole buffer; the barrier makes the zeros visible to the
+   * shaders and to the host, and orders later host writes to the mapped host arena after the fill. */
   /* arenas start zeroed, as on the CPU backend */
   if (s == LDM_OK) {
     VkCommandBuffer cb;
@@ -360,6 +449,14 @@ ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
 }
 
 /* ---------------------------------------------------------------- check mode */
+/* Check mode (LDM_CHECK=1 or ldm_vk_set_check): every run executes node by node, each node in its own
+ * one-shot submission (record_nodes over [i, i + 1), so the same binding and barrier code as a normal run),
+ * next to a CPU executor (the shadow, made on first use) that holds a copy of all the arenas, taken from
+ * the device at the start of each run. After node i both have run it and each output is compared: F32 by
+ * NMSE (sum of squared differences over the sum of squared reference values; the plain sum when the
+ * reference is all zeros) against the op's tolerance, NaNs having to sit at the same places; other dtypes
+ * byte for byte. The device's values are then written into the shadow, so every node is judged on the
+ * same inputs on both sides and an error does not spread into the nodes after it. */
 
 static ldm_status sync_arenas_to_shadow(vk_exec *x) {
   const ldm_graph *g = x->base.g;

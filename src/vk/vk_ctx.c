@@ -12,6 +12,7 @@
 #include "ldm/log.h"
 #include "vk/vk_internal.h"
 
+/* validation warnings and errors seen by debug_cb in this process (the tests expect none) */
 static atomic_ullong validation_msgs;
 
 uint64_t ldm_vk_validation_messages(void) { return atomic_load(&validation_msgs); }
@@ -41,6 +42,7 @@ ldm_status ldm_vk_fail(VkResult r, const char *what, const char *file, int line)
   return ldm_set_error(LDM_ERR_VULKAN, file, line, "%s failed: %s", what, ldm_vk_result_str(r));
 }
 
+/* counts and logs the layer's warnings and errors; VK_FALSE: the call that caused one is not aborted */
 static VKAPI_ATTR VkBool32 VKAPI_CALL debug_cb(VkDebugUtilsMessageSeverityFlagBitsEXT sev,
                                                VkDebugUtilsMessageTypeFlagsEXT type,
                                                const VkDebugUtilsMessengerCallbackDataEXT *d, void *user) {
@@ -90,6 +92,9 @@ static bool has_instance_ext(const char *name) {
   return found;
 }
 
+/* API 1.2 when the loader has it (driver properties and the 1.1/1.2 feature structs used by describe are
+ * core there), else 1.1 (vkGetPhysicalDeviceProperties2, subgroup properties). The validation layer only
+ * when asked for, and then it must exist; a messenger only with validation. */
 static ldm_status make_instance(bool validation, VkInstance *inst, VkDebugUtilsMessengerEXT *msg) {
   LDM_TRY(load_loader());
   uint32_t api = VK_API_VERSION_1_1;
@@ -120,6 +125,7 @@ static ldm_status make_instance(bool validation, VkInstance *inst, VkDebugUtilsM
       .messageType = VK_DEBUG_UTILS_MESSAGE_TYPE_GENERAL_BIT_EXT | VK_DEBUG_UTILS_MESSAGE_TYPE_VALIDATION_BIT_EXT |
                      VK_DEBUG_UTILS_MESSAGE_TYPE_PERFORMANCE_BIT_EXT,
       .pfnUserCallback = debug_cb};
+  /* chained into the instance info, the messenger also covers vkCreateInstance / vkDestroyInstance */
   if (dbg && validation) ci.pNext = &mci; /* also catch messages of instance creation itself */
   VkResult r = vkCreateInstance(&ci, NULL, inst);
   if (r == VK_ERROR_INCOMPATIBLE_DRIVER || r == VK_ERROR_INITIALIZATION_FAILED)
@@ -159,6 +165,9 @@ static bool dev_has_ext(VkPhysicalDevice p, const char *name) {
   return found;
 }
 
+/* Properties (with subgroup properties, and driver name on 1.2), memory heaps, the limits the op planners
+ * use, the features fp16 / int8 / 16-bit storage and the cooperative-matrix extensions (all reported, none
+ * enabled), and whether the first compute queue family has timestamps. */
 static void describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d) {
   memset(d, 0, sizeof *d);
   d->index = index;
@@ -167,6 +176,7 @@ static void describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d) {
   VkPhysicalDeviceProperties props0;
   vkGetPhysicalDeviceProperties(p, &props0);
   bool v12 = props0.apiVersion >= VK_API_VERSION_1_2;
+  /* the driver properties struct is only valid to chain on a 1.2 device */
   VkPhysicalDeviceProperties2 pr = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = v12 ? (void *)&drv : (void *)&sg};
   vkGetPhysicalDeviceProperties2(p, &pr);
   const VkPhysicalDeviceProperties *P = &pr.properties;
@@ -232,6 +242,7 @@ static void describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d) {
     }
 }
 
+/* All physical devices; VK_INCOMPLETE (a device appeared between the two calls) keeps those that fit. */
 static ldm_status enumerate(VkInstance inst, VkPhysicalDevice **phys, uint32_t *n) {
   *n = 0;
   VK_TRY(vkEnumeratePhysicalDevices(inst, n, NULL), "vkEnumeratePhysicalDevices");
@@ -270,6 +281,7 @@ ldm_status ldm_vk_list(ldm_vk_device_info **list, int *n) {
   return s;
 }
 
+/* the first device with a compute queue: discrete, then integrated, virtual, CPU (lavapipe), other */
 int ldm_vk_pick_default(const ldm_vk_device_info *l, int n) {
   static const char *rank[] = {"discrete", "integrated", "virtual", "cpu", "other"};
   for (int r = 0; r < 5; r++)
@@ -281,6 +293,8 @@ int ldm_vk_pick_default(const ldm_vk_device_info *l, int n) {
 /* a limit from the environment can only lower the device's own (0 = not set) */
 static uint64_t lowered(uint64_t forced, uint64_t cur) { return forced && forced < cur ? forced : cur; }
 
+/* LDM_VK_PIPELINE_CACHE, else $XDG_CACHE_HOME/ldm-vk or ~/.cache/ldm-vk (made if missing), one file per
+ * vendor and device id so a cache is only offered to the kind of GPU that wrote it; "" when none. */
 static void pcache_path(ldm_vk_ctx *c) {
   const char *e = c->env.vk_pipeline_cache;
   c->pcache_path[0] = 0;
@@ -306,6 +320,9 @@ static void pcache_path(ldm_vk_ctx *c) {
            c->info.device_id);
 }
 
+/* The context's VkPipelineCache, seeded from the file when it exists and is under 64 MiB. The driver checks
+ * the data's header (vendor, device, pipelineCacheUUID) and ignores data it cannot use; a driver that fails
+ * instead gets a second, empty try. Without a cache (VK_NULL_HANDLE) pipelines are compiled every time. */
 static void load_pcache(ldm_vk_ctx *c) {
   pcache_path(c);
   void *data = NULL;
@@ -333,6 +350,9 @@ static void load_pcache(ldm_vk_ctx *c) {
   free(data);
 }
 
+/* At close, when this context created pipelines: the driver's cache data through "<path>.tmp.<pid>" and
+ * rename (a concurrent reader never sees half a file); not fsync'd, never fatal: a lost cache costs only
+ * compile time. */
 static void save_pcache(ldm_vk_ctx *c) {
   if (!c->pcache || !c->pcache_path[0] || c->npipes == 0) return;
   size_t sz = 0;
@@ -352,6 +372,8 @@ static void save_pcache(ldm_vk_ctx *c) {
   free(d);
 }
 
+/* "vk" (the default device) or "vk:N": instance, device choice, alignment check, queue family, device and
+ * queue, command pool, effective limits, pipeline cache; on failure ldm_vk_close undoes a partial context. */
 ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   int want = -1;
   if (spec && strncmp(spec, "vk:", 3) == 0) {
@@ -400,6 +422,7 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   free(infos);
   vkGetPhysicalDeviceProperties(c->phys, &c->props);
   vkGetPhysicalDeviceMemoryProperties(c->phys, &c->mem);
+  /* descriptors bind tensors at arena offsets, multiples of LDM_ALIGN (views aside): valid offsets only here */
   c->min_offset_align = (uint32_t)c->props.limits.minStorageBufferOffsetAlignment;
   if (c->min_offset_align > LDM_ALIGN) {
     ldm_vk_close(c);
@@ -413,12 +436,15 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   VkQueueFamilyProperties qf[32];
   if (nq > 32) nq = 32;
   vkGetPhysicalDeviceQueueFamilyProperties(c->phys, &nq, qf);
+  /* a compute-only family (async compute, apart from graphics work) before any family with compute */
   c->qfam = UINT32_MAX;
   for (uint32_t i = 0; i < nq && c->qfam == UINT32_MAX; i++) /* prefer a compute-only queue */
     if ((qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) && !(qf[i].queueFlags & VK_QUEUE_GRAPHICS_BIT)) c->qfam = i;
   for (uint32_t i = 0; i < nq && c->qfam == UINT32_MAX; i++)
     if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) c->qfam = i;
+  /* describe looked at the first compute family; the chosen one must have timestamps too */
   c->timestamps = c->timestamps && qf[c->qfam].timestampValidBits > 0;
+  /* One queue, no extension, no optional feature: the shaders use only core compute on 32-bit storage. */
   float prio = 1.0f;
   VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = c->qfam,
                                  .queueCount = 1, .pQueuePriorities = &prio};
@@ -431,6 +457,7 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   }
   volkLoadDevice(c->dev);
   vkGetDeviceQueue(c->dev, c->qfam, 0, &c->queue);
+  /* RESET_COMMAND_BUFFER: the executor resets its command buffer (vkResetCommandBuffer) to re-record it */
   VkCommandPoolCreateInfo pci = {.sType = VK_STRUCTURE_TYPE_COMMAND_POOL_CREATE_INFO,
                                  .flags = VK_COMMAND_POOL_CREATE_RESET_COMMAND_BUFFER_BIT, .queueFamilyIndex = c->qfam};
   r = vkCreateCommandPool(c->dev, &pci, NULL, &c->pool);
@@ -451,6 +478,8 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   return LDM_OK;
 }
 
+/* Idle the device (nothing may be in use), save the pipeline cache, destroy in reverse order of creation.
+ * Executors must have been freed before. */
 void ldm_vk_close(ldm_vk_ctx *c) {
   if (!c) return;
   if (c->dev) {
@@ -502,6 +531,8 @@ static ldm_status get_module(ldm_vk_ctx *c, const char *shader, VkShaderModule *
   return LDM_OK;
 }
 
+/* Look up (linearly: only while an executor is prepared) or create the pipeline of a key, with its descriptor
+ * set layout and pipeline layout (vk_pipe in vk_internal.h); modules are shared (get_module). */
 ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *spec, uint32_t nspec, uint32_t nbind,
                            uint32_t pc_size, vk_pipe **out) {
   for (int i = 0; i < c->npipes; i++) {
@@ -528,6 +559,7 @@ ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *sp
   p->nspec = nspec;
   p->nbind = nbind;
   p->pc_size = pc_size;
+  /* binding k, a compute-stage storage buffer: the node's k-th input, then its outputs (prepare() in exec_vk.c) */
   VkDescriptorSetLayoutBinding b[LDM_MAX_IN + LDM_MAX_OUT];
   for (uint32_t i = 0; i < nbind; i++)
     b[i] = (VkDescriptorSetLayoutBinding){.binding = i, .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER,
@@ -535,6 +567,7 @@ ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *sp
   VkDescriptorSetLayoutCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO,
                                          .bindingCount = nbind, .pBindings = b};
   VK_TRY(vkCreateDescriptorSetLayout(c->dev, &dci, NULL, &p->dsl), "vkCreateDescriptorSetLayout");
+  /* a zero-sized push-constant range is invalid: none is declared when the node has no push constants */
   VkPushConstantRange pcr = {.stageFlags = VK_SHADER_STAGE_COMPUTE_BIT, .offset = 0, .size = pc_size};
   VkPipelineLayoutCreateInfo lci = {.sType = VK_STRUCTURE_TYPE_PIPELINE_LAYOUT_CREATE_INFO, .setLayoutCount = 1,
                                     .pSetLayouts = &p->dsl, .pushConstantRangeCount = pc_size ? 1 : 0,
@@ -544,6 +577,7 @@ ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *sp
     vkDestroyDescriptorSetLayout(c->dev, p->dsl, NULL);
     return ldm_vk_fail(r, "vkCreatePipelineLayout", __FILE__, __LINE__);
   }
+  /* specialization constant i (constant_id = i) is the 4-byte word spec[i] */
   VkSpecializationMapEntry me[LDM_MAX_SPEC];
   for (uint32_t i = 0; i < nspec; i++) me[i] = (VkSpecializationMapEntry){i, i * 4, 4};
   VkSpecializationInfo si = {.mapEntryCount = nspec, .pMapEntries = me, .dataSize = nspec * 4, .pData = p->spec};
@@ -552,6 +586,7 @@ ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *sp
       .stage = {.sType = VK_STRUCTURE_TYPE_PIPELINE_SHADER_STAGE_CREATE_INFO, .stage = VK_SHADER_STAGE_COMPUTE_BIT,
                 .module = mod, .pName = "main", .pSpecializationInfo = nspec ? &si : NULL},
       .layout = p->layout};
+  /* through the pipeline cache: a pipeline compiled by an earlier run is not compiled again */
   r = vkCreateComputePipelines(c->dev, c->pcache, 1, &ci, NULL, &p->pipe);
   if (r != VK_SUCCESS) {
     vkDestroyPipelineLayout(c->dev, p->layout, NULL);
@@ -563,6 +598,8 @@ ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *sp
   return LDM_OK;
 }
 
+/* The first allowed memory type with all of want and none of avoid. The spec lists types with fewer
+ * property flags first (of equal ones, the faster heap): the first match is the plainest that fits. */
 static int find_mem(const ldm_vk_ctx *c, uint32_t bits, VkMemoryPropertyFlags want, VkMemoryPropertyFlags avoid) {
   for (uint32_t i = 0; i < c->mem.memoryTypeCount; i++)
     if ((bits & (1u << i)) && (c->mem.memoryTypes[i].propertyFlags & want) == want &&
@@ -573,6 +610,7 @@ static int find_mem(const ldm_vk_ctx *c, uint32_t bits, VkMemoryPropertyFlags wa
 
 ldm_status ldm_vk_buffer(ldm_vk_ctx *c, VkDeviceSize size, bool host_visible, bool readback, vk_buf *out) {
   memset(out, 0, sizeof *out);
+  /* whole 256-byte blocks (LDM_ALIGN): the last tensor of an arena and rounded-up copies stay inside */
   if (size == 0) size = 256;
   size = (size + 255) / 256 * 256;
   out->size = size;
@@ -640,6 +678,9 @@ ldm_status ldm_vk_oneshot_begin(ldm_vk_ctx *c, VkCommandBuffer *cb) {
   return LDM_OK;
 }
 
+/* A fresh fence per submission, waited for without a timeout: when this returns the queue has finished the
+ * command buffer, so it may be freed and the caller may read mapped memory (made visible to the host by the
+ * barrier each recording ends with). */
 ldm_status ldm_vk_oneshot_end(ldm_vk_ctx *c, VkCommandBuffer cb) {
   VkResult r = vkEndCommandBuffer(cb);
   VkFence fence = VK_NULL_HANDLE;

@@ -1,4 +1,10 @@
-/* Vulkan backend internals. */
+/* Vulkan backend internals, shared by the context (vk_ctx.c: instance, device, queue, pipelines, buffers,
+ * one-shot submissions) and the executor (exec_vk.c: arenas, descriptor sets, the recorded command buffer,
+ * barriers, timestamps, check mode).
+ *
+ * The model: one VkDevice with one queue (a compute queue family, compute-only if the device has one);
+ * every submission is waited for on a fence before the call returns, so at most one submission per
+ * executor is ever in flight and the host may touch mapped memory as soon as a call is back. */
 #ifndef LDM_VK_INTERNAL_H
 #define LDM_VK_INTERNAL_H
 #include <volk.h>
@@ -7,7 +13,11 @@
 #include "core/ops.h"
 #include "ldm/vk.h"
 
+/* "VK_ERROR_..." for a VkResult */
 const char *ldm_vk_result_str(VkResult r);
+/* Report a failed Vulkan call through the error convention: out of device memory becomes
+ * LDM_ERR_DEVICE_MEMORY (with a hint), out of host memory LDM_ERR_NOMEM, device lost and the rest
+ * LDM_ERR_VULKAN. VK_TRY returns that status from the calling function when the call fails. */
 ldm_status ldm_vk_fail(VkResult r, const char *what, const char *file, int line);
 #define VK_TRY(call, what)                                                                         \
   do {                                                                                             \
@@ -15,6 +25,10 @@ ldm_status ldm_vk_fail(VkResult r, const char *what, const char *file, int line)
     if (vk_r_ != VK_SUCCESS) return ldm_vk_fail(vk_r_, (what), __FILE__, __LINE__);               \
   } while (0)
 
+/* One compute pipeline. The key (shader, specialization constants, binding count, push-constant size)
+ * fixes everything the pipeline is built from: a descriptor set layout of nbind storage buffers at
+ * bindings 0..nbind-1 (the node's inputs, then its outputs), a pipeline layout of that one set plus a
+ * push-constant range [0, pc_size) when pc_size > 0, and the specialized shader. */
 typedef struct vk_pipe {
   char shader[64];
   uint32_t spec[LDM_MAX_SPEC], nspec, nbind, pc_size;
@@ -23,6 +37,7 @@ typedef struct vk_pipe {
   VkPipeline pipe;
 } vk_pipe;
 
+/* A shader module, created once per shader and shared by all its pipelines (specializations). */
 typedef struct vk_module {
   const char *name;
   VkShaderModule mod;
@@ -33,9 +48,12 @@ struct ldm_vk_ctx {
   VkDebugUtilsMessengerEXT messenger;
   VkPhysicalDevice phys;
   VkDevice dev;
+  /* queue 0 of family qfam: every submission of the backend goes to it */
   VkQueue queue;
   uint32_t qfam;
+  /* of qfam, with RESET_COMMAND_BUFFER: the executor resets and re-records its command buffer in place */
   VkCommandPool pool;
+  /* loaded from pcache_path at open, written back at close (VK_NULL_HANDLE: none; pcache_path "": no file) */
   VkPipelineCache pcache;
   char pcache_path[512];
   VkPhysicalDeviceProperties props;
@@ -43,9 +61,13 @@ struct ldm_vk_ctx {
   ldm_vk_device_info info;
   ldm_env env;        /* LDM_* switches, read when the context was opened */
   ldm_dev_limits lim;
+  /* minStorageBufferOffsetAlignment (open refuses a device that needs more than LDM_ALIGN, the alignment of
+   * every tensor's own storage in its arena); timestamp_period: nanoseconds per
+   * tick; timestamps: the device reports a period and the queue's family has timestampValidBits */
   uint32_t min_offset_align;
   float timestamp_period;
   bool timestamps;
+  /* grows by realloc: an executor keeps copies of the entries, never pointers into it */
   vk_pipe *pipes;
   int npipes, cap_pipes;
   vk_module *mods;
@@ -56,7 +78,11 @@ struct ldm_vk_ctx {
 ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *spec, uint32_t nspec, uint32_t nbind,
                            uint32_t pc_size, vk_pipe **out);
 
-/* buffers */
+/* Buffers: size rounded up to a multiple of 256 bytes (0 -> 256), usable as storage buffer and as copy
+ * source and destination, one queue family (exclusive). host_visible: HOST_VISIBLE | HOST_COHERENT memory,
+ * mapped for the buffer's life (coherent, so no flush or invalidate is needed), HOST_CACHED preferred when
+ * readback (the host reads it), else DEVICE_LOCAL preferred (resizable BAR, unified memory); otherwise
+ * DEVICE_LOCAL memory. */
 typedef struct vk_buf {
   VkBuffer buf;
   VkDeviceMemory mem;
@@ -65,7 +91,9 @@ typedef struct vk_buf {
 } vk_buf;
 ldm_status ldm_vk_buffer(ldm_vk_ctx *c, VkDeviceSize size, bool host_visible, bool readback, vk_buf *out);
 void ldm_vk_buffer_free(ldm_vk_ctx *c, vk_buf *b);
-/* one-shot command buffer: begin, (caller records), submit and wait */
+/* One-shot command buffer: begin (ONE_TIME_SUBMIT, from the context's pool), the caller records, end
+ * submits it on the queue with a fresh fence, waits for the fence without a timeout and frees the command
+ * buffer: when it returns, all the recorded work has completed. */
 ldm_status ldm_vk_oneshot_begin(ldm_vk_ctx *c, VkCommandBuffer *cb);
 ldm_status ldm_vk_oneshot_end(ldm_vk_ctx *c, VkCommandBuffer cb);
 

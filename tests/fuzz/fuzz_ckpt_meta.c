@@ -12,7 +12,7 @@
  *  - an accepted schedule builds: ldm_schedule_make succeeds and alphas_cumprod is finite in [0, 1];
  *  - the scalar parsers agree with strtoll / strtod on every value: an integer is accepted exactly
  *    when it is a plain decimal integer that fits, and a real only when it is finite.
- * LDM_FUZZ_SOURCES: src/io/safetensors.c src/io/ckpt_meta.c src/model/config.c src/core/schedule.c
+ * LDM_FUZZ_SOURCES: src/io/safetensors.c src/io/safetensors_header.c src/io/safetensors_write.c src/io/atomic.c src/io/json_string.c src/io/ckpt_meta.c src/model/config.c src/core/schedule.c
  */
 #include <errno.h>
 #include <math.h>

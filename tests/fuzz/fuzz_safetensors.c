@@ -1,5 +1,5 @@
 /* libFuzzer harness: the safetensors reader (ldm_st_open and the accessors), on any bytes.
- * LDM_FUZZ_SOURCES: src/io/safetensors.c */
+ * LDM_FUZZ_SOURCES: src/io/safetensors.c src/io/safetensors_header.c src/io/json_string.c */
 #include "fuzz_util.h"
 #include "ldm/io.h"
 
