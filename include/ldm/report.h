@@ -33,7 +33,9 @@ void ldm_report_update(const char *run_dir, bool force, ldm_log_fn log, void *us
  * config, preset or batch differ from the first are flagged in both. */
 ldm_status ldm_report_bench(const char *const *files, int n, const char *out_html, FILE *text);
 
-/* Compare `ldm-vk conformance --json` files: a per-case grid of NMSE per device (HTML + text). */
+/* Compare `ldm-vk conformance --json` files: per case and file, NMSE device vs reference, fast CPU vs reference,
+ * device vs fast CPU and the worst element against its bound (HTML + text); files without a device run or
+ * from older versions (no reference figures) are marked, their missing figures shown as such. */
 ldm_status ldm_report_conformance(const char *const *files, int n, const char *out_html, FILE *text);
 
 /* `ldm-vk bench --json`: one JSON object with the ldm-vk version, the UTC date, the configuration, the
