@@ -3,11 +3,12 @@
 #   browser_test.sh LDM_VK cli      the files: a tiny run's report.html (written by the trainer and again by
 #                                   `ldm-vk report`), chart points against metrics.jsonl, malformed metrics
 #                                   and JSON files (exit 1, file:line), null/NaN rows, bench/conformance pages
+#                                   (older conformance files, --cpu-only ones without a device, three-way ones)
 #   browser_test.sh LDM_VK browser  the same pages rendered by headless Chromium: no console message, the
 #                                   page's own self-check (<body data-ok="1">), the chart points in the live
 #                                   DOM against metrics.jsonl, a screenshot that is not blank
 # The browser mode skips (77) without Chromium unless LDM_REQUIRE_BROWSER=1. LDM_REPORT_SCREENSHOTS=DIR
-# keeps the screenshots (report.png, bench.png) there.
+# keeps the screenshots (report.png, bench.png, conformance.png) there.
 set -euo pipefail
 exe="$1"
 mode="${2:-browser}"
@@ -184,8 +185,38 @@ EOF
     fail "report --conformance"
   ncases=$("$py" -c "import json,sys; print(len(json.load(open(sys.argv[1]))['cases']))" "$conf_example")
   grep -q "data-expect-children=\"$ncases\"" "$d/conf.html" || fail "conformance grid: expected $ncases rows"
-  [ "$(grep -c ' 0.5!' "$d/conf.txt")" = 1 ] || fail "conformance text: the failed case is not marked"
-  grep -q '0.5 FAIL' "$d/conf.html" || fail "conformance page: the failed case is not marked"
+  [ "$(grep -c ' 0.5!' "$d/conf.txt")" = 1 ] || fail "conformance text: the failed case's NMSE is not marked"
+  [ "$(grep -c ' FAIL *$' "$d/conf.txt")" = 1 ] || fail "conformance text: the failed case is not marked"
+  grep -q '<td class="n bad" title="[^"]*">0.5</td>' "$d/conf.html" || fail "conformance page: the NMSE is not marked"
+  [ "$(grep -o '>FAIL</td>' "$d/conf.html" | wc -l)" = 1 ] || fail "conformance page: the failed case is not marked"
+  # older files have no reference figures: shown as missing, not as numbers
+  [ "$(grep -o 'title="not recorded (older file)">&#8212;' "$d/conf.html" | wc -l)" = $((6 * ncases)) ] ||
+    fail "conformance page: the older files' missing figures"
+
+  # this version's files: --cpu-only (no device: its device figures are n/a, never 0) and, from it, a
+  # three-way file as a device run writes it, with one case outside its per-element bound
+  "$exe" conformance --cpu-only --json "$d/cpu.json" >"$d/cpu.txt" || fail "ldm-vk conformance --cpu-only"
+  "$py" - "$d/cpu.json" "$d/dev.json" <<'EOF'
+import json, sys
+j = json.load(open(sys.argv[1]))
+assert j["cases"] and all(c["device_run"] is False and "nmse_cpu_ref" in c and "rtol" in c for c in j["cases"]), j["cases"][0]
+j["device"] = "a device"
+for c in j["cases"]:
+    c.update(device_run=True, nmse_vk_ref=c["nmse_cpu_ref"], max_ratio_vk_ref=c["max_ratio_cpu_ref"])
+j["cases"][1].update(max_ratio_vk_ref=None, bad_vk_ref=3)
+j["cases"][1]["pass"] = False
+json.dump(j, open(sys.argv[2], "w"))
+EOF
+  "$exe" report --conformance "$conf_example" "$d/cpu.json" "$d/dev.json" --out "$d/conf3.html" >"$d/conf3.txt" 2>/dev/null ||
+    fail "report --conformance (this version's files)"
+  ncpu=$("$py" -c "import json,sys; print(len(json.load(open(sys.argv[1]))['cases']))" "$d/cpu.json")
+  [ "$(grep -o '>n/a</td>' "$d/conf3.html" | wc -l)" = $((2 * ncpu)) ] || fail "conformance page: --cpu-only device figures"
+  grep -q 'data-device-run="false">no device run' "$d/conf3.html" || fail "conformance page: no-device file not named"
+  [ "$(grep -c 'no device run: fast CPU vs reference only' "$d/conf3.txt")" = 1 ] || fail "conformance text: no-device file"
+  [ "$(grep -c '|       n/a        n/a ' "$d/conf3.txt")" = "$ncpu" ] || fail "conformance text: --cpu-only device figures"
+  [ "$(grep -c 'inf! FAIL *$' "$d/conf3.txt")" = 1 ] || fail "conformance text: the element bound"
+  grep -q '<td class="n bad" title="device vs reference: [^"]*, 3 outside; fast CPU[^"]*">inf</td>' "$d/conf3.html" ||
+    fail "conformance page: the element bound"
   echo "report cli checks passed"
   exit 0
 fi
@@ -280,8 +311,14 @@ chrome "$d/bench-shot" "file://$d/bench.html" --window-size=1200,2000 --screensh
 not_blank "$d/bench.png" || fail "bench page screenshot"
 [ -n "$shots" ] && cp "$d/bench.png" "$shots/bench.png"
 
-"$exe" report --conformance "$conf_example" "$conf_example" --out "$d/conf.html" >/dev/null 2>&1 ||
+"$exe" conformance --cpu-only --json "$d/cpu.json" >/dev/null || fail "ldm-vk conformance --cpu-only"
+"$exe" report --conformance "$conf_example" "$d/cpu.json" --out "$d/conf.html" >/dev/null 2>&1 ||
   fail "report --conformance"
 chrome "$d/conf-dom" "file://$d/conf.html" --dump-dom
 dom_ok "$d/conf-dom.out" "conformance page"
+grep -q '<td class="n miss" title="no device run (--cpu-only)">n/a</td>' "$d/conf-dom.out" ||
+  fail "conformance page in Chromium: no n/a device figures"
+chrome "$d/conf-shot" "file://$d/conf.html" --window-size=1200,2000 --screenshot="$d/conformance.png"
+not_blank "$d/conformance.png" || fail "conformance page screenshot"
+[ -n "$shots" ] && cp "$d/conformance.png" "$shots/conformance.png"
 echo "report browser checks passed"
