@@ -64,7 +64,7 @@ static ldm_status c_silu_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf
   TRY_T(x);
   TRY_T(dy);
   TRY_T(dx);
-  struct { uint32_t n, accumulate; } pc = {(uint32_t)a->n, (uint32_t)a->acc};
+  ldm_pc_silu_backward pc = {.n = (uint32_t)a->n, .accumulate = (uint32_t)a->acc};
   TRY_T(ldm_node_add(g, LDM_OP_silu_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, "silu_backward"));
   return LDM_OK;
 }
@@ -103,7 +103,7 @@ static ldm_status c_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_
   TRY_T(y);
   TRY_T(dl);
   TRY_T(o);
-  struct { uint32_t n; float scale; uint32_t accumulate; } pc = {(uint32_t)a->n, 2.0f / (float)a->n, (uint32_t)a->acc};
+  ldm_pc_mse_loss_backward pc = {.n = (uint32_t)a->n, .scale = 2.0f / (float)a->n, .accumulate = (uint32_t)a->acc};
   TRY_T(ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, y, dl}, 3, &o, 1, &pc, sizeof pc, "mse_loss_backward"));
   return LDM_OK;
 }
