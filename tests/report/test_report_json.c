@@ -126,9 +126,11 @@ static const char *row_of(const char *text, const char *op_shape) {
 /* `ldm-vk report --conformance` on an older file (nmse only), a --cpu-only file (device_run false: its
  * device figures are zeros that must not be shown) and a three-way file with a failed case */
 START_TEST(conformance_page_figures) {
-  char dir[] = "/tmp/ldm_test_report_XXXXXX";
+  char dir[512];
+  const char *tmp = getenv("TMPDIR");
+  snprintf(dir, sizeof dir, "%s/ldm_test_report_XXXXXX", tmp && tmp[0] ? tmp : P_tmpdir);
   ck_assert_ptr_nonnull(mkdtemp(dir));
-  char old[64], cpu[64], dev[64], html[64], bad[64];
+  char old[600], cpu[600], dev[600], html[600], bad[600];
   snprintf(old, sizeof old, "%s/old.json", dir);
   snprintf(cpu, sizeof cpu, "%s/cpu.json", dir);
   snprintf(dev, sizeof dev, "%s/dev.json", dir);
