@@ -23,6 +23,7 @@ extern "C" {
 #define LDM_NAME_MAX 96
 #define LDM_ALIGN 256   /* byte alignment of every tensor inside its arena (>= minStorageBufferOffsetAlignment) */
 #define LDM_SHAPE(...) ((const int64_t[]){__VA_ARGS__}) /* shape literal: LDM_SHAPE(N, C, H, W) */
+#define LDM_NONE (-1) /* the tensor id a refused builder returns */
 
 /* Where a tensor lives. PARAM, GRAD, ADAM_M, ADAM_V and EMA share one layout: a parameter sits at the
  * same offset in each, so optimizer, clipping and EMA are single nodes over whole arenas. */
@@ -84,13 +85,48 @@ typedef struct ldm_graph {
   bool planned;
   char scope[LDM_NAME_MAX];            /* name prefix for new parameters, e.g. "enc.0." */
   int n_forward;                        /* nodes before the backward pass was appended */
+  /* builder errors (see "Errors" below) */
+  ldm_status status;                    /* LDM_OK until the graph has failed */
+  ldm_status err_status;                /* the latest refused call's error, frozen when the graph fails */
+  char err_msg[512];
+  char err_file[64];
+  int err_line;
+  int refusals;                         /* refused builder calls so far */
 } ldm_graph;
 
 ldm_status ldm_graph_init(ldm_graph *g);
 void ldm_graph_free(ldm_graph *g);
 
-/* New tensors. Shapes are outermost first (N, C, H, W), as in PyTorch. Returns the id, or -1 with the
- * thread error set. */
+/* Errors. A builder (a tensor constructor, ldm_node_add, every op builder in ldm/ops.h, the model
+ * builders) that cannot do what it is asked REFUSES: it appends nothing, returns LDM_NONE, sets the thread
+ * error and records that error (status, message, file:line) on the graph. A refusal leaves the graph as
+ * it was: the caller may go on (a probe whose result is dropped). A builder GIVEN LDM_NONE (built on a
+ * refused result) FAILS the graph: from then on every builder returns LDM_NONE and appends nothing, the
+ * recorded error is frozen (the refusal whose result was used), and ldm_graph_backward and ldm_graph_plan
+ * return its status with its message and location restored as the thread error. So a chain of builders
+ * needs no check per call: check the graph once (ldm_graph_check on the chain's result, or the status
+ * ldm_graph_plan returns). */
+ldm_status ldm_graph_status(const ldm_graph *g); /* LDM_OK, or the status of the error that failed g */
+/* The result of a chain kept by the caller: LDM_NONE fails the graph (as any builder given it would).
+ * Returns ldm_graph_status(g), the recorded error restored as the thread error when it is not LDM_OK. */
+ldm_status ldm_graph_check(ldm_graph *g, int id);
+/* Refuse a builder call: set the thread error, record it on g (unless g has failed already) and return
+ * status. Use through LDM_REFUSE (in builders returning a tensor id) or LDM_GRAPH_FAIL. */
+ldm_status ldm_graph_refuse(ldm_graph *g, ldm_status status, const char *file, int line, const char *fmt, ...)
+    __attribute__((format(printf, 5, 6)));
+#define LDM_GRAPH_FAIL(g, status, ...) ldm_graph_refuse((g), (status), __FILE__, __LINE__, __VA_ARGS__)
+#define LDM_REFUSE(g, status, ...) (LDM_GRAPH_FAIL((g), (status), __VA_ARGS__), LDM_NONE)
+/* Builder entry guard: false when g has failed, or when one of the n ids is LDM_NONE (which fails g) or
+ * not a tensor of g (a refusal). LDM_INPUTS(g, a, b, ...) returns LDM_NONE from the calling builder then. */
+bool ldm_graph_inputs(ldm_graph *g, const int *ids, int n);
+#define LDM_INPUTS(g, ...)                                                                         \
+  do {                                                                                             \
+    const int ldm_in_[] = {__VA_ARGS__};                                                           \
+    if (!ldm_graph_inputs((g), ldm_in_, (int)(sizeof ldm_in_ / sizeof ldm_in_[0]))) return LDM_NONE; \
+  } while (0)
+
+/* New tensors. Shapes are outermost first (N, C, H, W), as in PyTorch. Returns the id, or LDM_NONE
+ * (refused, see Errors). */
 int ldm_tensor_new(ldm_graph *g, const char *name, ldm_arena arena, ldm_dtype dt, int ndim, const int64_t *shape);
 int ldm_act(ldm_graph *g, const char *name, int ndim, const int64_t *shape);  /* f32 activation */
 int ldm_param(ldm_graph *g, const char *name, int ndim, const int64_t *shape); /* scoped, requires grad */
@@ -113,18 +149,22 @@ int64_t ldm_tensor_bytes(const ldm_tensor *t);
 /* Resolved storage of a tensor: arena and byte offset (following views). Only after planning. */
 void ldm_tensor_storage(const ldm_graph *g, int id, ldm_arena *arena, int64_t *offset);
 
-/* Append a node. pc is copied (pc_size bytes). Returns the node index or -1. */
+/* Append a node. pc is copied (pc_size bytes). Returns the node index or -1 (refused; an LDM_NONE among
+ * in/out fails the graph). */
 int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, int nout, const void *pc,
                  uint32_t pc_size, const char *label);
+/* ldm_node_add for a builder: returns the node's first output (the builder's result) or LDM_NONE. */
+int ldm_node_emit(ldm_graph *g, int op, const int *in, int nin, const int *out, int nout, const void *pc,
+                  uint32_t pc_size, const char *label);
 void ldm_node_spec(ldm_graph *g, int node, const uint32_t *spec, uint32_t nspec);
 
-/* Scoped parameter naming: ldm_scope_push(g, "enc.0.") ... ldm_scope_pop(g, saved). */
+/* Scoped parameter naming: the prefix of the names ldm_param gives (e.g. "enc.0."); NULL or "" for none. */
 void ldm_scope_set(ldm_graph *g, const char *prefix);
 
-/* Reverse-mode autodiff: seeds d(loss)/d(loss) = scale (a host/step-buffer float at index seed_index of
- * tensor seed_src, or 1 when seed_src < 0), then walks the forward nodes backwards, asking each op to
- * append its backward nodes. Parameter gradients accumulate (+=) into the GRAD arena; activation
- * gradients are written by their first contribution and accumulated by later ones. */
+/* Reverse-mode autodiff from the scalar `loss`: seeds d(loss)/d(loss) = 1 (a fill node), then walks the
+ * forward nodes backwards, asking each op to append its backward nodes (a refusal there fails the graph).
+ * Parameter gradients accumulate (+=) into the GRAD arena; activation gradients are written by their
+ * first contribution and accumulated by later ones. */
 ldm_status ldm_graph_backward(ldm_graph *g, int loss);
 /* Gradient bookkeeping for op backward emitters. ldm_grad_target returns the gradient tensor of t
  * (creating it) and sets *accumulate to 1 when the new contribution must be added (a parameter, or a
@@ -133,8 +173,9 @@ int ldm_grad_target(ldm_graph *g, int t, int *accumulate);
 /* The gradient of an output of a forward node (must exist when backward is called); -1 if none. */
 int ldm_grad_of(const ldm_graph *g, int t);
 
-/* Assign arena offsets. Activations are packed by liveness (buffers reused when lifetimes do not
- * overlap) unless LDM_NO_MEMPLAN=1. Tensors read by the host after a run (ldm_keep) stay live. */
+/* Assign arena offsets (a failed graph is refused: its status, the error restored). Activations are
+ * packed by liveness (buffers reused when lifetimes do not overlap) unless LDM_NO_MEMPLAN=1. Tensors
+ * read by the host after a run (ldm_keep) stay live. */
 ldm_status ldm_graph_plan(ldm_graph *g);
 void ldm_keep(ldm_graph *g, int t); /* t must survive the whole run (an output the host reads) */
 

@@ -1,6 +1,7 @@
-/* Graph builders of ldm-vk ops. Each appends node(s) to the graph and returns the output tensor id
- * (or -1 with the thread error set). Builders are backend independent; the CPU twin and the shader of
- * each op compute the same function (see docs/ops.md). */
+/* Graph builders of ldm-vk ops. Each appends node(s) to the graph and returns the output tensor id, or
+ * LDM_NONE when refused; a builder given LDM_NONE appends nothing and fails the graph, so a chain of
+ * builders is checked once (see "Errors" in ldm/graph.h). Builders are backend independent; the CPU twin
+ * and the shader of each op compute the same function (see docs/ops.md). */
 #ifndef LDM_OPS_H
 #define LDM_OPS_H
 #include "ldm/graph.h"
@@ -10,7 +11,7 @@ extern "C" {
 #endif
 
 /* ---- basic family (src/ops/basic.c) ---- */
-/* out[0..n) = value (u32 bit pattern when as_bits) */
+/* out[0..n) = value (f32) */
 int ldm_fill(ldm_graph *g, int out, float value);
 /* out = in (same numel), elementwise copy */
 int ldm_copy(ldm_graph *g, int in, int out);

@@ -1,6 +1,7 @@
 /* Static graph: tensors, nodes, reverse-mode autodiff and the memory plan. */
 #include "ldm/graph.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +28,65 @@ void ldm_graph_free(ldm_graph *g) {
   memset(g, 0, sizeof *g);
 }
 
+/* ---------------------------------------------------------------- builder errors */
+
+ldm_status ldm_graph_status(const ldm_graph *g) { return g->status; }
+
+static void record(ldm_graph *g, ldm_status s, const char *file, int line, const char *msg) {
+  const char *base = strrchr(file, '/');
+  g->err_status = s;
+  snprintf(g->err_msg, sizeof g->err_msg, "%s", msg);
+  snprintf(g->err_file, sizeof g->err_file, "%s", base ? base + 1 : file);
+  g->err_line = line;
+}
+
+/* the recorded error becomes the thread error again */
+static ldm_status restore(const ldm_graph *g) {
+  return ldm_set_error(g->status, g->err_file, g->err_line, "%s", g->err_msg);
+}
+
+ldm_status ldm_graph_refuse(ldm_graph *g, ldm_status status, const char *file, int line, const char *fmt, ...) {
+  if (g->status != LDM_OK) return status;
+  char msg[sizeof g->err_msg];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  ldm_set_error(status, file, line, "%s", msg);
+  record(g, status, file, line, ldm_last_error()); /* the thread's one-line form of the message */
+  g->refusals++;
+  return status;
+}
+
+/* A builder was given LDM_NONE: the graph fails with the latest refusal's error. */
+static ldm_status graph_fail(ldm_graph *g) {
+  if (g->status != LDM_OK) return g->status;
+  if (g->err_status == LDM_OK)
+    record(g, LDM_ERR_INTERNAL, __FILE__, __LINE__, "a graph builder was given LDM_NONE, but no call was refused");
+  g->status = g->err_status;
+  return restore(g);
+}
+
+ldm_status ldm_graph_check(ldm_graph *g, int id) {
+  if (id == LDM_NONE) graph_fail(g);
+  return g->status != LDM_OK ? restore(g) : LDM_OK;
+}
+
+bool ldm_graph_inputs(ldm_graph *g, const int *ids, int n) {
+  if (g->status != LDM_OK) return false;
+  for (int i = 0; i < n; i++) {
+    if (ids[i] == LDM_NONE) {
+      graph_fail(g);
+      return false;
+    }
+    if (ids[i] < 0 || ids[i] >= g->nt) {
+      LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "tensor id %d is not a tensor of this graph", ids[i]);
+      return false;
+    }
+  }
+  return true;
+}
+
 static size_t dtype_size(ldm_dtype d) { return d == LDM_U8 ? 1 : 4; }
 
 int64_t ldm_tensor_bytes(const ldm_tensor *t) {
@@ -39,14 +99,10 @@ void ldm_scope_set(ldm_graph *g, const char *prefix) {
 }
 
 int ldm_tensor_new(ldm_graph *g, const char *name, ldm_arena arena, ldm_dtype dt, int ndim, const int64_t *shape) {
-  if (g->planned) {
-    LDM_FAIL(LDM_ERR_INTERNAL, "tensor '%s' added after the graph was planned", name);
-    return -1;
-  }
-  if (ndim < 1 || ndim > LDM_MAX_DIMS) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "tensor '%s': %d dimensions (1..%d allowed)", name, ndim, LDM_MAX_DIMS);
-    return -1;
-  }
+  if (g->status != LDM_OK) return LDM_NONE;
+  if (g->planned) return LDM_REFUSE(g, LDM_ERR_INTERNAL, "tensor '%s' added after the graph was planned", name);
+  if (ndim < 1 || ndim > LDM_MAX_DIMS)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "tensor '%s': %d dimensions (1..%d allowed)", name, ndim, LDM_MAX_DIMS);
   /* `shape` and `name` may point into g->t itself (a caller passing g->t[x].shape or a pointer from
    * ldm_T()): copy both before the table can move. */
   int64_t dims[LDM_MAX_DIMS];
@@ -55,18 +111,13 @@ int ldm_tensor_new(ldm_graph *g, const char *name, ldm_arena arena, ldm_dtype dt
   int64_t numel = 1;
   for (int i = 0; i < ndim; i++) {
     dims[i] = shape[i];
-    if (dims[i] <= 0 || numel > INT64_MAX / dims[i]) {
-      LDM_FAIL(LDM_ERR_INVALID_ARG, "tensor '%s': invalid dimension %lld", nm, (long long)dims[i]);
-      return -1;
-    }
+    if (dims[i] <= 0 || numel > INT64_MAX / dims[i])
+      return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "tensor '%s': invalid dimension %lld", nm, (long long)dims[i]);
     numel *= dims[i];
   }
   if (g->nt == g->cap_t) {
     ldm_tensor *nt = realloc(g->t, (size_t)g->cap_t * 2 * sizeof *nt);
-    if (!nt) {
-      LDM_FAIL(LDM_ERR_NOMEM, "out of host memory growing the tensor table");
-      return -1;
-    }
+    if (!nt) return LDM_REFUSE(g, LDM_ERR_NOMEM, "out of host memory growing the tensor table");
     g->t = nt;
     g->cap_t *= 2;
   }
@@ -92,10 +143,8 @@ int ldm_act(ldm_graph *g, const char *name, int ndim, const int64_t *shape) {
 int ldm_param(ldm_graph *g, const char *name, int ndim, const int64_t *shape) {
   char full[LDM_NAME_MAX];
   snprintf(full, sizeof full, "%s%s", g->scope, name);
-  if (ldm_find(g, full) >= 0) {
-    LDM_FAIL(LDM_ERR_INTERNAL, "parameter '%s' defined twice", full);
-    return -1;
-  }
+  if (g->status != LDM_OK) return LDM_NONE;
+  if (ldm_find(g, full) >= 0) return LDM_REFUSE(g, LDM_ERR_INTERNAL, "parameter '%s' defined twice", full);
   int id = ldm_tensor_new(g, full, LDM_ARENA_PARAM, LDM_F32, ndim, shape);
   if (id >= 0) g->t[id].requires_grad = true;
   return id;
@@ -106,15 +155,15 @@ int ldm_host(ldm_graph *g, const char *name, ldm_dtype dt, int64_t n) {
 }
 
 int ldm_view(ldm_graph *g, int base, const char *name, int64_t elem_offset, int ndim, const int64_t *shape) {
+  LDM_INPUTS(g, base);
   ldm_arena ar = g->t[base].arena;
   ldm_dtype dt = g->t[base].dtype;
   int id = ldm_tensor_new(g, name, ar, dt, ndim, shape);
   if (id < 0) return -1;
   ldm_tensor *b = &g->t[base];
   if (elem_offset < 0 || elem_offset + g->t[id].numel > b->numel) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "view '%s' of '%s' out of range", g->t[id].name, b->name);
     g->nt--;
-    return -1;
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "view '%s' of '%s' out of range", g->t[id].name, b->name);
   }
   int64_t byte_off = elem_offset * (int64_t)dtype_size(dt);
   if (b->view_of >= 0) {
@@ -137,10 +186,8 @@ int ldm_arena_view(ldm_graph *g, ldm_arena arena, const char *name) {
     if (t->arena != layout || t->view_of != -1) continue;
     total += (ldm_tensor_bytes(t) + LDM_ALIGN - 1) / LDM_ALIGN * LDM_ALIGN;
   }
-  if (total == 0) {
-    LDM_FAIL(LDM_ERR_INTERNAL, "arena view '%s' of an empty arena", name);
-    return -1;
-  }
+  if (g->status != LDM_OK) return LDM_NONE;
+  if (total == 0) return LDM_REFUSE(g, LDM_ERR_INTERNAL, "arena view '%s' of an empty arena", name);
   int64_t n = total / 4;
   int id = ldm_tensor_new(g, name, arena, LDM_F32, 1, &n);
   if (id < 0) return -1;
@@ -167,26 +214,12 @@ void ldm_tensor_storage(const ldm_graph *g, int id, ldm_arena *arena, int64_t *o
 
 int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, int nout, const void *pc,
                  uint32_t pc_size, const char *label) {
-  if (nin > LDM_MAX_IN || nout > LDM_MAX_OUT || pc_size > LDM_MAX_PC || op < 0 || op >= LDM_OP_COUNT) {
-    LDM_FAIL(LDM_ERR_INTERNAL, "node '%s': bad arity or push-constant size", label ? label : "?");
-    return -1;
-  }
-  for (int i = 0; i < nin; i++)
-    if (in[i] < 0 || in[i] >= g->nt) {
-      LDM_FAIL(LDM_ERR_INTERNAL, "node '%s': input %d is not a tensor", label ? label : "?", i);
-      return -1;
-    }
-  for (int i = 0; i < nout; i++)
-    if (out[i] < 0 || out[i] >= g->nt) {
-      LDM_FAIL(LDM_ERR_INTERNAL, "node '%s': output %d is not a tensor", label ? label : "?", i);
-      return -1;
-    }
+  if (nin > LDM_MAX_IN || nout > LDM_MAX_OUT || pc_size > LDM_MAX_PC || op < 0 || op >= LDM_OP_COUNT)
+    return LDM_REFUSE(g, LDM_ERR_INTERNAL, "node '%s': bad arity or push-constant size", label ? label : "?");
+  if (!ldm_graph_inputs(g, in, nin) || !ldm_graph_inputs(g, out, nout)) return -1;
   if (g->nn == g->cap_n) {
     ldm_node *nn = realloc(g->n, (size_t)g->cap_n * 2 * sizeof *nn);
-    if (!nn) {
-      LDM_FAIL(LDM_ERR_NOMEM, "out of host memory growing the node list");
-      return -1;
-    }
+    if (!nn) return LDM_REFUSE(g, LDM_ERR_NOMEM, "out of host memory growing the node list");
     g->n = nn;
     g->cap_n *= 2;
   }
@@ -210,7 +243,13 @@ int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, i
   return g->nn++;
 }
 
+int ldm_node_emit(ldm_graph *g, int op, const int *in, int nin, const int *out, int nout, const void *pc,
+                  uint32_t pc_size, const char *label) {
+  return ldm_node_add(g, op, in, nin, out, nout, pc, pc_size, label) < 0 ? LDM_NONE : out[0];
+}
+
 void ldm_node_spec(ldm_graph *g, int node, const uint32_t *spec, uint32_t nspec) {
+  if (node < 0 || node >= g->nn) return;
   ldm_node *n = &g->n[node];
   n->nspec = nspec > LDM_MAX_SPEC ? LDM_MAX_SPEC : nspec;
   memcpy(n->spec, spec, n->nspec * sizeof *spec);
@@ -218,16 +257,18 @@ void ldm_node_spec(ldm_graph *g, int node, const uint32_t *spec, uint32_t nspec)
 
 /* ---------------------------------------------------------------- autodiff */
 
-int ldm_grad_of(const ldm_graph *g, int t) { return g->t[t].grad; }
+int ldm_grad_of(const ldm_graph *g, int t) { return t >= 0 && t < g->nt ? g->t[t].grad : LDM_NONE; }
 
 int ldm_grad_target(ldm_graph *g, int t, int *accumulate) {
+  *accumulate = 0;
+  if (!ldm_graph_inputs(g, &t, 1)) return LDM_NONE;
   ldm_tensor *x = &g->t[t];
   if (x->grad < 0) {
     char nm[LDM_NAME_MAX];
     snprintf(nm, sizeof nm, "grad:%.80s", x->name);
     ldm_arena ar = x->arena == LDM_ARENA_PARAM ? LDM_ARENA_GRAD : LDM_ARENA_ACT;
     int gid = ldm_tensor_new(g, nm, ar, LDM_F32, x->ndim, x->shape);
-    if (gid < 0) return -1;
+    if (gid < 0) return LDM_NONE;
     x = &g->t[t]; /* table may have moved */
     x->grad = gid;
   }
@@ -238,6 +279,9 @@ int ldm_grad_target(ldm_graph *g, int t, int *accumulate) {
 }
 
 ldm_status ldm_graph_backward(ldm_graph *g, int loss) {
+  if (ldm_graph_check(g, loss) != LDM_OK) return g->status;
+  if (loss < 0 || loss >= g->nt)
+    return LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "backward: loss id %d is not a tensor", loss);
   if (g->n_forward > 0) return LDM_FAIL(LDM_ERR_INTERNAL, "backward called twice on one graph");
   if (g->t[loss].numel != 1) return LDM_FAIL(LDM_ERR_INTERNAL, "backward: loss '%s' is not a scalar", g->t[loss].name);
   if (!g->t[loss].requires_grad) return LDM_FAIL(LDM_ERR_INTERNAL, "backward: loss does not depend on any parameter");
@@ -263,8 +307,11 @@ ldm_status ldm_graph_backward(ldm_graph *g, int loss) {
     const ldm_op_desc *d = ldm_op(n->op);
     if (!d->backward)
       return LDM_FAIL(LDM_ERR_INTERNAL, "op '%s' (node '%s') has no backward", d->name, n->label);
-    int before = g->nn;
-    LDM_TRY(d->backward(g, i));
+    int before = g->nn, refusals = g->refusals;
+    ldm_status s = d->backward(g, i);
+    /* a refused call inside an emitter leaves the gradient incomplete: the graph fails */
+    if (g->refusals != refusals) s = graph_fail(g);
+    if (s != LDM_OK) return s;
     for (int k = before; k < g->nn; k++) g->n[k].backward = true;
   }
   return LDM_OK;
@@ -273,6 +320,7 @@ ldm_status ldm_graph_backward(ldm_graph *g, int loss) {
 /* ---------------------------------------------------------------- memory plan */
 
 void ldm_keep(ldm_graph *g, int t) {
+  if (t < 0 || t >= g->nt) return;
   if (g->t[t].view_of >= 0) t = g->t[t].view_of;
   g->t[t].first_use = 0;
   g->t[t].last_use = INT32_MAX;
@@ -283,6 +331,7 @@ typedef struct { int64_t off, end; int last; } live_block;
 static int64_t align_up(int64_t x) { return (x + LDM_ALIGN - 1) / LDM_ALIGN * LDM_ALIGN; }
 
 ldm_status ldm_graph_plan(ldm_graph *g) {
+  if (g->status != LDM_OK) return restore(g);
   if (g->planned) return LDM_OK;
   /* lifetimes of activation storage (views extend their base) */
   for (int i = 0; i < g->nn; i++) {

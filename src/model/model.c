@@ -8,11 +8,6 @@
 #include "ldm/ops.h"
 #include "ldm/rng.h"
 
-#define CK(x)                                                                                      \
-  do {                                                                                             \
-    if ((x) < 0) return -1;                                                                        \
-  } while (0)
-
 ldm_status ldm_model_config(const char *name, ldm_model_cfg *o) {
   memset(o, 0, sizeof *o);
   snprintf(o->name, sizeof o->name, "%s", name);
@@ -43,11 +38,13 @@ ldm_status ldm_model_config(const char *name, ldm_model_cfg *o) {
 
 int ldm_latent_res(const ldm_model_cfg *c) { return c->res >> (c->vae_levels - 1); }
 /* The graph builders refuse a configuration they cannot build (defence in depth: a config read from a
- * file is validated when it is read, but nothing here may overflow whatever it is given). */
-static bool cfg_check(const ldm_model_cfg *c, const char *who) {
+ * file is validated when it is read, but nothing here may overflow whatever it is given). Every builder
+ * below is a chain of graph builders without checks: a refusal makes the rest of the chain append nothing
+ * and return LDM_NONE (see "Errors" in ldm/graph.h). */
+static bool cfg_check(ldm_graph *g, const ldm_model_cfg *c, const char *who) {
   char why[200];
   if (ldm_model_cfg_valid(c, why, sizeof why)) return true;
-  LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: invalid model configuration: %s", who, why);
+  LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "%s: invalid model configuration: %s", who, why);
   return false;
 }
 
@@ -58,7 +55,8 @@ static int param(ldm_graph *g, const char *prefix, const char *name, int ndim, c
   char full[LDM_NAME_MAX];
   snprintf(full, sizeof full, "%s%s", prefix, name);
   int t = ldm_param(g, full, ndim, shape);
-  if (t < 0) return -1;
+  /* a refused parameter fails the graph here: an optional bias of LDM_NONE would read as "no bias" */
+  if (ldm_graph_check(g, t) != LDM_OK) return LDM_NONE;
   g->t[t].init_kind = init;
   g->t[t].fan_in = fan_in;
   return t;
@@ -71,237 +69,174 @@ static int conv(ldm_graph *g, const char *prefix, int x, int cin, int cout, int 
   int64_t fan = (int64_t)cin * k * k;
   int w = param(g, p, "weight", 4, LDM_SHAPE(cout, cin, k, k), LDM_INIT_UNIFORM_FAN_IN, fan);
   int b = param(g, p, "bias", 1, LDM_SHAPE(cout), LDM_INIT_UNIFORM_FAN_IN, fan);
-  CK(w);
-  CK(b);
   return ldm_conv2d(g, x, w, b, stride, pad);
 }
 
+/* nn.Linear(in, out) */
 static int linear(ldm_graph *g, const char *prefix, int x, int in, int out) {
   char p[LDM_NAME_MAX];
   snprintf(p, sizeof p, "%s.", prefix);
   int w = param(g, p, "weight", 2, LDM_SHAPE(out, in), LDM_INIT_UNIFORM_FAN_IN, in);
   int b = param(g, p, "bias", 1, LDM_SHAPE(out), LDM_INIT_UNIFORM_FAN_IN, in);
-  CK(w);
-  CK(b);
   return ldm_linear_op(g, x, w, b);
 }
 
+/* nn.GroupNorm(groups, c) */
 static int gnorm(ldm_graph *g, const char *prefix, int x, int c) {
   char p[LDM_NAME_MAX];
   snprintf(p, sizeof p, "%s.", prefix);
   int w = param(g, p, "weight", 1, LDM_SHAPE(c), LDM_INIT_ONES, 0);
   int b = param(g, p, "bias", 1, LDM_SHAPE(c), LDM_INIT_ZEROS, 0);
-  CK(w);
-  CK(b);
   return ldm_group_norm(g, x, w, b, ldm_gn_groups(c), 1e-5f);
 }
 
+/* "<prefix>.<name>" into n */
+static const char *sub(char *n, const char *prefix, const char *name) {
+  snprintf(n, LDM_NAME_MAX, "%s.%s", prefix, name);
+  return n;
+}
+
 /* ResBlock(cin, cout, tdim): h = c1(silu(n1(x))); h += t(silu_temb); h = c2(silu(n2(h))); h + skip(x).
- * silu_temb is silu(temb) [B, tdim] computed once by the caller (or -1 without time embedding). */
+ * silu_temb is silu(temb) [B, tdim] computed once by the caller; tdim 0: no time embedding (VAE). */
 static int resblock(ldm_graph *g, const char *prefix, int x, int cin, int cout, int silu_temb, int tdim) {
+  LDM_INPUTS(g, x);
   char n[LDM_NAME_MAX];
-  const ldm_tensor *xt = &g->t[x];
-  int64_t B = xt->shape[0], H = xt->shape[2], W = xt->shape[3];
-  snprintf(n, sizeof n, "%s.n1", prefix);
-  int h = gnorm(g, n, x, cin);
-  CK(h);
-  h = ldm_silu(g, h);
-  CK(h);
-  snprintf(n, sizeof n, "%s.c1", prefix);
-  h = conv(g, n, h, cin, cout, 3, 1, 1);
-  CK(h);
-  if (silu_temb >= 0) {
-    snprintf(n, sizeof n, "%s.t", prefix);
-    int e = linear(g, n, silu_temb, tdim, cout); /* [B, cout] */
-    CK(e);
-    char nm[LDM_NAME_MAX];
-    snprintf(nm, sizeof nm, "%s.temb_map", prefix);
-    int em = ldm_act(g, nm, 4, LDM_SHAPE(B, cout, H, W));
-    CK(em);
-    CK(ldm_broadcast(g, e, em, B, cout, H * W, B, 1.0f, 0));
+  int64_t B = g->t[x].shape[0], H = g->t[x].shape[2], W = g->t[x].shape[3];
+  int h = gnorm(g, sub(n, prefix, "n1"), x, cin);
+  h = conv(g, sub(n, prefix, "c1"), ldm_silu(g, h), cin, cout, 3, 1, 1);
+  if (tdim > 0) {
+    int e = linear(g, sub(n, prefix, "t"), silu_temb, tdim, cout); /* [B, cout] */
+    int em = ldm_broadcast(g, e, ldm_act(g, sub(n, prefix, "temb_map"), 4, LDM_SHAPE(B, cout, H, W)), B, cout, H * W, B,
+                           1.0f, 0);
     h = ldm_add(g, h, em);
-    CK(h);
   }
-  snprintf(n, sizeof n, "%s.n2", prefix);
-  h = gnorm(g, n, h, cout);
-  CK(h);
-  h = ldm_silu(g, h);
-  CK(h);
-  snprintf(n, sizeof n, "%s.c2", prefix);
-  h = conv(g, n, h, cout, cout, 3, 1, 1);
-  CK(h);
-  int s = x;
-  if (cin != cout) {
-    snprintf(n, sizeof n, "%s.skip", prefix);
-    s = conv(g, n, x, cin, cout, 1, 1, 0);
-    CK(s);
-  }
+  h = gnorm(g, sub(n, prefix, "n2"), h, cout);
+  h = conv(g, sub(n, prefix, "c2"), ldm_silu(g, h), cout, cout, 3, 1, 1);
+  int s = cin != cout ? conv(g, sub(n, prefix, "skip"), x, cin, cout, 1, 1, 0) : x;
   return ldm_add(g, h, s);
 }
 
 /* Attn(c, heads): x + o(attention(qkv(n(x)))) */
 static int attn(ldm_graph *g, const char *prefix, int x, int c, int heads) {
   char n[LDM_NAME_MAX];
-  snprintf(n, sizeof n, "%s.n", prefix);
-  int h = gnorm(g, n, x, c);
-  CK(h);
-  snprintf(n, sizeof n, "%s.qkv", prefix);
-  h = conv(g, n, h, c, 3 * c, 1, 1, 0);
-  CK(h);
+  int h = gnorm(g, sub(n, prefix, "n"), x, c);
+  h = conv(g, sub(n, prefix, "qkv"), h, c, 3 * c, 1, 1, 0);
   h = ldm_attention_core(g, h, heads);
-  CK(h);
-  snprintf(n, sizeof n, "%s.o", prefix);
-  h = conv(g, n, h, c, c, 1, 1, 0);
-  CK(h);
+  h = conv(g, sub(n, prefix, "o"), h, c, c, 1, 1, 0);
   return ldm_add(g, x, h);
 }
 
 /* ---------------------------------------------------------------- VAE */
 
 ldm_status ldm_vae_encode(ldm_graph *g, const ldm_model_cfg *c, int x, int *mu, int *logvar) {
-  if (!cfg_check(c, "VAE encoder")) return LDM_ERR_INVALID_ARG;
+  *mu = *logvar = LDM_NONE;
+  if (!cfg_check(g, c, "VAE encoder")) return LDM_ERR_INVALID_ARG;
   char n[LDM_NAME_MAX];
   int h = conv(g, "ein", x, c->cin, c->vae_ch[0], 3, 1, 1);
   int idx = 0;
-  for (int i = 0; i < c->vae_levels && h >= 0; i++) {
+  for (int i = 0; i < c->vae_levels; i++) {
     snprintf(n, sizeof n, "enc.%d", idx++);
     h = resblock(g, n, h, c->vae_ch[i], c->vae_ch[i], -1, 0);
-    if (i + 1 < c->vae_levels && h >= 0) {
+    if (i + 1 < c->vae_levels) { /* downsample */
       snprintf(n, sizeof n, "enc.%d", idx++);
       h = conv(g, n, h, c->vae_ch[i], c->vae_ch[i + 1], 3, 2, 1);
     }
   }
   int top = c->vae_ch[c->vae_levels - 1];
-  if (h >= 0) h = gnorm(g, "eout.0", h, top);
-  if (h >= 0) h = ldm_silu(g, h);
-  if (h >= 0) h = conv(g, "eout.2", h, top, 2 * c->z, 3, 1, 1);
-  int parts[2];
-  if (h < 0 || ldm_split(g, h, 2, parts) < 0) return LDM_ERR_INTERNAL;
+  h = conv(g, "eout.2", ldm_silu(g, gnorm(g, "eout.0", h, top)), top, 2 * c->z, 3, 1, 1);
+  int parts[2] = {LDM_NONE, LDM_NONE};
+  ldm_split(g, h, 2, parts);
   *mu = parts[0];
   *logvar = ldm_clamp(g, parts[1], -30.0f, 20.0f);
-  return *logvar < 0 ? LDM_ERR_INTERNAL : LDM_OK;
+  ldm_graph_check(g, *mu);
+  return ldm_graph_check(g, *logvar);
 }
 
 int ldm_vae_decode(ldm_graph *g, const ldm_model_cfg *c, int z) {
-  if (!cfg_check(c, "VAE decoder")) return -1;
+  if (!cfg_check(g, c, "VAE decoder")) return LDM_NONE;
   char n[LDM_NAME_MAX];
   int L = c->vae_levels;
   int h = conv(g, "din", z, c->z, c->vae_ch[L - 1], 3, 1, 1);
   int idx = 0;
-  for (int i = 0; i < L && h >= 0; i++) {
+  for (int i = 0; i < L; i++) {
     int ch = c->vae_ch[L - 1 - i];
     snprintf(n, sizeof n, "dec.%d", idx++);
     h = resblock(g, n, h, ch, ch, -1, 0);
-    if (i + 1 < L && h >= 0) {
+    if (i + 1 < L) {
       idx++; /* dec.<idx> is the parameter-free nn.Upsample */
       h = ldm_upsample2x(g, h);
       snprintf(n, sizeof n, "dec.%d", idx++);
-      if (h >= 0) h = conv(g, n, h, ch, c->vae_ch[L - 2 - i], 3, 1, 1);
+      h = conv(g, n, h, ch, c->vae_ch[L - 2 - i], 3, 1, 1);
     }
   }
-  CK(h);
-  h = gnorm(g, "dout.0", h, c->vae_ch[0]);
-  CK(h);
-  h = ldm_silu(g, h);
-  CK(h);
+  h = ldm_silu(g, gnorm(g, "dout.0", h, c->vae_ch[0]));
   return conv(g, "dout.2", h, c->vae_ch[0], c->cin, 3, 1, 1);
 }
 
 /* ---------------------------------------------------------------- UNet */
 
 int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
-  if (!cfg_check(c, "UNet")) return -1;
+  if (!cfg_check(g, c, "UNet")) return LDM_NONE;
   char n[LDM_NAME_MAX];
   int td = c->tdim;
-  int sin_emb = ldm_timestep_embedding(g, t, td / 2);
-  CK(sin_emb);
-  int e = linear(g, "temb.0", sin_emb, td / 2, td);
-  CK(e);
-  e = ldm_silu(g, e);
-  CK(e);
-  e = linear(g, "temb.2", e, td, td);
-  CK(e);
+  /* time and class embedding: temb = Linear(SiLU(Linear(sinusoid(t)))) + cemb(y) */
+  int e = linear(g, "temb.0", ldm_timestep_embedding(g, t, td / 2), td / 2, td);
+  e = linear(g, "temb.2", ldm_silu(g, e), td, td);
   int ctab = param(g, "", "cemb.weight", 2, LDM_SHAPE(c->ncls + 1, td), LDM_INIT_NORMAL, 0);
-  CK(ctab);
-  int ce = ldm_embedding(g, ctab, y);
-  CK(ce);
-  e = ldm_add(g, e, ce);
-  CK(e);
+  e = ldm_add(g, e, ldm_embedding(g, ctab, y));
   int se = ldm_silu(g, e); /* every ResBlock applies silu to the same embedding: computed once */
-  CK(se);
 
   /* levels * (nres + 1) skips at most (cfg_check bounds levels and nres); the pushes below are checked
    * against the array size all the same */
-  int hs[LDM_UNET_MAX_SKIPS], nh = 0;
+  int hs[LDM_UNET_MAX_SKIPS], skipc[LDM_UNET_MAX_SKIPS], nh = 0;
   int h = conv(g, "cin", x, c->z, c->unet_ch[0], 3, 1, 1);
-  CK(h);
-  hs[nh++] = h;
-  int skipc[LDM_UNET_MAX_SKIPS], ns = 0;
-  skipc[ns++] = c->unet_ch[0];
+  hs[nh] = h, skipc[nh++] = c->unet_ch[0];
   int ch = c->unet_ch[0], di = 0;
   for (int i = 0; i < c->unet_levels; i++) {
     int co = c->unet_ch[i];
     for (int r = 0; r < c->nres; r++) {
       snprintf(n, sizeof n, "down.%d.0", di);
       h = resblock(g, n, h, ch, co, se, td);
-      CK(h);
       if (c->attn[i]) {
         snprintf(n, sizeof n, "down.%d.1", di);
         h = attn(g, n, h, co, c->heads);
-        CK(h);
       }
       di++;
       ch = co;
-      if (nh >= LDM_UNET_MAX_SKIPS) return LDM_FAIL(LDM_ERR_INTERNAL, "UNet: more skips than the builder holds"), -1;
-      hs[nh++] = h;
-      skipc[ns++] = ch;
+      if (nh >= LDM_UNET_MAX_SKIPS) return LDM_REFUSE(g, LDM_ERR_INTERNAL, "UNet: more skips than the builder holds");
+      hs[nh] = h, skipc[nh++] = ch;
     }
-    if (i + 1 < c->unet_levels) {
+    if (i + 1 < c->unet_levels) { /* downsample */
       snprintf(n, sizeof n, "down.%d", di++);
       h = conv(g, n, h, ch, ch, 3, 2, 1);
-      CK(h);
-      if (nh >= LDM_UNET_MAX_SKIPS) return LDM_FAIL(LDM_ERR_INTERNAL, "UNet: more skips than the builder holds"), -1;
-      hs[nh++] = h;
-      skipc[ns++] = ch;
+      if (nh >= LDM_UNET_MAX_SKIPS) return LDM_REFUSE(g, LDM_ERR_INTERNAL, "UNet: more skips than the builder holds");
+      hs[nh] = h, skipc[nh++] = ch;
     }
   }
   h = resblock(g, "mid.0", h, ch, ch, se, td);
-  CK(h);
   h = attn(g, "mid.1", h, ch, c->heads);
-  CK(h);
   h = resblock(g, "mid.2", h, ch, ch, se, td);
-  CK(h);
   int ui = 0;
   for (int i = c->unet_levels - 1; i >= 0; i--) {
     int co = c->unet_ch[i];
     for (int r = 0; r < c->nres + 1; r++) {
-      if (nh < 1) return LDM_FAIL(LDM_ERR_INTERNAL, "UNet: the up path has more blocks than skips"), -1;
-      int sk = hs[--nh], sc = skipc[--ns];
-      h = ldm_concat(g, h, sk);
-      CK(h);
+      if (nh < 1) return LDM_REFUSE(g, LDM_ERR_INTERNAL, "UNet: the up path has more blocks than skips");
+      nh--;
       snprintf(n, sizeof n, "up.%d.0", ui);
-      h = resblock(g, n, h, ch + sc, co, se, td);
-      CK(h);
+      h = resblock(g, n, ldm_concat(g, h, hs[nh]), ch + skipc[nh], co, se, td);
       if (c->attn[i]) {
         snprintf(n, sizeof n, "up.%d.1", ui);
         h = attn(g, n, h, co, c->heads);
-        CK(h);
       }
       ch = co;
       ui++;
     }
-    if (i > 0) {
-      h = ldm_upsample2x(g, h);
-      CK(h);
+    if (i > 0) { /* upsample */
       snprintf(n, sizeof n, "up.%d.1", ui++);
-      h = conv(g, n, h, ch, ch, 3, 1, 1);
-      CK(h);
+      h = conv(g, n, ldm_upsample2x(g, h), ch, ch, 3, 1, 1);
     }
   }
-  h = gnorm(g, "out.0", h, ch);
-  CK(h);
-  h = ldm_silu(g, h);
-  CK(h);
+  h = ldm_silu(g, gnorm(g, "out.0", h, ch));
   return conv(g, "out.2", h, ch, c->z, 3, 1, 1);
 }
 

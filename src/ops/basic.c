@@ -14,29 +14,20 @@
 #include "ldm/ops.h"
 #include "ldm/rng.h"
 #include "ldm/step.h"
+#include "ops/builder.h"
 
 #define F(i) ((float *)buf[i])
 #define U(i) ((uint32_t *)buf[i])
 #define PC(type) const type *p = (const type *)n->pc
 
-static int new_like(ldm_graph *g, int like, const char *what) {
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "%s#%d", what, g->nn);
-  return ldm_act(g, nm, g->t[like].ndim, g->t[like].shape);
-}
-
-static int scalar_act(ldm_graph *g, const char *what) {
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "%s#%d", what, g->nn);
-  return ldm_act(g, nm, 1, LDM_SHAPE(1));
-}
-
-static ldm_status need(int id) { return id < 0 ? LDM_ERR_INTERNAL : LDM_OK; }
+#define new_like ldm_new_like
+static int scalar_act(ldm_graph *g, const char *what) { return ldm_new_act(g, what, 1, LDM_SHAPE(1)); }
 
 /* ================================================================= fill */
 int ldm_fill(ldm_graph *g, int out, float value) {
+  LDM_INPUTS(g, out);
   ldm_pc_fill pc = {value, (uint32_t)g->t[out].numel};
-  return ldm_node_add(g, LDM_OP_fill, NULL, 0, &out, 1, &pc, sizeof pc, "fill") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_fill, NULL, 0, &out, 1, &pc, sizeof pc, "fill");
 }
 static void cpu_fill(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_fill);
@@ -51,16 +42,15 @@ const ldm_op_desc ldm_op_desc_fill = {"fill", cpu_fill, plan_fill, NULL, 0};
 static ldm_status bwd_copy(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
-  return need(ldm_ew_scale(g, ldm_grad_of(g, n.out[0]), dx, 1.0f, acc));
+  ldm_ew_scale(g, ldm_grad_of(g, n.out[0]), dx, 1.0f, acc);
+  return LDM_OK;
 }
 int ldm_copy(ldm_graph *g, int in, int out) {
-  if (g->t[in].numel != g->t[out].numel) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "copy: %s and %s differ in size", g->t[in].name, g->t[out].name);
-    return -1;
-  }
+  LDM_INPUTS(g, in, out);
+  if (g->t[in].numel != g->t[out].numel)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "copy: %s and %s differ in size", g->t[in].name, g->t[out].name);
   ldm_pc_copy pc = {(uint32_t)g->t[in].numel};
-  return ldm_node_add(g, LDM_OP_copy, &in, 1, &out, 1, &pc, sizeof pc, "copy") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_copy, &in, 1, &out, 1, &pc, sizeof pc, "copy");
 }
 static void cpu_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_copy);
@@ -70,11 +60,12 @@ const ldm_op_desc ldm_op_desc_copy = {"copy", cpu_copy, ldm_plan_1d_n, bwd_copy,
 
 /* ================================================================= philox_fill */
 int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, uint64_t stream, uint64_t base) {
+  LDM_INPUTS(g, out);
   ldm_pc_philox_fill pc = {(uint32_t)g->t[out].numel, (uint32_t)dist, (uint32_t)seed, (uint32_t)(seed >> 32),
                            (uint32_t)stream, (uint32_t)(stream >> 32), (uint32_t)base, (uint32_t)(base >> 32),
                            step >= 0};
   int in = step >= 0 ? step : out; /* unused binding when there is no step buffer */
-  return ldm_node_add(g, LDM_OP_philox_fill, &in, 1, &out, 1, &pc, sizeof pc, "philox_fill") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_philox_fill, &in, 1, &out, 1, &pc, sizeof pc, "philox_fill");
 }
 static void cpu_philox_fill(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_philox_fill);
@@ -116,27 +107,25 @@ static ldm_status bwd_ew_binary(ldm_graph *g, int ni) {
     int x = n.in[k];
     if (!g->t[x].requires_grad) continue;
     int acc, dx = ldm_grad_target(g, x, &acc);
-    LDM_TRY(need(dx));
     if (pc.kind == LDM_EW_MUL)
-      LDM_TRY(need(ldm_ew_binary(g, LDM_EW_MUL, dy, n.in[1 - k], dx, acc)));
+      ldm_ew_binary(g, LDM_EW_MUL, dy, n.in[1 - k], dx, acc);
     else
-      LDM_TRY(need(ldm_ew_scale(g, dy, dx, (pc.kind == LDM_EW_SUB && k == 1) ? -1.0f : 1.0f, acc)));
+      ldm_ew_scale(g, dy, dx, (pc.kind == LDM_EW_SUB && k == 1) ? -1.0f : 1.0f, acc);
   }
   return LDM_OK;
 }
 int ldm_ew_binary(ldm_graph *g, int kind, int a, int b, int out, int accumulate) {
-  if (g->t[a].numel != g->t[b].numel || g->t[a].numel != g->t[out].numel) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "elementwise op: %s, %s and %s differ in size", g->t[a].name, g->t[b].name,
-             g->t[out].name);
-    return -1;
-  }
+  LDM_INPUTS(g, a, b, out);
+  if (g->t[a].numel != g->t[b].numel || g->t[a].numel != g->t[out].numel)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "elementwise op: %s, %s and %s differ in size", g->t[a].name,
+                      g->t[b].name, g->t[out].name);
   ldm_pc_ew_binary pc = {(uint32_t)g->t[a].numel, (uint32_t)kind, (uint32_t)accumulate};
   static const char *lbl[] = {"add", "sub", "mul"};
-  return ldm_node_add(g, LDM_OP_ew_binary, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, lbl[kind % 3]) < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_ew_binary, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, lbl[kind % 3]);
 }
 static int ew_new(ldm_graph *g, int kind, int a, int b) {
   int out = new_like(g, a, kind == LDM_EW_ADD ? "add" : kind == LDM_EW_SUB ? "sub" : "mul");
-  return out < 0 ? -1 : ldm_ew_binary(g, kind, a, b, out, 0);
+  return ldm_ew_binary(g, kind, a, b, out, 0);
 }
 int ldm_add(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_ADD, a, b); }
 int ldm_sub(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_SUB, a, b); }
@@ -160,20 +149,19 @@ static ldm_status bwd_ew_scale(ldm_graph *g, int ni) {
   const ldm_pc_ew_scale *p = &pcv;
   float alpha = p->alpha;
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
-  return need(ldm_ew_scale(g, ldm_grad_of(g, n.out[0]), dx, alpha, acc));
+  ldm_ew_scale(g, ldm_grad_of(g, n.out[0]), dx, alpha, acc);
+  return LDM_OK;
 }
 int ldm_ew_scale(ldm_graph *g, int x, int out, float alpha, int accumulate) {
-  if (g->t[x].numel != g->t[out].numel) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "scale: %s and %s differ in size", g->t[x].name, g->t[out].name);
-    return -1;
-  }
+  LDM_INPUTS(g, x, out);
+  if (g->t[x].numel != g->t[out].numel)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "scale: %s and %s differ in size", g->t[x].name, g->t[out].name);
   ldm_pc_ew_scale pc = {(uint32_t)g->t[x].numel, alpha, (uint32_t)accumulate};
-  return ldm_node_add(g, LDM_OP_ew_scale, &x, 1, &out, 1, &pc, sizeof pc, "scale") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_ew_scale, &x, 1, &out, 1, &pc, sizeof pc, "scale");
 }
 int ldm_scale(ldm_graph *g, int x, float alpha) {
   int out = new_like(g, x, "scale");
-  return out < 0 ? -1 : ldm_ew_scale(g, x, out, alpha, 0);
+  return ldm_ew_scale(g, x, out, alpha, 0);
 }
 static void cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_ew_scale);
@@ -187,18 +175,16 @@ const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", cpu_ew_scale, ldm_plan_1d_
 static ldm_status bwd_silu(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
   ldm_pc_silu_backward pc = {(uint32_t)g->t[n.in[0]].numel, (uint32_t)acc};
-  return ldm_node_add(g, LDM_OP_silu_backward, (int[]){n.in[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc,
-                      sizeof pc, "silu_backward") < 0
-             ? LDM_ERR_INTERNAL
-             : LDM_OK;
+  ldm_node_add(g, LDM_OP_silu_backward, (int[]){n.in[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc, sizeof pc,
+               "silu_backward");
+  return LDM_OK;
 }
 int ldm_silu(ldm_graph *g, int x) {
+  LDM_INPUTS(g, x);
   int out = new_like(g, x, "silu");
-  if (out < 0) return -1;
   ldm_pc_silu pc = {(uint32_t)g->t[x].numel};
-  return ldm_node_add(g, LDM_OP_silu, &x, 1, &out, 1, &pc, sizeof pc, "silu") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_silu, &x, 1, &out, 1, &pc, sizeof pc, "silu");
 }
 typedef struct {
   const float *x, *dy;
@@ -234,21 +220,20 @@ const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", cpu_silu_backwar
 /* ================================================================= reduce_sum */
 static ldm_status bwd_reduce_sum(ldm_graph *g, int ni);
 int ldm_reduce_sum(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, float scale, int accumulate) {
-  if (O * J * I != g->t[x].numel || g->t[out].numel != J) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "reduce_sum: [%lld,%lld,%lld] does not match %s / %s", (long long)O,
-             (long long)J, (long long)I, g->t[x].name, g->t[out].name);
-    return -1;
-  }
+  LDM_INPUTS(g, x, out);
+  if (O * J * I != g->t[x].numel || g->t[out].numel != J)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "reduce_sum: [%lld,%lld,%lld] does not match %s / %s", (long long)O,
+                      (long long)J, (long long)I, g->t[x].name, g->t[out].name);
   ldm_pc_reduce_sum pc = {(uint32_t)O, (uint32_t)J, (uint32_t)I, scale, (uint32_t)accumulate};
-  return ldm_node_add(g, LDM_OP_reduce_sum, &x, 1, &out, 1, &pc, sizeof pc, "reduce_sum") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_reduce_sum, &x, 1, &out, 1, &pc, sizeof pc, "reduce_sum");
 }
 int ldm_sum(ldm_graph *g, int x) {
-  int out = scalar_act(g, "sum");
-  return out < 0 ? -1 : ldm_reduce_sum(g, x, out, 1, 1, g->t[x].numel, 1.0f, 0);
+  LDM_INPUTS(g, x);
+  return ldm_reduce_sum(g, x, scalar_act(g, "sum"), 1, 1, g->t[x].numel, 1.0f, 0);
 }
 int ldm_mean(ldm_graph *g, int x) {
-  int out = scalar_act(g, "mean");
-  return out < 0 ? -1 : ldm_reduce_sum(g, x, out, 1, 1, g->t[x].numel, 1.0f / (float)g->t[x].numel, 0);
+  LDM_INPUTS(g, x);
+  return ldm_reduce_sum(g, x, scalar_act(g, "mean"), 1, 1, g->t[x].numel, 1.0f / (float)g->t[x].numel, 0);
 }
 typedef struct {
   const ldm_pc_reduce_sum *p;
@@ -299,23 +284,20 @@ static ldm_status bwd_mse(ldm_graph *g, int ni) {
     int x = n.in[k];
     if (!g->t[x].requires_grad) continue;
     int acc, dx = ldm_grad_target(g, x, &acc);
-    LDM_TRY(need(dx));
     ldm_pc_mse_loss_backward pc = {(uint32_t)g->t[x].numel, 2.0f / (float)g->t[x].numel, (uint32_t)acc};
-    if (ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, n.in[1 - k], dl}, 3, &dx, 1, &pc, sizeof pc,
-                     "mse_loss_backward") < 0)
-      return LDM_ERR_INTERNAL;
+    ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, n.in[1 - k], dl}, 3, &dx, 1, &pc, sizeof pc,
+                 "mse_loss_backward");
   }
   return LDM_OK;
 }
 int ldm_mse_loss(ldm_graph *g, int a, int b) {
-  if (g->t[a].numel != g->t[b].numel) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "mse_loss: %s and %s differ in size", g->t[a].name, g->t[b].name);
-    return -1;
-  }
+  LDM_INPUTS(g, a, b);
+  if (g->t[a].numel != g->t[b].numel)
+
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "mse_loss: %s and %s differ in size", g->t[a].name, g->t[b].name);
   int out = scalar_act(g, "mse_loss");
-  if (out < 0) return -1;
   ldm_pc_mse_loss pc = {(uint32_t)g->t[a].numel, 1.0f / (float)g->t[a].numel};
-  return ldm_node_add(g, LDM_OP_mse_loss, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, "mse_loss") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_mse_loss, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, "mse_loss");
 }
 static void cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_mse_loss);
@@ -354,81 +336,73 @@ static ldm_status bwd_gemm(ldm_graph *g, int ni) {
   int G = ldm_grad_of(g, n.out[0]);
   int A = n.in[0], B = n.in[1];
   if (p.sB == 0 && p.batch > 1 && g->t[B].requires_grad)
-    return LDM_FAIL(LDM_ERR_INTERNAL, "gemm backward: gradient of a batch-broadcast B is not supported");
+    return LDM_GRAPH_FAIL(g, LDM_ERR_INTERNAL, "gemm backward: gradient of a batch-broadcast B is not supported");
   ldm_gemm_args base = {0, 0, (int)p.batch, p.alpha, 0, 0};
   if (g->t[A].requires_grad) {
     int acc, dA = ldm_grad_target(g, A, &acc);
-    LDM_TRY(need(dA));
     ldm_gemm_args a = base;
     a.accumulate = acc;
     if (!p.ta) { /* dA[M,K] = G[M,N] op(B)^T */
       a.ta = 0;
       a.tb = !p.tb;
-      LDM_TRY(need(ldm_gemm(g, G, B, -1, dA, p.M, p.K, p.N, a)));
+      ldm_gemm(g, G, B, -1, dA, p.M, p.K, p.N, a);
     } else { /* dA[K,M] = op(B)[K,N] G^T */
       a.ta = (int)p.tb;
       a.tb = 1;
-      LDM_TRY(need(ldm_gemm(g, B, G, -1, dA, p.K, p.M, p.N, a)));
+      ldm_gemm(g, B, G, -1, dA, p.K, p.M, p.N, a);
     }
   }
   if (g->t[B].requires_grad) {
     int acc, dB = ldm_grad_target(g, B, &acc);
-    LDM_TRY(need(dB));
     ldm_gemm_args b = base;
     b.accumulate = acc;
     if (!p.tb) { /* dB[K,N] = op(A)^T G */
       b.ta = !p.ta;
       b.tb = 0;
-      LDM_TRY(need(ldm_gemm(g, A, G, -1, dB, p.K, p.N, p.M, b)));
+      ldm_gemm(g, A, G, -1, dB, p.K, p.N, p.M, b);
     } else { /* dB[N,K] = G^T op(A) */
       b.ta = 1;
       b.tb = (int)p.ta;
-      LDM_TRY(need(ldm_gemm(g, G, A, -1, dB, p.N, p.K, p.M, b)));
+      ldm_gemm(g, G, A, -1, dB, p.N, p.K, p.M, b);
     }
   }
   if (p.bias_mode != LDM_BIAS_NONE && g->t[n.in[2]].requires_grad) {
     int acc, db = ldm_grad_target(g, n.in[2], &acc);
-    LDM_TRY(need(db));
     if (p.bias_mode == LDM_BIAS_COLS)
-      LDM_TRY(need(ldm_reduce_sum(g, G, db, (int64_t)p.batch * p.M, p.N, 1, 1.0f, acc)));
+      ldm_reduce_sum(g, G, db, (int64_t)p.batch * p.M, p.N, 1, 1.0f, acc);
     else
-      LDM_TRY(need(ldm_reduce_sum(g, G, db, p.batch, p.M, p.N, 1.0f, acc)));
+      ldm_reduce_sum(g, G, db, p.batch, p.M, p.N, 1.0f, acc);
   }
   return LDM_OK;
 }
 
 int ldm_gemm(ldm_graph *g, int a, int b, int bias, int out, int64_t M, int64_t N, int64_t K, ldm_gemm_args args) {
+  LDM_INPUTS(g, a, b, out);
+  if (bias != LDM_NONE) LDM_INPUTS(g, bias); /* optional */
   int batch = args.batch > 0 ? args.batch : 1;
   int64_t na = g->t[a].numel, nb = g->t[b].numel, nc = g->t[out].numel;
   int bcastB = nb == N * K && batch > 1;
-  if (na != batch * M * K || (nb != batch * N * K && !bcastB) || nc != batch * M * N) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "gemm %s x %s -> %s: sizes do not match M=%lld N=%lld K=%lld batch=%d",
-             g->t[a].name, g->t[b].name, g->t[out].name, (long long)M, (long long)N, (long long)K, batch);
-    return -1;
-  }
-  if (M * K > UINT32_MAX || N * K > UINT32_MAX || M * N > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "gemm: matrices over 2^32 elements");
-    return -1;
-  }
+  if (na != batch * M * K || (nb != batch * N * K && !bcastB) || nc != batch * M * N)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "gemm %s x %s -> %s: sizes do not match M=%lld N=%lld K=%lld batch=%d",
+                      g->t[a].name, g->t[b].name, g->t[out].name, (long long)M, (long long)N, (long long)K, batch);
+  if (M * K > UINT32_MAX || N * K > UINT32_MAX || M * N > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "gemm: matrices over 2^32 elements");
   int mode = bias < 0 ? LDM_BIAS_NONE : args.bias_rows ? LDM_BIAS_ROWS : LDM_BIAS_COLS;
-  if (bias >= 0 && g->t[bias].numel != (mode == LDM_BIAS_ROWS ? M : N)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "gemm: bias %s has %lld elements", g->t[bias].name, (long long)g->t[bias].numel);
-    return -1;
-  }
+  if (bias >= 0 && g->t[bias].numel != (mode == LDM_BIAS_ROWS ? M : N))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "gemm: bias %s has %lld elements", g->t[bias].name,
+                      (long long)g->t[bias].numel);
   ldm_pc_gemm pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)batch, (uint32_t)!!args.ta, (uint32_t)!!args.tb,
                     (uint32_t)mode, (uint32_t)!!args.accumulate, args.alpha, (uint32_t)(M * K),
                     (uint32_t)(bcastB ? 0 : N * K), (uint32_t)(M * N)};
   int in[3] = {a, b, bias >= 0 ? bias : a};
-  return ldm_node_add(g, LDM_OP_gemm, in, 3, &out, 1, &pc, sizeof pc, "gemm") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_gemm, in, 3, &out, 1, &pc, sizeof pc, "gemm");
 }
 
 int ldm_linear_op(ldm_graph *g, int x, int w, int bias) {
+  LDM_INPUTS(g, x, w);
   int64_t in = g->t[w].shape[1], outf = g->t[w].shape[0];
   int64_t B = g->t[x].numel / in;
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "linear#%d", g->nn);
-  int out = ldm_act(g, nm, 2, LDM_SHAPE(B, outf));
-  if (out < 0) return -1;
+  int out = ldm_new_act(g, "linear", 2, LDM_SHAPE(B, outf));
   ldm_gemm_args a = {0, 1, 1, 1.0f, 0, 0};
   return ldm_gemm(g, x, w, bias, out, B, outf, in, a);
 }
@@ -572,23 +546,26 @@ const ldm_op_desc ldm_op_desc_gemm = {"gemm", cpu_gemm, plan_gemm, bwd_gemm, 1e-
 /* ================================================================= broadcast */
 /* out[o][j][i] (+)= alpha * x[o % xO][j]: the gradient of reduce_sum, and the per-channel (xO = 1) or
  * per-sample-per-channel (xO = O) broadcast of a bias or time embedding over a feature map. */
-int ldm_broadcast(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, int64_t xO, float alpha, int accumulate) {
-  if (g->t[x].numel != xO * J || g->t[out].numel != O * J * I || (xO != 1 && xO != O)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "broadcast %s -> %s: [%lld,%lld] does not fit [%lld,%lld,%lld]", g->t[x].name,
-             g->t[out].name, (long long)xO, (long long)J, (long long)O, (long long)J, (long long)I);
-    return -1;
-  }
+int ldm_broadcast(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, int64_t xO, float alpha,
+                  int accumulate) {
+  LDM_INPUTS(g, x, out);
+  if (g->t[x].numel != xO * J || g->t[out].numel != O * J * I || (xO != 1 && xO != O))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "broadcast %s -> %s: [%lld,%lld] does not fit [%lld,%lld,%lld]",
+                      g->t[x].name, g->t[out].name, (long long)xO, (long long)J, (long long)O, (long long)J,
+                      (long long)I);
   ldm_pc_broadcast pc = {(uint32_t)O, (uint32_t)J, (uint32_t)I, (uint32_t)xO, alpha, (uint32_t)accumulate};
-  return ldm_node_add(g, LDM_OP_broadcast, &x, 1, &out, 1, &pc, sizeof pc, "broadcast") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_broadcast, &x, 1, &out, 1, &pc, sizeof pc, "broadcast");
 }
 static ldm_status bwd_broadcast(ldm_graph *g, int ni) {
   ldm_pc_broadcast p;
   memcpy(&p, g->n[ni].pc, sizeof p);
   int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
   int acc, dx = ldm_grad_target(g, x, &acc);
-  LDM_TRY(need(dx));
-  if (p.xO == 1) return need(ldm_reduce_sum(g, dy, dx, p.O, p.J, p.I, p.alpha, acc));
-  return need(ldm_reduce_sum(g, dy, dx, 1, (int64_t)p.O * p.J, p.I, p.alpha, acc));
+  if (p.xO == 1)
+    ldm_reduce_sum(g, dy, dx, p.O, p.J, p.I, p.alpha, acc);
+  else
+    ldm_reduce_sum(g, dy, dx, 1, (int64_t)p.O * p.J, p.I, p.alpha, acc);
+  return LDM_OK;
 }
 static void cpu_broadcast(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_broadcast);
@@ -612,14 +589,15 @@ static ldm_status bwd_reduce_sum(ldm_graph *g, int ni) {
   memcpy(&r, g->n[ni].pc, sizeof r);
   int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
   int acc, dx = ldm_grad_target(g, x, &acc);
-  LDM_TRY(need(dx));
-  return need(ldm_broadcast(g, dy, dx, r.O, r.J, r.I, 1, r.scale, acc));
+  ldm_broadcast(g, dy, dx, r.O, r.J, r.I, 1, r.scale, acc);
+  return LDM_OK;
 }
 
 /* ================================================================= SGD / AdamW */
 int ldm_sgd(ldm_graph *g, int p, int grad, int step) {
+  LDM_INPUTS(g, p, grad, step);
   ldm_pc_sgd pc = {(uint32_t)g->t[p].numel};
-  return ldm_node_add(g, LDM_OP_sgd, (int[]){grad, step}, 2, &p, 1, &pc, sizeof pc, "sgd") < 0 ? -1 : p;
+  return ldm_node_emit(g, LDM_OP_sgd, (int[]){grad, step}, 2, &p, 1, &pc, sizeof pc, "sgd");
 }
 static void cpu_sgd(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_sgd);
@@ -631,16 +609,12 @@ const ldm_op_desc ldm_op_desc_sgd = {"sgd", cpu_sgd, ldm_plan_1d_n, NULL, 1e-10}
 
 int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1, float beta2, float eps,
               float weight_decay) {
+  LDM_INPUTS(g, p, grad, m, v, step);
   int64_t np = g->t[p].numel;
-  if (g->t[grad].numel != np || g->t[m].numel != np || g->t[v].numel != np) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "adamw: parameter, gradient and moments differ in size");
-    return -1;
-  }
+  if (g->t[grad].numel != np || g->t[m].numel != np || g->t[v].numel != np)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "adamw: parameter, gradient and moments differ in size");
   ldm_pc_adamw pc = {(uint32_t)np, beta1, beta2, eps, weight_decay, 0};
-  return ldm_node_add(g, LDM_OP_adamw, (int[]){step, step}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc,
-                      "adamw") < 0
-             ? -1
-             : p;
+  return ldm_node_emit(g, LDM_OP_adamw, (int[]){step, step}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc, "adamw");
 }
 /* AdamW consumes the gradient: after the update (or a skipped non-finite step) it is zeroed, so the
  * next step accumulates from zero; a gradient-accumulation micro-step (step[ACCUM_ONLY]) changes nothing. */

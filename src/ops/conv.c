@@ -25,6 +25,7 @@
 #include "cpu/pool.h"
 #include "ldm/log.h"
 #include "ldm/ops.h"
+#include "ops/builder.h"
 
 #if defined(__x86_64__) || defined(__i386__)
 #include <immintrin.h>
@@ -37,8 +38,6 @@
 
 #define F(i) ((float *)buf[i])
 #define PC(type) const type *p = (const type *)n->pc
-
-static ldm_status need(int id) { return id < 0 ? LDM_ERR_INTERNAL : LDM_OK; }
 
 /* ================================================================= CPU vector micro-kernels */
 /* VW floats per vector. Outer-product kernel: MR x (NV*VW) tile of C, depth loop broadcasting A.
@@ -800,43 +799,38 @@ uint32_t ldm_conv2d_weight_splits(const ldm_pc_conv2d *p) {
 }
 
 int ldm_conv2d_backward_data_node(ldm_graph *g, int dy, int w, int dx, const ldm_pc_conv2d *fwd, int accumulate) {
+  LDM_INPUTS(g, dy, w, dx);
   ldm_pc_conv2d pc = *fwd;
   int64_t nx = (int64_t)pc.N * pc.Cin * pc.H * pc.W, ny = (int64_t)pc.N * pc.Cout * pc.Ho * pc.Wo;
-  if (g->t[dx].numel != nx || g->t[dy].numel != ny || g->t[w].numel != (int64_t)pc.Cout * pc.Cin * pc.k * pc.k) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "conv2d_backward_data: %s, %s or %s does not match the convolution's shapes",
-             g->t[dy].name, g->t[w].name, g->t[dx].name);
-    return -1;
-  }
+  if (g->t[dx].numel != nx || g->t[dy].numel != ny || g->t[w].numel != (int64_t)pc.Cout * pc.Cin * pc.k * pc.k)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "conv2d_backward_data: %s, %s or %s does not match the convolution's shapes", g->t[dy].name,
+                      g->t[w].name, g->t[dx].name);
   pc.bias = 0;
   pc.accumulate = (uint32_t)!!accumulate;
   pc.splits = 1;
   pc.split_len = 0;
-  return ldm_node_add(g, LDM_OP_conv2d_backward_data, (int[]){dy, w}, 2, &dx, 1, &pc, sizeof pc,
-                      "conv2d_backward_data") < 0
-             ? -1
-             : dx;
+  return ldm_node_emit(g, LDM_OP_conv2d_backward_data, (int[]){dy, w}, 2, &dx, 1, &pc, sizeof pc,
+                       "conv2d_backward_data");
 }
 
 int ldm_conv2d_backward_weight_node(ldm_graph *g, int dy, int x, int out, const ldm_pc_conv2d *fwd, uint32_t splits,
                                     int accumulate) {
+  LDM_INPUTS(g, dy, x, out);
   ldm_pc_conv2d pc = *fwd;
   int64_t nx = (int64_t)pc.N * pc.Cin * pc.H * pc.W, D = (int64_t)pc.N * pc.Ho * pc.Wo;
   int64_t nw = (int64_t)pc.Cout * pc.Cin * pc.k * pc.k;
   if (splits < 1 || splits > D || g->t[x].numel != nx || g->t[dy].numel != D * pc.Cout ||
-      g->t[out].numel != (int64_t)splits * nw || (splits > 1 && accumulate)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG,
-             "conv2d_backward_weight: %s, %s or %s does not match the convolution's shapes with %u splits",
-             g->t[dy].name, g->t[x].name, g->t[out].name, splits);
-    return -1;
-  }
+      g->t[out].numel != (int64_t)splits * nw || (splits > 1 && accumulate))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "conv2d_backward_weight: %s, %s or %s does not match the convolution's shapes with %u splits",
+                      g->t[dy].name, g->t[x].name, g->t[out].name, splits);
   pc.bias = 0;
   pc.accumulate = (uint32_t)!!accumulate;
   pc.splits = splits;
   pc.split_len = (uint32_t)((D + splits - 1) / splits);
-  return ldm_node_add(g, LDM_OP_conv2d_backward_weight, (int[]){dy, x}, 2, &out, 1, &pc, sizeof pc,
-                      "conv2d_backward_weight") < 0
-             ? -1
-             : out;
+  return ldm_node_emit(g, LDM_OP_conv2d_backward_weight, (int[]){dy, x}, 2, &out, 1, &pc, sizeof pc,
+                       "conv2d_backward_weight");
 }
 
 static ldm_status bwd_conv2d(ldm_graph *g, int ni) {
@@ -846,73 +840,56 @@ static ldm_status bwd_conv2d(ldm_graph *g, int ni) {
   int x = n.in[0], w = n.in[1], dy = ldm_grad_of(g, n.out[0]);
   if (g->t[x].requires_grad) {
     int acc, dx = ldm_grad_target(g, x, &acc);
-    LDM_TRY(need(dx));
-    LDM_TRY(need(ldm_conv2d_backward_data_node(g, dy, w, dx, &p, acc)));
+    ldm_conv2d_backward_data_node(g, dy, w, dx, &p, acc);
   }
   if (g->t[w].requires_grad) {
     int acc, dw = ldm_grad_target(g, w, &acc);
-    LDM_TRY(need(dw));
     uint32_t s = ldm_conv2d_weight_splits(&p);
     if (s == 1) {
-      LDM_TRY(need(ldm_conv2d_backward_weight_node(g, dy, x, dw, &p, 1, acc)));
+      ldm_conv2d_backward_weight_node(g, dy, x, dw, &p, 1, acc);
     } else {
-      char nm[LDM_NAME_MAX];
-      snprintf(nm, sizeof nm, "conv_dw_partial#%d", g->nn);
       int64_t nw = g->t[w].numel;
-      int part = ldm_act(g, nm, 2, LDM_SHAPE((int64_t)s, nw));
-      LDM_TRY(need(part));
-      LDM_TRY(need(ldm_conv2d_backward_weight_node(g, dy, x, part, &p, s, 0)));
-      LDM_TRY(need(ldm_reduce_sum(g, part, dw, s, nw, 1, 1.0f, acc)));
+      int part = ldm_new_act(g, "conv_dw_partial", 2, LDM_SHAPE((int64_t)s, nw));
+      part = ldm_conv2d_backward_weight_node(g, dy, x, part, &p, s, 0);
+      ldm_reduce_sum(g, part, dw, s, nw, 1, 1.0f, acc);
     }
   }
   if (p.bias && g->t[n.in[2]].requires_grad) {
     int acc, db = ldm_grad_target(g, n.in[2], &acc);
-    LDM_TRY(need(db));
-    LDM_TRY(need(ldm_reduce_sum(g, dy, db, p.N, p.Cout, (int64_t)p.Ho * p.Wo, 1.0f, acc)));
+    ldm_reduce_sum(g, dy, db, p.N, p.Cout, (int64_t)p.Ho * p.Wo, 1.0f, acc);
   }
   return LDM_OK;
 }
 
 int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad) {
-  if (x < 0 || w < 0 || x >= g->nt || w >= g->nt || bias >= g->nt) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "conv2d: invalid input, weight or bias tensor id");
-    return -1;
-  }
+  LDM_INPUTS(g, x, w);
+  if (bias != LDM_NONE) LDM_INPUTS(g, bias); /* optional */
   const ldm_tensor *X = &g->t[x], *Wt = &g->t[w];
   if (X->ndim != 4 || Wt->ndim != 4 || Wt->shape[1] != X->shape[1] || Wt->shape[2] != Wt->shape[3] ||
-      Wt->shape[2] < 1 || Wt->shape[2] > 31) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG,
-             "conv2d: input %s must be [N, Cin, H, W] and weight %s [Cout, Cin, k, k] with the same Cin and "
-             "1 <= k <= 31",
-             X->name, Wt->name);
-    return -1;
-  }
+      Wt->shape[2] < 1 || Wt->shape[2] > 31)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "conv2d: input %s must be [N, Cin, H, W] and weight %s [Cout, Cin, k, k] with the same Cin and "
+                      "1 <= k <= 31",
+                      X->name, Wt->name);
   int64_t N = X->shape[0], Cin = X->shape[1], H = X->shape[2], W = X->shape[3];
   int64_t Cout = Wt->shape[0], k = Wt->shape[2];
-  if (stride < 1 || stride > 8 || pad < 0 || pad > 64 || H + 2 * pad < k || W + 2 * pad < k) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG,
-             "conv2d of %s with weight %s: stride %d and padding %d do not fit a %lldx%lld kernel on %lldx%lld",
-             X->name, Wt->name, stride, pad, (long long)k, (long long)k, (long long)H, (long long)W);
-    return -1;
-  }
-  if (bias >= 0 && g->t[bias].numel != Cout) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "conv2d: bias %s has %lld elements, the weight %s has %lld output channels",
-             g->t[bias].name, (long long)g->t[bias].numel, Wt->name, (long long)Cout);
-    return -1;
-  }
+  if (stride < 1 || stride > 8 || pad < 0 || pad > 64 || H + 2 * pad < k || W + 2 * pad < k)
+    return LDM_REFUSE(
+        g, LDM_ERR_INVALID_ARG,
+        "conv2d of %s with weight %s: stride %d and padding %d do not fit a %lldx%lld kernel on %lldx%lld", X->name,
+        Wt->name, stride, pad, (long long)k, (long long)k, (long long)H, (long long)W);
+  if (bias >= 0 && g->t[bias].numel != Cout)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "conv2d: bias %s has %lld elements, the weight %s has %lld output channels", g->t[bias].name,
+                      (long long)g->t[bias].numel, Wt->name, (long long)Cout);
   int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
-  if (N * Cin * H * W > UINT32_MAX || N * Cout * Ho * Wo > UINT32_MAX || Cout * Cin * k * k * 64 > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "conv2d of %s: tensors over 2^32 elements", X->name);
-    return -1;
-  }
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "conv#%d", g->nn);
-  int y = ldm_act(g, nm, 4, LDM_SHAPE(N, Cout, Ho, Wo));
-  if (y < 0) return -1;
+  if (N * Cin * H * W > UINT32_MAX || N * Cout * Ho * Wo > UINT32_MAX || Cout * Cin * k * k * 64 > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "conv2d of %s: tensors over 2^32 elements", X->name);
+  int y = ldm_new_act(g, "conv", 4, LDM_SHAPE(N, Cout, Ho, Wo));
   ldm_pc_conv2d pc = {(uint32_t)N, (uint32_t)Cin, (uint32_t)H, (uint32_t)W, (uint32_t)Cout, (uint32_t)Ho,
                       (uint32_t)Wo, (uint32_t)k, (uint32_t)stride, (uint32_t)pad, bias >= 0, 0, 1, 0};
   int in[3] = {x, w, bias >= 0 ? bias : x};
-  return ldm_node_add(g, LDM_OP_conv2d, in, 3, &y, 1, &pc, sizeof pc, "conv2d") < 0 ? -1 : y;
+  return ldm_node_emit(g, LDM_OP_conv2d, in, 3, &y, 1, &pc, sizeof pc, "conv2d");
 }
 
 const ldm_op_desc ldm_op_desc_conv2d = {"conv2d", cpu_conv2d, plan_conv2d, bwd_conv2d, 1e-6};
@@ -991,43 +968,34 @@ static void plan_upsample2x_backward(const ldm_graph *g, const ldm_node *n, cons
 }
 
 int ldm_upsample2x_backward_node(ldm_graph *g, int dy, int dx, int accumulate) {
+  LDM_INPUTS(g, dy, dx);
   const ldm_tensor *X = &g->t[dx];
-  if (X->ndim != 4 || g->t[dy].numel != 4 * X->numel) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "upsample2x_backward: %s must be [N, C, H, W] and %s four times its size",
-             X->name, g->t[dy].name);
-    return -1;
-  }
+  if (X->ndim != 4 || g->t[dy].numel != 4 * X->numel)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "upsample2x_backward: %s must be [N, C, H, W] and %s four times its size",
+                      X->name, g->t[dy].name);
   ldm_pc_upsample2x pc = {(uint32_t)(X->shape[0] * X->shape[1]), (uint32_t)X->shape[2], (uint32_t)X->shape[3],
                           (uint32_t)!!accumulate};
-  return ldm_node_add(g, LDM_OP_upsample2x_backward, &dy, 1, &dx, 1, &pc, sizeof pc, "upsample2x_backward") < 0
-             ? -1
-             : dx;
+  return ldm_node_emit(g, LDM_OP_upsample2x_backward, &dy, 1, &dx, 1, &pc, sizeof pc, "upsample2x_backward");
 }
 static ldm_status bwd_upsample2x(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
-  return need(ldm_upsample2x_backward_node(g, ldm_grad_of(g, n.out[0]), dx, acc));
+  ldm_upsample2x_backward_node(g, ldm_grad_of(g, n.out[0]), dx, acc);
+  return LDM_OK;
 }
 
 int ldm_upsample2x(ldm_graph *g, int x) {
-  if (x < 0 || x >= g->nt || g->t[x].ndim != 4) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "upsample2x: input %s must be [N, C, H, W]",
-             x >= 0 && x < g->nt ? g->t[x].name : "?");
-    return -1;
-  }
+  LDM_INPUTS(g, x);
+  if (g->t[x].ndim != 4)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "upsample2x: input %s must be [N, C, H, W]", g->t[x].name);
+
   const ldm_tensor *X = &g->t[x];
   int64_t N = X->shape[0], C = X->shape[1], H = X->shape[2], W = X->shape[3];
-  if (4 * X->numel > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "upsample2x of %s: output over 2^32 elements", X->name);
-    return -1;
-  }
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "upsample#%d", g->nn);
-  int y = ldm_act(g, nm, 4, LDM_SHAPE(N, C, 2 * H, 2 * W));
-  if (y < 0) return -1;
+  if (4 * X->numel > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "upsample2x of %s: output over 2^32 elements", X->name);
+  int y = ldm_new_act(g, "upsample", 4, LDM_SHAPE(N, C, 2 * H, 2 * W));
   ldm_pc_upsample2x pc = {(uint32_t)(N * C), (uint32_t)H, (uint32_t)W, 0};
-  return ldm_node_add(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x") < 0 ? -1 : y;
+  return ldm_node_emit(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x");
 }
 
 const ldm_op_desc ldm_op_desc_upsample2x = {"upsample2x", cpu_upsample2x, plan_upsample2x, bwd_upsample2x, 1e-12};

@@ -15,6 +15,7 @@
 #include "ldm/rng.h"
 #include "ldm/step.h"
 #include "ops/basic.h"
+#include "ops/builder.h"
 
 #define F(i) ((float *)buf[i])
 #define U(i) ((uint32_t *)buf[i])
@@ -22,54 +23,45 @@
 #define EW_CHUNK 16384 /* elements per parallel chunk of the elementwise CPU twins */
 #define FINAL_STEP 0xffffffffu
 
-static ldm_status need(int id) { return id < 0 ? LDM_ERR_INTERNAL : LDM_OK; }
-static int node_ok(int node, int ret) { return node < 0 ? -1 : ret; }
-
-static int new_act(ldm_graph *g, const char *what, int ndim, const int64_t *shape) {
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "%s#%d", what, g->nn);
-  return ldm_act(g, nm, ndim, shape);
-}
-static int new_like(ldm_graph *g, int like, const char *what) {
-  return new_act(g, what, g->t[like].ndim, g->t[like].shape);
-}
+#define new_act ldm_new_act
+#define new_like ldm_new_like
 
 static const char *dtype_name(ldm_dtype d) {
   return d == LDM_F32 ? "f32" : d == LDM_U32 ? "u32" : d == LDM_I32 ? "i32" : "u8";
 }
 
 /* Builder argument checks: each sets the error (naming the tensors) and returns false. */
-static bool same_numel(const ldm_graph *g, const char *op, int a, int b) {
+static bool same_numel(ldm_graph *g, const char *op, int a, int b) {
   if (g->t[a].numel == g->t[b].numel) return true;
-  LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: %s (%lld elements) and %s (%lld elements) differ in size", op, g->t[a].name,
-           (long long)g->t[a].numel, g->t[b].name, (long long)g->t[b].numel);
+  LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "%s: %s (%lld elements) and %s (%lld elements) differ in size", op,
+                 g->t[a].name, (long long)g->t[a].numel, g->t[b].name, (long long)g->t[b].numel);
   return false;
 }
-static bool is_dtype(const ldm_graph *g, const char *op, int t, ldm_dtype d) {
+static bool is_dtype(ldm_graph *g, const char *op, int t, ldm_dtype d) {
   if (g->t[t].dtype == d) return true;
-  LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: %s is %s, expected %s", op, g->t[t].name, dtype_name(g->t[t].dtype),
-           dtype_name(d));
+  LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "%s: %s is %s, expected %s", op, g->t[t].name, dtype_name(g->t[t].dtype),
+                 dtype_name(d));
   return false;
 }
-static bool fits_u32(const ldm_graph *g, const char *op, int t) {
+static bool fits_u32(ldm_graph *g, const char *op, int t) {
   if (g->t[t].numel <= (int64_t)UINT32_MAX) return true;
-  LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: %s has %lld elements, more than 2^32 - 1", op, g->t[t].name,
-           (long long)g->t[t].numel);
+  LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "%s: %s has %lld elements, more than 2^32 - 1", op, g->t[t].name,
+                 (long long)g->t[t].numel);
   return false;
 }
-static bool is_step(const ldm_graph *g, const char *op, int st, int words) {
+static bool is_step(ldm_graph *g, const char *op, int st, int words) {
   if (g->t[st].numel >= words && g->t[st].dtype != LDM_U8) return true;
-  LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: step buffer %s has %lld %s elements, needs %d 32-bit words", op, g->t[st].name,
-           (long long)g->t[st].numel, dtype_name(g->t[st].dtype), words);
+  LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "%s: step buffer %s has %lld %s elements, needs %d 32-bit words", op,
+                 g->t[st].name, (long long)g->t[st].numel, dtype_name(g->t[st].dtype), words);
   return false;
 }
 /* a per-sample table lookup: abar f32 [T], t u32 [B], x [B, ...] */
-static bool per_sample(const ldm_graph *g, const char *op, int x, int abar, int t) {
+static bool per_sample(ldm_graph *g, const char *op, int x, int abar, int t) {
   if (!is_dtype(g, op, abar, LDM_F32) || !is_dtype(g, op, t, LDM_U32) || !fits_u32(g, op, x)) return false;
   int64_t B = g->t[t].numel;
   if (g->t[x].shape[0] != B || g->t[x].numel % B) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: %s has leading dimension %lld but the timesteps %s have %lld entries", op,
-             g->t[x].name, (long long)g->t[x].shape[0], g->t[t].name, (long long)B);
+    LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "%s: %s has leading dimension %lld but the timesteps %s have %lld entries",
+                   op, g->t[x].name, (long long)g->t[x].shape[0], g->t[t].name, (long long)B);
     return false;
   }
   return true;
@@ -104,22 +96,22 @@ static ldm_status bwd_reparam(ldm_graph *g, int ni) {
   int dz = ldm_grad_of(g, n.out[0]);
   bool wm = g->t[mu].requires_grad, wl = g->t[lv].requires_grad;
   int am = 0, al = 0, dmu = -1, dlv = -1;
-  if (wm) LDM_TRY(need(dmu = ldm_grad_target(g, mu, &am)));
-  if (wl) LDM_TRY(need(dlv = ldm_grad_target(g, lv, &al)));
+  if (wm) dmu = ldm_grad_target(g, mu, &am);
+  if (wl) dlv = ldm_grad_target(g, lv, &al);
   if (!wm && !wl) return LDM_OK; /* only eps requires grad: not supported, and never needed */
   ldm_pc_reparam_backward pc = {(uint32_t)g->t[mu].numel, (uint32_t)am, (uint32_t)al, wm, wl};
   /* an unwanted output binds the wanted one; the kernel does not touch it */
   int out[2] = {wm ? dmu : dlv, wl ? dlv : dmu};
-  return need(ldm_node_add(g, LDM_OP_reparam_backward, (int[]){lv, eps, dz}, 3, out, 2, &pc, sizeof pc,
-                           "reparam_backward"));
+  ldm_node_add(g, LDM_OP_reparam_backward, (int[]){lv, eps, dz}, 3, out, 2, &pc, sizeof pc, "reparam_backward");
+  return LDM_OK;
 }
 int ldm_reparam(ldm_graph *g, int mu, int logvar, int eps) {
+  LDM_INPUTS(g, mu, logvar, eps);
   if (!same_numel(g, "reparam", mu, logvar) || !same_numel(g, "reparam", mu, eps) || !fits_u32(g, "reparam", mu))
-    return -1;
+    return LDM_NONE;
   int z = new_like(g, mu, "reparam");
-  if (z < 0) return -1;
   ldm_pc_reparam pc = {(uint32_t)g->t[mu].numel};
-  return node_ok(ldm_node_add(g, LDM_OP_reparam, (int[]){mu, logvar, eps}, 3, &z, 1, &pc, sizeof pc, "reparam"), z);
+  return ldm_node_emit(g, LDM_OP_reparam, (int[]){mu, logvar, eps}, 3, &z, 1, &pc, sizeof pc, "reparam");
 }
 static void rg_reparam(void *vc, int64_t i0, int64_t i1) {
   EW_BEGIN(ldm_pc_reparam);
@@ -156,21 +148,20 @@ static ldm_status bwd_clamp(ldm_graph *g, int ni) {
   ldm_pc_clamp p;
   memcpy(&p, n.pc, sizeof p);
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
   ldm_pc_clamp_backward pc = {p.n, p.lo, p.hi, (uint32_t)acc};
-  return need(ldm_node_add(g, LDM_OP_clamp_backward, (int[]){n.in[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc,
-                           sizeof pc, "clamp_backward"));
+  ldm_node_add(g, LDM_OP_clamp_backward, (int[]){n.in[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc, sizeof pc,
+               "clamp_backward");
+  return LDM_OK;
 }
 int ldm_clamp(ldm_graph *g, int x, float lo, float hi) {
-  if (!(lo <= hi)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "clamp of %s: lower bound %g is above upper bound %g", g->t[x].name, lo, hi);
-    return -1;
-  }
-  if (!is_dtype(g, "clamp", x, LDM_F32) || !fits_u32(g, "clamp", x)) return -1;
+  LDM_INPUTS(g, x);
+  if (!(lo <= hi))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "clamp of %s: lower bound %g is above upper bound %g", g->t[x].name, lo,
+                      hi);
+  if (!is_dtype(g, "clamp", x, LDM_F32) || !fits_u32(g, "clamp", x)) return LDM_NONE;
   int y = new_like(g, x, "clamp");
-  if (y < 0) return -1;
   ldm_pc_clamp pc = {(uint32_t)g->t[x].numel, lo, hi};
-  return node_ok(ldm_node_add(g, LDM_OP_clamp, &x, 1, &y, 1, &pc, sizeof pc, "clamp"), y);
+  return ldm_node_emit(g, LDM_OP_clamp, &x, 1, &y, 1, &pc, sizeof pc, "clamp");
 }
 static void rg_clamp(void *vc, int64_t i0, int64_t i1) {
   EW_BEGIN(ldm_pc_clamp);
@@ -212,20 +203,21 @@ static ldm_status bwd_kl_loss(ldm_graph *g, int ni) {
   int mu = n.in[0], lv = n.in[1];
   bool wm = g->t[mu].requires_grad, wl = g->t[lv].requires_grad;
   int am = 0, al = 0, dmu = -1, dlv = -1;
-  if (wm) LDM_TRY(need(dmu = ldm_grad_target(g, mu, &am)));
-  if (wl) LDM_TRY(need(dlv = ldm_grad_target(g, lv, &al)));
+  if (wm) dmu = ldm_grad_target(g, mu, &am);
+  if (wl) dlv = ldm_grad_target(g, lv, &al);
   ldm_pc_kl_loss_backward pc = {(uint32_t)g->t[mu].numel, 1.0f / (float)g->t[mu].shape[0], (uint32_t)am,
                                 (uint32_t)al, wm, wl};
   int out[2] = {wm ? dmu : dlv, wl ? dlv : dmu};
-  return need(ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, ldm_grad_of(g, n.out[0])}, 3, out, 2, &pc,
-                           sizeof pc, "kl_loss_backward"));
+  ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, ldm_grad_of(g, n.out[0])}, 3, out, 2, &pc, sizeof pc,
+               "kl_loss_backward");
+  return LDM_OK;
 }
 int ldm_kl_loss(ldm_graph *g, int mu, int logvar) {
-  if (!same_numel(g, "kl_loss", mu, logvar) || !fits_u32(g, "kl_loss", mu)) return -1;
+  LDM_INPUTS(g, mu, logvar);
+  if (!same_numel(g, "kl_loss", mu, logvar) || !fits_u32(g, "kl_loss", mu)) return LDM_NONE;
   int out = new_act(g, "kl_loss", 1, LDM_SHAPE(1));
-  if (out < 0) return -1;
   ldm_pc_kl_loss pc = {(uint32_t)g->t[mu].numel, 0.5f / (float)g->t[mu].shape[0]};
-  return node_ok(ldm_node_add(g, LDM_OP_kl_loss, (int[]){mu, logvar}, 2, &out, 1, &pc, sizeof pc, "kl_loss"), out);
+  return ldm_node_emit(g, LDM_OP_kl_loss, (int[]){mu, logvar}, 2, &out, 1, &pc, sizeof pc, "kl_loss");
 }
 static void cpu_kl_loss(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_kl_loss);
@@ -267,24 +259,25 @@ static ldm_status bwd_q_sample_common(ldm_graph *g, int ni, int v_target) {
   bool w0 = g->t[x0].requires_grad, wn = g->t[noise].requires_grad;
   if (!w0 && !wn) return LDM_OK; /* no gradient to the schedule table */
   int a0 = 0, an = 0, d0 = -1, dn = -1;
-  if (w0) LDM_TRY(need(d0 = ldm_grad_target(g, x0, &a0)));
-  if (wn) LDM_TRY(need(dn = ldm_grad_target(g, noise, &an)));
+  if (w0) d0 = ldm_grad_target(g, x0, &a0);
+  if (wn) dn = ldm_grad_target(g, noise, &an);
   ldm_pc_q_sample p;
   memcpy(&p, n.pc, sizeof p);
   ldm_pc_q_sample_backward pc = {p.n, p.per, p.T, (uint32_t)v_target, (uint32_t)a0, (uint32_t)an, w0, wn};
   int out[2] = {w0 ? d0 : dn, wn ? dn : d0};
-  return need(ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){n.in[2], n.in[3], ldm_grad_of(g, n.out[0])}, 3, out,
-                           2, &pc, sizeof pc, "q_sample_backward"));
+  ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){n.in[2], n.in[3], ldm_grad_of(g, n.out[0])}, 3, out, 2, &pc,
+               sizeof pc, "q_sample_backward");
+  return LDM_OK;
 }
 static ldm_status bwd_q_sample(ldm_graph *g, int ni) { return bwd_q_sample_common(g, ni, 0); }
 static ldm_status bwd_v_target(ldm_graph *g, int ni) { return bwd_q_sample_common(g, ni, 1); }
 static int q_sample_common(ldm_graph *g, int op, const char *name, int x0, int noise, int abar, int t) {
-  if (!same_numel(g, name, x0, noise) || !per_sample(g, name, x0, abar, t)) return -1;
+  LDM_INPUTS(g, x0, noise, abar, t);
+  if (!same_numel(g, name, x0, noise) || !per_sample(g, name, x0, abar, t)) return LDM_NONE;
   int out = new_like(g, x0, name);
-  if (out < 0) return -1;
   int64_t B = g->t[t].numel;
   ldm_pc_q_sample pc = {(uint32_t)g->t[x0].numel, (uint32_t)(g->t[x0].numel / B), (uint32_t)g->t[abar].numel};
-  return node_ok(ldm_node_add(g, op, (int[]){x0, noise, abar, t}, 4, &out, 1, &pc, sizeof pc, name), out);
+  return ldm_node_emit(g, op, (int[]){x0, noise, abar, t}, 4, &out, 1, &pc, sizeof pc, name);
 }
 int ldm_q_sample(ldm_graph *g, int x0, int noise, int abar, int t) {
   return q_sample_common(g, LDM_OP_q_sample, "q_sample", x0, noise, abar, t);
@@ -359,29 +352,25 @@ static ldm_status bwd_weighted_mse(ldm_graph *g, int ni) {
     int x = n.in[k];
     if (!g->t[x].requires_grad) continue;
     int acc, dx = ldm_grad_target(g, x, &acc);
-    LDM_TRY(need(dx));
     /* d/da = 2 w_b (a - b) / n, d/db = -2 w_b (a - b) / n */
     ldm_pc_weighted_mse_backward pc = {p.n, p.per, (k ? -2.0f : 2.0f) * p.inv_n, (uint32_t)acc};
-    LDM_TRY(need(ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){n.in[0], n.in[1], n.in[2], dl}, 4, &dx, 1,
-                              &pc, sizeof pc, "weighted_mse_backward")));
+    ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){n.in[0], n.in[1], n.in[2], dl}, 4, &dx, 1, &pc, sizeof pc,
+                 "weighted_mse_backward");
   }
   return LDM_OK;
 }
 int ldm_weighted_mse(ldm_graph *g, int a, int b, int w) {
+  LDM_INPUTS(g, a, b, w);
   if (!same_numel(g, "weighted_mse", a, b) || !fits_u32(g, "weighted_mse", a) ||
       !is_dtype(g, "weighted_mse", w, LDM_F32))
-    return -1;
+    return LDM_NONE;
   int64_t B = g->t[a].shape[0];
-  if (g->t[w].numel != B) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "weighted_mse: weights %s have %lld entries, %s has %lld samples", g->t[w].name,
-             (long long)g->t[w].numel, g->t[a].name, (long long)B);
-    return -1;
-  }
+  if (g->t[w].numel != B)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "weighted_mse: weights %s have %lld entries, %s has %lld samples",
+                      g->t[w].name, (long long)g->t[w].numel, g->t[a].name, (long long)B);
   int out = new_act(g, "weighted_mse", 1, LDM_SHAPE(1));
-  if (out < 0) return -1;
   ldm_pc_weighted_mse pc = {(uint32_t)g->t[a].numel, (uint32_t)(g->t[a].numel / B), 1.0f / (float)g->t[a].numel};
-  return node_ok(ldm_node_add(g, LDM_OP_weighted_mse, (int[]){a, b, w}, 3, &out, 1, &pc, sizeof pc, "weighted_mse"),
-                 out);
+  return ldm_node_emit(g, LDM_OP_weighted_mse, (int[]){a, b, w}, 3, &out, 1, &pc, sizeof pc, "weighted_mse");
 }
 static void cpu_weighted_mse(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_weighted_mse);
@@ -429,16 +418,12 @@ const ldm_op_desc ldm_op_desc_weighted_mse_backward = {"weighted_mse_backward", 
 
 /* ================================================================= min-SNR-gamma weights */
 int ldm_min_snr_weight(ldm_graph *g, int abar, int t, float gamma, int v_pred) {
-  if (!is_dtype(g, "min_snr_weight", abar, LDM_F32) || !is_dtype(g, "min_snr_weight", t, LDM_U32)) return -1;
-  if (!(gamma > 0)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "min_snr_weight: gamma %g must be positive", gamma);
-    return -1;
-  }
+  LDM_INPUTS(g, abar, t);
+  if (!is_dtype(g, "min_snr_weight", abar, LDM_F32) || !is_dtype(g, "min_snr_weight", t, LDM_U32)) return LDM_NONE;
+  if (!(gamma > 0)) return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "min_snr_weight: gamma %g must be positive", gamma);
   int out = new_act(g, "min_snr_weight", 1, LDM_SHAPE(g->t[t].numel));
-  if (out < 0) return -1;
   ldm_pc_min_snr_weight pc = {(uint32_t)g->t[t].numel, (uint32_t)g->t[abar].numel, gamma, (uint32_t)!!v_pred};
-  return node_ok(ldm_node_add(g, LDM_OP_min_snr_weight, (int[]){abar, t}, 2, &out, 1, &pc, sizeof pc, "min_snr_weight"),
-                 out);
+  return ldm_node_emit(g, LDM_OP_min_snr_weight, (int[]){abar, t}, 2, &out, 1, &pc, sizeof pc, "min_snr_weight");
 }
 /* snr = a / (1 - a). eps: min(snr, g) / snr = min(1, g (1 - a) / a) (1 at a = 0: zero terminal SNR);
  * v: min(snr, g) / (snr + 1) = min(a, g (1 - a)). No division by zero anywhere. */
@@ -461,20 +446,18 @@ const ldm_op_desc ldm_op_desc_min_snr_weight = {"min_snr_weight", cpu_min_snr_we
 
 /* ================================================================= classifier-free guidance */
 int ldm_cfg_combine(ldm_graph *g, int x2, float scale) {
+  LDM_INPUTS(g, x2);
   const ldm_tensor *x = &g->t[x2];
-  if (x->shape[0] % 2 || !fits_u32(g, "cfg_combine", x2) || !is_dtype(g, "cfg_combine", x2, LDM_F32)) {
-    if (x->shape[0] % 2)
-      LDM_FAIL(LDM_ERR_INVALID_ARG, "cfg_combine: %s has an odd leading dimension %lld (expected [2B, ...])",
-               x->name, (long long)x->shape[0]);
-    return -1;
-  }
+  if (x->shape[0] % 2)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "cfg_combine: %s has an odd leading dimension %lld (expected [2B, ...])",
+                      x->name, (long long)x->shape[0]);
+  if (!fits_u32(g, "cfg_combine", x2) || !is_dtype(g, "cfg_combine", x2, LDM_F32)) return LDM_NONE;
   int64_t shape[LDM_MAX_DIMS];
   memcpy(shape, x->shape, sizeof shape);
   shape[0] /= 2;
   int out = new_act(g, "cfg_combine", x->ndim, shape);
-  if (out < 0) return -1;
   ldm_pc_cfg_combine pc = {(uint32_t)(g->t[x2].numel / 2), scale};
-  return node_ok(ldm_node_add(g, LDM_OP_cfg_combine, &x2, 1, &out, 1, &pc, sizeof pc, "cfg_combine"), out);
+  return ldm_node_emit(g, LDM_OP_cfg_combine, &x2, 1, &out, 1, &pc, sizeof pc, "cfg_combine");
 }
 static void rg_cfg_combine(void *vc, int64_t i0, int64_t i1) {
   EW_BEGIN(ldm_pc_cfg_combine);
@@ -513,23 +496,18 @@ void ldm_sampler_coefs_make(float at, float ap, int kind, float eta, ldm_sampler
 }
 int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, int step, int kind, float eta,
                      int v_pred, int x_out) {
+  LDM_INPUTS(g, x, model_out, abar, noise, step, x_out);
   const char *op = "sampler_step";
   if (!same_numel(g, op, x, model_out) || !same_numel(g, op, x, noise) || !same_numel(g, op, x, x_out) ||
       !fits_u32(g, op, x) || !is_dtype(g, op, abar, LDM_F32) || !is_step(g, op, step, LDM_STEP_USER + 2))
-    return -1;
-  if (kind != LDM_SAMPLER_DDIM && kind != LDM_SAMPLER_DDPM) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "sampler_step: unknown sampler kind %d (0 DDIM, 1 DDPM)", kind);
-    return -1;
-  }
-  if (!(eta >= 0.0f)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "sampler_step: eta %g must be >= 0", eta);
-    return -1;
-  }
+    return LDM_NONE;
+  if (kind != LDM_SAMPLER_DDIM && kind != LDM_SAMPLER_DDPM)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "sampler_step: unknown sampler kind %d (0 DDIM, 1 DDPM)", kind);
+  if (!(eta >= 0.0f)) return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "sampler_step: eta %g must be >= 0", eta);
   ldm_pc_sampler_step pc = {(uint32_t)g->t[x].numel, (uint32_t)g->t[abar].numel, (uint32_t)kind, eta,
                             (uint32_t)!!v_pred};
-  return node_ok(ldm_node_add(g, LDM_OP_sampler_step, (int[]){x, model_out, abar, noise, step}, 5, &x_out, 1, &pc,
-                              sizeof pc, kind == LDM_SAMPLER_DDPM ? "ddpm_step" : "ddim_step"),
-                 x_out);
+  return ldm_node_emit(g, LDM_OP_sampler_step, (int[]){x, model_out, abar, noise, step}, 5, &x_out, 1, &pc, sizeof pc,
+                       kind == LDM_SAMPLER_DDPM ? "ddpm_step" : "ddim_step");
 }
 typedef struct {
   const ldm_pc_sampler_step *p;
@@ -562,9 +540,11 @@ const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", cpu_sampler_step, 
 
 /* ================================================================= EMA */
 int ldm_ema(ldm_graph *g, int ema, int p, int step) {
-  if (!same_numel(g, "ema", ema, p) || !fits_u32(g, "ema", p) || !is_step(g, "ema", step, LDM_STEP_WORDS)) return -1;
+  LDM_INPUTS(g, ema, p, step);
+  if (!same_numel(g, "ema", ema, p) || !fits_u32(g, "ema", p) || !is_step(g, "ema", step, LDM_STEP_WORDS))
+    return LDM_NONE;
   ldm_pc_ema pc = {(uint32_t)g->t[p].numel};
-  return node_ok(ldm_node_add(g, LDM_OP_ema, (int[]){p, step}, 2, &ema, 1, &pc, sizeof pc, "ema"), ema);
+  return ldm_node_emit(g, LDM_OP_ema, (int[]){p, step}, 2, &ema, 1, &pc, sizeof pc, "ema");
 }
 static void rg_ema(void *vc, int64_t i0, int64_t i1) {
   EW_BEGIN(ldm_pc_ema);
@@ -593,25 +573,20 @@ static uint32_t gn_groups(int64_t n) {
   return (uint32_t)(g < 1 ? 1 : g > LDM_GN_MAX_GROUPS ? LDM_GN_MAX_GROUPS : g);
 }
 int ldm_grad_norm_clip(ldm_graph *g, int grads, int step, int gs) {
+  LDM_INPUTS(g, grads, step, gs);
   const char *op = "grad_norm_clip";
   if (!is_dtype(g, op, grads, LDM_F32) || !fits_u32(g, op, grads) || !is_step(g, op, step, LDM_STEP_WORDS) ||
       !is_dtype(g, op, gs, LDM_F32))
-    return -1;
-  if (g->t[gs].numel < 4) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "grad_norm_clip: %s has %lld elements, needs 4", g->t[gs].name,
-             (long long)g->t[gs].numel);
-    return -1;
-  }
+    return LDM_NONE;
+  if (g->t[gs].numel < 4)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "grad_norm_clip: %s has %lld elements, needs 4", g->t[gs].name,
+                      (long long)g->t[gs].numel);
   uint32_t G = gn_groups(g->t[grads].numel);
   int scratch = new_act(g, "grad_norm_partials", 1, LDM_SHAPE(2 * (int64_t)G));
-  if (scratch < 0) return -1;
   ldm_pc_grad_norm_partial p1 = {(uint32_t)g->t[grads].numel, G};
-  if (ldm_node_add(g, LDM_OP_grad_norm_partial, &grads, 1, &scratch, 1, &p1, sizeof p1, "grad_norm_partial") < 0)
-    return -1;
+  scratch = ldm_node_emit(g, LDM_OP_grad_norm_partial, &grads, 1, &scratch, 1, &p1, sizeof p1, "grad_norm_partial");
   ldm_pc_grad_norm_clip p2 = {G};
-  return node_ok(ldm_node_add(g, LDM_OP_grad_norm_clip, (int[]){scratch, step}, 2, &gs, 1, &p2, sizeof p2,
-                              "grad_norm_clip"),
-                 gs);
+  return ldm_node_emit(g, LDM_OP_grad_norm_clip, (int[]){scratch, step}, 2, &gs, 1, &p2, sizeof p2, "grad_norm_clip");
 }
 static inline bool nonfinite(float v) {
   uint32_t u;
@@ -656,7 +631,8 @@ static void cpu_grad_norm_clip(const ldm_graph *g, const ldm_node *n, void *cons
     s += part[i];
     bad = fmaxf(bad, part[p->groups + i]);
   }
-  float ls = step_f(st, LDM_STEP_LOSS_SCALE), ia = step_f(st, LDM_STEP_INV_ACCUM), clip = step_f(st, LDM_STEP_GRAD_CLIP);
+  float ls = step_f(st, LDM_STEP_LOSS_SCALE), ia = step_f(st, LDM_STEP_INV_ACCUM),
+        clip = step_f(st, LDM_STEP_GRAD_CLIP);
   float norm = sqrtf((float)s) * ia / ls;
   float coef = (clip > 0.0f && norm > clip) ? clip / norm : 1.0f;
   gs[0] = coef / ls * ia;
@@ -682,19 +658,16 @@ const ldm_op_desc ldm_op_desc_grad_norm_clip = {"grad_norm_clip", cpu_grad_norm_
 /* ================================================================= AdamW reading gs */
 int ldm_adamw_gs(ldm_graph *g, int p, int grad, int m, int v, int step, int gs, float beta1, float beta2, float eps,
                  float weight_decay) {
+  LDM_INPUTS(g, p, grad, m, v, step, gs);
   int64_t np = g->t[p].numel;
   if (!same_numel(g, "adamw", p, grad) || !same_numel(g, "adamw", p, m) || !same_numel(g, "adamw", p, v) ||
       !fits_u32(g, "adamw", p) || !is_step(g, "adamw", step, LDM_STEP_WORDS) || !is_dtype(g, "adamw", gs, LDM_F32))
-    return -1;
-  if (g->t[gs].numel < 2) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "adamw: clip state %s has %lld elements, needs at least 2", g->t[gs].name,
-             (long long)g->t[gs].numel);
-    return -1;
-  }
+    return LDM_NONE;
+  if (g->t[gs].numel < 2)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "adamw: clip state %s has %lld elements, needs at least 2", g->t[gs].name,
+                      (long long)g->t[gs].numel);
   ldm_pc_adamw pc = {(uint32_t)np, beta1, beta2, eps, weight_decay, 1};
-  return node_ok(ldm_node_add(g, LDM_OP_adamw, (int[]){step, gs}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc,
-                              "adamw"),
-                 p);
+  return ldm_node_emit(g, LDM_OP_adamw, (int[]){step, gs}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc, "adamw");
 }
 
 /* ================================================================= Philox randint / label dropout */
@@ -702,17 +675,16 @@ static uint64_t rng_base(const uint32_t *st, uint32_t use_step) {
   return use_step ? ((uint64_t)st[LDM_STEP_RNG_HI] << 32) | st[LDM_STEP_RNG_LO] : 0;
 }
 int ldm_randint(ldm_graph *g, int out, int step, uint64_t seed, uint64_t stream, uint32_t lo, uint32_t hi) {
-  if (!(hi > lo)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "randint into %s: empty range [%u, %u)", g->t[out].name, lo, hi);
-    return -1;
-  }
+  LDM_INPUTS(g, out);
+  if (!(hi > lo))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "randint into %s: empty range [%u, %u)", g->t[out].name, lo, hi);
   if (!is_dtype(g, "randint", out, LDM_U32) || !fits_u32(g, "randint", out) ||
       (step >= 0 && !is_step(g, "randint", step, LDM_STEP_WORDS)))
-    return -1;
+    return LDM_NONE;
   ldm_pc_randint pc = {(uint32_t)g->t[out].numel, (uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)stream,
                        (uint32_t)(stream >> 32), lo, hi - lo, step >= 0};
   int in = step >= 0 ? step : out; /* unused binding without a step buffer */
-  return node_ok(ldm_node_add(g, LDM_OP_randint, &in, 1, &out, 1, &pc, sizeof pc, "randint"), out);
+  return ldm_node_emit(g, LDM_OP_randint, &in, 1, &out, 1, &pc, sizeof pc, "randint");
 }
 /* lo + floor(r * range / 2^32): unbiased to 2^-32, the same integer arithmetic as the shader */
 static void cpu_randint(const ldm_graph *g, const ldm_node *n, void *const *buf) {
@@ -734,20 +706,18 @@ const ldm_op_desc ldm_op_desc_randint = {"randint", cpu_randint, plan_randint, N
 
 int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed, uint64_t stream, float p,
                       uint32_t null_class) {
-  if (!(p >= 0.0f && p <= 1.0f)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "label_dropout of %s: probability %g is outside [0, 1]", g->t[labels].name, p);
-    return -1;
-  }
+  LDM_INPUTS(g, labels, out);
+  if (!(p >= 0.0f && p <= 1.0f))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "label_dropout of %s: probability %g is outside [0, 1]",
+                      g->t[labels].name, p);
   if (!same_numel(g, "label_dropout", labels, out) || !is_dtype(g, "label_dropout", labels, LDM_U32) ||
       !is_dtype(g, "label_dropout", out, LDM_U32) || !fits_u32(g, "label_dropout", out) ||
       (step >= 0 && !is_step(g, "label_dropout", step, LDM_STEP_WORDS)))
-    return -1;
+    return LDM_NONE;
   ldm_pc_label_dropout pc = {(uint32_t)g->t[out].numel, (uint32_t)seed, (uint32_t)(seed >> 32), (uint32_t)stream,
                              (uint32_t)(stream >> 32), p, null_class, step >= 0};
   int st = step >= 0 ? step : labels;
-  return node_ok(ldm_node_add(g, LDM_OP_label_dropout, (int[]){labels, st}, 2, &out, 1, &pc, sizeof pc,
-                              "label_dropout"),
-                 out);
+  return ldm_node_emit(g, LDM_OP_label_dropout, (int[]){labels, st}, 2, &out, 1, &pc, sizeof pc, "label_dropout");
 }
 /* dropped when the uniform (0,1) draw (24 bits, exact in float) is below p */
 static void cpu_label_dropout(const ldm_graph *g, const ldm_node *n, void *const *buf) {
@@ -772,25 +742,24 @@ const ldm_op_desc ldm_op_desc_label_dropout = {"label_dropout", cpu_label_dropou
 
 /* ================================================================= gather rows */
 int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems, float scale, float shift) {
+  LDM_INPUTS(g, table, idx, out);
   const char *op = "gather_rows";
   ldm_dtype dt = g->t[table].dtype;
   if (!is_dtype(g, op, idx, LDM_U32) || !is_dtype(g, op, out, dt == LDM_U8 ? LDM_F32 : dt) || !fits_u32(g, op, out) ||
       !fits_u32(g, op, table))
-    return -1;
-  if (row_elems <= 0 || g->t[table].numel % row_elems || g->t[out].numel != g->t[idx].numel * row_elems) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG,
-             "gather_rows: table %s (%lld elements) in rows of %lld into %s (%lld elements) for %lld indices %s do "
-             "not fit",
-             g->t[table].name, (long long)g->t[table].numel, (long long)row_elems, g->t[out].name,
-             (long long)g->t[out].numel, (long long)g->t[idx].numel, g->t[idx].name);
-    return -1;
-  }
+    return LDM_NONE;
+  if (row_elems <= 0 || g->t[table].numel % row_elems || g->t[out].numel != g->t[idx].numel * row_elems)
+    return LDM_REFUSE(
+        g, LDM_ERR_INVALID_ARG,
+        "gather_rows: table %s (%lld elements) in rows of %lld into %s (%lld elements) for %lld indices %s do "
+        "not fit",
+        g->t[table].name, (long long)g->t[table].numel, (long long)row_elems, g->t[out].name,
+        (long long)g->t[out].numel, (long long)g->t[idx].numel, g->t[idx].name);
   ldm_pc_gather_rows pc = {(uint32_t)g->t[idx].numel, (uint32_t)row_elems, (uint32_t)(g->t[table].numel / row_elems),
                            scale, shift};
   /* the variant follows the table's dtype: u8 -> f32 conversion, or a 32-bit word copy (f32, u32, i32) */
-  return node_ok(ldm_node_add(g, LDM_OP_gather_rows, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc,
-                              dt == LDM_U8 ? "gather_rows_u8" : "gather_rows"),
-                 out);
+  return ldm_node_emit(g, LDM_OP_gather_rows, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc,
+                       dt == LDM_U8 ? "gather_rows_u8" : "gather_rows");
 }
 typedef struct {
   const ldm_pc_gather_rows *p;

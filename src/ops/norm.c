@@ -11,18 +11,13 @@
 #include "core/ops.h"
 #include "cpu/pool.h"
 #include "ldm/ops.h"
+#include "ops/builder.h"
 
 #define F(i) ((float *)buf[i])
 #define U(i) ((uint32_t *)buf[i])
 #define PC(type) const type *p = (const type *)n->pc
 
-static ldm_status need(int id) { return id < 0 ? LDM_ERR_INTERNAL : LDM_OK; }
-
-static int new_act(ldm_graph *g, const char *what, int ndim, const int64_t *shape) {
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "%s#%d", what, g->nn);
-  return ldm_act(g, nm, ndim, shape);
-}
+#define new_act ldm_new_act
 
 static bool is_f32(const ldm_graph *g, int t) { return g->t[t].dtype == LDM_F32; }
 
@@ -80,39 +75,30 @@ static double sumsq_dev(const float *x, int64_t n, double m) {
 static ldm_status bwd_group_norm(ldm_graph *g, int ni);
 
 int ldm_group_norm(ldm_graph *g, int x, int gamma, int beta, int groups, float eps) {
+  LDM_INPUTS(g, x, gamma, beta);
   const ldm_tensor *tx = &g->t[x];
-  if (tx->ndim < 2 || !is_f32(g, x)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "group_norm: input %s must be a f32 tensor [N, C, ...]", tx->name);
-    return -1;
-  }
+  if (tx->ndim < 2 || !is_f32(g, x))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm: input %s must be a f32 tensor [N, C, ...]", tx->name);
   int64_t N = tx->shape[0], C = tx->shape[1], S = tx->numel / (N * C);
-  if (groups <= 0 || C % groups != 0) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "group_norm: %lld channels of %s do not split into %d groups", (long long)C,
-             tx->name, groups);
-    return -1;
-  }
-  if (gamma < 0 || beta < 0 || g->t[gamma].numel != C || g->t[beta].numel != C || !is_f32(g, gamma) ||
-      !is_f32(g, beta)) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "group_norm: gamma and beta must be f32 vectors of %lld channels (input %s)",
-             (long long)C, tx->name);
-    return -1;
-  }
-  if (!(eps >= 0.0f) || tx->numel > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "group_norm: eps %g must be >= 0 and %s below 2^32 elements", (double)eps, tx->name);
-    return -1;
-  }
+  if (groups <= 0 || C % groups != 0)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm: %lld channels of %s do not split into %d groups",
+                      (long long)C, tx->name, groups);
+  if (g->t[gamma].numel != C || g->t[beta].numel != C || !is_f32(g, gamma) || !is_f32(g, beta))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "group_norm: gamma and beta must be f32 vectors of %lld channels (input %s)", (long long)C,
+                      tx->name);
+  if (!(eps >= 0.0f) || tx->numel > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm: eps %g must be >= 0 and %s below 2^32 elements", (double)eps,
+                      tx->name);
   int64_t shape[LDM_MAX_DIMS];
   memcpy(shape, tx->shape, sizeof shape);
   int ndim = tx->ndim;
   int y = new_act(g, "group_norm", ndim, shape);
   int mean = new_act(g, "gn_mean", 1, LDM_SHAPE(N * groups));
   int rstd = new_act(g, "gn_rstd", 1, LDM_SHAPE(N * groups));
-  if (y < 0 || mean < 0 || rstd < 0) return -1;
   ldm_pc_group_norm pc = {(uint32_t)N, (uint32_t)C, (uint32_t)S, (uint32_t)groups, eps};
-  return ldm_node_add(g, LDM_OP_group_norm, (int[]){x, gamma, beta}, 3, (int[]){y, mean, rstd}, 3, &pc, sizeof pc,
-                      "group_norm") < 0
-             ? -1
-             : y;
+  return ldm_node_emit(g, LDM_OP_group_norm, (int[]){x, gamma, beta}, 3, (int[]){y, mean, rstd}, 3, &pc, sizeof pc,
+                       "group_norm");
 }
 
 typedef struct {
@@ -159,13 +145,12 @@ static void plan_group_norm(const ldm_graph *g, const ldm_node *n, const ldm_dev
 
 int ldm_group_norm_backward_node(ldm_graph *g, int x, int gamma, int mean, int rstd, int dy, int dx, int pg, int pb,
                                  int groups, int accumulate, int want_dx) {
+  LDM_INPUTS(g, x, gamma, mean, rstd, dy, want_dx ? dx : pg, pg, pb);
   const ldm_tensor *tx = &g->t[x];
   int64_t N = tx->shape[0], C = tx->shape[1], S = tx->numel / (N * C);
   if (g->t[pg].numel != N * C || g->t[pb].numel != N * C || g->t[dy].numel != tx->numel ||
-      (want_dx && g->t[dx].numel != tx->numel) || g->t[mean].numel != N * groups || g->t[rstd].numel != N * groups) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "group_norm_backward: tensor sizes do not match input %s", tx->name);
-    return -1;
-  }
+      (want_dx && g->t[dx].numel != tx->numel) || g->t[mean].numel != N * groups || g->t[rstd].numel != N * groups)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm_backward: tensor sizes do not match input %s", tx->name);
   ldm_pc_group_norm_backward pc = {(uint32_t)N, (uint32_t)C, (uint32_t)S, (uint32_t)groups, (uint32_t)!!accumulate,
                                    (uint32_t)!!want_dx};
   return ldm_node_add(g, LDM_OP_group_norm_backward, (int[]){x, gamma, mean, rstd, dy}, 5,
@@ -181,23 +166,16 @@ static ldm_status bwd_group_norm(ldm_graph *g, int ni) {
   if (dy < 0) return LDM_OK; /* only mean/rstd were consumed: they carry no gradient */
   int64_t NC = (int64_t)p.N * p.C;
   int pg = new_act(g, "gn_dgamma_part", 1, &NC), pb = new_act(g, "gn_dbeta_part", 1, &NC);
-  LDM_TRY(need(pg));
-  LDM_TRY(need(pb));
-  int want_dx = g->t[x].requires_grad, acc = 0, dx = -1;
-  if (want_dx) {
-    dx = ldm_grad_target(g, x, &acc);
-    LDM_TRY(need(dx));
-  }
-  LDM_TRY(need(ldm_group_norm_backward_node(g, x, gamma, n.out[1], n.out[2], dy, dx, pg, pb, (int)p.G, acc, want_dx)));
+  int want_dx = g->t[x].requires_grad, acc = 0, dx = want_dx ? ldm_grad_target(g, x, &acc) : -1;
+
+  ldm_group_norm_backward_node(g, x, gamma, n.out[1], n.out[2], dy, dx, pg, pb, (int)p.G, acc, want_dx);
   if (g->t[gamma].requires_grad) {
     int ga, dg = ldm_grad_target(g, gamma, &ga);
-    LDM_TRY(need(dg));
-    LDM_TRY(need(ldm_reduce_sum(g, pg, dg, p.N, p.C, 1, 1.0f, ga)));
+    ldm_reduce_sum(g, pg, dg, p.N, p.C, 1, 1.0f, ga);
   }
   if (g->t[beta].requires_grad) {
     int ba, db = ldm_grad_target(g, beta, &ba);
-    LDM_TRY(need(db));
-    LDM_TRY(need(ldm_reduce_sum(g, pb, db, p.N, p.C, 1, 1.0f, ba)));
+    ldm_reduce_sum(g, pb, db, p.N, p.C, 1, 1.0f, ba);
   }
   return LDM_OK;
 }
@@ -267,25 +245,21 @@ static ldm_status bwd_softmax(ldm_graph *g, int ni) {
   ldm_pc_softmax p;
   memcpy(&p, n.pc, sizeof p);
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
   ldm_pc_softmax_backward pc = {p.rows, p.cols, (uint32_t)acc};
-  return ldm_node_add(g, LDM_OP_softmax_backward, (int[]){n.out[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc,
-                      sizeof pc, "softmax_backward") < 0
-             ? LDM_ERR_INTERNAL
-             : LDM_OK;
+  ldm_node_add(g, LDM_OP_softmax_backward, (int[]){n.out[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc, sizeof pc,
+               "softmax_backward");
+  return LDM_OK;
 }
 int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols) {
-  if (rows <= 0 || cols <= 0 || rows * cols != g->t[x].numel || !is_f32(g, x) || g->t[x].numel > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "softmax: %s (%lld elements) is not a f32 [%lld, %lld] matrix", g->t[x].name,
-             (long long)g->t[x].numel, (long long)rows, (long long)cols);
-    return -1;
-  }
+  LDM_INPUTS(g, x);
+  if (rows <= 0 || cols <= 0 || rows * cols != g->t[x].numel || !is_f32(g, x) || g->t[x].numel > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "softmax: %s (%lld elements) is not a f32 [%lld, %lld] matrix",
+                      g->t[x].name, (long long)g->t[x].numel, (long long)rows, (long long)cols);
   int64_t shape[LDM_MAX_DIMS];
   memcpy(shape, g->t[x].shape, sizeof shape);
   int y = new_act(g, "softmax", g->t[x].ndim, shape);
-  if (y < 0) return -1;
   ldm_pc_softmax pc = {(uint32_t)rows, (uint32_t)cols};
-  return ldm_node_add(g, LDM_OP_softmax, &x, 1, &y, 1, &pc, sizeof pc, "softmax") < 0 ? -1 : y;
+  return ldm_node_emit(g, LDM_OP_softmax, &x, 1, &y, 1, &pc, sizeof pc, "softmax");
 }
 typedef struct {
   uint32_t cols, accumulate;
@@ -364,29 +338,28 @@ const ldm_op_desc ldm_op_desc_softmax_backward = {"softmax_backward", cpu_softma
 /* ================================================================= channel_copy (concat / split) */
 int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t Cx, int64_t Co, int64_t c0,
                      int64_t d0, int64_t Cn, int accumulate, int zero_rest) {
-  if (O <= 0 || I <= 0 || Cn <= 0 || c0 < 0 || d0 < 0 || c0 + Cn > Cx || d0 + Cn > Co ||
-      g->t[x].numel != O * Cx * I || g->t[out].numel != O * Co * I || !is_f32(g, x) || !is_f32(g, out) ||
-      (accumulate && zero_rest) || g->t[x].numel > UINT32_MAX || g->t[out].numel > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG,
-             "channel copy %s -> %s: channels [%lld, +%lld) of [%lld, %lld, %lld] do not fit [%lld, %lld, %lld] "
-             "at %lld",
-             g->t[x].name, g->t[out].name, (long long)c0, (long long)Cn, (long long)O, (long long)Cx, (long long)I,
-             (long long)O, (long long)Co, (long long)I, (long long)d0);
-    return -1;
-  }
+  LDM_INPUTS(g, x, out);
+  if (O <= 0 || I <= 0 || Cn <= 0 || c0 < 0 || d0 < 0 || c0 + Cn > Cx || d0 + Cn > Co || g->t[x].numel != O * Cx * I ||
+      g->t[out].numel != O * Co * I || !is_f32(g, x) || !is_f32(g, out) || (accumulate && zero_rest) ||
+      g->t[x].numel > UINT32_MAX || g->t[out].numel > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "channel copy %s -> %s: channels [%lld, +%lld) of [%lld, %lld, %lld] do not fit [%lld, %lld, "
+                      "%lld] at %lld",
+                      g->t[x].name, g->t[out].name, (long long)c0, (long long)Cn, (long long)O, (long long)Cx,
+                      (long long)I, (long long)O, (long long)Co, (long long)I, (long long)d0);
   ldm_pc_channel_copy pc = {(uint32_t)O, (uint32_t)I, (uint32_t)Cx, (uint32_t)Co, (uint32_t)c0, (uint32_t)d0,
                             (uint32_t)Cn, (uint32_t)!!accumulate, (uint32_t)(zero_rest && Cn != Co)};
-  return ldm_node_add(g, LDM_OP_channel_copy, &x, 1, &out, 1, &pc, sizeof pc, "channel_copy") < 0 ? -1 : out;
+  return ldm_node_emit(g, LDM_OP_channel_copy, &x, 1, &out, 1, &pc, sizeof pc, "channel_copy");
 }
 static ldm_status bwd_channel_copy(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   ldm_pc_channel_copy p;
   memcpy(&p, n.pc, sizeof p);
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dx));
   /* the first contribution writes all of dx: zeros outside the slice (a split whose other parts get
    * their gradients later, with accumulate, or never) */
-  return need(ldm_channel_copy(g, ldm_grad_of(g, n.out[0]), dx, p.O, p.I, p.Co, p.Cx, p.d0, p.c0, p.Cn, acc, !acc));
+  ldm_channel_copy(g, ldm_grad_of(g, n.out[0]), dx, p.O, p.I, p.Co, p.Cx, p.d0, p.c0, p.Cn, acc, !acc);
+  return LDM_OK;
 }
 typedef struct {
   const ldm_pc_channel_copy *p;
@@ -436,40 +409,37 @@ static bool nci(const ldm_graph *g, int t, int64_t *O, int64_t *C, int64_t *I) {
 }
 
 int ldm_concat(ldm_graph *g, int a, int b) {
+  LDM_INPUTS(g, a, b);
   int64_t Oa, Ca, Ia, Ob, Cb, Ib;
   const ldm_tensor *ta = &g->t[a], *tb = &g->t[b];
   bool ok = nci(g, a, &Oa, &Ca, &Ia) && nci(g, b, &Ob, &Cb, &Ib) && ta->ndim == tb->ndim && Oa == Ob;
   for (int k = 2; ok && k < ta->ndim; k++) ok = ta->shape[k] == tb->shape[k];
-  if (!ok) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "concat: %s and %s must be f32 [N, C, ...] tensors with equal N and spatial dims",
-             ta->name, tb->name);
-    return -1;
-  }
+  if (!ok)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "concat: %s and %s must be f32 [N, C, ...] tensors with equal N and spatial dims", ta->name,
+                      tb->name);
   int64_t shape[LDM_MAX_DIMS];
   memcpy(shape, ta->shape, sizeof shape);
   shape[1] = Ca + Cb;
   int out = new_act(g, "concat", ta->ndim, shape);
-  if (out < 0) return -1;
-  if (ldm_channel_copy(g, a, out, Oa, Ia, Ca, Ca + Cb, 0, 0, Ca, 0, 0) < 0) return -1;
+  out = ldm_channel_copy(g, a, out, Oa, Ia, Ca, Ca + Cb, 0, 0, Ca, 0, 0); /* LDM_NONE if refused */
   return ldm_channel_copy(g, b, out, Oa, Ia, Cb, Ca + Cb, 0, Ca, Cb, 0, 0);
 }
 
 int ldm_split(ldm_graph *g, int x, int nparts, int *outs) {
+  LDM_INPUTS(g, x);
   int64_t O, C, I;
-  if (!nci(g, x, &O, &C, &I) || nparts < 1 || C % nparts != 0) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "split: %s must be a f32 [N, C, ...] tensor whose C divides into %d parts",
-             g->t[x].name, nparts);
-    return -1;
-  }
+  if (!nci(g, x, &O, &C, &I) || nparts < 1 || C % nparts != 0)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "split: %s must be a f32 [N, C, ...] tensor whose C divides into %d parts", g->t[x].name, nparts);
   int64_t shape[LDM_MAX_DIMS];
   memcpy(shape, g->t[x].shape, sizeof shape);
   int64_t Cp = C / nparts;
   shape[1] = Cp;
-  for (int k = 0; k < nparts; k++) {
-    outs[k] = new_act(g, "split", g->t[x].ndim, shape);
-    if (outs[k] < 0 || ldm_channel_copy(g, x, outs[k], O, I, C, Cp, k * Cp, 0, Cp, 0, 0) < 0) return -1;
-  }
-  return outs[0];
+  int refusals = g->refusals;
+  for (int k = 0; k < nparts; k++)
+    outs[k] = ldm_channel_copy(g, x, new_act(g, "split", g->t[x].ndim, shape), O, I, C, Cp, k * Cp, 0, Cp, 0, 0);
+  return g->refusals == refusals ? outs[0] : LDM_NONE; /* every part, or the none id */
 }
 
 /* ================================================================= embedding */
@@ -478,26 +448,23 @@ static ldm_status bwd_embedding(ldm_graph *g, int ni) {
   ldm_pc_embedding p;
   memcpy(&p, n.pc, sizeof p);
   int acc, dt = ldm_grad_target(g, n.in[0], &acc);
-  LDM_TRY(need(dt));
   ldm_pc_embedding_backward pc = {p.B, p.V, p.D, (uint32_t)acc};
-  return ldm_node_add(g, LDM_OP_embedding_backward, (int[]){n.in[1], ldm_grad_of(g, n.out[0])}, 2, &dt, 1, &pc,
-                      sizeof pc, "embedding_backward") < 0
-             ? LDM_ERR_INTERNAL
-             : LDM_OK;
+  ldm_node_add(g, LDM_OP_embedding_backward, (int[]){n.in[1], ldm_grad_of(g, n.out[0])}, 2, &dt, 1, &pc, sizeof pc,
+               "embedding_backward");
+  return LDM_OK;
 }
 int ldm_embedding(ldm_graph *g, int table, int idx) {
+  LDM_INPUTS(g, table, idx);
   const ldm_tensor *tt = &g->t[table], *ti = &g->t[idx];
   if (tt->ndim != 2 || tt->dtype != LDM_F32 || ti->dtype != LDM_U32 || tt->numel > UINT32_MAX ||
-      ti->numel * tt->shape[1] > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "embedding: table %s must be f32 [V, D] and indices %s u32", tt->name, ti->name);
-    return -1;
-  }
+      ti->numel * tt->shape[1] > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "embedding: table %s must be f32 [V, D] and indices %s u32", tt->name,
+                      ti->name);
+
   int64_t B = ti->numel, V = tt->shape[0], D = tt->shape[1];
   int out = new_act(g, "embedding", 2, LDM_SHAPE(B, D));
-  if (out < 0) return -1;
   ldm_pc_embedding pc = {(uint32_t)B, (uint32_t)V, (uint32_t)D};
-  return ldm_node_add(g, LDM_OP_embedding, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc, "embedding") < 0 ? -1
-                                                                                                          : out;
+  return ldm_node_emit(g, LDM_OP_embedding, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc, "embedding");
 }
 /* an index outside the table gives a zero row (and no gradient) instead of reading out of bounds */
 static void cpu_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
@@ -557,18 +524,15 @@ const ldm_op_desc ldm_op_desc_embedding_backward = {"embedding_backward", cpu_em
 
 /* ================================================================= timestep_embedding */
 int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
+  LDM_INPUTS(g, t);
   const ldm_tensor *tt = &g->t[t];
-  if (tt->dtype != LDM_U32 || dim < 2 || dim % 2 != 0 || tt->numel * dim > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "timestep_embedding: timesteps %s must be u32 and dim %d even and >= 2", tt->name,
-             dim);
-    return -1;
-  }
+  if (tt->dtype != LDM_U32 || dim < 2 || dim % 2 != 0 || tt->numel * dim > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "timestep_embedding: timesteps %s must be u32 and dim %d even and >= 2",
+                      tt->name, dim);
   int64_t B = tt->numel;
   int out = new_act(g, "timestep_embedding", 2, LDM_SHAPE(B, dim));
-  if (out < 0) return -1;
   ldm_pc_timestep_embedding pc = {(uint32_t)B, (uint32_t)(dim / 2), LDM_TEMB_NEG_LOG_BASE};
-  return ldm_node_add(g, LDM_OP_timestep_embedding, &t, 1, &out, 1, &pc, sizeof pc, "timestep_embedding") < 0 ? -1
-                                                                                                           : out;
+  return ldm_node_emit(g, LDM_OP_timestep_embedding, &t, 1, &out, 1, &pc, sizeof pc, "timestep_embedding");
 }
 /* The reference twin computes f = exp(-ln(10000) * k / half) and t * f in fp32 (torch float32), then
  * cos and sin of that fp32 argument; we evaluate cos/sin of the fp32 argument in double. */
@@ -600,29 +564,26 @@ const ldm_op_desc ldm_op_desc_timestep_embedding = {"timestep_embedding", cpu_ti
  * head view: heads are contiguous channel blocks). S = q^T k / sqrt(d) [B*heads, HW, HW];
  * P = softmax(S) over the last dim; O = v P^T [B*heads, d, HW] = [B, C, ...]. */
 int ldm_attention_core(ldm_graph *g, int qkv, int heads) {
+  LDM_INPUTS(g, qkv);
   int64_t B, C3, HW;
-  if (!nci(g, qkv, &B, &C3, &HW) || C3 % 3 != 0 || heads < 1 || (C3 / 3) % heads != 0) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "attention_core: %s must be f32 [B, 3C, ...] with C divisible by %d heads",
-             g->t[qkv].name, heads);
-    return -1;
-  }
+  if (!nci(g, qkv, &B, &C3, &HW) || C3 % 3 != 0 || heads < 1 || (C3 / 3) % heads != 0)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "attention_core: %s must be f32 [B, 3C, ...] with C divisible by %d heads", g->t[qkv].name,
+                      heads);
   int64_t C = C3 / 3, d = C / heads, BH = B * heads;
-  if (BH > INT32_MAX || HW * HW * BH > UINT32_MAX) {
-    LDM_FAIL(LDM_ERR_INVALID_ARG, "attention_core: %s is too large (scores over 2^32 elements)", g->t[qkv].name);
-    return -1;
-  }
-  int parts[3];
-  if (ldm_split(g, qkv, 3, parts) < 0) return -1;
-  int S = new_act(g, "attn_scores", 3, LDM_SHAPE(BH, HW, HW));
-  if (S < 0) return -1;
+  if (BH > INT32_MAX || HW * HW * BH > UINT32_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "attention_core: %s is too large (scores over 2^32 elements)",
+                      g->t[qkv].name);
+  int parts[3] = {LDM_NONE, LDM_NONE, LDM_NONE};
+  ldm_split(g, qkv, 3, parts);
   ldm_gemm_args qk = {1, 0, (int)BH, (float)(1.0 / sqrt((double)d)), 0, 0};
-  if (ldm_gemm(g, parts[0], parts[1], -1, S, HW, HW, d, qk) < 0) return -1;
+  int S = ldm_gemm(g, parts[0], parts[1], -1, new_act(g, "attn_scores", 3, LDM_SHAPE(BH, HW, HW)), HW, HW, d, qk);
   int P = ldm_softmax(g, S, BH * HW, HW);
-  if (P < 0) return -1;
-  int64_t shape[LDM_MAX_DIMS];
-  memcpy(shape, g->t[parts[2]].shape, sizeof shape);
-  int O = new_act(g, "attention", g->t[parts[2]].ndim, shape);
-  if (O < 0) return -1;
+  int64_t shape[LDM_MAX_DIMS]; /* v's shape: qkv's with C channels */
+  memcpy(shape, g->t[qkv].shape, sizeof shape);
+  shape[1] = C;
+  int O = new_act(g, "attention", g->t[qkv].ndim, shape);
+
   ldm_gemm_args pv = {0, 1, (int)BH, 1.0f, 0, 0};
   return ldm_gemm(g, parts[2], P, -1, O, d, HW, HW, pv);
 }
