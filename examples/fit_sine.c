@@ -39,12 +39,11 @@ int main(int argc, char **argv) {
     return fail();
   if (ldm_graph_plan(&g) != LDM_OK) return fail();
 
-  ldm_vk_ctx *vk = NULL;
-  char why[400];
-  if (ldm_backend_open(argc > 1 ? argv[1] : "cpu", &vk, why, sizeof why) != LDM_OK) return fail();
-  printf("backend: %s\n", why);
+  ldm_backend be;
+  if (ldm_backend_open(argc > 1 ? argv[1] : "cpu", &be) != LDM_OK) return fail();
+  printf("backend: %s\n", be.why);
   ldm_exec *e;
-  if (ldm_exec_new(vk, &g, &e) != LDM_OK) return fail();
+  if (ldm_exec_new(&be, &g, &e) != LDM_OK) return fail();
   float xs[B], ys[B], p[H];
   for (int i = 0; i < B; i++) xs[i] = -3.0f + 6.0f * (float)i / (B - 1), ys[i] = sinf(xs[i]);
   for (int i = 0; i < H; i++) p[i] = 0.8f * sinf(1.7f * (float)i + 0.3f); /* deterministic init */
@@ -64,7 +63,7 @@ int main(int argc, char **argv) {
     last = l;
   }
   ldm_exec_free(e);
-  ldm_vk_close(vk);
+  ldm_backend_close(&be);
   ldm_graph_free(&g);
   if (!(last < 0.1f * first)) {
     fprintf(stderr, "fit_sine: the loss did not fall to a tenth (%.5f -> %.5f)\n", first, last);

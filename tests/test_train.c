@@ -22,6 +22,8 @@
 #include "ldm/vk.h"
 #include "vk_test_util.h"
 
+static const ldm_backend cpu_backend = {LDM_BACKEND_CPU, NULL, "CPU reference backend"};
+
 static const char *exe; /* the ldm-vk binary (argv[1]) */
 static char tmp[256];
 static bool have_vk;
@@ -78,7 +80,7 @@ START_TEST(tiny_trains_on_cpu_and_vulkan_agree) {
   if (!have_data) return;
   ldm_train_opts o;
   opts(&o, "cpu", "cpu", 40, 60);
-  ck_assert_msg(ldm_train(&o) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(ldm_train(&o, NULL) == LDM_OK, "%s", ldm_last_error());
   double v[61], u[61];
   ck_assert_int_eq(read_losses("cpu", "vae", v, 60), 40);
   ck_assert_int_eq(read_losses("cpu", "unet", u, 60), 60);
@@ -90,7 +92,7 @@ START_TEST(tiny_trains_on_cpu_and_vulkan_agree) {
   ck_assert_msg(access(p, R_OK) == 0, "no final sample grid");
   if (!have_vk) return;
   opts(&o, "vk", "vk", 40, 60);
-  ck_assert_msg(ldm_train(&o) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(ldm_train(&o, NULL) == LDM_OK, "%s", ldm_last_error());
   double vv[61], uu[61];
   ck_assert_int_eq(read_losses("vk", "vae", vv, 60), 40);
   ck_assert_int_eq(read_losses("vk", "unet", uu, 60), 60);
@@ -107,13 +109,13 @@ START_TEST(resume_is_bitwise_identical) {
   if (!have_data) return;
   ldm_train_opts o;
   opts(&o, "full", "cpu", 20, 30);
-  ck_assert_msg(ldm_train(&o) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(ldm_train(&o, NULL) == LDM_OK, "%s", ldm_last_error());
   /* the same run stopped after 15 UNet steps, then resumed to 30 */
   opts(&o, "split", "cpu", 20, 15);
-  ck_assert_msg(ldm_train(&o) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(ldm_train(&o, NULL) == LDM_OK, "%s", ldm_last_error());
   opts(&o, "split", "cpu", 20, 30);
   o.resume = true;
-  ck_assert_msg(ldm_train(&o) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(ldm_train(&o, NULL) == LDM_OK, "%s", ldm_last_error());
   double a[31], b[31];
   read_losses("full", "unet", a, 30);
   read_losses("split", "unet", b, 30);
@@ -147,7 +149,7 @@ START_TEST(training_options_run) {
     o.ema_warmup = cases[k].ema_warmup;
     o.min_snr_gamma = cases[k].min_snr;
     o.offset_noise = cases[k].offset;
-    ck_assert_msg(ldm_train(&o) == LDM_OK, "%s: %s", cases[k].name, ldm_last_error());
+    ck_assert_msg(ldm_train(&o, NULL) == LDM_OK, "%s: %s", cases[k].name, ldm_last_error());
     double u[21];
     ck_assert_int_eq(read_losses(out, "unet", u, 20), 20);
     for (int i = 1; i <= 20; i++) ck_assert_msg(isfinite(u[i]), "%s: step %d loss %g", cases[k].name, i, u[i]);
@@ -162,7 +164,7 @@ START_TEST(training_options_run) {
       float *imgs;
       int *labels;
       ldm_model_cfg c;
-      ck_assert_msg(ldm_sample(NULL, &so, &imgs, &labels, &c) == LDM_OK, "%s: %s", cases[k].name, ldm_last_error());
+      ck_assert_msg(ldm_sample(&cpu_backend, &so, &imgs, &labels, &c) == LDM_OK, "%s: %s", cases[k].name, ldm_last_error());
       for (int64_t i = 0; i < (int64_t)so.n * c.cin * c.res * c.res; i++)
         ck_assert_msg(isfinite(imgs[i]), "%s: sampler %d gave a non-finite pixel", cases[k].name, sampler);
       free(imgs);
@@ -192,7 +194,7 @@ START_TEST(corrupt_inputs_give_clear_errors) {
   if (!have_data) return;
   ldm_train_opts o;
   opts(&o, "corrupt", "cpu", 5, 5);
-  ck_assert_msg(ldm_train(&o) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(ldm_train(&o, NULL) == LDM_OK, "%s", ldm_last_error());
   char p[512], args[1024], err[4096];
   /* truncate the UNet weights: sample must say which file is broken */
   snprintf(p, sizeof p, "%s/corrupt/unet.safetensors", tmp);
@@ -206,7 +208,7 @@ START_TEST(corrupt_inputs_give_clear_errors) {
   snprintf(o.config, sizeof o.config, "fmnist");
   snprintf(o.preset, sizeof o.preset, "full");
   o.batch = 8;
-  ck_assert_int_eq(ldm_train(&o), LDM_ERR_MISMATCH);
+  ck_assert_int_eq(ldm_train(&o, NULL), LDM_ERR_MISMATCH);
   /* a truncated dataset */
   char d[512];
   snprintf(d, sizeof d, "%s/baddata", tmp);
@@ -650,6 +652,7 @@ static bool near(double a, double b, double rel, double abs_tol) {
 }
 
 /* ldm_train with o's hooks set to h, fds 1 and 2 going to a file; returns the status, *out what was written */
+static ldm_train_result captured_res; /* train_captured's result */
 static ldm_status train_captured(ldm_train_opts *o, hooks *h, char **out) {
   o->log = hook_log;
   o->progress = hook_progress;
@@ -669,7 +672,7 @@ static ldm_status train_captured(ldm_train_opts *o, hooks *h, char **out) {
   dup2(fd, 1);
   dup2(fd, 2);
   close(fd);
-  ldm_status s = ldm_train(o);
+  ldm_status s = ldm_train(o, &captured_res);
   fflush(stdout);
   fflush(stderr);
   dup2(saved1, 1);
@@ -756,8 +759,8 @@ START_TEST(library_hooks_and_cancel) {
   ck_assert_msg(s == LDM_ERR_INTERRUPTED, "status %d: %s", s, ldm_last_error());
   ck_assert_msg(out[0] == 0, "ldm_train wrote to stderr/stdout:\n%s", out);
   free(out);
-  ck_assert_int_eq(o.signal, 1);
-  ck_assert_int_eq(ldm_train_exit_code(&o, s), 130);
+  ck_assert_int_eq(captured_res.signal, 1);
+  ck_assert_int_eq(ldm_train_exit_code(&captured_res, s), 130);
   ck_assert_int_eq(file_step("api_cancel", "state_unet.safetensors"), 4);
   ck_assert_int_eq(file_step("api_cancel", "unet.safetensors"), 4);
   ck_assert_int_eq(c.nmetrics, 3 + 2);
@@ -789,14 +792,74 @@ START_TEST(library_hooks_and_cancel) {
   so.user = &sp;
   float *imgs;
   int *labels;
-  ck_assert_msg(ldm_sample(NULL, &so, &imgs, &labels, NULL) == LDM_OK, "%s", ldm_last_error());
+  ck_assert_msg(ldm_sample(&cpu_backend, &so, &imgs, &labels, NULL) == LDM_OK, "%s", ldm_last_error());
   free(imgs);
   free(labels);
   ck_assert_int_eq(sp.nprogress, 6);
   volatile sig_atomic_t stop = 1;
   so.cancel = &stop;
-  ck_assert_int_eq(ldm_sample(NULL, &so, &imgs, &labels, NULL), LDM_ERR_INTERRUPTED);
+  ck_assert_int_eq(ldm_sample(&cpu_backend, &so, &imgs, &labels, NULL), LDM_ERR_INTERRUPTED);
   ck_assert_ptr_null(imgs);
+}
+END_TEST
+
+/* a number after "key" (JSON: "key":V or "key": V) in text; NAN when absent */
+static double text_num(const char *text, const char *key) {
+  char k[64];
+  snprintf(k, sizeof k, "\"%s\":", key);
+  const char *q = strstr(text, k);
+  return q ? strtod(q + strlen(k), NULL) : NAN;
+}
+
+/* Recipe resolution: an explicit option beats the preset (also one that equals another preset's value),
+ * LDM_TRAIN_PRESET takes the preset's, and ldm_train never writes the caller's options. */
+START_TEST(explicit_options_beat_the_preset) {
+  if (!have_data) return;
+  static const struct {
+    const char *run;
+    float vae_lr;
+    double want;
+  } cases[] = {{"quick_lr_given", 2e-4f, 2e-4}, {"quick_lr_preset", LDM_TRAIN_PRESET, 1e-3}};
+  for (int k = 0; k < 2; k++) {
+    ldm_train_opts o;
+    ldm_train_defaults(&o);
+    snprintf(o.config, sizeof o.config, "fmnist");
+    snprintf(o.preset, sizeof o.preset, "quick");
+    snprintf(o.device, sizeof o.device, "cpu");
+    snprintf(o.out, sizeof o.out, "%s/%s", tmp, cases[k].run);
+    o.vae_steps = 1;
+    o.unet_steps = 0;
+    o.batch = 2;
+    o.limit_images = 8;
+    o.log_every = 1;
+    o.warmup = 0; /* the step's lr is the base lr */
+    o.quiet = true;
+    o.vae_lr = cases[k].vae_lr;
+    ldm_train_opts before;
+    memcpy(&before, &o, sizeof o);
+    ldm_train_result res;
+    ck_assert_msg(ldm_train(&o, &res) == LDM_OK, "%s: %s", cases[k].run, ldm_last_error());
+    ck_assert_msg(memcmp(&before, &o, sizeof o) == 0, "%s: ldm_train wrote the caller's options", cases[k].run);
+    ck_assert_str_eq(res.preset, "quick");
+    ck_assert_str_eq(res.out, o.out);
+    char p[512];
+    run_path(p, sizeof p, cases[k].run, "metrics.jsonl");
+    char *m = slurp(p, NULL);
+    ck_assert_ptr_nonnull(m);
+    double lr = text_num(m, "lr");
+    free(m);
+    ck_assert_msg(fabs(lr - cases[k].want) <= 1e-3 * cases[k].want, "%s: VAE lr %g in metrics.jsonl, not %g",
+                  cases[k].run, lr, cases[k].want);
+    run_path(p, sizeof p, cases[k].run, "config.json");
+    char *cj = slurp(p, NULL);
+    ck_assert_ptr_nonnull(cj);
+    char *q = strstr(cj, "\"vae_lr\"");
+    ck_assert_ptr_nonnull(q);
+    double cl = strtod(strchr(q, ':') + 1, NULL);
+    free(cj);
+    ck_assert_msg(fabs(cl - cases[k].want) <= 1e-6 * cases[k].want, "%s: vae_lr %g in config.json, not %g",
+                  cases[k].run, cl, cases[k].want);
+  }
 }
 END_TEST
 
@@ -811,6 +874,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, signals_exit_128_plus_signal);
   tcase_add_test(tc, latent_cache_fits_the_buffer_range);
   tcase_add_test(tc, library_hooks_and_cancel);
+  tcase_add_test(tc, explicit_options_beat_the_preset);
 }
 
 int main(int argc, char **argv) {

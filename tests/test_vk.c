@@ -91,9 +91,9 @@ START_TEST(check_mode_passes_and_timing) {
   ck_assert_int_eq(ldm_exec_vk(vk, &m.g, &ev), LDM_OK);
   ck_assert_int_eq(mlp_init(&m, ev), LDM_OK);
   float l;
-  ldm_vk_set_check(true);
+  ldm_exec_set_check(ev, true);
   ldm_status s = mlp_step(&m, ev, 1, 1e-2f, &l);
-  ldm_vk_set_check(false);
+  ldm_exec_set_check(ev, false);
   ck_assert_msg(s == LDM_OK, "%s", ldm_last_error());
   ldm_exec_enable_timing(ev, true);
   ck_assert_int_eq(mlp_step(&m, ev, 2, 1e-2f, &l), LDM_OK);
@@ -120,9 +120,9 @@ START_TEST(check_mode_names_divergent_node) {
   ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
   ldm_exec *ev;
   ck_assert_int_eq(ldm_exec_vk(vk, &g, &ev), LDM_OK);
-  ldm_vk_set_check(true);
+  ldm_exec_set_check(ev, true);
   ck_assert_int_eq(ldm_exec_run(ev), LDM_OK); /* within tolerance: passes */
-  ldm_vk_set_check(false);
+  ldm_exec_set_check(ev, false);
   ldm_exec_free(ev);
   ldm_graph_free(&g);
 }

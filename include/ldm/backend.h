@@ -11,6 +11,27 @@ extern "C" {
 typedef struct ldm_exec ldm_exec;
 typedef struct ldm_vk_ctx ldm_vk_ctx;
 
+/* The backend a run executes on: a value, never a NULL pointer meaning the CPU. */
+typedef enum ldm_backend_kind { LDM_BACKEND_CPU = 0, LDM_BACKEND_VK = 1 } ldm_backend_kind;
+typedef struct ldm_backend {
+  ldm_backend_kind kind;
+  ldm_vk_ctx *vk; /* LDM_BACKEND_VK: the open context (ldm_backend_close closes it); else NULL */
+  char why[400];  /* how it was chosen, for the user ("Vulkan device ...", "CPU reference backend ...") */
+} ldm_backend;
+
+/* Open the backend for a --device value: "cpu" -> the CPU backend; "vk"/"vk:N" -> a Vulkan context;
+ * "" or NULL (auto) -> a GPU when one exists, else the CPU backend (lavapipe is slower than the CPU
+ * backend for training). b->why describes the choice. */
+ldm_status ldm_backend_open(const char *device, ldm_backend *b);
+/* The CPU reference backend (nothing to open or close). */
+ldm_backend ldm_backend_cpu(void);
+/* Close a Vulkan context (all executors on it must be freed first); b becomes the CPU backend. */
+void ldm_backend_close(ldm_backend *b);
+/* A Vulkan device that is not a CPU driver. */
+bool ldm_backend_is_gpu(const ldm_backend *b);
+/* An executor on the backend b. */
+ldm_status ldm_exec_new(const ldm_backend *b, const ldm_graph *g, ldm_exec **out);
+
 /* A CPU executor: allocates the arenas (zeroed) for a planned graph. */
 ldm_status ldm_exec_cpu(const ldm_graph *g, ldm_exec **out);
 /* A Vulkan executor on an open context (src/vk); records the command buffer at the first run. */
@@ -37,6 +58,12 @@ int ldm_exec_record_count(const ldm_exec *e); /* how often the Vulkan command bu
 /* Per-node GPU time of the last run in ms (Vulkan with timestamps; NULL otherwise). */
 const double *ldm_exec_node_times(const ldm_exec *e);
 void ldm_exec_enable_timing(ldm_exec *e, bool on);
+/* Check mode of one executor: a Vulkan executor runs each node on the device and on the CPU reference
+ * from the same inputs and fails with LDM_ERR_MISMATCH naming the first node whose outputs diverge beyond
+ * the op's tolerance. Off unless LDM_CHECK was set when its context was opened; no effect on a CPU
+ * executor (ldm_exec_check is then false). */
+void ldm_exec_set_check(ldm_exec *e, bool on);
+bool ldm_exec_check(const ldm_exec *e);
 
 #ifdef __cplusplus
 }

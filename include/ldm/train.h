@@ -3,14 +3,13 @@
 #define LDM_TRAIN_H
 #include <signal.h>
 
+#include "ldm/backend.h"
 #include "ldm/log.h"
 #include "ldm/model.h"
 
 #ifdef __cplusplus
 extern "C" {
 #endif
-
-typedef struct ldm_vk_ctx ldm_vk_ctx;
 
 /* The values of one metrics.jsonl row (a --log-every step, a stage's last step, a skipped step). */
 typedef struct ldm_metrics {
@@ -42,12 +41,12 @@ typedef struct ldm_train_opts {
   char config[32];      /* fmnist | celeba64 | tiny */
   char data[512];       /* dataset dir ("" = /usr/share/datasets/fashion-mnist) */
   char device[32];      /* "" = auto (a GPU if present, else the CPU backend), vk, vk:N, cpu */
-  char out[512];        /* run directory */
+  char out[512];        /* run directory ("" = runs/<config>) */
   char stage[8];        /* vae | unet | all */
   char preset[8];       /* auto | quick | full */
-  /* vae_steps, unet_steps, batch, vae_lr, unet_lr, ema_decay, warmup, sample_every, ckpt_every: < 0 (as
-   * ldm_train_defaults sets them) means "the preset's value" (docs/presets.md); any value >= 0 is taken
-   * as given, also when it equals the full preset's default */
+  /* vae_steps, unet_steps, batch, vae_lr, unet_lr, ema_decay, warmup, sample_every, ckpt_every:
+   * LDM_TRAIN_PRESET (as ldm_train_defaults sets them; any value < 0) means "the preset's value"
+   * (docs/presets.md); any value >= 0 is taken as given, also when it equals the full preset's default */
   int vae_steps, unet_steps, batch;
   int grad_accum;       /* micro-batches per optimizer step (effective batch = batch * grad_accum) */
   float vae_lr, unet_lr;
@@ -86,25 +85,31 @@ typedef struct ldm_train_opts {
    * stops at the next step (or latent-cache batch), writes a checkpoint of the last step and returns
    * LDM_ERR_INTERRUPTED. The library installs no signal handler: `ldm-vk train` stores the signal's number. */
   volatile sig_atomic_t *cancel;
-  /* results, set by ldm_train */
+} ldm_train_opts;
+#define LDM_TRAIN_PRESET (-1) /* a preset-dependent option left to the preset */
+
+/* What one ldm_train call did (ldm_train never writes its options). */
+typedef struct ldm_train_result {
   int signal;           /* *cancel when it stopped the run (LDM_ERR_INTERRUPTED: the CLI's signal), else 0 */
   int64_t skipped[2];   /* non-finite steps skipped (VAE, UNet) in this call */
   bool usage_error;     /* the failure is the command line's: a non-empty --out without --resume/--overwrite */
-} ldm_train_opts;
+  char out[512];        /* the run directory used (o->out, or runs/<config>) */
+  char preset[8];       /* the preset resolved: quick | full */
+} ldm_train_result;
 
 void ldm_train_defaults(ldm_train_opts *o);
-/* Runs the stages; returns LDM_OK, LDM_ERR_INTERRUPTED after a clean stop on *o->cancel, LDM_ERR_NUMERIC
+/* Runs the stages (res may be NULL); returns LDM_OK, LDM_ERR_INTERRUPTED after a clean stop on *o->cancel, LDM_ERR_NUMERIC
  * when the run went non-finite (20 skipped steps in a row, a stage that ended on skipped steps, or weights
  * that are not finite or |w| >= 1e20 at a checkpoint: nothing non-finite is ever written), or an error.
  * A new run needs an empty or missing o->out (o->overwrite first removes an earlier run's files);
  * o->resume needs a checkpoint there, cleans stale "*.tmp.<pid>" files, rebuilds a weights file torn
  * from its state file (ldm_run_repair) and drops metrics.jsonl rows past the checkpoints.
- * Test hook: LDM_TEST_FAULT=STAGE:nan|explode:STEP[:COUNT][,...] (src/train/train.c). */
-ldm_status ldm_train(ldm_train_opts *o);
+ * Test hook: LDM_TEST_FAULT=STAGE:nan|explode:STEP[:COUNT][,...] (src/core/env.h). */
+ldm_status ldm_train(const ldm_train_opts *o, ldm_train_result *res);
 /* Exit status of `ldm-vk train` for ldm_train's result: 0 done; 1 an error (I/O, bad file, --resume
- * without a checkpoint, ...); 2 a usage error (o->usage_error); 3 the run went non-finite
- * (LDM_ERR_NUMERIC); after an interruption 143 if o->signal is SIGTERM, else 130 (SIGINT, a cancel). */
-int ldm_train_exit_code(const ldm_train_opts *o, ldm_status s);
+ * without a checkpoint, ...); 2 a usage error (r->usage_error); 3 the run went non-finite
+ * (LDM_ERR_NUMERIC); after an interruption 143 if r->signal is SIGTERM, else 130 (SIGINT, a cancel). */
+int ldm_train_exit_code(const ldm_train_result *r, ldm_status s);
 /* A run directory's checkpoint is its state files; vae.safetensors / unet.safetensors are derived from
  * them. Rebuild each weights file that is missing or holds another ldm.step than its state file (a
  * process killed between the two writes); a weights file that cannot be read stays an error. *repaired
@@ -130,9 +135,10 @@ typedef struct ldm_sample_opts {
 } ldm_sample_opts;
 
 void ldm_sample_defaults(ldm_sample_opts *o);
-/* Generate o->n images (NCHW floats in [-1,1], malloc'd) with their class labels (-1 unconditional).
- * vk may be NULL for the CPU backend. */
-ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, int **labels, ldm_model_cfg *cfg);
+/* Generate o->n images (NCHW floats in [-1,1], malloc'd) with their class labels (-1 unconditional) on
+ * the backend be (ldm_backend_open, or ldm_backend_cpu()). */
+ldm_status ldm_sample(const ldm_backend *be, const ldm_sample_opts *o, float **images, int **labels,
+                      ldm_model_cfg *cfg);
 
 /* Time the VAE train step, the UNet train step and a UNet forward (sampling step) of opts' config,
  * preset, device and batch on synthetic data; print a table with per-op breakdowns to f (and a JSON
@@ -145,14 +151,6 @@ typedef struct ldm_st_writer ldm_st_writer;
 typedef struct ldm_st_file ldm_st_file;
 ldm_status ldm_cfg_to_meta(const ldm_model_cfg *c, ldm_st_writer *w);
 ldm_status ldm_cfg_from_meta(const ldm_st_file *f, ldm_model_cfg *c);
-
-/* Open the backend for a --device value: "cpu" -> *vk = NULL; "vk"/"vk:N" -> a context; "" (auto) ->
- * a GPU when one exists, else the CPU backend (lavapipe is slower than the CPU backend for training).
- * *why describes the choice for the user. */
-ldm_status ldm_backend_open(const char *device, ldm_vk_ctx **vk, char *why, size_t why_len);
-/* An executor on the chosen backend. */
-typedef struct ldm_exec ldm_exec;
-ldm_status ldm_exec_new(ldm_vk_ctx *vk, const ldm_graph *g, ldm_exec **e);
 
 #ifdef __cplusplus
 }

@@ -52,10 +52,8 @@ int ldm_vk_pipeline_count(const ldm_vk_ctx *ctx);
 /* Shader variant of the i-th pipeline created (which shaders a workload launched). */
 const char *ldm_vk_pipeline_shader(const ldm_vk_ctx *ctx, int i);
 
-/* Check mode: with LDM_CHECK=1 (or ldm_vk_set_check), a Vulkan executor runs each node on the device
- * and on the CPU reference from the same inputs and fails with LDM_ERR_MISMATCH naming the first node
- * whose outputs diverge beyond the op's tolerance. */
-void ldm_vk_set_check(bool on);
+/* Check mode is a per-executor option: ldm_exec_set_check (ldm/backend.h); LDM_CHECK=1 when the context
+ * is opened makes it the default of its executors. */
 
 #ifdef __cplusplus
 }

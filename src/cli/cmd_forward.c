@@ -42,7 +42,7 @@ static ldm_status add_output(ldm_st_writer *w, fwd_graph *f, const char *name, i
   return s;
 }
 
-static ldm_status run_forward(ldm_vk_ctx *vk, const char *ckpt, const char *inpath, const char *outpath) {
+static ldm_status run_forward(const ldm_backend *be, const char *ckpt, const char *inpath, const char *outpath) {
   char up[700], vp[700];
   ldm_st_file *uf = NULL, *vf = NULL, *in = NULL;
   snprintf(up, sizeof up, "%s/unet.safetensors", ckpt);
@@ -78,7 +78,7 @@ static ldm_status run_forward(ldm_vk_ctx *vk, const char *ckpt, const char *inpa
     ldm_keep(&vg.g, xd);
     s = ldm_ckpt_name_error(ldm_graph_plan(&vg.g), vp);
   }
-  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(vk, &vg.g, &vg.e), vp);
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(be, &vg.g, &vg.e), vp);
   if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_ckpt_load_arena(vf, vg.e, LDM_ARENA_PARAM, ""), vp);
   if (s == LDM_OK) s = write_input(&vg, in, "x", x);
   if (s == LDM_OK) s = write_input(&vg, in, "z", z);
@@ -93,7 +93,7 @@ static ldm_status run_forward(ldm_vk_ctx *vk, const char *ckpt, const char *inpa
     ldm_keep(&ug.g, eps);
     s = ldm_ckpt_name_error(ldm_graph_plan(&ug.g), up);
   }
-  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(vk, &ug.g, &ug.e), up);
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(be, &ug.g, &ug.e), up);
   if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_ckpt_load_arena(uf, ug.e, LDM_ARENA_PARAM, ""), up);
   if (s == LDM_OK) s = write_input(&ug, in, "xt", xn);
   if (s == LDM_OK) s = write_input(&ug, in, "t", tt);
@@ -131,10 +131,9 @@ int ldm_cmd_forward(int argc, char **argv) {
                          defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
   if (r) return r == 1 ? 0 : 2;
   if (!ckpt[0] || !inputs[0] || !out[0]) return ldm_cli_usage_error("forward", "--ckpt, --inputs and --out are required");
-  ldm_vk_ctx *vk = NULL;
-  char why[400];
-  if (ldm_backend_open(device, &vk, why, sizeof why) != LDM_OK) return ldm_cli_error();
-  ldm_status s = run_forward(vk, ckpt, inputs, out);
-  ldm_vk_close(vk);
+  ldm_backend be;
+  if (ldm_backend_open(device, &be) != LDM_OK) return ldm_cli_error();
+  ldm_status s = run_forward(&be, ckpt, inputs, out);
+  ldm_backend_close(&be);
   return s == LDM_OK ? 0 : ldm_cli_error();
 }

@@ -148,28 +148,29 @@ int ldm_cmd_train(int argc, char **argv) {
   sigemptyset(&sa.sa_mask);
   sigaction(SIGINT, &sa, &old_int);
   sigaction(SIGTERM, &sa, &old_term);
-  ldm_status s = ldm_train(&o);
+  ldm_train_result res;
+  ldm_status s = ldm_train(&o, &res);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
   term_close_line(&term);
   /* exit status: ldm_train_exit_code (0 done, 1 error, 2 usage, 3 non-finite, 130 SIGINT, 143 SIGTERM) */
   char skipped[128] = "";
-  if (o.skipped[0] + o.skipped[1] > 0)
+  if (res.skipped[0] + res.skipped[1] > 0)
     snprintf(skipped, sizeof skipped, " (%lld non-finite steps skipped: VAE %lld, UNet %lld)",
-             (long long)(o.skipped[0] + o.skipped[1]), (long long)o.skipped[0], (long long)o.skipped[1]);
+             (long long)(res.skipped[0] + res.skipped[1]), (long long)res.skipped[0], (long long)res.skipped[1]);
   if (s != LDM_OK) {
     fprintf(stderr, "ldm-vk: %s\n", ldm_last_error());
     if (skipped[0]) fprintf(stderr, "ldm-vk: the run did not finish%s\n", skipped);
-    return ldm_train_exit_code(&o, s);
+    return ldm_train_exit_code(&res, s);
   }
   char grid[600];
-  snprintf(grid, sizeof grid, "%s/samples.png", o.out);
+  snprintf(grid, sizeof grid, "%s/samples.png", res.out);
   struct stat st;
   if (stat(grid, &st) == 0)
-    fprintf(stderr, "done%s: weights in %s/vae.safetensors and %s/unet.safetensors, samples in %s\n", skipped, o.out,
-            o.out, grid);
+    fprintf(stderr, "done%s: weights in %s/vae.safetensors and %s/unet.safetensors, samples in %s\n", skipped, res.out,
+            res.out, grid);
   else
-    fprintf(stderr, "done%s: weights in %s\n", skipped, o.out);
+    fprintf(stderr, "done%s: weights in %s\n", skipped, res.out);
   return 0;
 }
 
@@ -286,21 +287,20 @@ int ldm_cmd_sample(int argc, char **argv) {
     ldm_classes_free(names, nnames);
     return rc;
   }
-  ldm_vk_ctx *vk = NULL;
-  char why[400];
-  if (ldm_backend_open(o.device, &vk, why, sizeof why) != LDM_OK) {
+  ldm_backend be;
+  if (ldm_backend_open(o.device, &be) != LDM_OK) {
     ldm_classes_free(names, nnames);
     return ldm_cli_error();
   }
-  fprintf(stderr, "backend: %s\n", why);
+  fprintf(stderr, "backend: %s\n", be.why);
   float *imgs;
   int *labels;
   ldm_model_cfg c;
   o.progress = term.tty ? cli_progress : NULL; /* images done, steps/s, ETA: on a terminal only */
   o.user = &term;
-  ldm_status s = ldm_sample(vk, &o, &imgs, &labels, &c);
+  ldm_status s = ldm_sample(&be, &o, &imgs, &labels, &c);
   term_close_line(&term);
-  ldm_vk_close(vk);
+  ldm_backend_close(&be);
   if (s != LDM_OK) {
     ldm_classes_free(names, nnames);
     return ldm_cli_error();

@@ -1,6 +1,7 @@
 /* The one reader of the library's LDM_* environment switches (see env.h). */
 #include "core/env.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,6 +26,40 @@ static uint64_t u64(const char *name) {
   return end == e ? 0 : (uint64_t)v;
 }
 
+/* LDM_TEST_FAULT (env.h) */
+static void faults_parse(ldm_env *e) {
+  const char *env = getenv("LDM_TEST_FAULT");
+  if (!env || !*env) return;
+  e->test_fault = env;
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", env);
+  char *save = NULL;
+  for (char *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save)) {
+    char stage[8] = "", kind[16] = "";
+    long long step = 0, count = 1;
+    int n = sscanf(item, "%7[a-z]:%15[a-z]:%lld:%lld", stage, kind, &step, &count);
+    if (n < 3 || e->nfaults >= LDM_FAULT_MAX || (strcmp(stage, "vae") && strcmp(stage, "unet")) || step < 1 ||
+        count < 1 || (strcmp(kind, "nan") && strcmp(kind, "explode"))) {
+      e->test_fault_bad = true;
+      e->nfaults = 0;
+      return;
+    }
+    ldm_env_fault *f = &e->faults[e->nfaults++];
+    snprintf(f->stage, sizeof f->stage, "%s", stage);
+    f->kind = strcmp(kind, "nan") == 0 ? LDM_FAULT_NAN : LDM_FAULT_EXPLODE;
+    f->step = step;
+    f->count = count;
+  }
+}
+
+bool ldm_env_fault_at(const ldm_env *e, const char *stage, int kind, int64_t step) {
+  for (int i = 0; i < e->nfaults; i++)
+    if (e->faults[i].kind == kind && strcmp(e->faults[i].stage, stage) == 0 && step >= e->faults[i].step &&
+        step - e->faults[i].step < e->faults[i].count)
+      return true;
+  return false;
+}
+
 void ldm_env_read(ldm_env *e) {
   memset(e, 0, sizeof *e);
   e->check = on("LDM_CHECK");
@@ -42,4 +77,5 @@ void ldm_env_read(ldm_env *e) {
   e->vk_pipeline_cache = pc && *pc ? pc : NULL;
   const char *th = getenv("LDM_THREADS");
   e->threads = th ? atol(th) : 0;
+  faults_parse(e);
 }

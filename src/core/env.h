@@ -10,6 +10,20 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+/* LDM_TEST_FAULT, a test hook of the trainer (not a user flag): comma-separated items
+ * STAGE:KIND:STEP[:COUNT] (STAGE vae or unet, steps 1-based, COUNT 1 by default):
+ *   nan      steps STEP..STEP+COUNT-1 start from a NaN gradient instead of zero: each is skipped exactly
+ *            as a step whose gradient went non-finite by itself;
+ *   explode  the learning rate of steps STEP..STEP+COUNT-1 is 1e30: the update takes the weights to about
+ *            1e30 (still finite, so that step is not skipped) and the steps after it go non-finite. */
+enum { LDM_FAULT_NAN, LDM_FAULT_EXPLODE };
+#define LDM_FAULT_MAX 8
+typedef struct ldm_env_fault {
+  char stage[8];
+  int kind; /* LDM_FAULT_* */
+  long long step, count;
+} ldm_env_fault;
+
 typedef struct ldm_env {
   bool check;            /* LDM_CHECK: a Vulkan executor compares every node with the CPU */
   bool gemm_naive;       /* LDM_GEMM_NAIVE=1: the one-thread-per-output GEMM shader */
@@ -23,9 +37,15 @@ typedef struct ldm_env {
   uint64_t vk_max_buffer_range; /* LDM_VK_MAX_BUFFER_RANGE: lower the binding-range limit (0 = unset) */
   const char *vk_pipeline_cache; /* LDM_VK_PIPELINE_CACHE: a file, "off", or NULL (the default place) */
   long threads;          /* LDM_THREADS: CPU worker threads (0 = unset: one per online core) */
+  const char *test_fault; /* LDM_TEST_FAULT as set (NULL when unset or empty) */
+  bool test_fault_bad;    /* it does not parse: the trainer refuses to run */
+  int nfaults;
+  ldm_env_fault faults[LDM_FAULT_MAX];
 } ldm_env;
 
 /* Parse the current environment into *e (no side effects, no allocation). */
 void ldm_env_read(ldm_env *e);
+/* Whether the faults of e make step `step` (1-based) of stage ("vae" | "unet") a fault of kind. */
+bool ldm_env_fault_at(const ldm_env *e, const char *stage, int kind, int64_t step);
 
 #endif

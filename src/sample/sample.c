@@ -16,7 +16,8 @@
 #include "ldm/rng.h"
 #include "ldm/schedule.h"
 #include "ldm/train.h"
-#include "train/internal.h"
+#include "runtime/runtime.h"
+#include "sample/sampler.h"
 
 void ldm_sample_defaults(ldm_sample_opts *o) {
   memset(o, 0, sizeof *o);
@@ -44,7 +45,7 @@ typedef struct {
   bool cfg;
 } unet_sampler;
 
-static ldm_status build_unet_sampler(unet_sampler *s, ldm_vk_ctx *vk, const ldm_model_cfg *c, int nb, bool cfg,
+static ldm_status build_unet_sampler(unet_sampler *s, const ldm_backend *be, const ldm_model_cfg *c, int nb, bool cfg,
                                      int kind, float eta, float guidance, int v_pred, int T, uint64_t seed) {
   ldm_graph *g = &s->g;
   LDM_TRY(ldm_graph_init(g));
@@ -75,10 +76,10 @@ static ldm_status build_unet_sampler(unet_sampler *s, ldm_vk_ctx *vk, const ldm_
   if (ldm_philox_fill(g, noise, s->step, LDM_RNG_NORMAL, seed, 0x5A5A, 0) < 0) return LDM_ERR_INTERNAL;
   if (ldm_sampler_step(g, s->x, out, s->abar, noise, s->step, kind, eta, v_pred, s->x) < 0) return LDM_ERR_INTERNAL;
   LDM_TRY(ldm_graph_plan(g));
-  return ldm_exec_new(vk, g, &s->e);
+  return ldm_exec_new(be, g, &s->e);
 }
 
-static ldm_status decode_latents(ldm_vk_ctx *vk, const ldm_model_cfg *c, const ldm_st_file *vae, const float *z,
+static ldm_status decode_latents(const ldm_backend *be, const ldm_model_cfg *c, const ldm_weights *vae, const float *z,
                                  int n, int nb, float *imgs) {
   ldm_graph g;
   LDM_TRY(ldm_graph_init(&g));
@@ -93,8 +94,8 @@ static ldm_status decode_latents(ldm_vk_ctx *vk, const ldm_model_cfg *c, const l
   if (s == LDM_OK) ldm_keep(&g, xh);
   ldm_exec *e = NULL;
   if (s == LDM_OK) s = ldm_graph_plan(&g);
-  if (s == LDM_OK) s = ldm_exec_new(vk, &g, &e);
-  if (s == LDM_OK) s = ldm_ckpt_load_arena(vae, e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = ldm_exec_new(be, &g, &e);
+  if (s == LDM_OK) s = ldm_weights_load(vae, e, LDM_ARENA_PARAM);
   float *zb = s == LDM_OK ? ldm_calloc((size_t)(nb * per), 4) : NULL;
   float *xb = s == LDM_OK ? ldm_malloc((size_t)(nb * img) * 4) : NULL;
   if (s == LDM_OK && (!zb || !xb)) s = LDM_ERR_NOMEM;
@@ -114,7 +115,38 @@ static ldm_status decode_latents(ldm_vk_ctx *vk, const ldm_model_cfg *c, const l
   return s;
 }
 
-ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, int **labels, ldm_model_cfg *cfg_out) {
+static bool is_param(const ldm_tensor *t) { return t->arena == LDM_ARENA_PARAM && t->view_of == -1; }
+
+/* a parameter tensor of g (not a view) named name, or NULL */
+static const ldm_tensor *param_named(const ldm_graph *g, const char *name) {
+  int k = ldm_find(g, name);
+  return k >= 0 && is_param(&g->t[k]) ? &g->t[k] : NULL;
+}
+
+ldm_status ldm_weights_load(const ldm_weights *w, ldm_exec *e, ldm_arena a) {
+  if (w->file) return ldm_ckpt_load_arena(w->file, e, a, "");
+  /* in memory: every parameter of e's graph from w's arena image, by name and shape */
+  const ldm_graph *g = ldm_exec_graph(e);
+  size_t bytes = (size_t)g->arena_size[a];
+  uint8_t *image = ldm_calloc(1, bytes ? bytes : 1);
+  ldm_status s = image ? LDM_OK : LDM_ERR_NOMEM;
+  for (int i = 0; i < g->nt && s == LDM_OK; i++) {
+    const ldm_tensor *t = &g->t[i];
+    if (!is_param(t)) continue;
+    const ldm_tensor *src = param_named(w->g, t->name);
+    if (!src || src->ndim != t->ndim || memcmp(src->shape, t->shape, (size_t)t->ndim * sizeof t->shape[0]) != 0)
+      s = LDM_FAIL(LDM_ERR_MISMATCH, "weights in memory: no parameter '%s' of the same shape", t->name);
+    else memcpy(image + t->offset, (const uint8_t *)w->arena + src->offset, (size_t)ldm_tensor_bytes(t));
+  }
+  if (s == LDM_OK) s = ldm_exec_write_arena(e, a, image, bytes);
+  free(image);
+  return s;
+}
+
+static ldm_status name_error(ldm_status s, const char *path) { return path ? ldm_ckpt_name_error(s, path) : s; }
+
+ldm_status ldm_sample(const ldm_backend *be, const ldm_sample_opts *o, float **images, int **labels,
+                      ldm_model_cfg *cfg_out) {
   *images = NULL;
   *labels = NULL;
   if (o->n < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--n must be at least 1");
@@ -135,18 +167,33 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   if (s == LDM_OK && !ldm_model_cfg_vae_equal(&c, &vc))
     s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: its VAE configuration (config %s) is not the one %s was trained on", vpath,
                  vc.name, path);
-  double scale = sch.scale;
-  int Ti = sch.T;
-  ldm_schedule_kind kind = sch.schedule;
+  ldm_weights uw = {uf, NULL, NULL, path}, vw = {vf, NULL, NULL, vpath};
+  if (s == LDM_OK) s = ldm_sample_weights(be, o, &c, &sch, &uw, &vw, images, labels);
+  ldm_st_close(uf);
+  ldm_st_close(vf);
+  if (s == LDM_OK && cfg_out) *cfg_out = c;
+  return s;
+}
+
+ldm_status ldm_sample_weights(const ldm_backend *be, const ldm_sample_opts *o, const ldm_model_cfg *cfg,
+                              const ldm_ckpt_sched *sch, const ldm_weights *unet, const ldm_weights *vae,
+                              float **images, int **labels) {
+  *images = NULL;
+  *labels = NULL;
+  if (o->n < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--n must be at least 1");
+  if (o->steps < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps must be at least 1");
+  const char *path = unet->path, *vpath = vae->path;
+  ldm_model_cfg c = *cfg;
+  ldm_status s = LDM_OK;
+  double scale = sch->scale;
+  int Ti = sch->T;
+  ldm_schedule_kind kind = sch->schedule;
   if (s == LDM_OK && o->cls >= c.ncls)
     s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--class %d: the model has %d classes (0..%d)", o->cls, c.ncls, c.ncls - 1);
   if (s == LDM_OK && o->steps > Ti)
-    s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps %d exceeds the %d training timesteps of %s", o->steps, Ti, path);
-  if (s != LDM_OK) {
-    ldm_st_close(uf);
-    ldm_st_close(vf);
-    return s;
-  }
+    s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps %d exceeds the %d training timesteps of %s", o->steps, Ti,
+                 path ? path : "the model");
+  if (s != LDM_OK) return s;
   float *betas = ldm_malloc((size_t)Ti * 4), *abar = ldm_malloc((size_t)Ti * 4);
   int *ts = ldm_malloc((size_t)o->steps * sizeof *ts);
   int lr = ldm_latent_res(&c);
@@ -155,7 +202,7 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   *images = ldm_malloc((size_t)(o->n * img) * 4);
   *labels = ldm_malloc((size_t)o->n * sizeof **labels);
   if (!betas || !abar || !ts || !lat || !*images || !*labels) s = LDM_ERR_NOMEM;
-  if (s == LDM_OK) s = ldm_schedule_make(kind, Ti, sch.beta_start, sch.beta_end, sch.zero_snr, betas, abar);
+  if (s == LDM_OK) s = ldm_schedule_make(kind, Ti, sch->beta_start, sch->beta_end, sch->zero_snr, betas, abar);
   if (s == LDM_OK) s = ldm_ddim_timesteps(Ti, o->steps, ts);
   if (o->sampler == LDM_SAMPLER_DDPM && o->steps == Ti && s == LDM_OK)
     for (int i = 0; i < Ti; i++) ts[i] = Ti - 1 - i;
@@ -165,10 +212,10 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   unet_sampler us;
   memset(&us, 0, sizeof us);
   if (s == LDM_OK)
-    s = build_unet_sampler(&us, vk, &c, nb, use_cfg, o->sampler, o->eta, o->guidance, sch.v_pred, Ti, o->seed);
-  if (s == LDM_OK) s = ldm_ckpt_load_arena(uf, us.e, LDM_ARENA_PARAM, "");
+    s = build_unet_sampler(&us, be, &c, nb, use_cfg, o->sampler, o->eta, o->guidance, sch->v_pred, Ti, o->seed);
+  if (s == LDM_OK) s = ldm_weights_load(unet, us.e, LDM_ARENA_PARAM);
   if (s == LDM_OK) s = ldm_exec_write(us.e, us.abar, abar, (size_t)Ti * 4);
-  s = ldm_ckpt_name_error(s, path); /* everything so far was built from unet.safetensors */
+  s = name_error(s, path); /* everything so far was built from the UNet's weights */
   float *xb = s == LDM_OK ? ldm_malloc((size_t)(nb * per) * 4) : NULL;
   if (s == LDM_OK && !xb) s = LDM_ERR_NOMEM;
   uint32_t *tv = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.t2) : NULL;
@@ -229,7 +276,7 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
     int m = o->n - base < nb ? o->n - base : nb;
     for (int64_t k = 0; k < (int64_t)m * per && s == LDM_OK; k++) lat[(int64_t)base * per + k] = xb[k] / (float)scale;
   }
-  if (s == LDM_OK) s = ldm_ckpt_name_error(decode_latents(vk, &c, vf, lat, o->n, nb, *images), vpath);
+  if (s == LDM_OK) s = name_error(decode_latents(be, &c, vae, lat, o->n, nb, *images), vpath);
   free(xb);
   ldm_exec_free(us.e);
   if (us.g.t) ldm_graph_free(&us.g);
@@ -237,15 +284,11 @@ ldm_status ldm_sample(ldm_vk_ctx *vk, const ldm_sample_opts *o, float **images, 
   free(abar);
   free(ts);
   free(lat);
-  ldm_st_close(uf);
-  ldm_st_close(vf);
   if (s != LDM_OK) {
     free(*images);
     free(*labels);
     *images = NULL;
     *labels = NULL;
-  } else if (cfg_out) {
-    *cfg_out = c;
   }
   return s;
 }

@@ -19,10 +19,6 @@
 #include "core/exec.h"
 #include "vk/vk_internal.h"
 
-static bool check_forced;
-void ldm_vk_set_check(bool on) { check_forced = on; }
-static bool check_mode(const ldm_vk_ctx *c) { return check_forced || c->env.check; }
-
 typedef struct {
   ldm_exec base;
   ldm_vk_ctx *c;
@@ -41,7 +37,13 @@ typedef struct {
   VkQueryPool qpool;
   bool recorded;
   ldm_exec *shadow; /* CPU executor for check mode */
+  bool check;       /* check mode (ldm_exec_set_check; the context's LDM_CHECK by default) */
 } vk_exec;
+
+void ldm_exec_set_check(ldm_exec *e, bool on) {
+  if (e && e->is_vk) ((vk_exec *)e)->check = on;
+}
+bool ldm_exec_check(const ldm_exec *e) { return e && e->is_vk && ((const vk_exec *)e)->check; }
 
 /* Largest chunk of one staging copy: transfers of device-local arenas are split into pieces of at most
  * this size, each its own one-shot submission. */
@@ -262,7 +264,7 @@ static ldm_status check_run(vk_exec *x, int first, int last);
 static ldm_status vk_run(ldm_exec *e, int first, int last) {
   vk_exec *x = (vk_exec *)e;
   ldm_vk_ctx *c = x->c;
-  if (check_mode(c)) return check_run(x, first, last);
+  if (x->check) return check_run(x, first, last);
   bool whole = first == 0 && last == e->g->nn;
   bool stamps = e->timing && c->timestamps;
   if (whole) {
@@ -404,6 +406,7 @@ ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
   x->base.vt = &vk_vt;
   x->base.is_vk = true;
   x->c = c;
+  x->check = c->env.check;
   ldm_status s = LDM_OK;
   x->base.node_ms = ldm_calloc((size_t)g->nn + 1, sizeof(double));
   if (!x->base.node_ms) s = LDM_ERR_NOMEM;

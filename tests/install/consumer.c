@@ -76,11 +76,12 @@ int main(int argc, char **argv) {
   t.log_every = 1;
   t.sample_steps = 2;
   t.quiet = true;
-  ldm_status s = ldm_train(&t);
+  ldm_status s = ldm_train(&t, NULL);
   if (s != LDM_OK) return fail("ldm_train");
   if (!exists(t.out, "vae.safetensors") || !exists(t.out, "unet.safetensors") || !exists(t.out, "metrics.jsonl"))
     return 1;
 
+  ldm_backend be = ldm_backend_cpu();
   ldm_sample_opts o;
   ldm_sample_defaults(&o);
   snprintf(o.ckpt, sizeof o.ckpt, "%s", t.out);
@@ -92,7 +93,7 @@ int main(int argc, char **argv) {
   float *images = NULL;
   int *labels = NULL;
   ldm_model_cfg cfg;
-  if (ldm_sample(NULL, &o, &images, &labels, &cfg) != LDM_OK) return fail("ldm_sample");
+  if (ldm_sample(&be, &o, &images, &labels, &cfg) != LDM_OK) return fail("ldm_sample");
   size_t n = (size_t)o.n * (size_t)cfg.cin * (size_t)cfg.res * (size_t)cfg.res;
   if (strcmp(cfg.name, "tiny") != 0 || n == 0) {
     fprintf(stderr, "consumer: sampled config '%s' with %zu values\n", cfg.name, n);

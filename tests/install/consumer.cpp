@@ -72,10 +72,11 @@ int main(int argc, char **argv) {
   t.batch = 4;
   t.sample_steps = 2;
   t.quiet = true;
-  if (!check(ldm_train(&t), "ldm_train")) return 1;
+  if (!check(ldm_train(&t, nullptr), "ldm_train")) return 1;
   for (const char *f : {"vae.safetensors", "unet.safetensors", "state_unet.safetensors", "metrics.jsonl"})
     if (!nonempty(dir + "/run/" + f)) return 1;
 
+  ldm_backend be = ldm_backend_cpu();
   ldm_sample_opts o;
   ldm_sample_defaults(&o);
   set(o.ckpt, dir + "/run");
@@ -86,7 +87,7 @@ int main(int argc, char **argv) {
   float *images = nullptr;
   int *labels = nullptr;
   ldm_model_cfg cfg;
-  if (!check(ldm_sample(nullptr, &o, &images, &labels, &cfg), "ldm_sample")) return 1;
+  if (!check(ldm_sample(&be, &o, &images, &labels, &cfg), "ldm_sample")) return 1;
   const size_t n = static_cast<size_t>(o.n * cfg.cin * cfg.res * cfg.res);
   bool ok = n > 0;
   for (size_t i = 0; i < n; i++) ok = ok && std::isfinite(images[i]);

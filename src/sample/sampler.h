@@ -1,0 +1,27 @@
+/* The sampler's entry point on weights in memory (the trainer's sample grids); ldm_sample (ldm/train.h)
+ * is this on the weights files of a run directory. */
+#ifndef LDM_SAMPLER_H
+#define LDM_SAMPLER_H
+#include "ldm/backend.h"
+#include "ldm/checkpoint.h"
+#include "ldm/io.h"
+#include "ldm/train.h"
+
+/* Model weights by tensor name: a weights file (file), or an arena image laid out as the parameters of
+ * graph g (a training executor's arena read to the host). */
+typedef struct ldm_weights {
+  const ldm_st_file *file;
+  const ldm_graph *g;
+  const void *arena;
+  const char *path; /* names the source in error messages (NULL: none) */
+} ldm_weights;
+
+/* Load w into arena a of e: every parameter of e's graph by name, with its shape. */
+ldm_status ldm_weights_load(const ldm_weights *w, ldm_exec *e, ldm_arena a);
+
+/* Sample o->n images from the model c with the noise schedule sch (as ldm_ckpt_read_sched_meta reads it)
+ * and the UNet / VAE weights unet, vae; as ldm_sample otherwise. c and sch are trusted (checked). */
+ldm_status ldm_sample_weights(const ldm_backend *be, const ldm_sample_opts *o, const ldm_model_cfg *c,
+                              const ldm_ckpt_sched *sch, const ldm_weights *unet, const ldm_weights *vae,
+                              float **images, int **labels);
+#endif

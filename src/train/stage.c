@@ -1,0 +1,364 @@
+/* Stage set-up, shared by the trainer and the benchmark: the data (load, downsample, device tables),
+ * the VAE and UNet train graphs with their optimizer tail and executors, and the latent cache. */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ldm/ops.h"
+#include "ldm/schedule.h"
+#include "core/ops.h"
+#include "ldm/vk.h"
+#include "train/trainer.h"
+
+/* Box-downsample u8 images by an integer factor (Fashion-MNIST 32x32 -> tiny's 16x16). */
+static ldm_status downsample_dataset(ldm_dataset *ds, int res) {
+  if (ds->height == res && ds->width == res) return LDM_OK;
+  if (ds->height % res || ds->width != ds->height)
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "dataset images are %dx%d; the model needs %dx%d", ds->height, ds->width,
+                    res, res);
+  int f = ds->height / res;
+  size_t per = (size_t)ds->channels * res * res;
+  uint8_t *np = ldm_malloc((size_t)ds->n * per);
+  if (!np) return LDM_ERR_NOMEM;
+  for (int i = 0; i < ds->n; i++)
+    for (int ch = 0; ch < ds->channels; ch++)
+      for (int y = 0; y < res; y++)
+        for (int x = 0; x < res; x++) {
+          int s = 0;
+          for (int dy = 0; dy < f; dy++)
+            for (int dx = 0; dx < f; dx++)
+              s += ds->pixels[(((size_t)i * ds->channels + ch) * ds->height + y * f + dy) * ds->width + x * f + dx];
+          np[(size_t)i * per + ((size_t)ch * res + y) * res + x] = (uint8_t)((s + f * f / 2) / (f * f));
+        }
+  free(ds->pixels);
+  ds->pixels = np;
+  ds->height = ds->width = res;
+  return LDM_OK;
+}
+
+ldm_status tr_load_data(const ldm_train_opts *o, const ldm_model_cfg *c, ldm_dataset *ds) {
+  const char *dir = o->data[0] ? o->data : TR_DEFAULT_DATA;
+  char probe[600];
+  snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte.gz", dir);
+  bool idx = tr_file_exists(probe);
+  snprintf(probe, sizeof probe, "%s/train-images-idx3-ubyte", dir);
+  idx = idx || tr_file_exists(probe);
+  if (idx) {
+    LDM_TRY(ldm_dataset_load_fmnist(dir, true, c->res >= 32 ? c->res : 32, ds));
+    if (ds->channels != c->cin)
+      return LDM_FAIL(LDM_ERR_INVALID_ARG, "--data %s has %d-channel images; config %s needs %d", dir, ds->channels,
+                      c->name, c->cin);
+    LDM_TRY(downsample_dataset(ds, c->res));
+  } else {
+    if (!o->data[0])
+      return LDM_FAIL(LDM_ERR_IO, "dataset not found: %s (install dataset-fashion-mnist or pass --data DIR)", dir);
+    LDM_TRY(ldm_dataset_load_folder(dir, c->res, c->cin, ds));
+  }
+  if (o->limit_images > 0 && o->limit_images < ds->n) ds->n = o->limit_images;
+  return LDM_OK;
+}
+
+void tr_batch_indices(tr_batcher *s, int64_t step0, int B, uint32_t *out) {
+  for (int b = 0; b < B; b++) {
+    int64_t k = step0 * B + b;
+    int64_t ep = k / s->n;
+    if (ep != s->epoch) {
+      ldm_shuffle_indices(s->perm, s->n, s->seed, (uint64_t)ep);
+      s->epoch = ep;
+    }
+    out[b] = s->perm[k % s->n];
+  }
+}
+
+/* Optimizer tail of a train graph: grad-norm clip (+ NaN flag), AdamW (which zeroes the gradients it
+ * consumed), EMA. On gradient-accumulation micro-steps the step buffer turns AdamW and EMA into no-ops. */
+static int optim_tail(ldm_graph *g, int step, bool ema) {
+  int gs = ldm_host(g, "grad_stats", LDM_F32, 4);
+  int P = ldm_arena_view(g, LDM_ARENA_PARAM, "all_params");
+  int G = ldm_arena_view(g, LDM_ARENA_GRAD, "all_grads");
+  int M = ldm_arena_view(g, LDM_ARENA_ADAM_M, "adam_m");
+  int V = ldm_arena_view(g, LDM_ARENA_ADAM_V, "adam_v");
+  if (gs < 0 || P < 0 || G < 0 || M < 0 || V < 0) return -1;
+  if (ldm_grad_norm_clip(g, G, step, gs) < 0) return -1;
+  const ldm_adamw_cfg *a = &ldm_adamw_recipe;
+  if (ldm_adamw_gs(g, P, G, M, V, step, gs, a->beta1, a->beta2, a->eps, a->weight_decay) < 0) return -1;
+  if (ema) {
+    int E = ldm_arena_view(g, LDM_ARENA_EMA, "ema");
+    if (E < 0 || ldm_ema(g, E, P, step) < 0) return -1;
+  }
+  return gs;
+}
+
+static ldm_status data_src_make(ldm_graph *g, const ldm_backend *be, const char *name, ldm_dtype dt, int64_t rows,
+                                int64_t row, int B, tr_data_src *d) {
+  int64_t bytes = rows * row * (dt == LDM_U8 ? 1 : 4);
+  uint64_t limit = be->kind == LDM_BACKEND_VK ? ldm_vk_limits(be->vk)->max_buffer_range : (uint64_t)1 << 40;
+  if (limit > (1u << 30)) limit = 1u << 30;
+  d->row = row;
+  d->on_device = (uint64_t)bytes <= limit;
+  int64_t n = d->on_device ? rows * row : (int64_t)B * row;
+  d->table = ldm_tensor_new(g, name, d->on_device ? LDM_ARENA_CONST : LDM_ARENA_HOST, dt, 1, &n);
+  char in[64];
+  snprintf(in, sizeof in, "%s.idx", name);
+  d->idx = ldm_host(g, in, LDM_U32, B);
+  return d->table < 0 || d->idx < 0 ? LDM_ERR_INTERNAL : LDM_OK;
+}
+
+static ldm_status data_src_upload(ldm_exec *e, const tr_data_src *d, const void *all, size_t elem, int64_t rows) {
+  if (!d->on_device) return LDM_OK;
+  return ldm_exec_write(e, d->table, all, (size_t)(rows * d->row) * elem);
+}
+
+/* per step: indices (device table) or the rows themselves (host table) */
+void tr_data_src_step(ldm_exec *e, const tr_data_src *d, const void *all, size_t elem, const uint32_t *batch, int B) {
+  uint32_t *idx = ldm_exec_host_ptr(e, d->idx);
+  if (d->on_device) {
+    memcpy(idx, batch, (size_t)B * 4);
+    return;
+  }
+  uint8_t *dst = ldm_exec_host_ptr(e, d->table);
+  for (int b = 0; b < B; b++) {
+    idx[b] = (uint32_t)b;
+    memcpy(dst + (size_t)b * d->row * elem, (const uint8_t *)all + (size_t)batch[b] * d->row * elem, d->row * elem);
+  }
+}
+
+
+ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
+  const ldm_model_cfg *m = c->c;
+  ldm_graph *g = &r->g;
+  LDM_TRY(ldm_graph_init(g));
+  r->name = "vae";
+  r->step_t = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
+  int64_t per = (int64_t)m->cin * m->res * m->res;
+  LDM_TRY(data_src_make(g, c->be, "images", LDM_U8, c->ds->n, per, B, &r->src[0]));
+  r->nsrc = 1;
+  r->src_data[0] = c->ds->pixels;
+  r->src_elem[0] = 1;
+  int x = ldm_act(g, "vae.x", 4, LDM_SHAPE(B, m->cin, m->res, m->res));
+  if (x < 0) return LDM_ERR_INTERNAL;
+  ldm_keep(g, x);
+  if (ldm_gather_rows(g, r->src[0].table, r->src[0].idx, x, per, 2.0f / 255.0f, -1.0f) < 0) return LDM_ERR_INTERNAL;
+  int mu, lv;
+  LDM_TRY(ldm_vae_encode(g, m, x, &mu, &lv));
+  int lr = ldm_latent_res(m);
+  int eps = ldm_act(g, "vae.eps", 4, LDM_SHAPE(B, m->z, lr, lr));
+  if (eps < 0 || ldm_philox_fill(g, eps, r->step_t, LDM_RNG_NORMAL, c->o->seed, 0x7AE, 0) < 0) return LDM_ERR_INTERNAL;
+  int z = ldm_reparam(g, mu, lv, eps);
+  int xh = z < 0 ? -1 : ldm_vae_decode(g, m, z);
+  if (xh < 0) return LDM_ERR_INTERNAL;
+  snprintf(g->t[xh].name, sizeof g->t[xh].name, "vae.x_hat");
+  ldm_keep(g, xh);
+  int rec = ldm_mse_loss(g, xh, x);
+  int kl = ldm_kl_loss(g, mu, lv);
+  if (rec < 0 || kl < 0) return LDM_ERR_INTERNAL;
+  int klw = ldm_scale(g, kl, c->o->kl_weight);
+  int loss = klw < 0 ? -1 : ldm_add(g, rec, klw);
+  if (loss < 0) return LDM_ERR_INTERNAL;
+  ldm_keep(g, loss);
+  ldm_keep(g, rec);
+  ldm_keep(g, kl);
+  r->loss_t = loss;
+  r->aux_t[0] = rec, r->aux_name[0] = "rec";
+  r->aux_t[1] = kl, r->aux_name[1] = "kl";
+  LDM_TRY(ldm_graph_backward(g, loss));
+  r->gs_t = optim_tail(g, r->step_t, false);
+  if (r->gs_t < 0) return LDM_ERR_INTERNAL;
+  LDM_TRY(ldm_graph_plan(g));
+  LDM_TRY(ldm_exec_new(c->be, g, &r->e));
+  return data_src_upload(r->e, &r->src[0], c->ds->pixels, 1, c->ds->n);
+}
+
+/* Images per run of the latent-cache encoder: as many as keep its largest activation within one binding
+ * of the device (maxStorageBufferRange, LDM_VK_MAX_BUFFER_RANGE lowers it), at most 250 and the data set.
+ * The per-image size is measured on the encoder graph built for one image. */
+static ldm_status encoder_batch(const tr_ctx *c, int *Bc) {
+  const ldm_model_cfg *m = c->c;
+  ldm_graph g;
+  LDM_TRY(ldm_graph_init(&g));
+  int x = ldm_act(&g, "x", 4, LDM_SHAPE(1, m->cin, m->res, m->res));
+  int mu = -1, lv = -1;
+  ldm_status s = x < 0 ? LDM_ERR_INTERNAL : ldm_vae_encode(&g, m, x, &mu, &lv);
+  int64_t per = 0;
+  for (int i = 0; s == LDM_OK && i < g.nt; i++)
+    if (g.t[i].arena == LDM_ARENA_ACT && ldm_tensor_bytes(&g.t[i]) > per) per = ldm_tensor_bytes(&g.t[i]);
+  ldm_graph_free(&g);
+  if (s != LDM_OK) return s;
+  int64_t b = c->ds->n < 250 ? c->ds->n : 250;
+  if (c->be->kind == LDM_BACKEND_VK && per > 0) {
+    int64_t fit = (int64_t)(ldm_vk_limits(c->be->vk)->max_buffer_range / (uint64_t)per);
+    if (fit < 1)
+      return LDM_FAIL(LDM_ERR_UNSUPPORTED,
+                      "the latent-cache encoder needs %.1f MiB per image in one buffer binding, over this device's "
+                      "maxStorageBufferRange (%.1f MiB)",
+                      (double)per / 1048576.0, (double)ldm_vk_limits(c->be->vk)->max_buffer_range / 1048576.0);
+    if (fit < b) b = fit;
+  }
+  *Bc = b > 0 ? (int)b : 1;
+  return LDM_OK;
+}
+
+/* Encode the whole dataset: per image (mu, logvar) rows [2z, lr, lr] and the scale 1/std(z). */
+ldm_status tr_encode_cache(tr_ctx *c, float **cache, double *scale) {
+  const ldm_model_cfg *m = c->c;
+  const ldm_st_file *vf = c->vae_file;
+  int Bc = 1;
+  LDM_TRY(encoder_batch(c, &Bc));
+  ldm_status s;
+  ldm_graph g;
+  s = ldm_graph_init(&g);
+  int lr = ldm_latent_res(m);
+  int64_t per = (int64_t)m->cin * m->res * m->res, lat = (int64_t)m->z * lr * lr;
+  tr_data_src src;
+  int x = -1, mu = -1, lv = -1;
+  if (s == LDM_OK) s = data_src_make(&g, c->be, "images", LDM_U8, c->ds->n, per, Bc, &src);
+  if (s == LDM_OK) x = ldm_act(&g, "x", 4, LDM_SHAPE(Bc, m->cin, m->res, m->res));
+  if (s == LDM_OK && (x < 0 || ldm_gather_rows(&g, src.table, src.idx, x, per, 2.0f / 255.0f, -1.0f) < 0))
+    s = LDM_ERR_INTERNAL;
+  if (s == LDM_OK) s = ldm_vae_encode(&g, m, x, &mu, &lv);
+  if (s == LDM_OK) {
+    ldm_keep(&g, mu);
+    ldm_keep(&g, lv);
+    s = ldm_graph_plan(&g);
+  }
+  ldm_exec *e = NULL;
+  if (s == LDM_OK) s = ldm_exec_new(c->be, &g, &e);
+  if (s == LDM_OK) s = ldm_ckpt_load_arena(vf, e, LDM_ARENA_PARAM, "");
+  if (s == LDM_OK) s = data_src_upload(e, &src, c->ds->pixels, 1, c->ds->n);
+  *cache = s == LDM_OK ? ldm_malloc((size_t)c->ds->n * 2 * lat * 4) : NULL;
+  float *bm = s == LDM_OK ? ldm_malloc((size_t)(Bc * lat) * 4) : NULL, *bl = s == LDM_OK ? ldm_malloc((size_t)(Bc * lat) * 4) : NULL;
+  uint32_t *bi = s == LDM_OK ? ldm_malloc((size_t)Bc * 4) : NULL;
+  if (s == LDM_OK && (!*cache || !bm || !bl || !bi)) s = LDM_ERR_NOMEM;
+  double sum = 0, sum2 = 0;
+  double t0 = tr_now();
+  tr_progress p = {c->o, c->plan, PH_CACHE, "latent cache", "images/s", c->ds->n, 0, t0};
+  for (int b0 = 0; b0 < c->ds->n && s == LDM_OK; b0 += Bc) {
+    if (tr_cancelled(c->o)) {
+      s = LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted while encoding the latent cache; resume with --resume");
+      break;
+    }
+    int mcount = c->ds->n - b0 < Bc ? c->ds->n - b0 : Bc;
+    for (int i = 0; i < Bc; i++) bi[i] = (uint32_t)(b0 + (i < mcount ? i : 0));
+    tr_data_src_step(e, &src, c->ds->pixels, 1, bi, Bc);
+    s = ldm_exec_run(e);
+    if (s == LDM_OK) s = ldm_exec_read(e, mu, bm, (size_t)(Bc * lat) * 4);
+    if (s == LDM_OK) s = ldm_exec_read(e, lv, bl, (size_t)(Bc * lat) * 4);
+    for (int i = 0; i < mcount && s == LDM_OK; i++) {
+      float *row = *cache + (size_t)(b0 + i) * 2 * lat;
+      memcpy(row, bm + i * lat, (size_t)lat * 4);
+      memcpy(row + lat, bl + i * lat, (size_t)lat * 4);
+      for (int64_t k = 0; k < lat; k++) {
+        double mv = bm[i * lat + k];
+        sum += mv;
+        sum2 += mv * mv + exp((double)bl[i * lat + k]);
+      }
+    }
+    if (s == LDM_OK) tr_progress_report(&p, b0 + mcount, NAN, NULL, b0 + mcount == c->ds->n, false);
+  }
+  if (s == LDM_OK) {
+    double n = (double)c->ds->n * (double)lat;
+    double var = sum2 / n - (sum / n) * (sum / n); /* Var[mu + sigma eps] over the data set */
+    *scale = var > 0 ? 1.0 / sqrt(var) : 1.0;
+    tr_log(c->o, LDM_LOG_INFO, "latent cache: %d images (batches of %d) in %.1f s, std(z) = %.4f, scale factor %.4f",
+         c->ds->n, Bc, tr_now() - t0, sqrt(var), *scale);
+  }
+  free(bm);
+  free(bl);
+  free(bi);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+  if (s != LDM_OK) {
+    free(*cache);
+    *cache = NULL;
+  }
+  return s;
+}
+
+ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
+  const ldm_model_cfg *m = c->c;
+  const ldm_train_opts *o = c->o;
+  ldm_graph *g = &r->g;
+  LDM_TRY(ldm_graph_init(g));
+  r->name = "unet";
+  r->ema = true;
+  r->step_t = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
+  int lr = ldm_latent_res(m);
+  int64_t lat = (int64_t)m->z * lr * lr;
+  LDM_TRY(data_src_make(g, c->be, "latents", LDM_F32, c->ds->n, 2 * lat, B, &r->src[0]));
+  LDM_TRY(data_src_make(g, c->be, "labels", LDM_U32, c->ds->n, 1, B, &r->src[1]));
+  r->nsrc = 2;
+  r->src_data[0] = c->cache, r->src_elem[0] = 4;
+  r->src_data[1] = c->labels, r->src_elem[1] = 4;
+  int rows = ldm_act(g, "unet.latent_rows", 4, LDM_SHAPE(B, 2 * m->z, lr, lr));
+  int lab = ldm_tensor_new(g, "unet.labels", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  if (rows < 0 || lab < 0) return LDM_ERR_INTERNAL;
+  if (ldm_gather_rows(g, r->src[0].table, r->src[0].idx, rows, 2 * lat, 1.0f, 0.0f) < 0) return LDM_ERR_INTERNAL;
+  if (ldm_gather_rows(g, r->src[1].table, r->src[1].idx, lab, 1, 1.0f, 0.0f) < 0) return LDM_ERR_INTERNAL;
+  int parts[2];
+  if (ldm_split(g, rows, 2, parts) < 0) return LDM_ERR_INTERNAL;
+  int eps = ldm_act(g, "unet.z_eps", 4, LDM_SHAPE(B, m->z, lr, lr));
+  if (eps < 0 || ldm_philox_fill(g, eps, r->step_t, LDM_RNG_NORMAL, o->seed, 0x2E0, 0) < 0) return LDM_ERR_INTERNAL;
+  int z0 = ldm_reparam(g, parts[0], parts[1], eps);
+  if (z0 < 0) return LDM_ERR_INTERNAL;
+  z0 = ldm_scale(g, z0, (float)c->scale);
+  int abar = ldm_tensor_new(g, "alphas_cumprod", LDM_ARENA_CONST, LDM_F32, 1, LDM_SHAPE(o->T));
+  int t = ldm_tensor_new(g, "unet.t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  int y = ldm_tensor_new(g, "unet.y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  int noise = ldm_act(g, "unet.noise", 4, LDM_SHAPE(B, m->z, lr, lr));
+  if (z0 < 0 || abar < 0 || t < 0 || y < 0 || noise < 0) return LDM_ERR_INTERNAL;
+  if (ldm_randint(g, t, r->step_t, o->seed, 0x71, 0, (uint32_t)o->T) < 0) return LDM_ERR_INTERNAL;
+  float drop = m->ncls > 0 ? o->cfg_dropout : 1.0f; /* unlabeled data: always the null class */
+  if (ldm_label_dropout(g, lab, y, r->step_t, o->seed, 0xC1, drop, (uint32_t)m->ncls) < 0) return LDM_ERR_INTERNAL;
+  if (ldm_philox_fill(g, noise, r->step_t, LDM_RNG_NORMAL, o->seed, 0x401, 0) < 0) return LDM_ERR_INTERNAL;
+  if (o->offset_noise > 0) {
+    /* offset noise: + strength * N(0,1) per (sample, channel), broadcast over the latent pixels */
+    int on = ldm_act(g, "unet.offset", 1, LDM_SHAPE((int64_t)B * m->z));
+    int onm = ldm_act(g, "unet.offset_map", 4, LDM_SHAPE(B, m->z, lr, lr));
+    if (on < 0 || onm < 0 || ldm_philox_fill(g, on, r->step_t, LDM_RNG_NORMAL, o->seed, 0x0FF, 0) < 0 ||
+        ldm_broadcast(g, on, onm, 1, (int64_t)B * m->z, (int64_t)lr * lr, 1, o->offset_noise, 0) < 0)
+      return LDM_ERR_INTERNAL;
+    noise = ldm_add(g, noise, onm);
+    if (noise < 0) return LDM_ERR_INTERNAL;
+  }
+  int xt = ldm_q_sample(g, z0, noise, abar, t);
+  if (xt < 0) return LDM_ERR_INTERNAL;
+  int pred = ldm_unet(g, m, xt, t, y);
+  if (pred < 0) return LDM_ERR_INTERNAL;
+  bool v = strcmp(o->prediction, "v") == 0;
+  int target = v ? ldm_v_target(g, z0, noise, abar, t) : noise;
+  if (target < 0) return LDM_ERR_INTERNAL;
+  int loss;
+  if (o->min_snr_gamma > 0) {
+    int w = ldm_min_snr_weight(g, abar, t, o->min_snr_gamma, v);
+    loss = w < 0 ? -1 : ldm_weighted_mse(g, pred, target, w);
+  } else {
+    loss = ldm_mse_loss(g, pred, target);
+  }
+  if (loss < 0) return LDM_ERR_INTERNAL;
+  ldm_keep(g, loss);
+  r->loss_t = loss;
+  r->aux_t[0] = r->aux_t[1] = -1;
+  LDM_TRY(ldm_graph_backward(g, loss));
+  r->gs_t = optim_tail(g, r->step_t, true);
+  if (r->gs_t < 0) return LDM_ERR_INTERNAL;
+  LDM_TRY(ldm_graph_plan(g));
+  LDM_TRY(ldm_exec_new(c->be, g, &r->e));
+  LDM_TRY(data_src_upload(r->e, &r->src[0], c->cache, 4, c->ds->n));
+  LDM_TRY(data_src_upload(r->e, &r->src[1], c->labels, 4, c->ds->n));
+  ldm_schedule_kind kind;
+  LDM_TRY(ldm_schedule_kind_parse(o->schedule, &kind));
+  float *betas = ldm_malloc((size_t)o->T * 4), *ab = ldm_malloc((size_t)o->T * 4);
+  ldm_status s = betas && ab ? LDM_OK : LDM_ERR_NOMEM;
+  if (s == LDM_OK) s = ldm_schedule_make(kind, o->T, o->beta_start, o->beta_end, o->zero_snr, betas, ab);
+  if (s == LDM_OK) s = ldm_exec_write(r->e, abar, ab, (size_t)o->T * 4);
+  free(betas);
+  free(ab);
+  return s;
+}
+
+void tr_stage_free(tr_stage *r) {
+  ldm_exec_free(r->e);
+  if (r->g.t) ldm_graph_free(&r->g);
+  memset(r, 0, sizeof *r);
+}
