@@ -1,26 +1,21 @@
-/* Basic op family: fill, copy, Philox fill, elementwise, SiLU, reductions, MSE, GEMM, SGD, AdamW.
- * Each op: graph builder, CPU twin (the reference), Vulkan launch plan, autodiff rule. */
+/* Basic op family: fill, copy, Philox fill, elementwise, SiLU, reductions, MSE, GEMM, SGD, AdamW. This
+ * file: the graph builders, the backward emitters ldm_bwd_<op> (ops/autodiff.h) and the op table
+ * entries ldm_op_desc_<op>; the CPU twins ldm_cpu_<op> are in src/cpu/kernels_basic.c, the Vulkan
+ * launch plans ldm_plan_<op> in src/vk/plan.c. */
 #include "ops/basic.h"
 
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "core/ops.h"
-#include "cpu/fastmath.h"
-#include "cpu/pool.h"
-#include "ldm/log.h"
+#include "cpu/kernels.h"
 #include "ldm/ops.h"
-#include "ldm/rng.h"
-#include "ldm/step.h"
+#include "ops/autodiff.h"
 #include "ops/builder.h"
-
-#define F(i) ((float *)buf[i])
-#define U(i) ((uint32_t *)buf[i])
-#define PC(type) const type *p = (const type *)n->pc
+#include "vk/plan.h"
 
 #define new_like ldm_new_like
+
 static int scalar_act(ldm_graph *g, const char *what) { return ldm_new_act(g, what, 1, LDM_SHAPE(1)); }
 
 /* ================================================================= fill */
@@ -29,17 +24,10 @@ int ldm_fill(ldm_graph *g, int out, float value) {
   ldm_pc_fill pc = {value, (uint32_t)g->t[out].numel};
   return ldm_node_emit(g, LDM_OP_fill, NULL, 0, &out, 1, &pc, sizeof pc, "fill");
 }
-static void cpu_fill(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_fill);
-  for (uint32_t i = 0; i < p->n; i++) F(0)[i] = p->value;
-}
-static void plan_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "fill", ((const ldm_pc_fill *)n->pc)->n);
-}
-const ldm_op_desc ldm_op_desc_fill = {"fill", cpu_fill, plan_fill, NULL, 0};
+const ldm_op_desc ldm_op_desc_fill = {"fill", ldm_cpu_fill, ldm_plan_fill, NULL, 0};
 
 /* ================================================================= copy */
-static ldm_status bwd_copy(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_copy(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
   ldm_ew_scale(g, ldm_grad_of(g, n.out[0]), dx, 1.0f, acc);
@@ -52,11 +40,7 @@ int ldm_copy(ldm_graph *g, int in, int out) {
   ldm_pc_copy pc = {(uint32_t)g->t[in].numel};
   return ldm_node_emit(g, LDM_OP_copy, &in, 1, &out, 1, &pc, sizeof pc, "copy");
 }
-static void cpu_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_copy);
-  memmove(buf[1], buf[0], (size_t)p->n * 4);
-}
-const ldm_op_desc ldm_op_desc_copy = {"copy", cpu_copy, ldm_plan_1d_n, bwd_copy, 0};
+const ldm_op_desc ldm_op_desc_copy = {"copy", ldm_cpu_copy, ldm_plan_1d_n, ldm_bwd_copy, 0};
 
 /* ================================================================= philox_fill */
 int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, uint64_t stream, uint64_t base) {
@@ -67,36 +51,10 @@ int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, ui
   int in = step >= 0 ? step : out; /* unused binding when there is no step buffer */
   return ldm_node_emit(g, LDM_OP_philox_fill, &in, 1, &out, 1, &pc, sizeof pc, "philox_fill");
 }
-static void cpu_philox_fill(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_philox_fill);
-  uint64_t base = ((uint64_t)p->base_hi << 32) | p->base_lo;
-  if (p->use_step) base += ((uint64_t)U(0)[LDM_STEP_RNG_HI] << 32) | U(0)[LDM_STEP_RNG_LO];
-  uint32_t *o = U(1);
-  for (uint32_t b = 0; b < (p->n + 3) / 4; b++) {
-    uint32_t v[4];
-    uint64_t seed = ((uint64_t)p->seed_hi << 32) | p->seed_lo, stream = ((uint64_t)p->stream_hi << 32) | p->stream_lo;
-    if (p->dist == LDM_RNG_NORMAL) {
-      float f[4];
-      ldm_rng_normal4(seed, stream, base, b, f);
-      memcpy(v, f, sizeof v);
-    } else {
-      ldm_rng_block(seed, stream, base, b, v);
-      if (p->dist == LDM_RNG_UNIFORM)
-        for (int k = 0; k < 4; k++) {
-          float f = ldm_u32_to_unit(v[k]);
-          memcpy(&v[k], &f, 4);
-        }
-    }
-    for (uint32_t k = 0; k < 4 && 4 * b + k < p->n; k++) o[4 * b + k] = v[k];
-  }
-}
-static void plan_philox_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  ldm_launch_1d(l, "philox_fill", (((const ldm_pc_philox_fill *)n->pc)->n + 3) / 4);
-}
-const ldm_op_desc ldm_op_desc_philox_fill = {"philox_fill", cpu_philox_fill, plan_philox_fill, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_philox_fill = {"philox_fill", ldm_cpu_philox_fill, ldm_plan_philox_fill, NULL, 1e-10};
 
 /* ================================================================= elementwise binary */
-static ldm_status bwd_ew_binary(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_ew_binary(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   ldm_pc_ew_binary pcv;
   memcpy(&pcv, g->n[ni].pc, sizeof pcv);
@@ -130,19 +88,10 @@ static int ew_new(ldm_graph *g, int kind, int a, int b) {
 int ldm_add(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_ADD, a, b); }
 int ldm_sub(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_SUB, a, b); }
 int ldm_mul(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_MUL, a, b); }
-static void cpu_ew_binary(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_ew_binary);
-  const float *a = F(0), *b = F(1);
-  float *o = F(2);
-  for (uint32_t i = 0; i < p->n; i++) {
-    float r = p->kind == LDM_EW_ADD ? a[i] + b[i] : p->kind == LDM_EW_SUB ? a[i] - b[i] : a[i] * b[i];
-    o[i] = p->accumulate ? o[i] + r : r;
-  }
-}
-const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", cpu_ew_binary, ldm_plan_1d_n, bwd_ew_binary, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", ldm_cpu_ew_binary, ldm_plan_1d_n, ldm_bwd_ew_binary, 1e-12};
 
 /* ================================================================= scale */
-static ldm_status bwd_ew_scale(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_ew_scale(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   ldm_pc_ew_scale pcv;
   memcpy(&pcv, g->n[ni].pc, sizeof pcv);
@@ -163,16 +112,10 @@ int ldm_scale(ldm_graph *g, int x, float alpha) {
   int out = new_like(g, x, "scale");
   return ldm_ew_scale(g, x, out, alpha, 0);
 }
-static void cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_ew_scale);
-  const float *x = F(0);
-  float *o = F(1);
-  for (uint32_t i = 0; i < p->n; i++) o[i] = p->accumulate ? o[i] + p->alpha * x[i] : p->alpha * x[i];
-}
-const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", cpu_ew_scale, ldm_plan_1d_n, bwd_ew_scale, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", ldm_cpu_ew_scale, ldm_plan_1d_n, ldm_bwd_ew_scale, 1e-12};
 
 /* ================================================================= SiLU */
-static ldm_status bwd_silu(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_silu(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   int acc, dx = ldm_grad_target(g, n.in[0], &acc);
   ldm_pc_silu_backward pc = {(uint32_t)g->t[n.in[0]].numel, (uint32_t)acc};
@@ -186,39 +129,10 @@ int ldm_silu(ldm_graph *g, int x) {
   ldm_pc_silu pc = {(uint32_t)g->t[x].numel};
   return ldm_node_emit(g, LDM_OP_silu, &x, 1, &out, 1, &pc, sizeof pc, "silu");
 }
-typedef struct {
-  const float *x, *dy;
-  float *out;
-  uint32_t accumulate;
-} silu_ctx;
-static void silu_range(void *vc, int64_t i0, int64_t i1) {
-  const silu_ctx *c = vc;
-  for (int64_t i = i0; i < i1; i++) c->out[i] = c->x[i] / (1.0f + ldm_expf(-c->x[i]));
-}
-static void silu_backward_range(void *vc, int64_t i0, int64_t i1) {
-  const silu_ctx *c = vc;
-  for (int64_t i = i0; i < i1; i++) {
-    float s = 1.0f / (1.0f + ldm_expf(-c->x[i]));
-    float d = c->dy[i] * s * (1.0f + c->x[i] * (1.0f - s));
-    c->out[i] = c->accumulate ? c->out[i] + d : d;
-  }
-}
-/* elementwise: split across threads in chunks of at least 16 Ki elements (each element computed once) */
-static void cpu_silu(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_silu);
-  silu_ctx c = {F(0), NULL, F(1), 0};
-  ldm_parallel_for(p->n, 1 << 14, silu_range, &c);
-}
-static void cpu_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_silu_backward);
-  silu_ctx c = {F(0), F(1), F(2), p->accumulate};
-  ldm_parallel_for(p->n, 1 << 14, silu_backward_range, &c);
-}
-const ldm_op_desc ldm_op_desc_silu = {"silu", cpu_silu, ldm_plan_1d_n, bwd_silu, 1e-10};
-const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", cpu_silu_backward, ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_silu = {"silu", ldm_cpu_silu, ldm_plan_1d_n, ldm_bwd_silu, 1e-10};
+const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", ldm_cpu_silu_backward, ldm_plan_1d_n, NULL, 1e-10};
 
 /* ================================================================= reduce_sum */
-static ldm_status bwd_reduce_sum(ldm_graph *g, int ni);
 int ldm_reduce_sum(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, float scale, int accumulate) {
   LDM_INPUTS(g, x, out);
   if (O * J * I != g->t[x].numel || g->t[out].numel != J)
@@ -235,49 +149,10 @@ int ldm_mean(ldm_graph *g, int x) {
   LDM_INPUTS(g, x);
   return ldm_reduce_sum(g, x, scalar_act(g, "mean"), 1, 1, g->t[x].numel, 1.0f / (float)g->t[x].numel, 0);
 }
-typedef struct {
-  const ldm_pc_reduce_sum *p;
-  const float *x;
-  float *o;
-} reduce_ctx;
-static void reduce_rows(void *vc, int64_t j0, int64_t j1) {
-  const reduce_ctx *c = vc;
-  const ldm_pc_reduce_sum *p = c->p;
-  for (int64_t j = j0; j < j1; j++) {
-    double s = 0;
-    for (uint32_t o = 0; o < p->O; o++) {
-      const float *r = c->x + ((int64_t)o * p->J + j) * p->I;
-      for (uint32_t i = 0; i < p->I; i++) s += r[i];
-    }
-    float v = (float)(s * p->scale);
-    c->o[j] = p->accumulate ? c->o[j] + v : v;
-  }
-}
-static void cpu_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  reduce_ctx c = {(const ldm_pc_reduce_sum *)n->pc, F(0), F(1)};
-  ldm_parallel_for(c.p->J, 4, reduce_rows, &c);
-}
-static void plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_reduce_sum);
-  uint64_t terms = (uint64_t)p->O * p->I;
-  if (terms <= 32 || (p->J > 16384 && terms <= 4096)) {
-    ldm_launch_1d(l, "reduce_sum", p->J);
-    l->spec[1] = 1; /* SERIAL */
-    l->nspec = 2;
-    return;
-  }
-  l->shader = "reduce_sum";
-  l->spec[0] = 256;
-  l->spec[1] = 0;
-  l->nspec = 2;
-  l->groups[0] = p->J < 65535 ? p->J : 65535;
-  l->groups[1] = (p->J + 65534) / 65535;
-  l->groups[2] = 1;
-}
-const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", cpu_reduce_sum, plan_reduce_sum, bwd_reduce_sum, 1e-9};
+const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", ldm_cpu_reduce_sum, ldm_plan_reduce_sum, ldm_bwd_reduce_sum, 1e-9};
 
 /* ================================================================= MSE */
-static ldm_status bwd_mse(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_mse_loss(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   int dl = ldm_grad_of(g, n.out[0]);
   for (int k = 0; k < 2; k++) {
@@ -299,37 +174,12 @@ int ldm_mse_loss(ldm_graph *g, int a, int b) {
   ldm_pc_mse_loss pc = {(uint32_t)g->t[a].numel, 1.0f / (float)g->t[a].numel};
   return ldm_node_emit(g, LDM_OP_mse_loss, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, "mse_loss");
 }
-static void cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_mse_loss);
-  double s = 0;
-  for (uint32_t i = 0; i < p->n; i++) {
-    double d = (double)F(0)[i] - F(1)[i];
-    s += d * d;
-  }
-  F(2)[0] = (float)(s * p->inv_n);
-}
-static void cpu_mse_loss_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_mse_loss_backward);
-  const float *a = F(0), *b = F(1);
-  float gs = p->scale * F(2)[0];
-  float *o = F(3);
-  for (uint32_t i = 0; i < p->n; i++) {
-    float d = gs * (a[i] - b[i]);
-    o[i] = p->accumulate ? o[i] + d : d;
-  }
-}
-static void plan_mse_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  l->shader = "mse_loss";
-  l->spec[0] = 256;
-  l->nspec = 1;
-  l->groups[0] = l->groups[1] = l->groups[2] = 1;
-}
-const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", cpu_mse_loss, plan_mse_loss, bwd_mse, 1e-9};
-const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", cpu_mse_loss_backward,
+const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", ldm_cpu_mse_loss, ldm_plan_mse_loss, ldm_bwd_mse_loss, 1e-9};
+const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward,
                                                    ldm_plan_1d_n, NULL, 1e-10};
 
 /* ================================================================= GEMM */
-static ldm_status bwd_gemm(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   ldm_pc_gemm p;
   memcpy(&p, g->n[ni].pc, sizeof p);
@@ -407,141 +257,7 @@ int ldm_linear_op(ldm_graph *g, int x, int w, int bias) {
   return ldm_gemm(g, x, w, bias, out, B, outf, in, a);
 }
 
-typedef struct {
-  const ldm_pc_gemm *p;
-  const float *A, *B, *bias;
-  float *C;
-  float *pa, *pb; /* packed row-major op(A) [M,K] and op(B) [K,N] of the current batch */
-} gemm_ctx;
-
-/* rows [i0,i1) of C = alpha * pa @ pb (+ bias) (+ C) */
-static void gemm_rows(void *vc, int64_t i0, int64_t i1) {
-  const gemm_ctx *c = vc;
-  const ldm_pc_gemm *p = c->p;
-  const int64_t N = p->N, K = p->K;
-  enum { NB = 512, KB = 256 };
-  float acc[4][NB];
-  for (int64_t i = i0; i < i1; i += 4) {
-    int rows = (int)(i1 - i < 4 ? i1 - i : 4);
-    for (int64_t j0 = 0; j0 < N; j0 += NB) {
-      int64_t nj = N - j0 < NB ? N - j0 : NB;
-      for (int r = 0; r < rows; r++)
-        for (int64_t j = 0; j < nj; j++) acc[r][j] = 0.0f;
-      for (int64_t k0 = 0; k0 < K; k0 += KB) {
-        int64_t k1 = K < k0 + KB ? K : k0 + KB;
-        for (int64_t k = k0; k < k1; k++) {
-          const float *brow = c->pb + k * N + j0;
-          for (int r = 0; r < rows; r++) {
-            float a = c->pa[(i + r) * K + k];
-            float *ar = acc[r];
-            for (int64_t j = 0; j < nj; j++) ar[j] += a * brow[j];
-          }
-        }
-      }
-      for (int r = 0; r < rows; r++) {
-        float *crow = c->C + (i + r) * N + j0;
-        for (int64_t j = 0; j < nj; j++) {
-          float v = p->alpha * acc[r][j];
-          if (p->bias_mode == LDM_BIAS_COLS) v += c->bias[j0 + j];
-          else if (p->bias_mode == LDM_BIAS_ROWS) v += c->bias[i + r];
-          crow[j] = p->accumulate ? crow[j] + v : v;
-        }
-      }
-    }
-  }
-}
-
-/* row blocks of 4 */
-static void gemm_blocks(void *vc, int64_t b0, int64_t b1) {
-  const gemm_ctx *c = vc;
-  int64_t i1 = b1 * 4 < (int64_t)c->p->M ? b1 * 4 : (int64_t)c->p->M;
-  gemm_rows(vc, b0 * 4, i1);
-}
-
-static void pack_operands(const ldm_pc_gemm *p, const float *A, const float *B, float *pa, float *pb) {
-  int64_t M = p->M, N = p->N, K = p->K;
-  if (p->ta)
-    for (int64_t i = 0; i < M; i++)
-      for (int64_t k = 0; k < K; k++) pa[i * K + k] = A[k * M + i];
-  else
-    memcpy(pa, A, (size_t)(M * K) * 4);
-  if (p->tb)
-    for (int64_t k = 0; k < K; k++)
-      for (int64_t j = 0; j < N; j++) pb[k * N + j] = B[j * K + k];
-  else
-    memcpy(pb, B, (size_t)(K * N) * 4);
-}
-
-typedef struct {
-  const ldm_pc_gemm *p;
-  void *const *buf;
-} gemm_batches_ctx;
-
-/* many small matrices (attention heads): whole batches per thread, each with its own packing buffers */
-static void gemm_batches(void *vc, int64_t b0, int64_t b1) {
-  const gemm_batches_ctx *c = vc;
-  const ldm_pc_gemm *p = c->p;
-  void *const *buf = c->buf;
-  float *pa = malloc((size_t)(p->M * p->K) * 4), *pb = malloc((size_t)(p->K * p->N) * 4);
-  if (!pa || !pb) {
-    ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU GEMM");
-    abort();
-  }
-  for (int64_t b = b0; b < b1; b++) {
-    const float *A = F(0) + b * p->sA, *B = F(1) + b * p->sB;
-    pack_operands(p, A, B, pa, pb);
-    gemm_ctx g = {p, A, B, F(2), F(3) + b * p->sC, pa, pb};
-    gemm_rows(&g, 0, p->M);
-  }
-  free(pa);
-  free(pb);
-}
-
-static void cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_gemm);
-  int64_t M = p->M, N = p->N, K = p->K;
-  if (p->batch > 1 && M * N * K < (1 << 22) && p->sC != 0) {
-    gemm_batches_ctx c = {p, buf};
-    ldm_parallel_for(p->batch, 1, gemm_batches, &c);
-    return;
-  }
-  float *pa = ldm_malloc((size_t)(M * K) * 4), *pb = ldm_malloc((size_t)(K * N) * 4);
-  if (!pa || !pb) { /* the reference backend cannot report from here; fail loudly */
-    ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU GEMM");
-    abort();
-  }
-  for (uint32_t b = 0; b < p->batch; b++) {
-    const float *A = F(0) + (int64_t)b * p->sA, *B = F(1) + (int64_t)b * p->sB;
-    pack_operands(p, A, B, pa, pb);
-    gemm_ctx c = {p, A, B, F(2), F(3) + (int64_t)b * p->sC, pa, pb};
-    ldm_parallel_for((M + 3) / 4, 2, gemm_blocks, &c);
-  }
-  free(pa);
-  free(pb);
-}
-
-static void plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_gemm);
-  /* tiled kernel: 64x64 tile, 16-deep K slab, 256 threads each 4x4; needs 2*64*16*4 = 8 KiB shared */
-  const uint32_t need_shared = 2 * 64 * 16 * 4;
-  bool naive = lim->max_shared < need_shared || lim->max_wg_invocations < 256;
-  if (lim->gemm_naive) naive = true;
-  l->nspec = 0;
-  if (naive) {
-    l->shader = "gemm_naive";
-    l->spec[0] = 16;
-    l->spec[1] = 16;
-    l->nspec = 2;
-    l->groups[0] = (p->N + 15) / 16;
-    l->groups[1] = (p->M + 15) / 16;
-  } else {
-    l->shader = "gemm";
-    l->groups[0] = (p->N + 63) / 64;
-    l->groups[1] = (p->M + 63) / 64;
-  }
-  l->groups[2] = p->batch;
-}
-const ldm_op_desc ldm_op_desc_gemm = {"gemm", cpu_gemm, plan_gemm, bwd_gemm, 1e-6};
+const ldm_op_desc ldm_op_desc_gemm = {"gemm", ldm_cpu_gemm, ldm_plan_gemm, ldm_bwd_gemm, 1e-6};
 
 /* ================================================================= broadcast */
 /* out[o][j][i] (+)= alpha * x[o % xO][j]: the gradient of reduce_sum, and the per-channel (xO = 1) or
@@ -556,7 +272,7 @@ int ldm_broadcast(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I,
   ldm_pc_broadcast pc = {(uint32_t)O, (uint32_t)J, (uint32_t)I, (uint32_t)xO, alpha, (uint32_t)accumulate};
   return ldm_node_emit(g, LDM_OP_broadcast, &x, 1, &out, 1, &pc, sizeof pc, "broadcast");
 }
-static ldm_status bwd_broadcast(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_broadcast(ldm_graph *g, int ni) {
   ldm_pc_broadcast p;
   memcpy(&p, g->n[ni].pc, sizeof p);
   int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
@@ -567,24 +283,9 @@ static ldm_status bwd_broadcast(ldm_graph *g, int ni) {
     ldm_reduce_sum(g, dy, dx, 1, (int64_t)p.O * p.J, p.I, p.alpha, acc);
   return LDM_OK;
 }
-static void cpu_broadcast(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_broadcast);
-  const float *x = F(0);
-  float *o = F(1);
-  for (uint32_t oo = 0; oo < p->O; oo++)
-    for (uint32_t j = 0; j < p->J; j++) {
-      float v = p->alpha * x[(uint64_t)(oo % p->xO) * p->J + j];
-      float *r = o + ((uint64_t)oo * p->J + j) * p->I;
-      for (uint32_t i = 0; i < p->I; i++) r[i] = p->accumulate ? r[i] + v : v;
-    }
-}
-static void plan_broadcast(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_broadcast);
-  ldm_launch_1d(l, "broadcast", (int64_t)p->O * p->J * p->I);
-}
-const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", cpu_broadcast, plan_broadcast, bwd_broadcast, 1e-12};
+const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", ldm_cpu_broadcast, ldm_plan_broadcast, ldm_bwd_broadcast, 1e-12};
 
-static ldm_status bwd_reduce_sum(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_reduce_sum(ldm_graph *g, int ni) {
   ldm_pc_reduce_sum r;
   memcpy(&r, g->n[ni].pc, sizeof r);
   int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
@@ -599,13 +300,7 @@ int ldm_sgd(ldm_graph *g, int p, int grad, int step) {
   ldm_pc_sgd pc = {(uint32_t)g->t[p].numel};
   return ldm_node_emit(g, LDM_OP_sgd, (int[]){grad, step}, 2, &p, 1, &pc, sizeof pc, "sgd");
 }
-static void cpu_sgd(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_sgd);
-  float lr;
-  memcpy(&lr, &U(1)[LDM_STEP_LR], 4);
-  for (uint32_t i = 0; i < p->n; i++) F(2)[i] -= lr * F(0)[i];
-}
-const ldm_op_desc ldm_op_desc_sgd = {"sgd", cpu_sgd, ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_sgd = {"sgd", ldm_cpu_sgd, ldm_plan_1d_n, NULL, 1e-10};
 
 int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1, float beta2, float eps,
               float weight_decay) {
@@ -616,31 +311,4 @@ int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1
   ldm_pc_adamw pc = {(uint32_t)np, beta1, beta2, eps, weight_decay, 0};
   return ldm_node_emit(g, LDM_OP_adamw, (int[]){step, step}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc, "adamw");
 }
-/* AdamW consumes the gradient: after the update (or a skipped non-finite step) it is zeroed, so the
- * next step accumulates from zero; a gradient-accumulation micro-step (step[ACCUM_ONLY]) changes nothing. */
-static void cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_adamw);
-  const float *st = F(0);
-  const float *gs = F(1);
-  float *w = F(2), *m = F(3), *v = F(4), *gr = F(5);
-  if (U(0)[LDM_STEP_ACCUM_ONLY] != 0) return;
-  float gsc = 1.0f;
-  if (p->use_gs) {
-    if (gs[1] != 0.0f) { /* non-finite gradients: skip the step */
-      memset(gr, 0, (size_t)p->n * 4);
-      return;
-    }
-    gsc = gs[0];
-  }
-  float lr = st[LDM_STEP_LR], bc1 = st[LDM_STEP_BC1], bc2 = st[LDM_STEP_BC2];
-  float step_size = lr / bc1, sbc2 = sqrtf(bc2);
-  for (uint32_t i = 0; i < p->n; i++) {
-    float gi = gr[i] * gsc;
-    m[i] = p->beta1 * m[i] + (1.0f - p->beta1) * gi;
-    v[i] = p->beta2 * v[i] + (1.0f - p->beta2) * gi * gi;
-    float denom = sqrtf(v[i]) / sbc2 + p->eps;
-    w[i] = w[i] * (1.0f - lr * p->wd) - step_size * m[i] / denom;
-    gr[i] = 0.0f;
-  }
-}
-const ldm_op_desc ldm_op_desc_adamw = {"adamw", cpu_adamw, ldm_plan_1d_n, NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_adamw = {"adamw", ldm_cpu_adamw, ldm_plan_1d_n, NULL, 1e-9};

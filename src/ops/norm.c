@@ -1,7 +1,7 @@
-/* Normalisation / attention / embedding op family: GroupNorm, softmax, channel concat/split (one
- * strided channel-copy op), embedding lookup, sinusoidal timestep embedding, and the self-attention
- * core composed of split + GEMM + softmax. Each op: graph builder, CPU twin (the reference and the
- * production CPU backend), Vulkan launch plan, autodiff rule. */
+/* Norm op family: GroupNorm, softmax, channel concat/split, embedding, timestep embedding, attention
+ * core. This file: the graph builders, the backward emitters ldm_bwd_<op> (ops/autodiff.h) and the op
+ * table entries ldm_op_desc_<op>; the CPU twins ldm_cpu_<op> are in src/cpu/kernels_norm.c, the Vulkan
+ * launch plans ldm_plan_<op> in src/vk/plan.c. */
 #include "ops/norm.h"
 
 #include <math.h>
@@ -9,71 +9,17 @@
 #include <string.h>
 
 #include "core/ops.h"
-#include "cpu/pool.h"
+#include "cpu/kernels.h"
 #include "ldm/ops.h"
+#include "ops/autodiff.h"
 #include "ops/builder.h"
-
-#define F(i) ((float *)buf[i])
-#define U(i) ((uint32_t *)buf[i])
-#define PC(type) const type *p = (const type *)n->pc
+#include "vk/plan.h"
 
 #define new_act ldm_new_act
 
 static bool is_f32(const ldm_graph *g, int t) { return g->t[t].dtype == LDM_F32; }
 
-/* ---------------------------------------------------------------- launch helpers */
-
-/* Power-of-two workgroup size for a per-row tree reduction: about `want` invocations, clamped to
- * [32, 256] and to what the device allows (invocations, and `shared_per_inv` bytes of shared memory
- * per invocation within max_shared). */
-static uint32_t tree_wg(const ldm_dev_limits *lim, uint64_t want, uint32_t shared_per_inv) {
-  uint32_t ls = 32;
-  while (ls < 256 && ls < want) ls <<= 1;
-  while (ls > 1 && (ls > lim->max_wg_invocations || (uint64_t)ls * shared_per_inv > lim->max_shared)) ls >>= 1;
-  return ls;
-}
-
-/* one workgroup per item, the grid split over x and y when there are more than 65535 items */
-static void per_item_groups(ldm_launch *l, uint64_t items) {
-  if (items < 1) items = 1;
-  l->groups[0] = (uint32_t)(items < 65535 ? items : 65535);
-  l->groups[1] = (uint32_t)((items + 65534) / 65535);
-  l->groups[2] = 1;
-}
-
-/* double-precision sums with four independent accumulators (fixed order, vectorisable) */
-static double sum_f(const float *x, int64_t n) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    s0 += x[i];
-    s1 += x[i + 1];
-    s2 += x[i + 2];
-    s3 += x[i + 3];
-  }
-  for (; i < n; i++) s0 += x[i];
-  return (s0 + s1) + (s2 + s3);
-}
-static double sumsq_dev(const float *x, int64_t n, double m) {
-  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    double d0 = x[i] - m, d1 = x[i + 1] - m, d2 = x[i + 2] - m, d3 = x[i + 3] - m;
-    s0 += d0 * d0;
-    s1 += d1 * d1;
-    s2 += d2 * d2;
-    s3 += d3 * d3;
-  }
-  for (; i < n; i++) {
-    double d = x[i] - m;
-    s0 += d * d;
-  }
-  return (s0 + s1) + (s2 + s3);
-}
-
 /* ================================================================= group_norm */
-static ldm_status bwd_group_norm(ldm_graph *g, int ni);
-
 int ldm_group_norm(ldm_graph *g, int x, int gamma, int beta, int groups, float eps) {
   LDM_INPUTS(g, x, gamma, beta);
   const ldm_tensor *tx = &g->t[x];
@@ -101,48 +47,6 @@ int ldm_group_norm(ldm_graph *g, int x, int gamma, int beta, int groups, float e
                        "group_norm");
 }
 
-typedef struct {
-  const ldm_pc_group_norm *p;
-  const float *x, *gamma, *beta;
-  float *y, *mean, *rstd;
-} gn_ctx;
-static void gn_groups(void *vc, int64_t j0, int64_t j1) {
-  const gn_ctx *c = vc;
-  const ldm_pc_group_norm *p = c->p;
-  const int64_t S = p->S, cg = p->C / p->G, M = cg * S;
-  for (int64_t ng = j0; ng < j1; ng++) {
-    const float *xs = c->x + ng * M;
-    float *ys = c->y + ng * M;
-    double mean = sum_f(xs, M) / (double)M;
-    double var = sumsq_dev(xs, M, mean) / (double)M;
-    float mf = (float)mean, rf = (float)(1.0 / sqrt(var + (double)p->eps));
-    int64_t ch0 = (ng % p->G) * cg;
-    for (int64_t cc = 0; cc < cg; cc++) {
-      float ga = c->gamma[ch0 + cc], be = c->beta[ch0 + cc];
-      const float *xr = xs + cc * S;
-      float *yr = ys + cc * S;
-      for (int64_t i = 0; i < S; i++) {
-        float xh = (xr[i] - mf) * rf;
-        yr[i] = xh * ga + be;
-      }
-    }
-    c->mean[ng] = mf;
-    c->rstd[ng] = rf;
-  }
-}
-static void cpu_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  gn_ctx c = {(const ldm_pc_group_norm *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5)};
-  ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gn_groups, &c);
-}
-static void plan_group_norm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_group_norm);
-  uint64_t M = (uint64_t)(p->C / p->G) * p->S;
-  l->shader = "group_norm";
-  l->spec[0] = tree_wg(lim, M / 2, 4);
-  l->nspec = 1;
-  per_item_groups(l, (uint64_t)p->N * p->G);
-}
-
 int ldm_group_norm_backward_node(ldm_graph *g, int x, int gamma, int mean, int rstd, int dy, int dx, int pg, int pb,
                                  int groups, int accumulate, int want_dx) {
   LDM_INPUTS(g, x, gamma, mean, rstd, dy, want_dx ? dx : pg, pg, pb);
@@ -157,7 +61,7 @@ int ldm_group_norm_backward_node(ldm_graph *g, int x, int gamma, int mean, int r
                       (int[]){want_dx ? dx : pg, pg, pb}, 3, &pc, sizeof pc, "group_norm_backward");
 }
 
-static ldm_status bwd_group_norm(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni]; /* copy: the node list may move while we append */
   ldm_pc_group_norm p;
   memcpy(&p, n.pc, sizeof p);
@@ -179,68 +83,14 @@ static ldm_status bwd_group_norm(ldm_graph *g, int ni) {
   }
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", cpu_group_norm, plan_group_norm, bwd_group_norm, 1e-7};
+const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm, 1e-7};
 
 /* ================================================================= group_norm_backward */
-typedef struct {
-  const ldm_pc_group_norm_backward *p;
-  const float *x, *gamma, *mean, *rstd, *dy;
-  float *dx, *pg, *pb;
-} gnb_ctx;
-static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
-  const gnb_ctx *c = vc;
-  const ldm_pc_group_norm_backward *p = c->p;
-  const int64_t S = p->S, C = p->C, cg = C / p->G, M = cg * S;
-  for (int64_t ng = j0; ng < j1; ng++) {
-    int64_t nn = ng / p->G, ch0 = (ng % p->G) * cg;
-    float m = c->mean[ng], r = c->rstd[ng];
-    const float *xs = c->x + ng * M, *dys = c->dy + ng * M;
-    double A = 0, B = 0; /* sum gamma dy, sum gamma dy xhat over the group */
-    for (int64_t cc = 0; cc < cg; cc++) {
-      const float *xr = xs + cc * S, *dr = dys + cc * S;
-      double s1 = 0, s2 = 0;
-      for (int64_t i = 0; i < S; i++) {
-        float xh = (xr[i] - m) * r;
-        s1 += (double)dr[i] * xh;
-        s2 += dr[i];
-      }
-      c->pg[nn * C + ch0 + cc] = (float)s1;
-      c->pb[nn * C + ch0 + cc] = (float)s2;
-      A += (double)c->gamma[ch0 + cc] * s2;
-      B += (double)c->gamma[ch0 + cc] * s1;
-    }
-    if (!p->want_dx) continue;
-    float a = (float)(A / (double)M), b = (float)(B / (double)M);
-    float *dxs = c->dx + ng * M;
-    for (int64_t cc = 0; cc < cg; cc++) {
-      float ga = c->gamma[ch0 + cc];
-      const float *xr = xs + cc * S, *dr = dys + cc * S;
-      float *o = dxs + cc * S;
-      for (int64_t i = 0; i < S; i++) {
-        float xh = (xr[i] - m) * r;
-        float v = r * ((ga * dr[i] - a) - xh * b);
-        o[i] = p->accumulate ? o[i] + v : v;
-      }
-    }
-  }
-}
-static void cpu_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  gnb_ctx c = {(const ldm_pc_group_norm_backward *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7)};
-  ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gnb_groups, &c);
-}
-static void plan_group_norm_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
-                                     ldm_launch *l) {
-  PC(ldm_pc_group_norm_backward);
-  l->shader = "group_norm_backward";
-  l->spec[0] = tree_wg(lim, p->S, 8);
-  l->nspec = 1;
-  per_item_groups(l, (uint64_t)p->N * p->G);
-}
-const ldm_op_desc ldm_op_desc_group_norm_backward = {"group_norm_backward", cpu_group_norm_backward,
-                                                     plan_group_norm_backward, NULL, 1e-7};
+const ldm_op_desc ldm_op_desc_group_norm_backward = {"group_norm_backward", ldm_cpu_group_norm_backward,
+                                                     ldm_plan_group_norm_backward, NULL, 1e-7};
 
 /* ================================================================= softmax */
-static ldm_status bwd_softmax(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_softmax(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   ldm_pc_softmax p;
   memcpy(&p, n.pc, sizeof p);
@@ -261,78 +111,8 @@ int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols) {
   ldm_pc_softmax pc = {(uint32_t)rows, (uint32_t)cols};
   return ldm_node_emit(g, LDM_OP_softmax, &x, 1, &y, 1, &pc, sizeof pc, "softmax");
 }
-typedef struct {
-  uint32_t cols, accumulate;
-  const float *a, *b; /* forward: x; backward: y, dy */
-  float *o;
-} sm_ctx;
-static void sm_rows(void *vc, int64_t r0, int64_t r1) {
-  const sm_ctx *c = vc;
-  const int64_t L = c->cols;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *x = c->a + r * L;
-    float *y = c->o + r * L;
-    float m = x[0];
-    for (int64_t j = 1; j < L; j++) m = x[j] > m ? x[j] : m;
-    double s = 0;
-    for (int64_t j = 0; j < L; j++) {
-      y[j] = expf(x[j] - m);
-      s += y[j];
-    }
-    float sf = (float)s;
-    for (int64_t j = 0; j < L; j++) y[j] = y[j] / sf;
-  }
-}
-static void cpu_softmax(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_softmax);
-  sm_ctx c = {p->cols, 0, F(0), NULL, F(1)};
-  ldm_parallel_for(p->rows, 1 + 4096 / p->cols, sm_rows, &c);
-}
-static void smb_rows(void *vc, int64_t r0, int64_t r1) {
-  const sm_ctx *c = vc;
-  const int64_t L = c->cols;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *y = c->a + r * L, *dy = c->b + r * L;
-    float *dx = c->o + r * L;
-    double s = 0;
-    for (int64_t j = 0; j < L; j++) s += (double)dy[j] * y[j];
-    float sf = (float)s;
-    for (int64_t j = 0; j < L; j++) {
-      float v = y[j] * (dy[j] - sf);
-      dx[j] = c->accumulate ? dx[j] + v : v;
-    }
-  }
-}
-static void cpu_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_softmax_backward);
-  sm_ctx c = {p->cols, p->accumulate, F(0), F(1), F(2)};
-  ldm_parallel_for(p->rows, 1 + 4096 / p->cols, smb_rows, &c);
-}
-/* rows of up to 64 columns: one invocation per row (SERIAL); longer rows: a workgroup per row */
-static void plan_softmax_common(uint32_t rows, uint32_t cols, const ldm_dev_limits *lim, ldm_launch *l) {
-  if (cols <= 64) {
-    ldm_launch_1d(l, l->shader, rows);
-    l->spec[1] = 1;
-    l->nspec = 2;
-    return;
-  }
-  l->spec[0] = tree_wg(lim, cols / 4, 4);
-  l->spec[1] = 0;
-  l->nspec = 2;
-  per_item_groups(l, rows);
-}
-static void plan_softmax(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_softmax);
-  l->shader = "softmax";
-  plan_softmax_common(p->rows, p->cols, lim, l);
-}
-static void plan_softmax_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_softmax_backward);
-  l->shader = "softmax_backward";
-  plan_softmax_common(p->rows, p->cols, lim, l);
-}
-const ldm_op_desc ldm_op_desc_softmax = {"softmax", cpu_softmax, plan_softmax, bwd_softmax, 1e-6};
-const ldm_op_desc ldm_op_desc_softmax_backward = {"softmax_backward", cpu_softmax_backward, plan_softmax_backward,
+const ldm_op_desc ldm_op_desc_softmax = {"softmax", ldm_cpu_softmax, ldm_plan_softmax, ldm_bwd_softmax, 1e-6};
+const ldm_op_desc ldm_op_desc_softmax_backward = {"softmax_backward", ldm_cpu_softmax_backward, ldm_plan_softmax_backward,
                                                   NULL, 1e-6};
 
 /* ================================================================= channel_copy (concat / split) */
@@ -351,7 +131,7 @@ int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t
                             (uint32_t)Cn, (uint32_t)!!accumulate, (uint32_t)(zero_rest && Cn != Co)};
   return ldm_node_emit(g, LDM_OP_channel_copy, &x, 1, &out, 1, &pc, sizeof pc, "channel_copy");
 }
-static ldm_status bwd_channel_copy(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_channel_copy(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   ldm_pc_channel_copy p;
   memcpy(&p, n.pc, sizeof p);
@@ -361,41 +141,7 @@ static ldm_status bwd_channel_copy(ldm_graph *g, int ni) {
   ldm_channel_copy(g, ldm_grad_of(g, n.out[0]), dx, p.O, p.I, p.Co, p.Cx, p.d0, p.c0, p.Cn, acc, !acc);
   return LDM_OK;
 }
-typedef struct {
-  const ldm_pc_channel_copy *p;
-  const float *x;
-  float *o;
-  uint32_t Cw; /* channels written per o */
-} cc_ctx;
-static void cc_rows(void *vc, int64_t r0, int64_t r1) {
-  const cc_ctx *c = vc;
-  const ldm_pc_channel_copy *p = c->p;
-  const int64_t I = p->I;
-  for (int64_t r = r0; r < r1; r++) {
-    int64_t o = r / c->Cw, ch = r % c->Cw;
-    int64_t dc = p->zero_rest ? ch : p->d0 + ch;
-    float *dst = c->o + (o * p->Co + dc) * I;
-    if (dc < p->d0 || dc >= (int64_t)p->d0 + p->Cn) {
-      memset(dst, 0, (size_t)I * 4);
-      continue;
-    }
-    const float *src = c->x + (o * p->Cx + p->c0 + dc - p->d0) * I;
-    if (p->accumulate)
-      for (int64_t i = 0; i < I; i++) dst[i] += src[i];
-    else
-      memcpy(dst, src, (size_t)I * 4);
-  }
-}
-static void cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_channel_copy);
-  cc_ctx c = {p, F(0), F(1), p->zero_rest ? p->Co : p->Cn};
-  ldm_parallel_for((int64_t)p->O * c.Cw, 1 + 16384 / p->I, cc_rows, &c);
-}
-static void plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_channel_copy);
-  ldm_launch_1d(l, "channel_copy", (int64_t)p->O * (p->zero_rest ? p->Co : p->Cn) * p->I);
-}
-const ldm_op_desc ldm_op_desc_channel_copy = {"channel_copy", cpu_channel_copy, plan_channel_copy, bwd_channel_copy,
+const ldm_op_desc ldm_op_desc_channel_copy = {"channel_copy", ldm_cpu_channel_copy, ldm_plan_channel_copy, ldm_bwd_channel_copy,
                                               0};
 
 /* dims of an NCHW-like tensor as [O = N, C, I = product of the rest] */
@@ -443,7 +189,7 @@ int ldm_split(ldm_graph *g, int x, int nparts, int *outs) {
 }
 
 /* ================================================================= embedding */
-static ldm_status bwd_embedding(ldm_graph *g, int ni) {
+ldm_status ldm_bwd_embedding(ldm_graph *g, int ni) {
   ldm_node n = g->n[ni];
   ldm_pc_embedding p;
   memcpy(&p, n.pc, sizeof p);
@@ -466,61 +212,10 @@ int ldm_embedding(ldm_graph *g, int table, int idx) {
   ldm_pc_embedding pc = {(uint32_t)B, (uint32_t)V, (uint32_t)D};
   return ldm_node_emit(g, LDM_OP_embedding, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc, "embedding");
 }
-/* an index outside the table gives a zero row (and no gradient) instead of reading out of bounds */
-static void cpu_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_embedding);
-  const float *t = F(0);
-  const uint32_t *idx = U(1);
-  float *o = F(2);
-  for (uint32_t b = 0; b < p->B; b++) {
-    if (idx[b] < p->V)
-      memcpy(o + (size_t)b * p->D, t + (size_t)idx[b] * p->D, (size_t)p->D * 4);
-    else
-      memset(o + (size_t)b * p->D, 0, (size_t)p->D * 4);
-  }
-}
-static void plan_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_embedding);
-  ldm_launch_1d(l, "embedding", (int64_t)p->B * p->D);
-}
-const ldm_op_desc ldm_op_desc_embedding = {"embedding", cpu_embedding, plan_embedding, bwd_embedding, 0};
+const ldm_op_desc ldm_op_desc_embedding = {"embedding", ldm_cpu_embedding, ldm_plan_embedding, ldm_bwd_embedding, 0};
 
-/* dtable[v] (+)= sum over b with idx[b] == v of dy[b], b in increasing order (as the shader) */
-typedef struct {
-  const ldm_pc_embedding_backward *p;
-  const uint32_t *idx;
-  const float *dy;
-  float *dt;
-} embb_ctx;
-static void embb_rows(void *vc, int64_t v0, int64_t v1) {
-  const embb_ctx *c = vc;
-  const ldm_pc_embedding_backward *p = c->p;
-  const int64_t D = p->D;
-  for (int64_t v = v0; v < v1; v++) {
-    float *row = c->dt + v * D;
-    float tmp[256];
-    for (int64_t d0 = 0; d0 < D; d0 += 256) {
-      int64_t nd = D - d0 < 256 ? D - d0 : 256;
-      for (int64_t d = 0; d < nd; d++) tmp[d] = 0.0f;
-      for (uint32_t b = 0; b < p->B; b++) {
-        if (c->idx[b] != (uint32_t)v) continue;
-        const float *src = c->dy + (int64_t)b * D + d0;
-        for (int64_t d = 0; d < nd; d++) tmp[d] += src[d];
-      }
-      for (int64_t d = 0; d < nd; d++) row[d0 + d] = p->accumulate ? row[d0 + d] + tmp[d] : tmp[d];
-    }
-  }
-}
-static void cpu_embedding_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  embb_ctx c = {(const ldm_pc_embedding_backward *)n->pc, U(0), F(1), F(2)};
-  ldm_parallel_for(c.p->V, 1, embb_rows, &c);
-}
-static void plan_embedding_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_embedding_backward);
-  ldm_launch_1d(l, "embedding_backward", (int64_t)p->V * p->D);
-}
-const ldm_op_desc ldm_op_desc_embedding_backward = {"embedding_backward", cpu_embedding_backward,
-                                                    plan_embedding_backward, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_embedding_backward = {"embedding_backward", ldm_cpu_embedding_backward,
+                                                    ldm_plan_embedding_backward, NULL, 1e-10};
 
 /* ================================================================= timestep_embedding */
 int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
@@ -534,30 +229,8 @@ int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
   ldm_pc_timestep_embedding pc = {(uint32_t)B, (uint32_t)(dim / 2), LDM_TEMB_NEG_LOG_BASE};
   return ldm_node_emit(g, LDM_OP_timestep_embedding, &t, 1, &out, 1, &pc, sizeof pc, "timestep_embedding");
 }
-/* The reference twin computes f = exp(-ln(10000) * k / half) and t * f in fp32 (torch float32), then
- * cos and sin of that fp32 argument; we evaluate cos/sin of the fp32 argument in double. */
-static void cpu_timestep_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_timestep_embedding);
-  const uint32_t *t = U(0);
-  float *o = F(1);
-  const uint32_t H = p->half;
-  for (uint32_t k = 0; k < H; k++) {
-    float v = p->neg_log_base * (float)k;
-    v = v / (float)H;
-    float f = expf(v);
-    for (uint32_t b = 0; b < p->B; b++) {
-      float a = (float)t[b] * f;
-      o[(size_t)b * 2 * H + k] = (float)cos((double)a);
-      o[(size_t)b * 2 * H + H + k] = (float)sin((double)a);
-    }
-  }
-}
-static void plan_timestep_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_timestep_embedding);
-  ldm_launch_1d(l, "timestep_embedding", (int64_t)p->B * p->half);
-}
-const ldm_op_desc ldm_op_desc_timestep_embedding = {"timestep_embedding", cpu_timestep_embedding,
-                                                    plan_timestep_embedding, NULL, 1e-8};
+const ldm_op_desc ldm_op_desc_timestep_embedding = {"timestep_embedding", ldm_cpu_timestep_embedding,
+                                                    ldm_plan_timestep_embedding, NULL, 1e-8};
 
 /* ================================================================= attention core (composition) */
 /* q, k, v = split(qkv, 3), each [B, C, ...] = [B*heads, d, HW] in memory (no copies needed for the

@@ -1,0 +1,56 @@
+/* The CPU twins of the ops, one per op: ldm_cpu_<op> computes node n on resolved buffers (buf[0..nin)
+ * the inputs, buf[nin..nin+nout) the outputs), the reference of its shader and the production CPU
+ * backend. Defined in src/cpu/kernels_<family>.c; the op table (ldm_op_desc_<op>.cpu) points here. */
+#ifndef LDM_CPU_KERNELS_H
+#define LDM_CPU_KERNELS_H
+#include "ldm/graph.h"
+
+void ldm_cpu_fill(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_copy(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_philox_fill(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_ew_binary(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_silu(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_mse_loss_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_broadcast(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_sgd(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_conv2d(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_conv2d_backward_weight(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_upsample2x(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_upsample2x_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_reparam(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_reparam_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_clamp(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_clamp_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_kl_loss(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_kl_loss_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_q_sample(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_v_target(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_q_sample_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_weighted_mse(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_weighted_mse_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_min_snr_weight(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_cfg_combine(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_sampler_step(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_ema(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_grad_norm_partial(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_grad_norm_clip(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_randint(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_label_dropout(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_gather_rows(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_softmax(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_embedding_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_timestep_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf);
+
+#endif

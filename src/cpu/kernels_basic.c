@@ -1,0 +1,304 @@
+/* CPU twins of the basic op family (fill, copy, Philox fill, elementwise, SiLU, reductions, MSE, GEMM,
+ * SGD, AdamW): the reference and the production CPU backend, named ldm_cpu_<op> (cpu/kernels.h). Graph
+ * builders, autodiff and the op table entries: src/ops/basic.c; launch plans: src/vk/plan.c. */
+#include "cpu/kernels.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/fastmath.h"
+#include "cpu/pool.h"
+#include "ldm/log.h"
+#include "ldm/ops.h"
+#include "ldm/rng.h"
+#include "ldm/step.h"
+#include "ops/basic.h"
+
+#define F(i) ((float *)buf[i])
+#define U(i) ((uint32_t *)buf[i])
+#define PC(type) const type *p = (const type *)n->pc
+
+/* ================================================================= fill */
+void ldm_cpu_fill(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_fill);
+  for (uint32_t i = 0; i < p->n; i++) F(0)[i] = p->value;
+}
+/* ================================================================= copy */
+void ldm_cpu_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_copy);
+  memmove(buf[1], buf[0], (size_t)p->n * 4);
+}
+/* ================================================================= philox_fill */
+void ldm_cpu_philox_fill(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_philox_fill);
+  uint64_t base = ((uint64_t)p->base_hi << 32) | p->base_lo;
+  if (p->use_step) base += ((uint64_t)U(0)[LDM_STEP_RNG_HI] << 32) | U(0)[LDM_STEP_RNG_LO];
+  uint32_t *o = U(1);
+  for (uint32_t b = 0; b < (p->n + 3) / 4; b++) {
+    uint32_t v[4];
+    uint64_t seed = ((uint64_t)p->seed_hi << 32) | p->seed_lo, stream = ((uint64_t)p->stream_hi << 32) | p->stream_lo;
+    if (p->dist == LDM_RNG_NORMAL) {
+      float f[4];
+      ldm_rng_normal4(seed, stream, base, b, f);
+      memcpy(v, f, sizeof v);
+    } else {
+      ldm_rng_block(seed, stream, base, b, v);
+      if (p->dist == LDM_RNG_UNIFORM)
+        for (int k = 0; k < 4; k++) {
+          float f = ldm_u32_to_unit(v[k]);
+          memcpy(&v[k], &f, 4);
+        }
+    }
+    for (uint32_t k = 0; k < 4 && 4 * b + k < p->n; k++) o[4 * b + k] = v[k];
+  }
+}
+/* ================================================================= elementwise binary */
+void ldm_cpu_ew_binary(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_ew_binary);
+  const float *a = F(0), *b = F(1);
+  float *o = F(2);
+  for (uint32_t i = 0; i < p->n; i++) {
+    float r = p->kind == LDM_EW_ADD ? a[i] + b[i] : p->kind == LDM_EW_SUB ? a[i] - b[i] : a[i] * b[i];
+    o[i] = p->accumulate ? o[i] + r : r;
+  }
+}
+/* ================================================================= scale */
+void ldm_cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_ew_scale);
+  const float *x = F(0);
+  float *o = F(1);
+  for (uint32_t i = 0; i < p->n; i++) o[i] = p->accumulate ? o[i] + p->alpha * x[i] : p->alpha * x[i];
+}
+/* ================================================================= SiLU */
+typedef struct {
+  const float *x, *dy;
+  float *out;
+  uint32_t accumulate;
+} silu_ctx;
+static void silu_range(void *vc, int64_t i0, int64_t i1) {
+  const silu_ctx *c = vc;
+  for (int64_t i = i0; i < i1; i++) c->out[i] = c->x[i] / (1.0f + ldm_expf(-c->x[i]));
+}
+static void silu_backward_range(void *vc, int64_t i0, int64_t i1) {
+  const silu_ctx *c = vc;
+  for (int64_t i = i0; i < i1; i++) {
+    float s = 1.0f / (1.0f + ldm_expf(-c->x[i]));
+    float d = c->dy[i] * s * (1.0f + c->x[i] * (1.0f - s));
+    c->out[i] = c->accumulate ? c->out[i] + d : d;
+  }
+}
+/* elementwise: split across threads in chunks of at least 16 Ki elements (each element computed once) */
+void ldm_cpu_silu(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_silu);
+  silu_ctx c = {F(0), NULL, F(1), 0};
+  ldm_parallel_for(p->n, 1 << 14, silu_range, &c);
+}
+void ldm_cpu_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_silu_backward);
+  silu_ctx c = {F(0), F(1), F(2), p->accumulate};
+  ldm_parallel_for(p->n, 1 << 14, silu_backward_range, &c);
+}
+/* ================================================================= reduce_sum */
+typedef struct {
+  const ldm_pc_reduce_sum *p;
+  const float *x;
+  float *o;
+} reduce_ctx;
+static void reduce_rows(void *vc, int64_t j0, int64_t j1) {
+  const reduce_ctx *c = vc;
+  const ldm_pc_reduce_sum *p = c->p;
+  for (int64_t j = j0; j < j1; j++) {
+    double s = 0;
+    for (uint32_t o = 0; o < p->O; o++) {
+      const float *r = c->x + ((int64_t)o * p->J + j) * p->I;
+      for (uint32_t i = 0; i < p->I; i++) s += r[i];
+    }
+    float v = (float)(s * p->scale);
+    c->o[j] = p->accumulate ? c->o[j] + v : v;
+  }
+}
+void ldm_cpu_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  reduce_ctx c = {(const ldm_pc_reduce_sum *)n->pc, F(0), F(1)};
+  ldm_parallel_for(c.p->J, 4, reduce_rows, &c);
+}
+/* ================================================================= MSE */
+void ldm_cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_mse_loss);
+  double s = 0;
+  for (uint32_t i = 0; i < p->n; i++) {
+    double d = (double)F(0)[i] - F(1)[i];
+    s += d * d;
+  }
+  F(2)[0] = (float)(s * p->inv_n);
+}
+void ldm_cpu_mse_loss_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_mse_loss_backward);
+  const float *a = F(0), *b = F(1);
+  float gs = p->scale * F(2)[0];
+  float *o = F(3);
+  for (uint32_t i = 0; i < p->n; i++) {
+    float d = gs * (a[i] - b[i]);
+    o[i] = p->accumulate ? o[i] + d : d;
+  }
+}
+/* ================================================================= GEMM */
+typedef struct {
+  const ldm_pc_gemm *p;
+  const float *A, *B, *bias;
+  float *C;
+  float *pa, *pb; /* packed row-major op(A) [M,K] and op(B) [K,N] of the current batch */
+} gemm_ctx;
+
+/* rows [i0,i1) of C = alpha * pa @ pb (+ bias) (+ C) */
+static void gemm_rows(void *vc, int64_t i0, int64_t i1) {
+  const gemm_ctx *c = vc;
+  const ldm_pc_gemm *p = c->p;
+  const int64_t N = p->N, K = p->K;
+  enum { NB = 512, KB = 256 };
+  float acc[4][NB];
+  for (int64_t i = i0; i < i1; i += 4) {
+    int rows = (int)(i1 - i < 4 ? i1 - i : 4);
+    for (int64_t j0 = 0; j0 < N; j0 += NB) {
+      int64_t nj = N - j0 < NB ? N - j0 : NB;
+      for (int r = 0; r < rows; r++)
+        for (int64_t j = 0; j < nj; j++) acc[r][j] = 0.0f;
+      for (int64_t k0 = 0; k0 < K; k0 += KB) {
+        int64_t k1 = K < k0 + KB ? K : k0 + KB;
+        for (int64_t k = k0; k < k1; k++) {
+          const float *brow = c->pb + k * N + j0;
+          for (int r = 0; r < rows; r++) {
+            float a = c->pa[(i + r) * K + k];
+            float *ar = acc[r];
+            for (int64_t j = 0; j < nj; j++) ar[j] += a * brow[j];
+          }
+        }
+      }
+      for (int r = 0; r < rows; r++) {
+        float *crow = c->C + (i + r) * N + j0;
+        for (int64_t j = 0; j < nj; j++) {
+          float v = p->alpha * acc[r][j];
+          if (p->bias_mode == LDM_BIAS_COLS) v += c->bias[j0 + j];
+          else if (p->bias_mode == LDM_BIAS_ROWS) v += c->bias[i + r];
+          crow[j] = p->accumulate ? crow[j] + v : v;
+        }
+      }
+    }
+  }
+}
+
+/* row blocks of 4 */
+static void gemm_blocks(void *vc, int64_t b0, int64_t b1) {
+  const gemm_ctx *c = vc;
+  int64_t i1 = b1 * 4 < (int64_t)c->p->M ? b1 * 4 : (int64_t)c->p->M;
+  gemm_rows(vc, b0 * 4, i1);
+}
+
+static void pack_operands(const ldm_pc_gemm *p, const float *A, const float *B, float *pa, float *pb) {
+  int64_t M = p->M, N = p->N, K = p->K;
+  if (p->ta)
+    for (int64_t i = 0; i < M; i++)
+      for (int64_t k = 0; k < K; k++) pa[i * K + k] = A[k * M + i];
+  else
+    memcpy(pa, A, (size_t)(M * K) * 4);
+  if (p->tb)
+    for (int64_t k = 0; k < K; k++)
+      for (int64_t j = 0; j < N; j++) pb[k * N + j] = B[j * K + k];
+  else
+    memcpy(pb, B, (size_t)(K * N) * 4);
+}
+
+typedef struct {
+  const ldm_pc_gemm *p;
+  void *const *buf;
+} gemm_batches_ctx;
+
+/* many small matrices (attention heads): whole batches per thread, each with its own packing buffers */
+static void gemm_batches(void *vc, int64_t b0, int64_t b1) {
+  const gemm_batches_ctx *c = vc;
+  const ldm_pc_gemm *p = c->p;
+  void *const *buf = c->buf;
+  float *pa = malloc((size_t)(p->M * p->K) * 4), *pb = malloc((size_t)(p->K * p->N) * 4);
+  if (!pa || !pb) {
+    ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU GEMM");
+    abort();
+  }
+  for (int64_t b = b0; b < b1; b++) {
+    const float *A = F(0) + b * p->sA, *B = F(1) + b * p->sB;
+    pack_operands(p, A, B, pa, pb);
+    gemm_ctx g = {p, A, B, F(2), F(3) + b * p->sC, pa, pb};
+    gemm_rows(&g, 0, p->M);
+  }
+  free(pa);
+  free(pb);
+}
+
+void ldm_cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_gemm);
+  int64_t M = p->M, N = p->N, K = p->K;
+  if (p->batch > 1 && M * N * K < (1 << 22) && p->sC != 0) {
+    gemm_batches_ctx c = {p, buf};
+    ldm_parallel_for(p->batch, 1, gemm_batches, &c);
+    return;
+  }
+  float *pa = ldm_malloc((size_t)(M * K) * 4), *pb = ldm_malloc((size_t)(K * N) * 4);
+  if (!pa || !pb) { /* the reference backend cannot report from here; fail loudly */
+    ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU GEMM");
+    abort();
+  }
+  for (uint32_t b = 0; b < p->batch; b++) {
+    const float *A = F(0) + (int64_t)b * p->sA, *B = F(1) + (int64_t)b * p->sB;
+    pack_operands(p, A, B, pa, pb);
+    gemm_ctx c = {p, A, B, F(2), F(3) + (int64_t)b * p->sC, pa, pb};
+    ldm_parallel_for((M + 3) / 4, 2, gemm_blocks, &c);
+  }
+  free(pa);
+  free(pb);
+}
+
+/* ================================================================= broadcast */
+void ldm_cpu_broadcast(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_broadcast);
+  const float *x = F(0);
+  float *o = F(1);
+  for (uint32_t oo = 0; oo < p->O; oo++)
+    for (uint32_t j = 0; j < p->J; j++) {
+      float v = p->alpha * x[(uint64_t)(oo % p->xO) * p->J + j];
+      float *r = o + ((uint64_t)oo * p->J + j) * p->I;
+      for (uint32_t i = 0; i < p->I; i++) r[i] = p->accumulate ? r[i] + v : v;
+    }
+}
+/* ================================================================= SGD / AdamW */
+void ldm_cpu_sgd(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_sgd);
+  float lr;
+  memcpy(&lr, &U(1)[LDM_STEP_LR], 4);
+  for (uint32_t i = 0; i < p->n; i++) F(2)[i] -= lr * F(0)[i];
+}
+/* AdamW consumes the gradient: after the update (or a skipped non-finite step) it is zeroed, so the
+ * next step accumulates from zero; a gradient-accumulation micro-step (step[ACCUM_ONLY]) changes nothing. */
+void ldm_cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_adamw);
+  const float *st = F(0);
+  const float *gs = F(1);
+  float *w = F(2), *m = F(3), *v = F(4), *gr = F(5);
+  if (U(0)[LDM_STEP_ACCUM_ONLY] != 0) return;
+  float gsc = 1.0f;
+  if (p->use_gs) {
+    if (gs[1] != 0.0f) { /* non-finite gradients: skip the step */
+      memset(gr, 0, (size_t)p->n * 4);
+      return;
+    }
+    gsc = gs[0];
+  }
+  float lr = st[LDM_STEP_LR], bc1 = st[LDM_STEP_BC1], bc2 = st[LDM_STEP_BC2];
+  float step_size = lr / bc1, sbc2 = sqrtf(bc2);
+  for (uint32_t i = 0; i < p->n; i++) {
+    float gi = gr[i] * gsc;
+    m[i] = p->beta1 * m[i] + (1.0f - p->beta1) * gi;
+    v[i] = p->beta2 * v[i] + (1.0f - p->beta2) * gi * gi;
+    float denom = sqrtf(v[i]) / sbc2 + p->eps;
+    w[i] = w[i] * (1.0f - lr * p->wd) - step_size * m[i] / denom;
+    gr[i] = 0.0f;
+  }
+}

@@ -1,0 +1,643 @@
+/* CPU twins of the convolution family: conv2d (forward with fused bias, backward-data, backward-weight) and nearest 2x
+ * upsample (forward, backward). NCHW activations, weights [Cout, Cin, k, k], exactly PyTorch's Conv2d
+ * (cross-correlation, zero padding) and Upsample(scale_factor=2, mode="nearest").
+ *
+ * Every conv op is an implicit GEMM: no im2col buffer ever exists in full.
+ *   forward          Y[co][(n,oh,ow)]  = W[co][(ci,kh,kw)] . col[(ci,kh,kw)][(n,oh,ow)]
+ *   backward_data    dx = col2im(W^T . dY)        (GPU: a gather over (co,kh,kw), see conv2d.comp)
+ *   backward_weight  dW[co][(ci,kh,kw)] = sum over (n,oh,ow) of dY[co][.] col[(ci,kh,kw)][.]
+ * The CPU twin (also the production CPU backend) packs panels of the virtual im2col matrix from a
+ * zero-padded copy of the input into thread-local buffers and runs register-blocked vector micro-kernels
+ * (forward; backward_data at stride 1 is the forward of dY with the flipped kernel); backward_weight reads
+ * a channel-last padded input directly; layers with <= 4 output channels use a direct kernel. Work is split
+ * into fixed items (sample groups, samples, weight blocks x depth splits) and every sum has a fixed order,
+ * so results do not depend on the thread count. Measurements: docs/perf.md.
+ * This file: the CPU twins ldm_cpu_<op> (cpu/kernels.h); builders and autodiff: src/ops/conv.c. */
+#include "cpu/kernels.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cpu/pool.h"
+#include "ldm/log.h"
+#include "ops/conv.h"
+
+#if defined(__x86_64__) || defined(__i386__)
+#include <immintrin.h>
+#endif
+
+/* Packing copies short rows (4..32 floats); GCC would turn those loops back into memcpy/memset calls. */
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC optimize("no-tree-loop-distribute-patterns")
+#endif
+
+#define F(i) ((float *)buf[i])
+#define PC(type) const type *p = (const type *)n->pc
+
+#include "cpu/conv_ukernels.h" /* VW, NR, uk_outer, uk_dot, ... */
+
+/* Per-thread scratch buffers, kept between calls (the pool's workers persist): no allocation, page
+ * faults or clearing per node. Contents are undefined; users initialise what they read. The reference
+ * backend cannot report an error from inside a node, so running out of host memory there is fatal (as
+ * in the CPU GEMM). */
+enum { SCRATCH_SLOTS = 6, SLOT_XP = 4, SLOT_WEIGHTS = 5 }; /* packed weights: made by the calling thread */
+static _Thread_local struct {
+  void *raw;
+  size_t cap;
+} scratch_slot[SCRATCH_SLOTS];
+static float *scratch(int slot, int64_t nfloats) {
+  size_t need = (size_t)nfloats * 4 + 64;
+  if (scratch_slot[slot].cap < need) {
+    free(scratch_slot[slot].raw);
+    scratch_slot[slot].raw = ldm_malloc(need);
+    scratch_slot[slot].cap = scratch_slot[slot].raw ? need : 0;
+    if (!scratch_slot[slot].raw) {
+      ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU convolution");
+      abort();
+    }
+  }
+  return (float *)(((uintptr_t)scratch_slot[slot].raw + 63) & ~(uintptr_t)63);
+}
+
+/* short row copies and clears without library calls (runs are often 4..32 floats) */
+static inline void copy_row(float *restrict d, const float *restrict s, int64_t n) {
+  int64_t t = 0;
+  for (; t + VW <= n; t += VW) vstore(d + t, vload(s + t));
+#if defined(__AVX512F__)
+  if (t < n) {
+    __mmask16 m = (__mmask16)((1u << (n - t)) - 1u);
+    _mm512_mask_storeu_ps(d + t, m, _mm512_maskz_loadu_ps(m, s + t));
+  }
+#else
+  for (; t < n; t++) d[t] = s[t];
+#endif
+}
+static inline void zero_row(float *d, int64_t n) {
+  int64_t t = 0;
+  for (; t + VW <= n; t += VW) vstore(d + t, VSPLAT(0.0f));
+#if defined(__AVX512F__)
+  if (t < n) _mm512_mask_storeu_ps(d + t, (__mmask16)((1u << (n - t)) - 1u), _mm512_setzero_ps());
+#else
+  for (; t < n; t++) d[t] = 0.0f;
+#endif
+}
+
+static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
+
+/* ================================================================= CPU im2col machinery */
+typedef struct {
+  int64_t N, Cin, H, W, Cout, Ho, Wo, k, s, pad;
+  int64_t KK, Kd, P, Hp, Wp;
+} geo;
+static geo make_geo(int64_t N, int64_t Cin, int64_t H, int64_t W, int64_t Cout, int64_t k, int64_t s, int64_t pad) {
+  geo G = {N, Cin, H, W, Cout, 0, 0, k, s, pad, k * k, Cin * k * k, 0, H + 2 * pad, W + 2 * pad};
+  G.Ho = (G.Hp - k) / s + 1;
+  G.Wo = (G.Wp - k) / s + 1;
+  G.P = G.Ho * G.Wo;
+  return G;
+}
+static geo geo_of(const ldm_pc_conv2d *p) {
+  return make_geo(p->N, p->Cin, p->H, p->W, p->Cout, p->k, p->stride, p->pad);
+}
+
+/* Zero-padded copy of channels [c0, c0+nc) of samples [n0, n0+ns) of x [N][C][H][W] into
+ * xp [ns][nc][Hp][Wp]: the im2col packs then read it without bounds checks. */
+static void pad_planes(const geo *G, const float *x, int64_t C, int64_t n0, int64_t ns, int64_t c0, int64_t nc,
+                       float *xp) {
+  const int64_t H = G->H, W = G->W, pad = G->pad, Wp = G->Wp, HWp = G->Hp * G->Wp;
+  for (int64_t sn = 0; sn < ns; sn++)
+    for (int64_t c = 0; c < nc; c++) {
+      float *d = xp + (sn * nc + c) * HWp;
+      const float *src = x + ((n0 + sn) * C + c0 + c) * H * W;
+      zero_row(d, pad * Wp);
+      for (int64_t h = 0; h < H; h++) {
+        float *row = d + (pad + h) * Wp;
+        for (int64_t t = 0; t < pad; t++) row[t] = row[pad + W + t] = 0.0f;
+        copy_row(row + pad, src + h * W, W);
+      }
+      zero_row(d + (pad + H) * Wp, pad * Wp);
+    }
+}
+
+/* A run of consecutive columns (flattened (n, oh, ow) output pixels) inside one output row. */
+typedef struct {
+  int64_t n, oh, ow0, ow1, j;
+} run_t;
+static int make_runs(const geo *G, int64_t c0, int64_t nc, run_t *r) {
+  int cnt = 0;
+  for (int64_t c = c0, end = c0 + nc; c < end;) {
+    int64_t n = c / G->P, pix = c % G->P, oh = pix / G->Wo, ow = pix % G->Wo;
+    int64_t len = G->Wo - ow < end - c ? G->Wo - ow : end - c;
+    r[cnt++] = (run_t){n, oh, ow, ow + len, c - c0};
+    c += len;
+  }
+  return cnt;
+}
+
+/* Rows [k0, k0+kc) of the virtual im2col matrix (row kk = (ci, kh, kw)) at the columns of `runs`, into
+ * dst (row stride ld), read from the padded planes xp [samples from n0][nc channels from ci0][Hp][Wp]. */
+static void pack_im2col(const geo *G, const float *xp, int64_t n0, int64_t ci0, int64_t nc, const run_t *runs,
+                        int nruns, int64_t k0, int64_t kc, float *dst, int64_t ld) {
+  const int64_t s = G->s, Wp = G->Wp, HWp = G->Hp * G->Wp;
+  for (int64_t r = 0; r < kc; r++) {
+    int64_t kk = k0 + r, ci = kk / G->KK - ci0, tap = kk % G->KK, kh = tap / G->k, kw = tap % G->k;
+    float *row = dst + r * ld;
+    for (int q = 0; q < nruns; q++) {
+      const run_t *u = &runs[q];
+      const float *src = xp + ((u->n - n0) * nc + ci) * HWp + (u->oh * s + kh) * Wp + kw + u->ow0 * s;
+      int64_t len = u->ow1 - u->ow0;
+      if (s == 1)
+        copy_row(row + u->j, src, len);
+      else
+        for (int64_t t = 0; t < len; t++) row[u->j + t] = src[t * s];
+    }
+  }
+}
+
+/* ================================================================= conv2d forward */
+/* Items are groups of whole samples (about FWD_NC output pixels, at least one sample): pad their
+ * input, then per block of FWD_NC columns pack K-slabs of im2col rows and run the outer-product kernel
+ * over all output channels. Also serves backward-data at stride 1 (a stride-1 convolution of dy). */
+enum { FWD_NC = 4 * NR, FWD_KC = 256 };
+
+typedef struct {
+  geo G;
+  const float *x, *bias; /* bias may be NULL */
+  float *y;
+  const float *wp;       /* [Mp/MR][Kd][MR] */
+  int64_t Mp, spi;       /* padded output channels, samples per item */
+  int accumulate;
+} fwd_ctx;
+
+static void fwd_items(void *vc, int64_t i0, int64_t i1) {
+  const fwd_ctx *c = vc;
+  const geo *G = &c->G;
+  const int64_t ldb = FWD_NC + VW; /* padded: the rows of a micro-panel do not alias in L1 */
+  float *Bp = scratch(0, FWD_KC * ldb);
+  float *Cb = scratch(1, c->Mp * FWD_NC);
+  run_t *runs = (run_t *)scratch(2, (int64_t)(FWD_NC + 2) * (int64_t)(sizeof(run_t) / 4));
+  float *xp = scratch(3, c->spi * G->Cin * G->Hp * G->Wp);
+  for (int64_t it = i0; it < i1; it++) {
+    int64_t n0 = it * c->spi, ns = G->N - n0 < c->spi ? G->N - n0 : c->spi;
+    pad_planes(G, c->x, G->Cin, n0, ns, 0, G->Cin, xp);
+    for (int64_t c0 = n0 * G->P; c0 < (n0 + ns) * G->P; c0 += FWD_NC) {
+      int64_t nc = (n0 + ns) * G->P - c0 < FWD_NC ? (n0 + ns) * G->P - c0 : FWD_NC;
+      int nr = make_runs(G, c0, nc, runs);
+      int64_t njr = (nc + NR - 1) / NR;
+      for (int64_t k0 = 0; k0 < G->Kd; k0 += FWD_KC) {
+        int64_t kc = G->Kd - k0 < FWD_KC ? G->Kd - k0 : FWD_KC;
+        pack_im2col(G, xp, n0, 0, G->Cin, runs, nr, k0, kc, Bp, ldb);
+        if (nc < njr * NR) /* columns past the end: finite values for lanes that are discarded */
+          for (int64_t r = 0; r < kc; r++) zero_row(Bp + r * ldb + nc, njr * NR - nc);
+        for (int64_t jr = 0; jr < njr; jr++)
+          for (int64_t ib = 0; ib < c->Mp / MR; ib++)
+            uk_outer(kc, c->wp + (ib * G->Kd + k0) * MR, Bp + jr * NR, ldb, Cb + ib * MR * FWD_NC + jr * NR, FWD_NC,
+                     k0 > 0);
+      }
+      for (int64_t co = 0; co < G->Cout; co++) {
+        float bv = c->bias ? c->bias[co] : 0.0f;
+        const float *src = Cb + co * FWD_NC;
+        for (int q = 0; q < nr; q++) {
+          const run_t *u = &runs[q];
+          float *d = c->y + (u->n * G->Cout + co) * G->P + u->oh * G->Wo + u->ow0;
+          const float *sv = src + u->j;
+          int64_t len = u->ow1 - u->ow0;
+          if (c->accumulate)
+            for (int64_t t = 0; t < len; t++) d[t] += sv[t] + bv;
+          else
+            for (int64_t t = 0; t < len; t++) d[t] = sv[t] + bv;
+        }
+      }
+    }
+  }
+}
+
+/* Stride 1 and at most 4 output channels (image/latent output layers, and the data gradient of layers
+ * with few input channels): packing would cost more than the arithmetic. Direct convolution in the
+ * padded domain instead: q = oh*Wp + ow over padded-width rows (the columns ow >= Wo are computed and
+ * dropped), and per block of NV_S vectors of q the shifted input rows of every (ci, kh, kw) times the
+ * broadcast weights, summed in (ci, kh, kw) order. Items are samples. */
+#if VW == 16
+#define NV_SMALL(co) ((co) <= 2 ? 8 : 4)
+#else
+#define NV_SMALL(co) ((co) <= 2 ? 4 : 2)
+#endif
+#define DEF_FWD_SMALL(CO)                                                                                        \
+  static void fwd_small_##CO(const fwd_ctx *c, const float *xp, int64_t n) {                                   \
+    enum { NVS = NV_SMALL(CO) };                                                                               \
+    const geo *G = &c->G;                                                                                      \
+    const int64_t HWp = G->Hp * G->Wp, Q = G->Ho * G->Wp;                                                      \
+    int64_t oh = 0, ow = 0; /* output position of q0 */                                                        \
+    for (int64_t q0 = 0; q0 < Q; q0 += NVS * VW) {                                                             \
+      vf acc[CO][NVS];                                                                                         \
+      for (int o = 0; o < CO; o++)                                                                             \
+        for (int v = 0; v < NVS; v++) acc[o][v] = VSPLAT(0.0f);                                                \
+      for (int64_t ci = 0; ci < G->Cin; ci++)                                                                  \
+        for (int64_t kh = 0; kh < G->k; kh++)                                                                  \
+          for (int64_t kw = 0; kw < G->k; kw++) {                                                              \
+            const float *src = xp + ci * HWp + kh * G->Wp + kw + q0;                                           \
+            const float *wv = c->wp + ((ci * G->k + kh) * G->k + kw) * MR;                                     \
+            vf xv[NVS];                                                                                        \
+            for (int v = 0; v < NVS; v++) xv[v] = vload(src + v * VW);                                         \
+            for (int o = 0; o < CO; o++) {                                                                     \
+              vf a = VSPLAT(wv[o]);                                                                            \
+              for (int v = 0; v < NVS; v++) acc[o][v] = VFMA(a, xv[v], acc[o][v]);                             \
+            }                                                                                                  \
+          }                                                                                                    \
+      int64_t nq = Q - q0 < NVS * VW ? Q - q0 : NVS * VW, oh1 = oh, ow1 = ow;                                  \
+      for (int o = 0; o < CO; o++) {                                                                           \
+        float t[NVS * VW];                                                                                     \
+        for (int v = 0; v < NVS; v++) vstore(t + v * VW, acc[o][v]);                                           \
+        float bv = c->bias ? c->bias[o] : 0.0f, *yo = c->y + (n * G->Cout + o) * G->P;                         \
+        oh1 = oh, ow1 = ow;                                                                                    \
+        for (int64_t i = 0; i < nq; i++) {                                                                     \
+          if (ow1 < G->Wo) {                                                                                   \
+            float *d = yo + oh1 * G->Wo + ow1;                                                                 \
+            *d = c->accumulate ? *d + (t[i] + bv) : t[i] + bv;                                                 \
+          }                                                                                                    \
+          if (++ow1 == G->Wp) ow1 = 0, oh1++;                                                                  \
+        }                                                                                                      \
+      }                                                                                                        \
+      oh = oh1, ow = ow1;                                                                                      \
+    }                                                                                                          \
+  }
+DEF_FWD_SMALL(1)
+DEF_FWD_SMALL(2)
+DEF_FWD_SMALL(3)
+DEF_FWD_SMALL(4)
+
+static void fwd_small_items(void *vc, int64_t n0, int64_t n1) {
+  const fwd_ctx *c = vc;
+  const geo *G = &c->G;
+  const int64_t planes = G->Cin * G->Hp * G->Wp, slack = 8 * VW + G->k + G->Wp;
+  float *xp = scratch(3, planes + slack);
+  zero_row(xp + planes, slack); /* read (times weights) only by dropped columns */
+  for (int64_t n = n0; n < n1; n++) {
+    pad_planes(G, c->x, G->Cin, n, 1, 0, G->Cin, xp);
+    switch (G->Cout) {
+    case 1: fwd_small_1(c, xp, n); break;
+    case 2: fwd_small_2(c, xp, n); break;
+    case 3: fwd_small_3(c, xp, n); break;
+    default: fwd_small_4(c, xp, n); break;
+    }
+  }
+}
+
+static void fwd_run(fwd_ctx *c) {
+  if (c->G.s == 1 && c->G.Cout <= 4) {
+    ldm_parallel_for(c->G.N, 1, fwd_small_items, c);
+    return;
+  }
+  c->spi = FWD_NC / c->G.P > 1 ? FWD_NC / c->G.P : 1;
+  ldm_parallel_for((c->G.N + c->spi - 1) / c->spi, 1, fwd_items, c);
+}
+
+void ldm_cpu_conv2d(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_conv2d);
+  fwd_ctx c = {geo_of(p), F(0), p->bias ? F(2) : NULL, F(3), NULL, 0, 0, (int)p->accumulate};
+  const geo *G = &c.G;
+  const float *w = F(1);
+  c.Mp = round_up(G->Cout, MR);
+  float *wp = scratch(SLOT_WEIGHTS, c.Mp * G->Kd);
+  for (int64_t ib = 0; ib < c.Mp / MR; ib++)
+    for (int64_t kk = 0; kk < G->Kd; kk++)
+      for (int r = 0; r < MR; r++) {
+        int64_t co = ib * MR + r;
+        wp[(ib * G->Kd + kk) * MR + r] = co < G->Cout ? w[co * G->Kd + kk] : 0.0f;
+      }
+  c.wp = wp;
+  fwd_run(&c);
+}
+
+/* ================================================================= conv2d backward-data */
+/* Stride 1 (pad <= k-1): dx is the stride-1 convolution of dy padded by k-1-pad with the flipped,
+ * transposed kernel w'[ci][co][kh][kw] = w[co][ci][k-1-kh][k-1-kw]: the forward machinery as is.
+ * Other strides: per sample dcol[(ci,kh,kw)][pix] = W^T . dY[n] in column blocks, scattered (col2im)
+ * into a padded local dx in a fixed order; items are whole samples. */
+enum { BD_NC = 4 * NR };
+
+typedef struct {
+  geo G;
+  const ldm_pc_conv2d *p;
+  const float *dy;
+  float *dx;
+  const float *wtp; /* [Mp/MR][Cout][MR], rows m = (ci, kh, kw) */
+  int64_t Mp;
+} bd_ctx;
+
+static void bd_samples(void *vc, int64_t s0, int64_t s1) {
+  const bd_ctx *c = vc;
+  const geo *G = &c->G;
+  const int64_t ldb = BD_NC + VW, HW = G->H * G->W, HWp = G->Hp * G->Wp;
+  float *Bp = scratch(0, G->Cout * ldb);
+  float *Cb = scratch(1, c->Mp * BD_NC);
+  float *dxp = scratch(3, G->Cin * HWp);
+  run_t *runs = (run_t *)scratch(2, (int64_t)(BD_NC + 2) * (int64_t)(sizeof(run_t) / 4));
+  for (int64_t n = s0; n < s1; n++) {
+    for (int64_t i = 0; i < G->Cin * HWp; i += HWp) zero_row(dxp + i, HWp);
+    for (int64_t pc0 = 0; pc0 < G->P; pc0 += BD_NC) {
+      int64_t nc = G->P - pc0 < BD_NC ? G->P - pc0 : BD_NC;
+      int nr = make_runs(G, n * G->P + pc0, nc, runs);
+      int64_t njr = (nc + NR - 1) / NR;
+      for (int64_t co = 0; co < G->Cout; co++) {
+        copy_row(Bp + co * ldb, c->dy + (n * G->Cout + co) * G->P + pc0, nc);
+        zero_row(Bp + co * ldb + nc, njr * NR - nc);
+      }
+      for (int64_t jr = 0; jr < njr; jr++)
+        for (int64_t ib = 0; ib < c->Mp / MR; ib++)
+          uk_outer(G->Cout, c->wtp + ib * G->Cout * MR, Bp + jr * NR, ldb, Cb + ib * MR * BD_NC + jr * NR, BD_NC, 0);
+      /* col2im: row m = (ci, kh, kw) adds into dxp[ci][oh*s + kh][ow*s + kw] (padded coordinates) */
+      for (int64_t m = 0; m < G->Kd; m++) {
+        int64_t ci = m / G->KK, tap = m % G->KK, kh = tap / G->k, kw = tap % G->k;
+        const float *row = Cb + m * BD_NC;
+        for (int q = 0; q < nr; q++) {
+          const run_t *u = &runs[q];
+          float *d = dxp + ci * HWp + (u->oh * G->s + kh) * G->Wp + kw + u->ow0 * G->s;
+          const float *sv = row + u->j;
+          for (int64_t t = 0; t < u->ow1 - u->ow0; t++) d[t * G->s] += sv[t];
+        }
+      }
+    }
+    float *o = c->dx + n * G->Cin * HW;
+    for (int64_t ci = 0; ci < G->Cin; ci++)
+      for (int64_t h = 0; h < G->H; h++) {
+        const float *sv = dxp + ci * HWp + (h + G->pad) * G->Wp + G->pad;
+        float *d = o + (ci * G->H + h) * G->W;
+        if (c->p->accumulate)
+          for (int64_t t = 0; t < G->W; t++) d[t] += sv[t];
+        else
+          copy_row(d, sv, G->W);
+      }
+  }
+}
+
+void ldm_cpu_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_conv2d);
+  const geo G = geo_of(p);
+  const float *w = F(1);
+  if (G.s == 1 && G.pad <= G.k - 1) {
+    fwd_ctx c = {make_geo(G.N, G.Cout, G.Ho, G.Wo, G.Cin, G.k, 1, G.k - 1 - G.pad), F(0), NULL, F(2), NULL, 0, 0,
+                 (int)p->accumulate};
+    c.Mp = round_up(G.Cin, MR);
+    float *wp = scratch(SLOT_WEIGHTS, c.Mp * c.G.Kd);
+    for (int64_t ib = 0; ib < c.Mp / MR; ib++)
+      for (int64_t co = 0; co < G.Cout; co++)
+        for (int64_t tap = 0; tap < G.KK; tap++)
+          for (int r = 0; r < MR; r++) {
+            int64_t ci = ib * MR + r;
+            float v = ci < G.Cin ? w[(co * G.Cin + ci) * G.KK + G.KK - 1 - tap] : 0.0f;
+            wp[(ib * c.G.Kd + co * G.KK + tap) * MR + r] = v;
+          }
+    c.wp = wp;
+    fwd_run(&c);
+    return;
+  }
+  bd_ctx c = {G, p, F(0), F(2), NULL, 0};
+  c.Mp = round_up(G.Kd, MR);
+  float *wtp = scratch(SLOT_WEIGHTS, c.Mp * G.Cout);
+  for (int64_t ib = 0; ib < c.Mp / MR; ib++)
+    for (int64_t co = 0; co < G.Cout; co++)
+      for (int r = 0; r < MR; r++) {
+        int64_t m = ib * MR + r; /* = ci * KK + tap */
+        wtp[(ib * G.Cout + co) * MR + r] = m < G.Kd ? w[co * G.Kd + m] : 0.0f;
+      }
+  c.wtp = wtp;
+  ldm_parallel_for(G.N, 1, bd_samples, &c);
+}
+
+/* ================================================================= conv2d backward-weight */
+/* Items = (split, block of output channels, block of im2col rows). Each walks its split's output pixels
+ * in fixed chunks: dY rows and im2col rows are packed along the pixel axis and reduced by the dot kernel
+ * into per-element vector partial sums, which are summed lane by lane at the end. */
+enum { BW_CB = 64, BW_MB = 48, BW_DC = 1024 };
+
+typedef struct {
+  geo G;
+  const ldm_pc_conv2d *p;
+  const float *dy, *x;
+  float *out;
+  int64_t ncb, nmb;
+} bw_ctx;
+
+static void bw_items(void *vc, int64_t i0, int64_t i1) {
+  const bw_ctx *c = vc;
+  const geo *G = &c->G;
+  const int64_t ld = BW_DC + VW, HWp = G->Hp * G->Wp;
+  const int64_t max_ns = (BW_DC + G->P - 1) / G->P + 1, max_nci = (BW_MB + G->KK - 1) / G->KK + 1;
+  float *Ap = scratch(0, BW_CB * ld);
+  float *Bp = scratch(1, BW_MB * ld);
+  float *acc = scratch(3, BW_CB * BW_MB * VW);
+  run_t *runs = (run_t *)scratch(2, (int64_t)(BW_DC + 2) * (int64_t)(sizeof(run_t) / 4));
+  float *xpad = scratch(SLOT_XP, max_ns * max_nci * HWp);
+  const int64_t D = G->N * G->P;
+  for (int64_t it = i0; it < i1; it++) {
+    int64_t split = it / (c->ncb * c->nmb), rest = it % (c->ncb * c->nmb);
+    int64_t co0 = rest / c->nmb * BW_CB, m0 = rest % c->nmb * BW_MB;
+    int64_t cn = G->Cout - co0 < BW_CB ? G->Cout - co0 : BW_CB, mn = G->Kd - m0 < BW_MB ? G->Kd - m0 : BW_MB;
+    int64_t cnp = round_up(cn, DI), mnp = round_up(mn, DJ);
+    int64_t ci0 = m0 / G->KK, nci = (m0 + mn - 1) / G->KK - ci0 + 1;
+    int64_t d0 = split * c->p->split_len, d1 = d0 + c->p->split_len < D ? d0 + c->p->split_len : D;
+    for (int64_t i = 0; i < cnp * BW_MB; i++) vstore(acc + i * VW, VSPLAT(0.0f));
+    /* equal chunks of at most BW_DC pixels (multiples of VW but the last) */
+    int64_t nch = (d1 - d0 + BW_DC - 1) / BW_DC, chunk = round_up((d1 - d0 + nch - 1) / (nch > 0 ? nch : 1), VW);
+    for (int64_t dc0 = d0; dc0 < d1; dc0 += chunk) {
+      int64_t dn = d1 - dc0 < chunk ? d1 - dc0 : chunk, dnp = round_up(dn, VW);
+      /* dY rows: per sample a contiguous piece of each channel */
+      for (int64_t cc = dc0; cc < dc0 + dn;) {
+        int64_t n = cc / G->P, pix = cc % G->P;
+        int64_t len = G->P - pix < dc0 + dn - cc ? G->P - pix : dc0 + dn - cc;
+        for (int64_t co = 0; co < cn; co++)
+          copy_row(Ap + co * ld + (cc - dc0), c->dy + (n * G->Cout + co0 + co) * G->P + pix, len);
+        cc += len;
+      }
+      /* im2col rows from the padded input of the chunk's samples */
+      int64_t n0 = dc0 / G->P, ns = (dc0 + dn - 1) / G->P - n0 + 1;
+      pad_planes(G, c->x, G->Cin, n0, ns, ci0, nci, xpad);
+      int nr = make_runs(G, dc0, dn, runs);
+      pack_im2col(G, xpad, n0, ci0, nci, runs, nr, m0, mn, Bp, ld);
+      /* pixels past the chunk and padding rows: zeros (padding rows' sums are discarded) */
+      for (int64_t co = 0; co < cn; co++) zero_row(Ap + co * ld + dn, dnp - dn);
+      for (int64_t m = 0; m < mn; m++) zero_row(Bp + m * ld + dn, dnp - dn);
+      for (int64_t co = cn; co < cnp; co++) zero_row(Ap + co * ld, dnp);
+      for (int64_t m = mn; m < mnp; m++) zero_row(Bp + m * ld, dnp);
+      for (int64_t i = 0; i < cnp; i += DI)
+        for (int64_t j = 0; j < mnp; j += DJ)
+          uk_dot(dnp / VW, Ap + i * ld, ld, Bp + j * ld, ld, acc + (i * BW_MB + j) * VW, BW_MB);
+    }
+    float *o = c->out + split * G->Cout * G->Kd;
+    for (int64_t co = 0; co < cn; co++)
+      for (int64_t mg = 0; mg < mn; mg += 16) { /* acc rows past mnp are zero */
+        float sums[16];
+        hsum16(acc + (co * BW_MB + mg) * VW, sums);
+        float *d = o + (co0 + co) * G->Kd + m0 + mg;
+        for (int64_t m = 0; m < 16 && mg + m < mn; m++) d[m] = c->p->accumulate ? d[m] + sums[m] : sums[m];
+      }
+  }
+}
+
+/* Channel-last path (inputs with many channels): items = (split, block of output channels, chunk of NR
+ * input channels). The chunk's input is padded into channel-last planes xpc[n][hp][wp][NR], so the
+ * im2col column of an output pixel at tap (kh, kw) is NR contiguous floats: the outer-product kernel
+ * reads them through a per-pixel offset table, and only dY is transposed (into [pixel][MR] panels).
+ * C[co][(tap, ci)] accumulates over the split's pixels in fixed chunks and order. */
+enum { BWC_CB = 64, BWC_DC = 256 };
+
+static void bwc_items(void *vc, int64_t i0, int64_t i1) {
+  const bw_ctx *c = vc;
+  const geo *G = &c->G;
+  const int64_t HWp = G->Hp * G->Wp, ldc = (G->KK + TAPS_1) * NR, D = G->N * G->P; /* slack: tap groups */
+  const int64_t max_ns = (BWC_DC + G->P - 1) / G->P + 1;
+  float *At = scratch(0, (BWC_CB + MR) * BWC_DC);
+  float *Cacc = scratch(1, BWC_CB * ldc);
+  int64_t *boff = (int64_t *)scratch(2, 2 * BWC_DC);
+  float *xpc = scratch(SLOT_XP, max_ns * HWp * NR);
+  for (int64_t it = i0; it < i1; it++) {
+    int64_t split = it / (c->ncb * c->nmb), rest = it % (c->ncb * c->nmb);
+    int64_t co0 = rest / c->nmb * BWC_CB, ci0 = rest % c->nmb * NR;
+    int64_t cn = G->Cout - co0 < BWC_CB ? G->Cout - co0 : BWC_CB, cin = G->Cin - ci0 < NR ? G->Cin - ci0 : NR;
+    /* rows per panel: MR, or fewer for layers with few output channels (then taps go in groups) */
+    const int R = cn >= MR ? MR : cn > 2 ? 4 : (int)cn, T = R == MR ? 1 : R == 4 ? TAPS_4 : R == 2 ? TAPS_2 : TAPS_1;
+    int64_t ncp = (cn + R - 1) / R;
+    int64_t d0 = split * c->p->split_len, d1 = d0 + c->p->split_len < D ? d0 + c->p->split_len : D;
+    for (int64_t i = 0; i < ncp * R * ldc; i++) Cacc[i] = 0.0f;
+    int64_t cached = -1; /* the sample in xpc when samples are larger than a chunk */
+    for (int64_t dc0 = d0, dn; dc0 < d1; dc0 += dn) {
+      /* chunks of whole samples when they fit (each sample transposed once), else pieces of one sample */
+      int64_t end = G->P <= BWC_DC ? (dc0 + BWC_DC) / G->P * G->P : (dc0 / G->P + 1) * G->P;
+      if (G->P > BWC_DC && end > dc0 + BWC_DC) end = dc0 + BWC_DC;
+      dn = (end < d1 ? end : d1) - dc0;
+      int64_t n0 = dc0 / G->P, ns = (dc0 + dn - 1) / G->P - n0 + 1;
+      if (!(ns == 1 && n0 == cached)) {
+        cached = G->P > BWC_DC ? n0 : -1;
+        /* channel-last padded input of the chunk's samples (channels past cin and borders are zero) */
+        for (int64_t i = 0; i < ns * HWp; i++) zero_row(xpc + i * NR, NR);
+        for (int64_t sn = 0; sn < ns; sn++)
+        for (int64_t j = 0; j < cin; j++) {
+          const float *src = c->x + ((n0 + sn) * G->Cin + ci0 + j) * G->H * G->W;
+          float *dst = xpc + (sn * HWp + G->pad * G->Wp + G->pad) * NR + j;
+          for (int64_t h = 0; h < G->H; h++)
+            for (int64_t w = 0; w < G->W; w++) dst[(h * G->Wp + w) * NR] = src[h * G->W + w];
+        }
+      }
+      /* pixel offsets and the transposed dY panels At[cp][t][R] */
+      for (int64_t cc = dc0; cc < dc0 + dn;) {
+        int64_t n = cc / G->P, pix = cc % G->P, len = G->P - pix < dc0 + dn - cc ? G->P - pix : dc0 + dn - cc;
+        for (int64_t t = 0; t < len; t++) {
+          int64_t oh = (pix + t) / G->Wo, ow = (pix + t) % G->Wo;
+          boff[cc - dc0 + t] = ((n - n0) * HWp + oh * G->s * G->Wp + ow * G->s) * NR;
+        }
+        for (int64_t cp = 0; cp < ncp; cp++)
+          for (int r = 0; r < R; r++) {
+            int64_t co = cp * R + r;
+            float *dst = At + (cp * dn + (cc - dc0)) * R + r;
+            if (co < cn) {
+              const float *src = c->dy + (n * G->Cout + co0 + co) * G->P + pix;
+              for (int64_t t = 0; t < len; t++) dst[t * R] = src[t];
+            } else {
+              for (int64_t t = 0; t < len; t++) dst[t * R] = 0.0f;
+            }
+          }
+        cc += len;
+      }
+      for (int64_t t0 = 0; t0 < G->KK; t0 += T) {
+        int64_t toff[TAPS_1];
+        for (int j = 0; j < T; j++) { /* a partial last group repeats its last tap into unused columns */
+          int64_t tap = t0 + j < G->KK ? t0 + j : G->KK - 1;
+          toff[j] = ((tap / G->k) * G->Wp + tap % G->k) * NR;
+        }
+        for (int64_t cp = 0; cp < ncp; cp++) {
+          const float *Ac = At + cp * dn * R;
+          float *Cc = Cacc + cp * R * ldc + t0 * NR;
+          switch (R) {
+          case 1: uk_taps_1(dn, Ac, xpc, boff, toff, Cc, ldc); break;
+          case 2: uk_taps_2(dn, Ac, xpc, boff, toff, Cc, ldc); break;
+          case 4: uk_taps_4(dn, Ac, xpc, boff, toff, Cc, ldc); break;
+          default: uk_outer_rows(dn, Ac, xpc + toff[0], boff, Cc, ldc); break;
+          }
+        }
+      }
+    }
+    float *o = c->out + split * G->Cout * G->Kd;
+    for (int64_t co = 0; co < cn; co++)
+      for (int64_t j = 0; j < cin; j++)
+        for (int64_t tap = 0; tap < G->KK; tap++) {
+          float v = Cacc[co * ldc + tap * NR + j], *d = o + ((co0 + co) * G->Cin + ci0 + j) * G->KK + tap;
+          *d = c->p->accumulate ? *d + v : v;
+        }
+  }
+}
+
+void ldm_cpu_conv2d_backward_weight(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_conv2d);
+  bw_ctx c = {geo_of(p), p, F(0), F(1), F(2), 0, 0};
+  if (c.G.Cin % NR == 0 || c.G.Cin > 2 * NR) { /* channel-last path, at most a third of its lanes idle */
+    c.ncb = (c.G.Cout + BWC_CB - 1) / BWC_CB;
+    c.nmb = (c.G.Cin + NR - 1) / NR;
+    ldm_parallel_for((int64_t)p->splits * c.ncb * c.nmb, 1, bwc_items, &c);
+    return;
+  }
+  c.ncb = (c.G.Cout + BW_CB - 1) / BW_CB;
+  c.nmb = (c.G.Kd + BW_MB - 1) / BW_MB;
+  ldm_parallel_for((int64_t)p->splits * c.ncb * c.nmb, 1, bw_items, &c);
+}
+
+/* ================================================================= upsample2x */
+typedef struct {
+  const ldm_pc_upsample2x *p;
+  const float *in;
+  float *out;
+} up_ctx;
+
+static void up_planes(void *vc, int64_t a, int64_t b) {
+  const up_ctx *c = vc;
+  int64_t H = c->p->H, W = c->p->W;
+  for (int64_t pl = a; pl < b; pl++) {
+    const float *x = c->in + pl * H * W;
+    float *y = c->out + pl * 4 * H * W;
+    for (int64_t h = 0; h < H; h++) {
+      float *r0 = y + 2 * h * 2 * W, *r1 = r0 + 2 * W;
+      const float *xr = x + h * W;
+      if (c->p->accumulate)
+        for (int64_t w = 0; w < W; w++) {
+          r0[2 * w] += xr[w];
+          r0[2 * w + 1] += xr[w];
+          r1[2 * w] += xr[w];
+          r1[2 * w + 1] += xr[w];
+        }
+      else {
+        for (int64_t w = 0; w < W; w++) r0[2 * w] = r0[2 * w + 1] = xr[w];
+        memcpy(r1, r0, (size_t)(2 * W) * 4);
+      }
+    }
+  }
+}
+void ldm_cpu_upsample2x(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  up_ctx c = {(const ldm_pc_upsample2x *)n->pc, F(0), F(1)};
+  ldm_parallel_for(c.p->NC, 4, up_planes, &c);
+}
+
+/* dx[h][w] (+)= ((dy[2h][2w] + dy[2h][2w+1]) + dy[2h+1][2w]) + dy[2h+1][2w+1] (the shader's order) */
+static void up_back_planes(void *vc, int64_t a, int64_t b) {
+  const up_ctx *c = vc;
+  int64_t H = c->p->H, W = c->p->W;
+  for (int64_t pl = a; pl < b; pl++) {
+    const float *dy = c->in + pl * 4 * H * W;
+    float *dx = c->out + pl * H * W;
+    for (int64_t h = 0; h < H; h++) {
+      const float *r0 = dy + 2 * h * 2 * W, *r1 = r0 + 2 * W;
+      float *d = dx + h * W;
+      for (int64_t w = 0; w < W; w++) {
+        float s = r0[2 * w] + r0[2 * w + 1];
+        s += r1[2 * w];
+        s += r1[2 * w + 1];
+        d[w] = c->p->accumulate ? d[w] + s : s;
+      }
+    }
+  }
+}
+void ldm_cpu_upsample2x_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  up_ctx c = {(const ldm_pc_upsample2x *)n->pc, F(0), F(1)};
+  ldm_parallel_for(c.p->NC, 4, up_back_planes, &c);
+}

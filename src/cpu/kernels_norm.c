@@ -1,0 +1,271 @@
+/* CPU twins of the norm op family (GroupNorm, softmax, channel concat/split, embedding, timestep
+ * embedding, attention core): the reference and the production CPU backend, named ldm_cpu_<op>
+ * (cpu/kernels.h). Graph builders, autodiff and the op table entries: src/ops/norm.c; launch plans:
+ * src/vk/plan.c. */
+#include "cpu/kernels.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "cpu/pool.h"
+#include "ops/norm.h"
+
+#define F(i) ((float *)buf[i])
+#define U(i) ((uint32_t *)buf[i])
+#define PC(type) const type *p = (const type *)n->pc
+
+/* ---------------------------------------------------------------- launch helpers */
+
+/* double-precision sums with four independent accumulators (fixed order, vectorisable) */
+static double sum_f(const float *x, int64_t n) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    s0 += x[i];
+    s1 += x[i + 1];
+    s2 += x[i + 2];
+    s3 += x[i + 3];
+  }
+  for (; i < n; i++) s0 += x[i];
+  return (s0 + s1) + (s2 + s3);
+}
+static double sumsq_dev(const float *x, int64_t n, double m) {
+  double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+  int64_t i = 0;
+  for (; i + 4 <= n; i += 4) {
+    double d0 = x[i] - m, d1 = x[i + 1] - m, d2 = x[i + 2] - m, d3 = x[i + 3] - m;
+    s0 += d0 * d0;
+    s1 += d1 * d1;
+    s2 += d2 * d2;
+    s3 += d3 * d3;
+  }
+  for (; i < n; i++) {
+    double d = x[i] - m;
+    s0 += d * d;
+  }
+  return (s0 + s1) + (s2 + s3);
+}
+
+/* ================================================================= group_norm */
+typedef struct {
+  const ldm_pc_group_norm *p;
+  const float *x, *gamma, *beta;
+  float *y, *mean, *rstd;
+} gn_ctx;
+static void gn_groups(void *vc, int64_t j0, int64_t j1) {
+  const gn_ctx *c = vc;
+  const ldm_pc_group_norm *p = c->p;
+  const int64_t S = p->S, cg = p->C / p->G, M = cg * S;
+  for (int64_t ng = j0; ng < j1; ng++) {
+    const float *xs = c->x + ng * M;
+    float *ys = c->y + ng * M;
+    double mean = sum_f(xs, M) / (double)M;
+    double var = sumsq_dev(xs, M, mean) / (double)M;
+    float mf = (float)mean, rf = (float)(1.0 / sqrt(var + (double)p->eps));
+    int64_t ch0 = (ng % p->G) * cg;
+    for (int64_t cc = 0; cc < cg; cc++) {
+      float ga = c->gamma[ch0 + cc], be = c->beta[ch0 + cc];
+      const float *xr = xs + cc * S;
+      float *yr = ys + cc * S;
+      for (int64_t i = 0; i < S; i++) {
+        float xh = (xr[i] - mf) * rf;
+        yr[i] = xh * ga + be;
+      }
+    }
+    c->mean[ng] = mf;
+    c->rstd[ng] = rf;
+  }
+}
+void ldm_cpu_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  gn_ctx c = {(const ldm_pc_group_norm *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5)};
+  ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gn_groups, &c);
+}
+/* ================================================================= group_norm_backward */
+typedef struct {
+  const ldm_pc_group_norm_backward *p;
+  const float *x, *gamma, *mean, *rstd, *dy;
+  float *dx, *pg, *pb;
+} gnb_ctx;
+static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
+  const gnb_ctx *c = vc;
+  const ldm_pc_group_norm_backward *p = c->p;
+  const int64_t S = p->S, C = p->C, cg = C / p->G, M = cg * S;
+  for (int64_t ng = j0; ng < j1; ng++) {
+    int64_t nn = ng / p->G, ch0 = (ng % p->G) * cg;
+    float m = c->mean[ng], r = c->rstd[ng];
+    const float *xs = c->x + ng * M, *dys = c->dy + ng * M;
+    double A = 0, B = 0; /* sum gamma dy, sum gamma dy xhat over the group */
+    for (int64_t cc = 0; cc < cg; cc++) {
+      const float *xr = xs + cc * S, *dr = dys + cc * S;
+      double s1 = 0, s2 = 0;
+      for (int64_t i = 0; i < S; i++) {
+        float xh = (xr[i] - m) * r;
+        s1 += (double)dr[i] * xh;
+        s2 += dr[i];
+      }
+      c->pg[nn * C + ch0 + cc] = (float)s1;
+      c->pb[nn * C + ch0 + cc] = (float)s2;
+      A += (double)c->gamma[ch0 + cc] * s2;
+      B += (double)c->gamma[ch0 + cc] * s1;
+    }
+    if (!p->want_dx) continue;
+    float a = (float)(A / (double)M), b = (float)(B / (double)M);
+    float *dxs = c->dx + ng * M;
+    for (int64_t cc = 0; cc < cg; cc++) {
+      float ga = c->gamma[ch0 + cc];
+      const float *xr = xs + cc * S, *dr = dys + cc * S;
+      float *o = dxs + cc * S;
+      for (int64_t i = 0; i < S; i++) {
+        float xh = (xr[i] - m) * r;
+        float v = r * ((ga * dr[i] - a) - xh * b);
+        o[i] = p->accumulate ? o[i] + v : v;
+      }
+    }
+  }
+}
+void ldm_cpu_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  gnb_ctx c = {(const ldm_pc_group_norm_backward *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7)};
+  ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gnb_groups, &c);
+}
+/* ================================================================= softmax */
+typedef struct {
+  uint32_t cols, accumulate;
+  const float *a, *b; /* forward: x; backward: y, dy */
+  float *o;
+} sm_ctx;
+static void sm_rows(void *vc, int64_t r0, int64_t r1) {
+  const sm_ctx *c = vc;
+  const int64_t L = c->cols;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *x = c->a + r * L;
+    float *y = c->o + r * L;
+    float m = x[0];
+    for (int64_t j = 1; j < L; j++) m = x[j] > m ? x[j] : m;
+    double s = 0;
+    for (int64_t j = 0; j < L; j++) {
+      y[j] = expf(x[j] - m);
+      s += y[j];
+    }
+    float sf = (float)s;
+    for (int64_t j = 0; j < L; j++) y[j] = y[j] / sf;
+  }
+}
+void ldm_cpu_softmax(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_softmax);
+  sm_ctx c = {p->cols, 0, F(0), NULL, F(1)};
+  ldm_parallel_for(p->rows, 1 + 4096 / p->cols, sm_rows, &c);
+}
+static void smb_rows(void *vc, int64_t r0, int64_t r1) {
+  const sm_ctx *c = vc;
+  const int64_t L = c->cols;
+  for (int64_t r = r0; r < r1; r++) {
+    const float *y = c->a + r * L, *dy = c->b + r * L;
+    float *dx = c->o + r * L;
+    double s = 0;
+    for (int64_t j = 0; j < L; j++) s += (double)dy[j] * y[j];
+    float sf = (float)s;
+    for (int64_t j = 0; j < L; j++) {
+      float v = y[j] * (dy[j] - sf);
+      dx[j] = c->accumulate ? dx[j] + v : v;
+    }
+  }
+}
+void ldm_cpu_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_softmax_backward);
+  sm_ctx c = {p->cols, p->accumulate, F(0), F(1), F(2)};
+  ldm_parallel_for(p->rows, 1 + 4096 / p->cols, smb_rows, &c);
+}
+/* ================================================================= channel_copy (concat / split) */
+typedef struct {
+  const ldm_pc_channel_copy *p;
+  const float *x;
+  float *o;
+  uint32_t Cw; /* channels written per o */
+} cc_ctx;
+static void cc_rows(void *vc, int64_t r0, int64_t r1) {
+  const cc_ctx *c = vc;
+  const ldm_pc_channel_copy *p = c->p;
+  const int64_t I = p->I;
+  for (int64_t r = r0; r < r1; r++) {
+    int64_t o = r / c->Cw, ch = r % c->Cw;
+    int64_t dc = p->zero_rest ? ch : p->d0 + ch;
+    float *dst = c->o + (o * p->Co + dc) * I;
+    if (dc < p->d0 || dc >= (int64_t)p->d0 + p->Cn) {
+      memset(dst, 0, (size_t)I * 4);
+      continue;
+    }
+    const float *src = c->x + (o * p->Cx + p->c0 + dc - p->d0) * I;
+    if (p->accumulate)
+      for (int64_t i = 0; i < I; i++) dst[i] += src[i];
+    else
+      memcpy(dst, src, (size_t)I * 4);
+  }
+}
+void ldm_cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_channel_copy);
+  cc_ctx c = {p, F(0), F(1), p->zero_rest ? p->Co : p->Cn};
+  ldm_parallel_for((int64_t)p->O * c.Cw, 1 + 16384 / p->I, cc_rows, &c);
+}
+/* ================================================================= embedding */
+/* an index outside the table gives a zero row (and no gradient) instead of reading out of bounds */
+void ldm_cpu_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_embedding);
+  const float *t = F(0);
+  const uint32_t *idx = U(1);
+  float *o = F(2);
+  for (uint32_t b = 0; b < p->B; b++) {
+    if (idx[b] < p->V)
+      memcpy(o + (size_t)b * p->D, t + (size_t)idx[b] * p->D, (size_t)p->D * 4);
+    else
+      memset(o + (size_t)b * p->D, 0, (size_t)p->D * 4);
+  }
+}
+/* dtable[v] (+)= sum over b with idx[b] == v of dy[b], b in increasing order (as the shader) */
+typedef struct {
+  const ldm_pc_embedding_backward *p;
+  const uint32_t *idx;
+  const float *dy;
+  float *dt;
+} embb_ctx;
+static void embb_rows(void *vc, int64_t v0, int64_t v1) {
+  const embb_ctx *c = vc;
+  const ldm_pc_embedding_backward *p = c->p;
+  const int64_t D = p->D;
+  for (int64_t v = v0; v < v1; v++) {
+    float *row = c->dt + v * D;
+    float tmp[256];
+    for (int64_t d0 = 0; d0 < D; d0 += 256) {
+      int64_t nd = D - d0 < 256 ? D - d0 : 256;
+      for (int64_t d = 0; d < nd; d++) tmp[d] = 0.0f;
+      for (uint32_t b = 0; b < p->B; b++) {
+        if (c->idx[b] != (uint32_t)v) continue;
+        const float *src = c->dy + (int64_t)b * D + d0;
+        for (int64_t d = 0; d < nd; d++) tmp[d] += src[d];
+      }
+      for (int64_t d = 0; d < nd; d++) row[d0 + d] = p->accumulate ? row[d0 + d] + tmp[d] : tmp[d];
+    }
+  }
+}
+void ldm_cpu_embedding_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  embb_ctx c = {(const ldm_pc_embedding_backward *)n->pc, U(0), F(1), F(2)};
+  ldm_parallel_for(c.p->V, 1, embb_rows, &c);
+}
+/* ================================================================= timestep_embedding */
+/* The reference twin computes f = exp(-ln(10000) * k / half) and t * f in fp32 (torch float32), then
+ * cos and sin of that fp32 argument; we evaluate cos/sin of the fp32 argument in double. */
+void ldm_cpu_timestep_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_timestep_embedding);
+  const uint32_t *t = U(0);
+  float *o = F(1);
+  const uint32_t H = p->half;
+  for (uint32_t k = 0; k < H; k++) {
+    float v = p->neg_log_base * (float)k;
+    v = v / (float)H;
+    float f = expf(v);
+    for (uint32_t b = 0; b < p->B; b++) {
+      float a = (float)t[b] * f;
+      o[(size_t)b * 2 * H + k] = (float)cos((double)a);
+      o[(size_t)b * 2 * H + H + k] = (float)sin((double)a);
+    }
+  }
+}

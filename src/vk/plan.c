@@ -1,0 +1,265 @@
+/* Vulkan launch plans of every op family: ldm_plan_<op> (vk/plan.h) turns a node into a shader
+ * variant, specialization constants and a grid. Ops without one use ldm_plan_1d_n (core/ops.h). */
+#include "vk/plan.h"
+
+#include <stdbool.h>
+
+#include "ops/basic.h"
+#include "ops/conv.h"
+#include "ops/diffusion.h"
+#include "ops/norm.h"
+
+#define PC(type) const type *p = (const type *)n->pc
+
+/* ################################################################# basic family (src/ops/basic.c) */
+/* ================================================================= fill */
+void ldm_plan_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  ldm_launch_1d(l, "fill", ((const ldm_pc_fill *)n->pc)->n);
+}
+/* ================================================================= philox_fill */
+void ldm_plan_philox_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  ldm_launch_1d(l, "philox_fill", (((const ldm_pc_philox_fill *)n->pc)->n + 3) / 4);
+}
+/* ================================================================= reduce_sum */
+void ldm_plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_reduce_sum);
+  uint64_t terms = (uint64_t)p->O * p->I;
+  if (terms <= 32 || (p->J > 16384 && terms <= 4096)) {
+    ldm_launch_1d(l, "reduce_sum", p->J);
+    l->spec[1] = 1; /* SERIAL */
+    l->nspec = 2;
+    return;
+  }
+  l->shader = "reduce_sum";
+  l->spec[0] = 256;
+  l->spec[1] = 0;
+  l->nspec = 2;
+  l->groups[0] = p->J < 65535 ? p->J : 65535;
+  l->groups[1] = (p->J + 65534) / 65535;
+  l->groups[2] = 1;
+}
+/* ================================================================= MSE */
+void ldm_plan_mse_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  l->shader = "mse_loss";
+  l->spec[0] = 256;
+  l->nspec = 1;
+  l->groups[0] = l->groups[1] = l->groups[2] = 1;
+}
+/* ================================================================= GEMM */
+void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_gemm);
+  /* tiled kernel: 64x64 tile, 16-deep K slab, 256 threads each 4x4; needs 2*64*16*4 = 8 KiB shared */
+  const uint32_t need_shared = 2 * 64 * 16 * 4;
+  bool naive = lim->max_shared < need_shared || lim->max_wg_invocations < 256;
+  if (lim->gemm_naive) naive = true;
+  l->nspec = 0;
+  if (naive) {
+    l->shader = "gemm_naive";
+    l->spec[0] = 16;
+    l->spec[1] = 16;
+    l->nspec = 2;
+    l->groups[0] = (p->N + 15) / 16;
+    l->groups[1] = (p->M + 15) / 16;
+  } else {
+    l->shader = "gemm";
+    l->groups[0] = (p->N + 63) / 64;
+    l->groups[1] = (p->M + 63) / 64;
+  }
+  l->groups[2] = p->batch;
+}
+/* ================================================================= broadcast */
+void ldm_plan_broadcast(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_broadcast);
+  ldm_launch_1d(l, "broadcast", (int64_t)p->O * p->J * p->I);
+}
+
+/* ################################################################# conv family (src/ops/conv.c) */
+/* ================================================================= Vulkan launch plans */
+/* tiled kernels: 64x64 tile, 16-deep slabs of A and B in shared memory ([16][65] floats each) */
+#define CONV_TILED_SHARED (2u * 16u * 65u * 4u)
+
+static bool conv_use_naive(const ldm_dev_limits *lim) {
+  if (lim->conv_naive) return true;
+  return lim->max_shared < CONV_TILED_SHARED || lim->max_wg_invocations < 256;
+}
+
+/* rows x cols output tiles; z = depth splits (backward_weight) or folding of > 65535 column tiles */
+static void conv_plan(const ldm_pc_conv2d *p, const ldm_dev_limits *lim, ldm_launch *l, const char *tiled,
+                      const char *naive, int64_t rows, int64_t cols, uint32_t splits) {
+  if (conv_use_naive(lim)) {
+    ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
+  } else {
+    int64_t tx = (cols + 63) / 64;
+    l->shader = tiled;
+    l->spec[0] = 256;
+    if (splits > 1) {
+      l->groups[0] = (uint32_t)tx;
+      l->groups[2] = splits;
+    } else {
+      l->groups[0] = (uint32_t)(tx < 65535 ? tx : 65535);
+      l->groups[2] = (uint32_t)((tx + 65534) / 65535);
+    }
+    l->groups[1] = (uint32_t)((rows + 63) / 64);
+  }
+  l->spec[1] = p->k;
+  l->spec[2] = p->stride;
+  l->nspec = 3;
+}
+void ldm_plan_conv2d(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_conv2d);
+  conv_plan(p, lim, l, "conv2d", "conv2d_naive", p->Cout, (int64_t)p->N * p->Ho * p->Wo, 1);
+}
+void ldm_plan_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_conv2d);
+  conv_plan(p, lim, l, "conv2d_backward_data", "conv2d_backward_data_naive", p->Cin, (int64_t)p->N * p->H * p->W, 1);
+}
+void ldm_plan_conv2d_backward_weight(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
+                                        ldm_launch *l) {
+  PC(ldm_pc_conv2d);
+  conv_plan(p, lim, l, "conv2d_backward_weight", "conv2d_backward_weight_naive", p->Cout,
+            (int64_t)p->Cin * p->k * p->k, p->splits);
+}
+
+/* ================================================================= upsample2x */
+void ldm_plan_upsample2x(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_upsample2x);
+  ldm_launch_1d(l, "upsample2x", (int64_t)p->NC * p->H * p->W * 4);
+}
+void ldm_plan_upsample2x_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
+                                     ldm_launch *l) {
+  PC(ldm_pc_upsample2x);
+  ldm_launch_1d(l, "upsample2x_backward", (int64_t)p->NC * p->H * p->W);
+}
+
+/* ################################################################# diffusion family (src/ops/diffusion.c) */
+/* ================================================================= single-workgroup scalar losses */
+static void plan_single_wg(ldm_launch *l, const char *shader) {
+  l->shader = shader;
+  l->spec[0] = 256;
+  l->nspec = 1;
+  l->groups[0] = l->groups[1] = l->groups[2] = 1;
+}
+
+/* ================================================================= KL loss */
+void ldm_plan_kl_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  plan_single_wg(l, "kl_loss");
+}
+/* ================================================================= weighted MSE */
+void ldm_plan_weighted_mse(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  plan_single_wg(l, "weighted_mse");
+}
+void ldm_plan_weighted_mse_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
+                                       ldm_launch *l) {
+  ldm_launch_1d(l, "weighted_mse_backward", ((const ldm_pc_weighted_mse_backward *)n->pc)->n);
+}
+/* ================================================================= min-SNR-gamma weights */
+void ldm_plan_min_snr_weight(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  ldm_launch_1d(l, "min_snr_weight", ((const ldm_pc_min_snr_weight *)n->pc)->B);
+}
+/* ================================================================= global grad-norm clip */
+void ldm_plan_grad_norm_partial(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  l->shader = "grad_norm_partial";
+  l->spec[0] = LDM_GN_LOCAL;
+  l->nspec = 1;
+  l->groups[0] = ((const ldm_pc_grad_norm_partial *)n->pc)->groups;
+  l->groups[1] = l->groups[2] = 1;
+}
+void ldm_plan_grad_norm_clip(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  plan_single_wg(l, "grad_norm_clip");
+}
+/* ================================================================= Philox randint / label dropout */
+void ldm_plan_randint(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  ldm_launch_1d(l, "randint", (((const ldm_pc_randint *)n->pc)->n + 3) / 4);
+}
+void ldm_plan_label_dropout(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  ldm_launch_1d(l, "label_dropout", (((const ldm_pc_label_dropout *)n->pc)->n + 3) / 4);
+}
+/* ================================================================= gather rows */
+void ldm_plan_gather_rows(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_gather_rows);
+  ldm_launch_1d(l, g->t[n->in[0]].dtype == LDM_U8 ? "gather_rows_u8" : "gather_rows", (int64_t)p->B * p->row);
+}
+
+/* ################################################################# norm family (src/ops/norm.c) */
+/* ---------------------------------------------------------------- launch helpers */
+
+/* Power-of-two workgroup size for a per-row tree reduction: about `want` invocations, clamped to
+ * [32, 256] and to what the device allows (invocations, and `shared_per_inv` bytes of shared memory
+ * per invocation within max_shared). */
+static uint32_t tree_wg(const ldm_dev_limits *lim, uint64_t want, uint32_t shared_per_inv) {
+  uint32_t ls = 32;
+  while (ls < 256 && ls < want) ls <<= 1;
+  while (ls > 1 && (ls > lim->max_wg_invocations || (uint64_t)ls * shared_per_inv > lim->max_shared)) ls >>= 1;
+  return ls;
+}
+
+/* one workgroup per item, the grid split over x and y when there are more than 65535 items */
+static void per_item_groups(ldm_launch *l, uint64_t items) {
+  if (items < 1) items = 1;
+  l->groups[0] = (uint32_t)(items < 65535 ? items : 65535);
+  l->groups[1] = (uint32_t)((items + 65534) / 65535);
+  l->groups[2] = 1;
+}
+
+/* ================================================================= group_norm */
+void ldm_plan_group_norm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_group_norm);
+  uint64_t M = (uint64_t)(p->C / p->G) * p->S;
+  l->shader = "group_norm";
+  l->spec[0] = tree_wg(lim, M / 2, 4);
+  l->nspec = 1;
+  per_item_groups(l, (uint64_t)p->N * p->G);
+}
+
+/* ================================================================= group_norm_backward */
+void ldm_plan_group_norm_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
+                                     ldm_launch *l) {
+  PC(ldm_pc_group_norm_backward);
+  l->shader = "group_norm_backward";
+  l->spec[0] = tree_wg(lim, p->S, 8);
+  l->nspec = 1;
+  per_item_groups(l, (uint64_t)p->N * p->G);
+}
+/* ================================================================= softmax */
+/* rows of up to 64 columns: one invocation per row (SERIAL); longer rows: a workgroup per row */
+static void plan_softmax_common(uint32_t rows, uint32_t cols, const ldm_dev_limits *lim, ldm_launch *l) {
+  if (cols <= 64) {
+    ldm_launch_1d(l, l->shader, rows);
+    l->spec[1] = 1;
+    l->nspec = 2;
+    return;
+  }
+  l->spec[0] = tree_wg(lim, cols / 4, 4);
+  l->spec[1] = 0;
+  l->nspec = 2;
+  per_item_groups(l, rows);
+}
+void ldm_plan_softmax(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_softmax);
+  l->shader = "softmax";
+  plan_softmax_common(p->rows, p->cols, lim, l);
+}
+void ldm_plan_softmax_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_softmax_backward);
+  l->shader = "softmax_backward";
+  plan_softmax_common(p->rows, p->cols, lim, l);
+}
+/* ================================================================= channel_copy (concat / split) */
+void ldm_plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_channel_copy);
+  ldm_launch_1d(l, "channel_copy", (int64_t)p->O * (p->zero_rest ? p->Co : p->Cn) * p->I);
+}
+/* ================================================================= embedding */
+void ldm_plan_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_embedding);
+  ldm_launch_1d(l, "embedding", (int64_t)p->B * p->D);
+}
+void ldm_plan_embedding_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_embedding_backward);
+  ldm_launch_1d(l, "embedding_backward", (int64_t)p->V * p->D);
+}
+/* ================================================================= timestep_embedding */
+void ldm_plan_timestep_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_timestep_embedding);
+  ldm_launch_1d(l, "timestep_embedding", (int64_t)p->B * p->half);
+}
