@@ -172,6 +172,11 @@ ldm_status ldm_graph_backward(ldm_graph *g, int loss);
 int ldm_grad_target(ldm_graph *g, int t, int *accumulate);
 /* The gradient of an output of a forward node (must exist when backward is called); -1 if none. */
 int ldm_grad_of(const ldm_graph *g, int t);
+/* The common backward emitter: the gradient of input 0 of forward node ni, by one node of op `op` that
+ * reads {a, dy} (a: a tensor of the forward node, dy: the gradient of its output 0) and writes it. pc is
+ * that node's push-constant block; its 32-bit word at acc_offset receives the accumulate flag. */
+ldm_status ldm_emit_unary_backward(ldm_graph *g, int ni, int op, int a, void *pc, uint32_t pc_size,
+                                   size_t acc_offset);
 
 /* Assign arena offsets (a failed graph is refused: its status, the error restored). Activations are
  * packed by liveness (buffers reused when lifetimes do not overlap) unless LDM_NO_MEMPLAN=1. Tensors

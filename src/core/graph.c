@@ -278,6 +278,16 @@ int ldm_grad_target(ldm_graph *g, int t, int *accumulate) {
   return x->grad;
 }
 
+ldm_status ldm_emit_unary_backward(ldm_graph *g, int ni, int op, int a, void *pc, uint32_t pc_size,
+                                   size_t acc_offset) {
+  int x = g->n[ni].in[0], y = g->n[ni].out[0];
+  int acc, dx = ldm_grad_target(g, x, &acc);
+  uint32_t flag = (uint32_t)acc;
+  memcpy((uint8_t *)pc + acc_offset, &flag, sizeof flag);
+  ldm_node_add(g, op, (int[]){a, ldm_grad_of(g, y)}, 2, &dx, 1, pc, pc_size, ldm_op(op)->name);
+  return LDM_OK; /* a refusal fails the graph in ldm_graph_backward */
+}
+
 ldm_status ldm_graph_backward(ldm_graph *g, int loss) {
   if (ldm_graph_check(g, loss) != LDM_OK) return g->status;
   if (loss < 0 || loss >= g->nt)

@@ -1,9 +1,21 @@
 /* The CPU twins of the ops, one per op: ldm_cpu_<op> computes node n on resolved buffers (buf[0..nin)
  * the inputs, buf[nin..nin+nout) the outputs), the reference of its shader and the production CPU
- * backend. Defined in src/cpu/kernels_<family>.c; the op table (ldm_op_desc_<op>.cpu) points here. */
+ * backend. Defined in src/cpu/kernels_<family>.c, the elementwise ones by EW(<op>, ...) in
+ * src/cpu/kernels_elementwise.c; the op table (ldm_op_desc_<op>.cpu) points here. */
 #ifndef LDM_CPU_KERNELS_H
 #define LDM_CPU_KERNELS_H
+#include <string.h>
+
 #include "ldm/graph.h"
+
+/* Helpers shared by the twins: the entry of a per-sample table for timestep t (an out-of-range t reads
+ * the last entry, on both backends) and a float word of the step buffer. */
+static inline uint32_t cpu_tidx(uint32_t t, uint32_t T) { return t < T ? t : T - 1; }
+static inline float cpu_step_f(const uint32_t *st, int w) {
+  float f;
+  memcpy(&f, &st[w], 4);
+  return f;
+}
 
 void ldm_cpu_fill(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_copy(const ldm_graph *g, const ldm_node *n, void *const *buf);

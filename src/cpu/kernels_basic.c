@@ -53,52 +53,7 @@ void ldm_cpu_philox_fill(const ldm_graph *g, const ldm_node *n, void *const *buf
     for (uint32_t k = 0; k < 4 && 4 * b + k < p->n; k++) o[4 * b + k] = v[k];
   }
 }
-/* ================================================================= elementwise binary */
-void ldm_cpu_ew_binary(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_ew_binary);
-  const float *a = F(0), *b = F(1);
-  float *o = F(2);
-  for (uint32_t i = 0; i < p->n; i++) {
-    float r = p->kind == LDM_EW_ADD ? a[i] + b[i] : p->kind == LDM_EW_SUB ? a[i] - b[i] : a[i] * b[i];
-    o[i] = p->accumulate ? o[i] + r : r;
-  }
-}
-/* ================================================================= scale */
-void ldm_cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_ew_scale);
-  const float *x = F(0);
-  float *o = F(1);
-  for (uint32_t i = 0; i < p->n; i++) o[i] = p->accumulate ? o[i] + p->alpha * x[i] : p->alpha * x[i];
-}
-/* ================================================================= SiLU */
-typedef struct {
-  const float *x, *dy;
-  float *out;
-  uint32_t accumulate;
-} silu_ctx;
-static void silu_range(void *vc, int64_t i0, int64_t i1) {
-  const silu_ctx *c = vc;
-  for (int64_t i = i0; i < i1; i++) c->out[i] = c->x[i] / (1.0f + ldm_expf(-c->x[i]));
-}
-static void silu_backward_range(void *vc, int64_t i0, int64_t i1) {
-  const silu_ctx *c = vc;
-  for (int64_t i = i0; i < i1; i++) {
-    float s = 1.0f / (1.0f + ldm_expf(-c->x[i]));
-    float d = c->dy[i] * s * (1.0f + c->x[i] * (1.0f - s));
-    c->out[i] = c->accumulate ? c->out[i] + d : d;
-  }
-}
-/* elementwise: split across threads in chunks of at least 16 Ki elements (each element computed once) */
-void ldm_cpu_silu(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_silu);
-  silu_ctx c = {F(0), NULL, F(1), 0};
-  ldm_parallel_for(p->n, 1 << 14, silu_range, &c);
-}
-void ldm_cpu_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_silu_backward);
-  silu_ctx c = {F(0), F(1), F(2), p->accumulate};
-  ldm_parallel_for(p->n, 1 << 14, silu_backward_range, &c);
-}
+/* elementwise binary, scale, SiLU (and its backward), the MSE backward and SGD: kernels_elementwise.c */
 /* ================================================================= reduce_sum */
 typedef struct {
   const ldm_pc_reduce_sum *p;
@@ -131,16 +86,6 @@ void ldm_cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf) {
     s += d * d;
   }
   F(2)[0] = (float)(s * p->inv_n);
-}
-void ldm_cpu_mse_loss_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_mse_loss_backward);
-  const float *a = F(0), *b = F(1);
-  float gs = p->scale * F(2)[0];
-  float *o = F(3);
-  for (uint32_t i = 0; i < p->n; i++) {
-    float d = gs * (a[i] - b[i]);
-    o[i] = p->accumulate ? o[i] + d : d;
-  }
 }
 /* ================================================================= GEMM */
 typedef struct {
@@ -269,12 +214,6 @@ void ldm_cpu_broadcast(const ldm_graph *g, const ldm_node *n, void *const *buf) 
     }
 }
 /* ================================================================= SGD / AdamW */
-void ldm_cpu_sgd(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_sgd);
-  float lr;
-  memcpy(&lr, &U(1)[LDM_STEP_LR], 4);
-  for (uint32_t i = 0; i < p->n; i++) F(2)[i] -= lr * F(0)[i];
-}
 /* AdamW consumes the gradient: after the update (or a skipped non-finite step) it is zeroed, so the
  * next step accumulates from zero; a gradient-accumulation micro-step (step[ACCUM_ONLY]) changes nothing. */
 void ldm_cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf) {

@@ -2,7 +2,14 @@
  * called by ldm_graph_backward through the op table). Defined with the builders in src/ops/<family>.c. */
 #ifndef LDM_OPS_AUTODIFF_H
 #define LDM_OPS_AUTODIFF_H
+#include <stddef.h>
+
+#include "core/ops.h"
 #include "ldm/graph.h"
+
+/* ldm_emit_unary_backward for a backward op <op> whose push constants ldm_pc_<op> pc end in `accumulate` */
+#define LDM_EMIT_UNARY_BACKWARD(g, ni, op, a, pc)                                                  \
+  ldm_emit_unary_backward((g), (ni), LDM_OP_##op, (a), &(pc), sizeof(pc), offsetof(ldm_pc_##op, accumulate))
 
 ldm_status ldm_bwd_copy(ldm_graph *g, int ni);
 ldm_status ldm_bwd_ew_binary(ldm_graph *g, int ni);

@@ -116,12 +116,9 @@ const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", ldm_cpu_ew_scale, ldm_plan
 
 /* ================================================================= SiLU */
 ldm_status ldm_bwd_silu(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  ldm_pc_silu_backward pc = {(uint32_t)g->t[n.in[0]].numel, (uint32_t)acc};
-  ldm_node_add(g, LDM_OP_silu_backward, (int[]){n.in[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc, sizeof pc,
-               "silu_backward");
-  return LDM_OK;
+  int x = g->n[ni].in[0];
+  ldm_pc_silu_backward pc = {(uint32_t)g->t[x].numel, 0};
+  return LDM_EMIT_UNARY_BACKWARD(g, ni, silu_backward, x, pc);
 }
 int ldm_silu(ldm_graph *g, int x) {
   LDM_INPUTS(g, x);
@@ -149,7 +146,8 @@ int ldm_mean(ldm_graph *g, int x) {
   LDM_INPUTS(g, x);
   return ldm_reduce_sum(g, x, scalar_act(g, "mean"), 1, 1, g->t[x].numel, 1.0f / (float)g->t[x].numel, 0);
 }
-const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", ldm_cpu_reduce_sum, ldm_plan_reduce_sum, ldm_bwd_reduce_sum, 1e-9};
+const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", ldm_cpu_reduce_sum, ldm_plan_reduce_sum, ldm_bwd_reduce_sum,
+                                            1e-9};
 
 /* ================================================================= MSE */
 ldm_status ldm_bwd_mse_loss(ldm_graph *g, int ni) {
@@ -175,8 +173,8 @@ int ldm_mse_loss(ldm_graph *g, int a, int b) {
   return ldm_node_emit(g, LDM_OP_mse_loss, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, "mse_loss");
 }
 const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", ldm_cpu_mse_loss, ldm_plan_mse_loss, ldm_bwd_mse_loss, 1e-9};
-const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward,
-                                                   ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward, ldm_plan_1d_n, NULL,
+                                                   1e-10};
 
 /* ================================================================= GEMM */
 ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
@@ -283,7 +281,8 @@ ldm_status ldm_bwd_broadcast(ldm_graph *g, int ni) {
     ldm_reduce_sum(g, dy, dx, 1, (int64_t)p.O * p.J, p.I, p.alpha, acc);
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", ldm_cpu_broadcast, ldm_plan_broadcast, ldm_bwd_broadcast, 1e-12};
+const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", ldm_cpu_broadcast, ldm_plan_broadcast, ldm_bwd_broadcast,
+                                           1e-12};
 
 ldm_status ldm_bwd_reduce_sum(ldm_graph *g, int ni) {
   ldm_pc_reduce_sum r;

@@ -162,6 +162,7 @@ int ldm_upsample2x(ldm_graph *g, int x) {
   return ldm_node_emit(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x");
 }
 
-const ldm_op_desc ldm_op_desc_upsample2x = {"upsample2x", ldm_cpu_upsample2x, ldm_plan_upsample2x, ldm_bwd_upsample2x, 1e-12};
+const ldm_op_desc ldm_op_desc_upsample2x = {"upsample2x", ldm_cpu_upsample2x, ldm_plan_upsample2x, ldm_bwd_upsample2x,
+                                            1e-12};
 const ldm_op_desc ldm_op_desc_upsample2x_backward = {"upsample2x_backward", ldm_cpu_upsample2x_backward,
                                                      ldm_plan_upsample2x_backward, NULL, 1e-12};

@@ -85,19 +85,15 @@ int ldm_reparam(ldm_graph *g, int mu, int logvar, int eps) {
   return ldm_node_emit(g, LDM_OP_reparam, (int[]){mu, logvar, eps}, 3, &z, 1, &pc, sizeof pc, "reparam");
 }
 const ldm_op_desc ldm_op_desc_reparam = {"reparam", ldm_cpu_reparam, ldm_plan_1d_n, ldm_bwd_reparam, 1e-9};
-const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", ldm_cpu_reparam_backward, ldm_plan_1d_n,
-                                                  NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", ldm_cpu_reparam_backward, ldm_plan_1d_n, NULL,
+                                                  1e-9};
 
 /* ================================================================= clamp */
 ldm_status ldm_bwd_clamp(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_clamp p;
-  memcpy(&p, n.pc, sizeof p);
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  ldm_pc_clamp_backward pc = {p.n, p.lo, p.hi, (uint32_t)acc};
-  ldm_node_add(g, LDM_OP_clamp_backward, (int[]){n.in[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc, sizeof pc,
-               "clamp_backward");
-  return LDM_OK;
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  ldm_pc_clamp_backward pc = {p.n, p.lo, p.hi, 0};
+  return LDM_EMIT_UNARY_BACKWARD(g, ni, clamp_backward, g->n[ni].in[0], pc);
 }
 int ldm_clamp(ldm_graph *g, int x, float lo, float hi) {
   LDM_INPUTS(g, x);
@@ -110,8 +106,7 @@ int ldm_clamp(ldm_graph *g, int x, float lo, float hi) {
   return ldm_node_emit(g, LDM_OP_clamp, &x, 1, &y, 1, &pc, sizeof pc, "clamp");
 }
 const ldm_op_desc ldm_op_desc_clamp = {"clamp", ldm_cpu_clamp, ldm_plan_1d_n, ldm_bwd_clamp, 1e-12};
-const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", ldm_cpu_clamp_backward, ldm_plan_1d_n, NULL,
-                                                1e-12};
+const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", ldm_cpu_clamp_backward, ldm_plan_1d_n, NULL, 1e-12};
 
 /* ================================================================= KL loss */
 ldm_status ldm_bwd_kl_loss(ldm_graph *g, int ni) {
@@ -136,8 +131,8 @@ int ldm_kl_loss(ldm_graph *g, int mu, int logvar) {
   return ldm_node_emit(g, LDM_OP_kl_loss, (int[]){mu, logvar}, 2, &out, 1, &pc, sizeof pc, "kl_loss");
 }
 const ldm_op_desc ldm_op_desc_kl_loss = {"kl_loss", ldm_cpu_kl_loss, ldm_plan_kl_loss, ldm_bwd_kl_loss, 1e-9};
-const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", ldm_cpu_kl_loss_backward, ldm_plan_1d_n,
-                                                  NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", ldm_cpu_kl_loss_backward, ldm_plan_1d_n, NULL,
+                                                  1e-9};
 
 /* ================================================================= q_sample / v_target */
 static ldm_status bwd_q_sample_common(ldm_graph *g, int ni, int v_target) {
@@ -174,8 +169,8 @@ int ldm_v_target(ldm_graph *g, int x0, int noise, int abar, int t) {
 }
 const ldm_op_desc ldm_op_desc_q_sample = {"q_sample", ldm_cpu_q_sample, ldm_plan_1d_n, ldm_bwd_q_sample, 1e-10};
 const ldm_op_desc ldm_op_desc_v_target = {"v_target", ldm_cpu_v_target, ldm_plan_1d_n, ldm_bwd_v_target, 1e-10};
-const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", ldm_cpu_q_sample_backward, ldm_plan_1d_n,
-                                                   NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", ldm_cpu_q_sample_backward, ldm_plan_1d_n, NULL,
+                                                   1e-10};
 
 /* ================================================================= weighted MSE */
 ldm_status ldm_bwd_weighted_mse(ldm_graph *g, int ni) {
@@ -207,8 +202,8 @@ int ldm_weighted_mse(ldm_graph *g, int a, int b, int w) {
   ldm_pc_weighted_mse pc = {(uint32_t)g->t[a].numel, (uint32_t)(g->t[a].numel / B), 1.0f / (float)g->t[a].numel};
   return ldm_node_emit(g, LDM_OP_weighted_mse, (int[]){a, b, w}, 3, &out, 1, &pc, sizeof pc, "weighted_mse");
 }
-const ldm_op_desc ldm_op_desc_weighted_mse = {"weighted_mse", ldm_cpu_weighted_mse, ldm_plan_weighted_mse, ldm_bwd_weighted_mse,
-                                              1e-9};
+const ldm_op_desc ldm_op_desc_weighted_mse = {"weighted_mse", ldm_cpu_weighted_mse, ldm_plan_weighted_mse,
+                                              ldm_bwd_weighted_mse, 1e-9};
 const ldm_op_desc ldm_op_desc_weighted_mse_backward = {"weighted_mse_backward", ldm_cpu_weighted_mse_backward,
                                                        ldm_plan_weighted_mse_backward, NULL, 1e-10};
 
@@ -297,8 +292,8 @@ int ldm_grad_norm_clip(ldm_graph *g, int grads, int step, int gs) {
   ldm_pc_grad_norm_clip p2 = {G};
   return ldm_node_emit(g, LDM_OP_grad_norm_clip, (int[]){scratch, step}, 2, &gs, 1, &p2, sizeof p2, "grad_norm_clip");
 }
-const ldm_op_desc ldm_op_desc_grad_norm_partial = {"grad_norm_partial", ldm_cpu_grad_norm_partial, ldm_plan_grad_norm_partial,
-                                                   NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_grad_norm_partial = {"grad_norm_partial", ldm_cpu_grad_norm_partial,
+                                                   ldm_plan_grad_norm_partial, NULL, 1e-9};
 const ldm_op_desc ldm_op_desc_grad_norm_clip = {"grad_norm_clip", ldm_cpu_grad_norm_clip, ldm_plan_grad_norm_clip, NULL,
                                                 1e-9};
 

@@ -83,7 +83,8 @@ ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni) {
   }
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm, 1e-7};
+const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm,
+                                            1e-7};
 
 /* ================================================================= group_norm_backward */
 const ldm_op_desc ldm_op_desc_group_norm_backward = {"group_norm_backward", ldm_cpu_group_norm_backward,
@@ -91,14 +92,10 @@ const ldm_op_desc ldm_op_desc_group_norm_backward = {"group_norm_backward", ldm_
 
 /* ================================================================= softmax */
 ldm_status ldm_bwd_softmax(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_softmax p;
-  memcpy(&p, n.pc, sizeof p);
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  ldm_pc_softmax_backward pc = {p.rows, p.cols, (uint32_t)acc};
-  ldm_node_add(g, LDM_OP_softmax_backward, (int[]){n.out[0], ldm_grad_of(g, n.out[0])}, 2, &dx, 1, &pc, sizeof pc,
-               "softmax_backward");
-  return LDM_OK;
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  ldm_pc_softmax_backward pc = {p.rows, p.cols, 0};
+  return LDM_EMIT_UNARY_BACKWARD(g, ni, softmax_backward, g->n[ni].out[0], pc); /* reads y */
 }
 int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols) {
   LDM_INPUTS(g, x);
@@ -112,8 +109,8 @@ int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols) {
   return ldm_node_emit(g, LDM_OP_softmax, &x, 1, &y, 1, &pc, sizeof pc, "softmax");
 }
 const ldm_op_desc ldm_op_desc_softmax = {"softmax", ldm_cpu_softmax, ldm_plan_softmax, ldm_bwd_softmax, 1e-6};
-const ldm_op_desc ldm_op_desc_softmax_backward = {"softmax_backward", ldm_cpu_softmax_backward, ldm_plan_softmax_backward,
-                                                  NULL, 1e-6};
+const ldm_op_desc ldm_op_desc_softmax_backward = {"softmax_backward", ldm_cpu_softmax_backward,
+                                                  ldm_plan_softmax_backward, NULL, 1e-6};
 
 /* ================================================================= channel_copy (concat / split) */
 int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t Cx, int64_t Co, int64_t c0,
@@ -141,8 +138,8 @@ ldm_status ldm_bwd_channel_copy(ldm_graph *g, int ni) {
   ldm_channel_copy(g, ldm_grad_of(g, n.out[0]), dx, p.O, p.I, p.Co, p.Cx, p.d0, p.c0, p.Cn, acc, !acc);
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_channel_copy = {"channel_copy", ldm_cpu_channel_copy, ldm_plan_channel_copy, ldm_bwd_channel_copy,
-                                              0};
+const ldm_op_desc ldm_op_desc_channel_copy = {"channel_copy", ldm_cpu_channel_copy, ldm_plan_channel_copy,
+                                              ldm_bwd_channel_copy, 0};
 
 /* dims of an NCHW-like tensor as [O = N, C, I = product of the rest] */
 static bool nci(const ldm_graph *g, int t, int64_t *O, int64_t *C, int64_t *I) {
@@ -190,14 +187,10 @@ int ldm_split(ldm_graph *g, int x, int nparts, int *outs) {
 
 /* ================================================================= embedding */
 ldm_status ldm_bwd_embedding(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_embedding p;
-  memcpy(&p, n.pc, sizeof p);
-  int acc, dt = ldm_grad_target(g, n.in[0], &acc);
-  ldm_pc_embedding_backward pc = {p.B, p.V, p.D, (uint32_t)acc};
-  ldm_node_add(g, LDM_OP_embedding_backward, (int[]){n.in[1], ldm_grad_of(g, n.out[0])}, 2, &dt, 1, &pc, sizeof pc,
-               "embedding_backward");
-  return LDM_OK;
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  ldm_pc_embedding_backward pc = {p.B, p.V, p.D, 0};
+  return LDM_EMIT_UNARY_BACKWARD(g, ni, embedding_backward, g->n[ni].in[1], pc); /* reads the indices */
 }
 int ldm_embedding(ldm_graph *g, int table, int idx) {
   LDM_INPUTS(g, table, idx);

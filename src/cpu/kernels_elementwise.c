@@ -1,0 +1,243 @@
+/* The elementwise CPU twins: every op whose output element i depends only on element i of its inputs
+ * (and on scalars: push constants, a loss gradient, a step-buffer word, a per-sample table entry). One
+ * driver (ew_run) splits the element count, the first word of every such op's push constants, into
+ * parallel chunks; each op contributes only its element function, written once with EW(op, pc type).
+ * Each element is computed once, by the same expression, whatever the split: results do not depend on
+ * the thread count. */
+#include "cpu/kernels.h"
+
+#include <math.h>
+#include <stdbool.h>
+#include <string.h>
+
+#include "cpu/fastmath.h"
+#include "cpu/pool.h"
+#include "ldm/ops.h"
+#include "ldm/step.h"
+#include "ops/basic.h"
+#include "ops/diffusion.h"
+
+#define F(i) ((float *)buf[i])
+#define U(i) ((uint32_t *)buf[i])
+#define EW_CHUNK 16384 /* elements per parallel chunk */
+#define FINAL_STEP 0xffffffffu
+
+/* elements [i0, i1) of a node, given its push constants and resolved buffers */
+typedef void ew_fn(const void *pc, void *const *buf, int64_t i0, int64_t i1);
+typedef struct {
+  ew_fn *fn;
+  const void *pc;
+  void *const *buf;
+} ew_ctx;
+static void ew_chunk(void *vc, int64_t i0, int64_t i1) {
+  const ew_ctx *c = vc;
+  c->fn(c->pc, c->buf, i0, i1);
+}
+static void ew_run(const ldm_node *n, void *const *buf, ew_fn *fn) {
+  uint32_t count; /* every elementwise op's push-constant block starts with `uint n` */
+  memcpy(&count, n->pc, sizeof count);
+  ew_ctx c = {fn, n->pc, buf};
+  ldm_parallel_for(count, EW_CHUNK, ew_chunk, &c);
+}
+/* EW(op, type) { body }: the element function of op over i in [i0, i1), p = its push constants (type),
+ * and the twin ldm_cpu_<op> that runs it. */
+#define EW(op, type)                                                                               \
+  static void ew_##op##_(const type *p, void *const *buf, int64_t i0, int64_t i1);                \
+  static void ew_##op(const void *pc, void *const *buf, int64_t i0, int64_t i1) {                 \
+    ew_##op##_((const type *)pc, buf, i0, i1);                                                     \
+  }                                                                                                \
+  void ldm_cpu_##op(const ldm_graph *g, const ldm_node *n, void *const *buf) { ew_run(n, buf, ew_##op); } \
+  static void ew_##op##_(const type *p, void *const *buf, int64_t i0, int64_t i1)
+
+/* ================================================================= basic family */
+EW(ew_binary, ldm_pc_ew_binary) {
+  const float *a = F(0), *b = F(1);
+  float *o = F(2);
+  for (int64_t i = i0; i < i1; i++) {
+    float r = p->kind == LDM_EW_ADD ? a[i] + b[i] : p->kind == LDM_EW_SUB ? a[i] - b[i] : a[i] * b[i];
+    o[i] = p->accumulate ? o[i] + r : r;
+  }
+}
+
+EW(ew_scale, ldm_pc_ew_scale) {
+  const float *x = F(0);
+  float *o = F(1);
+  for (int64_t i = i0; i < i1; i++) o[i] = p->accumulate ? o[i] + p->alpha * x[i] : p->alpha * x[i];
+}
+
+EW(silu, ldm_pc_silu) {
+  (void)p;
+  const float *x = F(0);
+  float *o = F(1);
+  for (int64_t i = i0; i < i1; i++) o[i] = x[i] / (1.0f + ldm_expf(-x[i]));
+}
+
+EW(silu_backward, ldm_pc_silu_backward) {
+  const float *x = F(0), *dy = F(1);
+  float *o = F(2);
+  for (int64_t i = i0; i < i1; i++) {
+    float s = 1.0f / (1.0f + ldm_expf(-x[i]));
+    float d = dy[i] * s * (1.0f + x[i] * (1.0f - s));
+    o[i] = p->accumulate ? o[i] + d : d;
+  }
+}
+
+EW(mse_loss_backward, ldm_pc_mse_loss_backward) {
+  const float *a = F(0), *b = F(1);
+  float gs = p->scale * F(2)[0];
+  float *o = F(3);
+  for (int64_t i = i0; i < i1; i++) {
+    float d = gs * (a[i] - b[i]);
+    o[i] = p->accumulate ? o[i] + d : d;
+  }
+}
+
+EW(sgd, ldm_pc_sgd) {
+  (void)p;
+  float lr = cpu_step_f(U(1), LDM_STEP_LR);
+  for (int64_t i = i0; i < i1; i++) F(2)[i] -= lr * F(0)[i];
+}
+
+/* ================================================================= diffusion family */
+/* coefficients of (x0, noise): q_sample (sqrt a, sqrt(1-a)); v_target (-sqrt(1-a), sqrt a) */
+static inline void qs_coef(const float *abar, const uint32_t *t, uint32_t T, int64_t b, int v, float *c0, float *cn) {
+  float a = abar[cpu_tidx(t[b], T)];
+  float sa = sqrtf(a), s1a = sqrtf(1.0f - a);
+  *c0 = v ? -s1a : sa;
+  *cn = v ? sa : s1a;
+}
+
+static void qs_rows(const ldm_pc_q_sample *p, void *const *buf, int v, int64_t i0, int64_t i1) {
+  const float *x0 = F(0), *ns = F(1), *abar = F(2);
+  const uint32_t *t = U(3);
+  float *o = F(4);
+  for (int64_t i = i0; i < i1;) {
+    int64_t b = i / p->per, e = (b + 1) * (int64_t)p->per;
+    if (e > i1) e = i1;
+    float c0, cn;
+    qs_coef(abar, t, p->T, b, v, &c0, &cn);
+    for (; i < e; i++) o[i] = c0 * x0[i] + cn * ns[i];
+  }
+}
+
+EW(reparam, ldm_pc_reparam) {
+  const float *mu = F(0), *lv = F(1), *e = F(2);
+  float *z = F(3);
+  for (int64_t i = i0; i < i1; i++) z[i] = mu[i] + expf(0.5f * lv[i]) * e[i];
+}
+
+EW(reparam_backward, ldm_pc_reparam_backward) {
+  const float *lv = F(0), *e = F(1), *dz = F(2);
+  float *dmu = F(3), *dlv = F(4);
+  for (int64_t i = i0; i < i1; i++) {
+    if (p->want_mu) dmu[i] = p->acc_mu ? dmu[i] + dz[i] : dz[i];
+    if (p->want_lv) {
+      float d = dz[i] * 0.5f * expf(0.5f * lv[i]) * e[i];
+      dlv[i] = p->acc_lv ? dlv[i] + d : d;
+    }
+  }
+}
+
+EW(clamp, ldm_pc_clamp) {
+  const float *x = F(0);
+  float *y = F(1);
+  /* comparisons, not fminf/fmaxf: a NaN passes through as in torch.clamp */
+  for (int64_t i = i0; i < i1; i++) y[i] = x[i] < p->lo ? p->lo : x[i] > p->hi ? p->hi : x[i];
+}
+
+EW(clamp_backward, ldm_pc_clamp_backward) {
+  const float *x = F(0), *dy = F(1);
+  float *dx = F(2);
+  for (int64_t i = i0; i < i1; i++) {
+    float d = (x[i] >= p->lo && x[i] <= p->hi) ? dy[i] : 0.0f; /* torch.clamp: bounds included */
+    dx[i] = p->accumulate ? dx[i] + d : d;
+  }
+}
+
+EW(kl_loss_backward, ldm_pc_kl_loss_backward) {
+  const float *mu = F(0), *lv = F(1);
+  float s = p->inv_batch * F(2)[0];
+  float *dmu = F(3), *dlv = F(4);
+  for (int64_t i = i0; i < i1; i++) {
+    if (p->want_mu) {
+      float d = s * mu[i];
+      dmu[i] = p->acc_mu ? dmu[i] + d : d;
+    }
+    if (p->want_lv) {
+      float d = s * 0.5f * (expf(lv[i]) - 1.0f);
+      dlv[i] = p->acc_lv ? dlv[i] + d : d;
+    }
+  }
+}
+
+EW(q_sample, ldm_pc_q_sample) {
+  qs_rows(p, buf, 0, i0, i1);
+}
+
+EW(v_target, ldm_pc_q_sample) {
+  qs_rows(p, buf, 1, i0, i1);
+}
+
+EW(q_sample_backward, ldm_pc_q_sample_backward) {
+  const float *abar = F(0), *dy = F(2);
+  const uint32_t *t = U(1);
+  float *d0 = F(3), *dn = F(4);
+  for (int64_t i = i0; i < i1;) {
+    int64_t b = i / p->per, e = (b + 1) * (int64_t)p->per;
+    if (e > i1) e = i1;
+    float c0, cn;
+    qs_coef(abar, t, p->T, b, (int)p->v_target, &c0, &cn);
+    for (; i < e; i++) {
+      if (p->want_x0) d0[i] = p->acc_x0 ? d0[i] + c0 * dy[i] : c0 * dy[i];
+      if (p->want_noise) dn[i] = p->acc_noise ? dn[i] + cn * dy[i] : cn * dy[i];
+    }
+  }
+}
+
+EW(weighted_mse_backward, ldm_pc_weighted_mse_backward) {
+  const float *a = F(0), *b = F(1), *w = F(2);
+  float s = p->scale * F(3)[0];
+  float *o = F(4);
+  for (int64_t i = i0; i < i1;) {
+    int64_t bb = i / p->per, e = (bb + 1) * (int64_t)p->per;
+    if (e > i1) e = i1;
+    float sw = s * w[bb];
+    for (; i < e; i++) {
+      float d = sw * (a[i] - b[i]);
+      o[i] = p->accumulate ? o[i] + d : d;
+    }
+  }
+}
+
+EW(cfg_combine, ldm_pc_cfg_combine) {
+  const float *c = F(0), *u = F(0) + p->n;
+  float *o = F(1);
+  for (int64_t i = i0; i < i1; i++) o[i] = u[i] + p->scale * (c[i] - u[i]);
+}
+
+EW(ema, ldm_pc_ema) {
+  const float *w = F(0);
+  float d = cpu_step_f(U(1), LDM_STEP_EMA), od = 1.0f - d;
+  float *e = F(2);
+  if (U(1)[LDM_STEP_ACCUM_ONLY] != 0) return;
+  for (int64_t i = i0; i < i1; i++) e[i] = d * e[i] + od * w[i];
+}
+
+/* x_prev = c_x0 x0_hat + c_xt x_t + c_eps eps_hat + sigma noise (ldm_sampler_coefs_make, per chunk: the
+ * same coefficients from the same step-buffer words) */
+EW(sampler_step, ldm_pc_sampler_step) {
+  const float *x = F(0), *mo = F(1), *abar = F(2), *ns = F(3);
+  const uint32_t *st = U(4);
+  float *o = F(5);
+  uint32_t t = st[LDM_STEP_USER], tp = st[LDM_STEP_USER + 1];
+  float at = abar[cpu_tidx(t, p->T)], ap = tp == FINAL_STEP ? 1.0f : abar[cpu_tidx(tp, p->T)];
+  ldm_sampler_coefs c;
+  ldm_sampler_coefs_make(at, ap, (int)p->kind, p->eta, &c);
+  bool v = p->v_pred != 0;
+  for (int64_t i = i0; i < i1; i++) {
+    float xt = x[i], m = mo[i];
+    float x0 = v ? c.sa * xt - c.s1a * m : (xt - c.s1a * m) / c.sa;
+    float eps = v ? c.s1a * xt + c.sa * m : m;
+    o[i] = c.c_x0 * x0 + c.c_xt * xt + c.c_eps * eps + c.sigma * ns[i];
+  }
+}
