@@ -16,17 +16,6 @@ layout(std430, binding = 1) readonly buffer B { float b[]; };
 layout(std430, binding = 2) buffer Out { float o[]; };
 float f(uint i) { return pc.kind == 0u ? a[i] + b[i] : pc.kind == 1u ? a[i] - b[i] : a[i] * b[i]; }
 
-#elif defined(LDM_VARIANT_SILU_BACKWARD)
-// dx (+)= dy s (1 + x (1 - s)), s = sigmoid(x)
-#define EW_ACCUMULATE
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) readonly buffer DY { float dy[]; };
-layout(std430, binding = 2) buffer DX { float o[]; };
-float f(uint i) {
-  float s = 1.0 / (1.0 + exp(-x[i]));
-  return dy[i] * s * (1.0 + x[i] * (1.0 - s));
-}
-
 #elif defined(LDM_VARIANT_CLAMP_BACKWARD)
 // dx (+)= dy where lo <= x <= hi (torch.clamp's gradient: bounds included), else 0
 #define EW_ACCUMULATE
@@ -67,6 +56,16 @@ layout(std430, binding = 1) readonly buffer LV { float lv[]; };
 layout(std430, binding = 2) readonly buffer E { float e[]; };
 layout(std430, binding = 3) writeonly buffer Z { float o[]; };
 float f(uint i) { return mu[i] + exp(0.5 * lv[i]) * e[i]; }
+
+#elif defined(LDM_ACT_BACKWARD)
+// the backward op of an activation (`act` in the manifest): dx (+)= LDM_ACT_BACKWARD(x, dy),
+// LDM_ACT_BACKWARD = act_<name>_backward of activations.glsl
+#define EW_ACCUMULATE
+#include "activations.glsl"
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) readonly buffer DY { float dy[]; };
+layout(std430, binding = 2) buffer DX { float o[]; };
+float f(uint i) { return LDM_ACT_BACKWARD(x[i], dy[i]); }
 
 #else
 #error binary.comp: no elementwise op for this variant

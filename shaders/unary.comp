@@ -21,11 +21,6 @@ layout(std430, binding = 0) readonly buffer In { uint x[]; };
 layout(std430, binding = 1) writeonly buffer Out { uint o[]; };
 uint f(uint i) { return x[i]; }
 
-#elif defined(LDM_VARIANT_SILU)
-layout(std430, binding = 0) readonly buffer X { float x[]; };
-layout(std430, binding = 1) writeonly buffer Y { float o[]; };
-float f(uint i) { return x[i] / (1.0 + exp(-x[i])); }
-
 #elif defined(LDM_VARIANT_CLAMP)
 // y = clamp(x, lo, hi) by comparisons (a NaN passes through, as in torch.clamp)
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -50,6 +45,13 @@ float f(uint i) {
   float c = x[i], u = x[pc.n + i];
   return u + pc.scale * (c - u);
 }
+
+#elif defined(LDM_ACT)
+// an activation op (`act` in the manifest): y = LDM_ACT(x), LDM_ACT = act_<name> of activations.glsl
+#include "activations.glsl"
+layout(std430, binding = 0) readonly buffer X { float x[]; };
+layout(std430, binding = 1) writeonly buffer Y { float o[]; };
+float f(uint i) { return LDM_ACT(x[i]); }
 
 #else
 #error unary.comp: no elementwise op for this variant

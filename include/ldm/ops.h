@@ -5,6 +5,8 @@
 #ifndef LDM_OPS_H
 #define LDM_OPS_H
 #include "ldm/graph.h"
+/* the activations (ldm_silu ...): builders generated from the `act` entries of the op manifest */
+#include "ldm/activations.h"
 
 #ifdef __cplusplus
 extern "C" {
@@ -29,8 +31,6 @@ int ldm_ew_binary(ldm_graph *g, int kind, int a, int b, int out, int accumulate)
 /* out = alpha * x (+ out when accumulate) */
 int ldm_scale(ldm_graph *g, int x, float alpha);
 int ldm_ew_scale(ldm_graph *g, int x, int out, float alpha, int accumulate);
-
-int ldm_silu(ldm_graph *g, int x);
 
 /* General reduction over a [O, J, I] view of x: out[j] (+)= scale * sum_{o,i} x[o][j][i].
  * Deterministic fixed-order tree, no atomics. */

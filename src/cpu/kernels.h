@@ -22,8 +22,13 @@ void ldm_cpu_copy(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_philox_fill(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_ew_binary(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf);
-void ldm_cpu_silu(const ldm_graph *g, const ldm_node *n, void *const *buf);
-void ldm_cpu_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+/* the activation ops (ldm_act_list.h, from the `act` entries of src/ops/ops.def): ldm_cpu_NAME and
+ * ldm_cpu_NAME_backward run the element functions ldm_cpu_act_NAME[_backward] (kernels_elementwise.c) */
+#define LDM_ACT(a)                                                                                 \
+  void ldm_cpu_##a(const ldm_graph *g, const ldm_node *n, void *const *buf);                       \
+  void ldm_cpu_##a##_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+#include "ldm_act_list.h"
+#undef LDM_ACT
 void ldm_cpu_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_mse_loss_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);

@@ -65,23 +65,6 @@ EW(ew_scale, ldm_pc_ew_scale) {
   for (int64_t i = i0; i < i1; i++) o[i] = p->accumulate ? o[i] + p->alpha * x[i] : p->alpha * x[i];
 }
 
-EW(silu, ldm_pc_silu) {
-  (void)p;
-  const float *x = F(0);
-  float *o = F(1);
-  for (int64_t i = i0; i < i1; i++) o[i] = x[i] / (1.0f + ldm_expf(-x[i]));
-}
-
-EW(silu_backward, ldm_pc_silu_backward) {
-  const float *x = F(0), *dy = F(1);
-  float *o = F(2);
-  for (int64_t i = i0; i < i1; i++) {
-    float s = 1.0f / (1.0f + ldm_expf(-x[i]));
-    float d = dy[i] * s * (1.0f + x[i] * (1.0f - s));
-    o[i] = p->accumulate ? o[i] + d : d;
-  }
-}
-
 EW(mse_loss_backward, ldm_pc_mse_loss_backward) {
   const float *a = F(0), *b = F(1);
   float gs = p->scale * F(2)[0];
@@ -97,6 +80,37 @@ EW(sgd, ldm_pc_sgd) {
   float lr = cpu_step_f(U(1), LDM_STEP_LR);
   for (int64_t i = i0; i < i1; i++) F(2)[i] -= lr * F(0)[i];
 }
+
+/* ================================================================= activations */
+/* The element functions of the activation ops (`act NAME` in src/ops/ops.def): y = ldm_cpu_act_NAME(x),
+ * dx = ldm_cpu_act_NAME_backward(x, dy), the expressions of act_NAME[_backward] in shaders/activations.glsl
+ * in the same order (ldm_expf for exp). The twins ldm_cpu_NAME[_backward] below run them. */
+
+/* silu: y = x sigmoid(x); dx = dy s (1 + x (1 - s)), s = sigmoid(x) */
+static inline float ldm_cpu_act_silu(float x) { return x / (1.0f + ldm_expf(-x)); }
+static inline float ldm_cpu_act_silu_backward(float x, float dy) {
+  float s = 1.0f / (1.0f + ldm_expf(-x));
+  return dy * s * (1.0f + x * (1.0f - s));
+}
+
+/* the twins of every activation of ldm_act_list.h: NAME (x -> y) and NAME_backward (x, dy -> dx (+)=) */
+#define LDM_ACT(a)                                                                                 \
+  EW(a, ldm_pc_##a) {                                                                              \
+    (void)p;                                                                                       \
+    const float *x = F(0);                                                                         \
+    float *o = F(1);                                                                               \
+    for (int64_t i = i0; i < i1; i++) o[i] = ldm_cpu_act_##a(x[i]);                                \
+  }                                                                                                \
+  EW(a##_backward, ldm_pc_##a##_backward) {                                                        \
+    const float *x = F(0), *dy = F(1);                                                             \
+    float *o = F(2);                                                                               \
+    for (int64_t i = i0; i < i1; i++) {                                                            \
+      float d = ldm_cpu_act_##a##_backward(x[i], dy[i]);                                           \
+      o[i] = p->accumulate ? o[i] + d : d;                                                         \
+    }                                                                                              \
+  }
+#include "ldm_act_list.h"
+#undef LDM_ACT
 
 /* ================================================================= diffusion family */
 /* coefficients of (x0, noise): q_sample (sqrt a, sqrt(1-a)); v_target (-sqrt(1-a), sqrt a) */

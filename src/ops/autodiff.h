@@ -1,5 +1,6 @@
 /* Backward emitters: ldm_bwd_<op> appends the backward nodes of forward node ni (reverse-mode autodiff,
- * called by ldm_graph_backward through the op table). Defined with the builders in src/ops/<family>.c. */
+ * called by ldm_graph_backward through the op table). Defined with the builders in src/ops/<family>.c (those of
+ * the activation ops in the generated ldm_act_ops.c). */
 #ifndef LDM_OPS_AUTODIFF_H
 #define LDM_OPS_AUTODIFF_H
 #include <stddef.h>
@@ -14,7 +15,6 @@
 ldm_status ldm_bwd_copy(ldm_graph *g, int ni);
 ldm_status ldm_bwd_ew_binary(ldm_graph *g, int ni);
 ldm_status ldm_bwd_ew_scale(ldm_graph *g, int ni);
-ldm_status ldm_bwd_silu(ldm_graph *g, int ni);
 ldm_status ldm_bwd_mse_loss(ldm_graph *g, int ni);
 ldm_status ldm_bwd_gemm(ldm_graph *g, int ni);
 ldm_status ldm_bwd_broadcast(ldm_graph *g, int ni);

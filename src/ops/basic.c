@@ -1,7 +1,8 @@
-/* Basic op family: fill, copy, Philox fill, elementwise, SiLU, reductions, MSE, GEMM, SGD, AdamW. This
- * file: the graph builders, the backward emitters ldm_bwd_<op> (ops/autodiff.h) and the op table
- * entries ldm_op_desc_<op>; the CPU twins ldm_cpu_<op> are in src/cpu/kernels_basic.c, the Vulkan
- * launch plans ldm_plan_<op> in src/vk/plan.c. */
+/* Basic op family: fill, copy, Philox fill, elementwise, reductions, MSE, GEMM, SGD, AdamW (the activations,
+ * SiLU ...: the generated ldm_act_ops.c, from the `act` entries of src/ops/ops.def). This file: the graph
+ * builders, the backward emitters ldm_bwd_<op> (ops/autodiff.h) and the op table entries ldm_op_desc_<op>;
+ * the CPU twins ldm_cpu_<op> are in src/cpu/kernels_basic.c, the Vulkan launch plans ldm_plan_<op> in
+ * src/vk/plan.c. */
 #include "ops/basic.h"
 
 #include <stdio.h>
@@ -113,21 +114,6 @@ int ldm_scale(ldm_graph *g, int x, float alpha) {
   return ldm_ew_scale(g, x, out, alpha, 0);
 }
 const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", ldm_cpu_ew_scale, ldm_plan_1d_n, ldm_bwd_ew_scale, 1e-12};
-
-/* ================================================================= SiLU */
-ldm_status ldm_bwd_silu(ldm_graph *g, int ni) {
-  int x = g->n[ni].in[0];
-  ldm_pc_silu_backward pc = {(uint32_t)g->t[x].numel, 0};
-  return LDM_EMIT_UNARY_BACKWARD(g, ni, silu_backward, x, pc);
-}
-int ldm_silu(ldm_graph *g, int x) {
-  LDM_INPUTS(g, x);
-  int out = new_like(g, x, "silu");
-  ldm_pc_silu pc = {(uint32_t)g->t[x].numel};
-  return ldm_node_emit(g, LDM_OP_silu, &x, 1, &out, 1, &pc, sizeof pc, "silu");
-}
-const ldm_op_desc ldm_op_desc_silu = {"silu", ldm_cpu_silu, ldm_plan_1d_n, ldm_bwd_silu, 1e-10};
-const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", ldm_cpu_silu_backward, ldm_plan_1d_n, NULL, 1e-10};
 
 /* ================================================================= reduce_sum */
 int ldm_reduce_sum(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, float scale, int accumulate) {

@@ -60,23 +60,29 @@ void ldm_ref_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   for (uint32_t i = 0; i < p->n; i++) ref_store(&RF(1)[i], p->accumulate, (double)p->alpha * RF(0)[i]);
 }
 
-/* y = x sigmoid(x) */
-void ldm_ref_silu(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  RPC(ldm_pc_silu);
-  for (uint32_t i = 0; i < p->n; i++) {
-    double x = RF(0)[i];
-    RF(1)[i] = (float)(x / (1.0 + exp(-x)));
-  }
+/* ---- activations: the element functions of the activation ops (`act NAME` in src/ops/ops.def) in double,
+ * y = ldm_ref_act_NAME(x), dx = ldm_ref_act_NAME_backward(x, dy); ldm_ref_NAME[_backward] below run them */
+
+/* silu: y = x sigmoid(x); dx = dy s (1 + x (1 - s)), s = sigmoid(x) */
+static double ldm_ref_act_silu(double x) { return x / (1.0 + exp(-x)); }
+static double ldm_ref_act_silu_backward(double x, double dy) {
+  double s = 1.0 / (1.0 + exp(-x));
+  return dy * s * (1.0 + x * (1.0 - s));
 }
 
-/* dx (+)= dy s (1 + x (1 - s)), s = sigmoid(x). in: x, dy */
-void ldm_ref_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  RPC(ldm_pc_silu_backward);
-  for (uint32_t i = 0; i < p->n; i++) {
-    double x = RF(0)[i], s = 1.0 / (1.0 + exp(-x));
-    ref_store(&RF(2)[i], p->accumulate, RF(1)[i] * s * (1.0 + x * (1.0 - s)));
+/* the references of every activation of ldm_act_list.h: y = act(x); dx (+)= act'(x) dy. in: x (, dy) */
+#define LDM_ACT(a)                                                                                 \
+  void ldm_ref_##a(const ldm_graph *g, const ldm_node *n, void *const *buf) {                      \
+    RPC(ldm_pc_##a);                                                                               \
+    for (uint32_t i = 0; i < p->n; i++) RF(1)[i] = (float)ldm_ref_act_##a(RF(0)[i]);               \
+  }                                                                                                \
+  void ldm_ref_##a##_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {           \
+    RPC(ldm_pc_##a##_backward);                                                                    \
+    for (uint32_t i = 0; i < p->n; i++)                                                            \
+      ref_store(&RF(2)[i], p->accumulate, ldm_ref_act_##a##_backward(RF(0)[i], RF(1)[i]));         \
   }
-}
+#include "ldm_act_list.h"
+#undef LDM_ACT
 
 /* x [O, J, I] -> out[J] (+)= scale sum_{o, i} x[o][j][i] */
 void ldm_ref_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf) {
