@@ -93,6 +93,23 @@ static inline float ldm_cpu_act_silu_backward(float x, float dy) {
   return dy * s * (1.0f + x * (1.0f - s));
 }
 
+/* gelu (exact): y = x Phi(x), dx = dy (Phi(x) + x phi(x)); erfc(|z|) by Abramowitz-Stegun 7.1.26 (|error|
+ * < 1.5e-7) as in activations.glsl, Phi from it without cancellation for x < 0 */
+static inline float cpu_erfc_abs(float z) {
+  float a = fabsf(z);
+  float t = 1.0f / (1.0f + 0.3275911f * a);
+  float p = ((((1.061405429f * t - 1.453152027f) * t + 1.421413741f) * t - 0.284496736f) * t + 0.254829592f) * t;
+  return p * ldm_expf(-(a * a));
+}
+static inline float cpu_gauss_cdf(float x) {
+  float q = 0.5f * cpu_erfc_abs(x * 0.70710678118654752f);
+  return x >= 0.0f ? 1.0f - q : q;
+}
+static inline float ldm_cpu_act_gelu(float x) { return x * cpu_gauss_cdf(x); }
+static inline float ldm_cpu_act_gelu_backward(float x, float dy) {
+  return dy * (cpu_gauss_cdf(x) + x * (0.39894228040143268f * ldm_expf(-0.5f * (x * x))));
+}
+
 /* the twins of every activation of ldm_act_list.h: NAME (x -> y) and NAME_backward (x, dy -> dx (+)=) */
 #define LDM_ACT(a)                                                                                 \
   EW(a, ldm_pc_##a) {                                                                              \

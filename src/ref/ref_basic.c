@@ -70,6 +70,15 @@ static double ldm_ref_act_silu_backward(double x, double dy) {
   return dy * s * (1.0 + x * (1.0 - s));
 }
 
+/* gelu (exact, torch.nn.GELU()): y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); dx = dy (Phi(x) + x phi(x)),
+ * phi(x) = exp(-x^2 / 2) / sqrt(2 pi); Phi by libm's erfc: 0.5 erfc(-x / sqrt 2) = 0.5 (1 + erf(x / sqrt 2)),
+ * accurate in the negative tail too */
+static double ref_gauss_cdf(double x) { return 0.5 * erfc(-x * 0.70710678118654752440); }
+static double ldm_ref_act_gelu(double x) { return x * ref_gauss_cdf(x); }
+static double ldm_ref_act_gelu_backward(double x, double dy) {
+  return dy * (ref_gauss_cdf(x) + x * 0.39894228040143268 * exp(-0.5 * x * x));
+}
+
 /* the references of every activation of ldm_act_list.h: y = act(x); dx (+)= act'(x) dy. in: x (, dy) */
 #define LDM_ACT(a)                                                                                 \
   void ldm_ref_##a(const ldm_graph *g, const ldm_node *n, void *const *buf) {                      \
