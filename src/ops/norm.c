@@ -179,10 +179,9 @@ int ldm_split(ldm_graph *g, int x, int nparts, int *outs) {
   memcpy(shape, g->t[x].shape, sizeof shape);
   int64_t Cp = C / nparts;
   shape[1] = Cp;
-  int refusals = g->refusals;
   for (int k = 0; k < nparts; k++)
     outs[k] = ldm_channel_copy(g, x, new_act(g, "split", g->t[x].ndim, shape), O, I, C, Cp, k * Cp, 0, Cp, 0, 0);
-  return g->refusals == refusals ? outs[0] : LDM_NONE; /* every part, or the none id */
+  return ldm_graph_status(g) == LDM_OK ? outs[0] : LDM_NONE; /* every part, or the none id */
 }
 
 /* ================================================================= embedding */
