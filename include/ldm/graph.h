@@ -169,6 +169,11 @@ ldm_status ldm_graph_backward(ldm_graph *g, int loss);
 int ldm_grad_target(ldm_graph *g, int t, int *accumulate);
 /* The gradient of an output of a forward node (must exist when backward is called); -1 if none. */
 int ldm_grad_of(const ldm_graph *g, int t);
+/* The same for emitters, by position in forward node ni: ldm_grad_out is the gradient of output k
+ * (ldm_grad_of); ldm_grad_in the gradient target of input k (ldm_grad_target, *accumulate set), or -1
+ * with *accumulate 0 when that input takes no gradient (does not require grad, or refused). */
+int ldm_grad_out(const ldm_graph *g, int ni, int k);
+int ldm_grad_in(ldm_graph *g, int ni, int k, int *accumulate);
 /* The common backward emitter: the gradient of input 0 of forward node ni, by one node of op `op` that
  * reads {a, dy} (a: a tensor of the forward node, dy: the gradient of its output 0) and writes it. pc is
  * that node's push-constant block; its 32-bit word at acc_offset receives the accumulate flag. */

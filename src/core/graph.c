@@ -276,13 +276,20 @@ int ldm_grad_target(ldm_graph *g, int t, int *accumulate) {
   return x->grad;
 }
 
+int ldm_grad_out(const ldm_graph *g, int ni, int k) { return ldm_grad_of(g, g->n[ni].out[k]); }
+
+int ldm_grad_in(ldm_graph *g, int ni, int k, int *accumulate) {
+  int t = g->n[ni].in[k];
+  *accumulate = 0;
+  return g->t[t].requires_grad ? ldm_grad_target(g, t, accumulate) : LDM_NONE;
+}
+
 ldm_status ldm_emit_unary_backward(ldm_graph *g, int ni, int op, int a, void *pc, uint32_t pc_size,
                                    size_t acc_offset) {
-  int x = g->n[ni].in[0], y = g->n[ni].out[0];
-  int acc, dx = ldm_grad_target(g, x, &acc);
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
   uint32_t flag = (uint32_t)acc;
   memcpy((uint8_t *)pc + acc_offset, &flag, sizeof flag);
-  ldm_node_add(g, op, (int[]){a, ldm_grad_of(g, y)}, 2, &dx, 1, pc, pc_size, ldm_op(op)->name);
+  ldm_node_add(g, op, (int[]){a, ldm_grad_out(g, ni, 0)}, 2, &dx, 1, pc, pc_size, ldm_op(op)->name);
   return LDM_OK; /* a refusal fails the graph in ldm_graph_backward */
 }
 

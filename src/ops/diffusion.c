@@ -62,13 +62,10 @@ static bool per_sample(ldm_graph *g, const char *op, int x, int abar, int t) {
   return true;
 }
 ldm_status ldm_bwd_reparam(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int mu = n.in[0], lv = n.in[1], eps = n.in[2];
-  int dz = ldm_grad_of(g, n.out[0]);
+  int mu = g->n[ni].in[0], lv = g->n[ni].in[1], eps = g->n[ni].in[2];
+  int dz = ldm_grad_out(g, ni, 0);
   bool wm = g->t[mu].requires_grad, wl = g->t[lv].requires_grad;
-  int am = 0, al = 0, dmu = -1, dlv = -1;
-  if (wm) dmu = ldm_grad_target(g, mu, &am);
-  if (wl) dlv = ldm_grad_target(g, lv, &al);
+  int am, dmu = ldm_grad_in(g, ni, 0, &am), al, dlv = ldm_grad_in(g, ni, 1, &al);
   if (!wm && !wl) return LDM_OK; /* only eps requires grad: not supported, and never needed */
   ldm_pc_reparam_backward pc = {(uint32_t)g->t[mu].numel, (uint32_t)am, (uint32_t)al, wm, wl};
   /* an unwanted output binds the wanted one; the kernel does not touch it */
@@ -110,16 +107,13 @@ const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", ldm_cpu_clamp_
 
 /* ================================================================= KL loss */
 ldm_status ldm_bwd_kl_loss(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int mu = n.in[0], lv = n.in[1];
+  int mu = g->n[ni].in[0], lv = g->n[ni].in[1];
   bool wm = g->t[mu].requires_grad, wl = g->t[lv].requires_grad;
-  int am = 0, al = 0, dmu = -1, dlv = -1;
-  if (wm) dmu = ldm_grad_target(g, mu, &am);
-  if (wl) dlv = ldm_grad_target(g, lv, &al);
+  int am, dmu = ldm_grad_in(g, ni, 0, &am), al, dlv = ldm_grad_in(g, ni, 1, &al);
   ldm_pc_kl_loss_backward pc = {(uint32_t)g->t[mu].numel, 1.0f / (float)g->t[mu].shape[0], (uint32_t)am,
                                 (uint32_t)al, wm, wl};
   int out[2] = {wm ? dmu : dlv, wl ? dlv : dmu};
-  ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, ldm_grad_of(g, n.out[0])}, 3, out, 2, &pc, sizeof pc,
+  ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, ldm_grad_out(g, ni, 0)}, 3, out, 2, &pc, sizeof pc,
                "kl_loss_backward");
   return LDM_OK;
 }
@@ -136,18 +130,15 @@ const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", ldm_cpu_kl
 
 /* ================================================================= q_sample / v_target */
 static ldm_status bwd_q_sample_common(ldm_graph *g, int ni, int v_target) {
-  ldm_node n = g->n[ni];
-  int x0 = n.in[0], noise = n.in[1];
+  int x0 = g->n[ni].in[0], noise = g->n[ni].in[1], abar = g->n[ni].in[2], t = g->n[ni].in[3];
   bool w0 = g->t[x0].requires_grad, wn = g->t[noise].requires_grad;
   if (!w0 && !wn) return LDM_OK; /* no gradient to the schedule table */
-  int a0 = 0, an = 0, d0 = -1, dn = -1;
-  if (w0) d0 = ldm_grad_target(g, x0, &a0);
-  if (wn) dn = ldm_grad_target(g, noise, &an);
+  int a0, d0 = ldm_grad_in(g, ni, 0, &a0), an, dn = ldm_grad_in(g, ni, 1, &an);
   ldm_pc_q_sample p;
-  memcpy(&p, n.pc, sizeof p);
+  memcpy(&p, g->n[ni].pc, sizeof p);
   ldm_pc_q_sample_backward pc = {p.n, p.per, p.T, (uint32_t)v_target, (uint32_t)a0, (uint32_t)an, w0, wn};
   int out[2] = {w0 ? d0 : dn, wn ? dn : d0};
-  ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){n.in[2], n.in[3], ldm_grad_of(g, n.out[0])}, 3, out, 2, &pc,
+  ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){abar, t, ldm_grad_out(g, ni, 0)}, 3, out, 2, &pc,
                sizeof pc, "q_sample_backward");
   return LDM_OK;
 }
@@ -174,17 +165,15 @@ const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", ldm_cpu_
 
 /* ================================================================= weighted MSE */
 ldm_status ldm_bwd_weighted_mse(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_weighted_mse p;
-  memcpy(&p, n.pc, sizeof p);
-  int dl = ldm_grad_of(g, n.out[0]);
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  int a = g->n[ni].in[0], b = g->n[ni].in[1], w = g->n[ni].in[2], dl = ldm_grad_out(g, ni, 0);
   for (int k = 0; k < 2; k++) {
-    int x = n.in[k];
-    if (!g->t[x].requires_grad) continue;
-    int acc, dx = ldm_grad_target(g, x, &acc);
+    int acc, dx = ldm_grad_in(g, ni, k, &acc);
+    if (dx < 0) continue;
     /* d/da = 2 w_b (a - b) / n, d/db = -2 w_b (a - b) / n */
     ldm_pc_weighted_mse_backward pc = {p.n, p.per, (k ? -2.0f : 2.0f) * p.inv_n, (uint32_t)acc};
-    ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){n.in[0], n.in[1], n.in[2], dl}, 4, &dx, 1, &pc, sizeof pc,
+    ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){a, b, w, dl}, 4, &dx, 1, &pc, sizeof pc,
                  "weighted_mse_backward");
   }
   return LDM_OK;
