@@ -313,7 +313,7 @@ ldm_status ldm_conf_run(const ldm_conf_case *c, ldm_vk_ctx *vk, uint64_t seed, l
   /* tolerance: the case's, else the loosest of its nodes' ops (the largest wins) */
   double tol = c->tol;
   if (tol <= 0)
-    for (int i = 0; i < g.nn; i++) tol = tol > ldm_op(g.n[i].op)->nmse_tol ? tol : ldm_op(g.n[i].op)->nmse_tol;
+    for (int i = 0; i < g.nn; i++) tol = tol > ldm_op_tol(g.n[i].op) ? tol : ldm_op_tol(g.n[i].op);
   r->tol = tol;
   r->rtol = ldm_conf_rtol(tol);
   r->guard_ok = true;

@@ -24,7 +24,7 @@ int ldm_fill(ldm_graph *g, int out, float value) {
   ldm_pc_fill pc = {value, (uint32_t)g->t[out].numel};
   return ldm_node_emit(g, LDM_OP_fill, NULL, 0, &out, 1, &pc, sizeof pc, "fill");
 }
-const ldm_op_desc ldm_op_desc_fill = {"fill", ldm_cpu_fill, ldm_plan_fill, NULL, 0};
+const ldm_op_desc ldm_op_desc_fill = {"fill", ldm_cpu_fill, ldm_plan_fill, NULL};
 
 /* ================================================================= copy */
 ldm_status ldm_bwd_copy(ldm_graph *g, int ni) {
@@ -39,7 +39,7 @@ int ldm_copy(ldm_graph *g, int in, int out) {
   ldm_pc_copy pc = {(uint32_t)g->t[in].numel};
   return ldm_node_emit(g, LDM_OP_copy, &in, 1, &out, 1, &pc, sizeof pc, "copy");
 }
-const ldm_op_desc ldm_op_desc_copy = {"copy", ldm_cpu_copy, ldm_plan_1d_n, ldm_bwd_copy, 0};
+const ldm_op_desc ldm_op_desc_copy = {"copy", ldm_cpu_copy, ldm_plan_1d_n, ldm_bwd_copy};
 
 /* ================================================================= philox_fill */
 int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, uint64_t stream, uint64_t base) {
@@ -50,7 +50,7 @@ int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, ui
   int in = step >= 0 ? step : out; /* unused binding when there is no step buffer */
   return ldm_node_emit(g, LDM_OP_philox_fill, &in, 1, &out, 1, &pc, sizeof pc, "philox_fill");
 }
-const ldm_op_desc ldm_op_desc_philox_fill = {"philox_fill", ldm_cpu_philox_fill, ldm_plan_philox_fill, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_philox_fill = {"philox_fill", ldm_cpu_philox_fill, ldm_plan_philox_fill, NULL};
 
 /* ================================================================= elementwise binary */
 ldm_status ldm_bwd_ew_binary(ldm_graph *g, int ni) {
@@ -83,7 +83,7 @@ static int ew_new(ldm_graph *g, int kind, int a, int b) {
 int ldm_add(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_ADD, a, b); }
 int ldm_sub(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_SUB, a, b); }
 int ldm_mul(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_MUL, a, b); }
-const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", ldm_cpu_ew_binary, ldm_plan_1d_n, ldm_bwd_ew_binary, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", ldm_cpu_ew_binary, ldm_plan_1d_n, ldm_bwd_ew_binary};
 
 /* ================================================================= scale */
 ldm_status ldm_bwd_ew_scale(ldm_graph *g, int ni) {
@@ -104,7 +104,7 @@ int ldm_scale(ldm_graph *g, int x, float alpha) {
   int out = new_like(g, x, "scale");
   return ldm_ew_scale(g, x, out, alpha, 0);
 }
-const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", ldm_cpu_ew_scale, ldm_plan_1d_n, ldm_bwd_ew_scale, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", ldm_cpu_ew_scale, ldm_plan_1d_n, ldm_bwd_ew_scale};
 
 /* ================================================================= SiLU */
 ldm_status ldm_bwd_silu(ldm_graph *g, int ni) {
@@ -118,8 +118,8 @@ int ldm_silu(ldm_graph *g, int x) {
   ldm_pc_silu pc = {(uint32_t)g->t[x].numel};
   return ldm_node_emit(g, LDM_OP_silu, &x, 1, &out, 1, &pc, sizeof pc, "silu");
 }
-const ldm_op_desc ldm_op_desc_silu = {"silu", ldm_cpu_silu, ldm_plan_1d_n, ldm_bwd_silu, 1e-10};
-const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", ldm_cpu_silu_backward, ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_silu = {"silu", ldm_cpu_silu, ldm_plan_1d_n, ldm_bwd_silu};
+const ldm_op_desc ldm_op_desc_silu_backward = {"silu_backward", ldm_cpu_silu_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= reduce_sum */
 int ldm_reduce_sum(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, float scale, int accumulate) {
@@ -138,8 +138,7 @@ int ldm_mean(ldm_graph *g, int x) {
   LDM_INPUTS(g, x);
   return ldm_reduce_sum(g, x, scalar_act(g, "mean"), 1, 1, g->t[x].numel, 1.0f / (float)g->t[x].numel, 0);
 }
-const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", ldm_cpu_reduce_sum, ldm_plan_reduce_sum, ldm_bwd_reduce_sum,
-                                            1e-9};
+const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", ldm_cpu_reduce_sum, ldm_plan_reduce_sum, ldm_bwd_reduce_sum};
 
 /* ================================================================= MSE */
 ldm_status ldm_bwd_mse_loss(ldm_graph *g, int ni) {
@@ -163,9 +162,8 @@ int ldm_mse_loss(ldm_graph *g, int a, int b) {
   ldm_pc_mse_loss pc = {(uint32_t)g->t[a].numel, 1.0f / (float)g->t[a].numel};
   return ldm_node_emit(g, LDM_OP_mse_loss, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, "mse_loss");
 }
-const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", ldm_cpu_mse_loss, ldm_plan_mse_loss, ldm_bwd_mse_loss, 1e-9};
-const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward, ldm_plan_1d_n, NULL,
-                                                   1e-10};
+const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", ldm_cpu_mse_loss, ldm_plan_mse_loss, ldm_bwd_mse_loss};
+const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= GEMM */
 ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
@@ -245,7 +243,7 @@ int ldm_linear_op(ldm_graph *g, int x, int w, int bias) {
   return ldm_gemm(g, x, w, bias, out, B, outf, in, a);
 }
 
-const ldm_op_desc ldm_op_desc_gemm = {"gemm", ldm_cpu_gemm, ldm_plan_gemm, ldm_bwd_gemm, 1e-6};
+const ldm_op_desc ldm_op_desc_gemm = {"gemm", ldm_cpu_gemm, ldm_plan_gemm, ldm_bwd_gemm};
 
 /* ================================================================= broadcast */
 /* out[o][j][i] (+)= alpha * x[o % xO][j]: the gradient of reduce_sum, and the per-channel (xO = 1) or
@@ -270,8 +268,7 @@ ldm_status ldm_bwd_broadcast(ldm_graph *g, int ni) {
     ldm_reduce_sum(g, dy, dx, 1, (int64_t)p.O * p.J, p.I, p.alpha, acc);
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", ldm_cpu_broadcast, ldm_plan_broadcast, ldm_bwd_broadcast,
-                                           1e-12};
+const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", ldm_cpu_broadcast, ldm_plan_broadcast, ldm_bwd_broadcast};
 
 ldm_status ldm_bwd_reduce_sum(ldm_graph *g, int ni) {
   ldm_pc_reduce_sum r;
@@ -287,7 +284,7 @@ int ldm_sgd(ldm_graph *g, int p, int grad, int step) {
   ldm_pc_sgd pc = {(uint32_t)g->t[p].numel};
   return ldm_node_emit(g, LDM_OP_sgd, (int[]){grad, step}, 2, &p, 1, &pc, sizeof pc, "sgd");
 }
-const ldm_op_desc ldm_op_desc_sgd = {"sgd", ldm_cpu_sgd, ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_sgd = {"sgd", ldm_cpu_sgd, ldm_plan_1d_n, NULL};
 
 int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1, float beta2, float eps,
               float weight_decay) {
@@ -298,4 +295,4 @@ int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1
   ldm_pc_adamw pc = {(uint32_t)np, beta1, beta2, eps, weight_decay, 0};
   return ldm_node_emit(g, LDM_OP_adamw, (int[]){step, step}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc, "adamw");
 }
-const ldm_op_desc ldm_op_desc_adamw = {"adamw", ldm_cpu_adamw, ldm_plan_1d_n, NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_adamw = {"adamw", ldm_cpu_adamw, ldm_plan_1d_n, NULL};

@@ -119,11 +119,11 @@ int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad) {
   return ldm_node_emit(g, LDM_OP_conv2d, in, 3, &y, 1, &pc, sizeof pc, "conv2d");
 }
 
-const ldm_op_desc ldm_op_desc_conv2d = {"conv2d", ldm_cpu_conv2d, ldm_plan_conv2d, ldm_bwd_conv2d, 1e-6};
+const ldm_op_desc ldm_op_desc_conv2d = {"conv2d", ldm_cpu_conv2d, ldm_plan_conv2d, ldm_bwd_conv2d};
 const ldm_op_desc ldm_op_desc_conv2d_backward_data = {"conv2d_backward_data", ldm_cpu_conv2d_backward_data,
-                                                      ldm_plan_conv2d_backward_data, NULL, 1e-6};
+                                                      ldm_plan_conv2d_backward_data, NULL};
 const ldm_op_desc ldm_op_desc_conv2d_backward_weight = {"conv2d_backward_weight", ldm_cpu_conv2d_backward_weight,
-                                                        ldm_plan_conv2d_backward_weight, NULL, 1e-6};
+                                                        ldm_plan_conv2d_backward_weight, NULL};
 
 /* ================================================================= upsample2x */
 int ldm_upsample2x_backward_node(ldm_graph *g, int dy, int dx, int accumulate) {
@@ -156,7 +156,6 @@ int ldm_upsample2x(ldm_graph *g, int x) {
   return ldm_node_emit(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x");
 }
 
-const ldm_op_desc ldm_op_desc_upsample2x = {"upsample2x", ldm_cpu_upsample2x, ldm_plan_upsample2x, ldm_bwd_upsample2x,
-                                            1e-12};
+const ldm_op_desc ldm_op_desc_upsample2x = {"upsample2x", ldm_cpu_upsample2x, ldm_plan_upsample2x, ldm_bwd_upsample2x};
 const ldm_op_desc ldm_op_desc_upsample2x_backward = {"upsample2x_backward", ldm_cpu_upsample2x_backward,
-                                                     ldm_plan_upsample2x_backward, NULL, 1e-12};
+                                                     ldm_plan_upsample2x_backward, NULL};

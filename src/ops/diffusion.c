@@ -81,9 +81,8 @@ int ldm_reparam(ldm_graph *g, int mu, int logvar, int eps) {
   ldm_pc_reparam pc = {(uint32_t)g->t[mu].numel};
   return ldm_node_emit(g, LDM_OP_reparam, (int[]){mu, logvar, eps}, 3, &z, 1, &pc, sizeof pc, "reparam");
 }
-const ldm_op_desc ldm_op_desc_reparam = {"reparam", ldm_cpu_reparam, ldm_plan_1d_n, ldm_bwd_reparam, 1e-9};
-const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", ldm_cpu_reparam_backward, ldm_plan_1d_n, NULL,
-                                                  1e-9};
+const ldm_op_desc ldm_op_desc_reparam = {"reparam", ldm_cpu_reparam, ldm_plan_1d_n, ldm_bwd_reparam};
+const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", ldm_cpu_reparam_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= clamp */
 ldm_status ldm_bwd_clamp(ldm_graph *g, int ni) {
@@ -102,8 +101,8 @@ int ldm_clamp(ldm_graph *g, int x, float lo, float hi) {
   ldm_pc_clamp pc = {(uint32_t)g->t[x].numel, lo, hi};
   return ldm_node_emit(g, LDM_OP_clamp, &x, 1, &y, 1, &pc, sizeof pc, "clamp");
 }
-const ldm_op_desc ldm_op_desc_clamp = {"clamp", ldm_cpu_clamp, ldm_plan_1d_n, ldm_bwd_clamp, 1e-12};
-const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", ldm_cpu_clamp_backward, ldm_plan_1d_n, NULL, 1e-12};
+const ldm_op_desc ldm_op_desc_clamp = {"clamp", ldm_cpu_clamp, ldm_plan_1d_n, ldm_bwd_clamp};
+const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", ldm_cpu_clamp_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= KL loss */
 ldm_status ldm_bwd_kl_loss(ldm_graph *g, int ni) {
@@ -124,9 +123,8 @@ int ldm_kl_loss(ldm_graph *g, int mu, int logvar) {
   ldm_pc_kl_loss pc = {(uint32_t)g->t[mu].numel, 0.5f / (float)g->t[mu].shape[0]};
   return ldm_node_emit(g, LDM_OP_kl_loss, (int[]){mu, logvar}, 2, &out, 1, &pc, sizeof pc, "kl_loss");
 }
-const ldm_op_desc ldm_op_desc_kl_loss = {"kl_loss", ldm_cpu_kl_loss, ldm_plan_kl_loss, ldm_bwd_kl_loss, 1e-9};
-const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", ldm_cpu_kl_loss_backward, ldm_plan_1d_n, NULL,
-                                                  1e-9};
+const ldm_op_desc ldm_op_desc_kl_loss = {"kl_loss", ldm_cpu_kl_loss, ldm_plan_kl_loss, ldm_bwd_kl_loss};
+const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", ldm_cpu_kl_loss_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= q_sample / v_target */
 static ldm_status bwd_q_sample_common(ldm_graph *g, int ni, int v_target) {
@@ -158,10 +156,9 @@ int ldm_q_sample(ldm_graph *g, int x0, int noise, int abar, int t) {
 int ldm_v_target(ldm_graph *g, int x0, int noise, int abar, int t) {
   return q_sample_common(g, LDM_OP_v_target, "v_target", x0, noise, abar, t);
 }
-const ldm_op_desc ldm_op_desc_q_sample = {"q_sample", ldm_cpu_q_sample, ldm_plan_1d_n, ldm_bwd_q_sample, 1e-10};
-const ldm_op_desc ldm_op_desc_v_target = {"v_target", ldm_cpu_v_target, ldm_plan_1d_n, ldm_bwd_v_target, 1e-10};
-const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", ldm_cpu_q_sample_backward, ldm_plan_1d_n, NULL,
-                                                   1e-10};
+const ldm_op_desc ldm_op_desc_q_sample = {"q_sample", ldm_cpu_q_sample, ldm_plan_1d_n, ldm_bwd_q_sample};
+const ldm_op_desc ldm_op_desc_v_target = {"v_target", ldm_cpu_v_target, ldm_plan_1d_n, ldm_bwd_v_target};
+const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", ldm_cpu_q_sample_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= weighted MSE */
 ldm_status ldm_bwd_weighted_mse(ldm_graph *g, int ni) {
@@ -192,9 +189,9 @@ int ldm_weighted_mse(ldm_graph *g, int a, int b, int w) {
   return ldm_node_emit(g, LDM_OP_weighted_mse, (int[]){a, b, w}, 3, &out, 1, &pc, sizeof pc, "weighted_mse");
 }
 const ldm_op_desc ldm_op_desc_weighted_mse = {"weighted_mse", ldm_cpu_weighted_mse, ldm_plan_weighted_mse,
-                                              ldm_bwd_weighted_mse, 1e-9};
+                                              ldm_bwd_weighted_mse};
 const ldm_op_desc ldm_op_desc_weighted_mse_backward = {"weighted_mse_backward", ldm_cpu_weighted_mse_backward,
-                                                       ldm_plan_weighted_mse_backward, NULL, 1e-10};
+                                                       ldm_plan_weighted_mse_backward, NULL};
 
 /* ================================================================= min-SNR-gamma weights */
 int ldm_min_snr_weight(ldm_graph *g, int abar, int t, float gamma, int v_pred) {
@@ -205,8 +202,7 @@ int ldm_min_snr_weight(ldm_graph *g, int abar, int t, float gamma, int v_pred) {
   ldm_pc_min_snr_weight pc = {(uint32_t)g->t[t].numel, (uint32_t)g->t[abar].numel, gamma, (uint32_t)!!v_pred};
   return ldm_node_emit(g, LDM_OP_min_snr_weight, (int[]){abar, t}, 2, &out, 1, &pc, sizeof pc, "min_snr_weight");
 }
-const ldm_op_desc ldm_op_desc_min_snr_weight = {"min_snr_weight", ldm_cpu_min_snr_weight, ldm_plan_min_snr_weight, NULL,
-                                                1e-10};
+const ldm_op_desc ldm_op_desc_min_snr_weight = {"min_snr_weight", ldm_cpu_min_snr_weight, ldm_plan_min_snr_weight, NULL};
 
 /* ================================================================= classifier-free guidance */
 int ldm_cfg_combine(ldm_graph *g, int x2, float scale) {
@@ -223,7 +219,7 @@ int ldm_cfg_combine(ldm_graph *g, int x2, float scale) {
   ldm_pc_cfg_combine pc = {(uint32_t)(g->t[x2].numel / 2), scale};
   return ldm_node_emit(g, LDM_OP_cfg_combine, &x2, 1, &out, 1, &pc, sizeof pc, "cfg_combine");
 }
-const ldm_op_desc ldm_op_desc_cfg_combine = {"cfg_combine", ldm_cpu_cfg_combine, ldm_plan_1d_n, NULL, 1e-12};
+const ldm_op_desc ldm_op_desc_cfg_combine = {"cfg_combine", ldm_cpu_cfg_combine, ldm_plan_1d_n, NULL};
 
 /* ================================================================= sampler step (DDIM / DDPM) */
 int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, int step, int kind, float eta,
@@ -241,7 +237,7 @@ int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, in
   return ldm_node_emit(g, LDM_OP_sampler_step, (int[]){x, model_out, abar, noise, step}, 5, &x_out, 1, &pc, sizeof pc,
                        kind == LDM_SAMPLER_DDPM ? "ddpm_step" : "ddim_step");
 }
-const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", ldm_cpu_sampler_step, ldm_plan_1d_n, NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", ldm_cpu_sampler_step, ldm_plan_1d_n, NULL};
 
 /* ================================================================= EMA */
 int ldm_ema(ldm_graph *g, int ema, int p, int step) {
@@ -251,7 +247,7 @@ int ldm_ema(ldm_graph *g, int ema, int p, int step) {
   ldm_pc_ema pc = {(uint32_t)g->t[p].numel};
   return ldm_node_emit(g, LDM_OP_ema, (int[]){p, step}, 2, &ema, 1, &pc, sizeof pc, "ema");
 }
-const ldm_op_desc ldm_op_desc_ema = {"ema", ldm_cpu_ema, ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_ema = {"ema", ldm_cpu_ema, ldm_plan_1d_n, NULL};
 
 /* ================================================================= global grad-norm clip */
 /* Stage 1 (grad_norm_partial): G = min(ceil(n / 256), 1024) workgroups of 256; invocation l of group g
@@ -282,9 +278,8 @@ int ldm_grad_norm_clip(ldm_graph *g, int grads, int step, int gs) {
   return ldm_node_emit(g, LDM_OP_grad_norm_clip, (int[]){scratch, step}, 2, &gs, 1, &p2, sizeof p2, "grad_norm_clip");
 }
 const ldm_op_desc ldm_op_desc_grad_norm_partial = {"grad_norm_partial", ldm_cpu_grad_norm_partial,
-                                                   ldm_plan_grad_norm_partial, NULL, 1e-9};
-const ldm_op_desc ldm_op_desc_grad_norm_clip = {"grad_norm_clip", ldm_cpu_grad_norm_clip, ldm_plan_grad_norm_clip, NULL,
-                                                1e-9};
+                                                   ldm_plan_grad_norm_partial, NULL};
+const ldm_op_desc ldm_op_desc_grad_norm_clip = {"grad_norm_clip", ldm_cpu_grad_norm_clip, ldm_plan_grad_norm_clip, NULL};
 
 /* ================================================================= AdamW reading gs */
 int ldm_adamw_gs(ldm_graph *g, int p, int grad, int m, int v, int step, int gs, float beta1, float beta2, float eps,
@@ -314,7 +309,7 @@ int ldm_randint(ldm_graph *g, int out, int step, uint64_t seed, uint64_t stream,
   int in = step >= 0 ? step : out; /* unused binding without a step buffer */
   return ldm_node_emit(g, LDM_OP_randint, &in, 1, &out, 1, &pc, sizeof pc, "randint");
 }
-const ldm_op_desc ldm_op_desc_randint = {"randint", ldm_cpu_randint, ldm_plan_randint, NULL, 0};
+const ldm_op_desc ldm_op_desc_randint = {"randint", ldm_cpu_randint, ldm_plan_randint, NULL};
 
 int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed, uint64_t stream, float p,
                       uint32_t null_class) {
@@ -331,7 +326,7 @@ int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed
   int st = step >= 0 ? step : labels;
   return ldm_node_emit(g, LDM_OP_label_dropout, (int[]){labels, st}, 2, &out, 1, &pc, sizeof pc, "label_dropout");
 }
-const ldm_op_desc ldm_op_desc_label_dropout = {"label_dropout", ldm_cpu_label_dropout, ldm_plan_label_dropout, NULL, 0};
+const ldm_op_desc ldm_op_desc_label_dropout = {"label_dropout", ldm_cpu_label_dropout, ldm_plan_label_dropout, NULL};
 
 /* ================================================================= gather rows */
 int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems, float scale, float shift) {
@@ -354,4 +349,4 @@ int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems
   return ldm_node_emit(g, LDM_OP_gather_rows, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc,
                        dt == LDM_U8 ? "gather_rows_u8" : "gather_rows");
 }
-const ldm_op_desc ldm_op_desc_gather_rows = {"gather_rows", ldm_cpu_gather_rows, ldm_plan_gather_rows, NULL, 1e-12};
+const ldm_op_desc ldm_op_desc_gather_rows = {"gather_rows", ldm_cpu_gather_rows, ldm_plan_gather_rows, NULL};

@@ -77,12 +77,11 @@ ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni) {
   if (db >= 0) ldm_reduce_sum(g, pb, db, p.N, p.C, 1, 1.0f, acc);
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm,
-                                            1e-7};
+const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm};
 
 /* ================================================================= group_norm_backward */
 const ldm_op_desc ldm_op_desc_group_norm_backward = {"group_norm_backward", ldm_cpu_group_norm_backward,
-                                                     ldm_plan_group_norm_backward, NULL, 1e-7};
+                                                     ldm_plan_group_norm_backward, NULL};
 
 /* ================================================================= softmax */
 ldm_status ldm_bwd_softmax(ldm_graph *g, int ni) {
@@ -102,9 +101,9 @@ int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols) {
   ldm_pc_softmax pc = {(uint32_t)rows, (uint32_t)cols};
   return ldm_node_emit(g, LDM_OP_softmax, &x, 1, &y, 1, &pc, sizeof pc, "softmax");
 }
-const ldm_op_desc ldm_op_desc_softmax = {"softmax", ldm_cpu_softmax, ldm_plan_softmax, ldm_bwd_softmax, 1e-6};
+const ldm_op_desc ldm_op_desc_softmax = {"softmax", ldm_cpu_softmax, ldm_plan_softmax, ldm_bwd_softmax};
 const ldm_op_desc ldm_op_desc_softmax_backward = {"softmax_backward", ldm_cpu_softmax_backward,
-                                                  ldm_plan_softmax_backward, NULL, 1e-6};
+                                                  ldm_plan_softmax_backward, NULL};
 
 /* ================================================================= channel_copy (concat / split) */
 int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t Cx, int64_t Co, int64_t c0,
@@ -132,7 +131,7 @@ ldm_status ldm_bwd_channel_copy(ldm_graph *g, int ni) {
   return LDM_OK;
 }
 const ldm_op_desc ldm_op_desc_channel_copy = {"channel_copy", ldm_cpu_channel_copy, ldm_plan_channel_copy,
-                                              ldm_bwd_channel_copy, 0};
+                                              ldm_bwd_channel_copy};
 
 /* dims of an NCHW-like tensor as [O = N, C, I = product of the rest] */
 static bool nci(const ldm_graph *g, int t, int64_t *O, int64_t *C, int64_t *I) {
@@ -197,10 +196,10 @@ int ldm_embedding(ldm_graph *g, int table, int idx) {
   ldm_pc_embedding pc = {(uint32_t)B, (uint32_t)V, (uint32_t)D};
   return ldm_node_emit(g, LDM_OP_embedding, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc, "embedding");
 }
-const ldm_op_desc ldm_op_desc_embedding = {"embedding", ldm_cpu_embedding, ldm_plan_embedding, ldm_bwd_embedding, 0};
+const ldm_op_desc ldm_op_desc_embedding = {"embedding", ldm_cpu_embedding, ldm_plan_embedding, ldm_bwd_embedding};
 
 const ldm_op_desc ldm_op_desc_embedding_backward = {"embedding_backward", ldm_cpu_embedding_backward,
-                                                    ldm_plan_embedding_backward, NULL, 1e-10};
+                                                    ldm_plan_embedding_backward, NULL};
 
 /* ================================================================= timestep_embedding */
 int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
@@ -215,7 +214,7 @@ int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
   return ldm_node_emit(g, LDM_OP_timestep_embedding, &t, 1, &out, 1, &pc, sizeof pc, "timestep_embedding");
 }
 const ldm_op_desc ldm_op_desc_timestep_embedding = {"timestep_embedding", ldm_cpu_timestep_embedding,
-                                                    ldm_plan_timestep_embedding, NULL, 1e-8};
+                                                    ldm_plan_timestep_embedding, NULL};
 
 /* ================================================================= attention core (composition) */
 /* q, k, v = split(qkv, 3), each [B, C, ...] = [B*heads, d, HW] in memory (no copies needed for the
