@@ -3,6 +3,7 @@
 #include "ldm/conformance.h"
 #include "ldm/ops.h"
 #include "ops/basic.h"
+#include "runtime/runtime.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
 
@@ -102,7 +103,7 @@ static ldm_status c_adamw(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a
   int p = ldm_conf_output(cc, g, "p", 1, S(a->n));
   int m = ldm_conf_output(cc, g, "m", 1, S(a->n));
   int v = ldm_conf_output_ex(cc, g, "v", LDM_F32, 1, S(a->n), 0.0f, 0.01f);
-  ldm_adamw(g, p, gr, m, v, st, 0.9f, 0.999f, 1e-8f, a->wd ? 0.01f : 0.0f);
+  ldm_adamw(g, p, gr, m, v, st, ldm_adamw_recipe.beta1, ldm_adamw_recipe.beta2, ldm_adamw_recipe.eps, a->wd ? 0.01f : 0.0f);
   return ldm_graph_status(g);
 }
 

@@ -7,6 +7,7 @@
 #include "ldm/ops.h"
 #include "ldm/step.h"
 #include "ops/diffusion.h"
+#include "runtime/runtime.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
 
@@ -237,7 +238,7 @@ static ldm_status c_adamw_gs(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args
   int gs = ldm_act(g, "gs", 1, S(4));
   if (a->plant) plant(g, gr, a->n - 1, NAN);
   ldm_grad_norm_clip(g, gr, st, gs);
-  ldm_adamw_gs(g, p, gr, m, v, st, gs, 0.9f, 0.999f, 1e-8f, 0.01f);
+  ldm_adamw_gs(g, p, gr, m, v, st, gs, ldm_adamw_recipe.beta1, ldm_adamw_recipe.beta2, ldm_adamw_recipe.eps, 0.01f);
   return ldm_graph_status(g);
 }
 /* reads n, ulo, uhi, use_step */

@@ -14,6 +14,7 @@
 #include "ldm/step.h"
 #include "ldm/vk.h"
 #include "ref/ref.h"
+#include "runtime/runtime.h"
 
 #define MAX_IO 32
 #define GUARD 67 /* odd on purpose */
@@ -91,8 +92,8 @@ static void fill_step(uint32_t *w) {
   w[LDM_STEP_T] = 3;
   w[LDM_STEP_RNG_LO] = 7;
   f = 1e-3f; memcpy(&w[LDM_STEP_LR], &f, 4);
-  f = 1.0f - powf(0.9f, 3); memcpy(&w[LDM_STEP_BC1], &f, 4);
-  f = 1.0f - powf(0.999f, 3); memcpy(&w[LDM_STEP_BC2], &f, 4);
+  f = 1.0f - powf(ldm_adamw_recipe.beta1, 3); memcpy(&w[LDM_STEP_BC1], &f, 4);
+  f = 1.0f - powf(ldm_adamw_recipe.beta2, 3); memcpy(&w[LDM_STEP_BC2], &f, 4);
   f = 0.999f; memcpy(&w[LDM_STEP_EMA], &f, 4);
   f = 1.0f; memcpy(&w[LDM_STEP_LOSS_SCALE], &f, 4);
   f = 1.0f; memcpy(&w[LDM_STEP_GRAD_CLIP], &f, 4);
