@@ -16,6 +16,7 @@
 #include "ldm/schedule.h"
 #include "ldm/step.h"
 #include "ref/ref.h"
+#include "runtime/runtime.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
 
@@ -522,10 +523,11 @@ START_TEST(adamw_gs_and_ema) {
   int v2 = ldm_act(&g, "v2", 1, S(N)), ema = ldm_act(&g, "ema", 1, S(N));
   ldm_keep(&g, v2);
   ldm_keep(&g, ema);
-  ck_assert_int_ge(ldm_adamw_gs(&g, names[0], names[2], names[4], names[6], st, gs, 0.9f, 0.999f, 1e-8f, 0.01f), 0);
-  ck_assert_int_ge(ldm_adamw(&g, names[1], names[3], names[5], v2, st, 0.9f, 0.999f, 1e-8f, 0.01f), 0);
+  const ldm_adamw_cfg *ac = &ldm_adamw_recipe; /* the recipe's betas and eps, with weight decay 0.01 */
+  ck_assert_int_ge(ldm_adamw_gs(&g, names[0], names[2], names[4], names[6], st, gs, ac->beta1, ac->beta2, ac->eps, 0.01f), 0);
+  ck_assert_int_ge(ldm_adamw(&g, names[1], names[3], names[5], v2, st, ac->beta1, ac->beta2, ac->eps, 0.01f), 0);
   ck_assert_int_ge(ldm_ema(&g, ema, names[0], st), 0);
-  REFUSES(ldm_adamw_gs(&g, in.p, in.g, in.m, in.v, in.st, in.st, 0.9f, 0.999f, 1e-8f, 0), NULL);
+  REFUSES(ldm_adamw_gs(&g, in.p, in.g, in.m, in.v, in.st, in.st, ac->beta1, ac->beta2, ac->eps, 0), NULL);
   ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
   ldm_exec *e;
   ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
