@@ -13,6 +13,9 @@
 #include "ldm/vk.h"
 
 enum { B = 64, H = 32 };
+/* AdamW's betas, used by the update and by the bias corrections of the step buffer alike. (The trainer's
+ * are the same, ldm_adamw_recipe of the library's runtime; this example keeps to the public headers.) */
+static const float beta1 = 0.9f, beta2 = 0.999f;
 
 static int fail(void) {
   fprintf(stderr, "fit_sine: %s\n", ldm_last_error());
@@ -35,7 +38,7 @@ int main(int argc, char **argv) {
   if (ldm_graph_backward(&g, loss) != LDM_OK) return fail();
   int G = ldm_arena_view(&g, LDM_ARENA_GRAD, "grads");
   if (ldm_adamw(&g, ldm_arena_view(&g, LDM_ARENA_PARAM, "params"), G, ldm_arena_view(&g, LDM_ARENA_ADAM_M, "m"),
-                ldm_arena_view(&g, LDM_ARENA_ADAM_V, "v"), step, 0.9f, 0.999f, 1e-8f, 0.0f) < 0)
+                ldm_arena_view(&g, LDM_ARENA_ADAM_V, "v"), step, beta1, beta2, 1e-8f, 0.0f) < 0)
     return fail();
   if (ldm_graph_plan(&g) != LDM_OK) return fail();
 
@@ -53,7 +56,7 @@ int main(int argc, char **argv) {
   uint32_t *sw = ldm_exec_host_ptr(e, step);
   float first = 0, last = 0;
   for (uint32_t t = 1; t <= 400; t++) {
-    float lr = 1e-2f, bc1 = 1.0f - powf(0.9f, (float)t), bc2 = 1.0f - powf(0.999f, (float)t), l;
+    float lr = 1e-2f, bc1 = 1.0f - powf(beta1, (float)t), bc2 = 1.0f - powf(beta2, (float)t), l;
     memcpy(&sw[LDM_STEP_LR], &lr, 4);
     memcpy(&sw[LDM_STEP_BC1], &bc1, 4);
     memcpy(&sw[LDM_STEP_BC2], &bc2, 4);

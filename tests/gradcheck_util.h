@@ -217,6 +217,31 @@ static inline void gc_check(const char *what, gc_body body, const int *arg, int 
       &(gc_case){.what = what, .body = body, .arg = arg, .nin = nin, .in = in, .samples = samples, .tol = tol});
 }
 
+/* ---------------------------------------------------------------- refusal probes */
+
+/* The first refused builder fails its graph, so each refusal probe runs on its own throwaway graph g:
+ * GC_REFUSES(type, setup, call, msg...) builds the inputs `const type in = setup(&g)`, then asserts that
+ * `call` (naming g and in) returns LDM_NONE and fails g, and that the thread error contains each msg
+ * (NULL: none checked). */
+static inline void gc_refused(ldm_graph *g, int id, const char *call, const char *const *msgs, int nmsg) {
+  ck_assert_msg(id == LDM_NONE, "%s returned %d, expected LDM_NONE (refused)", call, id);
+  ck_assert_msg(ldm_graph_status(g) != LDM_OK, "%s was refused but its graph has not failed", call);
+  for (int i = 0; i < nmsg; i++)
+    if (msgs[i])
+      ck_assert_msg(strstr(ldm_last_error(), msgs[i]), "%s: the error \"%s\" does not name \"%s\"", call,
+                    ldm_last_error(), msgs[i]);
+  ldm_graph_free(g);
+}
+#define GC_REFUSES(type, setup, call, ...)                                                         \
+  do {                                                                                             \
+    ldm_graph g;                                                                                   \
+    ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);                                                  \
+    const type in = setup(&g);                                                                     \
+    (void)in;                                                                                      \
+    const char *const gc_msgs_[] = {__VA_ARGS__};                                                  \
+    gc_refused(&g, (call), #call, gc_msgs_, (int)(sizeof gc_msgs_ / sizeof gc_msgs_[0]));         \
+  } while (0)
+
 /* ---------------------------------------------------------------- the suites' main */
 
 /* One suite of one test case (add_tests adds the tests) with a timeout in seconds; the exit status of main. */

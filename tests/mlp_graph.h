@@ -11,6 +11,7 @@
 #include "ldm/ops.h"
 #include "ldm/rng.h"
 #include "ldm/step.h"
+#include "runtime/runtime.h"
 
 typedef struct {
   ldm_graph g;
@@ -47,12 +48,13 @@ static inline int mlp_build_ex(mlp_graph *m, int B, bool clip_tail) {
   int G = ldm_arena_view(g, LDM_ARENA_GRAD, "grads");
   int M = ldm_arena_view(g, LDM_ARENA_ADAM_M, "adam_m");
   int V = ldm_arena_view(g, LDM_ARENA_ADAM_V, "adam_v");
+  const ldm_adamw_cfg *ac = &ldm_adamw_recipe;
   if (clip_tail) {
     m->gs = ldm_host(g, "grad_stats", LDM_F32, 4);
     if (ldm_grad_norm_clip(g, G, m->step, m->gs) < 0) return -1;
-    if (ldm_adamw_gs(g, P, G, M, V, m->step, m->gs, 0.9f, 0.999f, 1e-8f, 0.0f) < 0) return -1;
+    if (ldm_adamw_gs(g, P, G, M, V, m->step, m->gs, ac->beta1, ac->beta2, ac->eps, ac->weight_decay) < 0) return -1;
   } else {
-    if (ldm_adamw(g, P, G, M, V, m->step, 0.9f, 0.999f, 1e-8f, 0.0f) < 0) return -1;
+    if (ldm_adamw(g, P, G, M, V, m->step, ac->beta1, ac->beta2, ac->eps, ac->weight_decay) < 0) return -1;
     if (ldm_fill(g, G, 0.0f) < 0) return -1;
   }
   return ldm_graph_plan(g) == LDM_OK ? 0 : -1;
@@ -81,8 +83,8 @@ static inline ldm_status mlp_step(mlp_graph *m, ldm_exec *e, uint32_t t, float l
   float f;
   w[LDM_STEP_T] = t;
   f = lr; memcpy(&w[LDM_STEP_LR], &f, 4);
-  f = 1.0f - powf(0.9f, (float)t); memcpy(&w[LDM_STEP_BC1], &f, 4);
-  f = 1.0f - powf(0.999f, (float)t); memcpy(&w[LDM_STEP_BC2], &f, 4);
+  f = 1.0f - powf(ldm_adamw_recipe.beta1, (float)t); memcpy(&w[LDM_STEP_BC1], &f, 4);
+  f = 1.0f - powf(ldm_adamw_recipe.beta2, (float)t); memcpy(&w[LDM_STEP_BC2], &f, 4);
   LDM_TRY(ldm_exec_run(e));
   return ldm_exec_read(e, m->loss, loss, 4);
 }

@@ -8,11 +8,13 @@
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "check_util.h"
 #include "core/ops.h"
 #include "core/shaders.h"
 #include "ldm/conformance.h"
+#include "ldm/ops.h"
 #include "ref/ref.h"
 #include "shader_coverage.h"
 #include "vk_test_util.h"
@@ -72,6 +74,33 @@ START_TEST(every_shader_is_covered) {
 }
 END_TEST
 
+/* A case whose build fails is a failed run with the graph's recorded error as its message: a refused
+ * helper (a tensor of dimension 0), and a refused op whose result the case dropped (an out-of-range
+ * view under ldm_fill). */
+static ldm_status c_bad_input(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 1, LDM_SHAPE(a->n), -1, 1);
+  ldm_conf_compare(cc, g, ldm_silu(g, x));
+  return ldm_graph_status(g);
+}
+static ldm_status c_dropped_refusal(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int o = ldm_conf_output(cc, g, "out", 1, LDM_SHAPE(a->n));
+  ldm_fill(g, ldm_view(g, o, "past the end", a->n, 1, LDM_SHAPE(1)), 1.0f);
+  return ldm_graph_status(g);
+}
+START_TEST(a_failed_build_fails_with_its_message) {
+  const ldm_conf_case bad[2] = {{.op = "silu", .shape = "0", .build = c_bad_input, .a = {.n = 0}},
+                                {.op = "fill", .shape = "7", .build = c_dropped_refusal, .a = {.n = 7}}};
+  const char *want[2] = {"invalid dimension 0", "out of range"};
+  for (int k = 0; k < 2; k++) {
+    ldm_conf_result r;
+    ldm_status s = ldm_conf_run(&bad[k], NULL, 42, &r);
+    ck_assert_int_eq(s, LDM_ERR_INVALID_ARG);
+    ck_assert(!r.pass);
+    ck_assert_msg(strstr(r.message, want[k]) != NULL, "case %d: message '%s'", k, r.message);
+  }
+}
+END_TEST
+
 START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
 END_TEST
 
@@ -79,6 +108,7 @@ static bool final_run;
 static void add_tests(TCase *tc) {
   tcase_add_loop_test(tc, conformance_case, 0, ncases);
   if (final_run) tcase_add_test(tc, every_op_has_a_reference_and_a_case);
+  if (final_run) tcase_add_test(tc, a_failed_build_fails_with_its_message);
   if (final_run && vk) tcase_add_test(tc, every_shader_is_covered);
   if (vk) tcase_add_test(tc, no_validation_messages);
 }

@@ -178,9 +178,9 @@ START_TEST(tensor_table_growth_keeps_shape_and_name) {
 }
 END_TEST
 
-/* The sticky graph error: a refused builder in the middle of a chain records its error (message and
- * file:line); the builders after it, given LDM_NONE, fail the graph and append nothing; backward and
- * plan refuse the graph with the first error restored as the thread error. */
+/* The sticky graph error: the first refused builder fails the graph and records its error (message and
+ * file:line); every builder after it appends nothing and returns LDM_NONE, later refusals do not replace
+ * the error, and backward and plan refuse the graph with that error restored as the thread error. */
 START_TEST(graph_error_is_sticky) {
   ldm_graph g;
   ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
@@ -189,29 +189,25 @@ START_TEST(graph_error_is_sticky) {
   ck_assert_int_ge(h, 0);
   ck_assert_int_eq(ldm_graph_status(&g), LDM_OK);
   int nn = g.nn, nt = g.nt;
-  h = ldm_copy(&g, h, small); /* 32 elements into 5: refused */
-  ck_assert_int_eq(h, LDM_NONE);
+  /* 32 elements into 5: refused. The result (the explicit out) is not used: the graph fails anyway */
+  ck_assert_int_eq(ldm_copy(&g, h, small), LDM_NONE);
   ck_assert_int_eq(g.nn, nn);
-  ck_assert_int_eq(g.err_status, LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_graph_status(&g), LDM_ERR_INVALID_ARG);
   ck_assert_ptr_nonnull(strstr(g.err_msg, "copy: silu#"));
   ck_assert_str_eq(g.err_file, "basic.c");
   ck_assert_int_gt(g.err_line, 0);
   char first[sizeof g.err_msg];
   snprintf(first, sizeof first, "%s", g.err_msg);
-  ck_assert_int_eq(ldm_graph_status(&g), LDM_OK); /* a refusal alone leaves the graph usable */
-  /* the chain goes on without checks: nothing more is appended, the graph has failed */
-  h = ldm_silu(&g, h);
-  ck_assert_int_eq(h, LDM_NONE);
-  ck_assert_int_eq(ldm_graph_status(&g), LDM_ERR_INVALID_ARG);
-  h = ldm_scale(&g, ldm_add(&g, h, x), 2.0f);
-  ck_assert_int_eq(h, LDM_NONE);
-  /* even builders with valid inputs append nothing now, and a later refusal does not replace the error */
+  /* builders with valid inputs append nothing now, and a later refusal does not replace the error */
   ck_assert_int_eq(ldm_silu(&g, x), LDM_NONE);
+  ck_assert_int_eq(ldm_scale(&g, ldm_add(&g, h, x), 2.0f), LDM_NONE);
   ck_assert_int_eq(ldm_copy(&g, x, small), LDM_NONE);
+  ck_assert_int_eq(ldm_clamp(&g, x, 1.0f, -1.0f), LDM_NONE);
   ck_assert_int_eq(ldm_act(&g, "late", 1, LDM_SHAPE(3)), LDM_NONE);
   ck_assert_int_eq(g.nn, nn);
   ck_assert_int_eq(g.nt, nt);
   ck_assert_str_eq(g.err_msg, first);
+  ck_assert_int_eq(ldm_graph_status(&g), LDM_ERR_INVALID_ARG);
   ldm_clear_error();
   ck_assert_int_eq(ldm_graph_backward(&g, h), LDM_ERR_INVALID_ARG);
   ck_assert_str_eq(ldm_last_error(), first);
@@ -222,20 +218,29 @@ START_TEST(graph_error_is_sticky) {
   ck_assert(!g.planned);
   ldm_graph_free(&g);
 
-  /* the last builder of a chain refused: the caller's one check (ldm_graph_check) fails the graph */
+  /* a refusal in the middle of a chain: the rest of the chain appends nothing, one check at the end */
   ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
   x = ldm_act(&g, "x", 2, LDM_SHAPE(4, 8));
-  ck_assert_int_eq(ldm_clamp(&g, ldm_silu(&g, x), 1.0f, -1.0f), LDM_NONE);
+  nn = g.nn;
+  ck_assert_int_eq(ldm_silu(&g, ldm_clamp(&g, x, 1.0f, -1.0f)), LDM_NONE);
+  ck_assert_int_eq(g.nn, nn);
   ck_assert_int_eq(ldm_graph_check(&g, LDM_NONE), LDM_ERR_INVALID_ARG);
   ck_assert_ptr_nonnull(strstr(ldm_last_error(), "lower bound"));
   ck_assert_int_eq(ldm_graph_plan(&g), LDM_ERR_INVALID_ARG);
   ldm_graph_free(&g);
 
-  /* an id that is no tensor of the graph is refused (not a failure: it is not the none id) */
+  /* an id that is no tensor of the graph is refused as well */
   ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
   ck_assert_int_eq(ldm_silu(&g, 12345), LDM_NONE);
   ck_assert_ptr_nonnull(strstr(g.err_msg, "12345"));
-  ck_assert_int_eq(ldm_graph_status(&g), LDM_OK);
+  ck_assert_int_eq(ldm_graph_status(&g), LDM_ERR_INVALID_ARG);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_ERR_INVALID_ARG);
+  ldm_graph_free(&g);
+
+  /* LDM_NONE on a graph that has not failed (no refusal of its own): an internal error */
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  ck_assert_int_eq(ldm_silu(&g, LDM_NONE), LDM_NONE);
+  ck_assert_int_eq(ldm_graph_status(&g), LDM_ERR_INTERNAL);
   ldm_graph_free(&g);
 }
 END_TEST

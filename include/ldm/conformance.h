@@ -74,7 +74,10 @@ typedef struct ldm_conf_case {
 /* Inside a case builder: an input filled with seeded uniform values in [lo, hi) (kept alive for the
  * whole run), an integer input in [0, maxval), and an output to compare (created with a guard region
  * after it that must stay untouched). Outputs start with random values so accumulate modes are tested.
- * ldm_conf_compare marks an existing tensor as compared (no guard). */
+ * ldm_conf_compare marks an existing tensor as compared (no guard). They take part in the graph's sticky
+ * error (ldm/graph.h): one that cannot make its tensor (or is given LDM_NONE) fails the graph and returns
+ * LDM_NONE, so a case builder is a chain of plain calls that returns ldm_graph_status(g) once. The runner
+ * fails a case with the graph's recorded error if any call of its build was refused. */
 int ldm_conf_input(ldm_conf_ctx *cc, ldm_graph *g, const char *name, int ndim, const int64_t *shape, float lo, float hi);
 int ldm_conf_input_u32(ldm_conf_ctx *cc, ldm_graph *g, const char *name, int64_t n, uint32_t maxval);
 int ldm_conf_output(ldm_conf_ctx *cc, ldm_graph *g, const char *name, int ndim, const int64_t *shape);

@@ -86,12 +86,10 @@ typedef struct ldm_graph {
   char scope[LDM_NAME_MAX];            /* name prefix for new parameters, e.g. "enc.0." */
   int n_forward;                        /* nodes before the backward pass was appended */
   /* builder errors (see "Errors" below) */
-  ldm_status status;                    /* LDM_OK until the graph has failed */
-  ldm_status err_status;                /* the latest refused call's error, frozen when the graph fails */
-  char err_msg[512];
+  ldm_status status;                    /* LDM_OK until the graph has failed: the first refusal's status */
+  char err_msg[512];                    /* the first refusal's message and location */
   char err_file[64];
   int err_line;
-  int refusals;                         /* refused builder calls so far */
 } ldm_graph;
 
 ldm_status ldm_graph_init(ldm_graph *g);
@@ -99,25 +97,25 @@ void ldm_graph_free(ldm_graph *g);
 
 /* Errors. A builder (a tensor constructor, ldm_node_add, every op builder in ldm/ops.h, the model
  * builders) that cannot do what it is asked REFUSES: it appends nothing, returns LDM_NONE, sets the thread
- * error and records that error (status, message, file:line) on the graph. A refusal leaves the graph as
- * it was: the caller may go on (a probe whose result is dropped). A builder GIVEN LDM_NONE (built on a
- * refused result) FAILS the graph: from then on every builder returns LDM_NONE and appends nothing, the
- * recorded error is frozen (the refusal whose result was used), and ldm_graph_backward and ldm_graph_plan
- * return its status with its message and location restored as the thread error. So a chain of builders
- * needs no check per call: check the graph once (ldm_graph_check on the chain's result, or the status
- * ldm_graph_plan returns). */
+ * error and FAILS the graph, recording that error (status, message, file:line). The first refusal is the
+ * graph's error: from then on every builder returns LDM_NONE and appends nothing, later refusals do not
+ * replace the recorded error, and ldm_graph_backward and ldm_graph_plan return its status with its message
+ * and location restored as the thread error. So a refused call cannot go unnoticed even when its result is
+ * not used (a builder with an explicit out, an in-place update), and a chain of builders needs no check per
+ * call: check the graph once (ldm_graph_check on the chain's result, or the status ldm_graph_plan
+ * returns). A builder GIVEN LDM_NONE appends nothing either (its graph has failed already). */
 ldm_status ldm_graph_status(const ldm_graph *g); /* LDM_OK, or the status of the error that failed g */
-/* The result of a chain kept by the caller: LDM_NONE fails the graph (as any builder given it would).
- * Returns ldm_graph_status(g), the recorded error restored as the thread error when it is not LDM_OK. */
+/* The result of a chain kept by the caller. Returns ldm_graph_status(g), the recorded error restored as
+ * the thread error when it is not LDM_OK (LDM_NONE on a graph that has not failed fails it: internal). */
 ldm_status ldm_graph_check(ldm_graph *g, int id);
-/* Refuse a builder call: set the thread error, record it on g (unless g has failed already) and return
- * status. Use through LDM_REFUSE (in builders returning a tensor id) or LDM_GRAPH_FAIL. */
+/* Refuse a builder call: set the thread error, fail g with it (unless g has failed already: the first
+ * error stays) and return status. Use through LDM_REFUSE (in builders returning a tensor id) or LDM_GRAPH_FAIL. */
 ldm_status ldm_graph_refuse(ldm_graph *g, ldm_status status, const char *file, int line, const char *fmt, ...)
     __attribute__((format(printf, 5, 6)));
 #define LDM_GRAPH_FAIL(g, status, ...) ldm_graph_refuse((g), (status), __FILE__, __LINE__, __VA_ARGS__)
 #define LDM_REFUSE(g, status, ...) (LDM_GRAPH_FAIL((g), (status), __VA_ARGS__), LDM_NONE)
-/* Builder entry guard: false when g has failed, or when one of the n ids is LDM_NONE (which fails g) or
- * not a tensor of g (a refusal). LDM_INPUTS(g, a, b, ...) returns LDM_NONE from the calling builder then. */
+/* Builder entry guard: false when g has failed, or when one of the n ids is LDM_NONE or not a tensor of g
+ * (a refusal). LDM_INPUTS(g, a, b, ...) returns LDM_NONE from the calling builder then. */
 bool ldm_graph_inputs(ldm_graph *g, const int *ids, int n);
 #define LDM_INPUTS(g, ...)                                                                         \
   do {                                                                                             \
@@ -149,8 +147,7 @@ int64_t ldm_tensor_bytes(const ldm_tensor *t);
 /* Resolved storage of a tensor: arena and byte offset (following views). Only after planning. */
 void ldm_tensor_storage(const ldm_graph *g, int id, ldm_arena *arena, int64_t *offset);
 
-/* Append a node. pc is copied (pc_size bytes). Returns the node index or -1 (refused; an LDM_NONE among
- * in/out fails the graph). */
+/* Append a node. pc is copied (pc_size bytes). Returns the node index or -1 (refused). */
 int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, int nout, const void *pc,
                  uint32_t pc_size, const char *label);
 /* ldm_node_add for a builder: returns the node's first output (the builder's result) or LDM_NONE. */
@@ -172,6 +169,11 @@ ldm_status ldm_graph_backward(ldm_graph *g, int loss);
 int ldm_grad_target(ldm_graph *g, int t, int *accumulate);
 /* The gradient of an output of a forward node (must exist when backward is called); -1 if none. */
 int ldm_grad_of(const ldm_graph *g, int t);
+/* The same for emitters, by position in forward node ni: ldm_grad_out is the gradient of output k
+ * (ldm_grad_of); ldm_grad_in the gradient target of input k (ldm_grad_target, *accumulate set), or -1
+ * with *accumulate 0 when that input takes no gradient (does not require grad, or refused). */
+int ldm_grad_out(const ldm_graph *g, int ni, int k);
+int ldm_grad_in(ldm_graph *g, int ni, int k, int *accumulate);
 /* The common backward emitter: the gradient of input 0 of forward node ni, by one node of op `op` that
  * reads {a, dy} (a: a tensor of the forward node, dy: the gradient of its output 0) and writes it. pc is
  * that node's push-constant block; its 32-bit word at acc_offset receives the accumulate flag. */

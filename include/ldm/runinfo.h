@@ -5,6 +5,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "ldm/backend.h"
 #include "ldm/data.h"
 #include "ldm/io.h"
 #include "ldm/model.h"
@@ -55,8 +56,8 @@ const char *ldm_software_string(void);
 /* The current UTC time in ISO 8601 with milliseconds, "2026-12-01T21:01:20.123Z" (cap >= 25). */
 void ldm_time_iso8601(char *buf, size_t cap);
 /* The device as the backend reports it: the Vulkan device's name, or "CPU reference backend: <CPU
- * model>" (vk NULL). type (may be NULL): the Vulkan device type or "cpu-reference". */
-void ldm_device_describe(const ldm_vk_ctx *vk, char *name, size_t cap, const char **type);
+ * model>" (the CPU backend). type (may be NULL): the Vulkan device type or "cpu-reference". */
+void ldm_device_describe(const ldm_backend *be, char *name, size_t cap, const char **type);
 
 /* The settings of sampled images as image text (ldm_image_write_grid): Software, seed, sampler, steps,
  * guidance, eta, class (cls: "all", a class name or index), checkpoint (so->ckpt), and with stage (not
@@ -76,7 +77,7 @@ int ldm_sample_text_make(ldm_sample_text *st, const ldm_sample_opts *so, const c
  * the largest elapsed_s of the directory's metrics.jsonl (0 for a new run), where this process's
  * elapsed_s continue. */
 ldm_status ldm_run_start(const ldm_train_opts *o, const ldm_model_cfg *c, const ldm_dataset *ds, const char *data_dir,
-                         const ldm_vk_ctx *vk, double *elapsed0);
+                         const ldm_backend *be, double *elapsed0);
 
 #ifdef __cplusplus
 }

@@ -4,11 +4,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "ldm/conformance.h"
+#include "ldm/version.h"
 #include "ldm/vk.h"
+
+/* a number with fmt, or null for NaN / Inf (JSON has no such numbers) */
+static void json_num(FILE *f, const char *fmt, double v) {
+  if (isfinite(v)) fprintf(f, fmt, v);
+  else fputs("null", f);
+}
 
 static void json_str(FILE *f, const char *s) {
   fputc('"', f);
@@ -73,7 +81,17 @@ int ldm_cmd_conformance(int argc, char **argv) {
       if (vk) ldm_vk_close(vk);
       return 1;
     }
-    fprintf(jf, "{\"device\":");
+    /* version and date as the bench JSON writes them (the report reader shows both) */
+    char date[64];
+    time_t now = time(NULL);
+    struct tm tm;
+    if (gmtime_r(&now, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
+    else snprintf(date, sizeof date, "unknown");
+    fprintf(jf, "{\"version\":");
+    json_str(jf, ldm_version());
+    fprintf(jf, ",\"date\":");
+    json_str(jf, date);
+    fprintf(jf, ",\"device\":");
     json_str(jf, dev_name);
     fprintf(jf, ",\"driver\":");
     json_str(jf, driver);
@@ -88,24 +106,36 @@ int ldm_cmd_conformance(int argc, char **argv) {
     bool ok = s == LDM_OK && r.pass;
     ok ? pass++ : fail++;
     double elem = r.cpu_ref.max_ratio > r.vk_ref.max_ratio ? r.cpu_ref.max_ratio : r.vk_ref.max_ratio;
-    printf("%-20s %-36s %11.3g %11.3g %11.3g %11.3g %7.3g %9.3f %-5s %s\n", c->op, c->shape, r.nmse, r.max_abs,
-           r.vk_ref.nmse, r.cpu_ref.nmse, elem, r.gpu_ms, ok ? "pass" : "FAIL", ok ? "" : r.message);
+    /* without a device run the device columns are no result: "-" */
+    char nm[16] = "-", nm_vk[16] = "-";
+    if (r.vk_run) {
+      snprintf(nm, sizeof nm, "%.3g", r.nmse);
+      snprintf(nm_vk, sizeof nm_vk, "%.3g", r.vk_ref.nmse);
+    }
+    printf("%-20s %-36s %11s %11.3g %11s %11.3g %7.3g %9.3f %-5s %s\n", c->op, c->shape, nm, r.max_abs, nm_vk,
+           r.cpu_ref.nmse, elem, r.gpu_ms, ok ? "pass" : "FAIL", ok ? "" : r.message);
     fflush(stdout);
     if (jf) {
       fprintf(jf, "%s{\"op\":", pass + fail > 1 ? "," : "");
       json_str(jf, c->op);
       fprintf(jf, ",\"shape\":");
       json_str(jf, c->shape);
-      fprintf(jf, ",\"nmse\":%.6g,\"max_abs\":%.6g,\"tol\":%.3g,\"gpu_ms\":%.4f,\"pass\":%s", r.nmse, r.max_abs, r.tol,
-              r.gpu_ms, ok ? "true" : "false");
+      fprintf(jf, ",\"nmse\":");
+      json_num(jf, "%.6g", r.nmse);
+      fprintf(jf, ",\"max_abs\":");
+      json_num(jf, "%.6g", r.max_abs);
+      fprintf(jf, ",\"tol\":%.3g,\"gpu_ms\":%.4f,\"pass\":%s", r.tol, r.gpu_ms, ok ? "true" : "false");
       /* three-way results: device and fast CPU against the reference */
       fprintf(jf, ",\"device_run\":%s,\"rtol\":%.3g", r.vk_run ? "true" : "false", r.rtol);
       const ldm_conf_cmp *cm[2] = {&r.vk_ref, &r.cpu_ref};
       const char *key[2] = {"vk_ref", "cpu_ref"};
       for (int k = 0; k < 2; k++) {
-        fprintf(jf, ",\"nmse_%s\":%.6g,\"max_abs_%s\":%.6g,\"max_ratio_%s\":", key[k], cm[k]->nmse, key[k],
-                cm[k]->max_abs, key[k]);
-        isfinite(cm[k]->max_ratio) ? fprintf(jf, "%.4g", cm[k]->max_ratio) : fprintf(jf, "null");
+        fprintf(jf, ",\"nmse_%s\":", key[k]);
+        json_num(jf, "%.6g", cm[k]->nmse);
+        fprintf(jf, ",\"max_abs_%s\":", key[k]);
+        json_num(jf, "%.6g", cm[k]->max_abs);
+        fprintf(jf, ",\"max_ratio_%s\":", key[k]);
+        json_num(jf, "%.4g", cm[k]->max_ratio);
         fprintf(jf, ",\"bad_%s\":%lld", key[k], (long long)cm[k]->bad);
       }
       fputc('}', jf);

@@ -22,7 +22,6 @@ static ldm_status input(fwd_graph *f, const ldm_st_file *in, const char *name, l
   const ldm_st_tensor *st;
   LDM_TRY(ldm_st_expect(in, name, dt == LDM_F32 ? LDM_DT_F32 : LDM_DT_I32, ndim, shape, &st));
   *t = ldm_tensor_new(&f->g, name, LDM_ARENA_ACT, dt, ndim, shape);
-  if (*t < 0) return LDM_ERR_INTERNAL;
   ldm_keep(&f->g, *t);
   return LDM_OK;
 }
@@ -71,13 +70,14 @@ static ldm_status run_forward(const ldm_backend *be, const char *ckpt, const cha
   if (s == LDM_OK) s = input(&vg, in, "x", LDM_F32, 4, LDM_SHAPE(B, c.cin, c.res, c.res), &x);
   if (s == LDM_OK) s = input(&vg, in, "z", LDM_F32, 4, LDM_SHAPE(B, c.z, lr, lr), &z);
   if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_vae_encode(&vg.g, &c, x, &mu, &lv), vp);
-  if (s == LDM_OK && (xd = ldm_vae_decode(&vg.g, &c, z)) < 0) s = ldm_ckpt_name_error(LDM_ERR_INTERNAL, vp);
   if (s == LDM_OK) {
+    xd = ldm_vae_decode(&vg.g, &c, z);
     ldm_keep(&vg.g, mu);
     ldm_keep(&vg.g, lv);
     ldm_keep(&vg.g, xd);
-    s = ldm_ckpt_name_error(ldm_graph_plan(&vg.g), vp);
+    s = ldm_ckpt_name_error(ldm_graph_check(&vg.g, xd), vp);
   }
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_graph_plan(&vg.g), vp);
   if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(be, &vg.g, &vg.e), vp);
   if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_ckpt_load_arena(vf, vg.e, LDM_ARENA_PARAM, ""), vp);
   if (s == LDM_OK) s = write_input(&vg, in, "x", x);
@@ -88,11 +88,12 @@ static ldm_status run_forward(const ldm_backend *be, const char *ckpt, const cha
   if (s == LDM_OK) s = input(&ug, in, "xt", LDM_F32, 4, LDM_SHAPE(B, uc.z, lr, lr), &xn);
   if (s == LDM_OK) s = input(&ug, in, "t", LDM_U32, 1, LDM_SHAPE(B), &tt);
   if (s == LDM_OK) s = input(&ug, in, "y", LDM_U32, 1, LDM_SHAPE(B), &yy);
-  if (s == LDM_OK && (eps = ldm_unet(&ug.g, &uc, xn, tt, yy)) < 0) s = ldm_ckpt_name_error(LDM_ERR_INTERNAL, up);
   if (s == LDM_OK) {
+    eps = ldm_unet(&ug.g, &uc, xn, tt, yy);
     ldm_keep(&ug.g, eps);
-    s = ldm_ckpt_name_error(ldm_graph_plan(&ug.g), up);
+    s = ldm_ckpt_name_error(ldm_graph_check(&ug.g, eps), up);
   }
+  if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_graph_plan(&ug.g), up);
   if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_exec_new(be, &ug.g, &ug.e), up);
   if (s == LDM_OK) s = ldm_ckpt_name_error(ldm_ckpt_load_arena(uf, ug.e, LDM_ARENA_PARAM, ""), up);
   if (s == LDM_OK) s = write_input(&ug, in, "xt", xn);

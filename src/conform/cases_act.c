@@ -13,20 +13,16 @@
 #define LDM_ACT(a)                                                                                                    \
   static ldm_status c_##a(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *args) {                                \
     int x = ldm_conf_input(cc, g, "x", 1, S(args->n), -8, 8);                                                         \
-    if (x < 0) return LDM_ERR_INTERNAL;                                                                               \
     int y = ldm_##a(g, x);                                                                                            \
-    if (y < 0) return LDM_ERR_INTERNAL;                                                                               \
     ldm_conf_compare(cc, g, y);                                                                                       \
-    return LDM_OK;                                                                                                    \
+    return ldm_graph_status(g);                                                                                       \
   }                                                                                                                   \
   static ldm_status c_##a##_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *args) {                     \
     int x = ldm_conf_input(cc, g, "x", 1, S(args->n), -8, 8), dy = ldm_conf_input(cc, g, "dy", 1, S(args->n), -1, 1); \
     int dx = ldm_conf_output(cc, g, "dx", 1, S(args->n));                                                             \
-    if (x < 0 || dy < 0 || dx < 0) return LDM_ERR_INTERNAL;                                                           \
     ldm_pc_##a##_backward pc = {.n = (uint32_t)args->n, .accumulate = (uint32_t)args->acc};                           \
-    if (ldm_node_add(g, LDM_OP_##a##_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, #a "_backward") < 0)        \
-      return LDM_ERR_INTERNAL;                                                                                        \
-    return LDM_OK;                                                                                                    \
+    ldm_node_add(g, LDM_OP_##a##_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, #a "_backward");                \
+    return ldm_graph_status(g);                                                                                       \
   }
 #include "ldm_act_list.h"
 #undef LDM_ACT

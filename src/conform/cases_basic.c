@@ -3,109 +3,80 @@
 #include "ldm/conformance.h"
 #include "ldm/ops.h"
 #include "ops/basic.h"
+#include "runtime/runtime.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
-#define TRY_T(x)                                                                                   \
-  do {                                                                                             \
-    if ((x) < 0) return LDM_ERR_INTERNAL;                                                          \
-  } while (0)
 
 static ldm_status c_fill(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int o = ldm_conf_output(cc, g, "out", 1, S(a->n));
-  TRY_T(o);
-  TRY_T(ldm_fill(g, o, -2.5f));
-  return LDM_OK;
+  ldm_fill(g, o, -2.5f);
+  return ldm_graph_status(g);
 }
 static ldm_status c_copy(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -3, 3), o = ldm_conf_output(cc, g, "out", 1, S(a->n));
-  TRY_T(x);
-  TRY_T(o);
-  TRY_T(ldm_copy(g, x, o));
-  return LDM_OK;
+  ldm_copy(g, x, o);
+  return ldm_graph_status(g);
 }
 /* reads n, kind (LDM_RNG_*), use_step */
 static ldm_status c_philox(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
   int o = ldm_conf_output_ex(cc, g, "out", a->kind == LDM_RNG_U32 ? LDM_U32 : LDM_F32, 1, S(a->n), 0, 1);
-  TRY_T(st);
-  TRY_T(o);
-  TRY_T(ldm_philox_fill(g, o, a->use_step ? st : -1, a->kind, 1234u, 5u, 0x100000001ull));
-  return LDM_OK;
+  ldm_philox_fill(g, o, a->use_step ? st : -1, a->kind, 1234u, 5u, 0x100000001ull);
+  return ldm_graph_status(g);
 }
 /* reads n, kind (LDM_EW_*), acc; fill, copy, ew_scale, silu, mse, sgd: n (and acc) */
 static ldm_status c_ew_binary(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "a", 1, S(a->n), -2, 2), y = ldm_conf_input(cc, g, "b", 1, S(a->n), -2, 2);
   int o = ldm_conf_output(cc, g, "out", 1, S(a->n));
-  TRY_T(x);
-  TRY_T(y);
-  TRY_T(o);
-  TRY_T(ldm_ew_binary(g, a->kind, x, y, o, a->acc));
-  return LDM_OK;
+  ldm_ew_binary(g, a->kind, x, y, o, a->acc);
+  return ldm_graph_status(g);
 }
 static ldm_status c_ew_scale(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -2, 2), o = ldm_conf_output(cc, g, "out", 1, S(a->n));
-  TRY_T(x);
-  TRY_T(o);
-  TRY_T(ldm_ew_scale(g, x, o, -0.37f, a->acc));
-  return LDM_OK;
+  ldm_ew_scale(g, x, o, -0.37f, a->acc);
+  return ldm_graph_status(g);
 }
 static ldm_status c_silu(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -8, 8);
-  TRY_T(x);
   int y = ldm_silu(g, x);
-  TRY_T(y);
   ldm_conf_compare(cc, g, y);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* silu_backward through the autodiff: d/dx sum(silu(x) * w) */
 static ldm_status c_silu_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -8, 8), dy = ldm_conf_input(cc, g, "dy", 1, S(a->n), -1, 1);
   int dx = ldm_conf_output(cc, g, "dx", 1, S(a->n));
-  TRY_T(x);
-  TRY_T(dy);
-  TRY_T(dx);
   ldm_pc_silu_backward pc = {.n = (uint32_t)a->n, .accumulate = (uint32_t)a->acc};
-  TRY_T(ldm_node_add(g, LDM_OP_silu_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, "silu_backward"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_silu_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, "silu_backward");
+  return ldm_graph_status(g);
 }
 /* reads O J I acc (x [O, J, I] -> out [J]) */
 static ldm_status c_reduce(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S((int64_t)a->O * a->J * a->I), -1, 1);
   int o = ldm_conf_output(cc, g, "out", 1, S(a->J));
-  TRY_T(x);
-  TRY_T(o);
-  TRY_T(ldm_reduce_sum(g, x, o, a->O, a->J, a->I, 0.5f, a->acc));
-  return LDM_OK;
+  ldm_reduce_sum(g, x, o, a->O, a->J, a->I, 0.5f, a->acc);
+  return ldm_graph_status(g);
 }
 /* reads O J I xO acc (x [xO, J] -> out [O, J, I]) */
 static ldm_status c_broadcast(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S((int64_t)a->xO * a->J), -1, 1);
   int o = ldm_conf_output(cc, g, "out", 1, S((int64_t)a->O * a->J * a->I));
-  TRY_T(x);
-  TRY_T(o);
-  TRY_T(ldm_broadcast(g, x, o, a->O, a->J, a->I, a->xO, -0.6f, a->acc));
-  return LDM_OK;
+  ldm_broadcast(g, x, o, a->O, a->J, a->I, a->xO, -0.6f, a->acc);
+  return ldm_graph_status(g);
 }
 static ldm_status c_mse(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "a", 1, S(a->n), -1, 1), y = ldm_conf_input(cc, g, "b", 1, S(a->n), -1, 1);
-  TRY_T(x);
-  TRY_T(y);
   int l = ldm_mse_loss(g, x, y);
-  TRY_T(l);
   ldm_conf_compare(cc, g, l);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 static ldm_status c_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "a", 1, S(a->n), -1, 1), y = ldm_conf_input(cc, g, "b", 1, S(a->n), -1, 1);
   int dl = ldm_conf_input(cc, g, "dl", 1, S(1), 0.5f, 2);
   int o = ldm_conf_output(cc, g, "da", 1, S(a->n));
-  TRY_T(x);
-  TRY_T(y);
-  TRY_T(dl);
-  TRY_T(o);
   ldm_pc_mse_loss_backward pc = {.n = (uint32_t)a->n, .scale = 2.0f / (float)a->n, .accumulate = (uint32_t)a->acc};
-  TRY_T(ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, y, dl}, 3, &o, 1, &pc, sizeof pc, "mse_loss_backward"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, y, dl}, 3, &o, 1, &pc, sizeof pc, "mse_loss_backward");
+  return ldm_graph_status(g);
 }
 /* reads M N K batch, ta tb, bias (LDM_BIAS_*), acc, bcast_b (one B for the whole batch) */
 static ldm_status c_gemm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -115,21 +86,15 @@ static ldm_status c_gemm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a)
   int B_ = ldm_conf_input(cc, g, "B", 1, S((bcast ? 1 : B) * N * K), -1, 1);
   int bias = a->bias ? ldm_conf_input(cc, g, "bias", 1, S(a->bias == 1 ? N : M), -1, 1) : -1;
   int C = ldm_conf_output(cc, g, "C", 1, S(B * M * N));
-  TRY_T(A_);
-  TRY_T(B_);
-  TRY_T(C);
   ldm_gemm_args ga = {a->ta, a->tb, (int)B, 0.75f, a->acc, a->bias == LDM_BIAS_ROWS};
-  TRY_T(ldm_gemm(g, A_, B_, a->bias ? bias : -1, C, M, N, K, ga));
-  return LDM_OK;
+  ldm_gemm(g, A_, B_, a->bias ? bias : -1, C, M, N, K, ga);
+  return ldm_graph_status(g);
 }
 static ldm_status c_sgd(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
   int gr = ldm_conf_input(cc, g, "grad", 1, S(a->n), -1, 1), p = ldm_conf_output(cc, g, "p", 1, S(a->n));
-  TRY_T(st);
-  TRY_T(gr);
-  TRY_T(p);
-  TRY_T(ldm_sgd(g, p, gr, st));
-  return LDM_OK;
+  ldm_sgd(g, p, gr, st);
+  return ldm_graph_status(g);
 }
 /* reads n, wd (weight decay 0.01) */
 static ldm_status c_adamw(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -138,13 +103,8 @@ static ldm_status c_adamw(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a
   int p = ldm_conf_output(cc, g, "p", 1, S(a->n));
   int m = ldm_conf_output(cc, g, "m", 1, S(a->n));
   int v = ldm_conf_output_ex(cc, g, "v", LDM_F32, 1, S(a->n), 0.0f, 0.01f);
-  TRY_T(st);
-  TRY_T(gr);
-  TRY_T(p);
-  TRY_T(m);
-  TRY_T(v);
-  TRY_T(ldm_adamw(g, p, gr, m, v, st, 0.9f, 0.999f, 1e-8f, a->wd ? 0.01f : 0.0f));
-  return LDM_OK;
+  ldm_adamw(g, p, gr, m, v, st, ldm_adamw_recipe.beta1, ldm_adamw_recipe.beta2, ldm_adamw_recipe.eps, a->wd ? 0.01f : 0.0f);
+  return ldm_graph_status(g);
 }
 
 const ldm_conf_case ldm_conf_cases_basic[] = {

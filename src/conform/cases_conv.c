@@ -9,10 +9,6 @@
 #include "ops/conv.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
-#define TRY_T(x)                                                                                   \
-  do {                                                                                             \
-    if ((x) < 0) return LDM_ERR_INTERNAL;                                                          \
-  } while (0)
 
 /* reads N, C (= Cin), H, W, Cout, k, stride, pad, bias, acc; backward weight also splits */
 
@@ -31,12 +27,8 @@ static ldm_status c_conv2d(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
   int b = pc.bias ? ldm_conf_input(cc, g, "bias", 1, S(pc.Cout), -1, 1) : x;
   int y = ldm_conf_output(cc, g, "y", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo));
-  TRY_T(x);
-  TRY_T(w);
-  TRY_T(b);
-  TRY_T(y);
-  TRY_T(ldm_node_add(g, LDM_OP_conv2d, (int[]){x, w, b}, 3, &y, 1, &pc, sizeof pc, "conv2d"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_conv2d, (int[]){x, w, b}, 3, &y, 1, &pc, sizeof pc, "conv2d");
+  return ldm_graph_status(g);
 }
 
 /* the public builder (output compared without a guard) */
@@ -45,12 +37,9 @@ static ldm_status c_conv2d_builder(ldm_graph *g, ldm_conf_ctx *cc, const ldm_con
   int x = ldm_conf_input(cc, g, "x", 4, S(pc.N, pc.Cin, pc.H, pc.W), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
   int b = pc.bias ? ldm_conf_input(cc, g, "bias", 1, S(pc.Cout), -1, 1) : -1;
-  TRY_T(x);
-  TRY_T(w);
   int y = ldm_conv2d(g, x, w, b, (int)pc.stride, (int)pc.pad);
-  TRY_T(y);
   ldm_conf_compare(cc, g, y);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 
 static ldm_status c_conv2d_backward_data(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -58,11 +47,8 @@ static ldm_status c_conv2d_backward_data(ldm_graph *g, ldm_conf_ctx *cc, const l
   int dy = ldm_conf_input(cc, g, "dy", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
   int dx = ldm_conf_output(cc, g, "dx", 4, S(pc.N, pc.Cin, pc.H, pc.W));
-  TRY_T(dy);
-  TRY_T(w);
-  TRY_T(dx);
-  TRY_T(ldm_conv2d_backward_data_node(g, dy, w, dx, &pc, (int)pc.accumulate));
-  return LDM_OK;
+  ldm_conv2d_backward_data_node(g, dy, w, dx, &pc, (int)pc.accumulate);
+  return ldm_graph_status(g);
 }
 
 static ldm_status c_conv2d_backward_weight(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -71,30 +57,23 @@ static ldm_status c_conv2d_backward_weight(ldm_graph *g, ldm_conf_ctx *cc, const
   int dy = ldm_conf_input(cc, g, "dy", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo), -1, 1);
   int x = ldm_conf_input(cc, g, "x", 4, S(pc.N, pc.Cin, pc.H, pc.W), -1, 1);
   int dw = ldm_conf_output(cc, g, "dw", 2, S(splits, (int64_t)pc.Cout * pc.Cin * pc.k * pc.k));
-  TRY_T(dy);
-  TRY_T(x);
-  TRY_T(dw);
-  TRY_T(ldm_conv2d_backward_weight_node(g, dy, x, dw, &pc, splits, (int)pc.accumulate));
-  return LDM_OK;
+  ldm_conv2d_backward_weight_node(g, dy, x, dw, &pc, splits, (int)pc.accumulate);
+  return ldm_graph_status(g);
 }
 
 /* reads N C H W acc */
 static ldm_status c_upsample2x(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), -1, 1);
   int y = ldm_conf_output(cc, g, "y", 4, S(a->N, a->C, 2 * a->H, 2 * a->W));
-  TRY_T(x);
-  TRY_T(y);
   ldm_pc_upsample2x pc = {(uint32_t)(a->N * a->C), (uint32_t)a->H, (uint32_t)a->W, (uint32_t)a->acc};
-  TRY_T(ldm_node_add(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x");
+  return ldm_graph_status(g);
 }
 static ldm_status c_upsample2x_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int dy = ldm_conf_input(cc, g, "dy", 4, S(a->N, a->C, 2 * a->H, 2 * a->W), -1, 1);
   int dx = ldm_conf_output(cc, g, "dx", 4, S(a->N, a->C, a->H, a->W));
-  TRY_T(dy);
-  TRY_T(dx);
-  TRY_T(ldm_upsample2x_backward_node(g, dy, dx, a->acc));
-  return LDM_OK;
+  ldm_upsample2x_backward_node(g, dy, dx, a->acc);
+  return ldm_graph_status(g);
 }
 
 const ldm_conf_case ldm_conf_cases_conv[] = {

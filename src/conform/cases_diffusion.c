@@ -7,12 +7,9 @@
 #include "ldm/ops.h"
 #include "ldm/step.h"
 #include "ops/diffusion.h"
+#include "runtime/runtime.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
-#define TRY_T(x)                                                                                   \
-  do {                                                                                             \
-    if ((x) < 0) return LDM_ERR_INTERNAL;                                                          \
-  } while (0)
 
 /* Views bound to a shader must start at a multiple of minStorageBufferOffsetAlignment (<= 256 bytes):
  * element offsets of views are multiples of ALIGN_ELEMS. */
@@ -21,11 +18,11 @@
 /* Plant an exact value at element k (a multiple of ALIGN_ELEMS) of x during the run: a fill node over a
  * one-element view. */
 static int plant(ldm_graph *g, int x, int64_t k, float v) {
+  if (!ldm_graph_inputs(g, &x, 1)) return LDM_NONE; /* the name below reads x */
   char nm[LDM_NAME_MAX];
   k -= k % ALIGN_ELEMS;
   snprintf(nm, sizeof nm, "%s[%lld]", g->t[x].name, (long long)k);
-  int e = ldm_view(g, x, nm, k, 1, S(1));
-  return e < 0 ? -1 : ldm_fill(g, e, v);
+  return ldm_fill(g, ldm_view(g, x, nm, k, 1, S(1)), v);
 }
 
 /* Words [0, n) of the u32 tensor st set to v during the run: label dropout with p = 1 writes null_class
@@ -37,16 +34,15 @@ static int set_words(ldm_conf_ctx *cc, ldm_graph *g, int st, int n, uint32_t v) 
   snprintf(nm, sizeof nm, "labels_for_words_%d", n);
   int lbl = ldm_conf_input_u32(cc, g, nm, n, 10);
   snprintf(nm, sizeof nm, "words[0:%d]", n);
-  int words = lbl < 0 ? -1 : ldm_view(g, st, nm, 0, 1, S(n));
-  return words < 0 ? -1 : ldm_label_dropout(g, lbl, words, -1, 1, 2, 1.0f, v);
+  return ldm_label_dropout(g, lbl, ldm_view(g, st, nm, 0, 1, S(n)), -1, 1, 2, 1.0f, v);
 }
 
 /* A u8 table of nbytes random bytes: a u32 input seen through a u8 view. */
 static int u8_table(ldm_conf_ctx *cc, ldm_graph *g, int64_t nbytes) {
   int words = ldm_conf_input_u32(cc, g, "table_words", (nbytes + 3) / 4, 0);
-  if (words < 0) return -1;
+  LDM_INPUTS(g, words);
   int t = ldm_tensor_new(g, "table_u8", LDM_ARENA_ACT, LDM_U8, 1, &nbytes);
-  if (t < 0) return -1;
+  if (t == LDM_NONE) return LDM_NONE; /* the view is set by hand below */
   g->t[t].view_of = words;
   g->t[t].view_offset = 0;
   return t;
@@ -58,13 +54,9 @@ static ldm_status c_reparam(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args 
   int mu = ldm_conf_input(cc, g, "mu", 2, S(a->rows, a->cols), -2, 2);
   int lv = ldm_conf_input(cc, g, "logvar", 2, S(a->rows, a->cols), -4, 3);
   int e = ldm_conf_input(cc, g, "eps", 2, S(a->rows, a->cols), -2, 2);
-  TRY_T(mu);
-  TRY_T(lv);
-  TRY_T(e);
   int z = ldm_reparam(g, mu, lv, e);
-  TRY_T(z);
   ldm_conf_compare(cc, g, z);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads n, acc (mu), acc2 (logvar), want (WANT_1 mu, WANT_2 logvar) */
 static ldm_status c_reparam_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -73,54 +65,42 @@ static ldm_status c_reparam_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_c
   int dz = ldm_conf_input(cc, g, "dz", 1, S(a->n), -1, 1);
   int dmu = (a->want & LDM_CONF_WANT_1) ? ldm_conf_output(cc, g, "dmu", 1, S(a->n)) : -1;
   int dlv = (a->want & LDM_CONF_WANT_2) ? ldm_conf_output(cc, g, "dlogvar", 1, S(a->n)) : -1;
-  TRY_T(lv);
-  TRY_T(e);
-  TRY_T(dz);
   ldm_pc_reparam_backward pc = {(uint32_t)a->n, (uint32_t)a->acc, (uint32_t)a->acc2, (a->want & LDM_CONF_WANT_1) != 0, (a->want & LDM_CONF_WANT_2) != 0};
-  int out[2] = {dmu >= 0 ? dmu : dlv, dlv >= 0 ? dlv : dmu};
-  TRY_T(out[0]);
-  TRY_T(ldm_node_add(g, LDM_OP_reparam_backward, (int[]){lv, e, dz}, 3, out, 2, &pc, sizeof pc, "reparam_backward"));
-  return LDM_OK;
+  int out[2] = {(a->want & LDM_CONF_WANT_1) ? dmu : dlv, (a->want & LDM_CONF_WANT_2) ? dlv : dmu};
+  ldm_node_add(g, LDM_OP_reparam_backward, (int[]){lv, e, dz}, 3, out, 2, &pc, sizeof pc, "reparam_backward");
+  return ldm_graph_status(g);
 }
 /* reads n, edges (plant x = lo and x = hi exactly) */
 static ldm_status c_clamp(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -3, 3);
-  TRY_T(x);
   if (a->edges) {
-    TRY_T(plant(g, x, 0, -1.0f));
-    TRY_T(plant(g, x, a->n - 1, 1.5f)); /* at the last multiple of ALIGN_ELEMS */
+    plant(g, x, 0, -1.0f);
+    plant(g, x, a->n - 1, 1.5f); /* at the last multiple of ALIGN_ELEMS */
   }
   int y = ldm_clamp(g, x, -1.0f, 1.5f);
-  TRY_T(y);
   ldm_conf_compare(cc, g, y);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads n, acc, edges */
 static ldm_status c_clamp_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -3, 3);
   int dy = ldm_conf_input(cc, g, "dy", 1, S(a->n), -1, 1);
   int dx = ldm_conf_output(cc, g, "dx", 1, S(a->n));
-  TRY_T(x);
-  TRY_T(dy);
-  TRY_T(dx);
   if (a->edges) {
-    TRY_T(plant(g, x, 0, -1.0f));
-    TRY_T(plant(g, x, a->n / 2, 1.5f));
+    plant(g, x, 0, -1.0f);
+    plant(g, x, a->n / 2, 1.5f);
   }
   ldm_pc_clamp_backward pc = {(uint32_t)a->n, -1.0f, 1.5f, (uint32_t)a->acc};
-  TRY_T(ldm_node_add(g, LDM_OP_clamp_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, "clamp_backward"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_clamp_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, "clamp_backward");
+  return ldm_graph_status(g);
 }
 /* reads N C H W */
 static ldm_status c_kl(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int mu = ldm_conf_input(cc, g, "mu", 4, S(a->N, a->C, a->H, a->W), -2, 2);
   int lv = ldm_conf_input(cc, g, "logvar", 4, S(a->N, a->C, a->H, a->W), -4, 3);
-  TRY_T(mu);
-  TRY_T(lv);
   int l = ldm_kl_loss(g, mu, lv);
-  TRY_T(l);
   ldm_conf_compare(cc, g, l);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads n, batch, acc (mu), acc2 (logvar), want */
 static ldm_status c_kl_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -129,15 +109,11 @@ static ldm_status c_kl_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_a
   int dl = ldm_conf_input(cc, g, "dl", 1, S(1), 0.5f, 2);
   int dmu = (a->want & LDM_CONF_WANT_1) ? ldm_conf_output(cc, g, "dmu", 1, S(a->n)) : -1;
   int dlv = (a->want & LDM_CONF_WANT_2) ? ldm_conf_output(cc, g, "dlogvar", 1, S(a->n)) : -1;
-  TRY_T(mu);
-  TRY_T(lv);
-  TRY_T(dl);
   ldm_pc_kl_loss_backward pc = {(uint32_t)a->n, 1.0f / (float)a->batch, (uint32_t)a->acc, (uint32_t)a->acc2, (a->want & LDM_CONF_WANT_1) != 0,
                                 (a->want & LDM_CONF_WANT_2) != 0};
-  int out[2] = {dmu >= 0 ? dmu : dlv, dlv >= 0 ? dlv : dmu};
-  TRY_T(out[0]);
-  TRY_T(ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, dl}, 3, out, 2, &pc, sizeof pc, "kl_loss_backward"));
-  return LDM_OK;
+  int out[2] = {(a->want & LDM_CONF_WANT_1) ? dmu : dlv, (a->want & LDM_CONF_WANT_2) ? dlv : dmu};
+  ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, dl}, 3, out, 2, &pc, sizeof pc, "kl_loss_backward");
+  return ldm_graph_status(g);
 }
 
 /* ---------------------------------------------------------------- diffusion training */
@@ -147,14 +123,9 @@ static ldm_status c_q_sample(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args
   int ns = ldm_conf_input(cc, g, "noise", 2, S(a->B, a->per), -3, 3);
   int ab = ldm_conf_input(cc, g, "abar", 1, S(a->T), 0.001f, 0.9999f);
   int t = ldm_conf_input_u32(cc, g, "t", a->B, (uint32_t)a->tmax);
-  TRY_T(x0);
-  TRY_T(ns);
-  TRY_T(ab);
-  TRY_T(t);
   int o = a->v ? ldm_v_target(g, x0, ns, ab, t) : ldm_q_sample(g, x0, ns, ab, t);
-  TRY_T(o);
   ldm_conf_compare(cc, g, o);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads B, per, T, v (v_target), acc (x0), acc2 (noise), want (WANT_1 x0, WANT_2 noise) */
 static ldm_status c_q_sample_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -164,27 +135,19 @@ static ldm_status c_q_sample_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_
   int dy = ldm_conf_input(cc, g, "dy", 1, S(n), -1, 1);
   int d0 = (a->want & LDM_CONF_WANT_1) ? ldm_conf_output(cc, g, "dx0", 1, S(n)) : -1;
   int dn = (a->want & LDM_CONF_WANT_2) ? ldm_conf_output(cc, g, "dnoise", 1, S(n)) : -1;
-  TRY_T(ab);
-  TRY_T(t);
-  TRY_T(dy);
   ldm_pc_q_sample_backward pc = {(uint32_t)n, (uint32_t)a->per, (uint32_t)a->T, (uint32_t)a->v,
                                  (uint32_t)a->acc, (uint32_t)a->acc2, (a->want & LDM_CONF_WANT_1) != 0, (a->want & LDM_CONF_WANT_2) != 0};
-  int out[2] = {d0 >= 0 ? d0 : dn, dn >= 0 ? dn : d0};
-  TRY_T(out[0]);
-  TRY_T(ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){ab, t, dy}, 3, out, 2, &pc, sizeof pc, "q_sample_backward"));
-  return LDM_OK;
+  int out[2] = {(a->want & LDM_CONF_WANT_1) ? d0 : dn, (a->want & LDM_CONF_WANT_2) ? dn : d0};
+  ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){ab, t, dy}, 3, out, 2, &pc, sizeof pc, "q_sample_backward");
+  return ldm_graph_status(g);
 }
 /* reads B, per */
 static ldm_status c_weighted_mse(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "a", 2, S(a->B, a->per), -1, 1), y = ldm_conf_input(cc, g, "b", 2, S(a->B, a->per), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 1, S(a->B), 0, 2);
-  TRY_T(x);
-  TRY_T(y);
-  TRY_T(w);
   int l = ldm_weighted_mse(g, x, y, w);
-  TRY_T(l);
   ldm_conf_compare(cc, g, l);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads B, per, to_b (the gradient to b, else to a), acc */
 static ldm_status c_weighted_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -193,39 +156,28 @@ static ldm_status c_weighted_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const 
   int w = ldm_conf_input(cc, g, "w", 1, S(a->B), 0, 2);
   int dl = ldm_conf_input(cc, g, "dl", 1, S(1), 0.5f, 2);
   int o = ldm_conf_output(cc, g, "dx", 1, S(n));
-  TRY_T(x);
-  TRY_T(y);
-  TRY_T(w);
-  TRY_T(dl);
-  TRY_T(o);
   ldm_pc_weighted_mse_backward pc = {(uint32_t)n, (uint32_t)a->per, (a->to_b ? -2.0f : 2.0f) / (float)n, (uint32_t)a->acc};
-  TRY_T(ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){x, y, w, dl}, 4, &o, 1, &pc, sizeof pc,
-                     "weighted_mse_backward"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){x, y, w, dl}, 4, &o, 1, &pc, sizeof pc, "weighted_mse_backward");
+  return ldm_graph_status(g);
 }
 /* reads B, T, v (v-prediction), plant (LDM_PLANT_ZERO / ONE: abar[0] = 0 / 1 and t[0] = 0) */
 static ldm_status c_min_snr(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int ab = ldm_conf_input(cc, g, "abar", 1, S(a->T), 0.0f, 1.0f);
   int t = ldm_conf_input_u32(cc, g, "t", a->B, (uint32_t)a->T);
-  TRY_T(ab);
-  TRY_T(t);
   if (a->plant == LDM_PLANT_ZERO || a->plant == LDM_PLANT_ONE) {
-    TRY_T(plant(g, ab, 0, a->plant == LDM_PLANT_ONE ? 1.0f : 0.0f));
-    TRY_T(plant(g, t, 0, 0.0f)); /* float 0 has the bits of u32 0 */
+    plant(g, ab, 0, a->plant == LDM_PLANT_ONE ? 1.0f : 0.0f);
+    plant(g, t, 0, 0.0f); /* float 0 has the bits of u32 0 */
   }
   int w = ldm_min_snr_weight(g, ab, t, 5.0f, a->v);
-  TRY_T(w);
   ldm_conf_compare(cc, g, w);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads B (of each half), per, scale */
 static ldm_status c_cfg(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x2", 2, S(2 * (int64_t)a->B, a->per), -3, 3);
-  TRY_T(x);
   int o = ldm_cfg_combine(g, x, a->scale);
-  TRY_T(o);
   ldm_conf_compare(cc, g, o);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 
 /* ---------------------------------------------------------------- sampling */
@@ -239,24 +191,14 @@ static ldm_status c_sampler(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args 
   int m = ldm_conf_input(cc, g, "model_out", 1, S(a->n), -2, 2);
   int ns = ldm_conf_input(cc, g, "noise", 1, S(a->n), -2, 2);
   int o = ldm_conf_output(cc, g, "x_prev", 1, S(a->n));
-  TRY_T(st);
-  TRY_T(hi);
-  TRY_T(lo);
-  TRY_T(x);
-  TRY_T(m);
-  TRY_T(ns);
-  TRY_T(o);
   int ab = ldm_act(g, "abar", 1, S(ALIGN_ELEMS + 37));
-  TRY_T(ab);
   int vh = ldm_view(g, ab, "abar[0:20]", 0, 1, S(20)), vl = ldm_view(g, ab, "abar[64:101]", ALIGN_ELEMS, 1, S(37));
-  TRY_T(vh);
-  TRY_T(vl);
-  TRY_T(ldm_copy(g, hi, vh));
-  TRY_T(ldm_copy(g, lo, vl));
-  TRY_T(set_words(cc, g, st, LDM_STEP_USER + 2, a->t_prev < 0 ? 0xffffffffu : (uint32_t)a->t_prev));
-  TRY_T(set_words(cc, g, st, LDM_STEP_USER + 1, (uint32_t)ALIGN_ELEMS + (uint32_t)a->t));
-  TRY_T(ldm_sampler_step(g, x, m, ab, ns, st, a->kind, a->eta, a->v, o));
-  return LDM_OK;
+  ldm_copy(g, hi, vh);
+  ldm_copy(g, lo, vl);
+  set_words(cc, g, st, LDM_STEP_USER + 2, a->t_prev < 0 ? 0xffffffffu : (uint32_t)a->t_prev);
+  set_words(cc, g, st, LDM_STEP_USER + 1, (uint32_t)ALIGN_ELEMS + (uint32_t)a->t);
+  ldm_sampler_step(g, x, m, ab, ns, st, a->kind, a->eta, a->v, o);
+  return ldm_graph_status(g);
 }
 
 /* ---------------------------------------------------------------- optimizer pieces */
@@ -264,36 +206,27 @@ static ldm_status c_ema(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) 
   int st = ldm_conf_step(cc, g);
   int p = ldm_conf_input(cc, g, "p", 1, S(a->n), -1, 1);
   int e = ldm_conf_output(cc, g, "ema", 1, S(a->n));
-  TRY_T(st);
-  TRY_T(p);
-  TRY_T(e);
-  TRY_T(ldm_ema(g, e, p, st));
-  return LDM_OK;
+  ldm_ema(g, e, p, st);
+  return ldm_graph_status(g);
 }
 /* reads n, plant (LDM_PLANT_NAN / INF at 2n/3), range (values in [-range, range)) */
 static ldm_status c_grad_norm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
   float r = a->range;
   int gr = ldm_conf_input(cc, g, "grads", 1, S(a->n), -r, r);
-  TRY_T(st);
-  TRY_T(gr);
-  if (a->plant) TRY_T(plant(g, gr, a->n * 2 / 3, a->plant == LDM_PLANT_NAN ? NAN : INFINITY));
+  if (a->plant) plant(g, gr, a->n * 2 / 3, a->plant == LDM_PLANT_NAN ? NAN : INFINITY);
   if (!a->plant) {
     int gs = ldm_conf_output(cc, g, "gs", 1, S(4));
-    TRY_T(gs);
-    TRY_T(ldm_grad_norm_clip(g, gr, st, gs));
-    return LDM_OK;
+    ldm_grad_norm_clip(g, gr, st, gs);
+    return ldm_graph_status(g);
   }
   /* a non-finite gradient makes the norm NaN/Inf: compare the scale and the flag only */
   int gs = ldm_act(g, "gs", 1, S(4));
   int cmp = ldm_conf_output(cc, g, "gs[0:2]", 1, S(2));
-  TRY_T(gs);
-  TRY_T(cmp);
-  TRY_T(ldm_grad_norm_clip(g, gr, st, gs));
+  ldm_grad_norm_clip(g, gr, st, gs);
   int v = ldm_view(g, gs, "gs[0:2]v", 0, 1, S(2));
-  TRY_T(v);
-  TRY_T(ldm_copy(g, v, cmp));
-  return LDM_OK;
+  ldm_copy(g, v, cmp);
+  return ldm_graph_status(g);
 }
 /* grad_norm_clip feeding AdamW (use_gs); reads n, plant (LDM_PLANT_NAN: the step must be skipped) */
 static ldm_status c_adamw_gs(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -303,36 +236,25 @@ static ldm_status c_adamw_gs(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args
   int m = ldm_conf_output(cc, g, "m", 1, S(a->n));
   int v = ldm_conf_output_ex(cc, g, "v", LDM_F32, 1, S(a->n), 0.0f, 0.01f);
   int gs = ldm_act(g, "gs", 1, S(4));
-  TRY_T(st);
-  TRY_T(gr);
-  TRY_T(p);
-  TRY_T(m);
-  TRY_T(v);
-  TRY_T(gs);
-  if (a->plant) TRY_T(plant(g, gr, a->n - 1, NAN));
-  TRY_T(ldm_grad_norm_clip(g, gr, st, gs));
-  TRY_T(ldm_adamw_gs(g, p, gr, m, v, st, gs, 0.9f, 0.999f, 1e-8f, 0.01f));
-  return LDM_OK;
+  if (a->plant) plant(g, gr, a->n - 1, NAN);
+  ldm_grad_norm_clip(g, gr, st, gs);
+  ldm_adamw_gs(g, p, gr, m, v, st, gs, ldm_adamw_recipe.beta1, ldm_adamw_recipe.beta2, ldm_adamw_recipe.eps, 0.01f);
+  return ldm_graph_status(g);
 }
 /* reads n, ulo, uhi, use_step */
 static ldm_status c_randint(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
   int o = ldm_conf_output_ex(cc, g, "out", LDM_U32, 1, S(a->n), 0, 1);
-  TRY_T(st);
-  TRY_T(o);
-  TRY_T(ldm_randint(g, o, a->use_step ? st : -1, 0xabcdef0123ull, 3, (uint32_t)a->ulo, (uint32_t)a->uhi));
-  return LDM_OK;
+  ldm_randint(g, o, a->use_step ? st : -1, 0xabcdef0123ull, 3, (uint32_t)a->ulo, (uint32_t)a->uhi);
+  return ldm_graph_status(g);
 }
 /* reads n, p, null_class */
 static ldm_status c_label_dropout(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int st = ldm_conf_step(cc, g);
   int lbl = ldm_conf_input_u32(cc, g, "labels", a->n, 10);
   int o = ldm_conf_output_ex(cc, g, "out", LDM_U32, 1, S(a->n), 0, 1);
-  TRY_T(st);
-  TRY_T(lbl);
-  TRY_T(o);
-  TRY_T(ldm_label_dropout(g, lbl, o, st, 77, 4, a->p, (uint32_t)a->null_class));
-  return LDM_OK;
+  ldm_label_dropout(g, lbl, o, st, 77, 4, a->p, (uint32_t)a->null_class);
+  return ldm_graph_status(g);
 }
 /* reads kind (the table dtype: LDM_U8, LDM_F32, LDM_U32), V, row, B (indices drawn from [0, V + 2): two past the table, repeats
  * certain when B > V) */
@@ -343,11 +265,8 @@ static ldm_status c_gather(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *
                         : ldm_conf_input(cc, g, "table", 2, S(V, row), -3, 3);
   int idx = ldm_conf_input_u32(cc, g, "idx", B, (uint32_t)V + 2);
   int o = ldm_conf_output_ex(cc, g, "rows", a->kind == LDM_U32 ? LDM_U32 : LDM_F32, 2, S(B, row), -1, 1);
-  TRY_T(tab);
-  TRY_T(idx);
-  TRY_T(o);
-  TRY_T(ldm_gather_rows(g, tab, idx, o, row, 2.0f / 255.0f, -1.0f));
-  return LDM_OK;
+  ldm_gather_rows(g, tab, idx, o, row, 2.0f / 255.0f, -1.0f);
+  return ldm_graph_status(g);
 }
 
 const ldm_conf_case ldm_conf_cases_diffusion[] = {

@@ -5,27 +5,24 @@
 #include "ops/norm.h"
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
-#define TRY_T(x)                                                                                   \
-  do {                                                                                             \
-    if ((x) < 0) return LDM_ERR_INTERNAL;                                                          \
-  } while (0)
+
+/* output k (1: mean, 2: rstd) of the group_norm node whose output 0 is y (LDM_NONE if y is) */
+static int gn_out(const ldm_graph *g, int y, int k) {
+  for (int i = g->nn - 1; y != LDM_NONE && i >= 0; i--)
+    if (g->n[i].nout > k && g->n[i].out[0] == y) return g->n[i].out[k];
+  return LDM_NONE;
+}
 
 /* reads N C H W groups offset (x in [offset-1, offset+1)) */
 static ldm_status c_group_norm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), a->offset - 1.0f, a->offset + 1.0f);
   int ga = ldm_conf_input(cc, g, "gamma", 1, S(a->C), 0.5f, 1.5f);
   int be = ldm_conf_input(cc, g, "beta", 1, S(a->C), -0.5f, 0.5f);
-  TRY_T(x);
-  TRY_T(ga);
-  TRY_T(be);
   int y = ldm_group_norm(g, x, ga, be, a->groups, 1e-5f);
-  TRY_T(y);
-  const ldm_node *n = &g->n[g->nn - 1];
-  int mean = n->out[1], rstd = n->out[2];
   ldm_conf_compare(cc, g, y);
-  ldm_conf_compare(cc, g, mean);
-  ldm_conf_compare(cc, g, rstd);
-  return LDM_OK;
+  ldm_conf_compare(cc, g, gn_out(g, y, 1));
+  ldm_conf_compare(cc, g, gn_out(g, y, 2));
+  return ldm_graph_status(g);
 }
 /* the forward on each backend, then its backward node; reads N C H W groups acc want_dx */
 static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -36,111 +33,81 @@ static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ld
   int dy = ldm_conf_input(cc, g, "dy", 4, S(N, C, a->H, a->W), -1, 1);
   int dx = ldm_conf_output(cc, g, "dx", 4, S(N, C, a->H, a->W));
   int pg = ldm_conf_output(cc, g, "pg", 1, S(N * C)), pb = ldm_conf_output(cc, g, "pb", 1, S(N * C));
-  TRY_T(x);
-  TRY_T(ga);
-  TRY_T(be);
-  TRY_T(dy);
-  TRY_T(dx);
-  TRY_T(pg);
-  TRY_T(pb);
-  TRY_T(ldm_group_norm(g, x, ga, be, a->groups, 1e-5f));
-  const ldm_node *n = &g->n[g->nn - 1];
-  int mean = n->out[1], rstd = n->out[2];
-  TRY_T(ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx));
-  return LDM_OK;
+  int y = ldm_group_norm(g, x, ga, be, a->groups, 1e-5f);
+  int mean = gn_out(g, y, 1), rstd = gn_out(g, y, 2);
+  ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
+  return ldm_graph_status(g);
 }
 /* reads rows cols range (logits in [-range, range)) */
 static ldm_status c_softmax(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 2, S(a->rows, a->cols), -a->range, a->range);
-  TRY_T(x);
   int y = ldm_softmax(g, x, a->rows, a->cols);
-  TRY_T(y);
   ldm_conf_compare(cc, g, y);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* y = softmax(x) on each backend, then the backward node; reads rows cols range acc */
 static ldm_status c_softmax_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 2, S(a->rows, a->cols), -a->range, a->range);
   int dy = ldm_conf_input(cc, g, "dy", 2, S(a->rows, a->cols), -1, 1);
   int dx = ldm_conf_output(cc, g, "dx", 2, S(a->rows, a->cols));
-  TRY_T(x);
-  TRY_T(dy);
-  TRY_T(dx);
   int y = ldm_softmax(g, x, a->rows, a->cols);
-  TRY_T(y);
   ldm_pc_softmax_backward pc = {(uint32_t)a->rows, (uint32_t)a->cols, (uint32_t)a->acc};
-  TRY_T(ldm_node_add(g, LDM_OP_softmax_backward, (int[]){y, dy}, 2, &dx, 1, &pc, sizeof pc, "softmax_backward"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_softmax_backward, (int[]){y, dy}, 2, &dx, 1, &pc, sizeof pc, "softmax_backward");
+  return ldm_graph_status(g);
 }
 /* reads N Ca Cb H W */
 static ldm_status c_concat(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "a", 4, S(a->N, a->Ca, a->H, a->W), -1, 1);
   int y = ldm_conf_input(cc, g, "b", 4, S(a->N, a->Cb, a->H, a->W), -1, 1);
-  TRY_T(x);
-  TRY_T(y);
   int o = ldm_concat(g, x, y);
-  TRY_T(o);
   ldm_conf_compare(cc, g, o);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads N C H W nparts */
 static ldm_status c_split(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), -1, 1);
-  TRY_T(x);
-  int outs[8];
-  TRY_T(ldm_split(g, x, a->nparts, outs));
+  int outs[8] = {LDM_NONE, LDM_NONE, LDM_NONE, LDM_NONE, LDM_NONE, LDM_NONE, LDM_NONE, LDM_NONE};
+  ldm_split(g, x, a->nparts, outs);
   for (int k = 0; k < a->nparts; k++) ldm_conf_compare(cc, g, outs[k]);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* one node into a guarded output; reads O I Cx Co c0 d0 Cn acc zero_rest */
 static ldm_status c_channel_copy(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 3, S(a->O, a->Cx, a->I), -1, 1);
   int o = ldm_conf_output(cc, g, "out", 3, S(a->O, a->Co, a->I));
-  TRY_T(x);
-  TRY_T(o);
-  TRY_T(ldm_channel_copy(g, x, o, a->O, a->I, a->Cx, a->Co, a->c0, a->d0, a->Cn, a->acc, a->zero_rest));
-  return LDM_OK;
+  ldm_channel_copy(g, x, o, a->O, a->I, a->Cx, a->Co, a->c0, a->d0, a->Cn, a->acc, a->zero_rest);
+  return ldm_graph_status(g);
 }
 /* reads V D B */
 static ldm_status c_embedding(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int t = ldm_conf_input(cc, g, "table", 2, S(a->V, a->D), -1, 1);
   int idx = ldm_conf_input_u32(cc, g, "idx", a->B, (uint32_t)a->V + 2); /* a few out of range on purpose */
-  TRY_T(t);
-  TRY_T(idx);
   int o = ldm_embedding(g, t, idx);
-  TRY_T(o);
   ldm_conf_compare(cc, g, o);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* reads V D B acc (B > V: repeated indices must sum) */
 static ldm_status c_embedding_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int idx = ldm_conf_input_u32(cc, g, "idx", a->B, (uint32_t)a->V);
   int dy = ldm_conf_input(cc, g, "dy", 2, S(a->B, a->D), -1, 1);
   int dt = ldm_conf_output(cc, g, "dtable", 2, S(a->V, a->D));
-  TRY_T(idx);
-  TRY_T(dy);
-  TRY_T(dt);
   ldm_pc_embedding_backward pc = {(uint32_t)a->B, (uint32_t)a->V, (uint32_t)a->D, (uint32_t)a->acc};
-  TRY_T(ldm_node_add(g, LDM_OP_embedding_backward, (int[]){idx, dy}, 2, &dt, 1, &pc, sizeof pc, "embedding_backward"));
-  return LDM_OK;
+  ldm_node_add(g, LDM_OP_embedding_backward, (int[]){idx, dy}, 2, &dt, 1, &pc, sizeof pc, "embedding_backward");
+  return ldm_graph_status(g);
 }
 /* reads B dim (t in [0, 1000)) */
 static ldm_status c_timestep_embedding(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int t = ldm_conf_input_u32(cc, g, "t", a->B, 1000);
-  TRY_T(t);
   int o = ldm_timestep_embedding(g, t, a->dim);
-  TRY_T(o);
   ldm_conf_compare(cc, g, o);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 /* the composition (split + GEMM + softmax + GEMM); reads N C H W heads */
 static ldm_status c_attention(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int qkv = ldm_conf_input(cc, g, "qkv", 4, S(a->N, 3 * a->C, a->H, a->W), -2, 2);
-  TRY_T(qkv);
   int o = ldm_attention_core(g, qkv, a->heads);
-  TRY_T(o);
   ldm_conf_compare(cc, g, o);
-  return LDM_OK;
+  return ldm_graph_status(g);
 }
 
 const ldm_conf_case ldm_conf_cases_norm[] = {

@@ -14,6 +14,7 @@
 #include "ldm/step.h"
 #include "ldm/vk.h"
 #include "ref/ref.h"
+#include "runtime/runtime.h"
 
 #define MAX_IO 32
 #define GUARD 67 /* odd on purpose */
@@ -32,10 +33,15 @@ struct ldm_conf_ctx {
   int n;
 };
 
-static int add_io(ldm_conf_ctx *cc, conf_io x) {
+/* The helpers below take part in the graph's sticky error: a tensor they cannot make, or one tensor too
+ * many, FAILS the graph (not a mere refusal: a case may pass LDM_NONE on as "none", as an optional bias),
+ * so the rest of the case appends nothing and the runner reports the recorded error. */
+static int add_io(ldm_conf_ctx *cc, ldm_graph *g, conf_io x) {
+  if (ldm_graph_check(g, x.t) != LDM_OK) return LDM_NONE;
   if (cc->n == MAX_IO) {
-    LDM_FAIL(LDM_ERR_INTERNAL, "conformance case has too many tensors");
-    return -1;
+    LDM_GRAPH_FAIL(g, LDM_ERR_INTERNAL, "conformance case has too many tensors");
+    ldm_graph_check(g, LDM_NONE);
+    return LDM_NONE;
   }
   cc->io[cc->n++] = x;
   return x.t;
@@ -43,16 +49,14 @@ static int add_io(ldm_conf_ctx *cc, conf_io x) {
 
 int ldm_conf_input(ldm_conf_ctx *cc, ldm_graph *g, const char *name, int ndim, const int64_t *shape, float lo, float hi) {
   int t = ldm_act(g, name, ndim, shape);
-  if (t < 0) return -1;
   ldm_keep(g, t);
-  return add_io(cc, (conf_io){t, LDM_IN_UNIFORM, lo, hi, 0, -1});
+  return add_io(cc, g, (conf_io){t, LDM_IN_UNIFORM, lo, hi, 0, -1});
 }
 
 int ldm_conf_input_u32(ldm_conf_ctx *cc, ldm_graph *g, const char *name, int64_t n, uint32_t maxval) {
   int t = ldm_tensor_new(g, name, LDM_ARENA_ACT, LDM_U32, 1, &n);
-  if (t < 0) return -1;
   ldm_keep(g, t);
-  return add_io(cc, (conf_io){t, LDM_IN_INDEX, 0, 0, maxval, -1});
+  return add_io(cc, g, (conf_io){t, LDM_IN_INDEX, 0, 0, maxval, -1});
 }
 
 int ldm_conf_output(ldm_conf_ctx *cc, ldm_graph *g, const char *name, int ndim, const int64_t *shape) {
@@ -67,22 +71,19 @@ int ldm_conf_output_ex(ldm_conf_ctx *cc, ldm_graph *g, const char *name, ldm_dty
   snprintf(bn, sizeof bn, "%s+guard", name);
   int64_t total = numel + GUARD;
   int base = ldm_tensor_new(g, bn, LDM_ARENA_ACT, dt, 1, &total);
-  if (base < 0) return -1;
   ldm_keep(g, base);
   int t = ldm_view(g, base, name, 0, ndim, shape);
-  if (t < 0) return -1;
-  return add_io(cc, (conf_io){t, LDM_OUT_GUARDED, lo, hi, 0, base});
+  return add_io(cc, g, (conf_io){t, LDM_OUT_GUARDED, lo, hi, 0, base});
 }
 
 void ldm_conf_compare(ldm_conf_ctx *cc, ldm_graph *g, int t) {
   ldm_keep(g, t);
-  add_io(cc, (conf_io){t, LDM_OUT_COMPARED, 0, 0, 0, -1});
+  add_io(cc, g, (conf_io){t, LDM_OUT_COMPARED, 0, 0, 0, -1});
 }
 
 int ldm_conf_step(ldm_conf_ctx *cc, ldm_graph *g) {
   int t = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
-  if (t < 0) return -1;
-  return add_io(cc, (conf_io){t, LDM_IN_STEP, 0, 0, 0, -1});
+  return add_io(cc, g, (conf_io){t, LDM_IN_STEP, 0, 0, 0, -1});
 }
 
 static void fill_step(uint32_t *w) {
@@ -91,8 +92,8 @@ static void fill_step(uint32_t *w) {
   w[LDM_STEP_T] = 3;
   w[LDM_STEP_RNG_LO] = 7;
   f = 1e-3f; memcpy(&w[LDM_STEP_LR], &f, 4);
-  f = 1.0f - powf(0.9f, 3); memcpy(&w[LDM_STEP_BC1], &f, 4);
-  f = 1.0f - powf(0.999f, 3); memcpy(&w[LDM_STEP_BC2], &f, 4);
+  f = 1.0f - powf(ldm_adamw_recipe.beta1, 3); memcpy(&w[LDM_STEP_BC1], &f, 4);
+  f = 1.0f - powf(ldm_adamw_recipe.beta2, 3); memcpy(&w[LDM_STEP_BC2], &f, 4);
   f = 0.999f; memcpy(&w[LDM_STEP_EMA], &f, 4);
   f = 1.0f; memcpy(&w[LDM_STEP_LOSS_SCALE], &f, 4);
   f = 1.0f; memcpy(&w[LDM_STEP_GRAD_CLIP], &f, 4);
@@ -300,6 +301,9 @@ ldm_status ldm_conf_run(const ldm_conf_case *c, ldm_vk_ctx *vk, uint64_t seed, l
   ldm_exec *er = NULL, *ec = NULL, *ev = NULL;
   r->vk_run = vk != NULL;
   ldm_status s = c->build(&g, &cc, &c->a);
+  /* a refused call fails the case, also one whose result the case dropped (an op writing into a given
+   * output): the graph's recorded error, restored as the thread error for the message below */
+  if (ldm_graph_status(&g) != LDM_OK) s = ldm_graph_check(&g, LDM_NONE);
   if (s == LDM_OK) s = ldm_graph_plan(&g);
   if (s == LDM_OK) s = ldm_exec_cpu(&g, &er);
   if (s == LDM_OK) s = ldm_exec_cpu(&g, &ec);
@@ -313,7 +317,7 @@ ldm_status ldm_conf_run(const ldm_conf_case *c, ldm_vk_ctx *vk, uint64_t seed, l
   /* tolerance: the case's, else the loosest of its nodes' ops (the largest wins) */
   double tol = c->tol;
   if (tol <= 0)
-    for (int i = 0; i < g.nn; i++) tol = tol > ldm_op(g.n[i].op)->nmse_tol ? tol : ldm_op(g.n[i].op)->nmse_tol;
+    for (int i = 0; i < g.nn; i++) tol = tol > ldm_op_tol(g.n[i].op) ? tol : ldm_op_tol(g.n[i].op);
   r->tol = tol;
   r->rtol = ldm_conf_rtol(tol);
   r->guard_ok = true;

@@ -34,7 +34,7 @@ ldm_status ldm_graph_status(const ldm_graph *g) { return g->status; }
 
 static void record(ldm_graph *g, ldm_status s, const char *file, int line, const char *msg) {
   const char *base = strrchr(file, '/');
-  g->err_status = s;
+  g->status = s;
   snprintf(g->err_msg, sizeof g->err_msg, "%s", msg);
   snprintf(g->err_file, sizeof g->err_file, "%s", base ? base + 1 : file);
   g->err_line = line;
@@ -53,17 +53,15 @@ ldm_status ldm_graph_refuse(ldm_graph *g, ldm_status status, const char *file, i
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
   ldm_set_error(status, file, line, "%s", msg);
-  record(g, status, file, line, ldm_last_error()); /* the thread's one-line form of the message */
-  g->refusals++;
+  record(g, status, file, line, ldm_last_error()); /* the thread's one-line form; the graph has failed */
   return status;
 }
 
-/* A builder was given LDM_NONE: the graph fails with the latest refusal's error. */
+/* A builder was given LDM_NONE. Every refusal fails its graph, so a graph still OK here was given an id
+ * that no refusal of its own returned. */
 static ldm_status graph_fail(ldm_graph *g) {
-  if (g->status != LDM_OK) return g->status;
-  if (g->err_status == LDM_OK)
+  if (g->status == LDM_OK)
     record(g, LDM_ERR_INTERNAL, __FILE__, __LINE__, "a graph builder was given LDM_NONE, but no call was refused");
-  g->status = g->err_status;
   return restore(g);
 }
 
@@ -278,13 +276,20 @@ int ldm_grad_target(ldm_graph *g, int t, int *accumulate) {
   return x->grad;
 }
 
+int ldm_grad_out(const ldm_graph *g, int ni, int k) { return ldm_grad_of(g, g->n[ni].out[k]); }
+
+int ldm_grad_in(ldm_graph *g, int ni, int k, int *accumulate) {
+  int t = g->n[ni].in[k];
+  *accumulate = 0;
+  return g->t[t].requires_grad ? ldm_grad_target(g, t, accumulate) : LDM_NONE;
+}
+
 ldm_status ldm_emit_unary_backward(ldm_graph *g, int ni, int op, int a, void *pc, uint32_t pc_size,
                                    size_t acc_offset) {
-  int x = g->n[ni].in[0], y = g->n[ni].out[0];
-  int acc, dx = ldm_grad_target(g, x, &acc);
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
   uint32_t flag = (uint32_t)acc;
   memcpy((uint8_t *)pc + acc_offset, &flag, sizeof flag);
-  ldm_node_add(g, op, (int[]){a, ldm_grad_of(g, y)}, 2, &dx, 1, pc, pc_size, ldm_op(op)->name);
+  ldm_node_add(g, op, (int[]){a, ldm_grad_out(g, ni, 0)}, 2, &dx, 1, pc, pc_size, ldm_op(op)->name);
   return LDM_OK; /* a refusal fails the graph in ldm_graph_backward */
 }
 
@@ -300,9 +305,9 @@ ldm_status ldm_graph_backward(ldm_graph *g, int loss) {
   /* seed: d loss / d loss = 1 */
   int acc;
   int seed = ldm_grad_target(g, loss, &acc);
-  if (seed < 0) return LDM_ERR_NOMEM;
+  if (seed < 0) return restore(g);
   struct { float value; uint32_t n; } fpc = {1.0f, 1};
-  if (ldm_node_add(g, LDM_OP_fill, NULL, 0, &seed, 1, &fpc, sizeof fpc, "backward seed") < 0) return LDM_ERR_INTERNAL;
+  if (ldm_node_add(g, LDM_OP_fill, NULL, 0, &seed, 1, &fpc, sizeof fpc, "backward seed") < 0) return restore(g);
   g->n[g->nn - 1].backward = true;
   for (int i = nf - 1; i >= 0; i--) {
     const ldm_node *n = &g->n[i];
@@ -317,10 +322,10 @@ ldm_status ldm_graph_backward(ldm_graph *g, int loss) {
     const ldm_op_desc *d = ldm_op(n->op);
     if (!d->backward)
       return LDM_FAIL(LDM_ERR_INTERNAL, "op '%s' (node '%s') has no backward", d->name, n->label);
-    int before = g->nn, refusals = g->refusals;
+    int before = g->nn;
     ldm_status s = d->backward(g, i);
-    /* a refused call inside an emitter leaves the gradient incomplete: the graph fails */
-    if (g->refusals != refusals) s = graph_fail(g);
+    /* a refused call inside an emitter has failed the graph: the gradient is incomplete */
+    if (g->status != LDM_OK) s = restore(g);
     if (s != LDM_OK) return s;
     for (int k = before; k < g->nn; k++) g->n[k].backward = true;
   }

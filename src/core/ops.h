@@ -30,7 +30,7 @@ typedef struct ldm_op_desc {
   void (*plan)(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
   /* Autodiff: append the backward nodes of node index `ni`. NULL: not differentiable. */
   ldm_status (*backward)(ldm_graph *g, int ni);
-  double nmse_tol; /* check mode / conformance tolerance */
+  /* the check mode / conformance tolerance is the manifest's: ldm_op_tol(id) */
 } ldm_op_desc;
 
 /* Op ids, from the X-macro list in core/op_list.h. */

@@ -5,6 +5,7 @@
  * stream's payload buffer grows as data arrives (at most doubling), so a 29-byte file claiming
  * terabytes fails after allocating a megabyte at most. */
 #include "ldm/data.h"
+#include "io/open_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -29,14 +30,9 @@ typedef struct {
 static ldm_status idx_open(idx_reader *r, const char *path) {
   r->path = path;
   r->g = NULL;
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  int fd;
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return LDM_FAIL(LDM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-  }
+  LDM_TRY(ldm_open_read(path, &fd, &st));
   unsigned char m[2] = {0, 0};
   ssize_t got = pread(fd, m, 2, 0);
   if (got < 0) {

@@ -10,6 +10,7 @@
  *   - a libjpeg warning (corrupt data, premature end) is an error: libjpeg would otherwise fill the
  *     missing part with grey and carry on. */
 #include "ldm/io.h"
+#include "io/open_read.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -419,14 +420,9 @@ ldm_status ldm_image_load(const char *path, int channels, uint8_t **pix, int *w,
   *w = *h = 0;
   if (src_channels) *src_channels = 0;
   if (!path) return LDM_FAIL(LDM_ERR_INVALID_ARG, "image: no path given");
-  int fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return LDM_FAIL(LDM_ERR_IO, "%s: cannot open: %s", path, strerror(errno));
+  int fd;
   struct stat st;
-  if (fstat(fd, &st) != 0) {
-    int e = errno;
-    close(fd);
-    return LDM_FAIL(LDM_ERR_IO, "%s: cannot stat: %s", path, strerror(e));
-  }
+  LDM_TRY(ldm_open_read(path, &fd, &st));
   if (!S_ISREG(st.st_mode)) {
     close(fd);
     return LDM_FAIL(LDM_ERR_IO, "%s: not a regular file", path);

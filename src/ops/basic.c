@@ -25,13 +25,12 @@ int ldm_fill(ldm_graph *g, int out, float value) {
   ldm_pc_fill pc = {value, (uint32_t)g->t[out].numel};
   return ldm_node_emit(g, LDM_OP_fill, NULL, 0, &out, 1, &pc, sizeof pc, "fill");
 }
-const ldm_op_desc ldm_op_desc_fill = {"fill", ldm_cpu_fill, ldm_plan_fill, NULL, 0};
+const ldm_op_desc ldm_op_desc_fill = {"fill", ldm_cpu_fill, ldm_plan_fill, NULL};
 
 /* ================================================================= copy */
 ldm_status ldm_bwd_copy(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  ldm_ew_scale(g, ldm_grad_of(g, n.out[0]), dx, 1.0f, acc);
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
+  ldm_ew_scale(g, ldm_grad_out(g, ni, 0), dx, 1.0f, acc);
   return LDM_OK;
 }
 int ldm_copy(ldm_graph *g, int in, int out) {
@@ -41,7 +40,7 @@ int ldm_copy(ldm_graph *g, int in, int out) {
   ldm_pc_copy pc = {(uint32_t)g->t[in].numel};
   return ldm_node_emit(g, LDM_OP_copy, &in, 1, &out, 1, &pc, sizeof pc, "copy");
 }
-const ldm_op_desc ldm_op_desc_copy = {"copy", ldm_cpu_copy, ldm_plan_1d_n, ldm_bwd_copy, 0};
+const ldm_op_desc ldm_op_desc_copy = {"copy", ldm_cpu_copy, ldm_plan_1d_n, ldm_bwd_copy};
 
 /* ================================================================= philox_fill */
 int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, uint64_t stream, uint64_t base) {
@@ -52,22 +51,18 @@ int ldm_philox_fill(ldm_graph *g, int out, int step, int dist, uint64_t seed, ui
   int in = step >= 0 ? step : out; /* unused binding when there is no step buffer */
   return ldm_node_emit(g, LDM_OP_philox_fill, &in, 1, &out, 1, &pc, sizeof pc, "philox_fill");
 }
-const ldm_op_desc ldm_op_desc_philox_fill = {"philox_fill", ldm_cpu_philox_fill, ldm_plan_philox_fill, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_philox_fill = {"philox_fill", ldm_cpu_philox_fill, ldm_plan_philox_fill, NULL};
 
 /* ================================================================= elementwise binary */
 ldm_status ldm_bwd_ew_binary(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  ldm_pc_ew_binary pcv;
-  memcpy(&pcv, g->n[ni].pc, sizeof pcv);
-  const ldm_pc_ew_binary *p = &pcv;
-  ldm_pc_ew_binary pc = *p;
-  int dy = ldm_grad_of(g, n.out[0]);
+  ldm_pc_ew_binary pc;
+  memcpy(&pc, g->n[ni].pc, sizeof pc);
+  int dy = ldm_grad_out(g, ni, 0);
   for (int k = 0; k < 2; k++) {
-    int x = n.in[k];
-    if (!g->t[x].requires_grad) continue;
-    int acc, dx = ldm_grad_target(g, x, &acc);
+    int acc, dx = ldm_grad_in(g, ni, k, &acc);
+    if (dx < 0) continue;
     if (pc.kind == LDM_EW_MUL)
-      ldm_ew_binary(g, LDM_EW_MUL, dy, n.in[1 - k], dx, acc);
+      ldm_ew_binary(g, LDM_EW_MUL, dy, g->n[ni].in[1 - k], dx, acc);
     else
       ldm_ew_scale(g, dy, dx, (pc.kind == LDM_EW_SUB && k == 1) ? -1.0f : 1.0f, acc);
   }
@@ -89,17 +84,14 @@ static int ew_new(ldm_graph *g, int kind, int a, int b) {
 int ldm_add(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_ADD, a, b); }
 int ldm_sub(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_SUB, a, b); }
 int ldm_mul(ldm_graph *g, int a, int b) { return ew_new(g, LDM_EW_MUL, a, b); }
-const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", ldm_cpu_ew_binary, ldm_plan_1d_n, ldm_bwd_ew_binary, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", ldm_cpu_ew_binary, ldm_plan_1d_n, ldm_bwd_ew_binary};
 
 /* ================================================================= scale */
 ldm_status ldm_bwd_ew_scale(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  ldm_pc_ew_scale pcv;
-  memcpy(&pcv, g->n[ni].pc, sizeof pcv);
-  const ldm_pc_ew_scale *p = &pcv;
-  float alpha = p->alpha;
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  ldm_ew_scale(g, ldm_grad_of(g, n.out[0]), dx, alpha, acc);
+  ldm_pc_ew_scale p;
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
+  ldm_ew_scale(g, ldm_grad_out(g, ni, 0), dx, p.alpha, acc);
   return LDM_OK;
 }
 int ldm_ew_scale(ldm_graph *g, int x, int out, float alpha, int accumulate) {
@@ -113,7 +105,7 @@ int ldm_scale(ldm_graph *g, int x, float alpha) {
   int out = new_like(g, x, "scale");
   return ldm_ew_scale(g, x, out, alpha, 0);
 }
-const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", ldm_cpu_ew_scale, ldm_plan_1d_n, ldm_bwd_ew_scale, 1e-12};
+const ldm_op_desc ldm_op_desc_ew_scale = {"ew_scale", ldm_cpu_ew_scale, ldm_plan_1d_n, ldm_bwd_ew_scale};
 
 /* ================================================================= reduce_sum */
 int ldm_reduce_sum(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I, float scale, int accumulate) {
@@ -132,19 +124,17 @@ int ldm_mean(ldm_graph *g, int x) {
   LDM_INPUTS(g, x);
   return ldm_reduce_sum(g, x, scalar_act(g, "mean"), 1, 1, g->t[x].numel, 1.0f / (float)g->t[x].numel, 0);
 }
-const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", ldm_cpu_reduce_sum, ldm_plan_reduce_sum, ldm_bwd_reduce_sum,
-                                            1e-9};
+const ldm_op_desc ldm_op_desc_reduce_sum = {"reduce_sum", ldm_cpu_reduce_sum, ldm_plan_reduce_sum, ldm_bwd_reduce_sum};
 
 /* ================================================================= MSE */
 ldm_status ldm_bwd_mse_loss(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int dl = ldm_grad_of(g, n.out[0]);
+  int dl = ldm_grad_out(g, ni, 0);
   for (int k = 0; k < 2; k++) {
-    int x = n.in[k];
-    if (!g->t[x].requires_grad) continue;
-    int acc, dx = ldm_grad_target(g, x, &acc);
+    int x = g->n[ni].in[k], other = g->n[ni].in[1 - k];
+    int acc, dx = ldm_grad_in(g, ni, k, &acc);
+    if (dx < 0) continue;
     ldm_pc_mse_loss_backward pc = {(uint32_t)g->t[x].numel, 2.0f / (float)g->t[x].numel, (uint32_t)acc};
-    ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, n.in[1 - k], dl}, 3, &dx, 1, &pc, sizeof pc,
+    ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, other, dl}, 3, &dx, 1, &pc, sizeof pc,
                  "mse_loss_backward");
   }
   return LDM_OK;
@@ -158,22 +148,20 @@ int ldm_mse_loss(ldm_graph *g, int a, int b) {
   ldm_pc_mse_loss pc = {(uint32_t)g->t[a].numel, 1.0f / (float)g->t[a].numel};
   return ldm_node_emit(g, LDM_OP_mse_loss, (int[]){a, b}, 2, &out, 1, &pc, sizeof pc, "mse_loss");
 }
-const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", ldm_cpu_mse_loss, ldm_plan_mse_loss, ldm_bwd_mse_loss, 1e-9};
-const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward, ldm_plan_1d_n, NULL,
-                                                   1e-10};
+const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", ldm_cpu_mse_loss, ldm_plan_mse_loss, ldm_bwd_mse_loss};
+const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= GEMM */
 ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_gemm p;
   memcpy(&p, g->n[ni].pc, sizeof p);
-  int G = ldm_grad_of(g, n.out[0]);
-  int A = n.in[0], B = n.in[1];
+  int G = ldm_grad_out(g, ni, 0);
+  int A = g->n[ni].in[0], B = g->n[ni].in[1];
   if (p.sB == 0 && p.batch > 1 && g->t[B].requires_grad)
     return LDM_GRAPH_FAIL(g, LDM_ERR_INTERNAL, "gemm backward: gradient of a batch-broadcast B is not supported");
   ldm_gemm_args base = {0, 0, (int)p.batch, p.alpha, 0, 0};
-  if (g->t[A].requires_grad) {
-    int acc, dA = ldm_grad_target(g, A, &acc);
+  int acc, dA = ldm_grad_in(g, ni, 0, &acc);
+  if (dA >= 0) {
     ldm_gemm_args a = base;
     a.accumulate = acc;
     if (!p.ta) { /* dA[M,K] = G[M,N] op(B)^T */
@@ -186,8 +174,8 @@ ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
       ldm_gemm(g, B, G, -1, dA, p.K, p.M, p.N, a);
     }
   }
-  if (g->t[B].requires_grad) {
-    int acc, dB = ldm_grad_target(g, B, &acc);
+  int dB = ldm_grad_in(g, ni, 1, &acc);
+  if (dB >= 0) {
     ldm_gemm_args b = base;
     b.accumulate = acc;
     if (!p.tb) { /* dB[K,N] = op(A)^T G */
@@ -200,8 +188,8 @@ ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
       ldm_gemm(g, G, A, -1, dB, p.N, p.K, p.M, b);
     }
   }
-  if (p.bias_mode != LDM_BIAS_NONE && g->t[n.in[2]].requires_grad) {
-    int acc, db = ldm_grad_target(g, n.in[2], &acc);
+  int db = p.bias_mode != LDM_BIAS_NONE ? ldm_grad_in(g, ni, 2, &acc) : LDM_NONE;
+  if (db >= 0) {
     if (p.bias_mode == LDM_BIAS_COLS)
       ldm_reduce_sum(g, G, db, (int64_t)p.batch * p.M, p.N, 1, 1.0f, acc);
     else
@@ -241,7 +229,7 @@ int ldm_linear_op(ldm_graph *g, int x, int w, int bias) {
   return ldm_gemm(g, x, w, bias, out, B, outf, in, a);
 }
 
-const ldm_op_desc ldm_op_desc_gemm = {"gemm", ldm_cpu_gemm, ldm_plan_gemm, ldm_bwd_gemm, 1e-6};
+const ldm_op_desc ldm_op_desc_gemm = {"gemm", ldm_cpu_gemm, ldm_plan_gemm, ldm_bwd_gemm};
 
 /* ================================================================= broadcast */
 /* out[o][j][i] (+)= alpha * x[o % xO][j]: the gradient of reduce_sum, and the per-channel (xO = 1) or
@@ -259,22 +247,19 @@ int ldm_broadcast(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I,
 ldm_status ldm_bwd_broadcast(ldm_graph *g, int ni) {
   ldm_pc_broadcast p;
   memcpy(&p, g->n[ni].pc, sizeof p);
-  int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
-  int acc, dx = ldm_grad_target(g, x, &acc);
+  int dy = ldm_grad_out(g, ni, 0), acc, dx = ldm_grad_in(g, ni, 0, &acc);
   if (p.xO == 1)
     ldm_reduce_sum(g, dy, dx, p.O, p.J, p.I, p.alpha, acc);
   else
     ldm_reduce_sum(g, dy, dx, 1, (int64_t)p.O * p.J, p.I, p.alpha, acc);
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", ldm_cpu_broadcast, ldm_plan_broadcast, ldm_bwd_broadcast,
-                                           1e-12};
+const ldm_op_desc ldm_op_desc_broadcast = {"broadcast", ldm_cpu_broadcast, ldm_plan_broadcast, ldm_bwd_broadcast};
 
 ldm_status ldm_bwd_reduce_sum(ldm_graph *g, int ni) {
   ldm_pc_reduce_sum r;
   memcpy(&r, g->n[ni].pc, sizeof r);
-  int x = g->n[ni].in[0], dy = ldm_grad_of(g, g->n[ni].out[0]);
-  int acc, dx = ldm_grad_target(g, x, &acc);
+  int dy = ldm_grad_out(g, ni, 0), acc, dx = ldm_grad_in(g, ni, 0, &acc);
   ldm_broadcast(g, dy, dx, r.O, r.J, r.I, 1, r.scale, acc);
   return LDM_OK;
 }
@@ -285,7 +270,7 @@ int ldm_sgd(ldm_graph *g, int p, int grad, int step) {
   ldm_pc_sgd pc = {(uint32_t)g->t[p].numel};
   return ldm_node_emit(g, LDM_OP_sgd, (int[]){grad, step}, 2, &p, 1, &pc, sizeof pc, "sgd");
 }
-const ldm_op_desc ldm_op_desc_sgd = {"sgd", ldm_cpu_sgd, ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_sgd = {"sgd", ldm_cpu_sgd, ldm_plan_1d_n, NULL};
 
 int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1, float beta2, float eps,
               float weight_decay) {
@@ -296,4 +281,4 @@ int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1
   ldm_pc_adamw pc = {(uint32_t)np, beta1, beta2, eps, weight_decay, 0};
   return ldm_node_emit(g, LDM_OP_adamw, (int[]){step, step}, 2, (int[]){p, m, v, grad}, 4, &pc, sizeof pc, "adamw");
 }
-const ldm_op_desc ldm_op_desc_adamw = {"adamw", ldm_cpu_adamw, ldm_plan_1d_n, NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_adamw = {"adamw", ldm_cpu_adamw, ldm_plan_1d_n, NULL};

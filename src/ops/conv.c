@@ -66,16 +66,13 @@ int ldm_conv2d_backward_weight_node(ldm_graph *g, int dy, int x, int out, const 
 }
 
 ldm_status ldm_bwd_conv2d(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_conv2d p;
-  memcpy(&p, n.pc, sizeof p);
-  int x = n.in[0], w = n.in[1], dy = ldm_grad_of(g, n.out[0]);
-  if (g->t[x].requires_grad) {
-    int acc, dx = ldm_grad_target(g, x, &acc);
-    ldm_conv2d_backward_data_node(g, dy, w, dx, &p, acc);
-  }
-  if (g->t[w].requires_grad) {
-    int acc, dw = ldm_grad_target(g, w, &acc);
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  int x = g->n[ni].in[0], w = g->n[ni].in[1], dy = ldm_grad_out(g, ni, 0);
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
+  if (dx >= 0) ldm_conv2d_backward_data_node(g, dy, w, dx, &p, acc);
+  int dw = ldm_grad_in(g, ni, 1, &acc);
+  if (dw >= 0) {
     uint32_t s = ldm_conv2d_weight_splits(&p);
     if (s == 1) {
       ldm_conv2d_backward_weight_node(g, dy, x, dw, &p, 1, acc);
@@ -86,10 +83,8 @@ ldm_status ldm_bwd_conv2d(ldm_graph *g, int ni) {
       ldm_reduce_sum(g, part, dw, s, nw, 1, 1.0f, acc);
     }
   }
-  if (p.bias && g->t[n.in[2]].requires_grad) {
-    int acc, db = ldm_grad_target(g, n.in[2], &acc);
-    ldm_reduce_sum(g, dy, db, p.N, p.Cout, (int64_t)p.Ho * p.Wo, 1.0f, acc);
-  }
+  int db = p.bias ? ldm_grad_in(g, ni, 2, &acc) : LDM_NONE;
+  if (db >= 0) ldm_reduce_sum(g, dy, db, p.N, p.Cout, (int64_t)p.Ho * p.Wo, 1.0f, acc);
   return LDM_OK;
 }
 
@@ -124,11 +119,11 @@ int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad) {
   return ldm_node_emit(g, LDM_OP_conv2d, in, 3, &y, 1, &pc, sizeof pc, "conv2d");
 }
 
-const ldm_op_desc ldm_op_desc_conv2d = {"conv2d", ldm_cpu_conv2d, ldm_plan_conv2d, ldm_bwd_conv2d, 1e-6};
+const ldm_op_desc ldm_op_desc_conv2d = {"conv2d", ldm_cpu_conv2d, ldm_plan_conv2d, ldm_bwd_conv2d};
 const ldm_op_desc ldm_op_desc_conv2d_backward_data = {"conv2d_backward_data", ldm_cpu_conv2d_backward_data,
-                                                      ldm_plan_conv2d_backward_data, NULL, 1e-6};
+                                                      ldm_plan_conv2d_backward_data, NULL};
 const ldm_op_desc ldm_op_desc_conv2d_backward_weight = {"conv2d_backward_weight", ldm_cpu_conv2d_backward_weight,
-                                                        ldm_plan_conv2d_backward_weight, NULL, 1e-6};
+                                                        ldm_plan_conv2d_backward_weight, NULL};
 
 /* ================================================================= upsample2x */
 int ldm_upsample2x_backward_node(ldm_graph *g, int dy, int dx, int accumulate) {
@@ -142,9 +137,8 @@ int ldm_upsample2x_backward_node(ldm_graph *g, int dy, int dx, int accumulate) {
   return ldm_node_emit(g, LDM_OP_upsample2x_backward, &dy, 1, &dx, 1, &pc, sizeof pc, "upsample2x_backward");
 }
 ldm_status ldm_bwd_upsample2x(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
-  ldm_upsample2x_backward_node(g, ldm_grad_of(g, n.out[0]), dx, acc);
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
+  ldm_upsample2x_backward_node(g, ldm_grad_out(g, ni, 0), dx, acc);
   return LDM_OK;
 }
 
@@ -162,7 +156,6 @@ int ldm_upsample2x(ldm_graph *g, int x) {
   return ldm_node_emit(g, LDM_OP_upsample2x, &x, 1, &y, 1, &pc, sizeof pc, "upsample2x");
 }
 
-const ldm_op_desc ldm_op_desc_upsample2x = {"upsample2x", ldm_cpu_upsample2x, ldm_plan_upsample2x, ldm_bwd_upsample2x,
-                                            1e-12};
+const ldm_op_desc ldm_op_desc_upsample2x = {"upsample2x", ldm_cpu_upsample2x, ldm_plan_upsample2x, ldm_bwd_upsample2x};
 const ldm_op_desc ldm_op_desc_upsample2x_backward = {"upsample2x_backward", ldm_cpu_upsample2x_backward,
-                                                     ldm_plan_upsample2x_backward, NULL, 1e-12};
+                                                     ldm_plan_upsample2x_backward, NULL};

@@ -62,13 +62,10 @@ static bool per_sample(ldm_graph *g, const char *op, int x, int abar, int t) {
   return true;
 }
 ldm_status ldm_bwd_reparam(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int mu = n.in[0], lv = n.in[1], eps = n.in[2];
-  int dz = ldm_grad_of(g, n.out[0]);
+  int mu = g->n[ni].in[0], lv = g->n[ni].in[1], eps = g->n[ni].in[2];
+  int dz = ldm_grad_out(g, ni, 0);
   bool wm = g->t[mu].requires_grad, wl = g->t[lv].requires_grad;
-  int am = 0, al = 0, dmu = -1, dlv = -1;
-  if (wm) dmu = ldm_grad_target(g, mu, &am);
-  if (wl) dlv = ldm_grad_target(g, lv, &al);
+  int am, dmu = ldm_grad_in(g, ni, 0, &am), al, dlv = ldm_grad_in(g, ni, 1, &al);
   if (!wm && !wl) return LDM_OK; /* only eps requires grad: not supported, and never needed */
   ldm_pc_reparam_backward pc = {(uint32_t)g->t[mu].numel, (uint32_t)am, (uint32_t)al, wm, wl};
   /* an unwanted output binds the wanted one; the kernel does not touch it */
@@ -84,9 +81,8 @@ int ldm_reparam(ldm_graph *g, int mu, int logvar, int eps) {
   ldm_pc_reparam pc = {(uint32_t)g->t[mu].numel};
   return ldm_node_emit(g, LDM_OP_reparam, (int[]){mu, logvar, eps}, 3, &z, 1, &pc, sizeof pc, "reparam");
 }
-const ldm_op_desc ldm_op_desc_reparam = {"reparam", ldm_cpu_reparam, ldm_plan_1d_n, ldm_bwd_reparam, 1e-9};
-const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", ldm_cpu_reparam_backward, ldm_plan_1d_n, NULL,
-                                                  1e-9};
+const ldm_op_desc ldm_op_desc_reparam = {"reparam", ldm_cpu_reparam, ldm_plan_1d_n, ldm_bwd_reparam};
+const ldm_op_desc ldm_op_desc_reparam_backward = {"reparam_backward", ldm_cpu_reparam_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= clamp */
 ldm_status ldm_bwd_clamp(ldm_graph *g, int ni) {
@@ -105,21 +101,18 @@ int ldm_clamp(ldm_graph *g, int x, float lo, float hi) {
   ldm_pc_clamp pc = {(uint32_t)g->t[x].numel, lo, hi};
   return ldm_node_emit(g, LDM_OP_clamp, &x, 1, &y, 1, &pc, sizeof pc, "clamp");
 }
-const ldm_op_desc ldm_op_desc_clamp = {"clamp", ldm_cpu_clamp, ldm_plan_1d_n, ldm_bwd_clamp, 1e-12};
-const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", ldm_cpu_clamp_backward, ldm_plan_1d_n, NULL, 1e-12};
+const ldm_op_desc ldm_op_desc_clamp = {"clamp", ldm_cpu_clamp, ldm_plan_1d_n, ldm_bwd_clamp};
+const ldm_op_desc ldm_op_desc_clamp_backward = {"clamp_backward", ldm_cpu_clamp_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= KL loss */
 ldm_status ldm_bwd_kl_loss(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
-  int mu = n.in[0], lv = n.in[1];
+  int mu = g->n[ni].in[0], lv = g->n[ni].in[1];
   bool wm = g->t[mu].requires_grad, wl = g->t[lv].requires_grad;
-  int am = 0, al = 0, dmu = -1, dlv = -1;
-  if (wm) dmu = ldm_grad_target(g, mu, &am);
-  if (wl) dlv = ldm_grad_target(g, lv, &al);
+  int am, dmu = ldm_grad_in(g, ni, 0, &am), al, dlv = ldm_grad_in(g, ni, 1, &al);
   ldm_pc_kl_loss_backward pc = {(uint32_t)g->t[mu].numel, 1.0f / (float)g->t[mu].shape[0], (uint32_t)am,
                                 (uint32_t)al, wm, wl};
   int out[2] = {wm ? dmu : dlv, wl ? dlv : dmu};
-  ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, ldm_grad_of(g, n.out[0])}, 3, out, 2, &pc, sizeof pc,
+  ldm_node_add(g, LDM_OP_kl_loss_backward, (int[]){mu, lv, ldm_grad_out(g, ni, 0)}, 3, out, 2, &pc, sizeof pc,
                "kl_loss_backward");
   return LDM_OK;
 }
@@ -130,24 +123,20 @@ int ldm_kl_loss(ldm_graph *g, int mu, int logvar) {
   ldm_pc_kl_loss pc = {(uint32_t)g->t[mu].numel, 0.5f / (float)g->t[mu].shape[0]};
   return ldm_node_emit(g, LDM_OP_kl_loss, (int[]){mu, logvar}, 2, &out, 1, &pc, sizeof pc, "kl_loss");
 }
-const ldm_op_desc ldm_op_desc_kl_loss = {"kl_loss", ldm_cpu_kl_loss, ldm_plan_kl_loss, ldm_bwd_kl_loss, 1e-9};
-const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", ldm_cpu_kl_loss_backward, ldm_plan_1d_n, NULL,
-                                                  1e-9};
+const ldm_op_desc ldm_op_desc_kl_loss = {"kl_loss", ldm_cpu_kl_loss, ldm_plan_kl_loss, ldm_bwd_kl_loss};
+const ldm_op_desc ldm_op_desc_kl_loss_backward = {"kl_loss_backward", ldm_cpu_kl_loss_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= q_sample / v_target */
 static ldm_status bwd_q_sample_common(ldm_graph *g, int ni, int v_target) {
-  ldm_node n = g->n[ni];
-  int x0 = n.in[0], noise = n.in[1];
+  int x0 = g->n[ni].in[0], noise = g->n[ni].in[1], abar = g->n[ni].in[2], t = g->n[ni].in[3];
   bool w0 = g->t[x0].requires_grad, wn = g->t[noise].requires_grad;
   if (!w0 && !wn) return LDM_OK; /* no gradient to the schedule table */
-  int a0 = 0, an = 0, d0 = -1, dn = -1;
-  if (w0) d0 = ldm_grad_target(g, x0, &a0);
-  if (wn) dn = ldm_grad_target(g, noise, &an);
+  int a0, d0 = ldm_grad_in(g, ni, 0, &a0), an, dn = ldm_grad_in(g, ni, 1, &an);
   ldm_pc_q_sample p;
-  memcpy(&p, n.pc, sizeof p);
+  memcpy(&p, g->n[ni].pc, sizeof p);
   ldm_pc_q_sample_backward pc = {p.n, p.per, p.T, (uint32_t)v_target, (uint32_t)a0, (uint32_t)an, w0, wn};
   int out[2] = {w0 ? d0 : dn, wn ? dn : d0};
-  ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){n.in[2], n.in[3], ldm_grad_of(g, n.out[0])}, 3, out, 2, &pc,
+  ldm_node_add(g, LDM_OP_q_sample_backward, (int[]){abar, t, ldm_grad_out(g, ni, 0)}, 3, out, 2, &pc,
                sizeof pc, "q_sample_backward");
   return LDM_OK;
 }
@@ -167,24 +156,21 @@ int ldm_q_sample(ldm_graph *g, int x0, int noise, int abar, int t) {
 int ldm_v_target(ldm_graph *g, int x0, int noise, int abar, int t) {
   return q_sample_common(g, LDM_OP_v_target, "v_target", x0, noise, abar, t);
 }
-const ldm_op_desc ldm_op_desc_q_sample = {"q_sample", ldm_cpu_q_sample, ldm_plan_1d_n, ldm_bwd_q_sample, 1e-10};
-const ldm_op_desc ldm_op_desc_v_target = {"v_target", ldm_cpu_v_target, ldm_plan_1d_n, ldm_bwd_v_target, 1e-10};
-const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", ldm_cpu_q_sample_backward, ldm_plan_1d_n, NULL,
-                                                   1e-10};
+const ldm_op_desc ldm_op_desc_q_sample = {"q_sample", ldm_cpu_q_sample, ldm_plan_1d_n, ldm_bwd_q_sample};
+const ldm_op_desc ldm_op_desc_v_target = {"v_target", ldm_cpu_v_target, ldm_plan_1d_n, ldm_bwd_v_target};
+const ldm_op_desc ldm_op_desc_q_sample_backward = {"q_sample_backward", ldm_cpu_q_sample_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= weighted MSE */
 ldm_status ldm_bwd_weighted_mse(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_weighted_mse p;
-  memcpy(&p, n.pc, sizeof p);
-  int dl = ldm_grad_of(g, n.out[0]);
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  int a = g->n[ni].in[0], b = g->n[ni].in[1], w = g->n[ni].in[2], dl = ldm_grad_out(g, ni, 0);
   for (int k = 0; k < 2; k++) {
-    int x = n.in[k];
-    if (!g->t[x].requires_grad) continue;
-    int acc, dx = ldm_grad_target(g, x, &acc);
+    int acc, dx = ldm_grad_in(g, ni, k, &acc);
+    if (dx < 0) continue;
     /* d/da = 2 w_b (a - b) / n, d/db = -2 w_b (a - b) / n */
     ldm_pc_weighted_mse_backward pc = {p.n, p.per, (k ? -2.0f : 2.0f) * p.inv_n, (uint32_t)acc};
-    ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){n.in[0], n.in[1], n.in[2], dl}, 4, &dx, 1, &pc, sizeof pc,
+    ldm_node_add(g, LDM_OP_weighted_mse_backward, (int[]){a, b, w, dl}, 4, &dx, 1, &pc, sizeof pc,
                  "weighted_mse_backward");
   }
   return LDM_OK;
@@ -203,9 +189,9 @@ int ldm_weighted_mse(ldm_graph *g, int a, int b, int w) {
   return ldm_node_emit(g, LDM_OP_weighted_mse, (int[]){a, b, w}, 3, &out, 1, &pc, sizeof pc, "weighted_mse");
 }
 const ldm_op_desc ldm_op_desc_weighted_mse = {"weighted_mse", ldm_cpu_weighted_mse, ldm_plan_weighted_mse,
-                                              ldm_bwd_weighted_mse, 1e-9};
+                                              ldm_bwd_weighted_mse};
 const ldm_op_desc ldm_op_desc_weighted_mse_backward = {"weighted_mse_backward", ldm_cpu_weighted_mse_backward,
-                                                       ldm_plan_weighted_mse_backward, NULL, 1e-10};
+                                                       ldm_plan_weighted_mse_backward, NULL};
 
 /* ================================================================= min-SNR-gamma weights */
 int ldm_min_snr_weight(ldm_graph *g, int abar, int t, float gamma, int v_pred) {
@@ -216,8 +202,7 @@ int ldm_min_snr_weight(ldm_graph *g, int abar, int t, float gamma, int v_pred) {
   ldm_pc_min_snr_weight pc = {(uint32_t)g->t[t].numel, (uint32_t)g->t[abar].numel, gamma, (uint32_t)!!v_pred};
   return ldm_node_emit(g, LDM_OP_min_snr_weight, (int[]){abar, t}, 2, &out, 1, &pc, sizeof pc, "min_snr_weight");
 }
-const ldm_op_desc ldm_op_desc_min_snr_weight = {"min_snr_weight", ldm_cpu_min_snr_weight, ldm_plan_min_snr_weight, NULL,
-                                                1e-10};
+const ldm_op_desc ldm_op_desc_min_snr_weight = {"min_snr_weight", ldm_cpu_min_snr_weight, ldm_plan_min_snr_weight, NULL};
 
 /* ================================================================= classifier-free guidance */
 int ldm_cfg_combine(ldm_graph *g, int x2, float scale) {
@@ -234,7 +219,7 @@ int ldm_cfg_combine(ldm_graph *g, int x2, float scale) {
   ldm_pc_cfg_combine pc = {(uint32_t)(g->t[x2].numel / 2), scale};
   return ldm_node_emit(g, LDM_OP_cfg_combine, &x2, 1, &out, 1, &pc, sizeof pc, "cfg_combine");
 }
-const ldm_op_desc ldm_op_desc_cfg_combine = {"cfg_combine", ldm_cpu_cfg_combine, ldm_plan_1d_n, NULL, 1e-12};
+const ldm_op_desc ldm_op_desc_cfg_combine = {"cfg_combine", ldm_cpu_cfg_combine, ldm_plan_1d_n, NULL};
 
 /* ================================================================= sampler step (DDIM / DDPM) */
 int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, int step, int kind, float eta,
@@ -252,7 +237,7 @@ int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, in
   return ldm_node_emit(g, LDM_OP_sampler_step, (int[]){x, model_out, abar, noise, step}, 5, &x_out, 1, &pc, sizeof pc,
                        kind == LDM_SAMPLER_DDPM ? "ddpm_step" : "ddim_step");
 }
-const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", ldm_cpu_sampler_step, ldm_plan_1d_n, NULL, 1e-9};
+const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", ldm_cpu_sampler_step, ldm_plan_1d_n, NULL};
 
 /* ================================================================= EMA */
 int ldm_ema(ldm_graph *g, int ema, int p, int step) {
@@ -262,7 +247,7 @@ int ldm_ema(ldm_graph *g, int ema, int p, int step) {
   ldm_pc_ema pc = {(uint32_t)g->t[p].numel};
   return ldm_node_emit(g, LDM_OP_ema, (int[]){p, step}, 2, &ema, 1, &pc, sizeof pc, "ema");
 }
-const ldm_op_desc ldm_op_desc_ema = {"ema", ldm_cpu_ema, ldm_plan_1d_n, NULL, 1e-10};
+const ldm_op_desc ldm_op_desc_ema = {"ema", ldm_cpu_ema, ldm_plan_1d_n, NULL};
 
 /* ================================================================= global grad-norm clip */
 /* Stage 1 (grad_norm_partial): G = min(ceil(n / 256), 1024) workgroups of 256; invocation l of group g
@@ -293,9 +278,8 @@ int ldm_grad_norm_clip(ldm_graph *g, int grads, int step, int gs) {
   return ldm_node_emit(g, LDM_OP_grad_norm_clip, (int[]){scratch, step}, 2, &gs, 1, &p2, sizeof p2, "grad_norm_clip");
 }
 const ldm_op_desc ldm_op_desc_grad_norm_partial = {"grad_norm_partial", ldm_cpu_grad_norm_partial,
-                                                   ldm_plan_grad_norm_partial, NULL, 1e-9};
-const ldm_op_desc ldm_op_desc_grad_norm_clip = {"grad_norm_clip", ldm_cpu_grad_norm_clip, ldm_plan_grad_norm_clip, NULL,
-                                                1e-9};
+                                                   ldm_plan_grad_norm_partial, NULL};
+const ldm_op_desc ldm_op_desc_grad_norm_clip = {"grad_norm_clip", ldm_cpu_grad_norm_clip, ldm_plan_grad_norm_clip, NULL};
 
 /* ================================================================= AdamW reading gs */
 int ldm_adamw_gs(ldm_graph *g, int p, int grad, int m, int v, int step, int gs, float beta1, float beta2, float eps,
@@ -325,7 +309,7 @@ int ldm_randint(ldm_graph *g, int out, int step, uint64_t seed, uint64_t stream,
   int in = step >= 0 ? step : out; /* unused binding without a step buffer */
   return ldm_node_emit(g, LDM_OP_randint, &in, 1, &out, 1, &pc, sizeof pc, "randint");
 }
-const ldm_op_desc ldm_op_desc_randint = {"randint", ldm_cpu_randint, ldm_plan_randint, NULL, 0};
+const ldm_op_desc ldm_op_desc_randint = {"randint", ldm_cpu_randint, ldm_plan_randint, NULL};
 
 int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed, uint64_t stream, float p,
                       uint32_t null_class) {
@@ -342,7 +326,7 @@ int ldm_label_dropout(ldm_graph *g, int labels, int out, int step, uint64_t seed
   int st = step >= 0 ? step : labels;
   return ldm_node_emit(g, LDM_OP_label_dropout, (int[]){labels, st}, 2, &out, 1, &pc, sizeof pc, "label_dropout");
 }
-const ldm_op_desc ldm_op_desc_label_dropout = {"label_dropout", ldm_cpu_label_dropout, ldm_plan_label_dropout, NULL, 0};
+const ldm_op_desc ldm_op_desc_label_dropout = {"label_dropout", ldm_cpu_label_dropout, ldm_plan_label_dropout, NULL};
 
 /* ================================================================= gather rows */
 int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems, float scale, float shift) {
@@ -365,4 +349,4 @@ int ldm_gather_rows(ldm_graph *g, int table, int idx, int out, int64_t row_elems
   return ldm_node_emit(g, LDM_OP_gather_rows, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc,
                        dt == LDM_U8 ? "gather_rows_u8" : "gather_rows");
 }
-const ldm_op_desc ldm_op_desc_gather_rows = {"gather_rows", ldm_cpu_gather_rows, ldm_plan_gather_rows, NULL, 1e-12};
+const ldm_op_desc ldm_op_desc_gather_rows = {"gather_rows", ldm_cpu_gather_rows, ldm_plan_gather_rows, NULL};

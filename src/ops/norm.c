@@ -62,33 +62,26 @@ int ldm_group_norm_backward_node(ldm_graph *g, int x, int gamma, int mean, int r
 }
 
 ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni]; /* copy: the node list may move while we append */
   ldm_pc_group_norm p;
-  memcpy(&p, n.pc, sizeof p);
-  int x = n.in[0], gamma = n.in[1], beta = n.in[2];
-  int dy = ldm_grad_of(g, n.out[0]);
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  int x = g->n[ni].in[0], gamma = g->n[ni].in[1], mean = g->n[ni].out[1], rstd = g->n[ni].out[2];
+  int dy = ldm_grad_out(g, ni, 0);
   if (dy < 0) return LDM_OK; /* only mean/rstd were consumed: they carry no gradient */
   int64_t NC = (int64_t)p.N * p.C;
   int pg = new_act(g, "gn_dgamma_part", 1, &NC), pb = new_act(g, "gn_dbeta_part", 1, &NC);
-  int want_dx = g->t[x].requires_grad, acc = 0, dx = want_dx ? ldm_grad_target(g, x, &acc) : -1;
-
-  ldm_group_norm_backward_node(g, x, gamma, n.out[1], n.out[2], dy, dx, pg, pb, (int)p.G, acc, want_dx);
-  if (g->t[gamma].requires_grad) {
-    int ga, dg = ldm_grad_target(g, gamma, &ga);
-    ldm_reduce_sum(g, pg, dg, p.N, p.C, 1, 1.0f, ga);
-  }
-  if (g->t[beta].requires_grad) {
-    int ba, db = ldm_grad_target(g, beta, &ba);
-    ldm_reduce_sum(g, pb, db, p.N, p.C, 1, 1.0f, ba);
-  }
+  int want_dx = g->t[x].requires_grad, acc, dx = ldm_grad_in(g, ni, 0, &acc);
+  ldm_group_norm_backward_node(g, x, gamma, mean, rstd, dy, dx, pg, pb, (int)p.G, acc, want_dx);
+  int dg = ldm_grad_in(g, ni, 1, &acc);
+  if (dg >= 0) ldm_reduce_sum(g, pg, dg, p.N, p.C, 1, 1.0f, acc);
+  int db = ldm_grad_in(g, ni, 2, &acc);
+  if (db >= 0) ldm_reduce_sum(g, pb, db, p.N, p.C, 1, 1.0f, acc);
   return LDM_OK;
 }
-const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm,
-                                            1e-7};
+const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm};
 
 /* ================================================================= group_norm_backward */
 const ldm_op_desc ldm_op_desc_group_norm_backward = {"group_norm_backward", ldm_cpu_group_norm_backward,
-                                                     ldm_plan_group_norm_backward, NULL, 1e-7};
+                                                     ldm_plan_group_norm_backward, NULL};
 
 /* ================================================================= softmax */
 ldm_status ldm_bwd_softmax(ldm_graph *g, int ni) {
@@ -108,9 +101,9 @@ int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols) {
   ldm_pc_softmax pc = {(uint32_t)rows, (uint32_t)cols};
   return ldm_node_emit(g, LDM_OP_softmax, &x, 1, &y, 1, &pc, sizeof pc, "softmax");
 }
-const ldm_op_desc ldm_op_desc_softmax = {"softmax", ldm_cpu_softmax, ldm_plan_softmax, ldm_bwd_softmax, 1e-6};
+const ldm_op_desc ldm_op_desc_softmax = {"softmax", ldm_cpu_softmax, ldm_plan_softmax, ldm_bwd_softmax};
 const ldm_op_desc ldm_op_desc_softmax_backward = {"softmax_backward", ldm_cpu_softmax_backward,
-                                                  ldm_plan_softmax_backward, NULL, 1e-6};
+                                                  ldm_plan_softmax_backward, NULL};
 
 /* ================================================================= channel_copy (concat / split) */
 int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t Cx, int64_t Co, int64_t c0,
@@ -129,17 +122,16 @@ int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t
   return ldm_node_emit(g, LDM_OP_channel_copy, &x, 1, &out, 1, &pc, sizeof pc, "channel_copy");
 }
 ldm_status ldm_bwd_channel_copy(ldm_graph *g, int ni) {
-  ldm_node n = g->n[ni];
   ldm_pc_channel_copy p;
-  memcpy(&p, n.pc, sizeof p);
-  int acc, dx = ldm_grad_target(g, n.in[0], &acc);
+  memcpy(&p, g->n[ni].pc, sizeof p);
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
   /* the first contribution writes all of dx: zeros outside the slice (a split whose other parts get
    * their gradients later, with accumulate, or never) */
-  ldm_channel_copy(g, ldm_grad_of(g, n.out[0]), dx, p.O, p.I, p.Co, p.Cx, p.d0, p.c0, p.Cn, acc, !acc);
+  ldm_channel_copy(g, ldm_grad_out(g, ni, 0), dx, p.O, p.I, p.Co, p.Cx, p.d0, p.c0, p.Cn, acc, !acc);
   return LDM_OK;
 }
 const ldm_op_desc ldm_op_desc_channel_copy = {"channel_copy", ldm_cpu_channel_copy, ldm_plan_channel_copy,
-                                              ldm_bwd_channel_copy, 0};
+                                              ldm_bwd_channel_copy};
 
 /* dims of an NCHW-like tensor as [O = N, C, I = product of the rest] */
 static bool nci(const ldm_graph *g, int t, int64_t *O, int64_t *C, int64_t *I) {
@@ -179,10 +171,9 @@ int ldm_split(ldm_graph *g, int x, int nparts, int *outs) {
   memcpy(shape, g->t[x].shape, sizeof shape);
   int64_t Cp = C / nparts;
   shape[1] = Cp;
-  int refusals = g->refusals;
   for (int k = 0; k < nparts; k++)
     outs[k] = ldm_channel_copy(g, x, new_act(g, "split", g->t[x].ndim, shape), O, I, C, Cp, k * Cp, 0, Cp, 0, 0);
-  return g->refusals == refusals ? outs[0] : LDM_NONE; /* every part, or the none id */
+  return ldm_graph_status(g) == LDM_OK ? outs[0] : LDM_NONE; /* every part, or the none id */
 }
 
 /* ================================================================= embedding */
@@ -205,10 +196,10 @@ int ldm_embedding(ldm_graph *g, int table, int idx) {
   ldm_pc_embedding pc = {(uint32_t)B, (uint32_t)V, (uint32_t)D};
   return ldm_node_emit(g, LDM_OP_embedding, (int[]){table, idx}, 2, &out, 1, &pc, sizeof pc, "embedding");
 }
-const ldm_op_desc ldm_op_desc_embedding = {"embedding", ldm_cpu_embedding, ldm_plan_embedding, ldm_bwd_embedding, 0};
+const ldm_op_desc ldm_op_desc_embedding = {"embedding", ldm_cpu_embedding, ldm_plan_embedding, ldm_bwd_embedding};
 
 const ldm_op_desc ldm_op_desc_embedding_backward = {"embedding_backward", ldm_cpu_embedding_backward,
-                                                    ldm_plan_embedding_backward, NULL, 1e-10};
+                                                    ldm_plan_embedding_backward, NULL};
 
 /* ================================================================= timestep_embedding */
 int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
@@ -223,7 +214,7 @@ int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
   return ldm_node_emit(g, LDM_OP_timestep_embedding, &t, 1, &out, 1, &pc, sizeof pc, "timestep_embedding");
 }
 const ldm_op_desc ldm_op_desc_timestep_embedding = {"timestep_embedding", ldm_cpu_timestep_embedding,
-                                                    ldm_plan_timestep_embedding, NULL, 1e-8};
+                                                    ldm_plan_timestep_embedding, NULL};
 
 /* ================================================================= attention core (composition) */
 /* q, k, v = split(qkv, 3), each [B, C, ...] = [B*heads, d, HW] in memory (no copies needed for the

@@ -34,7 +34,8 @@ ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
   if (gmtime_r(&t, &tm)) strftime(date, sizeof date, "%Y-%m-%dT%H:%M:%SZ", &tm);
   else snprintf(date, sizeof date, "unknown");
   if (!r->device) {
-    ldm_device_describe(NULL, dev, sizeof dev, NULL); /* the CPU backend, as config.json names it */
+    ldm_backend cpu = ldm_backend_cpu();
+    ldm_device_describe(&cpu, dev, sizeof dev, NULL); /* the CPU backend, as config.json names it */
     snprintf(drv, sizeof drv, "ldm-vk CPU backend, %d threads", ldm_cpu_threads());
   }
   ldm_sb_put(&o, "{\"version\":");

@@ -59,22 +59,22 @@ static ldm_status build_unet_sampler(unet_sampler *s, const ldm_backend *be, con
   s->y2 = ldm_host(g, "y", LDM_U32, nm);
   s->abar = ldm_tensor_new(g, "alphas_cumprod", LDM_ARENA_CONST, LDM_F32, 1, LDM_SHAPE(T));
   s->x = ldm_act(g, "x", 4, LDM_SHAPE(nb, c->z, lr, lr));
-  if (s->x < 0 || s->abar < 0) return LDM_ERR_INTERNAL;
   ldm_keep(g, s->x); /* persists across replays */
   int xin = s->x;
   if (cfg) {
     xin = ldm_act(g, "x2", 4, LDM_SHAPE(nm, c->z, lr, lr));
     int v0 = ldm_view(g, xin, "x2.cond", 0, 1, LDM_SHAPE(nb * per));
     int v1 = ldm_view(g, xin, "x2.uncond", nb * per, 1, LDM_SHAPE(nb * per));
-    if (v0 < 0 || v1 < 0 || ldm_copy(g, s->x, v0) < 0 || ldm_copy(g, s->x, v1) < 0) return LDM_ERR_INTERNAL;
+    /* the UNet reads x2 after both copies: a refused copy must fail the graph, not leave x2 unwritten */
+    ldm_graph_check(g, ldm_copy(g, s->x, v0));
+    ldm_graph_check(g, ldm_copy(g, s->x, v1));
   }
   int out = ldm_unet(g, c, xin, s->t2, s->y2);
-  if (out < 0) return LDM_ERR_INTERNAL;
   if (cfg) out = ldm_cfg_combine(g, out, guidance);
   int noise = ldm_act(g, "noise", 4, LDM_SHAPE(nb, c->z, lr, lr));
-  if (out < 0 || noise < 0) return LDM_ERR_INTERNAL;
-  if (ldm_philox_fill(g, noise, s->step, LDM_RNG_NORMAL, seed, 0x5A5A, 0) < 0) return LDM_ERR_INTERNAL;
-  if (ldm_sampler_step(g, s->x, out, s->abar, noise, s->step, kind, eta, v_pred, s->x) < 0) return LDM_ERR_INTERNAL;
+  noise = ldm_philox_fill(g, noise, s->step, LDM_RNG_NORMAL, seed, 0x5A5A, 0);
+  /* the step writes x in place: its result is only checked */
+  ldm_graph_check(g, ldm_sampler_step(g, s->x, out, s->abar, noise, s->step, kind, eta, v_pred, s->x));
   LDM_TRY(ldm_graph_plan(g));
   return ldm_exec_new(be, g, &s->e);
 }
@@ -86,13 +86,11 @@ static ldm_status decode_latents(const ldm_backend *be, const ldm_model_cfg *c, 
   int lr = ldm_latent_res(c);
   int64_t per = (int64_t)c->z * lr * lr, img = (int64_t)c->cin * c->res * c->res;
   int zt = ldm_act(&g, "z", 4, LDM_SHAPE(nb, c->z, lr, lr));
-  ldm_status s = LDM_OK;
-  if (zt < 0) s = LDM_ERR_INTERNAL;
-  if (s == LDM_OK) ldm_keep(&g, zt);
-  int xh = s == LDM_OK ? ldm_vae_decode(&g, c, zt) : -1;
-  if (xh < 0) s = LDM_ERR_INTERNAL;
-  if (s == LDM_OK) ldm_keep(&g, xh);
+  ldm_keep(&g, zt);
+  int xh = ldm_vae_decode(&g, c, zt);
+  ldm_keep(&g, xh);
   ldm_exec *e = NULL;
+  ldm_status s = ldm_graph_check(&g, xh);
   if (s == LDM_OK) s = ldm_graph_plan(&g);
   if (s == LDM_OK) s = ldm_exec_new(be, &g, &e);
   if (s == LDM_OK) s = ldm_weights_load(vae, e, LDM_ARENA_PARAM);

@@ -128,14 +128,13 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
   if (s == LDM_OK) { /* a sampling step's UNet forward (batch B, no guidance doubling) */
     ldm_graph g;
     s = ldm_graph_init(&g);
-    int x = ldm_act(&g, "x", 4, LDM_SHAPE(B, c.z, lr, lr));
-    int t = ldm_tensor_new(&g, "t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
-    int y = ldm_tensor_new(&g, "y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
-    if (s == LDM_OK && (x < 0 || t < 0 || y < 0)) s = LDM_ERR_INTERNAL;
     if (s == LDM_OK) {
+      int x = ldm_act(&g, "x", 4, LDM_SHAPE(B, c.z, lr, lr));
+      int t = ldm_tensor_new(&g, "t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+      int y = ldm_tensor_new(&g, "y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
       ldm_keep(&g, x), ldm_keep(&g, t), ldm_keep(&g, y);
-      int out = ldm_unet(&g, &c, x, t, y);
-      s = out < 0 ? LDM_ERR_INTERNAL : ldm_graph_plan(&g);
+      s = ldm_graph_check(&g, ldm_unet(&g, &c, x, t, y));
+      if (s == LDM_OK) s = ldm_graph_plan(&g);
     }
     ldm_exec *e = NULL;
     if (s == LDM_OK) s = ldm_exec_new(&be, &g, &e);

@@ -57,9 +57,9 @@ static void cpu_model(char *out, size_t cap) {
   fclose(f);
 }
 
-void ldm_device_describe(const ldm_vk_ctx *vk, char *name, size_t cap, const char **type) {
-  if (vk) {
-    const ldm_vk_device_info *d = ldm_vk_info(vk);
+void ldm_device_describe(const ldm_backend *be, char *name, size_t cap, const char **type) {
+  if (be->kind == LDM_BACKEND_VK) {
+    const ldm_vk_device_info *d = ldm_vk_info(be->vk);
     snprintf(name, cap, "%s", d->name);
     if (type) *type = d->type;
     return;
@@ -190,17 +190,17 @@ static bool is_idx_dir(const char *dir) {
 }
 
 static void build_config(jw *w, const ldm_train_opts *o, const ldm_model_cfg *c, const ldm_dataset *ds,
-                         const char *data_dir, const ldm_vk_ctx *vk, const char *created) {
+                         const char *data_dir, const ldm_backend *be, const char *created) {
   char dev[600];
   const char *dtype = NULL;
-  ldm_device_describe(vk, dev, sizeof dev, &dtype);
+  ldm_device_describe(be, dev, sizeof dev, &dtype);
   jw_open(w, NULL);
   jw_kstr(w, "ldm_vk_version", ldm_version());
   jw_kstr(w, "git_revision", ldm_version_git());
   jw_kstr(w, "created", created);
   jw_kstr(w, "device", dev);
   jw_kstr(w, "device_type", dtype);
-  jw_kstr(w, "backend", vk ? "vulkan" : "cpu");
+  jw_kstr(w, "backend", be->kind == LDM_BACKEND_VK ? "vulkan" : "cpu");
   jw_kstr(w, "config", c->name);
   jw_kstr(w, "preset", o->preset);
   jw_kstr(w, "stage", o->stage);
@@ -384,14 +384,14 @@ static double metrics_elapsed(const char *dir) {
 /* ---------------------------------------------------------------- ldm_run_start */
 
 ldm_status ldm_run_start(const ldm_train_opts *o, const ldm_model_cfg *c, const ldm_dataset *ds, const char *data_dir,
-                         const ldm_vk_ctx *vk, double *elapsed0) {
+                         const ldm_backend *be, double *elapsed0) {
   if (elapsed0) *elapsed0 = 0;
   char path[1200], created[40];
   snprintf(path, sizeof path, "%s/config.json", o->out);
   ldm_time_iso8601(created, sizeof created);
   jw w;
   memset(&w, 0, sizeof w);
-  build_config(&w, o, c, ds, data_dir, vk, created);
+  build_config(&w, o, c, ds, data_dir, be, created);
   if (w.b.oom) {
     ldm_sb_free(&w.b);
     return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory building %s", path);

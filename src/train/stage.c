@@ -79,19 +79,16 @@ static int optim_tail(ldm_graph *g, int step, bool ema) {
   int G = ldm_arena_view(g, LDM_ARENA_GRAD, "all_grads");
   int M = ldm_arena_view(g, LDM_ARENA_ADAM_M, "adam_m");
   int V = ldm_arena_view(g, LDM_ARENA_ADAM_V, "adam_v");
-  if (gs < 0 || P < 0 || G < 0 || M < 0 || V < 0) return -1;
-  if (ldm_grad_norm_clip(g, G, step, gs) < 0) return -1;
+  gs = ldm_grad_norm_clip(g, G, step, gs);
   const ldm_adamw_cfg *a = &ldm_adamw_recipe;
-  if (ldm_adamw_gs(g, P, G, M, V, step, gs, a->beta1, a->beta2, a->eps, a->weight_decay) < 0) return -1;
-  if (ema) {
-    int E = ldm_arena_view(g, LDM_ARENA_EMA, "ema");
-    if (E < 0 || ldm_ema(g, E, P, step) < 0) return -1;
-  }
+  /* nothing reads the updates' results: ldm_graph_check makes a refused one fail the graph */
+  ldm_graph_check(g, ldm_adamw_gs(g, P, G, M, V, step, gs, a->beta1, a->beta2, a->eps, a->weight_decay));
+  if (ema) ldm_graph_check(g, ldm_ema(g, ldm_arena_view(g, LDM_ARENA_EMA, "ema"), P, step));
   return gs;
 }
 
-static ldm_status data_src_make(ldm_graph *g, const ldm_backend *be, const char *name, ldm_dtype dt, int64_t rows,
-                                int64_t row, int B, tr_data_src *d) {
+static void data_src_make(ldm_graph *g, const ldm_backend *be, const char *name, ldm_dtype dt, int64_t rows,
+                          int64_t row, int B, tr_data_src *d) {
   int64_t bytes = rows * row * (dt == LDM_U8 ? 1 : 4);
   uint64_t limit = be->kind == LDM_BACKEND_VK ? ldm_vk_limits(be->vk)->max_buffer_range : (uint64_t)1 << 40;
   if (limit > (1u << 30)) limit = 1u << 30;
@@ -102,7 +99,6 @@ static ldm_status data_src_make(ldm_graph *g, const ldm_backend *be, const char 
   char in[64];
   snprintf(in, sizeof in, "%s.idx", name);
   d->idx = ldm_host(g, in, LDM_U32, B);
-  return d->table < 0 || d->idx < 0 ? LDM_ERR_INTERNAL : LDM_OK;
 }
 
 static ldm_status data_src_upload(ldm_exec *e, const tr_data_src *d, const void *all, size_t elem, int64_t rows) {
@@ -132,30 +128,24 @@ ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
   r->name = "vae";
   r->step_t = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
   int64_t per = (int64_t)m->cin * m->res * m->res;
-  LDM_TRY(data_src_make(g, c->be, "images", LDM_U8, c->ds->n, per, B, &r->src[0]));
+  data_src_make(g, c->be, "images", LDM_U8, c->ds->n, per, B, &r->src[0]);
   r->nsrc = 1;
   r->src_data[0] = c->ds->pixels;
   r->src_elem[0] = 1;
   int x = ldm_act(g, "vae.x", 4, LDM_SHAPE(B, m->cin, m->res, m->res));
-  if (x < 0) return LDM_ERR_INTERNAL;
   ldm_keep(g, x);
-  if (ldm_gather_rows(g, r->src[0].table, r->src[0].idx, x, per, 2.0f / 255.0f, -1.0f) < 0) return LDM_ERR_INTERNAL;
+  x = ldm_gather_rows(g, r->src[0].table, r->src[0].idx, x, per, 2.0f / 255.0f, -1.0f);
   int mu, lv;
-  LDM_TRY(ldm_vae_encode(g, m, x, &mu, &lv));
+  ldm_vae_encode(g, m, x, &mu, &lv);
   int lr = ldm_latent_res(m);
-  int eps = ldm_act(g, "vae.eps", 4, LDM_SHAPE(B, m->z, lr, lr));
-  if (eps < 0 || ldm_philox_fill(g, eps, r->step_t, LDM_RNG_NORMAL, c->o->seed, 0x7AE, 0) < 0) return LDM_ERR_INTERNAL;
-  int z = ldm_reparam(g, mu, lv, eps);
-  int xh = z < 0 ? -1 : ldm_vae_decode(g, m, z);
-  if (xh < 0) return LDM_ERR_INTERNAL;
-  snprintf(g->t[xh].name, sizeof g->t[xh].name, "vae.x_hat");
+  int eps = ldm_philox_fill(g, ldm_act(g, "vae.eps", 4, LDM_SHAPE(B, m->z, lr, lr)), r->step_t, LDM_RNG_NORMAL,
+                            c->o->seed, 0x7AE, 0);
+  int xh = ldm_vae_decode(g, m, ldm_reparam(g, mu, lv, eps));
+  if (xh != LDM_NONE) snprintf(g->t[xh].name, sizeof g->t[xh].name, "vae.x_hat");
   ldm_keep(g, xh);
   int rec = ldm_mse_loss(g, xh, x);
   int kl = ldm_kl_loss(g, mu, lv);
-  if (rec < 0 || kl < 0) return LDM_ERR_INTERNAL;
-  int klw = ldm_scale(g, kl, c->o->kl_weight);
-  int loss = klw < 0 ? -1 : ldm_add(g, rec, klw);
-  if (loss < 0) return LDM_ERR_INTERNAL;
+  int loss = ldm_add(g, rec, ldm_scale(g, kl, c->o->kl_weight));
   ldm_keep(g, loss);
   ldm_keep(g, rec);
   ldm_keep(g, kl);
@@ -164,7 +154,6 @@ ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
   r->aux_t[1] = kl, r->aux_name[1] = "kl";
   LDM_TRY(ldm_graph_backward(g, loss));
   r->gs_t = optim_tail(g, r->step_t, false);
-  if (r->gs_t < 0) return LDM_ERR_INTERNAL;
   LDM_TRY(ldm_graph_plan(g));
   LDM_TRY(ldm_exec_new(c->be, g, &r->e));
   return data_src_upload(r->e, &r->src[0], c->ds->pixels, 1, c->ds->n);
@@ -178,8 +167,8 @@ static ldm_status encoder_batch(const tr_ctx *c, int *Bc) {
   ldm_graph g;
   LDM_TRY(ldm_graph_init(&g));
   int x = ldm_act(&g, "x", 4, LDM_SHAPE(1, m->cin, m->res, m->res));
-  int mu = -1, lv = -1;
-  ldm_status s = x < 0 ? LDM_ERR_INTERNAL : ldm_vae_encode(&g, m, x, &mu, &lv);
+  int mu, lv;
+  ldm_status s = ldm_vae_encode(&g, m, x, &mu, &lv);
   int64_t per = 0;
   for (int i = 0; s == LDM_OK && i < g.nt; i++)
     if (g.t[i].arena == LDM_ARENA_ACT && ldm_tensor_bytes(&g.t[i]) > per) per = ldm_tensor_bytes(&g.t[i]);
@@ -211,13 +200,11 @@ ldm_status tr_encode_cache(tr_ctx *c, float **cache, double *scale) {
   int lr = ldm_latent_res(m);
   int64_t per = (int64_t)m->cin * m->res * m->res, lat = (int64_t)m->z * lr * lr;
   tr_data_src src;
-  int x = -1, mu = -1, lv = -1;
-  if (s == LDM_OK) s = data_src_make(&g, c->be, "images", LDM_U8, c->ds->n, per, Bc, &src);
-  if (s == LDM_OK) x = ldm_act(&g, "x", 4, LDM_SHAPE(Bc, m->cin, m->res, m->res));
-  if (s == LDM_OK && (x < 0 || ldm_gather_rows(&g, src.table, src.idx, x, per, 2.0f / 255.0f, -1.0f) < 0))
-    s = LDM_ERR_INTERNAL;
-  if (s == LDM_OK) s = ldm_vae_encode(&g, m, x, &mu, &lv);
+  int mu = LDM_NONE, lv = LDM_NONE;
   if (s == LDM_OK) {
+    data_src_make(&g, c->be, "images", LDM_U8, c->ds->n, per, Bc, &src);
+    int x = ldm_act(&g, "x", 4, LDM_SHAPE(Bc, m->cin, m->res, m->res));
+    ldm_vae_encode(&g, m, ldm_gather_rows(&g, src.table, src.idx, x, per, 2.0f / 255.0f, -1.0f), &mu, &lv);
     ldm_keep(&g, mu);
     ldm_keep(&g, lv);
     s = ldm_graph_plan(&g);
@@ -285,63 +272,46 @@ ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
   r->step_t = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
   int lr = ldm_latent_res(m);
   int64_t lat = (int64_t)m->z * lr * lr;
-  LDM_TRY(data_src_make(g, c->be, "latents", LDM_F32, c->ds->n, 2 * lat, B, &r->src[0]));
-  LDM_TRY(data_src_make(g, c->be, "labels", LDM_U32, c->ds->n, 1, B, &r->src[1]));
+  data_src_make(g, c->be, "latents", LDM_F32, c->ds->n, 2 * lat, B, &r->src[0]);
+  data_src_make(g, c->be, "labels", LDM_U32, c->ds->n, 1, B, &r->src[1]);
   r->nsrc = 2;
   r->src_data[0] = c->cache, r->src_elem[0] = 4;
   r->src_data[1] = c->labels, r->src_elem[1] = 4;
   int rows = ldm_act(g, "unet.latent_rows", 4, LDM_SHAPE(B, 2 * m->z, lr, lr));
   int lab = ldm_tensor_new(g, "unet.labels", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
-  if (rows < 0 || lab < 0) return LDM_ERR_INTERNAL;
-  if (ldm_gather_rows(g, r->src[0].table, r->src[0].idx, rows, 2 * lat, 1.0f, 0.0f) < 0) return LDM_ERR_INTERNAL;
-  if (ldm_gather_rows(g, r->src[1].table, r->src[1].idx, lab, 1, 1.0f, 0.0f) < 0) return LDM_ERR_INTERNAL;
-  int parts[2];
-  if (ldm_split(g, rows, 2, parts) < 0) return LDM_ERR_INTERNAL;
-  int eps = ldm_act(g, "unet.z_eps", 4, LDM_SHAPE(B, m->z, lr, lr));
-  if (eps < 0 || ldm_philox_fill(g, eps, r->step_t, LDM_RNG_NORMAL, o->seed, 0x2E0, 0) < 0) return LDM_ERR_INTERNAL;
-  int z0 = ldm_reparam(g, parts[0], parts[1], eps);
-  if (z0 < 0) return LDM_ERR_INTERNAL;
-  z0 = ldm_scale(g, z0, (float)c->scale);
+  rows = ldm_gather_rows(g, r->src[0].table, r->src[0].idx, rows, 2 * lat, 1.0f, 0.0f);
+  lab = ldm_gather_rows(g, r->src[1].table, r->src[1].idx, lab, 1, 1.0f, 0.0f);
+  int parts[2] = {LDM_NONE, LDM_NONE};
+  ldm_split(g, rows, 2, parts);
+  int eps = ldm_philox_fill(g, ldm_act(g, "unet.z_eps", 4, LDM_SHAPE(B, m->z, lr, lr)), r->step_t, LDM_RNG_NORMAL,
+                            o->seed, 0x2E0, 0);
+  int z0 = ldm_scale(g, ldm_reparam(g, parts[0], parts[1], eps), (float)c->scale);
   int abar = ldm_tensor_new(g, "alphas_cumprod", LDM_ARENA_CONST, LDM_F32, 1, LDM_SHAPE(o->T));
   int t = ldm_tensor_new(g, "unet.t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
   int y = ldm_tensor_new(g, "unet.y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
   int noise = ldm_act(g, "unet.noise", 4, LDM_SHAPE(B, m->z, lr, lr));
-  if (z0 < 0 || abar < 0 || t < 0 || y < 0 || noise < 0) return LDM_ERR_INTERNAL;
-  if (ldm_randint(g, t, r->step_t, o->seed, 0x71, 0, (uint32_t)o->T) < 0) return LDM_ERR_INTERNAL;
+  t = ldm_randint(g, t, r->step_t, o->seed, 0x71, 0, (uint32_t)o->T);
   float drop = m->ncls > 0 ? o->cfg_dropout : 1.0f; /* unlabeled data: always the null class */
-  if (ldm_label_dropout(g, lab, y, r->step_t, o->seed, 0xC1, drop, (uint32_t)m->ncls) < 0) return LDM_ERR_INTERNAL;
-  if (ldm_philox_fill(g, noise, r->step_t, LDM_RNG_NORMAL, o->seed, 0x401, 0) < 0) return LDM_ERR_INTERNAL;
+  y = ldm_label_dropout(g, lab, y, r->step_t, o->seed, 0xC1, drop, (uint32_t)m->ncls);
+  noise = ldm_philox_fill(g, noise, r->step_t, LDM_RNG_NORMAL, o->seed, 0x401, 0);
   if (o->offset_noise > 0) {
     /* offset noise: + strength * N(0,1) per (sample, channel), broadcast over the latent pixels */
     int on = ldm_act(g, "unet.offset", 1, LDM_SHAPE((int64_t)B * m->z));
     int onm = ldm_act(g, "unet.offset_map", 4, LDM_SHAPE(B, m->z, lr, lr));
-    if (on < 0 || onm < 0 || ldm_philox_fill(g, on, r->step_t, LDM_RNG_NORMAL, o->seed, 0x0FF, 0) < 0 ||
-        ldm_broadcast(g, on, onm, 1, (int64_t)B * m->z, (int64_t)lr * lr, 1, o->offset_noise, 0) < 0)
-      return LDM_ERR_INTERNAL;
-    noise = ldm_add(g, noise, onm);
-    if (noise < 0) return LDM_ERR_INTERNAL;
+    on = ldm_philox_fill(g, on, r->step_t, LDM_RNG_NORMAL, o->seed, 0x0FF, 0);
+    noise = ldm_add(g, noise, ldm_broadcast(g, on, onm, 1, (int64_t)B * m->z, (int64_t)lr * lr, 1, o->offset_noise, 0));
   }
   int xt = ldm_q_sample(g, z0, noise, abar, t);
-  if (xt < 0) return LDM_ERR_INTERNAL;
   int pred = ldm_unet(g, m, xt, t, y);
-  if (pred < 0) return LDM_ERR_INTERNAL;
   bool v = strcmp(o->prediction, "v") == 0;
   int target = v ? ldm_v_target(g, z0, noise, abar, t) : noise;
-  if (target < 0) return LDM_ERR_INTERNAL;
-  int loss;
-  if (o->min_snr_gamma > 0) {
-    int w = ldm_min_snr_weight(g, abar, t, o->min_snr_gamma, v);
-    loss = w < 0 ? -1 : ldm_weighted_mse(g, pred, target, w);
-  } else {
-    loss = ldm_mse_loss(g, pred, target);
-  }
-  if (loss < 0) return LDM_ERR_INTERNAL;
+  int loss = o->min_snr_gamma > 0 ? ldm_weighted_mse(g, pred, target, ldm_min_snr_weight(g, abar, t, o->min_snr_gamma, v))
+                                  : ldm_mse_loss(g, pred, target);
   ldm_keep(g, loss);
   r->loss_t = loss;
   r->aux_t[0] = r->aux_t[1] = -1;
   LDM_TRY(ldm_graph_backward(g, loss));
   r->gs_t = optim_tail(g, r->step_t, true);
-  if (r->gs_t < 0) return LDM_ERR_INTERNAL;
   LDM_TRY(ldm_graph_plan(g));
   LDM_TRY(ldm_exec_new(c->be, g, &r->e));
   LDM_TRY(data_src_upload(r->e, &r->src[0], c->cache, 4, c->ds->n));

@@ -37,7 +37,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
     bool tv = strcmp(o->stage, "unet") != 0, tu = strcmp(o->stage, "vae") != 0;
     s = tr_state_check(o->out, "vae", tv ? &c : NULL, tv ? o : NULL, &vstep);
     if (s == LDM_OK) s = tr_state_check(o->out, "unet", tu ? &c : NULL, tu ? o : NULL, &ustep);
-    if (s == LDM_OK) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : TR_DEFAULT_DATA, be->vk, &elapsed0);
+    if (s == LDM_OK) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : TR_DEFAULT_DATA, be, &elapsed0);
   }
   if (s == LDM_OK) s = ldm_mkdir_p(sub);
   /* temporaries of a process killed while writing; with --resume, a checkpoint torn between its two files
@@ -48,7 +48,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
     s = tr_run_repair(o->out, o->quiet, o->log, o->user, NULL);
     if (s == LDM_OK) s = tr_metrics_trim(o, o->out, vstep, ustep);
   }
-  if (s == LDM_OK && !o->resume) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : TR_DEFAULT_DATA, be->vk, &elapsed0);
+  if (s == LDM_OK && !o->resume) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : TR_DEFAULT_DATA, be, &elapsed0);
   double run_t0 = tr_now() - elapsed0;
   if (s != LDM_OK) {
     ldm_dataset_free(&ds);

@@ -514,11 +514,11 @@ static ldm_status check_run(vk_exec *x, int first, int last) {
         num = 1, den = 1;
       }
       double nmse = den > 0 ? num / den : num;
-      if (s == LDM_OK && (nan || nmse > d->nmse_tol)) {
+      if (s == LDM_OK && (nan || nmse > ldm_op_tol(n->op))) {
         s = LDM_FAIL(LDM_ERR_MISMATCH,
                      "check mode: node %d '%s' (op %s) output '%s' diverges from the CPU reference: NMSE %.3g "
                      "(tolerance %.1g), max abs error %.3g%s",
-                     i, n->label, d->name, g->t[t].name, nmse, d->nmse_tol, maxd, nan ? ", NaN mismatch" : "");
+                     i, n->label, d->name, g->t[t].name, nmse, ldm_op_tol(n->op), maxd, nan ? ", NaN mismatch" : "");
       }
       /* continue from the device's values so each node is judged on identical inputs */
       if (s == LDM_OK) s = ldm_exec_write(x->shadow, t, gv, bytes);

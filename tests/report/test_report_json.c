@@ -193,6 +193,22 @@ START_TEST(conformance_page_figures) {
                              "0 outside; fast CPU vs reference: max abs 1e-07, worst element 0.00331 of its bound, 0 outside; "
                              "rtol 0.0002\">0.25</td>"), "the worst element of both backends");
   free(page);
+  /* what `ldm-vk conformance --json` writes now: version and date, null for a NaN / Inf figure */
+  char nul[600];
+  snprintf(nul, sizeof nul, "%s/null.json", dir);
+  write_file(nul, "{\"version\":\"9.9.9\",\"date\":\"2026-01-02T03:04:05Z\",\"device\":\"g\",\"driver\":\"d\",\"cases\":["
+                  "{\"op\":\"silu\",\"shape\":\"1\",\"nmse\":null,\"max_abs\":null,\"tol\":1e-08,\"gpu_ms\":0,\"pass\":false,"
+                  "\"device_run\":true,\"rtol\":0.0002,\"nmse_vk_ref\":null,\"max_abs_vk_ref\":null,\"max_ratio_vk_ref\":null,"
+                  "\"bad_vk_ref\":0,\"nmse_cpu_ref\":0,\"max_abs_cpu_ref\":0,\"max_ratio_cpu_ref\":0,\"bad_cpu_ref\":0}]}\n");
+  const char *nulls[1] = {nul};
+  t = tmpfile();
+  ck_assert_ptr_nonnull(t);
+  ck_assert_msg(ldm_report_conformance(nulls, 1, NULL, t) == LDM_OK, "%s", ldm_last_error());
+  text = slurp(t);
+  fclose(t);
+  ck_assert_msg(strstr(text, "ldm-vk 9.9.9, 2026-01-02T03:04:05Z"), "%s", text);
+  free(text);
+  remove(nul);
   /* a malformed new key is refused with its line */
   write_file(bad, "{\"cases\":[\n{\"op\":\"silu\",\"shape\":\"1\",\"nmse\":0,\"pass\":true,\n\"device_run\":\"no\"}]}\n");
   const char *one[1] = {bad};
