@@ -24,7 +24,7 @@ static ldm_status c_philox(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *
   ldm_philox_fill(g, o, a->use_step ? st : -1, a->kind, 1234u, 5u, 0x100000001ull);
   return ldm_graph_status(g);
 }
-/* reads n, kind (LDM_EW_*), acc; fill, copy, ew_scale, silu, mse, sgd: n (and acc) */
+/* reads n, kind (LDM_EW_*), acc; fill, copy, ew_scale, mse, sgd: n (and acc) */
 static ldm_status c_ew_binary(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "a", 1, S(a->n), -2, 2), y = ldm_conf_input(cc, g, "b", 1, S(a->n), -2, 2);
   int o = ldm_conf_output(cc, g, "out", 1, S(a->n));
@@ -34,20 +34,6 @@ static ldm_status c_ew_binary(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_arg
 static ldm_status c_ew_scale(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -2, 2), o = ldm_conf_output(cc, g, "out", 1, S(a->n));
   ldm_ew_scale(g, x, o, -0.37f, a->acc);
-  return ldm_graph_status(g);
-}
-static ldm_status c_silu(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
-  int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -8, 8);
-  int y = ldm_silu(g, x);
-  ldm_conf_compare(cc, g, y);
-  return ldm_graph_status(g);
-}
-/* silu_backward through the autodiff: d/dx sum(silu(x) * w) */
-static ldm_status c_silu_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
-  int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -8, 8), dy = ldm_conf_input(cc, g, "dy", 1, S(a->n), -1, 1);
-  int dx = ldm_conf_output(cc, g, "dx", 1, S(a->n));
-  ldm_pc_silu_backward pc = {.n = (uint32_t)a->n, .accumulate = (uint32_t)a->acc};
-  ldm_node_add(g, LDM_OP_silu_backward, (int[]){x, dy}, 2, &dx, 1, &pc, sizeof pc, "silu_backward");
   return ldm_graph_status(g);
 }
 /* reads O J I acc (x [O, J, I] -> out [J]) */
@@ -121,10 +107,6 @@ const ldm_conf_case ldm_conf_cases_basic[] = {
     {.op = "ew_binary", .shape = "mul 257 acc", .build = c_ew_binary, .a = {.n = 257, .kind = LDM_EW_MUL, .acc = true}},
     {.op = "ew_scale", .shape = "1023", .build = c_ew_scale, .a = {.n = 1023}},
     {.op = "ew_scale", .shape = "4097 acc", .build = c_ew_scale, .a = {.n = 4097, .acc = true}},
-    {.op = "silu", .shape = "1", .build = c_silu, .a = {.n = 1}},
-    {.op = "silu", .shape = "5003", .build = c_silu, .a = {.n = 5003}},
-    {.op = "silu_backward", .shape = "5003", .build = c_silu_backward, .a = {.n = 5003}},
-    {.op = "silu_backward", .shape = "77 acc", .build = c_silu_backward, .a = {.n = 77, .acc = true}},
     {.op = "reduce_sum", .shape = "[1,1,1]", .build = c_reduce, .a = {.O = 1, .J = 1, .I = 1}},
     {.op = "reduce_sum", .shape = "[3,17,33] acc", .build = c_reduce, .a = {.O = 3, .J = 17, .I = 33, .acc = true}},
     {.op = "reduce_sum", .shape = "[1,1,100003]", .build = c_reduce, .a = {.O = 1, .J = 1, .I = 100003}},
