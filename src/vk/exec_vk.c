@@ -452,7 +452,8 @@ ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
 }
 
 /* ---------------------------------------------------------------- check mode */
-/* Check mode (ldm_exec_set_check; LDM_CHECK=1 when the context opened is the default): every run executes node by node, each node in its own
+/* Check mode (ldm_exec_set_check; LDM_CHECK=1 when the context opened is the default): every run
+ * executes node by node, each node in its own
  * one-shot submission (record_nodes over [i, i + 1), so the same binding and barrier code as a normal run),
  * next to a CPU executor (the shadow, made on first use) that holds a copy of all the arenas, taken from
  * the device at the start of each run. After node i both have run it and each output is compared: F32 by
