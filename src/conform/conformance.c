@@ -34,15 +34,11 @@ struct ldm_conf_ctx {
 };
 
 /* The helpers below take part in the graph's sticky error: a tensor they cannot make, or one tensor too
- * many, FAILS the graph (not a mere refusal: a case may pass LDM_NONE on as "none", as an optional bias),
- * so the rest of the case appends nothing and the runner reports the recorded error. */
+ * many, fails the graph, so the rest of the case appends nothing and the runner reports the recorded
+ * error. */
 static int add_io(ldm_conf_ctx *cc, ldm_graph *g, conf_io x) {
   if (ldm_graph_check(g, x.t) != LDM_OK) return LDM_NONE;
-  if (cc->n == MAX_IO) {
-    LDM_GRAPH_FAIL(g, LDM_ERR_INTERNAL, "conformance case has too many tensors");
-    ldm_graph_check(g, LDM_NONE);
-    return LDM_NONE;
-  }
+  if (cc->n == MAX_IO) return LDM_REFUSE(g, LDM_ERR_INTERNAL, "conformance case has too many tensors");
   cc->io[cc->n++] = x;
   return x.t;
 }

@@ -20,6 +20,12 @@ struct ldm_exec {
   bool timing;
 };
 
+/* The CPU interpreter with a chosen function per op: nodes [first, last) of a CPU executor (ldm_exec_cpu)
+ * over its host arenas, node i by fn_of(op of node i) (NULL: an internal error). The executor's own runs
+ * use the fast twins; the reference oracle (src/ref) passes its table. Fails on a Vulkan executor. */
+typedef void (*ldm_node_fn)(const ldm_graph *g, const ldm_node *n, void *const *buf);
+ldm_status ldm_exec_cpu_run_with(ldm_exec *e, int first, int last, ldm_node_fn (*fn_of)(int op));
+
 /* resolve tensor -> (arena, offset) and check the byte count */
 ldm_status ldm_exec_locate(const ldm_exec *e, int tensor, size_t bytes, ldm_arena *a, int64_t *off);
 #endif

@@ -18,17 +18,24 @@ static void *resolve(cpu_exec *c, int t) {
   return c->arena[a] + off;
 }
 
-static ldm_status cpu_run(ldm_exec *e, int first, int last) {
-  cpu_exec *c = (cpu_exec *)e;
+/* the fast twin of an op (the table entry's cpu function) */
+static ldm_node_fn fast_of(int op) { return ldm_op(op)->cpu; }
+
+ldm_status ldm_exec_cpu_run_with(ldm_exec *e, int first, int last, ldm_node_fn (*fn_of)(int op)) {
+  if (e->is_vk) return LDM_FAIL(LDM_ERR_INVALID_ARG, "a CPU node function cannot run over a Vulkan executor");
   const ldm_graph *g = e->g;
+  if (first < 0 || last > g->nn || first > last) return LDM_FAIL(LDM_ERR_INVALID_ARG, "bad node range");
+  cpu_exec *c = (cpu_exec *)e;
   for (int i = first; i < last; i++) {
     const ldm_node *n = &g->n[i];
+    ldm_node_fn f = fn_of(n->op);
+    if (!f) return LDM_FAIL(LDM_ERR_INTERNAL, "node %d (%s): no CPU function for op %d", i, n->label, n->op);
     void *buf[LDM_MAX_IN + LDM_MAX_OUT];
     for (int k = 0; k < n->nin; k++) buf[k] = resolve(c, n->in[k]);
     for (int k = 0; k < n->nout; k++) buf[n->nin + k] = resolve(c, n->out[k]);
     struct timespec t0, t1;
     if (e->timing) clock_gettime(CLOCK_MONOTONIC, &t0);
-    ldm_op(n->op)->cpu(g, n, buf);
+    f(g, n, buf);
     if (e->timing) {
       clock_gettime(CLOCK_MONOTONIC, &t1);
       e->node_ms[i] = (t1.tv_sec - t0.tv_sec) * 1e3 + (t1.tv_nsec - t0.tv_nsec) * 1e-6;
@@ -36,6 +43,8 @@ static ldm_status cpu_run(ldm_exec *e, int first, int last) {
   }
   return LDM_OK;
 }
+
+static ldm_status cpu_run(ldm_exec *e, int first, int last) { return ldm_exec_cpu_run_with(e, first, last, fast_of); }
 
 static ldm_status cpu_write(ldm_exec *e, ldm_arena a, int64_t off, const void *d, size_t n) {
   memcpy(((cpu_exec *)e)->arena[a] + off, d, n);
