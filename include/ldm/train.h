@@ -132,6 +132,17 @@ typedef struct ldm_sample_opts {
   ldm_progress_fn progress;
   void *user;
   volatile sig_atomic_t *cancel;
+  /* editing (`ldm-vk edit`; NULL / 0 for plain sampling). init: o->n latents [n, z, lr, lr] as the VAE
+   * encoder's posterior mean gives them (unscaled: the sampler applies the run's scale factor). strength in
+   * [0, 1]: the part of the schedule that is run (SDEdit): init is noised to the step that strength selects
+   * and the tail of the schedule is denoised; 0 runs no step (the init latent is decoded as it is), 1 starts
+   * from pure noise as plain sampling does. mask: o->n masks on the latent grid [n, 1, lr, lr], 1 = repaint,
+   * 0 = keep; at every step the kept region is replaced by init re-noised to that step's noise level.
+   * repaint_jump, repaint_resample: RePaint (jump length in steps, resamplings per jump; 0 = off). */
+  const float *init;
+  const float *mask;
+  float strength;
+  int repaint_jump, repaint_resample;
 } ldm_sample_opts;
 
 void ldm_sample_defaults(ldm_sample_opts *o);

@@ -29,6 +29,7 @@ void ldm_sample_defaults(ldm_sample_opts *o) {
   o->guidance = 2.0f;
   o->seed = 0;
   o->batch = 100;
+  o->strength = 1.0f;
 }
 
 static double now_s(void) {
