@@ -41,6 +41,17 @@ ldm_status ldm_dataset_load_fmnist(const char *dir, bool train, int pad_to, ldm_
  * LDM_IMAGE_MAX_SIDE / LDM_IMAGE_MAX_PIXELS; the first bad file fails the load, naming it. */
 ldm_status ldm_dataset_load_folder(const char *dir, int size, int channels, ldm_dataset *out);
 
+/* The square image the folder loader makes of a decoded one (img: h rows of w * channels bytes, as
+ * ldm_image_load gives them): the centred square of side min(w, h) (odd margins: one more pixel right /
+ * below), resized to size x size by stb_image_resize (unchanged when it is that size already), into dst
+ * as channels x size x size (CHW). name is used in messages only. ldm-vk edit prepares its inputs so. */
+ldm_status ldm_image_square(const char *name, const uint8_t *img, int w, int h, int channels, int size, uint8_t *dst);
+
+/* The .png/.jpg/.jpeg files directly in dir (sub-folders and hidden entries ignored), full paths sorted by
+ * name as the folder loader lists them; none is LDM_ERR_FORMAT naming dir. *files: malloc'd, each entry
+ * too (free them and the array). */
+ldm_status ldm_image_files(const char *dir, char ***files, int *n);
+
 void ldm_dataset_free(ldm_dataset *ds); /* frees the members and zeroes *ds; NULL is fine */
 
 /* Fill idx[0..n) with a permutation of 0..n-1 that depends only on (n, seed, epoch), identical on

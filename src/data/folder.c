@@ -113,26 +113,52 @@ static ldm_status list_dir(const char *dir, strlist *dirs, strlist *files) {
   return s;
 }
 
-/* Decode one image into dst (channels x size x size, CHW). */
-static ldm_status load_one(const char *path, int size, int channels, uint8_t *dst, uint8_t *tmp) {
-  int w = 0, h = 0;
-  uint8_t *img = NULL;
-  LDM_TRY(ldm_image_load(path, channels, &img, &w, &h, NULL));
+ldm_status ldm_image_square(const char *name, const uint8_t *img, int w, int h, int channels, int size, uint8_t *dst) {
+  if (w < 1 || h < 1 || size < 1 || (channels != 1 && channels != 3))
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "%s: cannot make a %dx%d image of a %dx%d one with %d channels", name, size,
+                    size, w, h, channels);
   int side = w < h ? w : h;
   int x0 = (w - side) / 2, y0 = (h - side) / 2;
   size_t stride = (size_t)w * (size_t)channels;
   const unsigned char *src = img + (size_t)y0 * stride + (size_t)x0 * (size_t)channels;
   size_t row = (size_t)size * (size_t)channels;
+  uint8_t *tmp = ldm_malloc(row * (size_t)size);
+  if (!tmp) return LDM_ERR_NOMEM;
   if (side == size) {
     for (int y = 0; y < size; y++) memcpy(tmp + (size_t)y * row, src + (size_t)y * stride, row);
   } else if (!stbir_resize_uint8(src, side, side, (int)stride, tmp, size, size, 0, channels)) {
-    free(img);
-    return LDM_FAIL(LDM_ERR_NOMEM, "%s: out of host memory resizing %dx%d to %dx%d", path, side, side, size, size);
+    free(tmp);
+    return LDM_FAIL(LDM_ERR_NOMEM, "%s: out of host memory resizing %dx%d to %dx%d", name, side, side, size, size);
   }
-  free(img);
   size_t plane = (size_t)size * (size_t)size;
   for (size_t p = 0; p < plane; p++)
     for (int c = 0; c < channels; c++) dst[(size_t)c * plane + p] = tmp[p * (size_t)channels + (size_t)c];
+  free(tmp);
+  return LDM_OK;
+}
+
+/* Decode one image into dst (channels x size x size, CHW). */
+static ldm_status load_one(const char *path, int size, int channels, uint8_t *dst) {
+  int w = 0, h = 0;
+  uint8_t *img = NULL;
+  LDM_TRY(ldm_image_load(path, channels, &img, &w, &h, NULL));
+  ldm_status s = ldm_image_square(path, img, w, h, channels, size, dst);
+  free(img);
+  return s;
+}
+
+ldm_status ldm_image_files(const char *dir, char ***files, int *n) {
+  *files = NULL;
+  *n = 0;
+  strlist l = {0};
+  ldm_status s = list_dir(dir, NULL, &l);
+  if (s == LDM_OK && l.n == 0) s = LDM_FAIL(LDM_ERR_FORMAT, "image folder %s contains no .png/.jpg/.jpeg images", dir);
+  if (s != LDM_OK) {
+    sl_free(&l);
+    return s;
+  }
+  *files = l.v;
+  *n = l.n;
   return LDM_OK;
 }
 
@@ -145,7 +171,6 @@ ldm_status ldm_dataset_load_folder(const char *dir, int size, int channels, ldm_
   strlist classes = {0}, files = {0};
   int32_t *labels = NULL;
   int nlab = 0, caplab = 0;
-  uint8_t *tmp = NULL;
   ldm_status s = list_dir(dir, &classes, &files);
   if (s != LDM_OK) goto done;
   if (classes.n > 0) {
@@ -194,13 +219,12 @@ ldm_status ldm_dataset_load_folder(const char *dir, int size, int channels, ldm_
   }
   out->pixels = ldm_malloc(total);
   out->labels = ldm_malloc(sizeof(int32_t) * (size_t)files.n);
-  tmp = ldm_malloc(per);
-  if (!out->pixels || !out->labels || !tmp) {
+  if (!out->pixels || !out->labels) {
     s = LDM_ERR_NOMEM;
     goto done;
   }
   for (int i = 0; i < files.n; i++) {
-    if ((s = load_one(files.v[i], size, channels, out->pixels + per * (size_t)i, tmp)) != LDM_OK) goto done;
+    if ((s = load_one(files.v[i], size, channels, out->pixels + per * (size_t)i)) != LDM_OK) goto done;
     out->labels[i] = classes.n > 0 ? labels[i] : -1;
   }
   out->n = files.n;
@@ -216,7 +240,6 @@ done:
   sl_free(&classes);
   sl_free(&files);
   free(labels);
-  free(tmp);
   if (s != LDM_OK) ldm_dataset_free(out);
   return s;
 }
