@@ -148,26 +148,11 @@ ldm_status ldm_sample(const ldm_backend *be, const ldm_sample_opts *o, float **i
   *labels = NULL;
   if (o->n < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--n must be at least 1");
   if (o->steps < 1) return LDM_FAIL(LDM_ERR_INVALID_ARG, "--steps must be at least 1");
-  char path[600], vpath[600];
-  ldm_st_file *uf = NULL, *vf = NULL;
-  snprintf(path, sizeof path, "%s/unet.safetensors", o->ckpt);
-  snprintf(vpath, sizeof vpath, "%s/vae.safetensors", o->ckpt);
-  LDM_TRY(ldm_ckpt_name_error(ldm_st_open(path, &uf), path));
-  ldm_status s = ldm_ckpt_name_error(ldm_st_open(vpath, &vf), vpath);
-  /* both files are untrusted: config and schedule are validated (range, finiteness) before use */
-  ldm_model_cfg c, vc;
-  ldm_ckpt_sched sch;
-  memset(&sch, 0, sizeof sch);
-  if (s == LDM_OK) s = ldm_cfg_from_meta(uf, &c);
-  if (s == LDM_OK) s = ldm_ckpt_read_sched_meta(uf, &sch);
-  if (s == LDM_OK) s = ldm_cfg_from_meta(vf, &vc);
-  if (s == LDM_OK && !ldm_model_cfg_vae_equal(&c, &vc))
-    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: its VAE configuration (config %s) is not the one %s was trained on", vpath,
-                 vc.name, path);
-  ldm_weights uw = {uf, NULL, NULL, path}, vw = {vf, NULL, NULL, vpath};
-  if (s == LDM_OK) s = ldm_sample_weights(be, o, &c, &sch, &uw, &vw, images, labels);
-  ldm_st_close(uf);
-  ldm_st_close(vf);
+  ldm_run_weights rw;
+  LDM_TRY(ldm_run_weights_open(o->ckpt, &rw));
+  ldm_status s = ldm_sample_weights(be, o, &rw.c, &rw.sch, &rw.unet, &rw.vae, images, labels);
+  ldm_model_cfg c = rw.c;
+  ldm_run_weights_close(&rw);
   if (s == LDM_OK && cfg_out) *cfg_out = c;
   return s;
 }

@@ -24,4 +24,17 @@ ldm_status ldm_weights_load(const ldm_weights *w, ldm_exec *e, ldm_arena a);
 ldm_status ldm_sample_weights(const ldm_backend *be, const ldm_sample_opts *o, const ldm_model_cfg *c,
                               const ldm_ckpt_sched *sch, const ldm_weights *unet, const ldm_weights *vae,
                               float **images, int **labels);
+
+/* The weights files of a run directory: unet.safetensors and vae.safetensors, their model configuration
+ * (checked: the two files have the same VAE) and the UNet's noise schedule, all validated. unet / vae
+ * point into r (r must not move while they are used). */
+typedef struct ldm_run_weights {
+  ldm_st_file *uf, *vf;
+  char upath[600], vpath[600];
+  ldm_model_cfg c;
+  ldm_ckpt_sched sch;
+  ldm_weights unet, vae;
+} ldm_run_weights;
+ldm_status ldm_run_weights_open(const char *dir, ldm_run_weights *r); /* on failure nothing stays open */
+void ldm_run_weights_close(ldm_run_weights *r);
 #endif
