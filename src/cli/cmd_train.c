@@ -9,6 +9,7 @@
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/sample_cli.h"
 #include "ldm/checkpoint.h"
 #include "ldm/io.h"
 #include "ldm/log.h"
@@ -16,57 +17,6 @@
 #include "ldm/runinfo.h"
 #include "ldm/train.h"
 #include "ldm/vk.h"
-
-/* ---------------------------------------------------------------- the terminal side of the library's hooks */
-
-/* stderr: log lines as they come; progress on a terminal as one line rewritten in place (at most 4 times
- * a second), into a log file (not a terminal) one line per --log-every step of training only */
-typedef struct {
-  bool tty;
-  bool open;   /* a progress line without its newline is on the terminal */
-  double last; /* when it was written */
-} term_state;
-static term_state term;
-
-static double mono_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
-
-static void term_close_line(term_state *t) {
-  if (t->open) fputc('\n', stderr);
-  t->open = false;
-}
-
-static void cli_log(void *user, ldm_log_level level, const char *line) {
-  (void)level;
-  term_state *t = user;
-  term_close_line(t);
-  fprintf(stderr, "%s\n", line);
-}
-
-static void cli_progress(void *user, const ldm_progress *p) {
-  term_state *t = user;
-  char line[512];
-  ldm_progress_format(p, line, sizeof line);
-  if (t->tty) {
-    double now = mono_s();
-    if (!p->final && t->open && now - t->last < 0.25) return;
-    t->last = now;
-    fprintf(stderr, "\r%s   ", line);
-    t->open = true;
-    if (p->final) term_close_line(t);
-  } else if (p->log_step) {
-    fprintf(stderr, "%s\n", line);
-  }
-}
-
-static void cli_hooks_install(void) {
-  term.tty = isatty(2) != 0;
-  term.open = false;
-  ldm_set_log(cli_log, &term); /* the library's own warnings (Vulkan validation, ...) */
-}
 
 /* SIGINT / SIGTERM ask the run to stop: it saves a checkpoint and ldm_train returns LDM_ERR_INTERRUPTED */
 static volatile sig_atomic_t stop_signal;
@@ -136,7 +86,7 @@ int ldm_cmd_train(int argc, char **argv) {
   cli_hooks_install();
   o.log = cli_log;
   o.progress = cli_progress;
-  o.user = &term;
+  o.user = &cli_term;
   stop_signal = 0;
   o.cancel = &stop_signal;
   struct sigaction sa, old_int, old_term;
@@ -152,7 +102,7 @@ int ldm_cmd_train(int argc, char **argv) {
   ldm_status s = ldm_train(&o, &res);
   sigaction(SIGINT, &old_int, NULL);
   sigaction(SIGTERM, &old_term, NULL);
-  term_close_line(&term);
+  term_close_line(&cli_term);
   /* exit status: ldm_train_exit_code (0 done, 1 error, 2 usage, 3 non-finite, 130 SIGINT, 143 SIGTERM) */
   char skipped[128] = "";
   if (res.skipped[0] + res.skipped[1] > 0)
@@ -174,171 +124,73 @@ int ldm_cmd_train(int argc, char **argv) {
   return 0;
 }
 
-static bool is_dir(const char *p) {
-  struct stat st;
-  return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-/* The class names of a run directory's UNet (metadata ldm.classes): 1 found (*names may still be NULL: a
- * model without names), 0 no unet.safetensors, -1 an error (printed). */
-static int ckpt_classes(const char *dir, char ***names, int *n) {
-  *names = NULL;
-  *n = 0;
-  char path[700];
-  snprintf(path, sizeof path, "%s/unet.safetensors", dir);
-  struct stat st;
-  if (stat(path, &st) != 0) return 0;
-  ldm_st_file *f;
-  if (ldm_ckpt_name_error(ldm_st_open(path, &f), path) != LDM_OK) return ldm_cli_error(), -1;
-  ldm_model_cfg c;
-  ldm_status s = ldm_cfg_from_meta(f, &c);
-  if (s == LDM_OK) s = ldm_ckpt_read_classes(f, c.ncls, names, n);
-  ldm_st_close(f);
-  if (s != LDM_OK) return ldm_cli_error(), -1;
-  return 1;
-}
-
-/* --class: all (-1), an index (digits only), or a class name of the checkpoint (exact, else ignoring ASCII
- * case). Returns 0 with *cls set, else the exit status (2: a usage error, 1: the checkpoint is bad). */
-static int resolve_class(const char *value, const char *dir, char *const *names, int nnames, int have, int *cls) {
-  if (strcmp(value, "all") == 0) return *cls = -1, 0;
-  char v[LDM_CLASS_NAME_MAX + 1]; /* for the messages: one line */
-  snprintf(v, sizeof v, "%s", value);
-  for (char *p = v; *p; p++)
-    if ((unsigned char)*p < 0x20 || *p == 0x7f) *p = '?';
-  bool digits = v[0] != 0;
-  for (const char *p = v; *p; p++) digits = digits && *p >= '0' && *p <= '9';
-  if (digits) {
-    if (strlen(v) > 7 || atoi(v) > 1000000)
-      return ldm_cli_usage_error("sample", "--class %s: a class index must be in [0, 1000000]", v);
-    return *cls = atoi(v), 0;
-  }
-  if (have == 0)
-    return ldm_cli_usage_error("sample", "--class %s: not all, an index or a class name: %s has no unet.safetensors "
-                               "that names the classes", v, dir);
-  if (nnames == 0)
-    return ldm_cli_usage_error("sample", "--class %s: the checkpoint names no classes (unlabeled data, or an older "
-                               "ldm-vk): give a class index", v);
-  int k = ldm_classes_find(names, nnames, value);
-  char list[1200];
-  ldm_classes_list(names, nnames, list, sizeof list);
-  if (k == -2)
-    return ldm_cli_usage_error("sample", "--class %s: several classes have that name ignoring case; give it exactly "
-                               "(the classes: %s)", v, list);
-  if (k < 0) return ldm_cli_usage_error("sample", "--class %s: no such class; the classes are: %s", v, list);
-  return *cls = k, 0;
-}
-
 int ldm_cmd_sample(int argc, char **argv) {
   ldm_sample_opts o;
   ldm_sample_defaults(&o);
-  char cls[LDM_CLASS_NAME_MAX + 1] = "all", sampler[8] = "ddim", out[512] = "", out_dir[512] = "", format[8] = "png";
+  sample_cli sc;
+  sample_cli_init(&sc);
   const arg_def defs[] = {
       {"ckpt", ARG_STR, o.ckpt, sizeof o.ckpt, "run directory of `ldm-vk train` (vae.safetensors, unet.safetensors)", ARG_TEXT},
-      {"device", ARG_STR, o.device, sizeof o.device, "(default: a GPU if present, else cpu)", ARG_DEVICE},
+      SAMPLE_CLI_DEVICE(o),
       {"n", ARG_INT, &o.n, 0, "number of images [40]", .min = 1, .max = 100000},
-      {"class", ARG_STR, cls, sizeof cls,
-       "all, a class index (below the model's class count) or a class name of the run (any case) [all]", ARG_TEXT},
-      {"sampler", ARG_STR, sampler, sizeof sampler, "[ddim]", .choices = "ddim|ddpm"},
-      {"steps", ARG_INT, &o.steps, 0, "sampling steps, at most the run's timesteps [50]", .min = 1, .max = 100000},
-      {"eta", ARG_FLOAT, &o.eta, 0, "DDIM eta, 0 = deterministic [0]", .min = 0, .max = 1},
-      {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance scale, 1 = off [2.0]", .min = 0, .max = 100},
-      {"seed", ARG_U64, &o.seed, 0, "random seed [0]", .min = 0, .max = 18446744073709551615.0},
-      {"batch", ARG_INT, &o.batch, 0, "images per device batch [100]", .min = 1, .max = 65536},
-      {"out", ARG_STR, out, sizeof out, "write one grid here: FILE.png, or FILE.jpg / FILE.jpeg (JPEG, quality 95)",
+      SAMPLE_CLI_GEN(o, sc),
+      {"out", ARG_STR, sc.out, sizeof sc.out, "write one grid here: FILE.png, or FILE.jpg / FILE.jpeg (JPEG, quality 95)",
        ARG_TEXT},
-      {"out-dir", ARG_STR, out_dir, sizeof out_dir,
+      {"out-dir", ARG_STR, sc.out_dir, sizeof sc.out_dir,
        "write one file per image, <class>_<index>.png (.jpg with --format jpg)", ARG_TEXT},
-      {"format", ARG_STR, format, sizeof format, "image type of the --out-dir files [png]", .choices = "png|jpg"},
+      {"format", ARG_STR, sc.format, sizeof sc.format, "image type of the --out-dir files [png]", .choices = "png|jpg"},
   };
   int r = ldm_args_parse("sample", "usage: ldm-vk sample --ckpt DIR [options] (--out grid.png|grid.jpg | --out-dir DIR)",
                          defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
   if (r) return r == 1 ? 0 : 2;
-  if (!o.ckpt[0]) return ldm_cli_usage_error("sample", "--ckpt DIR is required");
-  if (!out[0] && !out_dir[0]) return ldm_cli_usage_error("sample", "give --out FILE.png or --out-dir DIR");
-  /* the image type comes from the name: known before any work */
-  ldm_image_format out_fmt = out[0] ? ldm_image_format_for_name(out) : LDM_IMAGE_PNG;
-  if (out_fmt == LDM_IMAGE_UNKNOWN) {
-    const char *base = strrchr(out, '/');
-    const char *dot = strrchr(base ? base + 1 : out, '.');
-    return ldm_cli_usage_error("sample", "--out %s: unknown image type '%s' (the name must end in .png, .jpg or .jpeg)",
-                               out, dot ? dot : "(no extension)");
-  }
-  bool dir_jpg = strcmp(format, "jpg") == 0;
-  if (!is_dir(o.ckpt)) return ldm_cli_usage_error("sample", "--ckpt %s is not a directory", o.ckpt);
-  /* the folder of --out exists (as --out-dir is made) before any work, not only after the sampling */
-  const char *slash = out[0] ? strrchr(out, '/') : NULL;
-  if (slash && slash != out) {
-    char parent[sizeof out];
-    snprintf(parent, sizeof parent, "%.*s", (int)(slash - out), out);
-    if (ldm_mkdir_p(parent) != LDM_OK) return ldm_cli_error();
-  }
-  /* a checkpoint torn between its state and weights files (a killed run) is made whole first */
-  cli_hooks_install();
-  if (ldm_run_repair(o.ckpt, false, NULL) != LDM_OK) return ldm_cli_error();
-  o.sampler = strcmp(sampler, "ddpm") == 0 ? LDM_SAMPLER_DDPM : LDM_SAMPLER_DDIM; /* checked by the parser */
-  char **names = NULL;
-  int nnames = 0;
-  bool numeric = cls[0] != 0 && strspn(cls, "0123456789") == strlen(cls);
-  int have = strcmp(cls, "all") && !numeric ? ckpt_classes(o.ckpt, &names, &nnames) : 0;
-  if (have < 0) return 1;
-  int rc = resolve_class(cls, o.ckpt, names, nnames, have, &o.cls);
-  if (rc) {
-    ldm_classes_free(names, nnames);
-    return rc;
-  }
+  int rc = sample_cli_setup("sample", &sc, &o);
+  if (rc) return rc;
+  const char *out = sc.out, *out_dir = sc.out_dir;
   ldm_backend be;
-  if (ldm_backend_open(o.device, &be) != LDM_OK) {
-    ldm_classes_free(names, nnames);
-    return ldm_cli_error();
+  if (sample_cli_backend(&o, &be)) {
+    sample_cli_free(&sc);
+    return 1;
   }
-  fprintf(stderr, "backend: %s\n", be.why);
   float *imgs;
   int *labels;
   ldm_model_cfg c;
-  o.progress = term.tty ? cli_progress : NULL; /* images done, steps/s, ETA: on a terminal only */
-  o.user = &term;
   ldm_status s = ldm_sample(&be, &o, &imgs, &labels, &c);
-  term_close_line(&term);
+  term_close_line(&cli_term);
   ldm_backend_close(&be);
   if (s != LDM_OK) {
-    ldm_classes_free(names, nnames);
+    sample_cli_free(&sc);
     return ldm_cli_error();
   }
   int64_t per = (int64_t)c.cin * c.res * c.res;
   /* the generation settings go into every image (PNG text chunks, a JPEG comment) */
   char cls_text[LDM_CLASS_NAME_MAX + 32];
-  if (o.cls < 0) snprintf(cls_text, sizeof cls_text, "all");
-  else if (o.cls < nnames) snprintf(cls_text, sizeof cls_text, "%d %s", o.cls, names[o.cls]);
-  else snprintf(cls_text, sizeof cls_text, "%d", o.cls);
+  sample_cli_class_text(&sc, o.cls < 0 ? -2 : o.cls, cls_text, sizeof cls_text);
   ldm_sample_text txt;
   if (out[0]) {
     int nrow = c.ncls > 0 && o.cls < 0 && o.n % c.ncls == 0 ? c.ncls : (o.n < 10 ? o.n : 10);
     int nt = ldm_sample_text_make(&txt, &o, o.cls < 0 && c.ncls > 0 ? "all (one row per class)" : cls_text, NULL, 0);
-    s = ldm_image_write_grid(out, out_fmt, imgs, o.n, c.cin, c.res, c.res, nrow, c.crop, txt.t, nt);
+    s = ldm_image_write_grid(out, sc.out_fmt, imgs, o.n, c.cin, c.res, c.res, nrow, c.crop, txt.t, nt);
     if (s == LDM_OK) fprintf(stderr, "wrote %s (%d images)\n", out, o.n);
   }
   if (s == LDM_OK && out_dir[0]) {
     s = ldm_mkdir_p(out_dir);
     int *count = calloc((size_t)(c.ncls + 1), sizeof *count);
-    const char *ext = dir_jpg ? "jpg" : "png";
+    const char *ext = sc.dir_jpg ? "jpg" : "png";
     for (int i = 0; i < o.n && s == LDM_OK && count; i++) {
       char p[700];
       int k = labels[i] >= 0 ? labels[i] : c.ncls;
       if (labels[i] >= 0) snprintf(p, sizeof p, "%s/%d_%d.%s", out_dir, labels[i], count[k]++, ext);
       else snprintf(p, sizeof p, "%s/uncond_%d.%s", out_dir, count[k]++, ext);
-      if (labels[i] < 0) snprintf(cls_text, sizeof cls_text, "none (unconditional)");
-      else if (labels[i] < nnames) snprintf(cls_text, sizeof cls_text, "%d %s", labels[i], names[labels[i]]);
-      else snprintf(cls_text, sizeof cls_text, "%d", labels[i]);
+      sample_cli_class_text(&sc, labels[i], cls_text, sizeof cls_text);
       int nt = ldm_sample_text_make(&txt, &o, cls_text, NULL, 0);
-      s = ldm_image_write(p, dir_jpg ? LDM_IMAGE_JPEG : LDM_IMAGE_PNG, imgs + (int64_t)i * per, c.cin, c.res, c.res,
+      s = ldm_image_write(p, sc.dir_jpg ? LDM_IMAGE_JPEG : LDM_IMAGE_PNG, imgs + (int64_t)i * per, c.cin, c.res, c.res,
                           c.crop, txt.t, nt);
     }
     if (!count) s = LDM_ERR_NOMEM;
     free(count);
     if (s == LDM_OK) fprintf(stderr, "wrote %d images to %s\n", o.n, out_dir);
   }
-  ldm_classes_free(names, nnames);
+  sample_cli_free(&sc);
   free(imgs);
   free(labels);
   return s == LDM_OK ? 0 : ldm_cli_error();
