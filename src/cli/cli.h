@@ -13,6 +13,7 @@ int ldm_cmd_sample(int argc, char **argv);
 int ldm_cmd_forward(int argc, char **argv);
 int ldm_cmd_bench(int argc, char **argv);
 int ldm_cmd_report(int argc, char **argv);
+int ldm_cmd_edit(int argc, char **argv);
 /* print "ldm-vk: <message>" for the thread's last error and return 1 */
 int ldm_cli_error(void);
 /* one-line usage error naming the flag, with a hint; returns 2 */

@@ -17,6 +17,7 @@ static const ldm_cmd commands[] = {
     {"bench", "time the train and sampling steps on a device, with the most expensive ops", ldm_cmd_bench},
     {"report", "HTML report of a run directory (curves, sample grids, config), or of bench/conformance JSON files", ldm_cmd_report},
     {"forward", "run a trained VAE and UNet on inputs from a safetensors file (cross-checks, debugging)", ldm_cmd_forward},
+    {"edit", "edit images with a trained run: img2img (SDEdit) and inpainting (RePaint)", ldm_cmd_edit},
 };
 #define NCMD (int)(sizeof commands / sizeof commands[0])
 
