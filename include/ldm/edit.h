@@ -41,6 +41,12 @@ typedef struct ldm_edit_result {
  * (ldm_sample_weights), and for inpainting paste the kept pixels back (ldm_edit_paste). Errors are
  * one line naming the file or the option. r is zeroed first; free it with ldm_edit_result_free. */
 ldm_status ldm_edit(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_result *r);
+/* ldm_edit in two parts, so that bad inputs are found before a backend is opened: prepare checks the
+ * options, reads the run's model configuration and loads the inputs (r->cfg, ninit, variations, inputs,
+ * masks; on failure r is freed); run encodes, samples and pastes into r->images / r->labels / r->n with
+ * the same options (the caller frees r in every case). */
+ldm_status ldm_edit_prepare(const ldm_edit_opts *o, ldm_edit_result *r);
+ldm_status ldm_edit_run(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_result *r);
 void ldm_edit_result_free(ldm_edit_result *r);
 
 /* The pieces (exposed for tests and hosts) ------------------------------------------------------------ */

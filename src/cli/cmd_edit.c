@@ -189,20 +189,24 @@ int ldm_cmd_edit(int argc, char **argv) {
         return 2;
       }
     }
-  rc = sample_cli_setup(cmd, &sc, o);
-  ldm_backend be;
-  if (!rc) rc = sample_cli_backend(o, &be);
-  if (rc) {
-    sample_cli_free(&sc);
-    free_list(files, nfiles);
-    return rc;
-  }
   eo.mode = inpaint ? LDM_EDIT_INPAINT : LDM_EDIT_IMG2IMG;
   eo.init = (const char *const *)files;
   eo.ninit = nfiles;
   eo.mask = inpaint ? mask : NULL;
+  rc = sample_cli_setup(cmd, &sc, o);
+  /* the inputs are read (and a mask of the wrong size refused) before a backend is opened */
   ldm_edit_result res;
-  ldm_status s = ldm_edit(&be, &eo, &res);
+  memset(&res, 0, sizeof res);
+  if (!rc && ldm_edit_prepare(&eo, &res) != LDM_OK) rc = ldm_cli_error();
+  ldm_backend be;
+  if (!rc) rc = sample_cli_backend(o, &be);
+  if (rc) {
+    ldm_edit_result_free(&res);
+    sample_cli_free(&sc);
+    free_list(files, nfiles);
+    return rc;
+  }
+  ldm_status s = ldm_edit_run(&be, &eo, &res);
   term_close_line(&cli_term);
   ldm_backend_close(&be);
   if (s == LDM_OK) s = write_outputs(&sc, &eo, &res, files, mode, repaint);

@@ -164,28 +164,45 @@ static ldm_status check_opts(const ldm_edit_opts *o) {
   return LDM_OK;
 }
 
-ldm_status ldm_edit(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_result *r) {
+ldm_status ldm_edit_prepare(const ldm_edit_opts *o, ldm_edit_result *r) {
   memset(r, 0, sizeof *r);
   LDM_TRY(check_opts(o));
   ldm_run_weights rw;
   LDM_TRY(ldm_run_weights_open(o->s.ckpt, &rw));
+  r->cfg = rw.c;
+  ldm_run_weights_close(&rw);
+  const ldm_model_cfg *c = &r->cfg;
+  bool inpaint = o->mode == LDM_EDIT_INPAINT;
+  int64_t per = (int64_t)c->cin * c->res * c->res, plane = (int64_t)c->res * c->res;
+  r->ninit = o->ninit;
+  r->variations = o->s.n;
+  r->inputs = ldm_malloc((size_t)(o->ninit * per) * 4);
+  r->masks = inpaint ? ldm_malloc((size_t)(o->ninit * plane) * 4) : NULL;
+  ldm_status s = !r->inputs || (inpaint && !r->masks) ? LDM_ERR_NOMEM : LDM_OK;
+  for (int i = 0; i < o->ninit && s == LDM_OK; i++)
+    s = ldm_edit_load(o->init[i], inpaint ? o->mask : NULL, c->res, c->cin, r->inputs + i * per,
+                      inpaint ? r->masks + i * plane : NULL);
+  if (s != LDM_OK) ldm_edit_result_free(r);
+  return s;
+}
+
+ldm_status ldm_edit_run(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_result *r) {
+  LDM_TRY(check_opts(o));
+  if (!r->inputs || r->ninit != o->ninit || r->variations != o->s.n || (o->mode == LDM_EDIT_INPAINT) != (r->masks != NULL))
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "ldm_edit_run: the result was not prepared (ldm_edit_prepare) for these options");
+  ldm_run_weights rw;
+  LDM_TRY(ldm_run_weights_open(o->s.ckpt, &rw));
   const ldm_model_cfg *c = &rw.c;
+  ldm_status s = LDM_OK;
+  if (!ldm_model_cfg_vae_equal(c, &r->cfg))
+    s = LDM_FAIL(LDM_ERR_MISMATCH, "%s: the run's model changed since the inputs were prepared", o->s.ckpt);
   int V = o->s.n, N = o->ninit * V, lr = ldm_latent_res(c), res = c->res;
   int64_t per = (int64_t)c->cin * res * res, plane = (int64_t)res * res, lat = (int64_t)c->z * lr * lr;
   bool inpaint = o->mode == LDM_EDIT_INPAINT;
-  r->ninit = o->ninit;
-  r->variations = V;
-  r->cfg = *c;
-  r->inputs = ldm_malloc((size_t)(o->ninit * per) * 4);
-  r->masks = inpaint ? ldm_malloc((size_t)(o->ninit * plane) * 4) : NULL;
   float *mu = ldm_malloc((size_t)(o->ninit * lat) * 4), *init = ldm_malloc((size_t)(N * lat) * 4);
   float *lmask = inpaint ? ldm_malloc((size_t)(N * lr * lr) * 4) : NULL;
   float *feather = inpaint ? ldm_malloc((size_t)plane * 4) : NULL;
-  ldm_status s = LDM_OK;
-  if (!r->inputs || !mu || !init || (inpaint && (!r->masks || !lmask || !feather))) s = LDM_ERR_NOMEM;
-  for (int i = 0; i < o->ninit && s == LDM_OK; i++)
-    s = ldm_edit_load(o->init[i], inpaint ? o->mask : NULL, res, c->cin, r->inputs + i * per,
-                      inpaint ? r->masks + i * plane : NULL);
+  if (s == LDM_OK && (!mu || !init || (inpaint && (!lmask || !feather)))) s = LDM_ERR_NOMEM;
   int nb = o->s.batch > 0 && o->s.batch < o->ninit ? o->s.batch : o->ninit;
   if (s == LDM_OK) s = ldm_edit_encode(be, c, &rw.vae, r->inputs, o->ninit, nb, mu);
   /* image i * V + v starts from input i */
@@ -197,6 +214,10 @@ ldm_status ldm_edit(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_resu
   so.n = N;
   so.init = init;
   so.mask = lmask;
+  free(r->images);
+  free(r->labels);
+  r->images = NULL;
+  r->labels = NULL;
   if (s == LDM_OK) s = ldm_sample_weights(be, &so, c, &rw.sch, &rw.unet, &rw.vae, &r->images, &r->labels);
   /* the final paste: kept pixels exactly as given, the hole's edge feathered inwards over one latent cell */
   for (int i = 0; inpaint && i < o->ninit && s == LDM_OK; i++) {
@@ -206,12 +227,18 @@ ldm_status ldm_edit(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_resu
       ldm_edit_paste(img, r->inputs + i * per, feather, c->cin, res, img);
     }
   }
-  r->n = N;
+  r->n = s == LDM_OK ? N : 0;
   free(mu);
   free(init);
   free(lmask);
   free(feather);
   ldm_run_weights_close(&rw);
+  return s;
+}
+
+ldm_status ldm_edit(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_result *r) {
+  LDM_TRY(ldm_edit_prepare(o, r));
+  ldm_status s = ldm_edit_run(be, o, r);
   if (s != LDM_OK) ldm_edit_result_free(r);
   return s;
 }
