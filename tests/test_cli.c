@@ -33,6 +33,7 @@ typedef struct {
 #define SAMPLE "sample", "--device", "cpu", "--ckpt", "@", "--out", "@/x.png", "--out-dir", "@/imgs"
 #define BENCH "bench", "--device", "cpu", "--config", "tiny", "--iters", "1", "--json", "@/b.json"
 #define CONF "conformance", "--op", "silu", "--json", "@/c.json"
+#define EDIT "edit", "inpaint", "--device", "cpu", "--ckpt", "@", "--init", "@/in.png", "--mask", "@/m.png", "--out", "@/x.png"
 #define FWD "forward", "--ckpt", "@", "--inputs", "@/in.safetensors", "--out", "@/o.safetensors"
 
 static const cli_case bad[] = {
@@ -152,6 +153,20 @@ static const cli_case bad[] = {
     /* devices */
     {{"devices", "--bogus"}, "--bogus", NULL},
     {{"devices", "extra"}, "extra", NULL},
+    /* edit */
+    {{EDIT, "--strength", "1.5"}, "--strength", "1.5"},
+    {{EDIT, "--strength", "-0.1"}, "--strength", "-0.1"},
+    {{EDIT, "--strength", "nan"}, "--strength", "nan"},
+    {{EDIT, "--n", "0"}, "--n", "0"},
+    {{EDIT, "--n", "1001"}, "--n", "1001"},
+    {{EDIT, "--steps", "0"}, "--steps", "0"},
+    {{EDIT, "--repaint", "3"}, "--repaint", "3"},
+    {{EDIT, "--repaint", "1,1001"}, "--repaint", "1,1001"},
+    {{EDIT, "--repaint", "-1,2"}, "--repaint", "-1,2"},
+    {{EDIT, "--sampler", "euler?"}, "--sampler", "euler?"},
+    {{EDIT, "--bogus"}, "--bogus", NULL},
+    {{"edit", "img2img", "--mask", "@/m.png", "--init", "@/in.png", "--ckpt", "@", "--out", "@/x.png"}, "--mask", NULL},
+    {{"edit", "morph"}, "morph", NULL},
 };
 #define NBAD (int)(sizeof bad / sizeof bad[0])
 
@@ -172,6 +187,9 @@ static const cli_case good[] = {
     {{"conformance", "--seed", "0", "--device", "vk:1", "--full", "--op", "silu", "--help"}, NULL, NULL},
     {{"forward", "--device", "vk", "--help"}, NULL, NULL},
     {{"devices", "--help"}, NULL, NULL},
+    {{"edit", "img2img", "--strength", "0", "--strength", "1", "--n", "1", "--n", "1000", "--class", "all", "--help"}, NULL,
+      NULL},
+    {{"edit", "inpaint", "--repaint", "1,1", "--repaint", "1000,1000", "--sampler", "ddpm", "--help"}, NULL, NULL},
 };
 #define NGOOD (int)(sizeof good / sizeof good[0])
 
@@ -248,7 +266,9 @@ START_TEST(bad_flag_exits_2) {
   char *nl = strchr(err, '\n');
   ck_assert_msg(len > 0 && nl == err + len - 1, "%s:%s: stderr is not one line: '%s'", exe, line, err);
   char prefix[64];
-  snprintf(prefix, sizeof prefix, "ldm-vk %s: ", c->args[0]);
+  /* edit names its mode: "ldm-vk edit inpaint: " */
+  bool mode = strcmp(c->args[0], "edit") == 0 && c->args[1] && c->args[1][0] != '-' && strcmp(c->args[1], "morph") != 0;
+  snprintf(prefix, sizeof prefix, "ldm-vk %s%s%s: ", c->args[0], mode ? " " : "", mode ? c->args[1] : "");
   ck_assert_msg(strncmp(err, prefix, strlen(prefix)) == 0, "%s:%s: message does not start with '%s': %s", exe, line,
                 prefix, err);
   ck_assert_msg(strstr(err, c->flag) != NULL, "%s:%s: message does not name %s: %s", exe, line, c->flag, err);
