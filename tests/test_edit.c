@@ -31,7 +31,7 @@ static char tmp[256], run_dir[300];
 static bool have_vk;
 
 /* CPU and Vulkan (lavapipe) results of the same edit: every pixel within this (images in [-1, 1]) */
-#define CPU_VK_TOL 2e-2
+#define CPU_VK_TOL 1e-3
 
 static const char *in_tmp(const char *name) {
   static char buf[8][600];
@@ -397,6 +397,7 @@ START_TEST(img2img_at_strength_0_is_the_vae_reconstruction) {
   for (int k = 0; k < r.n; k++) {
     double d = max_abs_diff(r.images + k * per, want + (k / 2) * per, per);
     ck_assert_msg(d <= 1e-4, "result %d (input %d) differs from decode(encode(x)) by %g", k, k / 2, d);
+    if (k == 0) fprintf(stderr, "img2img strength 0: differs from decode(encode(x)) by at most %.3g\n", d);
   }
   free(want);
   ldm_edit_result_free(&r);
@@ -461,6 +462,7 @@ START_TEST(cpu_and_vulkan_agree) {
     ldm_backend_close(&vk);
     int64_t per = (int64_t)rc.cfg.cin * rc.cfg.res * rc.cfg.res;
     double d = max_abs_diff(rc.images, rv.images, rc.n * per);
+    fprintf(stderr, "%s: CPU and Vulkan differ by at most %.3g\n", mode ? "inpaint (RePaint 2,2)" : "img2img", d);
     ck_assert_msg(d <= CPU_VK_TOL, "%s: CPU and Vulkan differ by %g", mode ? "inpaint" : "img2img", d);
     ldm_edit_result_free(&rc);
     ldm_edit_result_free(&rv);
