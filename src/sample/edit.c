@@ -43,26 +43,18 @@ ldm_status ldm_edit_load(const char *init_path, const char *mask_path, int res, 
 }
 
 void ldm_edit_latent_mask(const float *m, int res, int lr, float *lm) {
+  /* max-pool and 3 x 3 dilation in one: cell (y, x) is the max over the pixels of the cells y-1..y+1,
+   * x-1..x+1 (clipped at the border) */
   int f = res / lr;
-  float *pool = malloc((size_t)lr * (size_t)lr * sizeof *pool);
-  float *p = pool ? pool : lm; /* without memory: pooled, not dilated, is still never less than the hole */
   for (int y = 0; y < lr; y++)
     for (int x = 0; x < lr; x++) {
+      int y0 = (y > 0 ? y - 1 : 0) * f, y1 = (y + 2 < lr ? y + 2 : lr) * f;
+      int x0 = (x > 0 ? x - 1 : 0) * f, x1 = (x + 2 < lr ? x + 2 : lr) * f;
       float v = 0;
-      for (int dy = 0; dy < f; dy++)
-        for (int dx = 0; dx < f; dx++) v = fmaxf(v, m[(size_t)(y * f + dy) * (size_t)res + (size_t)(x * f + dx)]);
-      p[y * lr + x] = v;
-    }
-  if (!pool) return;
-  for (int y = 0; y < lr; y++)
-    for (int x = 0; x < lr; x++) {
-      float v = 0;
-      for (int yy = y - 1; yy <= y + 1; yy++)
-        for (int xx = x - 1; xx <= x + 1; xx++)
-          if (yy >= 0 && yy < lr && xx >= 0 && xx < lr) v = fmaxf(v, pool[yy * lr + xx]);
+      for (int py = y0; py < y1; py++)
+        for (int px = x0; px < x1; px++) v = fmaxf(v, m[(size_t)py * (size_t)res + (size_t)px]);
       lm[y * lr + x] = v;
     }
-  free(pool);
 }
 
 void ldm_edit_feather(const float *m, int res, int width, float *feather) {
@@ -188,8 +180,11 @@ ldm_status ldm_edit_prepare(const ldm_edit_opts *o, ldm_edit_result *r) {
 
 ldm_status ldm_edit_run(const ldm_backend *be, const ldm_edit_opts *o, ldm_edit_result *r) {
   LDM_TRY(check_opts(o));
-  if (!r->inputs || r->ninit != o->ninit || r->variations != o->s.n || (o->mode == LDM_EDIT_INPAINT) != (r->masks != NULL))
-    return LDM_FAIL(LDM_ERR_INVALID_ARG, "ldm_edit_run: the result was not prepared (ldm_edit_prepare) for these options");
+  bool prepared = r->inputs && r->ninit == o->ninit && r->variations == o->s.n &&
+                  (o->mode == LDM_EDIT_INPAINT) == (r->masks != NULL);
+  if (!prepared)
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "ldm_edit_run: the result was not prepared (ldm_edit_prepare) for these "
+                    "options");
   ldm_run_weights rw;
   LDM_TRY(ldm_run_weights_open(o->s.ckpt, &rw));
   const ldm_model_cfg *c = &rw.c;
