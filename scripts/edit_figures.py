@@ -6,7 +6,7 @@ from a trained Fashion-MNIST run and Fashion-MNIST test images (Python's standar
 
 writes OUT/edit_inpaint.png (top row: test images of one class with a square hole, grey; below: the
 repainted results, one row per seed) and OUT/edit_img2img.png (one row per input: the input, then img2img at
-each strength of --strengths). The commands it runs are printed.
+each strength of --strengths), enlarged --scale times. The commands it runs are printed.
 """
 import argparse
 import gzip
@@ -87,6 +87,10 @@ def grid(tiles, cols, pad=2):
     return gw, gh, out
 
 
+def enlarge(gw, gh, rows, k):
+    return gw * k, gh * k, [bytes(v for v in r for _ in range(k)) for r in rows for _ in range(k)]
+
+
 def run(cmd):
     print("$ " + " ".join(cmd), flush=True)
     subprocess.run(cmd, check=True)
@@ -106,6 +110,7 @@ def main():
     ap.add_argument("--strengths", default="0,0.25,0.5,0.75,1")
     ap.add_argument("--steps", default="50")
     ap.add_argument("--repaint", default="", help="JUMP,RESAMPLE for the inpainting (RePaint) [off]")
+    ap.add_argument("--scale", type=int, default=2, help="enlarge the figures by this factor (nearest) [2]")
     a = ap.parse_args()
     (n, h, w), pix = read_idx(os.path.join(a.data, "t10k-images-idx3-ubyte.gz"))
     _, labels = read_idx(os.path.join(a.data, "t10k-labels-idx1-ubyte.gz"))
@@ -141,7 +146,7 @@ def main():
         holed.append((S - 2 * crop, S - 2 * crop, 1, rows))
     allt = [(t[0], t[1], t[3]) for t in holed + [x for row in tiles for x in row]]
     os.makedirs(a.out, exist_ok=True)
-    write_png(os.path.join(a.out, "edit_inpaint.png"), *grid(allt, len(idx)))
+    write_png(os.path.join(a.out, "edit_inpaint.png"), *enlarge(*grid(allt, len(idx)), a.scale))
     # img2img: per strength, then one row per input: the input, then the strengths
     strengths = a.strengths.split(",")
     res = []
@@ -154,7 +159,7 @@ def main():
         iw, ih, _, rows = read_png(os.path.join(inputs, "%02d.png" % k))
         rows_t.append((S - 2 * crop, S - 2 * crop, [r[crop:S - crop] for r in rows[crop:S - crop]]))
         rows_t += [(t[k][0], t[k][1], t[k][3]) for t in res]
-    write_png(os.path.join(a.out, "edit_img2img.png"), *grid(rows_t, 1 + len(strengths)))
+    write_png(os.path.join(a.out, "edit_img2img.png"), *enlarge(*grid(rows_t, 1 + len(strengths)), a.scale))
     print("wrote %s/edit_inpaint.png and %s/edit_img2img.png (inputs in %s)" % (a.out, a.out, tmp))
 
 
