@@ -176,21 +176,26 @@ START_TEST(feather_is_zero_outside_and_ramps_inside) {
 END_TEST
 
 START_TEST(inputs_are_prepared_as_training_prepares_images) {
-  /* a non-square RGB and a grey PNG in a folder: ldm_edit_load gives the folder loader's pixels */
+  /* a non-square RGB PNG, a grey PNG and a JPEG in a folder: ldm_edit_load gives the folder loader's pixels */
   const char *dir = in_tmp("prep");
   ck_assert_int_eq(mkdir(dir, 0755), 0);
-  char a[700], b[700];
+  char a[700], b[700], j[700];
   snprintf(a, sizeof a, "%s/a.png", dir);
   snprintf(b, sizeof b, "%s/b.png", dir);
+  snprintf(j, sizeof j, "%s/c.jpg", dir);
   write_blob_png(a, 3, 23, 17, 1);
   write_blob_png(b, 1, 16, 16, 2);
+  float jimg[3 * 40 * 30];
+  for (int k = 0; k < 3 * 40 * 30; k++) jimg[k] = (float)((k * 37) % 200) / 100.0f - 1.0f;
+  ck_assert_int_eq(ldm_image_write(j, LDM_IMAGE_UNKNOWN, jimg, 3, 30, 40, 0, NULL, 0), LDM_OK);
+  const char *files[3] = {a, b, j};
   for (int ch = 1; ch <= 3; ch += 2) {
     ldm_dataset ds;
     ck_assert_msg(ldm_dataset_load_folder(dir, 16, ch, &ds) == LDM_OK, "%s", ldm_last_error());
-    ck_assert_int_eq(ds.n, 2);
+    ck_assert_int_eq(ds.n, 3);
     float *x = malloc(sizeof(float) * (size_t)(ch * 256));
-    for (int i = 0; i < 2; i++) {
-      ck_assert_msg(ldm_edit_load(i ? b : a, NULL, 16, ch, x, NULL) == LDM_OK, "%s", ldm_last_error());
+    for (int i = 0; i < 3; i++) {
+      ck_assert_msg(ldm_edit_load(files[i], NULL, 16, ch, x, NULL) == LDM_OK, "%s", ldm_last_error());
       for (int k = 0; k < ch * 256; k++)
         ck_assert_msg(x[k] == (float)ds.pixels[i * ch * 256 + k] / 127.5f - 1.0f, "image %d channels %d: pixel %d", i,
                       ch, k);
