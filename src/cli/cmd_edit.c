@@ -126,7 +126,8 @@ static ldm_status write_outputs(const sample_cli *sc, const ldm_edit_opts *eo, c
 
 int ldm_cmd_edit(int argc, char **argv) {
   if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
-    printf("%s\n\nmodes: img2img, inpaint (`ldm-vk edit MODE --help` lists the options)\n", edit_usage);
+    fprintf(argc < 2 ? stderr : stdout, "%s\n\nmodes: img2img, inpaint (`ldm-vk edit MODE --help` lists the options)\n",
+            edit_usage);
     return argc < 2 ? 2 : 0;
   }
   bool inpaint = strcmp(argv[1], "inpaint") == 0;
