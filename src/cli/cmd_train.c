@@ -167,9 +167,16 @@ int ldm_cmd_sample(int argc, char **argv) {
   sample_cli_class_text(&sc, o.cls < 0 ? -2 : o.cls, cls_text, sizeof cls_text);
   ldm_sample_text txt;
   if (out[0]) {
-    int nrow = c.ncls > 0 && o.cls < 0 && o.n % c.ncls == 0 ? c.ncls : (o.n < 10 ? o.n : 10);
-    int nt = ldm_sample_text_make(&txt, &o, o.cls < 0 && c.ncls > 0 ? "all (one row per class)" : cls_text, NULL, 0);
-    s = ldm_image_write_grid(out, sc.out_fmt, imgs, o.n, c.cin, c.res, c.res, nrow, c.crop, txt.t, nt);
+    /* all classes in turn (image i has class i % ncls): one class per row, as the training grids */
+    bool by_class = c.ncls > 0 && o.cls < 0 && o.n % c.ncls == 0;
+    int nrow = by_class ? o.n / c.ncls : (o.n < 10 ? o.n : 10);
+    float *grid = by_class ? malloc((size_t)(o.n * per) * 4) : imgs;
+    if (!grid) s = LDM_ERR_NOMEM;
+    for (int i = 0; by_class && grid && i < o.n; i++)
+      memcpy(grid + ((int64_t)(i % c.ncls) * nrow + i / c.ncls) * per, imgs + (int64_t)i * per, (size_t)per * 4);
+    int nt = ldm_sample_text_make(&txt, &o, by_class ? "all (one row per class)" : cls_text, NULL, 0);
+    if (s == LDM_OK) s = ldm_image_write_grid(out, sc.out_fmt, grid, o.n, c.cin, c.res, c.res, nrow, c.crop, txt.t, nt);
+    if (grid != imgs) free(grid);
     if (s == LDM_OK) fprintf(stderr, "wrote %s (%d images)\n", out, o.n);
   }
   if (s == LDM_OK && out_dir[0]) {

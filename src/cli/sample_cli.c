@@ -11,6 +11,7 @@
 #include "cli/cli.h"
 #include "ldm/checkpoint.h"
 #include "ldm/ops.h"
+#include "sample/coefs.h"
 
 /* ---------------------------------------------------------------- the terminal side of the library's hooks */
 
@@ -119,6 +120,8 @@ void sample_cli_init(sample_cli *sc) {
   memset(sc, 0, sizeof *sc);
   snprintf(sc->cls, sizeof sc->cls, "all");
   snprintf(sc->sampler, sizeof sc->sampler, "ddim");
+  snprintf(sc->sigmas, sizeof sc->sigmas, "discrete");
+  snprintf(sc->spacing, sizeof sc->spacing, "linspace");
   snprintf(sc->format, sizeof sc->format, "png");
 }
 
@@ -152,7 +155,9 @@ int sample_cli_setup(const char *cmd, sample_cli *sc, ldm_sample_opts *o) {
   /* a checkpoint torn between its state and weights files (a killed run) is made whole first */
   cli_hooks_install();
   if (ldm_run_repair(o->ckpt, false, NULL) != LDM_OK) return ldm_cli_error();
-  o->sampler = strcmp(sc->sampler, "ddpm") == 0 ? LDM_SAMPLER_DDPM : LDM_SAMPLER_DDIM; /* checked by the parser */
+  o->sampler = ldm_sampler_parse(sc->sampler); /* the names are checked by the parser */
+  o->sigmas = ldm_sigmas_parse(sc->sigmas);
+  o->spacing = ldm_spacing_parse(sc->spacing);
   bool numeric = sc->cls[0] != 0 && strspn(sc->cls, "0123456789") == strlen(sc->cls);
   int have = strcmp(sc->cls, "all") && !numeric ? ckpt_classes(o->ckpt, &sc->names, &sc->nnames) : 0;
   if (have < 0) return 1;

@@ -12,9 +12,16 @@
 
 #include "ldm/schedule.h"
 
-/* diffusers (rescale_betas_zero_snr): alphas_cumprod is kept >= 2^-24 so that the first sigma is finite
- * and eps-prediction can form x0 = (x - s eps) / a at a zero-terminal-SNR start */
-#define ABAR_MIN (1.0 / 16777216.0)
+/* A zero-terminal-SNR schedule ends with abar = 0: sigma = inf, and eps-prediction's x0 = (x - s eps) / a
+ * divides by 0. As diffusers (rescale_betas_zero_snr: alphas_cumprod[-1] = 2^-24) the last entry is
+ * replaced by a tiny positive one, here min(2^-24, abar[T-2] / 2) so that the levels stay strictly
+ * decreasing (the linear schedule's abar[T-2] is below 2^-24); every other entry is used as it is. */
+static double abar_at(const float *abar, int T, int t) {
+  double ab = abar[t];
+  if (ab > 0 || t == 0) return ab;
+  double prev = abar[t - 1] > 0 ? abar[t - 1] : 1.0 / 16777216.0;
+  return fmin(1.0 / 16777216.0, prev / 2.0);
+}
 
 typedef struct {
   double a, s;
@@ -239,7 +246,6 @@ static ldm_status heun_move(replays *rs, const ldm_sampler_spec *sp, level l, le
 
 /* ---------------------------------------------------------------- the noise-level grid */
 static level level_of_abar(double ab, uint32_t t) {
-  if (ab < ABAR_MIN) ab = ABAR_MIN;
   return (level){sqrt(ab), sqrt(1.0 - ab), t};
 }
 static level level_of_sigma(double sg, const float *abar, int T) {
@@ -248,7 +254,7 @@ static level level_of_sigma(double sg, const float *abar, int T) {
   int best = 0;
   double bd = INFINITY;
   for (int t = 0; t < T; t++) {
-    double ab = abar[t] < ABAR_MIN ? ABAR_MIN : abar[t];
+    double ab = abar_at(abar, T, t);
     double d = fabs(log(sqrt((1.0 - ab) / ab)) - log(sg));
     if (d < bd) bd = d, best = t;
   }
@@ -269,11 +275,11 @@ static ldm_status make_levels(const ldm_sampler_spec *sp, level *L) {
     }
     if (sp->sampler == LDM_SAMPLER_DDPM && N == T && s == LDM_OK)
       for (int i = 0; i < N; i++) ts[i] = T - 1 - i;
-    for (int i = 0; i < N && s == LDM_OK; i++) L[i] = level_of_abar(sp->abar[ts[i]], (uint32_t)ts[i]);
+    for (int i = 0; i < N && s == LDM_OK; i++) L[i] = level_of_abar(abar_at(sp->abar, T, ts[i]), (uint32_t)ts[i]);
     free(ts);
     LDM_TRY(s);
   } else {
-    double a0 = sp->abar[0] < ABAR_MIN ? ABAR_MIN : sp->abar[0], aT = sp->abar[T - 1] < ABAR_MIN ? ABAR_MIN : sp->abar[T - 1];
+    double a0 = abar_at(sp->abar, T, 0), aT = abar_at(sp->abar, T, T - 1);
     double smin = sqrt((1.0 - a0) / a0), smax = sqrt((1.0 - aT) / aT);
     for (int i = 0; i < N; i++) {
       double f = N > 1 ? (double)i / (N - 1) : 0.0, sg;

@@ -9,6 +9,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "core/ops.h"
 #include "ldm/ops.h"
 #include "ldm/rng.h"
 #include "ldm/step.h"
@@ -176,6 +177,49 @@ ldm_status ldm_sampler_run(const ldm_backend *be, const ldm_sampler_model *m, co
   free(nz);
   free(mb);
   free(zb);
+  ldm_exec_free(en.e);
+  if (en.g.t) ldm_graph_free(&en.g);
+  ldm_sampler_plan_free(&plan);
+  return s;
+}
+
+ldm_status ldm_sampler_time(const ldm_backend *be, const ldm_sampler_model *m, const ldm_sampler_run_opts *ro,
+                            int iters, double *replay_ms, double *step_op_ms) {
+  ldm_sampler_plan plan;
+  LDM_TRY(ldm_sampler_plan_make(ro->spec, &plan));
+  engine en;
+  memset(&en, 0, sizeof en);
+  ldm_status s = engine_build(&en, be, m, ro);
+  if (s == LDM_OK && m->ready) s = m->ready(m->user, en.e);
+  double *t = s == LDM_OK ? ldm_malloc((size_t)(iters > 0 ? iters : 1) * sizeof *t) : NULL;
+  if (s == LDM_OK && !t) s = LDM_ERR_NOMEM;
+  if (s == LDM_OK) {
+    memset(ldm_exec_host_ptr(en.e, en.step), 0, LDM_STEP_WORDS * 4);
+    memcpy(ldm_exec_host_ptr(en.e, en.coef), plan.r[plan.n > 1 ? 1 : 0].c, sizeof plan.r[0].c);
+    if (m->before) s = m->before(m->user, en.e, plan.r[0].t, 0, 0);
+  }
+  for (int i = 0; i < 3 + iters && s == LDM_OK; i++) { /* 3 warm-up runs */
+    double t0 = now_s();
+    s = ldm_exec_run(en.e);
+    if (i >= 3) t[i - 3] = (now_s() - t0) * 1e3;
+  }
+  if (s == LDM_OK) { /* the median, and the sampler_step nodes' time of one timed run */
+    for (int i = 1; i < iters; i++)
+      for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+        double x = t[j];
+        t[j] = t[j - 1];
+        t[j - 1] = x;
+      }
+    *replay_ms = t[iters / 2];
+    ldm_exec_enable_timing(en.e, true);
+    s = ldm_exec_run(en.e);
+    const double *ms = ldm_exec_node_times(en.e);
+    *step_op_ms = 0;
+    for (int i = 0; ms && i < en.g.nn; i++)
+      if (en.g.n[i].op == LDM_OP_sampler_step) *step_op_ms += ms[i];
+    ldm_exec_enable_timing(en.e, false);
+  }
+  free(t);
   ldm_exec_free(en.e);
   if (en.g.t) ldm_graph_free(&en.g);
   ldm_sampler_plan_free(&plan);

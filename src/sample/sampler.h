@@ -63,6 +63,15 @@ typedef struct ldm_sampler_run_opts {
 /* Run the plan of ro->spec on every batch: out = the n final latents (x at level 0, unscaled by nothing). */
 ldm_status ldm_sampler_run(const ldm_backend *be, const ldm_sampler_model *m, const ldm_sampler_run_opts *ro,
                            float *out);
+/* ldm-vk bench: the median time of one replay of the sampler graph (iters >= 1 timed runs after 3 warm-up
+ * runs) and the time of its sampler_step node in one timed run (device timestamps, or wall clock). */
+ldm_status ldm_sampler_time(const ldm_backend *be, const ldm_sampler_model *m, const ldm_sampler_run_opts *ro,
+                            int iters, double *replay_ms, double *step_op_ms);
+/* The per-step cost of sampling with the UNet of c at batch nb (guidance on: the UNet runs on 2 nb),
+ * printed to f: one replay (= one step of every sampler but Heun, which makes two evaluations a step) and
+ * the sampler_step op in it. Weights are zero (the cost does not depend on them). */
+#include <stdio.h>
+ldm_status ldm_sample_bench(const ldm_backend *be, const ldm_model_cfg *c, int nb, int iters, FILE *f);
 
 /* The weights files of a run directory: unet.safetensors and vae.safetensors, their model configuration
  * (checked: the two files have the same VAE) and the UNet's noise schedule, all validated. unet / vae
