@@ -6,8 +6,8 @@
  * keys, and generic safetensors corruption (truncation, header length beyond the file, bad JSON,
  * invalid UTF-8, duplicate names, overlapping or out-of-range data offsets, wrong dtype, shape
  * mismatch, missing tensors, ...). Each variant replaces one file of the run directory and the
- * commands that read that file run: `ldm-vk sample` and `ldm-vk forward` for vae.safetensors and
- * unet.safetensors, `ldm-vk train --resume` for state_vae.safetensors and state_unet.safetensors.
+ * commands that read that file run: `ldm-vk sample`, `ldm-vk forward` and `ldm-vk edit img2img` for
+ * vae.safetensors and unet.safetensors, `ldm-vk train --resume` for state_vae.safetensors and state_unet.safetensors.
  * For every command: the exit is a normal non-zero exit (no signal), stderr holds exactly one line
  * besides sample's "backend: ..." line, that line starts with "ldm-vk: " and names the replaced file
  * (its full path), the run directory is byte-for-byte what it was before the command (every file
@@ -355,6 +355,12 @@ static int build_argv(int which, char **argv, bool resume) {
   if (which == 0) {
     const char *a[] = {"sample", "--ckpt", run, "--device", "cpu", "--n", "1", "--steps", "1", "--out", png, NULL};
     for (int i = 0; a[i]; i++) argv[n++] = (char *)a[i];
+  } else if (which == 3) {
+    static char init[500];
+    snprintf(init, sizeof init, "%s/0/0.png", datadir); /* an image of the dataset: outside the run directory */
+    const char *a[] = {"edit", "img2img", "--ckpt", run, "--device", "cpu", "--init", init, "--steps", "1", "--out",
+                       png, NULL};
+    for (int i = 0; a[i]; i++) argv[n++] = (char *)a[i];
   } else if (which == 1) {
     const char *a[] = {"forward", "--ckpt", run, "--device", "cpu", "--inputs", inputs, "--out", fout, NULL};
     for (int i = 0; a[i]; i++) argv[n++] = (char *)a[i];
@@ -368,7 +374,7 @@ static int build_argv(int which, char **argv, bool resume) {
   return n;
 }
 
-static const char *cmd_name[3] = {"sample", "forward", "train --resume"};
+static const char *cmd_name[4] = {"sample", "forward", "train --resume", "edit img2img"};
 
 static void fail(const char *label, const char *cmd, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 static void fail(const char *label, const char *cmd, const char *fmt, ...) {
@@ -476,6 +482,7 @@ static void hostile(int f, const char *label, const void *bytes, size_t n, int s
   if (f == F_VAE || f == F_UNET) {
     expect_rejected(lab, 0, fname[f]);
     expect_rejected(lab, 1, fname[f]);
+    expect_rejected(lab, 3, fname[f]);
   } else {
     expect_rejected(lab, 2, fname[f]);
   }
@@ -911,6 +918,7 @@ int main(int argc, char **argv) {
   expect_ok("trained run", 0);
   expect_ok("trained run", 1);
   expect_ok("trained run", 2);
+  expect_ok("trained run", 3);
   for (int f = 0; f < F_COUNT; f++) {
     ckpt c = ckpt_copy(&base[f]);
     set_meta(&c, "format", "pt");
@@ -925,6 +933,7 @@ int main(int argc, char **argv) {
   expect_ok("re-serialized files with a foreign key", 0);
   expect_ok("re-serialized files with a foreign key", 1);
   expect_ok("re-serialized files with a foreign key", 2);
+  expect_ok("re-serialized files with a foreign key", 3);
   for (int f = 0; f < F_COUNT; f++) restore(f);
   if (failures) {
     fprintf(stderr, "the positive controls failed: the hostile variants would prove nothing\n");
