@@ -67,14 +67,13 @@ def main(argv=None) -> int:
     imgs, labels = sample(run, n=a.n, cls=a.cls, steps=a.steps, sampler=a.sampler, eta=a.eta, guidance=a.guidance,
                           seed=a.seed, batch=a.batch)
     if a.out:
-        # all classes in turn (image i has class i % ncls): one class per row, as `ldm-vk sample` writes it
+        # all classes in turn (image i has class i % ncls): one class per row, as ldm-vk sample --out
         by_class = c.ncls > 0 and a.cls < 0 and a.n % c.ncls == 0
         nrow = a.n // c.ncls if by_class else min(a.n, 10)
-        grid = imgs
         if by_class:
-            order = [(r % nrow) * c.ncls + r // nrow for r in range(a.n)]  # grid slot r = class r // nrow
-            grid = imgs[order]
-        write_png(a.out, grid_png(grid, nrow, c.crop))
+            order = [k * c.ncls + cl for cl in range(c.ncls) for k in range(nrow)]
+            imgs = imgs[order]
+        write_png(a.out, grid_png(imgs, nrow, c.crop))
         print(f"wrote {a.out} ({a.n} images)", file=sys.stderr)
     if a.out_dir:
         os.makedirs(a.out_dir, exist_ok=True)
