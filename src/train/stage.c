@@ -120,7 +120,7 @@ void tr_data_src_step(ldm_exec *e, const tr_data_src *d, const void *all, size_t
 }
 
 
-ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
+ldm_status tr_build_vae_graph(tr_stage *r, tr_ctx *c, int B) {
   const ldm_model_cfg *m = c->c;
   ldm_graph *g = &r->g;
   LDM_TRY(ldm_graph_init(g));
@@ -153,8 +153,12 @@ ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
   r->aux_t[1] = kl, r->aux_name[1] = "kl";
   LDM_TRY(ldm_graph_backward(g, loss));
   r->gs_t = optim_tail(g, r->step_t, false);
-  LDM_TRY(ldm_graph_plan(g));
-  LDM_TRY(ldm_exec_new(c->be, g, &r->e));
+  return ldm_graph_plan(g);
+}
+
+ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
+  LDM_TRY(tr_build_vae_graph(r, c, B));
+  LDM_TRY(ldm_exec_new(c->be, &r->g, &r->e));
   return data_src_upload(r->e, &r->src[0], c->ds->pixels, 1, c->ds->n);
 }
 
@@ -261,7 +265,7 @@ ldm_status tr_encode_cache(tr_ctx *c, float **cache, double *scale) {
   return s;
 }
 
-ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
+ldm_status tr_build_unet_graph(tr_stage *r, tr_ctx *c, int B) {
   const ldm_model_cfg *m = c->c;
   const ldm_train_opts *o = c->o;
   ldm_graph *g = &r->g;
@@ -311,7 +315,15 @@ ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
   r->aux_t[0] = r->aux_t[1] = -1;
   LDM_TRY(ldm_graph_backward(g, loss));
   r->gs_t = optim_tail(g, r->step_t, true);
-  LDM_TRY(ldm_graph_plan(g));
+  r->abar_t = abar;
+  return ldm_graph_plan(g);
+}
+
+ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
+  const ldm_train_opts *o = c->o;
+  LDM_TRY(tr_build_unet_graph(r, c, B));
+  ldm_graph *g = &r->g;
+  int abar = r->abar_t;
   LDM_TRY(ldm_exec_new(c->be, g, &r->e));
   LDM_TRY(data_src_upload(r->e, &r->src[0], c->cache, 4, c->ds->n));
   LDM_TRY(data_src_upload(r->e, &r->src[1], c->labels, 4, c->ds->n));

@@ -132,6 +132,7 @@ typedef struct {
   int total;
   int64_t skipped;       /* non-finite steps skipped in this process */
   double t_run0;         /* tr_now() when elapsed_s of the metrics rows was 0 (earlier processes count) */
+  int abar_t;            /* UNet stage: alphas_cumprod (CONST), written once after the executor is made */
 } tr_stage;
 
 /* What the stages of one ldm_train (or ldm_bench) share. */
@@ -152,6 +153,11 @@ typedef struct {
 ldm_status tr_load_data(const ldm_train_opts *o, const ldm_model_cfg *c, ldm_dataset *ds);
 ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B);
 ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B);
+/* The graphs of those stages, planned, without an executor (the performance model, src/perf) */
+ldm_status tr_build_vae_graph(tr_stage *r, tr_ctx *c, int B);
+ldm_status tr_build_unet_graph(tr_stage *r, tr_ctx *c, int B);
+/* bench.c: the graph of a sampling step's UNet forward at batch B (no guidance doubling), planned */
+ldm_status tr_bench_forward_graph(ldm_graph *g, const ldm_model_cfg *c, int B);
 /* Encode the whole dataset with the VAE of c->vae_file: the cache and the scale 1/std(z). */
 ldm_status tr_encode_cache(tr_ctx *c, float **cache, double *scale);
 void tr_stage_free(tr_stage *r);
