@@ -96,6 +96,10 @@ START_TEST(barrier_rule_by_hand) {
   ck_assert_int_eq((int)rows[0].groups, 250);
   ck_assert_int_eq(s.below, 0);
   ck_assert(rows[2].c.bytes_rd == 2 * 64000.0 * 4 && rows[2].c.bytes_wr == 64000.0 * 4);
+  int lv[3], nl = 0;
+  ck_assert_int_eq(ldm_perf_earliest_levels(&g, lv, &nl), LDM_OK);
+  ck_assert(lv[0] == 0 && lv[1] == 0 && lv[2] == 1 && nl == 2);
+  ck_assert_int_eq(s.level_barriers, 1);
   ldm_graph_free(&g);
 }
 END_TEST

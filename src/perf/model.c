@@ -1,6 +1,7 @@
 /* The performance model over one planned graph (perf/perf.h, docs/perf.md "The model"). It walks the
  * nodes in the executor's order with the executor's own code: ldm_node_launch for the launch (vk/plan.c),
  * ldm_deps_next for the barriers (vk/deps.c). */
+#include <stdlib.h>
 #include <string.h>
 
 #include "perf/perf.h"
@@ -9,6 +10,41 @@
 
 static void add_level(double sum_full, double max_alone, ldm_perf_sum *s) {
   s->work_ms += (sum_full > max_alone ? sum_full : max_alone) * 1e-3;
+}
+
+ldm_status ldm_perf_earliest_levels(const ldm_graph *g, int *levels, int *nlevels) {
+  *nlevels = 0;
+  for (int i = 0; i < g->nn; i++) {
+    int lv = 0;
+    for (int j = i - 1; j >= 0; j--) /* only a later level than the best so far can raise it */
+      if (levels[j] + 1 > lv && ldm_deps_conflict(g, &g->n[j], &g->n[i])) lv = levels[j] + 1;
+    levels[i] = lv;
+    if (lv + 1 > *nlevels) *nlevels = lv + 1;
+  }
+  return LDM_OK;
+}
+
+/* the earliest-level order's barriers and time, from the rows' per-dispatch times */
+static ldm_status level_what_if(const ldm_graph *g, const ldm_perf_target *t, const ldm_perf_row *rows,
+                                ldm_perf_sum *s) {
+  int nl = 0;
+  int *lv = ldm_malloc(((size_t)g->nn + 1) * sizeof *lv);
+  double *sum = ldm_calloc((size_t)g->nn + 1, sizeof *sum), *mx = ldm_calloc((size_t)g->nn + 1, sizeof *mx);
+  ldm_status st = lv && sum && mx ? ldm_perf_earliest_levels(g, lv, &nl) : LDM_ERR_NOMEM;
+  if (st == LDM_OK) {
+    for (int i = 0; i < g->nn; i++) {
+      sum[lv[i]] += rows[i].full_us;
+      if (rows[i].us > mx[lv[i]]) mx[lv[i]] = rows[i].us;
+    }
+    double work = 0;
+    for (int l = 0; l < nl; l++) work += (sum[l] > mx[l] ? sum[l] : mx[l]) * 1e-3;
+    s->level_barriers = nl > 0 ? nl - 1 : 0;
+    s->level_ms = work + s->dispatch_ms + s->level_barriers * t->barrier_us * 1e-3;
+  }
+  free(lv);
+  free(sum);
+  free(mx);
+  return st;
 }
 
 ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf_row *rows, ldm_perf_sum *s) {
@@ -60,5 +96,5 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
   s->dispatch_ms = s->dispatches * t->dispatch_us * 1e-3;
   s->barrier_ms = s->barriers * t->barrier_us * 1e-3;
   s->total_ms = s->work_ms + s->dispatch_ms + s->barrier_ms;
-  return LDM_OK;
+  return rows ? level_what_if(g, t, rows, s) : LDM_OK;
 }

@@ -76,11 +76,19 @@ typedef struct ldm_perf_sum {
   double useful_flops, computed_flops, bytes_rd, bytes_wr;
   /* predicted: the levels' work, the dispatch and barrier overheads, their sum (ms) */
   double work_ms, dispatch_ms, barrier_ms, total_ms;
+  /* what-if, the issue's "one barrier per level": every node moved to its earliest level (after the last
+   * node it conflicts with, on the same memory plan), the barriers and predicted ms of that order */
+  int level_barriers;
+  double level_ms;
 } ldm_perf_sum;
 
 /* Model graph g (planned) on target t: rows[i] for node i when rows is not NULL (g->nn of them). A level's
  * time is max(sum of its dispatches' full_us, the longest dispatch's us): dispatches between two barriers
  * share the GPU. The total adds dispatch_us per dispatch and barrier_us per barrier. */
 ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf_row *rows, ldm_perf_sum *s);
+/* The earliest level of every node (levels[g->nn]): one more than the latest earlier node it conflicts with
+ * (reads what it wrote, writes what it read or wrote: the recorder's hazards, vk/deps.c), 0 without one.
+ * Nodes of one level never conflict, so recording the nodes level by level needs max level barriers. */
+ldm_status ldm_perf_earliest_levels(const ldm_graph *g, int *levels, int *nlevels);
 
 #endif

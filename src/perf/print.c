@@ -58,10 +58,11 @@ static void json_sum(ldm_sbuf *o, const ldm_perf_sum *s) {
   ldm_sb_printf(o,
                 "\"dispatches\": %d, \"barriers\": %d, \"mm_dispatches\": %d, \"mm_below_cus\": %d, \"below_cus\": %d, "
                 "\"useful_gflop\": %.6g, \"computed_gflop\": %.6g, \"mb_read\": %.6g, \"mb_written\": %.6g, "
-                "\"model_ms\": %.6g, \"work_ms\": %.6g, \"dispatch_ms\": %.6g, \"barrier_ms\": %.6g",
+                "\"model_ms\": %.6g, \"work_ms\": %.6g, \"dispatch_ms\": %.6g, \"barrier_ms\": %.6g, "
+                "\"earliest_level_barriers\": %d, \"earliest_level_model_ms\": %.6g",
                 s->dispatches, s->barriers, s->mm, s->mm_below, s->below, s->useful_flops * 1e-9,
                 s->computed_flops * 1e-9, s->bytes_rd * 1e-6, s->bytes_wr * 1e-6, s->total_ms, s->work_ms,
-                s->dispatch_ms, s->barrier_ms);
+                s->dispatch_ms, s->barrier_ms, s->level_barriers, s->level_ms);
 }
 
 static void json_rows(ldm_sbuf *o, const ldm_graph *g, const ldm_perf_row *rows) {
@@ -99,6 +100,11 @@ static ldm_status model_target(FILE *f, ldm_sbuf *o, const ldm_perf_workloads *w
     print_target(f, t);
     print_summary_head(f, t);
     for (int k = 0; k < LDM_PERF_NWL; k++) print_summary(f, w->name[k], &sum[k]);
+    fprintf(f, "  what-if, every node at its earliest level (same memory plan, one barrier per level):");
+    for (int k = 0; k < LDM_PERF_NWL; k++)
+      fprintf(f, "%s %s %d -> %d barriers, %.2f -> %.2f ms", k ? ";" : "", w->name[k], sum[k].barriers,
+              sum[k].level_barriers, sum[k].total_ms, sum[k].level_ms);
+    fprintf(f, "\n");
     for (int k = 0; k < LDM_PERF_NWL && (po->nodes || po->top > 0); k++) {
       const ldm_graph *g = &w->g[k];
       char title[160];

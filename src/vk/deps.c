@@ -31,14 +31,27 @@ static ldm_status add(ldm_range **s, int *n, int *cap, ldm_range x) {
   return LDM_OK;
 }
 
-ldm_status ldm_deps_next(ldm_deps *d, const ldm_graph *g, const ldm_node *n, bool force, bool *barrier) {
-  bool need = false;
-  for (int k = 0; k < n->nin && !need; k++) need = overlaps(d->wr, d->nwr, ldm_tensor_range(g, n->in[k]));
-  for (int k = 0; k < n->nout && !need; k++) {
+/* the hazards of node n against the ranges written (wr) and read (rd) before it */
+static bool hazard(const ldm_graph *g, const ldm_node *n, const ldm_range *wr, int nwr, const ldm_range *rd,
+                   int nrd) {
+  for (int k = 0; k < n->nin; k++)
+    if (overlaps(wr, nwr, ldm_tensor_range(g, n->in[k]))) return true; /* read after write */
+  for (int k = 0; k < n->nout; k++) {
     ldm_range r = ldm_tensor_range(g, n->out[k]);
-    need = overlaps(d->wr, d->nwr, r) || overlaps(d->rd, d->nrd, r);
+    if (overlaps(wr, nwr, r) || overlaps(rd, nrd, r)) return true; /* write after write, after read */
   }
-  *barrier = need || force;
+  return false;
+}
+
+bool ldm_deps_conflict(const ldm_graph *g, const ldm_node *a, const ldm_node *b) {
+  ldm_range wr[LDM_MAX_OUT], rd[LDM_MAX_IN];
+  for (int k = 0; k < a->nout; k++) wr[k] = ldm_tensor_range(g, a->out[k]);
+  for (int k = 0; k < a->nin; k++) rd[k] = ldm_tensor_range(g, a->in[k]);
+  return hazard(g, b, wr, a->nout, rd, a->nin);
+}
+
+ldm_status ldm_deps_next(ldm_deps *d, const ldm_graph *g, const ldm_node *n, bool force, bool *barrier) {
+  *barrier = force || hazard(g, n, d->wr, d->nwr, d->rd, d->nrd);
   if (*barrier) d->nwr = d->nrd = 0;
   for (int k = 0; k < n->nin; k++) LDM_TRY(add(&d->rd, &d->nrd, &d->cap_rd, ldm_tensor_range(g, n->in[k])));
   for (int k = 0; k < n->nout; k++) LDM_TRY(add(&d->wr, &d->nwr, &d->cap_wr, ldm_tensor_range(g, n->out[k])));

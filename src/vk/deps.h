@@ -30,5 +30,7 @@ typedef struct ldm_deps {
  * tracked ranges start empty again after one; then n's own reads and writes are added. */
 ldm_status ldm_deps_next(ldm_deps *d, const ldm_graph *g, const ldm_node *n, bool force, bool *barrier);
 void ldm_deps_free(ldm_deps *d);
+/* The same hazards between two nodes: b (later) reads what a wrote, or writes what a read or wrote. */
+bool ldm_deps_conflict(const ldm_graph *g, const ldm_node *a, const ldm_node *b);
 
 #endif
