@@ -128,7 +128,9 @@ static const cli_case bad[] = {
     {{SAMPLE, "--class", "-1"}, "--class", "-1"},
     {{SAMPLE, "--class", "1.5"}, "--class", "1.5"},
     {{SAMPLE, "--class", "dog"}, "--class", "dog"},
-    {{SAMPLE, "--sampler", "euler"}, "--sampler", "euler"},
+    {{SAMPLE, "--sampler", "lms"}, "--sampler", "lms"},
+    {{SAMPLE, "--sigmas", "linear"}, "--sigmas", "linear"},
+    {{SAMPLE, "--guidance-rescale", "1.5"}, "--guidance-rescale", "1.5"},
     {{SAMPLE, "--seed", "1e3"}, "--seed", "1e3"},
     {{SAMPLE, "--device", "cpu0"}, "--device", "cpu0"},
     /* bench */

@@ -215,183 +215,7 @@ START_TEST(grad_diffusion_ops) {
 }
 END_TEST
 
-/* ================================================================= the sampler */
-typedef struct {
-  ldm_graph g;
-  int x0, noise, abar, t, xt, model, n2, step, out;
-  ldm_exec *e;
-} samp_graph;
-
-/* x_t = q_sample(x0, noise, t) (v_pred: model output = v_target(x0, noise)); one sampler step from x_t
- * with the true noise (or v) as the model output and a second noise tensor n2. */
-static void samp_build(samp_graph *s, int64_t B, int64_t per, int kind, float eta, int v_pred) {
-  ldm_graph *g = &s->g;
-  ck_assert_int_eq(ldm_graph_init(g), LDM_OK);
-  s->x0 = ldm_act(g, "x0", 2, S(B, per));
-  s->noise = ldm_act(g, "noise", 2, S(B, per));
-  s->n2 = ldm_act(g, "noise2", 2, S(B, per));
-  s->abar = ldm_tensor_new(g, "abar", LDM_ARENA_CONST, LDM_F32, 1, S(1000));
-  s->t = ldm_tensor_new(g, "t", LDM_ARENA_HOST, LDM_U32, 1, S(B));
-  s->step = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
-  s->out = ldm_act(g, "x_prev", 2, S(B, per));
-  int keep[] = {s->x0, s->noise, s->n2, s->out};
-  for (int i = 0; i < 4; i++) ldm_keep(g, keep[i]);
-  s->xt = ldm_q_sample(g, s->x0, s->noise, s->abar, s->t);
-  ck_assert_int_ge(s->xt, 0);
-  ldm_keep(g, s->xt);
-  s->model = v_pred ? ldm_v_target(g, s->x0, s->noise, s->abar, s->t) : s->noise;
-  ck_assert_int_ge(s->model, 0);
-  ck_assert_int_ge(ldm_sampler_step(g, s->xt, s->model, s->abar, s->n2, s->step, kind, eta, v_pred, s->out), 0);
-  ck_assert_int_eq(ldm_graph_plan(g), LDM_OK);
-  ck_assert_int_eq(ldm_exec_cpu(g, &s->e), LDM_OK);
-  static float ab[1000];
-  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, false, NULL, ab), LDM_OK);
-  ck_assert_int_eq(ldm_exec_write(s->e, s->abar, ab, sizeof ab), LDM_OK);
-  float *v = malloc((size_t)(B * per) * 4);
-  ck_assert_ptr_nonnull(v);
-  int ids[3] = {s->x0, s->noise, s->n2};
-  for (int k = 0; k < 3; k++) {
-    for (int64_t i = 0; i < B * per; i += 4) {
-      float f[4];
-      ldm_rng_normal4(23, (uint64_t)k, 0, (uint64_t)i / 4, f);
-      for (int j = 0; j < 4 && i + j < B * per; j++) v[i + j] = f[j];
-    }
-    ck_assert_int_eq(ldm_exec_write(s->e, ids[k], v, (size_t)(B * per) * 4), LDM_OK);
-  }
-  free(v);
-}
-static void samp_run(samp_graph *s, uint32_t t, uint32_t t_prev, float *out) {
-  uint32_t *tt = ldm_exec_host_ptr(s->e, s->t), *w = ldm_exec_host_ptr(s->e, s->step);
-  for (int64_t b = 0; b < s->g.t[s->t].numel; b++) tt[b] = t;
-  w[LDM_STEP_USER] = t;
-  w[LDM_STEP_USER + 1] = t_prev;
-  ldm_exec *er = ref_run_copy(s->e);
-  ck_assert_int_eq(ldm_exec_run(s->e), LDM_OK);
-  int64_t n = s->g.t[s->out].numel;
-  ck_assert_int_eq(ldm_exec_read(s->e, s->out, out, (size_t)n * 4), LDM_OK);
-  float *ro = malloc((size_t)n * 4);
-  ck_assert_ptr_nonnull(ro);
-  ck_assert_int_eq(ldm_exec_read(er, s->out, ro, (size_t)n * 4), LDM_OK);
-  /* q_sample, v_target and the step against the reference; float32 abar: 1 - abar cancels near t = 0 */
-  double tol = t <= 1 ? 2e-4 : 5e-6;
-  for (int64_t i = 0; i < n; i++)
-    ck_assert_msg(fabs(out[i] - ro[i]) <= tol * (1 + fabs(ro[i])), "t %u -> %u [%lld]: %.9g, reference %.9g", t,
-                  t_prev, (long long)i, out[i], ro[i]);
-  free(ro);
-  ldm_exec_free(er);
-}
-static void samp_free(samp_graph *s) {
-  ldm_exec_free(s->e);
-  ldm_graph_free(&s->g);
-}
-
-START_TEST(ddim_eta0_true_noise_recovers_x0) {
-  enum { B = 4, P = 67, N = B * P };
-  float out[N], x0[N];
-  for (int v_pred = 0; v_pred < 2; v_pred++)
-    for (int kind = 0; kind < 2; kind++) { /* DDIM eta 0; DDPM's final step is deterministic too */
-      samp_graph s;
-      samp_build(&s, B, P, kind, 0.0f, v_pred);
-      ck_assert_int_eq(ldm_exec_read(s.e, s.x0, x0, sizeof x0), LDM_OK);
-      uint32_t ts[] = {0, 10, 500, 999};
-      for (int k = 0; k < 4; k++) {
-        if (ts[k] == 999 && !v_pred) continue; /* eps-pred amplifies rounding by 1/sqrt(abar) = 157 there */
-        samp_run(&s, ts[k], 0xffffffffu, out);
-        double err = 0;
-        for (int i = 0; i < N; i++) err = fmax(err, fabs((double)out[i] - x0[i]));
-        ck_assert_msg(err < 2e-5, "kind %d v_pred %d t %u: max |x0_hat - x0| = %g", kind, v_pred, ts[k], err);
-      }
-      samp_free(&s);
-    }
-}
-END_TEST
-
-/* DDIM with eta = 1 and t_prev = t - 1 is DDPM ancestral sampling (same noise, same result). */
-START_TEST(ddim_eta1_equals_ddpm) {
-  enum { B = 3, P = 101, N = B * P };
-  float a[N], b[N];
-  samp_graph s1, s2;
-  samp_build(&s1, B, P, LDM_SAMPLER_DDIM, 1.0f, 0);
-  samp_build(&s2, B, P, LDM_SAMPLER_DDPM, 0.0f, 0);
-  uint32_t ts[] = {1, 250, 999};
-  for (int k = 0; k < 3; k++) {
-    samp_run(&s1, ts[k], ts[k] - 1, a);
-    samp_run(&s2, ts[k], ts[k] - 1, b);
-    /* float32 abar: 1 - abar cancels near t = 0 (as in PyTorch), hence the looser bound at t = 1 */
-    double tol = ts[k] == 1 ? 2e-4 : 1e-5;
-    for (int i = 0; i < N; i++)
-      ck_assert_msg(fabs(a[i] - b[i]) <= tol * (1 + fabs(b[i])), "t %u: %g vs %g", ts[k], a[i], b[i]);
-  }
-  samp_free(&s1);
-  samp_free(&s2);
-}
-END_TEST
-
-/* One DDPM step from a fixed x_t and model eps, over many noise draws (philox normals through the step
- * counter): the sample mean and variance are the posterior's (Ho et al. eq. 7 in its eps form, computed
- * here in double: mean = (x_t - beta / sqrt(1 - abar_t) eps) / sqrt(alpha_t), var = beta (1 - abar_prev) /
- * (1 - abar_t) with alpha_t = abar_t / abar_prev). Also the strided case (t_prev = t - 20). */
-START_TEST(ddpm_step_statistics) {
-  enum { N = 200000 };
-  static float ab[1000];
-  ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, false, NULL, ab), LDM_OK);
-  ldm_graph g;
-  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
-  int x = ldm_act(&g, "x", 1, S(N)), m = ldm_act(&g, "eps", 1, S(N)), nz = ldm_act(&g, "z", 1, S(N));
-  int abar = ldm_tensor_new(&g, "abar", LDM_ARENA_CONST, LDM_F32, 1, S(1000));
-  int st = ldm_host(&g, "step", LDM_U32, LDM_STEP_WORDS), out = ldm_act(&g, "out", 1, S(N));
-  ldm_keep(&g, x);
-  ldm_keep(&g, m);
-  ldm_keep(&g, out);
-  ck_assert_int_ge(ldm_philox_fill(&g, nz, st, LDM_RNG_NORMAL, 7, 1, 0), 0);
-  ck_assert_int_ge(ldm_sampler_step(&g, x, m, abar, nz, st, LDM_SAMPLER_DDPM, 0.0f, 0, out), 0);
-  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
-  ldm_exec *e;
-  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
-  ck_assert_int_eq(ldm_exec_write(e, abar, ab, sizeof ab), LDM_OK);
-  float *v = malloc(N * 4), *o = malloc(N * 4);
-  ck_assert_ptr_nonnull(v);
-  ck_assert_ptr_nonnull(o);
-  const float xt = 0.7f, eps = -0.3f;
-  for (int i = 0; i < N; i++) v[i] = xt;
-  ck_assert_int_eq(ldm_exec_write(e, x, v, N * 4), LDM_OK);
-  for (int i = 0; i < N; i++) v[i] = eps;
-  ck_assert_int_eq(ldm_exec_write(e, m, v, N * 4), LDM_OK);
-  uint32_t *w = ldm_exec_host_ptr(e, st);
-  struct { uint32_t t, tp; } cases[] = {{500, 499}, {999, 998}, {600, 580}, {20, 0}};
-  for (int c = 0; c < 4; c++) {
-    w[LDM_STEP_USER] = cases[c].t;
-    w[LDM_STEP_USER + 1] = cases[c].tp;
-    w[LDM_STEP_RNG_HI] = (uint32_t)c; /* fresh noise per case */
-    ldm_exec *er = ref_run_copy(e);
-    ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
-    ck_assert_int_eq(ldm_exec_read(e, out, o, N * 4), LDM_OK);
-    /* the normals and the step, element by element, against the reference */
-    ck_assert_int_eq(ldm_exec_read(er, out, v, N * 4), LDM_OK);
-    for (int i = 0; i < N; i++)
-      ck_assert_msg(fabs(o[i] - v[i]) <= 1e-5 * (1 + fabs(v[i])), "t %u [%d]: %.9g, reference %.9g", cases[c].t, i,
-                    o[i], v[i]);
-    ldm_exec_free(er);
-    double at = ab[cases[c].t], ap = ab[cases[c].tp], alpha = at / ap, beta = 1 - alpha;
-    double mean = (xt - beta / sqrt(1 - at) * eps) / sqrt(alpha), var = beta * (1 - ap) / (1 - at);
-    double s1 = 0, s2 = 0;
-    for (int i = 0; i < N; i++) {
-      double d = o[i] - mean;
-      s1 += d;
-      s2 += d * d;
-    }
-    double emean = s1 / N, evar = s2 / N - emean * emean;
-    /* 5 standard errors: sd(mean) = sqrt(var / N), sd(var) ~ var sqrt(2 / N) */
-    ck_assert_msg(fabs(emean) < 5 * sqrt(var / N) + 1e-6 * fabs(mean), "t %u: mean off by %g (sd %g)", cases[c].t,
-                  emean, sqrt(var / N));
-    ck_assert_msg(fabs(evar / var - 1) < 5 * sqrt(2.0 / N), "t %u: variance %g, expected %g", cases[c].t, evar, var);
-  }
-  free(v);
-  free(o);
-  ldm_exec_free(e);
-  ldm_graph_free(&g);
-}
-END_TEST
+/* The sampler step and its coefficients: tests/test_samplers.c */
 
 START_TEST(cfg_and_min_snr) {
   ldm_graph g;
@@ -727,9 +551,11 @@ START_TEST(builder_errors_name_tensors) {
   REFUSES(ldm_kl_loss(&g, in.x0, in.abar), NULL);
   REFUSES(ldm_clamp(&g, in.x0, 1.0f, -1.0f), NULL);
   REFUSES(ldm_weighted_mse(&g, in.x0, in.n, in.abar), NULL);
-  REFUSES(ldm_sampler_step(&g, in.x0, in.n, in.abar, in.n, in.small, LDM_SAMPLER_DDIM, 0, 0, in.x0), NULL);
-  REFUSES(ldm_sampler_step(&g, in.x0, in.n, in.abar, in.n, in.st, 7, 0, 0, in.x0), NULL);
-  REFUSES(ldm_sampler_step(&g, in.x0, in.n, in.abar, in.n, in.st, LDM_SAMPLER_DDIM, -1, 0, in.x0), NULL);
+  REFUSES(ldm_sampler_step(&g, in.x0, in.n, in.x0, in.x0, in.x0, in.n, ldm_host(&g, "coef4", LDM_F32, 4), 0), "coef4");
+  REFUSES(ldm_sampler_step(&g, in.x0, in.abar, in.x0, in.x0, in.x0, in.n, ldm_host(&g, "coef", LDM_F32, 32), 0), "abar");
+  REFUSES(ldm_inpaint_blend(&g, in.x0, in.n, in.abar, in.n, in.n, ldm_host(&g, "coef", LDM_F32, 32), 0), "abar");
+  REFUSES(ldm_cfg_rescale(&g, in.x0, in.x0, 0.5f), NULL);
+  REFUSES(ldm_gauss_mix_denoise(&g, in.x0, in.abar, ldm_host(&g, "coef", LDM_F32, 32), 0, 0), NULL);
   REFUSES(ldm_grad_norm_clip(&g, in.x0, in.st, ldm_host(&g, "gs2", LDM_F32, 2)), NULL);
   REFUSES(ldm_min_snr_weight(&g, in.abar, in.t3, 0.0f, 0), NULL);
 }
@@ -744,9 +570,6 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, ddim_timesteps);
   tcase_add_test(tc, grad_vae_ops);
   tcase_add_test(tc, grad_diffusion_ops);
-  tcase_add_test(tc, ddim_eta0_true_noise_recovers_x0);
-  tcase_add_test(tc, ddim_eta1_equals_ddpm);
-  tcase_add_test(tc, ddpm_step_statistics);
   tcase_add_test(tc, cfg_and_min_snr);
   tcase_add_test(tc, grad_norm_clip_coefficient);
   tcase_add_test(tc, adamw_gs_and_ema);

@@ -106,12 +106,34 @@ int ldm_weighted_mse(ldm_graph *g, int a, int b, int w);
 int ldm_min_snr_weight(ldm_graph *g, int abar, int t, float gamma, int v_pred);
 /* classifier-free guidance: out = uncond + s (cond - uncond), cond/uncond halves of x [2B, ...] */
 int ldm_cfg_combine(ldm_graph *g, int x2, float scale);
-/* one reverse step from x_t given the model output (eps, or v when v_pred) at timesteps read from the
- * step buffer (STEP_USER + 0 = t, STEP_USER + 1 = t_prev, t_prev = -1 as 0xffffffff for the last step):
- * DDIM with eta (eta 0 deterministic) or DDPM ancestral; noise is N(0,I) of x's shape. Writes x_out. */
-enum { LDM_SAMPLER_DDIM = 0, LDM_SAMPLER_DDPM = 1 };
-int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, int step, int kind, float eta,
-                     int v_pred, int x_out);
+/* The samplers (ldm_sample_opts.sampler; src/sample/coefs.c gives each its coefficients). */
+enum {
+  LDM_SAMPLER_DDIM = 0, LDM_SAMPLER_DDPM = 1, LDM_SAMPLER_EULER = 2, LDM_SAMPLER_EULER_A = 3, LDM_SAMPLER_HEUN = 4,
+  LDM_SAMPLER_DPMPP_2M = 5, LDM_SAMPLER_DPMPP_2M_SDE = 6, LDM_SAMPLER_UNIPC = 7, LDM_SAMPLER_COUNT = 8
+};
+/* Words of a sampler's coefficient table (f32 [LDM_SC_WORDS], written by the host before each replay). */
+enum {
+  LDM_SC_STEP = 0,   /* 23 words: ldm_sampler_step */
+  LDM_SC_EVAL = 23,  /* 2 words: alpha, sigma of this replay's model evaluation (x_t = alpha x0 + sigma eps) */
+  LDM_SC_BLEND = 25, /* 4 words: ldm_inpaint_blend */
+  LDM_SC_WORDS = 32
+};
+/* One step of any sampler, in place on x, h1, h2, h3 (all of x's size), from the model output m and
+ * noise, with the coefficients c = coef[off ..] (an f32 table the host writes per replay):
+ *   D = c0 x + c1 m;  v = (x, D, h1, h2, h3, noise);
+ *   x <- c[2..8) . v;  h1 <- c[8..13) . v[0:5];  h2 <- c[13..18) . v[0:5];  h3 <- c[18..23) . v[0:5].
+ * Returns x. */
+int ldm_sampler_step(ldm_graph *g, int x, int m, int h1, int h2, int h3, int noise, int coef, int off);
+/* Inpainting, in place on x [B, C, H, W]: mask [B, 1, H, W] (1 = repaint, 0 = keep), z0 like x, n1, n2
+ * noise like x, c = coef[off ..]: x <- mask (c0 x + c1 n2) + (1 - mask) (c2 z0 + c3 n1). Returns x. */
+int ldm_inpaint_blend(ldm_graph *g, int x, int z0, int mask, int n1, int n2, int coef, int off);
+/* Guidance rescale (Lin et al. 2023): x2 the model output [2B, ...] on [cond; uncond], guided =
+ * ldm_cfg_combine(x2): per sample, phi guided std(cond) / std(guided) + (1 - phi) guided. */
+int ldm_cfg_rescale(ldm_graph *g, int x2, int guided, float phi);
+/* The exact denoiser of data from a mixture of K <= 64 isotropic Gaussians in d dimensions: x [B, d] =
+ * a x0 + s eps with (a, s) = coef[off], coef[off + 1]; params [K, d + 2] rows (weight, variance, mean[d]).
+ * pred 0: E[eps | x], 1: E[v | x] (v = a eps - s x0), 2: E[x0 | x]. A model without weights, for tests. */
+int ldm_gauss_mix_denoise(ldm_graph *g, int x, int params, int coef, int off, int pred);
 /* EMA over whole arenas: ema = d ema + (1-d) p, d = step[LDM_STEP_EMA] */
 int ldm_ema(ldm_graph *g, int ema, int p, int step);
 /* global gradient norm of grads (a flat arena view), deterministic two-stage reduction; writes

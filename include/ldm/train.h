@@ -122,7 +122,7 @@ typedef struct ldm_sample_opts {
   char device[32];
   int n;                /* images */
   int cls;              /* class index, or -1 for all classes in turn */
-  int sampler;          /* LDM_SAMPLER_DDIM / LDM_SAMPLER_DDPM */
+  int sampler;          /* LDM_SAMPLER_* (ldm/ops.h): ddim, ddpm, euler, euler_a, heun, dpmpp_2m, dpmpp_2m_sde, unipc */
   int steps;
   float eta, guidance;
   uint64_t seed;
@@ -143,6 +143,10 @@ typedef struct ldm_sample_opts {
   const float *mask;
   float strength;
   int repaint_jump, repaint_resample;
+  /* the noise-level grid: sigmas 0 discrete (the training timesteps, spaced by spacing: 0 linspace, 1
+   * leading, 2 trailing), 1 Karras (rho 7), 2 exponential; guidance_rescale: phi of Lin et al. 2023 (0 off) */
+  int sigmas, spacing;
+  float guidance_rescale;
 } ldm_sample_opts;
 
 void ldm_sample_defaults(ldm_sample_opts *o);

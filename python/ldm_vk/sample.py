@@ -67,7 +67,12 @@ def main(argv=None) -> int:
     imgs, labels = sample(run, n=a.n, cls=a.cls, steps=a.steps, sampler=a.sampler, eta=a.eta, guidance=a.guidance,
                           seed=a.seed, batch=a.batch)
     if a.out:
-        nrow = c.ncls if c.ncls > 0 and a.cls < 0 and a.n % c.ncls == 0 else min(a.n, 10)
+        # all classes in turn (image i has class i % ncls): one class per row, as ldm-vk sample --out
+        by_class = c.ncls > 0 and a.cls < 0 and a.n % c.ncls == 0
+        nrow = a.n // c.ncls if by_class else min(a.n, 10)
+        if by_class:
+            order = [k * c.ncls + cl for cl in range(c.ncls) for k in range(nrow)]
+            imgs = imgs[order]
         write_png(a.out, grid_png(imgs, nrow, c.crop))
         print(f"wrote {a.out} ({a.n} images)", file=sys.stderr)
     if a.out_dir:

@@ -1,9 +1,11 @@
 """Noise schedules, DDIM / DDPM sampling with classifier-free guidance, and the stage-2 training loss,
-as ldm-vk computes them (``src/core/schedule.c``, ``src/sample/sample.c``, the ``sampler_step`` op).
+as ldm-vk computes them (``src/core/schedule.c``, ``src/sample/coefs.c``, the ``sampler_step`` op).
 
 With the same checkpoint and seed, :func:`sample` draws the same initial latents and step noise as
-``ldm-vk sample`` (Philox streams, :mod:`ldm_vk.rng`) and applies the same float32 update, so the two
-produce the same images up to floating-point rounding.
+``ldm-vk sample --sampler ddim|ddpm`` (Philox streams keyed by image index, :mod:`ldm_vk.rng`) and applies
+the same float32 update with the same double-precision coefficients, so the two produce the same images up
+to floating-point rounding. The other samplers of ``ldm-vk sample`` (euler, euler_a, heun, dpmpp_2m,
+dpmpp_2m_sde, unipc; Karras / exponential sigmas; guidance rescale) are not mirrored here.
 """
 import math
 from typing import List, Optional, Sequence
@@ -17,8 +19,8 @@ from .rng import random_normal
 __all__ = ["make_schedule", "ddim_timesteps", "sampler_coefficients", "sample_latents", "sample",
            "training_loss", "STREAM_INIT", "STREAM_STEP"]
 
-STREAM_INIT = 0xA11CE   # Philox stream of z_T (base = batch index << 32)
-STREAM_STEP = 0x5A5A    # Philox stream of the per-step noise (base = (batch * steps + k + 1) << 32)
+STREAM_INIT = 0xA11CE   # Philox stream of z_T: image i draws blocks (i * per + j) / 4
+STREAM_STEP = 0x5A5A    # the step noise of step k: base (k + 1) << 32, image i blocks (i * per + j) / 4
 
 
 def _linspace(a: float, b: float, n: int, i: int) -> float:
@@ -85,30 +87,40 @@ def _f32(v) -> torch.Tensor:
     return torch.tensor(v, dtype=torch.float32)
 
 
-def sampler_coefficients(at, ap, sampler: str = "ddim", eta: float = 0.0):
-    """float32 coefficients of one reverse step from abar_t = at to abar_prev = ap:
-    x_prev = c_x0 x0_hat + c_xt x_t + c_eps eps_hat + sigma noise (also returns sqrt(at), sqrt(1 - at)).
+def _abar_at(abar, t: int) -> float:
+    """abar[t] in double; a zero (the last entry of a zero-terminal-SNR schedule) becomes
+    min(2^-24, abar[t-1] / 2), as src/sample/coefs.c (diffusers sets 2^-24)."""
+    ab = float(abar[t])
+    if ab > 0 or t == 0:
+        return ab
+    prev = float(abar[t - 1]) if float(abar[t - 1]) > 0 else 2.0 ** -24
+    return min(2.0 ** -24, prev / 2.0)
 
-    DDIM (Song et al. 2021): sigma = eta sqrt((1-ap)/(1-at) (1 - at/ap)), c_x0 = sqrt(ap),
-    c_eps = sqrt(1 - ap - sigma^2). DDPM: the posterior q(x_prev | x_t, x0_hat) with beta = 1 - at/ap
-    (strided timesteps work too). Radicands are clamped at 0, denominators at 1e-20.
+
+def sampler_coefficients(at: float, ap: float, sampler: str = "ddim", eta: float = 0.0, v_pred: bool = False):
+    """The float32 coefficients of one step from abar_t = at to abar_prev = ap (1 = the last step), computed
+    in double as ldm-vk does: the denoised estimate D = cx x + cm m from the model output m, then
+    x_prev = kx x + kd D + kn noise.
+
+    With a = sqrt(at), s = sqrt(1 - at) (and a_n, s_n of ap): DDIM (Song et al. 2021) sigma =
+    eta s_n / s sqrt(1 - a^2 / a_n^2), c = sqrt(s_n^2 - sigma^2): kx = c / s, kd = a_n - c a / s, kn = sigma;
+    DDPM: the posterior with alpha = a^2 / a_n^2, beta = 1 - alpha: kd = a_n beta / s^2,
+    kx = sqrt(alpha) s_n^2 / s^2, kn = sqrt(beta s_n^2 / s^2). Radicands are clamped at 0.
     """
-    at, ap, eta = _f32(at), _f32(ap), _f32(eta)
-    one, tiny, zero = _f32(1.0), _f32(1e-20), _f32(0.0)
-    om, apc = torch.maximum(one - at, tiny), torch.maximum(ap, tiny)
-    c = {"sa": torch.sqrt(at), "s1a": torch.sqrt(one - at)}
+    a, s = math.sqrt(at), math.sqrt(1.0 - at)
+    an, sn = math.sqrt(ap), math.sqrt(max(1.0 - ap, 0.0))
+    cx, cm = (a, -s) if v_pred else (1.0 / a, -s / a)
     if sampler == "ddpm":
-        alpha = at / apc
-        beta = one - alpha
-        c.update(c_x0=torch.sqrt(ap) * beta / om, c_xt=torch.sqrt(alpha) * (one - ap) / om, c_eps=zero,
-                 sigma=torch.sqrt(torch.maximum(beta * (one - ap) / om, zero)))
+        alpha = (a * a) / (an * an)
+        beta = 1.0 - alpha
+        kd, kx, kn = an * beta / (s * s), math.sqrt(alpha) * sn * sn / (s * s), math.sqrt(max(beta * sn * sn / (s * s), 0.0))
     elif sampler == "ddim":
-        sigma = eta * torch.sqrt(torch.maximum((one - ap) / om * (one - at / apc), zero))
-        c.update(sigma=sigma, c_x0=torch.sqrt(ap), c_xt=zero,
-                 c_eps=torch.sqrt(torch.maximum(one - ap - sigma * sigma, zero)))
+        sig = eta * (sn / s) * math.sqrt(max(1.0 - (a * a) / (an * an), 0.0))
+        c = math.sqrt(max(sn * sn - sig * sig, 0.0))
+        kx, kd, kn = c / s, an - c * a / s, sig
     else:
-        raise ValueError(f"unknown sampler {sampler!r} (ddim or ddpm)")
-    return c
+        raise ValueError(f"unknown sampler {sampler!r} (ddim or ddpm here; ldm-vk sample has more)")
+    return {k: _f32(v) for k, v in dict(cx=cx, cm=cm, kx=kx, kd=kd, kn=kn).items()}
 
 
 @torch.no_grad()
@@ -118,9 +130,10 @@ def sample_latents(unet, schedule: ScheduleConfig, labels: Sequence[int], steps:
     """Reverse diffusion from z_T to z_0 (in the UNet's scaled latent space; divide by schedule.scale
     before decoding). ``labels``: one class per image, -1 = unconditional.
 
-    Images are processed in device batches of ``min(batch, n)`` as ``ldm-vk sample --batch`` does, and
-    batch b draws its z_T from the Philox stream of ``ldm-vk sample --seed`` (unless ``x_T`` [n, z, h, w]
-    is given); the last, partial batch is padded with copies of the first label, like the C sampler.
+    Images are processed in device batches of ``min(batch, n)`` as ``ldm-vk sample --batch`` does; image i
+    draws its z_T and step noise from the Philox streams of ``ldm-vk sample --seed`` keyed by i (so the
+    batch size changes nothing), unless ``x_T`` [n, z, h, w] is given; the last, partial batch is padded
+    with copies of the first label, like the C sampler.
     Guidance runs the UNet on [x; x] with [labels; null] and combines u + g (c - u); it is skipped at
     guidance 1 or for a model without classes.
     """
@@ -149,7 +162,7 @@ def sample_latents(unet, schedule: ScheduleConfig, labels: Sequence[int], steps:
             x = torch.zeros(nb, z, h, w)
             x[:m] = x_T[base:base + m]
         else:
-            x = random_normal(seed, STREAM_INIT, b << 32, nb * per).reshape(nb, z, h, w)
+            x = random_normal(seed, STREAM_INIT, base * per // 4, nb * per).reshape(nb, z, h, w)
         x = x.to(dev)
         lab = [labels[base + i] if base + i < n else labels[0] for i in range(nb)]
         y = torch.tensor([l if l >= 0 else ncls for l in lab], dtype=torch.long, device=dev)
@@ -158,20 +171,18 @@ def sample_latents(unet, schedule: ScheduleConfig, labels: Sequence[int], steps:
         for k, t in enumerate(ts):
             tp = ts[k + 1] if k + 1 < len(ts) else None
             c = {key: v.to(dev) for key, v in
-                 sampler_coefficients(float(abar[t]), float(abar[tp]) if tp is not None else 1.0, sampler, eta).items()}
+                 sampler_coefficients(_abar_at(abar, t), _abar_at(abar, tp) if tp is not None else 1.0, sampler, eta,
+                                      v_pred).items()}
             xin = torch.cat([x, x]) if use_cfg else x
             mo = unet(xin, torch.full((xin.shape[0],), t, dtype=torch.long, device=dev), y)
             if use_cfg:
                 cond, unc = mo[:nb], mo[nb:]
                 mo = unc + g32 * (cond - unc)
-            if v_pred:
-                x0, eps = c["sa"] * x - c["s1a"] * mo, c["s1a"] * x + c["sa"] * mo
-            else:
-                x0, eps = (x - c["s1a"] * mo) / c["sa"], mo
-            xn = c["c_x0"] * x0 + c["c_xt"] * x + c["c_eps"] * eps
-            if float(c["sigma"]) != 0.0:
-                noise = random_normal(seed, STREAM_STEP, (b * len(ts) + k + 1) << 32, nb * per)
-                xn = xn + c["sigma"] * noise.reshape(nb, z, h, w).to(dev)
+            d = c["cx"] * x + c["cm"] * mo
+            xn = c["kx"] * x + c["kd"] * d
+            if float(c["kn"]) != 0.0:
+                noise = random_normal(seed, STREAM_STEP, ((k + 1) << 32) + base * per // 4, nb * per)
+                xn = xn + c["kn"] * noise.reshape(nb, z, h, w).to(dev)
             x = xn
         out[base:base + m] = x[:m].float().cpu()
     return out

@@ -16,6 +16,7 @@
 #include "ldm/runinfo.h"
 #include "ldm/train.h"
 #include "ldm/vk.h"
+#include "sample/coefs.h"
 
 /* ---------------------------------------------------------------- the terminal side of the library's hooks */
 
@@ -232,17 +233,24 @@ static int resolve_class(const char *value, const char *dir, char *const *names,
 int ldm_cmd_sample(int argc, char **argv) {
   ldm_sample_opts o;
   ldm_sample_defaults(&o);
-  char cls[LDM_CLASS_NAME_MAX + 1] = "all", sampler[8] = "ddim", out[512] = "", out_dir[512] = "", format[8] = "png";
+  char cls[LDM_CLASS_NAME_MAX + 1] = "all", sampler[16] = "ddim", sigmas[16] = "discrete", spacing[16] = "linspace", out[512] = "", out_dir[512] = "", format[8] = "png";
   const arg_def defs[] = {
       {"ckpt", ARG_STR, o.ckpt, sizeof o.ckpt, "run directory of `ldm-vk train` (vae.safetensors, unet.safetensors)", ARG_TEXT},
       {"device", ARG_STR, o.device, sizeof o.device, "(default: a GPU if present, else cpu)", ARG_DEVICE},
       {"n", ARG_INT, &o.n, 0, "number of images [40]", .min = 1, .max = 100000},
       {"class", ARG_STR, cls, sizeof cls,
        "all, a class index (below the model's class count) or a class name of the run (any case) [all]", ARG_TEXT},
-      {"sampler", ARG_STR, sampler, sizeof sampler, "[ddim]", .choices = "ddim|ddpm"},
+      {"sampler", ARG_STR, sampler, sizeof sampler, "[ddim] (docs/samplers.md)",
+       .choices = "ddim|ddpm|euler|euler_a|heun|dpmpp_2m|dpmpp_2m_sde|unipc"},
+      {"sigmas", ARG_STR, sigmas, sizeof sigmas, "noise levels: the training timesteps, Karras (rho 7) or exponential [discrete]",
+       .choices = "discrete|karras|exponential"},
+      {"spacing", ARG_STR, spacing, sizeof spacing, "timesteps of --sigmas discrete [linspace]",
+       .choices = "linspace|leading|trailing"},
       {"steps", ARG_INT, &o.steps, 0, "sampling steps, at most the run's timesteps [50]", .min = 1, .max = 100000},
       {"eta", ARG_FLOAT, &o.eta, 0, "DDIM eta, 0 = deterministic [0]", .min = 0, .max = 1},
       {"guidance", ARG_FLOAT, &o.guidance, 0, "classifier-free guidance scale, 1 = off [2.0]", .min = 0, .max = 100},
+      {"guidance-rescale", ARG_FLOAT, &o.guidance_rescale, 0,
+       "rescale the guided output to the conditional one's std (Lin et al. 2023), 0 = off [0]", .min = 0, .max = 1},
       {"seed", ARG_U64, &o.seed, 0, "random seed [0]", .min = 0, .max = 18446744073709551615.0},
       {"batch", ARG_INT, &o.batch, 0, "images per device batch [100]", .min = 1, .max = 65536},
       {"out", ARG_STR, out, sizeof out, "write one grid here: FILE.png, or FILE.jpg / FILE.jpeg (JPEG, quality 95)",
@@ -276,7 +284,9 @@ int ldm_cmd_sample(int argc, char **argv) {
   /* a checkpoint torn between its state and weights files (a killed run) is made whole first */
   cli_hooks_install();
   if (ldm_run_repair(o.ckpt, false, NULL) != LDM_OK) return ldm_cli_error();
-  o.sampler = strcmp(sampler, "ddpm") == 0 ? LDM_SAMPLER_DDPM : LDM_SAMPLER_DDIM; /* checked by the parser */
+  o.sampler = ldm_sampler_parse(sampler); /* the names are checked by the parser */
+  o.sigmas = ldm_sigmas_parse(sigmas);
+  o.spacing = ldm_spacing_parse(spacing);
   char **names = NULL;
   int nnames = 0;
   bool numeric = cls[0] != 0 && strspn(cls, "0123456789") == strlen(cls);
@@ -313,9 +323,16 @@ int ldm_cmd_sample(int argc, char **argv) {
   else snprintf(cls_text, sizeof cls_text, "%d", o.cls);
   ldm_sample_text txt;
   if (out[0]) {
-    int nrow = c.ncls > 0 && o.cls < 0 && o.n % c.ncls == 0 ? c.ncls : (o.n < 10 ? o.n : 10);
-    int nt = ldm_sample_text_make(&txt, &o, o.cls < 0 && c.ncls > 0 ? "all (one row per class)" : cls_text, NULL, 0);
-    s = ldm_image_write_grid(out, out_fmt, imgs, o.n, c.cin, c.res, c.res, nrow, c.crop, txt.t, nt);
+    /* all classes in turn (image i has class i % ncls): one class per row, as the training grids */
+    bool by_class = c.ncls > 0 && o.cls < 0 && o.n % c.ncls == 0;
+    int nrow = by_class ? o.n / c.ncls : (o.n < 10 ? o.n : 10);
+    float *grid = by_class ? malloc((size_t)(o.n * per) * 4) : imgs;
+    if (!grid) s = LDM_ERR_NOMEM;
+    for (int i = 0; by_class && grid && i < o.n; i++)
+      memcpy(grid + ((int64_t)(i % c.ncls) * nrow + i / c.ncls) * per, imgs + (int64_t)i * per, (size_t)per * 4);
+    int nt = ldm_sample_text_make(&txt, &o, by_class ? "all (one row per class)" : cls_text, NULL, 0);
+    if (s == LDM_OK) s = ldm_image_write_grid(out, out_fmt, grid, o.n, c.cin, c.res, c.res, nrow, c.crop, txt.t, nt);
+    if (grid != imgs) free(grid);
     if (s == LDM_OK) fprintf(stderr, "wrote %s (%d images)\n", out, o.n);
   }
   if (s == LDM_OK && out_dir[0]) {

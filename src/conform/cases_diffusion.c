@@ -25,18 +25,6 @@ static int plant(ldm_graph *g, int x, int64_t k, float v) {
   return ldm_fill(g, ldm_view(g, x, nm, k, 1, S(1)), v);
 }
 
-/* Words [0, n) of the u32 tensor st set to v during the run: label dropout with p = 1 writes null_class
- * everywhere. (The runner fills the step buffer's user words with 0; a view of word 16 alone would not
- * be aligned for binding, so the sampler cases build their own word buffer: [0, 18) <- t_prev, then
- * [0, 17) <- t leaves word 16 = t and word 17 = t_prev.) */
-static int set_words(ldm_conf_ctx *cc, ldm_graph *g, int st, int n, uint32_t v) {
-  char nm[LDM_NAME_MAX];
-  snprintf(nm, sizeof nm, "labels_for_words_%d", n);
-  int lbl = ldm_conf_input_u32(cc, g, nm, n, 10);
-  snprintf(nm, sizeof nm, "words[0:%d]", n);
-  return ldm_label_dropout(g, lbl, ldm_view(g, st, nm, 0, 1, S(n)), -1, 1, 2, 1.0f, v);
-}
-
 /* A u8 table of nbytes random bytes: a u32 input seen through a u8 view. */
 static int u8_table(ldm_conf_ctx *cc, ldm_graph *g, int64_t nbytes) {
   int words = ldm_conf_input_u32(cc, g, "table_words", (nbytes + 3) / 4, 0);
@@ -180,24 +168,58 @@ static ldm_status c_cfg(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) 
   return ldm_graph_status(g);
 }
 
+/* reads B, per, p (phi): guidance rescale of a random [cond; uncond] output and a random guided one */
+static ldm_status c_cfg_rescale(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x2", 2, S(2 * (int64_t)a->B, a->per), -3, 3);
+  int gd = ldm_conf_input(cc, g, "guided", 2, S(a->B, a->per), -4, 4);
+  ldm_conf_compare(cc, g, ldm_cfg_rescale(g, x, gd, a->p));
+  return ldm_graph_status(g);
+}
+
 /* ---------------------------------------------------------------- sampling */
-/* reads n, kind (LDM_SAMPLER_*), eta, v (v-prediction), t (= abar index - 64), t_prev (LDM_CONF_FINAL_STEP: the last step). The abar table is decreasing across the
- * two regions used: entries [0, 20) in [0.6, 0.99] (t_prev), entries [64, 101) in [0.02, 0.5] (t). */
+/* An in-place op's operand: a compared output holding a copy of a random input. */
+static int inplace(ldm_conf_ctx *cc, ldm_graph *g, const char *name, int ndim, const int64_t *shape, float lo,
+                   float hi) {
+  char nm[LDM_NAME_MAX];
+  snprintf(nm, sizeof nm, "%s_in", name);
+  int in = ldm_conf_input(cc, g, nm, ndim, shape, lo, hi);
+  int o = ldm_conf_output(cc, g, name, ndim, shape);
+  ldm_copy(g, in, o);
+  return o;
+}
+/* reads n, t (the coefficients' word offset in a random table of t + 32 words) */
 static ldm_status c_sampler(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
-  int st = ldm_tensor_new(g, "sampler_words", LDM_ARENA_ACT, LDM_U32, 1, S(LDM_STEP_WORDS));
-  int hi = ldm_conf_input(cc, g, "abar_hi", 1, S(20), 0.6f, 0.99f);
-  int lo = ldm_conf_input(cc, g, "abar_lo", 1, S(37), 0.02f, 0.5f);
-  int x = ldm_conf_input(cc, g, "x", 1, S(a->n), -3, 3);
+  int x = inplace(cc, g, "x", 1, S(a->n), -3, 3);
+  int h1 = inplace(cc, g, "h1", 1, S(a->n), -3, 3), h2 = inplace(cc, g, "h2", 1, S(a->n), -3, 3);
+  int h3 = inplace(cc, g, "h3", 1, S(a->n), -3, 3);
   int m = ldm_conf_input(cc, g, "model_out", 1, S(a->n), -2, 2);
   int ns = ldm_conf_input(cc, g, "noise", 1, S(a->n), -2, 2);
-  int o = ldm_conf_output(cc, g, "x_prev", 1, S(a->n));
-  int ab = ldm_act(g, "abar", 1, S(ALIGN_ELEMS + 37));
-  int vh = ldm_view(g, ab, "abar[0:20]", 0, 1, S(20)), vl = ldm_view(g, ab, "abar[64:101]", ALIGN_ELEMS, 1, S(37));
-  ldm_copy(g, hi, vh);
-  ldm_copy(g, lo, vl);
-  set_words(cc, g, st, LDM_STEP_USER + 2, a->t_prev < 0 ? 0xffffffffu : (uint32_t)a->t_prev);
-  set_words(cc, g, st, LDM_STEP_USER + 1, (uint32_t)ALIGN_ELEMS + (uint32_t)a->t);
-  ldm_sampler_step(g, x, m, ab, ns, st, a->kind, a->eta, a->v, o);
+  int c = ldm_conf_input(cc, g, "coef", 1, S(a->t + LDM_SC_WORDS), -1.5f, 1.5f);
+  ldm_sampler_step(g, x, m, h1, h2, h3, ns, c, (int)a->t);
+  return ldm_graph_status(g);
+}
+/* reads B, C, H, W, t (coefficient offset); mask in [0, 1), plus exact 0 and 1 planted */
+static ldm_status c_inpaint(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = inplace(cc, g, "x", 4, S(a->B, a->C, a->H, a->W), -3, 3);
+  int z0 = ldm_conf_input(cc, g, "z0", 4, S(a->B, a->C, a->H, a->W), -2, 2);
+  int mk = ldm_conf_input(cc, g, "mask", 4, S(a->B, 1, a->H, a->W), 0, 1);
+  int n1 = ldm_conf_input(cc, g, "n1", 4, S(a->B, a->C, a->H, a->W), -2, 2);
+  int n2 = ldm_conf_input(cc, g, "n2", 4, S(a->B, a->C, a->H, a->W), -2, 2);
+  int c = ldm_conf_input(cc, g, "coef", 1, S(a->t + LDM_SC_WORDS), -1.5f, 1.5f);
+  if (a->B * a->H * a->W > ALIGN_ELEMS) {
+    plant(g, mk, 0, 0.0f);
+    plant(g, mk, ALIGN_ELEMS, 1.0f);
+  }
+  ldm_inpaint_blend(g, x, z0, mk, n1, n2, c, (int)a->t);
+  return ldm_graph_status(g);
+}
+/* reads B, D (dimensions), K, kind (pred), t (offset of a, s in the table): parameters in [0.1, 2) (weights,
+ * variances, means), a and s in [0.05, 1) */
+static ldm_status c_gauss_mix(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x = ldm_conf_input(cc, g, "x", 2, S(a->B, a->D), -3, 3);
+  int prm = ldm_conf_input(cc, g, "params", 2, S(a->K, a->D + 2), 0.1f, 2.0f);
+  int c = ldm_conf_input(cc, g, "coef", 1, S(a->t + 2), 0.05f, 1.0f);
+  ldm_conf_compare(cc, g, ldm_gauss_mix_denoise(g, x, prm, c, (int)a->t, a->kind));
   return ldm_graph_status(g);
 }
 
@@ -308,17 +330,19 @@ const ldm_conf_case ldm_conf_cases_diffusion[] = {
     {.op = "cfg_combine", .shape = "2x[1,1] s=7.5", .build = c_cfg, .a = {.B = 1, .per = 1, .scale = 7.5f}},
     {.op = "cfg_combine", .shape = "2x[3,4*5*7] s=2", .build = c_cfg, .a = {.B = 3, .per = 140, .scale = 2.0f}},
     {.op = "cfg_combine", .shape = "2x[64,256] s=2", .build = c_cfg, .a = {.B = 64, .per = 256, .scale = 2.0f}},
-    {.op = "sampler_step", .shape = "DDIM eta 0 eps 1", .build = c_sampler, .a = {.n = 1, .kind = LDM_SAMPLER_DDIM, .t = 10, .t_prev = 10}},
-    {.op = "sampler_step", .shape = "DDIM eta 0 eps 4099", .build = c_sampler, .a = {.n = 4099, .kind = LDM_SAMPLER_DDIM, .t = 21, .t_prev = 7}},
-    {.op = "sampler_step", .shape = "DDIM eta 0.5 eps 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDIM, .eta = 0.5f, .t = 5, .t_prev = 19}},
-    {.op = "sampler_step", .shape = "DDIM eta 0 v-pred 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDIM, .v = true, .t = 36, .t_prev = 3}},
-    {.op = "sampler_step", .shape = "DDIM eta 0.5 v-pred 257", .build = c_sampler, .a = {.n = 257, .kind = LDM_SAMPLER_DDIM, .eta = 0.5f, .v = true, .t = 13, .t_prev = 0}},
-    {.op = "sampler_step", .shape = "DDIM eta 0 final step 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDIM, .t = 0, .t_prev = LDM_CONF_FINAL_STEP}},
-    {.op = "sampler_step", .shape = "DDIM eta 0.5 v-pred final step 99", .build = c_sampler, .a = {.n = 99, .kind = LDM_SAMPLER_DDIM, .eta = 0.5f, .v = true, .t = 1, .t_prev = LDM_CONF_FINAL_STEP}},
-    {.op = "sampler_step", .shape = "DDPM eps 4099", .build = c_sampler, .a = {.n = 4099, .kind = LDM_SAMPLER_DDPM, .t = 0, .t_prev = 19}},
-    {.op = "sampler_step", .shape = "DDPM eps strided 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDPM, .t = 30, .t_prev = 5}},
-    {.op = "sampler_step", .shape = "DDPM v-pred 1031", .build = c_sampler, .a = {.n = 1031, .kind = LDM_SAMPLER_DDPM, .v = true, .t = 24, .t_prev = 12}},
-    {.op = "sampler_step", .shape = "DDPM final step 513", .build = c_sampler, .a = {.n = 513, .kind = LDM_SAMPLER_DDPM, .t = 2, .t_prev = LDM_CONF_FINAL_STEP}},
+    {.op = "sampler_step", .shape = "1", .build = c_sampler, .a = {.n = 1}},
+    {.op = "sampler_step", .shape = "1031 off 8", .build = c_sampler, .a = {.n = 1031, .t = 8}},
+    {.op = "sampler_step", .shape = "4099", .build = c_sampler, .a = {.n = 4099}},
+    {.op = "inpaint_blend", .shape = "[1,1,1,1]", .build = c_inpaint, .a = {.B = 1, .C = 1, .H = 1, .W = 1}},
+    {.op = "inpaint_blend", .shape = "[3,4,7,9] off 25", .build = c_inpaint, .a = {.B = 3, .C = 4, .H = 7, .W = 9, .t = 25}},
+    {.op = "inpaint_blend", .shape = "[5,4,8,8]", .build = c_inpaint, .a = {.B = 5, .C = 4, .H = 8, .W = 8}},
+    {.op = "cfg_rescale", .shape = "2x[1,1] phi 0.7 (std 0)", .build = c_cfg_rescale, .a = {.B = 1, .per = 1, .p = 0.7f}},
+    {.op = "cfg_rescale", .shape = "2x[3,140] phi 1", .build = c_cfg_rescale, .a = {.B = 3, .per = 140, .p = 1.0f}},
+    {.op = "cfg_rescale", .shape = "2x[37,256] phi 0.7", .build = c_cfg_rescale, .a = {.B = 37, .per = 256, .p = 0.7f}},
+    {.op = "gauss_mix_denoise", .shape = "B=1 d=1 K=1 eps", .build = c_gauss_mix, .a = {.B = 1, .D = 1, .K = 1}},
+    {.op = "gauss_mix_denoise", .shape = "B=513 d=4 K=3 eps", .build = c_gauss_mix, .a = {.B = 513, .D = 4, .K = 3, .t = 5}},
+    {.op = "gauss_mix_denoise", .shape = "B=129 d=7 K=5 v", .build = c_gauss_mix, .a = {.B = 129, .D = 7, .K = 5, .kind = 1}},
+    {.op = "gauss_mix_denoise", .shape = "B=65 d=2 K=2 x0", .build = c_gauss_mix, .a = {.B = 65, .D = 2, .K = 2, .kind = 2}},
     {.op = "ema", .shape = "1", .build = c_ema, .a = {.n = 1}},
     {.op = "ema", .shape = "70001", .build = c_ema, .a = {.n = 70001}},
     {.op = "grad_norm_partial", .shape = "1", .build = c_grad_norm, .a = {.n = 1, .range = 1.0f}},

@@ -55,6 +55,9 @@ void ldm_cpu_weighted_mse_backward(const ldm_graph *g, const ldm_node *n, void *
 void ldm_cpu_min_snr_weight(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_cfg_combine(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_sampler_step(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_inpaint_blend(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_cfg_rescale(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_gauss_mix_denoise(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_ema(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_grad_norm_partial(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_grad_norm_clip(const ldm_graph *g, const ldm_node *n, void *const *buf);

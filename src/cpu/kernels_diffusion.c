@@ -59,29 +59,82 @@ void ldm_cpu_min_snr_weight(const ldm_graph *g, const ldm_node *n, void *const *
     else w[b] = a > 0.0f ? fminf(1.0f, p->gamma * om / a) : 1.0f;
   }
 }
-/* ================================================================= sampler step (DDIM / DDPM) */
-/* x_prev = c_x0 x0_hat + c_xt x_t + c_eps eps_hat + sigma noise.
- * DDIM (Song et al. 2021): sigma = eta sqrt((1-ap)/(1-at)) sqrt(1 - at/ap), c_x0 = sqrt(ap),
- *   c_eps = sqrt(1 - ap - sigma^2).
- * DDPM ancestral (Ho et al. 2020): the posterior q(x_prev | x_t, x0_hat) with beta = 1 - at/ap, so strided
- *   timesteps work too: c_x0 = sqrt(ap) beta / (1-at), c_xt = sqrt(at/ap) (1-ap) / (1-at),
- *   sigma^2 = beta (1-ap) / (1-at). Radicands are clamped at 0 (tables that are not decreasing). */
-void ldm_sampler_coefs_make(float at, float ap, int kind, float eta, ldm_sampler_coefs *c) {
-  float om = fmaxf(1.0f - at, 1e-20f), apc = fmaxf(ap, 1e-20f);
-  c->sa = sqrtf(at);
-  c->s1a = sqrtf(1.0f - at);
-  if (kind == LDM_SAMPLER_DDPM) {
-    float alpha = at / apc, beta = 1.0f - alpha;
-    c->c_x0 = sqrtf(ap) * beta / om;
-    c->c_xt = sqrtf(alpha) * (1.0f - ap) / om;
-    c->c_eps = 0.0f;
-    c->sigma = sqrtf(fmaxf(beta * (1.0f - ap) / om, 0.0f));
-  } else {
-    c->sigma = eta * sqrtf(fmaxf((1.0f - ap) / om * (1.0f - at / apc), 0.0f));
-    c->c_x0 = sqrtf(ap);
-    c->c_xt = 0.0f;
-    c->c_eps = sqrtf(fmaxf(1.0f - ap - c->sigma * c->sigma, 0.0f));
+/* ================================================================= guidance rescale */
+/* out_b = phi g_b std(cond_b) / std(g_b) + (1 - phi) g_b (shaders/cfg_rescale.comp: float sums in element
+ * order, two passes; std(g) = 0 leaves g) */
+typedef struct {
+  const ldm_pc_cfg_rescale *p;
+  void *const *buf;
+} rescale_ctx;
+static void rg_cfg_rescale(void *vc, int64_t b0, int64_t b1) {
+  const rescale_ctx *rc = vc;
+  const ldm_pc_cfg_rescale *p = rc->p;
+  void *const *buf = rc->buf;
+  for (int64_t b = b0; b < b1; b++) {
+    const float *cd = F(0) + b * p->per, *gd = F(1) + b * p->per;
+    float *o = F(2) + b * p->per, n = (float)p->per, mc = 0.0f, mg = 0.0f, vc2 = 0.0f, vg = 0.0f;
+    for (uint32_t j = 0; j < p->per; j++) {
+      mc += cd[j];
+      mg += gd[j];
+    }
+    mc /= n;
+    mg /= n;
+    for (uint32_t j = 0; j < p->per; j++) {
+      float dc = cd[j] - mc, dg = gd[j] - mg;
+      vc2 += dc * dc;
+      vg += dg * dg;
+    }
+    float r = vg > 0.0f ? sqrtf(vc2 / vg) : 1.0f, f = p->phi * r + (1.0f - p->phi);
+    for (uint32_t j = 0; j < p->per; j++) o[j] = f * gd[j];
   }
+}
+void ldm_cpu_cfg_rescale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  rescale_ctx c = {(const ldm_pc_cfg_rescale *)n->pc, buf};
+  ldm_parallel_for(c.p->B, 16, rg_cfg_rescale, &c);
+}
+/* ================================================================= analytic Gaussian-mixture denoiser */
+/* shaders/gauss_mix_denoise.comp, the same steps in float */
+typedef struct {
+  const ldm_pc_gauss_mix_denoise *p;
+  void *const *buf;
+} gm_ctx;
+static float gm_logp(const ldm_pc_gauss_mix_denoise *p, const float *x, const float *prm, uint32_t k, float a,
+                     float s) {
+  uint32_t row = p->d + 2;
+  float q = a * a * prm[k * row + 1] + s * s, r2 = 0.0f;
+  for (uint32_t j = 0; j < p->d; j++) {
+    float e = x[j] - a * prm[k * row + 2 + j];
+    r2 += e * e;
+  }
+  return logf(prm[k * row]) - 0.5f * (float)p->d * logf(q) - r2 / (2.0f * q);
+}
+static void rg_gauss_mix(void *vc, int64_t b0, int64_t b1) {
+  const gm_ctx *gc = vc;
+  const ldm_pc_gauss_mix_denoise *p = gc->p;
+  void *const *buf = gc->buf;
+  const float *prm = F(1), *c = F(2) + p->off;
+  float a = c[0], s = c[1];
+  uint32_t row = p->d + 2;
+  for (int64_t b = b0; b < b1; b++) {
+    const float *x = F(0) + b * p->d;
+    float *o = F(3) + b * p->d, lmax = -3.0e38f, z = 0.0f;
+    for (uint32_t k = 0; k < p->K; k++) lmax = fmaxf(lmax, gm_logp(p, x, prm, k, a, s));
+    for (uint32_t k = 0; k < p->K; k++) z += expf(gm_logp(p, x, prm, k, a, s) - lmax);
+    for (uint32_t j = 0; j < p->d; j++) {
+      float x0 = 0.0f;
+      for (uint32_t k = 0; k < p->K; k++) {
+        float q = a * a * prm[k * row + 1] + s * s;
+        float r = expf(gm_logp(p, x, prm, k, a, s) - lmax) / z, mu = prm[k * row + 2 + j];
+        x0 += r * (mu + a * prm[k * row + 1] / q * (x[j] - a * mu));
+      }
+      float eps = s > 0.0f ? (x[j] - a * x0) / s : 0.0f;
+      o[j] = p->pred == 0 ? eps : p->pred == 1 ? a * eps - s * x0 : x0;
+    }
+  }
+}
+void ldm_cpu_gauss_mix_denoise(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  gm_ctx c = {(const ldm_pc_gauss_mix_denoise *)n->pc, buf};
+  ldm_parallel_for(c.p->B, 64, rg_gauss_mix, &c);
 }
 /* ================================================================= global grad-norm clip */
 static inline bool nonfinite(float v) {

@@ -254,21 +254,38 @@ EW(ema, ldm_pc_ema) {
   for (int64_t i = i0; i < i1; i++) e[i] = d * e[i] + od * w[i];
 }
 
-/* x_prev = c_x0 x0_hat + c_xt x_t + c_eps eps_hat + sigma noise (ldm_sampler_coefs_make, per chunk: the
- * same coefficients from the same step-buffer words) */
+/* One step of any sampler (shaders/sampler_step.comp): D = c0 x + c1 m, v = (x, D, h1, h2, h3, noise);
+ * x <- c[2..8) . v, h_k <- c[8 + 5(k-1) ..) . v[0:5], summed left to right. In place. */
+static inline float sampler_dot5(const float *c, float v0, float v1, float v2, float v3, float v4) {
+  return (((c[0] * v0 + c[1] * v1) + c[2] * v2) + c[3] * v3) + c[4] * v4;
+}
 EW(sampler_step, ldm_pc_sampler_step) {
-  const float *x = F(0), *mo = F(1), *abar = F(2), *ns = F(3);
-  const uint32_t *st = U(4);
-  float *o = F(5);
-  uint32_t t = st[LDM_STEP_USER], tp = st[LDM_STEP_USER + 1];
-  float at = abar[cpu_tidx(t, p->T)], ap = tp == FINAL_STEP ? 1.0f : abar[cpu_tidx(tp, p->T)];
-  ldm_sampler_coefs c;
-  ldm_sampler_coefs_make(at, ap, (int)p->kind, p->eta, &c);
-  bool v = p->v_pred != 0;
+  const float *x = F(0), *m = F(1), *h1 = F(2), *h2 = F(3), *h3 = F(4), *ns = F(5), *c = F(6) + p->off;
+  float *xo = F(7), *h1o = F(8), *h2o = F(9), *h3o = F(10);
   for (int64_t i = i0; i < i1; i++) {
-    float xt = x[i], m = mo[i];
-    float x0 = v ? c.sa * xt - c.s1a * m : (xt - c.s1a * m) / c.sa;
-    float eps = v ? c.s1a * xt + c.sa * m : m;
-    o[i] = c.c_x0 * x0 + c.c_xt * xt + c.c_eps * eps + c.sigma * ns[i];
+    float xv = x[i], a = h1[i], b = h2[i], e = h3[i];
+    float d = c[0] * xv + c[1] * m[i];
+    float nx = sampler_dot5(c + 2, xv, d, a, b, e) + c[7] * ns[i];
+    float n1 = sampler_dot5(c + 8, xv, d, a, b, e);
+    float n2 = sampler_dot5(c + 13, xv, d, a, b, e);
+    float n3 = sampler_dot5(c + 18, xv, d, a, b, e);
+    xo[i] = nx;
+    h1o[i] = n1;
+    h2o[i] = n2;
+    h3o[i] = n3;
+  }
+}
+
+/* x <- mask (c0 x + c1 n2) + (1 - mask) (c2 z0 + c3 n1), mask [B, 1, HW] over x [B, C, HW]; in place */
+EW(inpaint_blend, ldm_pc_inpaint_blend) {
+  const float *x = F(0), *z0 = F(1), *mk = F(2), *n1 = F(3), *n2 = F(4), *c = F(5) + p->off;
+  float *o = F(6);
+  uint32_t img = p->C * p->HW;
+  for (int64_t i = i0; i < i1; i++) {
+    uint32_t b = (uint32_t)i / img, q = (uint32_t)i - b * img;
+    float m = mk[b * p->HW + q % p->HW];
+    float keep = c[2] * z0[i] + c[3] * n1[i];
+    float paint = c[0] * x[i] + c[1] * n2[i];
+    o[i] = m * paint + (1.0f - m) * keep;
   }
 }

@@ -221,23 +221,81 @@ int ldm_cfg_combine(ldm_graph *g, int x2, float scale) {
 }
 const ldm_op_desc ldm_op_desc_cfg_combine = {"cfg_combine", ldm_cpu_cfg_combine, ldm_plan_1d_n, NULL};
 
-/* ================================================================= sampler step (DDIM / DDPM) */
-int ldm_sampler_step(ldm_graph *g, int x, int model_out, int abar, int noise, int step, int kind, float eta,
-                     int v_pred, int x_out) {
-  LDM_INPUTS(g, x, model_out, abar, noise, step, x_out);
+/* ================================================================= sampler step, inpainting, guidance rescale */
+static bool coef_table(ldm_graph *g, const char *op, int coef, int off, int words) {
+  if (!is_dtype(g, op, coef, LDM_F32)) return false;
+  if (off >= 0 && off + words <= g->t[coef].numel) return true;
+  LDM_GRAPH_FAIL(g, LDM_ERR_INVALID_ARG, "%s: coefficient table %s has %lld words, needs words %d..%d", op,
+                 g->t[coef].name, (long long)g->t[coef].numel, off, off + words - 1);
+  return false;
+}
+int ldm_sampler_step(ldm_graph *g, int x, int m, int h1, int h2, int h3, int noise, int coef, int off) {
+  LDM_INPUTS(g, x, m, h1, h2, h3, noise, coef);
   const char *op = "sampler_step";
-  if (!same_numel(g, op, x, model_out) || !same_numel(g, op, x, noise) || !same_numel(g, op, x, x_out) ||
-      !fits_u32(g, op, x) || !is_dtype(g, op, abar, LDM_F32) || !is_step(g, op, step, LDM_STEP_USER + 2))
+  if (!same_numel(g, op, x, m) || !same_numel(g, op, x, h1) || !same_numel(g, op, x, h2) ||
+      !same_numel(g, op, x, h3) || !same_numel(g, op, x, noise) || !fits_u32(g, op, x) ||
+      !coef_table(g, op, coef, off, 23))
     return LDM_NONE;
-  if (kind != LDM_SAMPLER_DDIM && kind != LDM_SAMPLER_DDPM)
-    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "sampler_step: unknown sampler kind %d (0 DDIM, 1 DDPM)", kind);
-  if (!(eta >= 0.0f)) return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "sampler_step: eta %g must be >= 0", eta);
-  ldm_pc_sampler_step pc = {(uint32_t)g->t[x].numel, (uint32_t)g->t[abar].numel, (uint32_t)kind, eta,
-                            (uint32_t)!!v_pred};
-  return ldm_node_emit(g, LDM_OP_sampler_step, (int[]){x, model_out, abar, noise, step}, 5, &x_out, 1, &pc, sizeof pc,
-                       kind == LDM_SAMPLER_DDPM ? "ddpm_step" : "ddim_step");
+  ldm_pc_sampler_step pc = {(uint32_t)g->t[x].numel, (uint32_t)off};
+  int outs[4] = {x, h1, h2, h3};
+  return ldm_node_emit(g, LDM_OP_sampler_step, (int[]){x, m, h1, h2, h3, noise, coef}, 7, outs, 4, &pc, sizeof pc,
+                       "sampler_step");
 }
 const ldm_op_desc ldm_op_desc_sampler_step = {"sampler_step", ldm_cpu_sampler_step, ldm_plan_1d_n, NULL};
+
+int ldm_inpaint_blend(ldm_graph *g, int x, int z0, int mask, int n1, int n2, int coef, int off) {
+  LDM_INPUTS(g, x, z0, mask, n1, n2, coef);
+  const char *op = "inpaint_blend";
+  if (!same_numel(g, op, x, z0) || !same_numel(g, op, x, n1) || !same_numel(g, op, x, n2) || !fits_u32(g, op, x) ||
+      !is_dtype(g, op, mask, LDM_F32) || !coef_table(g, op, coef, off, 4))
+    return LDM_NONE;
+  const ldm_tensor *t = &g->t[x], *mk = &g->t[mask];
+  int64_t B = t->shape[0], C = t->ndim >= 2 ? t->shape[1] : 1, HW = B * C > 0 ? t->numel / (B * C) : 0;
+  if (t->ndim < 2 || mk->numel != B * HW)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "inpaint_blend: mask %s has %lld elements, %s [%lld, %lld, ...] needs "
+                      "one per sample and pixel (%lld)", mk->name, (long long)mk->numel, t->name, (long long)B,
+                      (long long)C, (long long)(B * HW));
+  ldm_pc_inpaint_blend pc = {(uint32_t)t->numel, (uint32_t)C, (uint32_t)HW, (uint32_t)off};
+  return ldm_node_emit(g, LDM_OP_inpaint_blend, (int[]){x, z0, mask, n1, n2, coef}, 6, &x, 1, &pc, sizeof pc,
+                       "inpaint_blend");
+}
+const ldm_op_desc ldm_op_desc_inpaint_blend = {"inpaint_blend", ldm_cpu_inpaint_blend, ldm_plan_1d_n, NULL};
+
+int ldm_cfg_rescale(ldm_graph *g, int x2, int guided, float phi) {
+  LDM_INPUTS(g, x2, guided);
+  const char *op = "cfg_rescale";
+  if (!is_dtype(g, op, x2, LDM_F32) || !is_dtype(g, op, guided, LDM_F32) || !fits_u32(g, op, x2)) return LDM_NONE;
+  int64_t B = g->t[guided].shape[0];
+  if (g->t[x2].numel != 2 * g->t[guided].numel || g->t[x2].shape[0] != 2 * B)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "cfg_rescale: %s is not the [2B, ...] model output of %s [B, ...]",
+                      g->t[x2].name, g->t[guided].name);
+  if (!(phi >= 0.0f && phi <= 1.0f))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "cfg_rescale: phi %g is outside [0, 1]", phi);
+  int out = new_like(g, guided, "cfg_rescale");
+  ldm_pc_cfg_rescale pc = {(uint32_t)B, (uint32_t)(g->t[guided].numel / B), phi};
+  return ldm_node_emit(g, LDM_OP_cfg_rescale, (int[]){x2, guided}, 2, &out, 1, &pc, sizeof pc, "cfg_rescale");
+}
+const ldm_op_desc ldm_op_desc_cfg_rescale = {"cfg_rescale", ldm_cpu_cfg_rescale, ldm_plan_1d_n, NULL};
+
+int ldm_gauss_mix_denoise(ldm_graph *g, int x, int params, int coef, int off, int pred) {
+  LDM_INPUTS(g, x, params, coef);
+  const char *op = "gauss_mix_denoise";
+  if (!is_dtype(g, op, x, LDM_F32) || !is_dtype(g, op, params, LDM_F32) || !fits_u32(g, op, x) ||
+      !coef_table(g, op, coef, off, 2))
+    return LDM_NONE;
+  const ldm_tensor *t = &g->t[x], *pr = &g->t[params];
+  if (t->ndim != 2 || pr->ndim != 2 || pr->shape[1] != t->shape[1] + 2 || pr->shape[0] < 1 || pr->shape[0] > 64 ||
+      pred < 0 || pred > 2)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "gauss_mix_denoise: x %s must be [B, d], params %s [K <= 64, d + 2], "
+                      "pred 0..2 (got %d)", t->name, pr->name, pred);
+  int out = new_like(g, x, "gauss_mix_denoise");
+  ldm_pc_gauss_mix_denoise pc = {(uint32_t)t->shape[0], (uint32_t)t->shape[1], (uint32_t)pr->shape[0],
+                                 (uint32_t)pred, (uint32_t)off};
+  return ldm_node_emit(g, LDM_OP_gauss_mix_denoise, (int[]){x, params, coef}, 3, &out, 1, &pc, sizeof pc,
+                       "gauss_mix_denoise");
+}
+const ldm_op_desc ldm_op_desc_gauss_mix_denoise = {"gauss_mix_denoise", ldm_cpu_gauss_mix_denoise, ldm_plan_1d_n,
+                                                   NULL};
 
 /* ================================================================= EMA */
 int ldm_ema(ldm_graph *g, int ema, int p, int step) {

@@ -12,13 +12,4 @@
 #define LDM_GN_LOCAL 256u
 #define LDM_GN_MAX_GROUPS 1024u
 
-/* The sampler's per-step coefficients (the CPU twin computes them once per step; shaders/sampler_step.comp
- * computes the same float expressions in the same order). */
-typedef struct {
-  float sa, s1a;     /* sqrt(abar_t), sqrt(1 - abar_t) */
-  float c_x0, c_xt;  /* x_prev = c_x0 * x0_hat + c_xt * x_t + c_eps * eps_hat + sigma * noise */
-  float c_eps, sigma;
-} ldm_sampler_coefs;
-void ldm_sampler_coefs_make(float abar_t, float abar_prev, int kind, float eta, ldm_sampler_coefs *c);
-
 #endif

@@ -139,36 +139,80 @@ void ldm_ref_cfg_combine(const ldm_graph *g, const ldm_node *n, void *const *buf
   for (uint32_t i = 0; i < p->n; i++) RF(1)[i] = (float)(u[i] + (double)p->scale * ((double)c[i] - u[i]));
 }
 
-/* One DDIM / DDPM step from t = step[USER] to t_prev = step[USER + 1] (0xffffffff: the final step, abar 1):
- * at = abar[t], ap = abar[t_prev]; x0 = (x - sqrt(1-at) eps) / sqrt(at), eps = model (eps-prediction) or
- * x0 = sqrt(at) x - sqrt(1-at) v, eps = sqrt(1-at) x + sqrt(at) v (v-prediction);
- * DDIM: sigma = eta sqrt((1-ap)/(1-at) (1 - at/ap)), x_prev = sqrt(ap) x0 + sqrt(1 - ap - sigma^2) eps + sigma noise;
- * DDPM: beta = 1 - at/ap, x_prev = sqrt(ap) beta/(1-at) x0 + sqrt(at/ap) (1-ap)/(1-at) x + sqrt(beta (1-ap)/(1-at)) noise.
- * Radicands clamp at 0, 1 - at and ap at 1e-20. in: x, model_out, abar [T], noise, step words */
+/* One step of any sampler, in double: c = coef + off, D = c0 x + c1 m, v = (x, D, h1, h2, h3, noise);
+ * x <- c[2..8) . v, h1 <- c[8..13) . v[0:5], h2 <- c[13..18) . v[0:5], h3 <- c[18..23) . v[0:5].
+ * in: x, m, h1, h2, h3, noise, coef; out: x, h1, h2, h3 (the same tensors: in place) */
 void ldm_ref_sampler_step(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   RPC(ldm_pc_sampler_step);
-  const uint32_t *st = RU(4);
-  uint32_t t = st[LDM_STEP_USER], tp = st[LDM_STEP_USER + 1];
-  double at = RF(2)[ref_tidx(t, p->T)], ap = tp == 0xffffffffu ? 1.0 : RF(2)[ref_tidx(tp, p->T)];
-  double om = fmax(1.0 - at, 1e-20), apc = fmax(ap, 1e-20), sa = sqrt(at), s1a = sqrt(1.0 - at);
-  double c_x0, c_xt, c_eps, sigma;
-  if (p->kind == LDM_SAMPLER_DDPM) {
-    double beta = 1.0 - at / apc;
-    c_x0 = sqrt(ap) * beta / om;
-    c_xt = sqrt(at / apc) * (1.0 - ap) / om;
-    c_eps = 0.0;
-    sigma = sqrt(fmax(beta * (1.0 - ap) / om, 0.0));
-  } else {
-    sigma = p->eta * sqrt(fmax((1.0 - ap) / om * (1.0 - at / apc), 0.0));
-    c_x0 = sqrt(ap);
-    c_xt = 0.0;
-    c_eps = sqrt(fmax(1.0 - ap - sigma * sigma, 0.0));
-  }
+  const float *c = RF(6) + p->off;
   for (uint32_t i = 0; i < p->n; i++) {
-    double x = RF(0)[i], m = RF(1)[i];
-    double x0 = p->v_pred ? sa * x - s1a * m : (x - s1a * m) / sa;
-    double eps = p->v_pred ? s1a * x + sa * m : m;
-    RF(5)[i] = (float)(c_x0 * x0 + c_xt * x + c_eps * eps + sigma * RF(3)[i]);
+    double v[6] = {RF(0)[i], (double)c[0] * RF(0)[i] + (double)c[1] * RF(1)[i], RF(2)[i], RF(3)[i], RF(4)[i],
+                   RF(5)[i]};
+    double o[4] = {0, 0, 0, 0};
+    for (int k = 0; k < 6; k++) o[0] += (double)c[2 + k] * v[k];
+    for (int h = 0; h < 3; h++)
+      for (int k = 0; k < 5; k++) o[1 + h] += (double)c[8 + 5 * h + k] * v[k];
+    for (int h = 0; h < 4; h++) RF(7 + h)[i] = (float)o[h];
+  }
+}
+
+/* x [B, C, HW] <- mask (c0 x + c1 n2) + (1 - mask) (c2 z0 + c3 n1), mask [B, 1, HW], c = coef + off.
+ * in: x, z0, mask, n1, n2, coef; out: x */
+void ldm_ref_inpaint_blend(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_inpaint_blend);
+  const float *c = RF(5) + p->off;
+  for (uint32_t i = 0; i < p->n; i++) {
+    uint32_t b = i / (p->C * p->HW);
+    double m = RF(2)[b * p->HW + i % p->HW];
+    RF(6)[i] = (float)(m * ((double)c[0] * RF(0)[i] + (double)c[1] * RF(4)[i]) +
+                       (1.0 - m) * ((double)c[2] * RF(1)[i] + (double)c[3] * RF(3)[i]));
+  }
+}
+
+/* out_b = phi g_b std(cond_b) / std(g_b) + (1 - phi) g_b over the per elements of sample b (std(g) = 0:
+ * out = g). in: x2 [2B, per] (cond = first half), g [B, per]; out [B, per] */
+void ldm_ref_cfg_rescale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_cfg_rescale);
+  for (uint32_t b = 0; b < p->B; b++) {
+    const float *cd = RF(0) + (size_t)b * p->per, *gd = RF(1) + (size_t)b * p->per;
+    double mc = 0, mg = 0, vc = 0, vg = 0;
+    for (uint32_t j = 0; j < p->per; j++) mc += cd[j], mg += gd[j];
+    mc /= p->per;
+    mg /= p->per;
+    for (uint32_t j = 0; j < p->per; j++) vc += (cd[j] - mc) * (cd[j] - mc), vg += (gd[j] - mg) * (gd[j] - mg);
+    double f = vg > 0 ? p->phi * sqrt(vc / vg) + (1.0 - p->phi) : 1.0;
+    for (uint32_t j = 0; j < p->per; j++) RF(2)[(size_t)b * p->per + j] = (float)(f * gd[j]);
+  }
+}
+
+/* The exact E[x0 | x_t] of a mixture of K isotropic Gaussians (params [K, d + 2]: weight, variance,
+ * mean) at x_t = a x0 + s eps (a, s = coef[off], coef[off + 1]): component posteriors by Bayes' rule,
+ * each component's posterior mean mu + a v / (a^2 v + s^2) (x - a mu); out eps (pred 0), v (1), x0 (2).
+ * in: x [B, d], params, coef; out [B, d] */
+void ldm_ref_gauss_mix_denoise(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_gauss_mix_denoise);
+  const float *prm = RF(1), *c = RF(2) + p->off;
+  double a = c[0], s = c[1];
+  uint32_t row = p->d + 2;
+  for (uint32_t b = 0; b < p->B; b++) {
+    const float *x = RF(0) + (size_t)b * p->d;
+    double lp[64], lmax = -INFINITY, z = 0;
+    for (uint32_t k = 0; k < p->K && k < 64; k++) {
+      double q = a * a * prm[k * row + 1] + s * s, r2 = 0;
+      for (uint32_t j = 0; j < p->d; j++) r2 += (x[j] - a * prm[k * row + 2 + j]) * (x[j] - a * prm[k * row + 2 + j]);
+      lp[k] = log(prm[k * row]) - 0.5 * p->d * log(q) - r2 / (2 * q);
+      lmax = fmax(lmax, lp[k]);
+    }
+    for (uint32_t k = 0; k < p->K && k < 64; k++) z += exp(lp[k] - lmax);
+    for (uint32_t j = 0; j < p->d; j++) {
+      double x0 = 0;
+      for (uint32_t k = 0; k < p->K && k < 64; k++) {
+        double q = a * a * prm[k * row + 1] + s * s, mu = prm[k * row + 2 + j];
+        x0 += exp(lp[k] - lmax) / z * (mu + a * prm[k * row + 1] / q * (x[j] - a * mu));
+      }
+      double eps = s > 0 ? (x[j] - a * x0) / s : 0;
+      RF(3)[(size_t)b * p->d + j] = (float)(p->pred == 0 ? eps : p->pred == 1 ? a * eps - s * x0 : x0);
+    }
   }
 }
 

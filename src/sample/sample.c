@@ -1,7 +1,5 @@
-/* Sampling: DDIM / DDPM with classifier-free guidance on the device, then the VAE decoder.
- * The latents stay on the device for all steps: one graph (UNet on [cond; uncond] + guidance + one
- * reverse step, written back into x) is recorded once and replayed per step; the host only writes the
- * step buffer (t, t_prev, RNG window) and the timestep vector. */
+/* Sampling from a run's UNet (classifier-free guidance, optionally rescaled) with any sampler of
+ * coefs.c through the replayed sampler graph of engine.c, then the VAE decoder. */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -32,50 +30,51 @@ void ldm_sample_defaults(ldm_sample_opts *o) {
   o->strength = 1.0f;
 }
 
-static double now_s(void) {
-  struct timespec t;
-  clock_gettime(CLOCK_MONOTONIC, &t);
-  return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
-}
 
+/* The UNet as the sampler's model: [x; x] with [labels; null class] under guidance, the guided output
+ * (optionally rescaled). */
 typedef struct {
-  ldm_graph g;
-  ldm_exec *e;
-  int x, t2, y2, step, abar;
-  int nb;
+  const ldm_model_cfg *c;
+  const ldm_weights *w;
+  const int *labels;
+  int n, nb, t2, y2;
   bool cfg;
-} unet_sampler;
+  float guidance, rescale;
+} unet_model;
 
-static ldm_status build_unet_sampler(unet_sampler *s, const ldm_backend *be, const ldm_model_cfg *c, int nb, bool cfg,
-                                     int kind, float eta, float guidance, int v_pred, int T, uint64_t seed) {
-  ldm_graph *g = &s->g;
-  LDM_TRY(ldm_graph_init(g));
-  s->nb = nb;
-  s->cfg = cfg;
-  int lr = ldm_latent_res(c);
-  int64_t per = (int64_t)c->z * lr * lr;
-  int nm = cfg ? 2 * nb : nb;
-  s->step = ldm_host(g, "step", LDM_U32, LDM_STEP_WORDS);
-  s->t2 = ldm_host(g, "t", LDM_U32, nm);
-  s->y2 = ldm_host(g, "y", LDM_U32, nm);
-  s->abar = ldm_tensor_new(g, "alphas_cumprod", LDM_ARENA_CONST, LDM_F32, 1, LDM_SHAPE(T));
-  s->x = ldm_act(g, "x", 4, LDM_SHAPE(nb, c->z, lr, lr));
-  ldm_keep(g, s->x); /* persists across replays */
-  int xin = s->x;
-  if (cfg) {
-    xin = ldm_act(g, "x2", 4, LDM_SHAPE(nm, c->z, lr, lr));
-    int v0 = ldm_view(g, xin, "x2.cond", 0, 1, LDM_SHAPE(nb * per));
-    int v1 = ldm_view(g, xin, "x2.uncond", nb * per, 1, LDM_SHAPE(nb * per));
-    ldm_copy(g, s->x, v0); /* a refused copy fails the graph (ldm_graph_plan reports it) */
-    ldm_copy(g, s->x, v1);
+static int unet_build(void *user, ldm_graph *g, int x, int coef) {
+  unet_model *u = user;
+  int nb = u->nb, nm = u->cfg ? 2 * nb : nb;
+  int lr = ldm_latent_res(u->c);
+  int64_t per = (int64_t)u->c->z * lr * lr;
+  u->t2 = ldm_host(g, "t", LDM_U32, nm);
+  u->y2 = ldm_host(g, "y", LDM_U32, nm);
+  int xin = x;
+  if (u->cfg) {
+    xin = ldm_act(g, "x2", 4, LDM_SHAPE(nm, u->c->z, lr, lr));
+    ldm_copy(g, x, ldm_view(g, xin, "x2.cond", 0, 1, LDM_SHAPE(nb * per))); /* a refused copy fails the graph */
+    ldm_copy(g, x, ldm_view(g, xin, "x2.uncond", nb * per, 1, LDM_SHAPE(nb * per)));
   }
-  int out = ldm_unet(g, c, xin, s->t2, s->y2);
-  if (cfg) out = ldm_cfg_combine(g, out, guidance);
-  int noise = ldm_act(g, "noise", 4, LDM_SHAPE(nb, c->z, lr, lr));
-  noise = ldm_philox_fill(g, noise, s->step, LDM_RNG_NORMAL, seed, 0x5A5A, 0);
-  ldm_sampler_step(g, s->x, out, s->abar, noise, s->step, kind, eta, v_pred, s->x); /* x in place */
-  LDM_TRY(ldm_graph_plan(g));
-  return ldm_exec_new(be, g, &s->e);
+  int out = ldm_unet(g, u->c, xin, u->t2, u->y2);
+  if (!u->cfg) return out;
+  int guided = ldm_cfg_combine(g, out, u->guidance);
+  return u->rescale > 0 ? ldm_cfg_rescale(g, out, guided, u->rescale) : guided;
+}
+static ldm_status unet_ready(void *user, ldm_exec *e) {
+  unet_model *u = user;
+  return u->w ? ldm_weights_load(u->w, e, LDM_ARENA_PARAM) : LDM_OK; /* none: the bench's zero weights */
+}
+static ldm_status unet_before(void *user, ldm_exec *e, uint32_t t, int base, int replay) {
+  unet_model *u = user;
+  int nm = u->cfg ? 2 * u->nb : u->nb;
+  uint32_t *tv = ldm_exec_host_ptr(e, u->t2), *yv = ldm_exec_host_ptr(e, u->y2);
+  for (int i = 0; i < nm; i++) tv[i] = t;
+  for (int i = 0; replay == 0 && i < nm; i++) {
+    int img = base + (i % u->nb);
+    int lab = u->labels[img < u->n ? img : 0];
+    yv[i] = (i < u->nb && lab >= 0) ? (uint32_t)lab : (uint32_t)u->c->ncls; /* uncond half: the null class */
+  }
+  return LDM_OK;
 }
 
 static ldm_status decode_latents(const ldm_backend *be, const ldm_model_cfg *c, const ldm_weights *vae, const float *z,
@@ -192,100 +191,57 @@ ldm_status ldm_sample_weights(const ldm_backend *be, const ldm_sample_opts *o, c
                  path ? path : "the model");
   if (s != LDM_OK) return s;
   float *betas = ldm_malloc((size_t)Ti * 4), *abar = ldm_malloc((size_t)Ti * 4);
-  int *ts = ldm_malloc((size_t)o->steps * sizeof *ts);
   int lr = ldm_latent_res(&c);
   int64_t per = (int64_t)c.z * lr * lr, img = (int64_t)c.cin * c.res * c.res;
   float *lat = ldm_malloc((size_t)(o->n * per) * 4);
+  float *init = o->init ? ldm_malloc((size_t)(o->n * per) * 4) : NULL;
   *images = ldm_malloc((size_t)(o->n * img) * 4);
   *labels = ldm_malloc((size_t)o->n * sizeof **labels);
-  if (!betas || !abar || !ts || !lat || !*images || !*labels) s = LDM_ERR_NOMEM;
+  if (!betas || !abar || !lat || !*images || !*labels || (o->init && !init)) s = LDM_ERR_NOMEM;
   if (s == LDM_OK) s = ldm_schedule_make(kind, Ti, sch->beta_start, sch->beta_end, sch->zero_snr, betas, abar);
-  if (s == LDM_OK) s = ldm_ddim_timesteps(Ti, o->steps, ts);
-  if (o->sampler == LDM_SAMPLER_DDPM && o->steps == Ti && s == LDM_OK)
-    for (int i = 0; i < Ti; i++) ts[i] = Ti - 1 - i;
   for (int i = 0; i < o->n; i++) (*labels)[i] = c.ncls > 0 ? (o->cls >= 0 ? o->cls : i % c.ncls) : -1;
+  /* the init latents in the UNet's scale */
+  for (int64_t k = 0; init && k < (int64_t)o->n * per; k++) init[k] = o->init[k] * (float)scale;
   bool use_cfg = c.ncls > 0 && o->guidance != 1.0f;
   int nb = o->batch > 0 && o->batch < o->n ? o->batch : o->n;
-  unet_sampler us;
-  memset(&us, 0, sizeof us);
-  if (s == LDM_OK)
-    s = build_unet_sampler(&us, be, &c, nb, use_cfg, o->sampler, o->eta, o->guidance, sch->v_pred, Ti, o->seed);
-  if (s == LDM_OK) s = ldm_weights_load(unet, us.e, LDM_ARENA_PARAM);
-  if (s == LDM_OK) s = ldm_exec_write(us.e, us.abar, abar, (size_t)Ti * 4);
-  s = name_error(s, path); /* everything so far was built from the UNet's weights */
-  float *xb = s == LDM_OK ? ldm_malloc((size_t)(nb * per) * 4) : NULL;
-  if (s == LDM_OK && !xb) s = LDM_ERR_NOMEM;
-  uint32_t *tv = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.t2) : NULL;
-  uint32_t *yv = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.y2) : NULL;
-  uint32_t *sw = s == LDM_OK ? ldm_exec_host_ptr(us.e, us.step) : NULL;
-  int nm = use_cfg ? 2 * nb : nb;
-  /* progress: images finished, denoising steps per second over all batches */
-  int nbatch = (o->n + nb - 1) / nb;
-  int64_t steps_all = (int64_t)nbatch * o->steps, steps_done = 0;
-  double t0 = now_s();
-  for (int b = 0; b * nb < o->n && s == LDM_OK; b++) {
-    int base = b * nb;
-    /* z_T ~ N(0, I), drawn on the host from the same Philox stream family */
-    for (int64_t k = 0; k < (int64_t)nb * per; k += 4) {
-      float v[4];
-      ldm_rng_normal4(o->seed, 0xA11CEu, (uint64_t)b << 32, (uint64_t)(k / 4), v);
-      for (int q = 0; q < 4 && k + q < nb * per; q++) xb[k + q] = v[q];
-    }
-    s = ldm_exec_write(us.e, us.x, xb, (size_t)(nb * per) * 4);
-    for (int i = 0; i < nm; i++) {
-      int img_i = base + (i % nb);
-      int lab = img_i < o->n ? (*labels)[img_i] : (*labels)[0];
-      yv[i] = (i < nb && lab >= 0) ? (uint32_t)lab : (uint32_t)c.ncls; /* uncond half: the null class */
-    }
-    for (int k = 0; k < o->steps && s == LDM_OK; k++) {
-      memset(sw, 0, LDM_STEP_WORDS * 4);
-      sw[LDM_STEP_RNG_HI] = (uint32_t)(b * o->steps + k + 1);
-      sw[LDM_STEP_USER + 0] = (uint32_t)ts[k];
-      sw[LDM_STEP_USER + 1] = k + 1 < o->steps ? (uint32_t)ts[k + 1] : 0xffffffffu;
-      sw[LDM_STEP_SAMPLE_I] = (uint32_t)k;
-      for (int i = 0; i < nm; i++) tv[i] = (uint32_t)ts[k];
-      if (o->cancel && *o->cancel) {
-        s = LDM_FAIL(LDM_ERR_INTERRUPTED, "sampling interrupted");
-        break;
-      }
-      s = ldm_exec_run(us.e);
-      steps_done++;
-      if (s == LDM_OK && o->progress) {
-        double dt = now_s() - t0, rate = dt > 0 ? (double)steps_done / dt : 0;
-        int done = k + 1 == o->steps ? (base + nb < o->n ? base + nb : o->n) : base;
-        ldm_progress p;
-        memset(&p, 0, sizeof p);
-        p.phase = LDM_PHASE_SAMPLE;
-        p.name = "sample";
-        p.done = done;
-        p.total = o->n;
-        p.loss = NAN;
-        p.extra = "";
-        p.rate = rate;
-        p.rate_unit = "steps/s";
-        p.eta_s = rate > 0 ? (double)(steps_all - steps_done) / rate : -1;
-        p.run_eta_s = -1;
-        p.final = steps_done == steps_all;
-        o->progress(o->user, &p);
-      }
-    }
-    if (s == LDM_OK) s = ldm_exec_read(us.e, us.x, xb, (size_t)(nb * per) * 4);
-    int m = o->n - base < nb ? o->n - base : nb;
-    for (int64_t k = 0; k < (int64_t)m * per && s == LDM_OK; k++) lat[(int64_t)base * per + k] = xb[k] / (float)scale;
-  }
+  unet_model um = {&c, unet, *labels, o->n, nb, -1, -1, use_cfg, o->guidance, o->guidance_rescale};
+  ldm_sampler_model model = {unet_build, unet_ready, unet_before, &um};
+  ldm_sampler_spec sp = {o->sampler, o->steps, o->eta, o->sigmas, o->spacing, sch->v_pred, Ti, abar,
+                         o->init ? o->strength : 1.0, o->mask != NULL, o->repaint_jump, o->repaint_resample};
+  ldm_sampler_run_opts ro = {&sp, o->n, nb, 3, {c.z, lr, lr}, o->seed, init, o->mask, o->progress, o->user,
+                             o->cancel};
+  if (s == LDM_OK) s = name_error(ldm_sampler_run(be, &model, &ro, lat), path);
+  for (int64_t k = 0; s == LDM_OK && k < (int64_t)o->n * per; k++) lat[k] /= (float)scale;
   if (s == LDM_OK) s = name_error(decode_latents(be, &c, vae, lat, o->n, nb, *images), vpath);
-  free(xb);
-  ldm_exec_free(us.e);
-  if (us.g.t) ldm_graph_free(&us.g);
   free(betas);
   free(abar);
-  free(ts);
   free(lat);
+  free(init);
   if (s != LDM_OK) {
     free(*images);
     free(*labels);
     *images = NULL;
     *labels = NULL;
   }
+  return s;
+}
+
+ldm_status ldm_sample_bench(const ldm_backend *be, const ldm_model_cfg *c, int nb, int iters, FILE *f) {
+  float abar[1000];
+  LDM_TRY(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 1000, 1e-4, 0.02, false, NULL, abar));
+  int *labels = ldm_calloc((size_t)nb, sizeof *labels);
+  if (!labels) return LDM_ERR_NOMEM;
+  int lr = ldm_latent_res(c);
+  unet_model um = {c, NULL, labels, nb, nb, -1, -1, c->ncls > 0, 2.0f, 0.0f};
+  ldm_sampler_model model = {unet_build, unet_ready, unet_before, &um};
+  ldm_sampler_spec sp = {LDM_SAMPLER_DPMPP_2M, 20, 0, LDM_SIGMAS_KARRAS, 0, 0, 1000, abar, 1.0, false, 0, 0};
+  ldm_sampler_run_opts ro = {&sp, nb, nb, 3, {c->z, lr, lr}, 0, NULL, NULL, NULL, NULL, NULL};
+  double ms = 0, op = 0;
+  ldm_status s = ldm_sampler_time(be, &model, &ro, iters, &ms, &op);
+  if (s == LDM_OK)
+    fprintf(f, "sampling step, batch %d%s: %.2f ms per model evaluation (%.1f images x steps/s), sampler_step op "
+            "%.4f ms; every sampler makes 1 evaluation a step, heun 2\n", nb, um.cfg ? " (guidance: UNet on 2x)" : "",
+            ms, nb / (ms * 1e-3), op);
+  free(labels);
   return s;
 }

@@ -6,6 +6,7 @@
 #include "ldm/checkpoint.h"
 #include "ldm/io.h"
 #include "ldm/train.h"
+#include "sample/coefs.h"
 
 /* Model weights by tensor name: a weights file (file), or an arena image laid out as the parameters of
  * graph g (a training executor's arena read to the host). */
@@ -24,4 +25,51 @@ ldm_status ldm_weights_load(const ldm_weights *w, ldm_exec *e, ldm_arena a);
 ldm_status ldm_sample_weights(const ldm_backend *be, const ldm_sample_opts *o, const ldm_model_cfg *c,
                               const ldm_ckpt_sched *sch, const ldm_weights *unet, const ldm_weights *vae,
                               float **images, int **labels);
+
+/* Philox streams of the sampler (key = the seed): z_T and the img2img start (host), the step noise, the
+ * known region's and RePaint's re-noising (device). Image i draws blocks (i per + j) / 4. */
+#define LDM_SAMPLE_STREAM_INIT 0xA11CEu
+#define LDM_SAMPLE_STREAM_STEP 0x5A5Au
+#define LDM_SAMPLE_STREAM_KNOWN 0x5A5Bu
+#define LDM_SAMPLE_STREAM_JUMP 0x5A5Cu
+/* per N(0, 1) values of image img (its index among all images of the call) from stream */
+void ldm_sample_noise(uint64_t seed, uint64_t stream, int64_t img, int64_t per, float *out);
+
+/* The model of a sampler graph. build appends it on the state x ([nb, ...], the noisy latent x_t) with
+ * the coefficient table coef (words LDM_SC_EVAL, +1: alpha and sigma of the evaluation) and returns its
+ * output (eps, or v when the spec says v_pred) of x's shape; ready (optional) runs once the executor
+ * exists (weights); before (optional) runs before every replay r with the model's timestep t and the
+ * first image index of the batch. */
+typedef struct ldm_sampler_model {
+  int (*build)(void *user, ldm_graph *g, int x, int coef);
+  ldm_status (*ready)(void *user, ldm_exec *e);
+  ldm_status (*before)(void *user, ldm_exec *e, uint32_t t, int base, int replay);
+  void *user;
+} ldm_sampler_model;
+
+typedef struct ldm_sampler_run_opts {
+  const ldm_sampler_spec *spec;
+  int n, nb;                /* images, images per batch */
+  int ndim;                 /* the shape of one image's latent ([C, H, W] or [d]) */
+  int64_t shape[3];
+  uint64_t seed;
+  const float *init;        /* n latents (already scaled) for img2img / inpainting, or NULL */
+  const float *mask;        /* n masks [1, H, W] (1 = repaint), or NULL; needs init */
+  ldm_progress_fn progress; /* as ldm_sample_opts */
+  void *user;
+  volatile sig_atomic_t *cancel;
+} ldm_sampler_run_opts;
+
+/* Run the plan of ro->spec on every batch: out = the n final latents (x at level 0, unscaled by nothing). */
+ldm_status ldm_sampler_run(const ldm_backend *be, const ldm_sampler_model *m, const ldm_sampler_run_opts *ro,
+                           float *out);
+/* ldm-vk bench: the median time of one replay of the sampler graph (iters >= 1 timed runs after 3 warm-up
+ * runs) and the time of its sampler_step node in one timed run (device timestamps, or wall clock). */
+ldm_status ldm_sampler_time(const ldm_backend *be, const ldm_sampler_model *m, const ldm_sampler_run_opts *ro,
+                            int iters, double *replay_ms, double *step_op_ms);
+/* The per-step cost of sampling with the UNet of c at batch nb (guidance on: the UNet runs on 2 nb),
+ * printed to f: one replay (= one step of every sampler but Heun, which makes two evaluations a step) and
+ * the sampler_step op in it. Weights are zero (the cost does not depend on them). */
+#include <stdio.h>
+ldm_status ldm_sample_bench(const ldm_backend *be, const ldm_model_cfg *c, int nb, int iters, FILE *f);
 #endif

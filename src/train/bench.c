@@ -8,6 +8,7 @@
 #include "ldm/ops.h"
 #include "ldm/report.h"
 #include "ldm/vk.h"
+#include "sample/sampler.h"
 #include "train/trainer.h"
 
 /* ---------------------------------------------------------------- benchmark */
@@ -161,6 +162,7 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
     }
     fprintf(f, "(parameters: VAE %lld, UNet %lld; per-op times from %s)\n", (long long)params[0], (long long)params[1],
             vk ? "GPU timestamps of a serialised run" : "wall clock per node");
+    s = ldm_sample_bench(&be, &c, B, iters, f); /* the sampler graph: src/sample/sample.c */
     if (json_path && json_path[0]) {
       const ldm_vk_device_info *vi = vk ? ldm_vk_info(be.vk) : NULL; /* version, date, device, per-op times */
       ldm_bench_record br = {c.name, o.preset, vi ? vi->name : NULL, vi ? vi->type : NULL, vi ? vi->driver : NULL,

@@ -14,6 +14,7 @@
 #include "ldm/version.h"
 #include "ldm/vk.h"
 #include "report/html.h"
+#include "sample/coefs.h"
 #include "report/json.h"
 
 #define CONFIG_MAX_BYTES ((size_t)64 << 20) /* config.json holds up to LDM_MAX_CLASSES names */
@@ -84,10 +85,10 @@ int ldm_sample_text_make(ldm_sample_text *st, const ldm_sample_opts *so, const c
   snprintf(st->num[3], sizeof st->num[3], "%g", (double)so->guidance);
   snprintf(st->num[4], sizeof st->num[4], "%g", (double)so->eta);
   st->t[k++] = (ldm_image_text){"seed", st->num[1]};
-  st->t[k++] = (ldm_image_text){"sampler", so->sampler == LDM_SAMPLER_DDPM ? "ddpm" : "ddim"};
+  st->t[k++] = (ldm_image_text){"sampler", ldm_sampler_name(so->sampler)};
   st->t[k++] = (ldm_image_text){"steps", st->num[2]};
   st->t[k++] = (ldm_image_text){"guidance", st->num[3]};
-  if (so->sampler != LDM_SAMPLER_DDPM) st->t[k++] = (ldm_image_text){"eta", st->num[4]};
+  if (so->sampler == LDM_SAMPLER_DDIM) st->t[k++] = (ldm_image_text){"eta", st->num[4]};
   st->t[k++] = (ldm_image_text){"class", cls ? cls : "all"};
   st->t[k++] = (ldm_image_text){"checkpoint", so->ckpt};
   return k;
