@@ -160,7 +160,8 @@ static void rank_rows_write(tr_stage *r, const rank_batch *rb) {
   for (int i = 0; i < rb->Bl; i++) idx[i] = (uint32_t)(rb->first + i);
 }
 
-ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
+/* exec: the executor too (else the planned graph only: tr_params_init) */
+static ldm_status build_vae(tr_stage *r, tr_ctx *c, int B, bool exec) {
   const ldm_model_cfg *m = c->c;
   ldm_graph *g = &r->g;
   LDM_TRY(ldm_graph_init(g));
@@ -200,6 +201,7 @@ ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) {
   r->opt_node = g->nn;
   r->gs_t = optim_tail(g, r->step_t, false);
   LDM_TRY(ldm_graph_plan(g));
+  if (!exec) return LDM_OK;
   LDM_TRY(ldm_exec_new(c->be, g, &r->e));
   rank_rows_write(r, &rb);
   return data_src_upload(r->e, &r->src[0], c->ds->pixels, 1, c->ds->n);
@@ -325,7 +327,7 @@ ldm_status tr_encode_cache(tr_ctx *c, float **cache, double *scale) {
   return s;
 }
 
-ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
+static ldm_status build_unet(tr_stage *r, tr_ctx *c, int B, bool exec) {
   const ldm_model_cfg *m = c->c;
   const ldm_train_opts *o = c->o;
   ldm_graph *g = &r->g;
@@ -389,6 +391,7 @@ ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
   r->opt_node = g->nn;
   r->gs_t = optim_tail(g, r->step_t, true);
   LDM_TRY(ldm_graph_plan(g));
+  if (!exec) return LDM_OK;
   LDM_TRY(ldm_exec_new(c->be, g, &r->e));
   rank_rows_write(r, &rb);
   LDM_TRY(data_src_upload(r->e, &r->src[0], c->cache, 4, c->ds->n));
@@ -401,6 +404,28 @@ ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) {
   if (s == LDM_OK) s = ldm_exec_write(r->e, abar, ab, (size_t)o->T * 4);
   free(betas);
   free(ab);
+  return s;
+}
+
+ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B) { return build_vae(r, c, B, true); }
+ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B) { return build_unet(r, c, B, true); }
+
+/* The initial parameters are keyed by each parameter's tensor index (ldm_params_init); a data-parallel
+ * graph has a few tensors more (rank_draw, rank_keep) before some parameters, so its image comes from the
+ * one-rank graph of the stage, whose PARAM arena has the same layout. */
+ldm_status tr_params_init(tr_ctx *c, const tr_stage *r, int B, uint64_t seed, void *img) {
+  if (tr_size(c->o) == 1) return ldm_params_init(&r->g, seed, img);
+  ldm_train_opts one = *c->o;
+  one.comm = NULL;
+  tr_ctx c1 = *c;
+  c1.o = &one;
+  tr_stage g1;
+  memset(&g1, 0, sizeof g1);
+  ldm_status s = r->ema ? build_unet(&g1, &c1, B, false) : build_vae(&g1, &c1, B, false);
+  if (s == LDM_OK && g1.g.arena_size[LDM_ARENA_PARAM] != r->g.arena_size[LDM_ARENA_PARAM])
+    s = LDM_FAIL(LDM_ERR_INTERNAL, "the one-rank %s graph has another parameter layout", r->name);
+  if (s == LDM_OK) s = ldm_params_init(&g1.g, seed, img);
+  tr_stage_free(&g1);
   return s;
 }
 

@@ -117,7 +117,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
     if (s == LDM_OK && o->resume) s = tr_load_stage(o->out, "vae", r.e, &c, o, false, &vst, NULL, &found);
     if (s == LDM_OK && !found) {
       void *img = ldm_calloc(1, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
-      s = img ? ldm_params_init(&r.g, o->seed, img) : LDM_ERR_NOMEM;
+      s = img ? tr_params_init(&sc, &r, B, o->seed, img) : LDM_ERR_NOMEM;
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_PARAM, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       free(img);
     }
@@ -159,7 +159,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
            u.scale);
     if (s == LDM_OK && !found) {
       void *img = ldm_calloc(1, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
-      s = img ? ldm_params_init(&r.g, o->seed + 1, img) : LDM_ERR_NOMEM;
+      s = img ? tr_params_init(&u, &r, B, o->seed + 1, img) : LDM_ERR_NOMEM;
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_PARAM, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_EMA, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       free(img);

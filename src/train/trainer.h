@@ -160,6 +160,8 @@ typedef struct {
 ldm_status tr_load_data(const ldm_train_opts *o, const ldm_model_cfg *c, ldm_dataset *ds);
 ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B);
 ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B);
+/* The initial parameters of stage r (built for the global batch B) into img, as a one-rank run has them. */
+ldm_status tr_params_init(tr_ctx *c, const tr_stage *r, int B, uint64_t seed, void *img);
 /* Encode the whole dataset with the VAE of c->vae_file: the cache and the scale 1/std(z). */
 ldm_status tr_encode_cache(tr_ctx *c, float **cache, double *scale);
 void tr_stage_free(tr_stage *r);
