@@ -264,7 +264,8 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
   if (s == LDM_ERR_INTERRUPTED) {
     int why = o->cancel ? (int)*o->cancel : 0;
     tr_log(o, LDM_LOG_WARN, "interrupted by %s: saving a checkpoint at step %lld",
-         why == SIGTERM ? "SIGTERM" : why == SIGINT ? "SIGINT" : "a cancel request", (long long)st->step);
+         why == SIGTERM ? "SIGTERM" : why == SIGINT ? "SIGINT" : P > 1 ? "a stop request of another rank" : "a cancel request",
+         (long long)st->step);
     ldm_status cs = root && ckpt_fn && st->ckpt_step != st->step ? ckpt_fn(ctx, r, st->step, false) : LDM_OK;
     cs = tr_agree(o, cs, ctx->res);
     if (P > 1 && ctx->res) ctx->res->collective = true; /* every rank stops here */
