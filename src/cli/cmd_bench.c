@@ -8,6 +8,7 @@
 #include "ldm/model.h"
 #include "ldm/train.h"
 
+#ifdef LDM_HAVE_MPI
 /* The floats of a stage's gradient arena (the bytes a data-parallel step all-reduces): the PARAM arena of
  * the model's graph for one image (its layout does not depend on the batch). */
 static ldm_status grad_floats(const ldm_model_cfg *c, bool unet, int64_t *n) {
@@ -31,6 +32,8 @@ static ldm_status grad_floats(const ldm_model_cfg *c, bool unet, int64_t *n) {
   ldm_graph_free(&g);
   return s;
 }
+
+#endif
 
 /* `ldm-vk bench --mpi` under mpirun: the MPI_Allreduce of each stage's gradient (docs/distributed.md) */
 static int bench_mpi(const char *config, int iters) {

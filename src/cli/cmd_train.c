@@ -203,7 +203,7 @@ static int train_cmd(int argc, char **argv, const ldm_comm *comm) {
       o.progress = NULL;
       ldm_set_log(rank_log, NULL);
     }
-    if (comm->rank == 0)
+    if (comm->rank == 0 && !o.quiet)
       fprintf(stderr, "ldm-vk train: %d ranks, %d on this machine%s\n", comm->size, comm->local_size,
               shared ? " (sharing its Vulkan device)" : "");
   }
