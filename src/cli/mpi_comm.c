@@ -97,11 +97,6 @@ _Noreturn void cli_mpi_abort(int code) {
   exit(code ? code : 1); /* MPI_Abort does not return; in case it does */
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
 int cli_mpi_time_allreduce(size_t n, int iters, double *median, double *best) {
   float *buf = malloc((n ? n : 1) * sizeof *buf);
   double *t = malloc((size_t)iters * sizeof *t);
@@ -117,7 +112,12 @@ int cli_mpi_time_allreduce(size_t n, int iters, double *median, double *best) {
     if (i >= 3) t[i - 3] = dt;
   }
   if (ok) {
-    qsort(t, (size_t)iters, sizeof *t, cmp_double);
+    for (int i = 1; i < iters; i++) /* in order (insertion: a few dozen times) */
+      for (int j = i; j > 0 && t[j] < t[j - 1]; j--) {
+        double x = t[j];
+        t[j] = t[j - 1];
+        t[j - 1] = x;
+      }
     *median = t[iters / 2];
     *best = t[0];
   }
