@@ -54,7 +54,7 @@ ldm_status ldm_perf_workloads_build(const ldm_train_opts *in, ldm_perf_workloads
   ds.height = ds.width = c->res;
   ds.num_classes = c->ncls;
   tr_stage_state st = {0};
-  tr_ctx sc = {&o, c, &be, NULL, &st, 1.0, &ds, NULL, NULL, NULL, NULL};
+  tr_ctx sc = {.o = &o, .c = c, .be = &be, .st = &st, .scale = 1.0, .ds = &ds};
   ldm_status s = stage_graph(&sc, false, o.batch, &w->g[0]);
   if (s == LDM_OK) s = stage_graph(&sc, true, o.batch, &w->g[1]);
   if (s == LDM_OK) s = tr_bench_forward_graph(&w->g[2], c, o.batch);

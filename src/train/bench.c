@@ -132,7 +132,7 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
   double *ops = ldm_calloc(3 * LDM_OP_COUNT, sizeof *ops);
   if (s == LDM_OK && !ops) s = LDM_ERR_NOMEM;
   tr_stage_state st = {0};
-  tr_ctx sc = {&o, &c, &be, NULL, &st, 1.0, &ds, NULL, cache, labels, NULL};
+  tr_ctx sc = {&o, &c, &be, NULL, &st, 1.0, &ds, NULL, cache, labels, NULL, NULL};
   int nodes[3] = {0, 0, 0};
   int64_t params[2] = {0, 0};
   if (s == LDM_OK) s = bench_stage(&sc, false, B, iters, &vm, &vb, ops, &nodes[0], &params[0]);

@@ -38,6 +38,11 @@ typedef struct {
   VkFence fence;
   VkQueryPool qpool;
   bool recorded;
+  /* part runs (ldm_exec_run_range, e.g. the backward and optimizer parts of a data-parallel step): the last
+   * two ranges, each recorded once into its own command buffer and replayed like the whole graph's */
+  VkCommandBuffer part_cb[2];
+  int part_first[2], part_last[2];
+  int part_next;
   ldm_exec *shadow; /* CPU executor for check mode */
   bool check;       /* check mode (ldm_exec_set_check; the context's LDM_CHECK by default) */
 } vk_exec;
@@ -210,8 +215,9 @@ static ldm_status check_run(vk_exec *x, int first, int last);
 
 /* Run nodes [first, last). Check mode: node by node against the CPU (below). The whole graph: the
  * recorded command buffer, recorded on the first run (record_count counts recordings) and again only for
- * timing runs. A part of the graph: recorded into a one-shot command buffer each time, with the same
- * barrier logic, and waited for. */
+ * timing runs. A part of the graph [first, last): recorded once into one of two part command buffers
+ * (the two latest ranges are kept, so a step run as two parts is two replays), same barrier logic, waited
+ * for. */
 static ldm_status vk_run(ldm_exec *e, int first, int last) {
   vk_exec *x = (vk_exec *)e;
   ldm_vk_ctx *c = x->c;
@@ -236,15 +242,29 @@ static ldm_status vk_run(ldm_exec *e, int first, int last) {
     }
     return LDM_OK;
   }
-  VkCommandBuffer cb;
-  LDM_TRY(ldm_vk_oneshot_begin(c, &cb));
-  ldm_status s = record_nodes(x, cb, first, last, false);
-  if (s != LDM_OK) {
-    vkEndCommandBuffer(cb);
-    vkFreeCommandBuffers(c->dev, c->pool, 1, &cb);
-    return s;
+  for (int k = 0; k < 2; k++)
+    if (x->part_cb[k] && x->part_first[k] == first && x->part_last[k] == last) return submit_wait(x, x->part_cb[k]);
+  /* a new range: recorded into the older slot (allocated on first use) */
+  int k = x->part_next;
+  x->part_next ^= 1;
+  if (!x->part_cb[k]) {
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = c->pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+    VK_TRY(vkAllocateCommandBuffers(c->dev, &ai, &x->part_cb[k]), "vkAllocateCommandBuffers");
+  } else {
+    VK_TRY(vkResetCommandBuffer(x->part_cb[k], 0), "vkResetCommandBuffer");
   }
-  return ldm_vk_oneshot_end(c, cb);
+  x->part_first[k] = x->part_last[k] = -1; /* not valid until recorded */
+  VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  VK_TRY(vkBeginCommandBuffer(x->part_cb[k], &bi), "vkBeginCommandBuffer");
+  ldm_status s = record_nodes(x, x->part_cb[k], first, last, false);
+  VkResult er = vkEndCommandBuffer(x->part_cb[k]);
+  LDM_TRY(s);
+  VK_TRY(er, "vkEndCommandBuffer");
+  x->part_first[k] = first;
+  x->part_last[k] = last;
+  e->record_count++;
+  return submit_wait(x, x->part_cb[k]);
 }
 
 /* Host <-> arena copies. A host-visible arena (LDM_ARENA_HOST) is mapped and coherent: a plain memcpy,
@@ -334,6 +354,8 @@ static void vk_destroy(ldm_exec *e) {
   if (x->qpool) vkDestroyQueryPool(c->dev, x->qpool, NULL);
   if (x->fence) vkDestroyFence(c->dev, x->fence, NULL);
   if (x->cb) vkFreeCommandBuffers(c->dev, c->pool, 1, &x->cb);
+  for (int k = 0; k < 2; k++)
+    if (x->part_cb[k]) vkFreeCommandBuffers(c->dev, c->pool, 1, &x->part_cb[k]);
   if (x->dpool) vkDestroyDescriptorPool(c->dev, x->dpool, NULL);
   for (int a = 0; a < LDM_ARENA_COUNT; a++) ldm_vk_buffer_free(c, &x->arena[a]);
   ldm_vk_buffer_free(c, &x->staging);
