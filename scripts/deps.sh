@@ -5,7 +5,8 @@ PKGS=(gcc make pkgconf meson ninja-build glslang-tools spirv-tools libvulkan-dev
       mesa-vulkan-drivers vulkan-validationlayers libstb-dev check zlib1g-dev dataset-fashion-mnist
       libpng-dev libjpeg-dev
       clang libclang-rt-14-dev  # clang + its sanitizer/libFuzzer runtimes: tests/fuzz/run.sh
-      help2man g++)  # the man page ldm-vk.1; the C++ consumer of tests/install
+      help2man g++  # the man page ldm-vk.1; the C++ consumer of tests/install
+      libopenmpi-dev openmpi-bin)  # data-parallel training under mpirun (docs/distributed.md), suite mpi
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

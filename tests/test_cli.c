@@ -142,6 +142,9 @@ static const cli_case bad[] = {
     {{BENCH, "--preset", "fast"}, "--preset", "fast"},
     {{BENCH, "--config", "big"}, "--config", "big"},
     {{BENCH, "--device", "vk:"}, "--device", "vk:"},
+    {{BENCH, "--model", "--target", "nope"}, "--target", "nope"},
+    {{BENCH, "--model", "--top", "-1"}, "--top", "-1"},
+    {{BENCH, "--nodes"}, "--nodes", NULL},
     /* conformance */
     {{CONF, "--seed", "-1"}, "--seed", "-1"},
     {{CONF, "--seed", "1.5"}, "--seed", "1.5"},

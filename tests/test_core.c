@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/ops.h"
 #include "gradcheck_util.h"
 #include "mlp_graph.h"
 
@@ -81,6 +82,35 @@ static int b_mse(ldm_graph *g, const int *in, const int *a) {
   int o = ldm_act(g, "c", 1, LDM_SHAPE(1));
   return ldm_copy(g, l, o);
 }
+/* gradients that pass through unchanged (add, sub's first input, copy, scale by 1) take the output's
+ * gradient tensor itself when they are first written (ldm_grad_alias): x + x, a residual h + silu(h), a
+ * chain of them and an input used again later must still sum every contribution */
+static int b_pass(ldm_graph *g, const int *in, const int *a) {
+  int h = ldm_add(g, in[0], in[0]);
+  int r = ldm_add(g, h, ldm_silu(g, h));
+  int c = ldm_copy(g, ldm_scale(g, r, 1.0f), ldm_act(g, "c", 1, &g->t[r].numel));
+  int d = ldm_sub(g, c, ldm_mul(g, in[1], r));
+  return ldm_add(g, ldm_add(g, d, in[1]), ldm_silu(g, in[0]));
+}
+START_TEST(grad_pass_through) {
+  gc_in in[2] = {{GC_SHAPE(23), .kind = GC_ACT_GRAD}, {GC_SHAPE(23), .kind = GC_ACT_GRAD}};
+  gc_check("pass-through gradients", b_pass, NULL, 2, in, 40, 2e-3);
+  /* y = x * w + x: the product takes y's gradient itself, x (the second input) still gets a copy */
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 1, LDM_SHAPE(23));
+  ldm_requires_grad(&g, x);
+  int w = ldm_param(&g, "w", 1, LDM_SHAPE(23));
+  int y = ldm_add(&g, ldm_mul(&g, x, w), x);
+  int loss = ldm_mse_loss(&g, y, ldm_act(&g, "target", 1, LDM_SHAPE(23)));
+  ck_assert_int_eq(ldm_graph_backward(&g, loss), LDM_OK);
+  int scales = 0;
+  for (int i = g.n_forward; i < g.nn; i++) scales += g.n[i].op == LDM_OP_ew_scale;
+  ck_assert_int_eq(scales, 1);
+  ldm_graph_free(&g);
+}
+END_TEST
+
 START_TEST(grad_elementwise) {
   gc_in in[2] = {GC_IN(23), GC_IN(23)};
   gc_check("silu", b_silu, NULL, 1, in, 40, 2e-3);
@@ -249,6 +279,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_known_answers);
   tcase_add_test(tc, normal_moments);
   tcase_add_test(tc, grad_gemm);
+  tcase_add_test(tc, grad_pass_through);
   tcase_add_test(tc, grad_elementwise);
   tcase_add_test(tc, memory_plan_no_live_overlap);
   tcase_add_test(tc, mlp_trains_on_cpu);

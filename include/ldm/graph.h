@@ -174,6 +174,13 @@ int ldm_grad_of(const ldm_graph *g, int t);
  * with *accumulate 0 when that input takes no gradient (does not require grad, or refused). */
 int ldm_grad_out(const ldm_graph *g, int ni, int k);
 int ldm_grad_in(ldm_graph *g, int ni, int k, int *accumulate);
+/* The gradient of input k of forward node ni is its output's gradient dy itself, with no node (the
+ * backward of an addition, a copy, a scale by 1): when that input has no gradient yet, is an activation of
+ * dy's shape and dtype, is no other input of ni and no other input of ni has dy already. Returns 1 when it was aliased (dy is then the input's
+ * gradient, its first contribution; later ones accumulate into it), 0 when the caller must write the
+ * gradient itself (ldm_grad_in). dy is complete at this point: every consumer of ni's output comes later in
+ * the forward order and has emitted its backward already. */
+int ldm_grad_alias(ldm_graph *g, int ni, int k, int dy);
 /* The common backward emitter: the gradient of input 0 of forward node ni, by one node of op `op` that
  * reads {a, dy} (a: a tensor of the forward node, dy: the gradient of its output 0) and writes it. pc is
  * that node's push-constant block; its 32-bit word at acc_offset receives the accumulate flag. */

@@ -37,6 +37,20 @@ typedef struct ldm_sample_grid {
 } ldm_sample_grid;
 typedef void (*ldm_sample_grid_fn)(void *user, const ldm_sample_grid *g);
 
+/* Data-parallel training over several processes (docs/distributed.md): the collective operations of the
+ * job, supplied by the host (`ldm-vk train` under mpirun implements them with MPI). Every rank calls the
+ * same operations in the same order; each returns LDM_OK or an error (the job then cannot go on). */
+typedef struct ldm_comm {
+  int rank, size;             /* this process among the job's, the number of processes (>= 1) */
+  int local_rank, local_size; /* the same among the processes of this machine (the device choice) */
+  void *user;                 /* passed back to each function */
+  /* n floats summed over all ranks, in place; every rank gets the same result */
+  ldm_status (*allreduce_sum)(void *user, float *data, size_t n);
+  /* `bytes` bytes of rank root to every rank */
+  ldm_status (*bcast)(void *user, void *data, size_t bytes, int root);
+  ldm_status (*barrier)(void *user);
+} ldm_comm;
+
 typedef struct ldm_train_opts {
   char config[32];      /* fmnist | celeba64 | tiny */
   char data[512];       /* dataset dir ("" = /usr/share/datasets/fashion-mnist) */
@@ -85,6 +99,10 @@ typedef struct ldm_train_opts {
    * stops at the next step (or latent-cache batch), writes a checkpoint of the last step and returns
    * LDM_ERR_INTERRUPTED. The library installs no signal handler: `ldm-vk train` stores the signal's number. */
   volatile sig_atomic_t *cancel;
+  /* data-parallel training (NULL, or size 1: this process alone). --batch stays the global batch: each of
+   * the comm->size ranks computes batch / size samples of it, gradients are summed every optimizer step,
+   * rank 0 alone writes the run directory (which every rank must see: --resume reads it on each). */
+  const ldm_comm *comm;
 } ldm_train_opts;
 #define LDM_TRAIN_PRESET (-1) /* a preset-dependent option left to the preset */
 
@@ -95,6 +113,10 @@ typedef struct ldm_train_result {
   bool usage_error;     /* the failure is the command line's: a non-empty --out without --resume/--overwrite */
   char out[512];        /* the run directory used (o->out, or runs/<config>) */
   char preset[8];       /* the preset resolved: quick | full */
+  /* data-parallel runs: the failure is the whole job's (every rank stops with it: a usage error, rank 0's
+   * run directory or checkpoint, a run gone non-finite) and rank 0 shows its message; false: this rank's
+   * alone (the others may wait for it in a collective: the host ends the job) */
+  bool collective;
 } ldm_train_result;
 
 void ldm_train_defaults(ldm_train_opts *o);

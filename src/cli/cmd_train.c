@@ -4,11 +4,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <fcntl.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "cli/args.h"
 #include "cli/cli.h"
+#include "cli/comm.h"
 #include "cli/sample_cli.h"
 #include "ldm/checkpoint.h"
 #include "ldm/io.h"
@@ -22,7 +24,54 @@
 static volatile sig_atomic_t stop_signal;
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
+/* data parallel (docs/distributed.md): the ranks other than 0 show only their warnings and errors, each
+ * line naming the rank */
+static int log_rank = -1;
+static void rank_log(void *user, ldm_log_level level, const char *line) {
+  (void)user;
+  if (level == LDM_LOG_INFO || level == LDM_LOG_DEBUG) return;
+  fprintf(stderr, "ldm-vk: rank %d: %s\n", log_rank, line);
+}
+static int train_cmd(int argc, char **argv, const ldm_comm *comm);
+/* stderr of a rank other than 0 while the command line is read (its errors are rank 0's): -1 when not muted */
+static int muted_fd = -1;
+static void unmute_stderr(void) {
+  if (muted_fd < 0) return;
+  dup2(muted_fd, 2);
+  close(muted_fd);
+  muted_fd = -1;
+}
+/* `ldm-vk train`, under mpirun one process per rank: MPI only when an MPI launcher started this process */
 int ldm_cmd_train(int argc, char **argv) {
+  int launched = cli_launched_size();
+#ifdef LDM_HAVE_MPI
+  if (launched > 0) {
+    ldm_comm comm;
+    int rc = cli_mpi_init(&comm);
+    if (rc) return rc;
+    /* a rank other than 0 keeps its stderr quiet while the command line is read (rank 0 shows its errors) */
+    if (comm.rank != 0) {
+      int nul = open("/dev/null", O_WRONLY);
+      muted_fd = nul >= 0 ? dup(2) : -1;
+      if (muted_fd >= 0) dup2(nul, 2);
+      if (nul >= 0) close(nul);
+    }
+    rc = train_cmd(argc, argv, comm.size > 1 ? &comm : NULL);
+    unmute_stderr();
+    cli_mpi_finalize();
+    return rc;
+  }
+#else
+  if (launched > 1) {
+    fprintf(stderr, "ldm-vk: started by an MPI launcher as one of %d processes, but this ldm-vk was built without MPI "
+            "(install libopenmpi-dev and rebuild; meson -Dmpi=enabled): each process would train alone\n", launched);
+    return 1;
+  }
+#endif
+  return train_cmd(argc, argv, NULL);
+}
+
+static int train_cmd(int argc, char **argv, const ldm_comm *comm) {
   ldm_train_opts o;
   ldm_train_defaults(&o);
   const arg_def defs[] = {
@@ -83,10 +132,31 @@ int ldm_cmd_train(int argc, char **argv) {
   if (o.beta_start >= o.beta_end)
     return ldm_cli_usage_error("train", "--beta-start %g: must be below --beta-end (%g)", (double)o.beta_start,
                                (double)o.beta_end);
+  if (comm && o.batch > 0 && o.batch % comm->size != 0)
+    return ldm_cli_usage_error("train", "--batch %d: must be a multiple of the %d ranks (each computes batch / ranks "
+                               "samples)", o.batch, comm->size);
+  unmute_stderr();
   cli_hooks_install();
   o.log = cli_log;
   o.progress = cli_progress;
   o.user = &cli_term;
+  char rank_dev[sizeof o.device] = "";
+  bool shared = false;
+  if (comm) {
+    o.comm = comm;
+    cli_rank_device(o.device, comm->local_rank, comm->local_size, rank_dev, sizeof rank_dev, &shared);
+    if (strcmp(rank_dev, o.device) != 0) snprintf(o.device, sizeof o.device, "%s", rank_dev);
+    if (comm->rank != 0) {
+      /* rank 0 shows the run; the others their warnings and errors only (and their stderr again) */
+      log_rank = comm->rank;
+      o.log = rank_log;
+      o.progress = NULL;
+      ldm_set_log(rank_log, NULL);
+    }
+    if (comm->rank == 0 && !o.quiet)
+      fprintf(stderr, "ldm-vk train: %d ranks, %d on this machine%s\n", comm->size, comm->local_size,
+              shared ? " (sharing its Vulkan device)" : "");
+  }
   stop_signal = 0;
   o.cancel = &stop_signal;
   struct sigaction sa, old_int, old_term;
@@ -108,11 +178,23 @@ int ldm_cmd_train(int argc, char **argv) {
   if (res.skipped[0] + res.skipped[1] > 0)
     snprintf(skipped, sizeof skipped, " (%lld non-finite steps skipped: VAE %lld, UNet %lld)",
              (long long)(res.skipped[0] + res.skipped[1]), (long long)res.skipped[0], (long long)res.skipped[1]);
+  if (s != LDM_OK && comm) {
+    int code = ldm_train_exit_code(&res, s);
+#ifdef LDM_HAVE_MPI
+    /* this rank's failure alone: the others may be waiting for it in a collective, so the job ends here */
+    if (!res.collective) {
+      fprintf(stderr, "ldm-vk: rank %d: %s\n", comm->rank, ldm_last_error());
+      cli_mpi_abort(code);
+    }
+#endif
+    if (comm->rank != 0) return code; /* the whole job's failure: rank 0 shows it */
+  }
   if (s != LDM_OK) {
     fprintf(stderr, "ldm-vk: %s\n", ldm_last_error());
     if (skipped[0]) fprintf(stderr, "ldm-vk: the run did not finish%s\n", skipped);
     return ldm_train_exit_code(&res, s);
   }
+  if (comm && comm->rank != 0) return 0;
   char grid[600];
   snprintf(grid, sizeof grid, "%s/samples.png", res.out);
   struct stat st;

@@ -284,6 +284,24 @@ int ldm_grad_in(ldm_graph *g, int ni, int k, int *accumulate) {
   return g->t[t].requires_grad ? ldm_grad_target(g, t, accumulate) : LDM_NONE;
 }
 
+int ldm_grad_alias(ldm_graph *g, int ni, int k, int dy) {
+  if (dy < 0 || dy >= g->nt || ni < 0 || ni >= g->nn || k < 0 || k >= g->n[ni].nin) return 0;
+  const ldm_node *n = &g->n[ni];
+  int t = n->in[k];
+  const ldm_tensor *x = &g->t[t], *d = &g->t[dy];
+  if (!x->requires_grad || x->grad >= 0 || x->arena == LDM_ARENA_PARAM || d->arena != LDM_ARENA_ACT) return 0;
+  if (x->dtype != d->dtype || x->ndim != d->ndim) return 0;
+  for (int i = 0; i < x->ndim; i++)
+    if (x->shape[i] != d->shape[i]) return 0;
+  /* x + x: the second contribution would read what it writes; a + b: dy is one input's gradient at most,
+   * or the other's contributions would land in it */
+  for (int j = 0; j < n->nin; j++)
+    if (j != k && (n->in[j] == t || g->t[n->in[j]].grad == dy)) return 0;
+  g->t[t].grad = dy;
+  g->t[t].grad_writes = 1;
+  return 1;
+}
+
 ldm_status ldm_emit_unary_backward(ldm_graph *g, int ni, int op, int a, void *pc, uint32_t pc_size,
                                    size_t acc_offset) {
   int acc, dx = ldm_grad_in(g, ni, 0, &acc);

@@ -29,8 +29,10 @@ const ldm_op_desc ldm_op_desc_fill = {"fill", ldm_cpu_fill, ldm_plan_fill, NULL}
 
 /* ================================================================= copy */
 ldm_status ldm_bwd_copy(ldm_graph *g, int ni) {
+  int dy = ldm_grad_out(g, ni, 0);
+  if (ldm_grad_alias(g, ni, 0, dy)) return LDM_OK; /* dx = dy: no copy */
   int acc, dx = ldm_grad_in(g, ni, 0, &acc);
-  ldm_ew_scale(g, ldm_grad_out(g, ni, 0), dx, 1.0f, acc);
+  ldm_ew_scale(g, dy, dx, 1.0f, acc);
   return LDM_OK;
 }
 int ldm_copy(ldm_graph *g, int in, int out) {
@@ -59,6 +61,8 @@ ldm_status ldm_bwd_ew_binary(ldm_graph *g, int ni) {
   memcpy(&pc, g->n[ni].pc, sizeof pc);
   int dy = ldm_grad_out(g, ni, 0);
   for (int k = 0; k < 2; k++) {
+    bool pass = pc.kind == LDM_EW_ADD || (pc.kind == LDM_EW_SUB && k == 0); /* dx = dy */
+    if (pass && ldm_grad_alias(g, ni, k, dy)) continue;
     int acc, dx = ldm_grad_in(g, ni, k, &acc);
     if (dx < 0) continue;
     if (pc.kind == LDM_EW_MUL)
@@ -90,8 +94,10 @@ const ldm_op_desc ldm_op_desc_ew_binary = {"ew_binary", ldm_cpu_ew_binary, ldm_p
 ldm_status ldm_bwd_ew_scale(ldm_graph *g, int ni) {
   ldm_pc_ew_scale p;
   memcpy(&p, g->n[ni].pc, sizeof p);
+  int dy = ldm_grad_out(g, ni, 0);
+  if (p.alpha == 1.0f && ldm_grad_alias(g, ni, 0, dy)) return LDM_OK; /* dx = dy: no copy */
   int acc, dx = ldm_grad_in(g, ni, 0, &acc);
-  ldm_ew_scale(g, ldm_grad_out(g, ni, 0), dx, p.alpha, acc);
+  ldm_ew_scale(g, dy, dx, p.alpha, acc);
   return LDM_OK;
 }
 int ldm_ew_scale(ldm_graph *g, int x, int out, float alpha, int accumulate) {

@@ -11,7 +11,7 @@
 #include "ldm/version.h"
 #include "report/html.h"
 
-static void json_str(ldm_sbuf *o, const char *s) {
+void ldm_sb_json_str(ldm_sbuf *o, const char *s) {
   ldm_sb_put(o, "\"");
   for (const unsigned char *p = (const unsigned char *)(s ? s : ""); *p; p++) {
     if (*p == '"' || *p == '\\') ldm_sb_printf(o, "\\%c", *p);
@@ -39,23 +39,23 @@ ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
     snprintf(drv, sizeof drv, "ldm-vk CPU backend, %d threads", ldm_cpu_threads());
   }
   ldm_sb_put(&o, "{\"version\":");
-  json_str(&o, ldm_version());
+  ldm_sb_json_str(&o, ldm_version());
   ldm_sb_put(&o, ",\"date\":");
-  json_str(&o, date);
+  ldm_sb_json_str(&o, date);
   ldm_sb_put(&o, ",\"config\":");
-  json_str(&o, r->config);
+  ldm_sb_json_str(&o, r->config);
   ldm_sb_put(&o, ",\"preset\":");
-  json_str(&o, r->preset);
+  ldm_sb_json_str(&o, r->preset);
   ldm_sb_printf(&o, ",\"batch\":%d,\"iters\":%d,\"backend\":", r->batch, r->iters);
-  json_str(&o, r->device ? r->device : "cpu");
+  ldm_sb_json_str(&o, r->device ? r->device : "cpu");
   ldm_sb_put(&o, ",\"device\":");
-  json_str(&o, r->device ? r->device : dev);
+  ldm_sb_json_str(&o, r->device ? r->device : dev);
   ldm_sb_put(&o, ",\"device_type\":");
-  json_str(&o, r->device ? r->device_type : "cpu-reference");
+  ldm_sb_json_str(&o, r->device ? r->device_type : "cpu-reference");
   ldm_sb_put(&o, ",\"driver\":");
-  json_str(&o, r->device ? r->driver : drv);
+  ldm_sb_json_str(&o, r->device ? r->driver : drv);
   ldm_sb_put(&o, ",\"op_times\":");
-  json_str(&o, r->op_times);
+  ldm_sb_json_str(&o, r->op_times);
   ldm_sb_printf(&o, ",\"params_vae\":%lld,\"params_unet\":%lld", r->params_vae, r->params_unet);
   static const char *old_keys[3] = {"vae_train_step_ms_median", "unet_train_step_ms_median", "unet_forward_ms_median"};
   for (int k = 0; k < r->nwork && k < 3; k++) {
@@ -65,7 +65,7 @@ ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
   ldm_sb_put(&o, ",\"workloads\":[");
   for (int k = 0; k < r->nwork && k < 3; k++) {
     ldm_sb_put(&o, k ? ",\n{\"name\":" : "\n{\"name\":");
-    json_str(&o, r->name[k]);
+    ldm_sb_json_str(&o, r->name[k]);
     ldm_sb_printf(&o, ",\"nodes\":%d,\"median_ms\":", r->nodes[k]);
     json_num(&o, r->median_ms[k]);
     ldm_sb_put(&o, ",\"best_ms\":");
@@ -75,7 +75,7 @@ ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
     for (int i = 0; r->op_ms[k] && i < LDM_OP_COUNT; i++)
       if (r->op_ms[k][i] > 0) {
         ldm_sb_put(&o, first ? "" : ",");
-        json_str(&o, ldm_op(i)->name);
+        ldm_sb_json_str(&o, ldm_op(i)->name);
         ldm_sb_put(&o, ":");
         json_num(&o, r->op_ms[k][i]);
         first = false;

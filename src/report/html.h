@@ -21,6 +21,8 @@ void ldm_sb_printf(ldm_sbuf *s, const char *fmt, ...) __attribute__((format(prin
 void ldm_sb_html(ldm_sbuf *s, const char *text);
 /* a path for href/src: percent-encodes everything but [A-Za-z0-9._~/-] */
 void ldm_sb_url(ldm_sbuf *s, const char *path);
+/* a JSON string literal: quotes, " and \ escaped, control characters as \u00XX (report/bench_json.c) */
+void ldm_sb_json_str(ldm_sbuf *s, const char *text);
 
 /* write s to path via "<path>.tmp.<pid>" + fsync + rename (the temp file is removed on failure) */
 ldm_status ldm_write_atomic(const char *path, const ldm_sbuf *s);

@@ -81,6 +81,17 @@ static ldm_status bench_stage(tr_ctx *sc, bool unet, int B, int iters, double *m
   return s;
 }
 
+ldm_status tr_bench_forward_graph(ldm_graph *g, const ldm_model_cfg *c, int B) {
+  LDM_TRY(ldm_graph_init(g));
+  int lr = ldm_latent_res(c);
+  int x = ldm_act(g, "x", 4, LDM_SHAPE(B, c->z, lr, lr));
+  int t = ldm_tensor_new(g, "t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  int y = ldm_tensor_new(g, "y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+  ldm_keep(g, x), ldm_keep(g, t), ldm_keep(g, y);
+  LDM_TRY(ldm_graph_check(g, ldm_unet(g, c, x, t, y)));
+  return ldm_graph_plan(g);
+}
+
 ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *json_path) {
   ldm_train_opts o = *in;
   o.quiet = true;
@@ -121,22 +132,15 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
   double *ops = ldm_calloc(3 * LDM_OP_COUNT, sizeof *ops);
   if (s == LDM_OK && !ops) s = LDM_ERR_NOMEM;
   tr_stage_state st = {0};
-  tr_ctx sc = {&o, &c, &be, NULL, &st, 1.0, &ds, NULL, cache, labels, NULL};
+  tr_ctx sc = {&o, &c, &be, NULL, &st, 1.0, &ds, NULL, cache, labels, NULL, NULL};
   int nodes[3] = {0, 0, 0};
   int64_t params[2] = {0, 0};
   if (s == LDM_OK) s = bench_stage(&sc, false, B, iters, &vm, &vb, ops, &nodes[0], &params[0]);
   if (s == LDM_OK) s = bench_stage(&sc, true, B, iters, &um, &ub, ops + LDM_OP_COUNT, &nodes[1], &params[1]);
   if (s == LDM_OK) { /* a sampling step's UNet forward (batch B, no guidance doubling) */
     ldm_graph g;
-    s = ldm_graph_init(&g);
-    if (s == LDM_OK) {
-      int x = ldm_act(&g, "x", 4, LDM_SHAPE(B, c.z, lr, lr));
-      int t = ldm_tensor_new(&g, "t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
-      int y = ldm_tensor_new(&g, "y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
-      ldm_keep(&g, x), ldm_keep(&g, t), ldm_keep(&g, y);
-      s = ldm_graph_check(&g, ldm_unet(&g, &c, x, t, y));
-      if (s == LDM_OK) s = ldm_graph_plan(&g);
-    }
+    memset(&g, 0, sizeof g);
+    s = tr_bench_forward_graph(&g, &c, B);
     ldm_exec *e = NULL;
     if (s == LDM_OK) s = ldm_exec_new(&be, &g, &e);
     if (s == LDM_OK) {

@@ -107,7 +107,7 @@ static ldm_status poison_grads(ldm_exec *e) {
 
 
 static ldm_status write_metrics(FILE *f, const char *out, const tr_stage *r, int64_t step, float loss,
-                                const float *aux, float lr, float gnorm, double it_s, bool skipped) {
+                                const float *aux, float lr, float gnorm, double it_s, bool skipped, double ar_ms) {
   if (!f) return LDM_OK;
   char b[6][32]; /* JSON has no NaN or Infinity: a non-finite number is null */
 #define JNUM(i, fmt, v) (isfinite(v) ? (snprintf(b[i], sizeof b[i], fmt, v), b[i]) : "null")
@@ -117,9 +117,12 @@ static ldm_status write_metrics(FILE *f, const char *out, const tr_stage *r, int
   /* time: UTC, ISO 8601 with milliseconds; elapsed_s: seconds of the run so far (the device is in config.json) */
   char when[40];
   ldm_time_iso8601(when, sizeof when);
-  fprintf(f, ",\"lr\":%s,\"grad_norm\":%s,\"it_s\":%s,\"skipped\":%s,\"time\":\"%s\",\"elapsed_s\":%.3f}\n",
+  fprintf(f, ",\"lr\":%s,\"grad_norm\":%s,\"it_s\":%s,\"skipped\":%s,\"time\":\"%s\",\"elapsed_s\":%.3f",
           JNUM(3, "%.4g", lr), JNUM(4, "%.5g", gnorm), JNUM(5, "%.3f", it_s), skipped ? "true" : "false", when,
           tr_now() - r->t_run0);
+  /* data parallel: the gradient all-reduce of the step (download, sum over the ranks, upload) */
+  if (ar_ms >= 0) fprintf(f, ",\"allreduce_ms\":%.3f", ar_ms);
+  fputs("}\n", f);
 #undef JNUM
   /* flushed row by row, so that a full disk is noticed (and named) at the row that did not fit */
   if (fflush(f) != 0 || ferror(f))
@@ -133,6 +136,12 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
   tr_stage_state *st = ctx->st;
   const ldm_env *env = ctx->env;
   tr_progress p = {o, ctx->plan, r->ema ? PH_UNET : PH_VAE, r->name, "it/s", r->total, st->step, tr_now()};
+  /* data parallel (comm.c): each rank runs its rows of the global batch B up to the optimizer part, the
+   * gradients are summed over the ranks, then every rank runs the optimizer part on the same sums; rank 0
+   * alone writes the run directory and tells the others how that went (tr_agree) */
+  int P = tr_size(o);
+  bool root = tr_rank(o) == 0;
+  int nn = ldm_exec_graph(r->e)->nn;
   uint32_t *batch = ldm_malloc((size_t)B * 4);
   if (!batch) return LDM_ERR_NOMEM;
   uint32_t *sw = ldm_exec_host_ptr(r->e, r->step_t);
@@ -143,7 +152,7 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
   double t_last = tr_now();
   int64_t s_last = st->step;
   while (st->step < r->total && s == LDM_OK) {
-    if (tr_cancelled(o)) {
+    if (P == 1 && tr_cancelled(o)) { /* data parallel: decided together after the all-reduce */
       s = LDM_ERR_INTERRUPTED;
       break;
     }
@@ -160,10 +169,11 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
     for (int j = 0; j < A && s == LDM_OK; j++) {
       int64_t micro = (k - 1) * A + j; /* data and random numbers are a function of the micro-step */
       tr_batch_indices(ss, micro, B, batch);
-      for (int i = 0; i < r->nsrc; i++) tr_data_src_step(r->e, &r->src[i], r->src_data[i], r->src_elem[i], batch, B);
+      for (int i = 0; i < r->nsrc; i++) tr_data_src_step(r->e, &r->src[i], r->src_data[i], r->src_elem[i], batch);
+      /* the clip coefficient scales the summed gradients by 1 / (A * P): the mean over the global batch */
       ldm_step_fields f = {st->opt_t + 1, (uint64_t)micro + 1,
                            ldm_env_fault_at(env, r->name, LDM_FAULT_EXPLODE, k) ? 1e30f : lr, decay,
-                           strcmp(r->name, "vae") ? o->clip : 0.0f, A, j + 1 < A};
+                           strcmp(r->name, "vae") ? o->clip : 0.0f, A * P, j + 1 < A};
       ldm_step_fill(sw, &ldm_adamw_recipe, &f);
       if (j == 0 && ldm_env_fault_at(env, r->name, LDM_FAULT_NAN, k)) s = poison_grads(r->e);
       if (s != LDM_OK) break;
@@ -171,7 +181,7 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
       bool check0 = ldm_exec_check(r->e);
       if (o->check && first) ldm_exec_set_check(r->e, true);
       first = false;
-      s = ldm_exec_run(r->e);
+      s = P == 1 ? ldm_exec_run(r->e) : ldm_exec_run_range(r->e, 0, r->opt_node); /* P > 1: up to the optimizer */
       ldm_exec_set_check(r->e, check0);
       float l = 0, a2[2] = {0, 0};
       if (s == LDM_OK) s = ldm_exec_read(r->e, r->loss_t, &l, 4);
@@ -180,6 +190,20 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
       loss += l / (float)A;
       aux[0] += a2[0] / (float)A;
       aux[1] += a2[1] / (float)A;
+    }
+    bool stop_all = false; /* data parallel: some rank was asked to stop */
+    double ar_ms = -1;
+    if (s == LDM_OK && P > 1) {
+      /* the gradients and the step's loss summed over the ranks, then the optimizer part on every rank */
+      float x[4] = {loss, aux[0], aux[1], tr_cancelled(o) ? 1.0f : 0.0f};
+      double t0 = r->ar_s;
+      s = tr_allreduce_grads(o, r, x, 4);
+      ar_ms = (r->ar_s - t0) * 1e3;
+      loss = x[0] / (float)P;
+      aux[0] = x[1] / (float)P;
+      aux[1] = x[2] / (float)P;
+      stop_all = x[3] > 0;
+      if (s == LDM_OK) s = ldm_exec_run_range(r->e, r->opt_node, nn);
     }
     if (s != LDM_OK) break;
     bool skipped = gs[1] != 0.0f || !isfinite(loss);
@@ -203,7 +227,7 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
       double its = (double)(k - s_last) / (t - t_last + 1e-9);
       t_last = t;
       s_last = k;
-      s = write_metrics(metrics, o->out, r, k, loss, aux, lr, gs[2], its, skipped);
+      s = write_metrics(metrics, o->out, r, k, loss, aux, lr, gs[2], its, skipped, ar_ms);
       if (o->metrics) { /* the host's copy of the row */
         ldm_metrics m = {r->name, k, loss, 0, {NULL, NULL}, {0, 0}, lr, gs[2], its, skipped};
         for (int a = 0; a < 2; a++)
@@ -219,12 +243,15 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
       break;
     }
     /* a skipped step changed nothing: neither a checkpoint nor a sample grid of it (the final ones included) */
-    if (s == LDM_OK && !skipped && ckpt_fn && (last || (o->ckpt_every > 0 && k % o->ckpt_every == 0)))
+    if (s == LDM_OK && root && !skipped && ckpt_fn && (last || (o->ckpt_every > 0 && k % o->ckpt_every == 0)))
       s = ckpt_fn(ctx, r, k, last);
-    if (s == LDM_OK && !skipped && sample_fn && (last || (o->sample_every > 0 && k % o->sample_every == 0)))
+    if (s == LDM_OK && root && !skipped && sample_fn && (last || (o->sample_every > 0 && k % o->sample_every == 0)))
       s = sample_fn(ctx, r, k, last);
     /* report.html at every log interval and at the end of the stage (after its sample grid); warns, never fails */
-    if (s == LDM_OK && (k % o->log_every == 0 || last)) ldm_report_update(o->out, last, o->log, o->user);
+    if (s == LDM_OK && root && (k % o->log_every == 0 || last)) ldm_report_update(o->out, last, o->log, o->user);
+    /* data parallel: how rank 0's metrics row, checkpoint and grid went, to every rank */
+    if (P > 1) s = tr_agree(o, s, ctx->res);
+    if (s == LDM_OK && stop_all) s = LDM_ERR_INTERRUPTED;
   }
   if (s == LDM_OK && nan_run > 0) { /* the stage ran out of steps while non-finite: not a finished stage */
     char note[96];
@@ -237,11 +264,21 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
   if (s == LDM_ERR_INTERRUPTED) {
     int why = o->cancel ? (int)*o->cancel : 0;
     tr_log(o, LDM_LOG_WARN, "interrupted by %s: saving a checkpoint at step %lld",
-         why == SIGTERM ? "SIGTERM" : why == SIGINT ? "SIGINT" : "a cancel request", (long long)st->step);
-    ldm_status cs = ckpt_fn && st->ckpt_step != st->step ? ckpt_fn(ctx, r, st->step, false) : LDM_OK;
+         why == SIGTERM ? "SIGTERM" : why == SIGINT ? "SIGINT" : P > 1 ? "a stop request of another rank" : "a cancel request",
+         (long long)st->step);
+    ldm_status cs = root && ckpt_fn && st->ckpt_step != st->step ? ckpt_fn(ctx, r, st->step, false) : LDM_OK;
+    cs = tr_agree(o, cs, ctx->res);
+    if (P > 1 && ctx->res) ctx->res->collective = true; /* every rank stops here */
     if (cs != LDM_OK) s = cs;
     else LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted; resume with --resume");
   }
+  /* the non-finite decisions are made on the summed gradients and the global loss: every rank stops */
+  if (P > 1 && s == LDM_ERR_NUMERIC && ctx->res) ctx->res->collective = true;
+  if (P > 1 && r->ar_steps > 0)
+    tr_log(o, LDM_LOG_INFO, "%s: gradient all-reduce over %d ranks: %.2f MB per step, %.2f ms per step (download, "
+           "MPI sum, upload; mean of %lld steps)", r->name, P,
+           (double)ldm_exec_graph(r->e)->arena_size[LDM_ARENA_GRAD] / 1e6, r->ar_s * 1e3 / (double)r->ar_steps,
+           (long long)r->ar_steps);
   free(batch);
   return s;
 }

@@ -32,25 +32,43 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
   /* config.json (a --resume keeps it and only compares); elapsed_s of the metrics rows continues where the
    * run left off */
   double elapsed0 = 0;
-  if (s == LDM_OK && o->resume) {
+  /* data parallel: rank 0 alone prepares the run directory; the others wait for its verdict */
+  bool root = tr_rank(o) == 0;
+  if (s == LDM_OK && o->resume && root) {
     /* nothing in the directory changes before its checkpoints and its config.json are validated */
     bool tv = strcmp(o->stage, "unet") != 0, tu = strcmp(o->stage, "vae") != 0;
     s = tr_state_check(o->out, "vae", tv ? &c : NULL, tv ? o : NULL, &vstep);
     if (s == LDM_OK) s = tr_state_check(o->out, "unet", tu ? &c : NULL, tu ? o : NULL, &ustep);
     if (s == LDM_OK) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : TR_DEFAULT_DATA, be, &elapsed0);
   }
-  if (s == LDM_OK) s = ldm_mkdir_p(sub);
+  if (s == LDM_OK && root) s = ldm_mkdir_p(sub);
   /* temporaries of a process killed while writing; with --resume, a checkpoint torn between its two files
    * and the metrics rows past the checkpoints (they are made again) */
-  int stale = s == LDM_OK ? ldm_clean_stale_temps(o->out) + ldm_clean_stale_temps(sub) : 0;
+  int stale = s == LDM_OK && root ? ldm_clean_stale_temps(o->out) + ldm_clean_stale_temps(sub) : 0;
   if (stale > 0) tr_log(o, LDM_LOG_INFO, "removed %d temporary files of an interrupted run in %s", stale, o->out);
-  if (s == LDM_OK && o->resume) {
+  if (s == LDM_OK && o->resume && root) {
     s = tr_run_repair(o->out, o->quiet, o->log, o->user, NULL);
     if (s == LDM_OK) s = tr_metrics_trim(o, o->out, vstep, ustep);
   }
-  if (s == LDM_OK && !o->resume) s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : TR_DEFAULT_DATA, be, &elapsed0);
+  if (s == LDM_OK && !o->resume && root)
+    s = ldm_run_start(o, &c, &ds, o->data[0] ? o->data : TR_DEFAULT_DATA, be, &elapsed0);
+  char mpath[700];
+  snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out);
+  FILE *metrics = NULL;
+  if (s == LDM_OK && root) {
+    metrics = fopen(mpath, o->resume ? "a" : "w");
+    if (!metrics) s = LDM_FAIL(LDM_ERR_IO, "cannot write %s: %s", mpath, strerror(errno));
+  }
+  s = tr_agree(o, s, res);
+  /* every rank reads the checkpoints rank 0 writes: the run directory must be the same one on each */
+  char cfgp[700];
+  snprintf(cfgp, sizeof cfgp, "%s/config.json", o->out);
+  if (s == LDM_OK && !root && !tr_file_exists(cfgp))
+    s = LDM_FAIL(LDM_ERR_IO, "--out %s: rank 0 wrote its config.json there, but this rank does not see it; a run "
+                 "over several machines needs the run directory on a shared filesystem (docs/distributed.md)", o->out);
   double run_t0 = tr_now() - elapsed0;
   if (s != LDM_OK) {
+    if (metrics) fclose(metrics);
     ldm_dataset_free(&ds);
     return s;
   }
@@ -65,13 +83,9 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
        ds.width, c.ncls, o->out);
   tr_log(o, LDM_LOG_INFO, "VAE %d steps, UNet %d steps, batch %d%s, seed %llu", o->vae_steps, o->unet_steps, o->batch,
        o->grad_accum > 1 ? " (x grad-accum)" : "", (unsigned long long)o->seed);
-  char mpath[700];
-  snprintf(mpath, sizeof mpath, "%s/metrics.jsonl", o->out);
-  FILE *metrics = fopen(mpath, o->resume ? "a" : "w");
-  if (!metrics) {
-    ldm_dataset_free(&ds);
-    return LDM_FAIL(LDM_ERR_IO, "cannot write %s: %s", mpath, strerror(errno));
-  }
+  if (tr_size(o) > 1)
+    tr_log(o, LDM_LOG_INFO, "data parallel: %d ranks, %d samples of each batch per rank", tr_size(o),
+           o->batch / tr_size(o));
   int B = o->batch;
   uint32_t *perm = ldm_malloc((size_t)ds.n * 4);
   if (!perm) s = LDM_ERR_NOMEM;
@@ -86,7 +100,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
   plan.left[PH_UNET] = do_cache && o->unet_steps > ustep ? o->unet_steps - ustep : 0;
   plan.images_per_unit[PH_VAE] = plan.images_per_unit[PH_UNET] = (double)B * o->grad_accum;
   plan.images_per_unit[PH_CACHE] = 1;
-  tr_ctx sc = {o, &c, be, env, &vst, 0, &ds, &plan, NULL, NULL, NULL};
+  tr_ctx sc = {o, &c, be, env, &vst, 0, &ds, &plan, NULL, NULL, NULL, res};
   /* a cancel while the data loaded: nothing was trained, so no checkpoint */
   if (s == LDM_OK && tr_cancelled(o))
     s = LDM_FAIL(LDM_ERR_INTERRUPTED, "interrupted before the first step: nothing was trained");
@@ -103,7 +117,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
     if (s == LDM_OK && o->resume) s = tr_load_stage(o->out, "vae", r.e, &c, o, false, &vst, NULL, &found);
     if (s == LDM_OK && !found) {
       void *img = ldm_calloc(1, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
-      s = img ? ldm_params_init(&r.g, o->seed, img) : LDM_ERR_NOMEM;
+      s = img ? tr_params_init(&sc, &r, B, o->seed, img) : LDM_ERR_NOMEM;
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_PARAM, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       free(img);
     }
@@ -145,7 +159,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
            u.scale);
     if (s == LDM_OK && !found) {
       void *img = ldm_calloc(1, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
-      s = img ? ldm_params_init(&r.g, o->seed + 1, img) : LDM_ERR_NOMEM;
+      s = img ? tr_params_init(&u, &r, B, o->seed + 1, img) : LDM_ERR_NOMEM;
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_PARAM, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       if (s == LDM_OK) s = ldm_exec_write_arena(r.e, LDM_ARENA_EMA, img, (size_t)r.g.arena_size[LDM_ARENA_PARAM]);
       free(img);
@@ -165,7 +179,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
   }
   if (s == LDM_ERR_INTERRUPTED) res->signal = o->cancel && *o->cancel ? (int)*o->cancel : SIGINT;
   free(perm);
-  if (fclose(metrics) != 0 && s == LDM_OK) s = LDM_FAIL(LDM_ERR_IO, "error closing %s", mpath);
+  if (metrics && fclose(metrics) != 0 && s == LDM_OK) s = LDM_FAIL(LDM_ERR_IO, "error closing %s", mpath);
   ldm_dataset_free(&ds);
   return s;
 }
@@ -174,14 +188,29 @@ ldm_status ldm_train(const ldm_train_opts *in, ldm_train_result *res) {
   ldm_train_result dummy;
   if (!res) res = &dummy;
   memset(res, 0, sizeof *res);
-  LDM_TRY(tr_recipe_check(in));
+  ldm_status cs = tr_recipe_check(in);
+  if (cs != LDM_OK) {
+    res->collective = tr_size(in) > 1; /* alike on every rank */
+    return cs;
+  }
   ldm_backend be;
   LDM_TRY(ldm_backend_open(in->device, &be));
   tr_recipe recipe, *rc = &recipe;
   ldm_status s = tr_recipe_resolve(in, &be, rc);
   snprintf(res->out, sizeof res->out, "%s", rc->o.out);
   snprintf(res->preset, sizeof res->preset, "%s", rc->o.preset);
-  if (s == LDM_OK) s = tr_prepare_run_dir(&rc->o, &res->usage_error);
+  int P = tr_size(in);
+  if (s == LDM_OK && rc->o.batch % P != 0) { /* every rank finds this alike: rank 0 shows it */
+    res->usage_error = res->collective = true;
+    s = LDM_FAIL(LDM_ERR_INVALID_ARG, "--batch %d: must be a multiple of the %d ranks (each computes batch / ranks "
+                 "samples)", rc->o.batch, P);
+  }
+  if (s != LDM_OK) {
+    res->collective = P > 1; /* the options and the preset: alike on every rank */
+  } else {
+    if (tr_rank(in) == 0) s = tr_prepare_run_dir(&rc->o, &res->usage_error);
+    s = tr_agree(in, s, res);
+  }
   /* the test hook (LDM_TEST_FAULT), read once for this run */
   ldm_env env;
   ldm_env_read(&env);

@@ -113,8 +113,10 @@ typedef struct {
   int table, idx;   /* gather source and indices */
   bool on_device;
   int64_t row;      /* elements per row */
+  int first, n;     /* the rows gathered: batch[first .. first + n) of the global batch */
 } tr_data_src;
-void tr_data_src_step(ldm_exec *e, const tr_data_src *d, const void *all, size_t elem, const uint32_t *batch, int B);
+/* per step: the rows batch[d->first .. d->first + d->n) of the global batch */
+void tr_data_src_step(ldm_exec *e, const tr_data_src *d, const void *all, size_t elem, const uint32_t *batch);
 
 /* One stage's train graph and executor. */
 typedef struct {
@@ -131,6 +133,11 @@ typedef struct {
   float base_lr;
   int total;
   int64_t skipped;       /* non-finite steps skipped in this process */
+  int opt_node;          /* first node of the optimizer part (grad-norm clip, AdamW, EMA) */
+  int rank_idx;          /* data parallel: HOST [batch / ranks] indices of this rank's rows of the global batch */
+  double ar_s;           /* data parallel: seconds spent in the gradient all-reduce (download, sum, upload) */
+  int64_t ar_steps;      /* ... over this many optimizer steps */
+  float *ar_buf;         /* data parallel: the host copy of the gradients (and the step's scalars) */
   double t_run0;         /* tr_now() when elapsed_s of the metrics rows was 0 (earlier processes count) */
 } tr_stage;
 
@@ -147,11 +154,19 @@ typedef struct {
   float *cache;             /* UNet stage: the latent cache, (mu, logvar) rows */
   uint32_t *labels;         /* UNet stage: the labels (the null class for unlabeled images) */
   ldm_st_file *vae_file;    /* UNet stage: vae.safetensors (the decoder of the sample grids) */
+  ldm_train_result *res;    /* data parallel: collective is set where all ranks stop together (may be NULL) */
 } tr_ctx;
 
 ldm_status tr_load_data(const ldm_train_opts *o, const ldm_model_cfg *c, ldm_dataset *ds);
 ldm_status tr_build_vae_stage(tr_stage *r, tr_ctx *c, int B);
 ldm_status tr_build_unet_stage(tr_stage *r, tr_ctx *c, int B);
+/* The graphs of those stages, planned, without an executor (the performance model, src/perf) */
+ldm_status tr_build_vae_graph(tr_stage *r, tr_ctx *c, int B);
+ldm_status tr_build_unet_graph(tr_stage *r, tr_ctx *c, int B);
+/* bench.c: the graph of a sampling step's UNet forward at batch B (no guidance doubling), planned */
+ldm_status tr_bench_forward_graph(ldm_graph *g, const ldm_model_cfg *c, int B);
+/* The initial parameters of stage r (built for the global batch B) into img, as a one-rank run has them. */
+ldm_status tr_params_init(tr_ctx *c, const tr_stage *r, int B, uint64_t seed, void *img);
 /* Encode the whole dataset with the VAE of c->vae_file: the cache and the scale 1/std(z). */
 ldm_status tr_encode_cache(tr_ctx *c, float **cache, double *scale);
 void tr_stage_free(tr_stage *r);
@@ -164,6 +179,24 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *c, tr_batcher *ss, int B, FILE *met
                         tr_periodic_fn ckpt_fn);
 /* One checkpoint of a stage: health first, then the state file, then the weights file (ckpt.c). */
 ldm_status tr_write_ckpt(tr_ctx *c, tr_stage *r, int64_t step, bool final);
+
+/* ---------------------------------------------------------------- comm.c: data parallel */
+
+/* o->comm's rank and size (0 and 1 without one) */
+int tr_rank(const ldm_train_opts *o);
+int tr_size(const ldm_train_opts *o);
+/* Where rank 0 alone did something (the run directory, a checkpoint, a metrics row): its status s0 to
+ * every rank. Returns s on rank 0; elsewhere this rank's own failure s, else rank 0's failure (with its
+ * message). res (may be NULL) gets collective = true when rank 0 failed, and rank 0's usage_error. Without
+ * a comm (or size 1): s. */
+ldm_status tr_agree(const ldm_train_opts *o, ldm_status s, ldm_train_result *res);
+/* bytes of rank root to every rank (LDM_OK without a comm) */
+ldm_status tr_bcast(const ldm_train_opts *o, void *data, size_t bytes, int root);
+/* n floats summed over the ranks, in place */
+ldm_status tr_allreduce(const ldm_train_opts *o, float *data, size_t n);
+/* The gradient all-reduce of an optimizer step: the GRAD arena downloaded, summed over the ranks with
+ * the nx floats of x appended (the step's loss and its parts, the cancel flag), uploaded. */
+ldm_status tr_allreduce_grads(const ldm_train_opts *o, tr_stage *r, float *x, int nx);
 
 /* ---------------------------------------------------------------- grids.c */
 

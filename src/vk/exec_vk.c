@@ -17,6 +17,8 @@
 #include <string.h>
 
 #include "core/exec.h"
+#include "vk/deps.h"
+#include "vk/plan.h"
 #include "vk/vk_internal.h"
 
 typedef struct {
@@ -36,6 +38,11 @@ typedef struct {
   VkFence fence;
   VkQueryPool qpool;
   bool recorded;
+  /* part runs (ldm_exec_run_range, e.g. the backward and optimizer parts of a data-parallel step): the last
+   * two ranges, each recorded once into its own command buffer and replayed like the whole graph's */
+  VkCommandBuffer part_cb[2];
+  int part_first[2], part_last[2];
+  int part_next;
   ldm_exec *shadow; /* CPU executor for check mode */
   bool check;       /* check mode (ldm_exec_set_check; the context's LDM_CHECK by default) */
 } vk_exec;
@@ -48,37 +55,6 @@ bool ldm_exec_check(const ldm_exec *e) { return e && e->is_vk && ((const vk_exec
 /* Largest chunk of one staging copy: transfers of device-local arenas are split into pieces of at most
  * this size, each its own one-shot submission. */
 #define STAGING_BYTES (32u << 20)
-
-/* The bytes [b, e) of one arena, and a list of them: record_nodes tracks what the dispatches since the last
- * barrier read and wrote, to decide where a barrier is needed. Arenas are separate VkBuffers, so ranges of
- * different arenas never overlap. */
-typedef struct { int arena; int64_t b, e; } range;
-typedef struct { range *r; int n, cap; } range_set;
-
-static bool rs_overlaps(const range_set *s, range x) {
-  for (int i = 0; i < s->n; i++)
-    if (s->r[i].arena == x.arena && s->r[i].b < x.e && x.b < s->r[i].e) return true;
-  return false;
-}
-static ldm_status rs_add(range_set *s, range x) {
-  if (s->n == s->cap) {
-    int cap = s->cap ? s->cap * 2 : 64;
-    range *nr = realloc(s->r, (size_t)cap * sizeof *nr);
-    if (!nr) return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory recording the command buffer");
-    s->r = nr;
-    s->cap = cap;
-  }
-  s->r[s->n++] = x;
-  return LDM_OK;
-}
-
-/* a tensor's bytes in its arena (views resolve to their base tensor's storage) */
-static range tensor_range(const ldm_graph *g, int t) {
-  ldm_arena a;
-  int64_t off;
-  ldm_tensor_storage(g, t, &a, &off);
-  return (range){(int)a, off, off + ldm_tensor_bytes(&g->t[t])};
-}
 
 /* The barrier between dependent dispatches: a global memory barrier (all buffers at once), compute stage to
  * compute stage. The execution dependency makes every earlier dispatch finish before any later one starts,
@@ -122,20 +98,8 @@ static ldm_status prepare(vk_exec *x) {
   for (int i = 0; i < nn; i++) {
     const ldm_node *n = &g->n[i];
     LDM_TRY(ldm_op_check_pc(n)); /* pc_size = the manifest's block size of the op */
-    const ldm_op_desc *d = ldm_op(n->op);
     ldm_launch *l = &x->launch[i];
-    memset(l, 0, sizeof *l);
-    if (d->plan)
-      d->plan(g, n, &c->lim, l);
-    else
-      ldm_launch_1d(l, d->name, g->t[n->out[0]].numel);
-    if (n->nspec) { /* builder-chosen spec constants override the plan's */
-      memcpy(l->spec, n->spec, n->nspec * sizeof *n->spec);
-      l->nspec = n->nspec;
-    }
-    /* dimensions a plan leaves at 0 dispatch one workgroup (a 0 would dispatch nothing) */
-    for (int k = 0; k < 3; k++)
-      if (l->groups[k] == 0) l->groups[k] = 1;
+    ldm_node_launch(g, n, &c->lim, l);
     uint32_t nb = (uint32_t)(n->nin + n->nout);
     vk_pipe *pp;
     LDM_TRY(ldm_vk_pipeline(c, l->shader, l->spec, l->nspec, nb, n->pc_size, &pp));
@@ -148,7 +112,7 @@ static ldm_status prepare(vk_exec *x) {
     VkWriteDescriptorSet w[LDM_MAX_IN + LDM_MAX_OUT];
     for (uint32_t k = 0; k < nb; k++) {
       int t = k < (uint32_t)n->nin ? n->in[k] : n->out[k - n->nin];
-      range r = tensor_range(g, t);
+      ldm_range r = ldm_tensor_range(g, t);
       uint64_t len = (uint64_t)(r.e - r.b);
       if (len > c->lim.max_buffer_range)
         return LDM_FAIL(LDM_ERR_UNSUPPORTED,
@@ -183,7 +147,7 @@ static ldm_status prepare(vk_exec *x) {
  * shaders of the next submission (a later step replays the same buffer on the same arenas). */
 static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int last, bool stamps) {
   const ldm_graph *g = x->base.g;
-  range_set wr = {0}, rd = {0};
+  ldm_deps deps = {0};
   ldm_status s = LDM_OK;
   if (stamps) {
     vkCmdResetQueryPool(cb, x->qpool, 0, (uint32_t)g->nn + 1);
@@ -191,19 +155,12 @@ static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int la
   }
   for (int i = first; i < last && s == LDM_OK; i++) {
     const ldm_node *n = &g->n[i];
-    /* conflicts with the dispatches since the last barrier decide whether this node needs one */
+    /* conflicts with the dispatches since the last barrier decide whether this node needs one (vk/deps.c);
+     * timing per node serialises the nodes so each stamp measures one node */
     bool need = false;
-    for (int k = 0; k < n->nin && !need; k++) need = rs_overlaps(&wr, tensor_range(g, n->in[k]));
-    for (int k = 0; k < n->nout && !need; k++) {
-      range r = tensor_range(g, n->out[k]);
-      need = rs_overlaps(&wr, r) || rs_overlaps(&rd, r);
-    }
-    if (need || stamps) { /* timing per node serialises the nodes so each stamp measures one node */
-      barrier(cb);
-      wr.n = rd.n = 0;
-    }
-    for (int k = 0; k < n->nin && s == LDM_OK; k++) s = rs_add(&rd, tensor_range(g, n->in[k]));
-    for (int k = 0; k < n->nout && s == LDM_OK; k++) s = rs_add(&wr, tensor_range(g, n->out[k]));
+    s = ldm_deps_next(&deps, g, n, stamps, &need);
+    if (s != LDM_OK) break;
+    if (need) barrier(cb);
     const vk_pipe *p = &x->pipes[i];
     vkCmdBindPipeline(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->pipe);
     vkCmdBindDescriptorSets(cb, VK_PIPELINE_BIND_POINT_COMPUTE, p->layout, 0, 1, &x->sets[i], 0, NULL);
@@ -220,8 +177,7 @@ static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int la
   vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                        VK_PIPELINE_STAGE_HOST_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT | VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT,
                        0, 1, &mb, 0, NULL, 0, NULL);
-  free(wr.r);
-  free(rd.r);
+  ldm_deps_free(&deps);
   return s;
 }
 
@@ -259,8 +215,9 @@ static ldm_status check_run(vk_exec *x, int first, int last);
 
 /* Run nodes [first, last). Check mode: node by node against the CPU (below). The whole graph: the
  * recorded command buffer, recorded on the first run (record_count counts recordings) and again only for
- * timing runs. A part of the graph: recorded into a one-shot command buffer each time, with the same
- * barrier logic, and waited for. */
+ * timing runs. A part of the graph [first, last): recorded once into one of two part command buffers
+ * (the two latest ranges are kept, so a step run as two parts is two replays), same barrier logic, waited
+ * for. */
 static ldm_status vk_run(ldm_exec *e, int first, int last) {
   vk_exec *x = (vk_exec *)e;
   ldm_vk_ctx *c = x->c;
@@ -285,15 +242,29 @@ static ldm_status vk_run(ldm_exec *e, int first, int last) {
     }
     return LDM_OK;
   }
-  VkCommandBuffer cb;
-  LDM_TRY(ldm_vk_oneshot_begin(c, &cb));
-  ldm_status s = record_nodes(x, cb, first, last, false);
-  if (s != LDM_OK) {
-    vkEndCommandBuffer(cb);
-    vkFreeCommandBuffers(c->dev, c->pool, 1, &cb);
-    return s;
+  for (int k = 0; k < 2; k++)
+    if (x->part_cb[k] && x->part_first[k] == first && x->part_last[k] == last) return submit_wait(x, x->part_cb[k]);
+  /* a new range: recorded into the older slot (allocated on first use) */
+  int k = x->part_next;
+  x->part_next ^= 1;
+  if (!x->part_cb[k]) {
+    VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = c->pool,
+                                      .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
+    VK_TRY(vkAllocateCommandBuffers(c->dev, &ai, &x->part_cb[k]), "vkAllocateCommandBuffers");
+  } else {
+    VK_TRY(vkResetCommandBuffer(x->part_cb[k], 0), "vkResetCommandBuffer");
   }
-  return ldm_vk_oneshot_end(c, cb);
+  x->part_first[k] = x->part_last[k] = -1; /* not valid until recorded */
+  VkCommandBufferBeginInfo bi = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  VK_TRY(vkBeginCommandBuffer(x->part_cb[k], &bi), "vkBeginCommandBuffer");
+  ldm_status s = record_nodes(x, x->part_cb[k], first, last, false);
+  VkResult er = vkEndCommandBuffer(x->part_cb[k]);
+  LDM_TRY(s);
+  VK_TRY(er, "vkEndCommandBuffer");
+  x->part_first[k] = first;
+  x->part_last[k] = last;
+  e->record_count++;
+  return submit_wait(x, x->part_cb[k]);
 }
 
 /* Host <-> arena copies. A host-visible arena (LDM_ARENA_HOST) is mapped and coherent: a plain memcpy,
@@ -383,6 +354,8 @@ static void vk_destroy(ldm_exec *e) {
   if (x->qpool) vkDestroyQueryPool(c->dev, x->qpool, NULL);
   if (x->fence) vkDestroyFence(c->dev, x->fence, NULL);
   if (x->cb) vkFreeCommandBuffers(c->dev, c->pool, 1, &x->cb);
+  for (int k = 0; k < 2; k++)
+    if (x->part_cb[k]) vkFreeCommandBuffers(c->dev, c->pool, 1, &x->part_cb[k]);
   if (x->dpool) vkDestroyDescriptorPool(c->dev, x->dpool, NULL);
   for (int a = 0; a < LDM_ARENA_COUNT; a++) ldm_vk_buffer_free(c, &x->arena[a]);
   ldm_vk_buffer_free(c, &x->staging);

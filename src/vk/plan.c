@@ -3,6 +3,7 @@
 #include "vk/plan.h"
 
 #include <stdbool.h>
+#include <string.h>
 
 #include "ops/basic.h"
 #include "ops/conv.h"
@@ -10,6 +11,21 @@
 #include "ops/norm.h"
 
 #define PC(type) const type *p = (const type *)n->pc
+
+void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  const ldm_op_desc *d = ldm_op(n->op);
+  memset(l, 0, sizeof *l);
+  if (d->plan)
+    d->plan(g, n, lim, l);
+  else
+    ldm_launch_1d(l, d->name, g->t[n->out[0]].numel);
+  if (n->nspec) { /* builder-chosen spec constants override the plan's */
+    memcpy(l->spec, n->spec, n->nspec * sizeof *n->spec);
+    l->nspec = n->nspec;
+  }
+  for (int k = 0; k < 3; k++)
+    if (l->groups[k] == 0) l->groups[k] = 1;
+}
 
 /* ################################################################# basic family (src/ops/basic.c) */
 /* ================================================================= fill */

@@ -4,6 +4,11 @@
 #define LDM_VK_PLAN_H
 #include "core/ops.h"
 
+/* The launch of node n on a device with limits lim, as the executor records it: the op's plan (or the
+ * default 1-D plan over out[0]), the builder's spec constants over the plan's, and grid dimensions left at
+ * 0 set to 1 (a 0 would dispatch nothing). Shared by the Vulkan executor and the performance model. */
+void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+
 void ldm_plan_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_philox_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);

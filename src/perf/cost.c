@@ -1,0 +1,97 @@
+/* The work of one dispatch, for the performance model: useful FLOPs from the op's shapes, the FLOPs the
+ * launched tiles compute (padded to whole 64x64 tiles and 16-deep slabs, from the launch plan), and the
+ * bytes of the tensors it touches. One function per op family; ops a family does not single out cost
+ * what the default says (one FLOP per output element, every input read once, every output written once). */
+#include <string.h>
+
+#include "ldm_ops_pc.h"
+#include "perf/perf.h"
+
+static double tbytes(const ldm_graph *g, int t) { return (double)ldm_tensor_bytes(&g->t[t]); }
+static double up(double x, double m) { return m * (double)(int64_t)((x + m - 1) / m); }
+
+/* the default: every input read, every output written, one FLOP per element of the first output */
+static void cost_default(const ldm_graph *g, const ldm_node *n, ldm_perf_cost *c) {
+  memset(c, 0, sizeof *c);
+  for (int k = 0; k < n->nin; k++) c->bytes_rd += tbytes(g, n->in[k]);
+  for (int k = 0; k < n->nout; k++) c->bytes_wr += tbytes(g, n->out[k]);
+  c->useful_flops = c->computed_flops = n->nout ? (double)g->t[n->out[0]].numel : 0;
+  c->kc = LDM_KC_MEMORY;
+}
+
+/* the tiled shaders (gemm.comp, conv2d.comp) against their naive variants */
+static ldm_perf_kclass mm_class(const ldm_launch *l) {
+  size_t k = strlen(l->shader);
+  return k > 6 && strcmp(l->shader + k - 6, "_naive") == 0 ? LDM_KC_NAIVE : LDM_KC_TILED;
+}
+
+/* basic: GEMM (C = alpha op(A) op(B) [+ bias] [+ C], batched) */
+static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
+  cost_default(g, n, c);
+  if (n->op != LDM_OP_gemm) return;
+  const ldm_pc_gemm *p = (const ldm_pc_gemm *)n->pc;
+  double M = p->M, N = p->N, K = p->K, B = p->batch;
+  c->kc = mm_class(l);
+  c->useful_flops = 2 * M * N * K * B;
+  /* tiled: 64x64 tiles over 16-deep K slabs; naive: 16x16 workgroups of one output each */
+  c->computed_flops =
+      c->kc == LDM_KC_TILED ? 2 * up(M, 64) * up(N, 64) * up(K, 16) * B : 2 * up(M, 16) * up(N, 16) * K * B;
+  if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
+}
+
+/* conv: the three convolutions are implicit GEMMs of rows x columns x depth (conv2d.comp's header) */
+static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
+  cost_default(g, n, c);
+  if (n->op != LDM_OP_conv2d && n->op != LDM_OP_conv2d_backward_data && n->op != LDM_OP_conv2d_backward_weight) {
+    c->useful_flops = c->computed_flops = 0; /* upsampling moves bytes */
+    return;
+  }
+  const ldm_pc_conv2d *p = (const ldm_pc_conv2d *)n->pc;
+  double kk = (double)p->k * p->k, P = (double)p->N * p->Ho * p->Wo;
+  double rows, cols, depth;
+  if (n->op == LDM_OP_conv2d) rows = p->Cout, cols = P, depth = p->Cin * kk;
+  else if (n->op == LDM_OP_conv2d_backward_data) rows = p->Cin, cols = (double)p->N * p->H * p->W, depth = p->Cout * kk;
+  else rows = p->Cout, cols = p->Cin * kk, depth = P;
+  c->kc = mm_class(l);
+  c->useful_flops = 2 * (double)p->Cout * P * p->Cin * kk;
+  if (c->kc == LDM_KC_NAIVE) {
+    c->computed_flops = 2 * rows * cols * depth; /* every tap of the depth, stride holes included */
+  } else if (n->op == LDM_OP_conv2d_backward_weight) {
+    double splits = p->splits > 0 ? p->splits : 1, len = p->splits > 1 ? p->split_len : depth;
+    c->computed_flops = 2 * up(rows, 64) * up(cols, 64) * splits * up(len, 16);
+  } else {
+    c->computed_flops = 2 * up(rows, 64) * up(cols, 64) * up(depth, 16);
+  }
+  if (n->op == LDM_OP_conv2d && !p->bias && n->nin > 2) c->bytes_rd -= tbytes(g, n->in[2]); /* unused binding */
+  if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
+}
+
+/* norm: GroupNorm (mean, variance, normalise, affine: about 8 FLOPs per element; backward about 12), softmax
+ * (max, exp, sum, divide: about 5) */
+static void cost_norm(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
+  (void)l;
+  cost_default(g, n, c);
+  double e = n->nout ? (double)g->t[n->out[0]].numel : 0;
+  if (n->op == LDM_OP_group_norm) c->useful_flops = 8 * e;
+  else if (n->op == LDM_OP_group_norm_backward) c->useful_flops = 12 * e;
+  else if (n->op == LDM_OP_softmax || n->op == LDM_OP_softmax_backward) c->useful_flops = 5 * e;
+  c->computed_flops = c->useful_flops;
+}
+
+/* diffusion: a gather reads the B rows it picks (and their indices), not the whole table */
+static void cost_diffusion(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
+  (void)l;
+  cost_default(g, n, c);
+  if (n->op != LDM_OP_gather_rows) return;
+  const ldm_pc_gather_rows *p = (const ldm_pc_gather_rows *)n->pc;
+  double elem = g->t[n->in[0]].dtype == LDM_U8 ? 1 : 4;
+  c->bytes_rd = (double)p->B * p->row * elem + tbytes(g, n->in[1]);
+}
+
+void ldm_perf_node_cost(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
+  const char *fam = ldm_op_family(n->op);
+  if (strcmp(fam, "conv") == 0) cost_conv(g, n, l, c);
+  else if (strcmp(fam, "norm") == 0) cost_norm(g, n, l, c);
+  else if (strcmp(fam, "diffusion") == 0) cost_diffusion(g, n, l, c);
+  else cost_basic(g, n, l, c);
+}

@@ -1,0 +1,100 @@
+/* The performance model over one planned graph (perf/perf.h, docs/perf.md "The model"). It walks the
+ * nodes in the executor's order with the executor's own code: ldm_node_launch for the launch (vk/plan.c),
+ * ldm_deps_next for the barriers (vk/deps.c). */
+#include <stdlib.h>
+#include <string.h>
+
+#include "perf/perf.h"
+#include "vk/deps.h"
+#include "vk/plan.h"
+
+static void add_level(double sum_full, double max_alone, ldm_perf_sum *s) {
+  s->work_ms += (sum_full > max_alone ? sum_full : max_alone) * 1e-3;
+}
+
+ldm_status ldm_perf_earliest_levels(const ldm_graph *g, int *levels, int *nlevels) {
+  *nlevels = 0;
+  for (int i = 0; i < g->nn; i++) {
+    int lv = 0;
+    for (int j = i - 1; j >= 0; j--) /* only a later level than the best so far can raise it */
+      if (levels[j] + 1 > lv && ldm_deps_conflict(g, &g->n[j], &g->n[i])) lv = levels[j] + 1;
+    levels[i] = lv;
+    if (lv + 1 > *nlevels) *nlevels = lv + 1;
+  }
+  return LDM_OK;
+}
+
+/* the earliest-level order's barriers and time, from the rows' per-dispatch times */
+static ldm_status level_what_if(const ldm_graph *g, const ldm_perf_target *t, const ldm_perf_row *rows,
+                                ldm_perf_sum *s) {
+  int nl = 0;
+  int *lv = ldm_malloc(((size_t)g->nn + 1) * sizeof *lv);
+  double *sum = ldm_calloc((size_t)g->nn + 1, sizeof *sum), *mx = ldm_calloc((size_t)g->nn + 1, sizeof *mx);
+  ldm_status st = lv && sum && mx ? ldm_perf_earliest_levels(g, lv, &nl) : LDM_ERR_NOMEM;
+  if (st == LDM_OK) {
+    for (int i = 0; i < g->nn; i++) {
+      sum[lv[i]] += rows[i].full_us;
+      if (rows[i].us > mx[lv[i]]) mx[lv[i]] = rows[i].us;
+    }
+    double work = 0;
+    for (int l = 0; l < nl; l++) work += (sum[l] > mx[l] ? sum[l] : mx[l]) * 1e-3;
+    s->level_barriers = nl > 0 ? nl - 1 : 0;
+    s->level_ms = work + s->dispatch_ms + s->level_barriers * t->barrier_us * 1e-3;
+  }
+  free(lv);
+  free(sum);
+  free(mx);
+  return st;
+}
+
+ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf_row *rows, ldm_perf_sum *s) {
+  memset(s, 0, sizeof *s);
+  if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "the performance model needs a planned graph");
+  ldm_deps deps = {0};
+  ldm_status st = LDM_OK;
+  double peak = t->peak_tflops * 1e12, bw = t->bw_gbs * 1e9 * t->mem_eff;
+  double sum_full = 0, max_alone = 0; /* of the current level */
+  int level = 0;
+  for (int i = 0; i < g->nn && st == LDM_OK; i++) {
+    const ldm_node *n = &g->n[i];
+    ldm_perf_row r;
+    memset(&r, 0, sizeof r);
+    r.node = i;
+    st = ldm_deps_next(&deps, g, n, false, &r.barrier);
+    if (st != LDM_OK) break;
+    if (r.barrier) {
+      add_level(sum_full, max_alone, s);
+      sum_full = max_alone = 0;
+      level++;
+      s->barriers++;
+    }
+    r.level = level;
+    ldm_node_launch(g, n, &t->lim, &r.l);
+    r.groups = (uint64_t)r.l.groups[0] * r.l.groups[1] * r.l.groups[2];
+    r.fill = r.groups >= t->cus ? 1.0 : (double)r.groups / t->cus;
+    ldm_perf_node_cost(g, n, &r.l, &r.c);
+    double tc = r.c.computed_flops / (peak * ldm_perf_eff(t, r.c.kc)), tm = (r.c.bytes_rd + r.c.bytes_wr) / bw;
+    r.full_us = (tc > tm ? tc : tm) * 1e6;
+    r.us = r.full_us / r.fill;
+    sum_full += r.full_us;
+    if (r.us > max_alone) max_alone = r.us;
+    s->dispatches++;
+    if (r.groups < t->cus) s->below++;
+    if (r.c.kc != LDM_KC_MEMORY) {
+      s->mm++;
+      if (r.groups < t->cus) s->mm_below++;
+    }
+    s->useful_flops += r.c.useful_flops;
+    s->computed_flops += r.c.computed_flops;
+    s->bytes_rd += r.c.bytes_rd;
+    s->bytes_wr += r.c.bytes_wr;
+    if (rows) rows[i] = r;
+  }
+  ldm_deps_free(&deps);
+  if (st != LDM_OK) return st;
+  add_level(sum_full, max_alone, s);
+  s->dispatch_ms = s->dispatches * t->dispatch_us * 1e-3;
+  s->barrier_ms = s->barriers * t->barrier_us * 1e-3;
+  s->total_ms = s->work_ms + s->dispatch_ms + s->barrier_ms;
+  return rows ? level_what_if(g, t, rows, s) : LDM_OK;
+}

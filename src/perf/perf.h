@@ -1,0 +1,94 @@
+/* The performance model behind `ldm-vk bench --model` (docs/perf.md): no device is opened. A planned graph
+ * is walked as the Vulkan executor records it (the same launch plans, vk/plan.c ldm_node_launch, and the
+ * same barrier decision, vk/deps.c), and every dispatch gets its workgroups, useful and computed FLOPs,
+ * bytes and a predicted time on a target GPU of a small table (targets.c). A model, not a measurement:
+ * its constants are to be recalibrated whenever a run on a real GPU exists. */
+#ifndef LDM_PERF_H
+#define LDM_PERF_H
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/ops.h"
+
+/* ---------------------------------------------------------------- targets (targets.c) */
+
+/* What a kernel is limited by: the tiled GEMM/convolution shaders (FMAs fed from shared memory), their
+ * naive fallbacks (one invocation per output, operands from global memory), everything else (memory). */
+typedef enum { LDM_KC_TILED, LDM_KC_NAIVE, LDM_KC_MEMORY, LDM_KC_COUNT } ldm_perf_kclass;
+
+typedef struct ldm_perf_target {
+  const char *name;   /* --target NAME */
+  const char *title;  /* the device class, in words */
+  uint32_t cus;       /* SMs / CUs / subslices / cores: the units a workgroup runs on */
+  const char *cu_word;
+  double peak_tflops; /* fp32, an FMA counted as 2 FLOPs */
+  double bw_gbs;      /* DRAM bandwidth, GB/s */
+  /* per unit and clock: shared-memory bytes and fp32 FMA lanes (the tiled kernels' ceiling, below) */
+  double lds_bytes_clk, fp32_lanes;
+  double naive_eff;   /* fraction of peak the naive GEMM/conv shaders reach (estimate) */
+  double mem_eff;     /* fraction of the DRAM bandwidth a streaming kernel reaches (estimate) */
+  double dispatch_us; /* per dispatch: bind, push constants, launch (estimate) */
+  double barrier_us;  /* per dependency barrier: drain and refill of the GPU (estimate) */
+  ldm_dev_limits lim; /* what the launch plans see: the device's Vulkan limits */
+} ldm_perf_target;
+
+const ldm_perf_target *ldm_perf_targets(int *count);
+/* NULL when there is no target of that name */
+const ldm_perf_target *ldm_perf_target_find(const char *name);
+/* Fraction of peak a kernel class reaches on t when the GPU is full. Tiled: the shaders do 8 scalar
+ * shared-memory loads (4 bytes each) per 16 FMAs of a thread, so a unit needs 2 bytes of shared memory
+ * per FMA lane and clock; the ceiling is lds_bytes_clk / (2 * fp32_lanes), times 0.9 for the rest of the
+ * loop (address arithmetic, barriers, global loads). */
+double ldm_perf_eff(const ldm_perf_target *t, ldm_perf_kclass kc);
+
+/* ---------------------------------------------------------------- per-node cost (cost.c) */
+
+typedef struct ldm_perf_cost {
+  double useful_flops;   /* the op's arithmetic from its shapes (a multiply-add = 2) */
+  double computed_flops; /* what the launched tiles compute: padded to whole tiles and slabs */
+  double bytes_rd, bytes_wr;
+  ldm_perf_kclass kc;
+} ldm_perf_cost;
+/* The cost of node n launched as l (one function per op family inside). */
+void ldm_perf_node_cost(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c);
+
+/* ---------------------------------------------------------------- the model (model.c) */
+
+typedef struct ldm_perf_row {
+  int node;
+  bool barrier;     /* the recorder puts a dependency barrier before this dispatch */
+  int level;        /* dispatches between two barriers form one level (they may overlap) */
+  ldm_launch l;
+  uint64_t groups;  /* workgroups of the dispatch */
+  double fill;      /* min(1, groups / CUs) */
+  ldm_perf_cost c;
+  double full_us;   /* time of its work on the whole GPU: max(FLOPs / (peak * eff), bytes / (bw * mem_eff)) */
+  double us;        /* alone, at its fill: full_us / fill */
+} ldm_perf_row;
+
+typedef struct ldm_perf_sum {
+  int dispatches;   /* one per node */
+  int barriers;     /* dependency barriers between dispatches (the recording adds one final barrier) */
+  int mm;           /* GEMM / convolution dispatches */
+  int mm_below;     /* ... of them with fewer workgroups than the target has CUs */
+  int below;        /* all dispatches with fewer workgroups than CUs */
+  double useful_flops, computed_flops, bytes_rd, bytes_wr;
+  /* predicted: the levels' work, the dispatch and barrier overheads, their sum (ms) */
+  double work_ms, dispatch_ms, barrier_ms, total_ms;
+  /* what-if, the issue's "one barrier per level": every node moved to its earliest level (after the last
+   * node it conflicts with, on the same memory plan), the barriers and predicted ms of that order */
+  int level_barriers;
+  double level_ms;
+} ldm_perf_sum;
+
+/* Model graph g (planned) on target t: rows[i] for node i when rows is not NULL (g->nn of them). A level's
+ * time is max(sum of its dispatches' full_us, the longest dispatch's us): dispatches between two barriers
+ * share the GPU. The total adds dispatch_us per dispatch and barrier_us per barrier. */
+ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf_row *rows, ldm_perf_sum *s);
+/* The earliest level of every node (levels[g->nn]): one more than the latest earlier node it conflicts with
+ * (reads what it wrote, writes what it read or wrote: the recorder's hazards, vk/deps.c), 0 without one.
+ * Nodes of one level never conflict, so recording the nodes level by level needs max level barriers. */
+ldm_status ldm_perf_earliest_levels(const ldm_graph *g, int *levels, int *nlevels);
+
+#endif
