@@ -1,4 +1,6 @@
 /* Conformance cases of the normalisation / attention / embedding op family (odd shapes on purpose). */
+#include <stdbool.h>
+
 #include "core/ops.h"
 #include "ldm/conformance.h"
 #include "ldm/ops.h"
@@ -13,44 +15,26 @@ static int gn_out(const ldm_graph *g, int y, int k) {
   return LDM_NONE;
 }
 
-/* reads N C H W groups offset (x in [offset-1, offset+1)) */
+/* group_norm, or group_norm_silu when silu; reads N C H W groups offset (x in [offset-1, offset+1)) */
+static ldm_status gn_case(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a, bool silu) {
+  int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), a->offset - 1.0f, a->offset + 1.0f);
+  int ga = ldm_conf_input(cc, g, "gamma", 1, S(a->C), 0.5f, 1.5f);
+  int be = ldm_conf_input(cc, g, "beta", 1, S(a->C), -0.5f, 0.5f);
+  int y = (silu ? ldm_group_norm_silu : ldm_group_norm)(g, x, ga, be, a->groups, 1e-5f);
+  ldm_conf_compare(cc, g, y);
+  ldm_conf_compare(cc, g, gn_out(g, y, 1));
+  ldm_conf_compare(cc, g, gn_out(g, y, 2));
+  return ldm_graph_status(g);
+}
 static ldm_status c_group_norm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
-  int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), a->offset - 1.0f, a->offset + 1.0f);
-  int ga = ldm_conf_input(cc, g, "gamma", 1, S(a->C), 0.5f, 1.5f);
-  int be = ldm_conf_input(cc, g, "beta", 1, S(a->C), -0.5f, 0.5f);
-  int y = ldm_group_norm(g, x, ga, be, a->groups, 1e-5f);
-  ldm_conf_compare(cc, g, y);
-  ldm_conf_compare(cc, g, gn_out(g, y, 1));
-  ldm_conf_compare(cc, g, gn_out(g, y, 2));
-  return ldm_graph_status(g);
+  return gn_case(g, cc, a, false);
 }
-/* the forward on each backend, then its backward node; reads N C H W groups acc want_dx */
-static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
-  int64_t N = a->N, C = a->C;
-  int x = ldm_conf_input(cc, g, "x", 4, S(N, C, a->H, a->W), -2, 2);
-  int ga = ldm_conf_input(cc, g, "gamma", 1, S(C), 0.5f, 1.5f);
-  int be = ldm_conf_input(cc, g, "beta", 1, S(C), -0.5f, 0.5f);
-  int dy = ldm_conf_input(cc, g, "dy", 4, S(N, C, a->H, a->W), -1, 1);
-  int dx = ldm_conf_output(cc, g, "dx", 4, S(N, C, a->H, a->W));
-  int pg = ldm_conf_output(cc, g, "pg", 1, S(N * C)), pb = ldm_conf_output(cc, g, "pb", 1, S(N * C));
-  int y = ldm_group_norm(g, x, ga, be, a->groups, 1e-5f);
-  int mean = gn_out(g, y, 1), rstd = gn_out(g, y, 2);
-  ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
-  return ldm_graph_status(g);
-}
-/* silu(group_norm(x)) as one op; reads N C H W groups offset */
 static ldm_status c_group_norm_silu(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
-  int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), a->offset - 1.0f, a->offset + 1.0f);
-  int ga = ldm_conf_input(cc, g, "gamma", 1, S(a->C), 0.5f, 1.5f);
-  int be = ldm_conf_input(cc, g, "beta", 1, S(a->C), -0.5f, 0.5f);
-  int y = ldm_group_norm_silu(g, x, ga, be, a->groups, 1e-5f);
-  ldm_conf_compare(cc, g, y);
-  ldm_conf_compare(cc, g, gn_out(g, y, 1));
-  ldm_conf_compare(cc, g, gn_out(g, y, 2));
-  return ldm_graph_status(g);
+  return gn_case(g, cc, a, true);
 }
-/* the fused forward on each backend, then its backward node; reads N C H W groups acc want_dx */
-static ldm_status c_group_norm_silu_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+/* the forward on each backend, then its backward node (group_norm[_silu]_backward); reads N C H W groups
+ * acc want_dx */
+static ldm_status gnb_case(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a, bool silu) {
   int64_t N = a->N, C = a->C;
   int x = ldm_conf_input(cc, g, "x", 4, S(N, C, a->H, a->W), -2, 2);
   int ga = ldm_conf_input(cc, g, "gamma", 1, S(C), 0.5f, 1.5f);
@@ -58,10 +42,19 @@ static ldm_status c_group_norm_silu_backward(ldm_graph *g, ldm_conf_ctx *cc, con
   int dy = ldm_conf_input(cc, g, "dy", 4, S(N, C, a->H, a->W), -1, 1);
   int dx = ldm_conf_output(cc, g, "dx", 4, S(N, C, a->H, a->W));
   int pg = ldm_conf_output(cc, g, "pg", 1, S(N * C)), pb = ldm_conf_output(cc, g, "pb", 1, S(N * C));
-  int y = ldm_group_norm_silu(g, x, ga, be, a->groups, 1e-5f);
+  int y = (silu ? ldm_group_norm_silu : ldm_group_norm)(g, x, ga, be, a->groups, 1e-5f);
   int mean = gn_out(g, y, 1), rstd = gn_out(g, y, 2);
-  ldm_group_norm_silu_backward_node(g, x, ga, be, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
+  if (silu)
+    ldm_group_norm_silu_backward_node(g, x, ga, be, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
+  else
+    ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
   return ldm_graph_status(g);
+}
+static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  return gnb_case(g, cc, a, false);
+}
+static ldm_status c_group_norm_silu_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  return gnb_case(g, cc, a, true);
 }
 /* reads rows cols range (logits in [-range, range)) */
 static ldm_status c_softmax(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
