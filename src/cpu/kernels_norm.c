@@ -71,9 +71,10 @@ static void gn_groups(void *vc, int64_t j0, int64_t j1) {
       float *yr = ys + cc * S;
       for (int64_t i = 0; i < S; i++) {
         float xh = (xr[i] - mf) * rf;
-        float h = xh * ga + be;
-        yr[i] = c->silu ? ldm_cpu_act_silu(h) : h;
+        yr[i] = xh * ga + be;
       }
+      if (c->silu) /* on the stored h, a second vectorised pass over the row while it is in cache */
+        for (int64_t i = 0; i < S; i++) yr[i] = ldm_cpu_act_silu(yr[i]);
     }
     c->mean[ng] = mf;
     c->rstd[ng] = rf;
