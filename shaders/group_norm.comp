@@ -3,7 +3,11 @@
 // GroupNorm forward (torch.nn.GroupNorm): one workgroup per (n, g); the group is contiguous in NCHW
 // (C/G channels x S positions). Two passes with fixed-order tree reductions: mean, then the biased
 // variance of (x - mean), so a large mean does not cancel the variance. Saves mean and rstd per (n, g).
+// Variant group_norm_silu (-DGN_SILU): y = silu(xhat gamma + beta), the same h then act_silu of unary.comp.
 #include "common.glsl"
+#ifdef GN_SILU
+#include "activations.glsl"
+#endif
 LDM_LOCAL_1D
 layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -46,7 +50,11 @@ void main() {
   for (uint e = lid; e < M; e += gl_WorkGroupSize.x) {
     uint c = ch0 + e / pc.S;
     float xh = (x[base + e] - mean) * rstd;
-    y[base + e] = xh * gamma[c] + beta[c];
+    float h = xh * gamma[c] + beta[c];
+#ifdef GN_SILU
+    h = act_silu(h);
+#endif
+    y[base + e] = h;
   }
   if (lid == 0u) {
     mean_out[ng] = mean;

@@ -4,7 +4,12 @@
 //   pg[n, c] = sum_s dy xhat, pb[n, c] = sum_s dy            (reduce_sum over n gives dgamma, dbeta)
 //   dx = rstd (gamma dy - mean_g(gamma dy) - xhat mean_g(gamma dy xhat))   (when want_dx)
 // Per-channel fixed-order tree reductions; dx honours accumulate.
+// Variant group_norm_silu_backward (-DGN_SILU): dy is the gradient of silu(h), h = xhat gamma + beta
+// recomputed from x, mean, rstd, gamma and beta (binding 5); dh = act_silu_backward(h, dy) replaces dy.
 #include "common.glsl"
+#ifdef GN_SILU
+#include "activations.glsl"
+#endif
 LDM_LOCAL_1D
 layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
 layout(std430, binding = 0) readonly buffer X { float x[]; };
@@ -12,9 +17,19 @@ layout(std430, binding = 1) readonly buffer Gamma { float gamma[]; };
 layout(std430, binding = 2) readonly buffer Mean { float mean_in[]; };
 layout(std430, binding = 3) readonly buffer Rstd { float rstd_in[]; };
 layout(std430, binding = 4) readonly buffer DY { float dy[]; };
+#ifdef GN_SILU
+layout(std430, binding = 5) readonly buffer Beta { float beta[]; };
+layout(std430, binding = 6) buffer DX { float dx[]; };
+layout(std430, binding = 7) writeonly buffer PG { float pg[]; };
+layout(std430, binding = 8) writeonly buffer PB { float pb[]; };
+// the gradient at h = xhat gamma[c] + beta[c] of element i of channel c
+float grad_h(uint i, uint c, float xh) { return act_silu_backward(xh * gamma[c] + beta[c], dy[i]); }
+#else
 layout(std430, binding = 5) buffer DX { float dx[]; };
 layout(std430, binding = 6) writeonly buffer PG { float pg[]; };
 layout(std430, binding = 7) writeonly buffer PB { float pb[]; };
+float grad_h(uint i, uint c, float xh) { return dy[i]; }
+#endif
 shared float p1[gl_WorkGroupSize.x];
 shared float p2[gl_WorkGroupSize.x];
 
@@ -26,11 +41,11 @@ void main() {
   float m = mean_in[ng], r = rstd_in[ng];
   float A = 0.0, B = 0.0; // sum gamma dy, sum gamma dy xhat
   for (uint cc = 0u; cc < cg; cc++) {
-    uint cb = base + cc * pc.S;
+    uint cb = base + cc * pc.S, c = ch0 + cc;
     float s1 = 0.0, s2 = 0.0;
     for (uint i = lid; i < pc.S; i += gl_WorkGroupSize.x) {
-      float d = dy[cb + i];
       float xh = (x[cb + i] - m) * r;
+      float d = grad_h(cb + i, c, xh);
       s1 += d * xh;
       s2 += d;
     }
@@ -46,7 +61,6 @@ void main() {
     }
     float t1 = p1[0], t2 = p2[0];
     barrier(); // p1/p2 are reused by the next channel
-    uint c = ch0 + cc;
     if (lid == 0u) {
       pg[n * pc.C + c] = t1;
       pb[n * pc.C + c] = t2;
@@ -59,7 +73,7 @@ void main() {
   for (uint e = lid; e < M; e += gl_WorkGroupSize.x) {
     uint c = ch0 + e / pc.S;
     float xh = (x[base + e] - m) * r;
-    float v = r * ((gamma[c] * dy[base + e] - a) - xh * b);
+    float v = r * ((gamma[c] * grad_h(base + e, c, xh) - a) - xh * b);
     dx[base + e] = pc.accumulate != 0u ? dx[base + e] + v : v;
   }
 }

@@ -36,6 +36,66 @@ START_TEST(grad_group_norm_second_consumer) {
 }
 END_TEST
 
+static int b_group_norm_silu(ldm_graph *g, const int *in, const int *a) {
+  return ldm_group_norm_silu(g, in[0], in[1], in[2], a[0], 1e-5f);
+}
+/* with the skip consumer of x, as in a ResBlock: dx is written then accumulated */
+static int b_group_norm_silu_skip(ldm_graph *g, const int *in, const int *a) {
+  return ldm_add(g, ldm_group_norm_silu(g, in[0], in[1], in[2], 2, 1e-5f), ldm_scale(g, in[0], 0.5f));
+}
+START_TEST(grad_group_norm_silu) {
+  gc_in s1[3] = {GC_IN(2, 6, 3, 2), GC_IN(6), GC_IN(6)};
+  gc_check("group_norm_silu [2,6,3,2] G3", b_group_norm_silu, (int[]){3}, 3, s1, 72, 1e-3);
+  gc_in s2[3] = {GC_IN(3, 4, 5), GC_IN(4), GC_IN(4)};
+  gc_check("group_norm_silu [3,4,5] G1", b_group_norm_silu, (int[]){1}, 3, s2, 60, 1e-3);
+  gc_in s3[3] = {GC_IN(2, 8, 3, 5), GC_IN(8), GC_IN(8)};
+  gc_check("group_norm_silu [2,8,3,5] G8", b_group_norm_silu, (int[]){8}, 3, s3, 40, 1e-3);
+  gc_in s4[3] = {GC_IN(2, 4, 3, 3), GC_IN(4), GC_IN(4)};
+  gc_check("group_norm_silu + skip", b_group_norm_silu_skip, NULL, 3, s4, 72, 1e-3);
+}
+END_TEST
+
+/* y = silu(group_norm(x)) on the fast CPU backend, fused or as the two ops; out: y, then dx, dgamma, dbeta of
+ * sum(y w) (n elements of x, c channels) */
+static void gn_silu_run(bool fused, int64_t n, int64_t c, float *out) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 4, LDM_SHAPE(2, c, 5, n / (10 * c)));
+  int ga = ldm_param(&g, "gamma", 1, LDM_SHAPE(c)), be = ldm_param(&g, "beta", 1, LDM_SHAPE(c));
+  int w = ldm_act(&g, "w", 1, &n);
+  ldm_requires_grad(&g, x);
+  int ins[4] = {x, ga, be, w};
+  for (int k = 0; k < 4; k++) ldm_keep(&g, ins[k]);
+  int y = fused ? ldm_group_norm_silu(&g, x, ga, be, 3, 1e-5f) : ldm_silu(&g, ldm_group_norm(&g, x, ga, be, 3, 1e-5f));
+  ck_assert_int_ge(y, 0);
+  ldm_keep(&g, y);
+  int loss = ldm_sum(&g, ldm_mul(&g, y, w));
+  ck_assert_int_ge(loss, 0);
+  ck_assert_int_eq(ldm_graph_backward(&g, loss), LDM_OK);
+  int outs[4] = {y, g.t[x].grad, g.t[ga].grad, g.t[be].grad};
+  for (int k = 1; k < 4; k++) ldm_keep(&g, outs[k]);
+  ck_assert_int_eq(ldm_graph_plan(&g), LDM_OK);
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(&g, &e), LDM_OK);
+  for (int k = 0; k < 4; k++) gc_fill(e, &g, ins[k], 21, (uint64_t)k, k == 1 ? 0.5f : -2.0f, k == 1 ? 1.5f : 2.0f);
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  int64_t len[4] = {n, n, c, c};
+  for (int k = 0; k < 4; out += len[k], k++)
+    ck_assert_int_eq(ldm_exec_read(e, outs[k], out, (size_t)len[k] * 4), LDM_OK);
+  ldm_exec_free(e);
+  ldm_graph_free(&g);
+}
+/* the fused op computes the same floats as group_norm then silu, forward and backward (the training runs'
+ * losses stay bitwise the same on the CPU) */
+START_TEST(group_norm_silu_bitwise_as_pair) {
+  enum { C = 12, N = 2 * C * 5 * 7, L = 2 * N + 2 * C };
+  static float a[L], b[L];
+  gn_silu_run(true, N, C, a);
+  gn_silu_run(false, N, C, b);
+  for (int i = 0; i < L; i++) ck_assert_msg(memcmp(&a[i], &b[i], 4) == 0, "element %d: %.9g vs %.9g", i, a[i], b[i]);
+}
+END_TEST
+
 static int b_softmax(ldm_graph *g, const int *in, const int *a) {
   int x = ldm_scale(g, in[0], (float)a[2]); /* wider logits */
   return ldm_softmax(g, x, a[0], a[1]);
@@ -294,6 +354,8 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, builder_errors);
   tcase_add_test(tc, grad_attention_block);
   tcase_add_test(tc, grad_resblock_temb);
+  tcase_add_test(tc, grad_group_norm_silu);
+  tcase_add_test(tc, group_norm_silu_bitwise_as_pair);
 }
 
 int main(void) { return gc_run_suite("ops-norm", "norm", 300, add_tests); }

@@ -74,6 +74,8 @@ int ldm_upsample2x(ldm_graph *g, int x);
 /* ---- normalisation / attention / embedding family (src/ops/norm.c) ---- */
 /* GroupNorm with affine gamma/beta [C] over x [N, C, ...] */
 int ldm_group_norm(ldm_graph *g, int x, int gamma, int beta, int groups, float eps);
+/* silu(group_norm(x)) as one op (one pass; the backward recomputes the normalised values, none are kept) */
+int ldm_group_norm_silu(ldm_graph *g, int x, int gamma, int beta, int groups, float eps);
 /* softmax over the last dimension of a [rows, cols] view */
 int ldm_softmax(ldm_graph *g, int x, int64_t rows, int64_t cols);
 /* concatenate along dim 1 (channels) of NCHW tensors with equal N, H, W */

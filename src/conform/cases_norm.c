@@ -1,4 +1,6 @@
 /* Conformance cases of the normalisation / attention / embedding op family (odd shapes on purpose). */
+#include <stdbool.h>
+
 #include "core/ops.h"
 #include "ldm/conformance.h"
 #include "ldm/ops.h"
@@ -13,19 +15,26 @@ static int gn_out(const ldm_graph *g, int y, int k) {
   return LDM_NONE;
 }
 
-/* reads N C H W groups offset (x in [offset-1, offset+1)) */
-static ldm_status c_group_norm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+/* group_norm, or group_norm_silu when silu; reads N C H W groups offset (x in [offset-1, offset+1)) */
+static ldm_status gn_case(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a, bool silu) {
   int x = ldm_conf_input(cc, g, "x", 4, S(a->N, a->C, a->H, a->W), a->offset - 1.0f, a->offset + 1.0f);
   int ga = ldm_conf_input(cc, g, "gamma", 1, S(a->C), 0.5f, 1.5f);
   int be = ldm_conf_input(cc, g, "beta", 1, S(a->C), -0.5f, 0.5f);
-  int y = ldm_group_norm(g, x, ga, be, a->groups, 1e-5f);
+  int y = (silu ? ldm_group_norm_silu : ldm_group_norm)(g, x, ga, be, a->groups, 1e-5f);
   ldm_conf_compare(cc, g, y);
   ldm_conf_compare(cc, g, gn_out(g, y, 1));
   ldm_conf_compare(cc, g, gn_out(g, y, 2));
   return ldm_graph_status(g);
 }
-/* the forward on each backend, then its backward node; reads N C H W groups acc want_dx */
-static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+static ldm_status c_group_norm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  return gn_case(g, cc, a, false);
+}
+static ldm_status c_group_norm_silu(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  return gn_case(g, cc, a, true);
+}
+/* the forward on each backend, then its backward node (group_norm[_silu]_backward); reads N C H W groups
+ * acc want_dx */
+static ldm_status gnb_case(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a, bool silu) {
   int64_t N = a->N, C = a->C;
   int x = ldm_conf_input(cc, g, "x", 4, S(N, C, a->H, a->W), -2, 2);
   int ga = ldm_conf_input(cc, g, "gamma", 1, S(C), 0.5f, 1.5f);
@@ -33,10 +42,19 @@ static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ld
   int dy = ldm_conf_input(cc, g, "dy", 4, S(N, C, a->H, a->W), -1, 1);
   int dx = ldm_conf_output(cc, g, "dx", 4, S(N, C, a->H, a->W));
   int pg = ldm_conf_output(cc, g, "pg", 1, S(N * C)), pb = ldm_conf_output(cc, g, "pb", 1, S(N * C));
-  int y = ldm_group_norm(g, x, ga, be, a->groups, 1e-5f);
+  int y = (silu ? ldm_group_norm_silu : ldm_group_norm)(g, x, ga, be, a->groups, 1e-5f);
   int mean = gn_out(g, y, 1), rstd = gn_out(g, y, 2);
-  ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
+  if (silu)
+    ldm_group_norm_silu_backward_node(g, x, ga, be, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
+  else
+    ldm_group_norm_backward_node(g, x, ga, mean, rstd, dy, dx, pg, pb, a->groups, a->acc, a->want_dx);
   return ldm_graph_status(g);
+}
+static ldm_status c_group_norm_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  return gnb_case(g, cc, a, false);
+}
+static ldm_status c_group_norm_silu_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  return gnb_case(g, cc, a, true);
 }
 /* reads rows cols range (logits in [-range, range)) */
 static ldm_status c_softmax(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -151,5 +169,15 @@ const ldm_conf_case ldm_conf_cases_norm[] = {
     {.op = "attention_core", .shape = "[3,12,4,4] 1 head", .build = c_attention, .a = {.N = 3, .C = 12, .H = 4, .W = 4, .heads = 1}},
     {.op = "attention_core", .shape = "[2,64,9,9] 4 heads", .build = c_attention, .a = {.N = 2, .C = 64, .H = 9, .W = 9, .heads = 4}},
     {.op = "attention_core", .shape = "[16,128,8,8] 4 heads", .build = c_attention, .a = {.N = 16, .C = 128, .H = 8, .W = 8, .heads = 4}, .full_only = true},
+    {.op = "group_norm_silu", .shape = "[3,12,7,7] G3", .build = c_group_norm_silu, .a = {.N = 3, .C = 12, .H = 7, .W = 7, .groups = 3}},
+    {.op = "group_norm_silu", .shape = "[1,5,1,1] G5 (one element per group)", .build = c_group_norm_silu, .a = {.N = 1, .C = 5, .H = 1, .W = 1, .groups = 5}},
+    {.op = "group_norm_silu", .shape = "[2,8,33,31] G2 offset 100", .build = c_group_norm_silu, .a = {.N = 2, .C = 8, .H = 33, .W = 31, .groups = 2, .offset = 100}},
+    {.op = "group_norm_silu", .shape = "[2,64,8,8] G32", .build = c_group_norm_silu, .a = {.N = 2, .C = 64, .H = 8, .W = 8, .groups = 32}},
+    {.op = "group_norm_silu", .shape = "[16,128,16,16] G32", .build = c_group_norm_silu, .a = {.N = 16, .C = 128, .H = 16, .W = 16, .groups = 32}, .full_only = true},
+    {.op = "group_norm_silu_backward", .shape = "[3,12,7,7] G3", .build = c_group_norm_silu_backward, .a = {.N = 3, .C = 12, .H = 7, .W = 7, .groups = 3, .want_dx = true}},
+    {.op = "group_norm_silu_backward", .shape = "[2,64,8,8] G16 acc", .build = c_group_norm_silu_backward, .a = {.N = 2, .C = 64, .H = 8, .W = 8, .groups = 16, .acc = true, .want_dx = true}},
+    {.op = "group_norm_silu_backward", .shape = "[2,8,33,31] G2", .build = c_group_norm_silu_backward, .a = {.N = 2, .C = 8, .H = 33, .W = 31, .groups = 2, .want_dx = true}},
+    {.op = "group_norm_silu_backward", .shape = "[3,12,5,3] G4 no dx", .build = c_group_norm_silu_backward, .a = {.N = 3, .C = 12, .H = 5, .W = 3, .groups = 4}},
+    {.op = "group_norm_silu_backward", .shape = "[16,128,16,16] G32", .build = c_group_norm_silu_backward, .a = {.N = 16, .C = 128, .H = 16, .W = 16, .groups = 32, .want_dx = true}, .full_only = true},
 };
 const int ldm_conf_cases_norm_n = (int)(sizeof ldm_conf_cases_norm / sizeof ldm_conf_cases_norm[0]);

@@ -30,4 +30,13 @@ static inline float ldm_expf(float x0) {
   memcpy(&scale, &e, 4);
   return x0 == x0 ? p * scale : x0;
 }
+
+/* silu: y = x sigmoid(x); dx = dy s (1 + x (1 - s)), s = sigmoid(x): the element functions of the silu twins
+ * (cpu/kernels_elementwise.c) and of group_norm_silu (cpu/kernels_norm.c), so the fused op computes the
+ * same floats as group_norm then silu */
+static inline float ldm_cpu_act_silu(float x) { return x / (1.0f + ldm_expf(-x)); }
+static inline float ldm_cpu_act_silu_backward(float x, float dy) {
+  float s = 1.0f / (1.0f + ldm_expf(-x));
+  return dy * s * (1.0f + x * (1.0f - s));
+}
 #endif

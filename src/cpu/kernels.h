@@ -66,6 +66,8 @@ void ldm_cpu_label_dropout(const ldm_graph *g, const ldm_node *n, void *const *b
 void ldm_cpu_gather_rows(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_group_norm_silu(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_softmax(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf);

@@ -86,12 +86,7 @@ EW(sgd, ldm_pc_sgd) {
  * dx = ldm_cpu_act_NAME_backward(x, dy), the expressions of act_NAME[_backward] in shaders/activations.glsl
  * in the same order (ldm_expf for exp). The twins ldm_cpu_NAME[_backward] below run them. */
 
-/* silu: y = x sigmoid(x); dx = dy s (1 + x (1 - s)), s = sigmoid(x) */
-static inline float ldm_cpu_act_silu(float x) { return x / (1.0f + ldm_expf(-x)); }
-static inline float ldm_cpu_act_silu_backward(float x, float dy) {
-  float s = 1.0f / (1.0f + ldm_expf(-x));
-  return dy * s * (1.0f + x * (1.0f - s));
-}
+/* silu: ldm_cpu_act_silu[_backward] are in cpu/fastmath.h (group_norm_silu runs them too) */
 
 /* gelu (exact): y = x Phi(x), dx = dy (Phi(x) + x phi(x)); erfc(|z|) by Abramowitz-Stegun 7.1.26 (|error|
  * < 1.5e-7) as in activations.glsl, Phi from it without cancellation for x < 0 */

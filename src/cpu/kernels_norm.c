@@ -7,6 +7,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "cpu/fastmath.h"
 #include "cpu/pool.h"
 #include "ops/norm.h"
 
@@ -46,11 +47,12 @@ static double sumsq_dev(const float *x, int64_t n, double m) {
   return (s0 + s1) + (s2 + s3);
 }
 
-/* ================================================================= group_norm */
+/* ================================================================= group_norm, group_norm_silu */
 typedef struct {
   const ldm_pc_group_norm *p;
   const float *x, *gamma, *beta;
   float *y, *mean, *rstd;
+  bool silu; /* group_norm_silu: y = silu(h) of the same h */
 } gn_ctx;
 static void gn_groups(void *vc, int64_t j0, int64_t j1) {
   const gn_ctx *c = vc;
@@ -71,21 +73,32 @@ static void gn_groups(void *vc, int64_t j0, int64_t j1) {
         float xh = (xr[i] - mf) * rf;
         yr[i] = xh * ga + be;
       }
+      if (c->silu) /* on the stored h, a second vectorised pass over the row while it is in cache */
+        for (int64_t i = 0; i < S; i++) yr[i] = ldm_cpu_act_silu(yr[i]);
     }
     c->mean[ng] = mf;
     c->rstd[ng] = rf;
   }
 }
 void ldm_cpu_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  gn_ctx c = {(const ldm_pc_group_norm *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5)};
+  gn_ctx c = {(const ldm_pc_group_norm *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), false};
   ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gn_groups, &c);
 }
-/* ================================================================= group_norm_backward */
+void ldm_cpu_group_norm_silu(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  gn_ctx c = {(const ldm_pc_group_norm *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), true};
+  ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gn_groups, &c);
+}
+/* ================================================================= group_norm[_silu]_backward */
 typedef struct {
   const ldm_pc_group_norm_backward *p;
   const float *x, *gamma, *mean, *rstd, *dy;
   float *dx, *pg, *pb;
+  const float *beta; /* group_norm_silu_backward: dy is the gradient of silu(h), h = xhat gamma + beta */
 } gnb_ctx;
+/* the gradient at h of element i (xh = xhat, channel's gamma ga and beta be): dy, or silu'(h) dy */
+static inline float gnb_dh(const gnb_ctx *c, const float *dr, int64_t i, float xh, float ga, float be) {
+  return c->beta ? ldm_cpu_act_silu_backward(xh * ga + be, dr[i]) : dr[i];
+}
 static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
   const gnb_ctx *c = vc;
   const ldm_pc_group_norm_backward *p = c->p;
@@ -97,11 +110,13 @@ static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
     double A = 0, B = 0; /* sum gamma dy, sum gamma dy xhat over the group */
     for (int64_t cc = 0; cc < cg; cc++) {
       const float *xr = xs + cc * S, *dr = dys + cc * S;
+      float ga = c->gamma[ch0 + cc], be = c->beta ? c->beta[ch0 + cc] : 0.0f;
       double s1 = 0, s2 = 0;
       for (int64_t i = 0; i < S; i++) {
         float xh = (xr[i] - m) * r;
-        s1 += (double)dr[i] * xh;
-        s2 += dr[i];
+        float d = gnb_dh(c, dr, i, xh, ga, be);
+        s1 += (double)d * xh;
+        s2 += d;
       }
       c->pg[nn * C + ch0 + cc] = (float)s1;
       c->pb[nn * C + ch0 + cc] = (float)s2;
@@ -112,19 +127,24 @@ static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
     float a = (float)(A / (double)M), b = (float)(B / (double)M);
     float *dxs = c->dx + ng * M;
     for (int64_t cc = 0; cc < cg; cc++) {
-      float ga = c->gamma[ch0 + cc];
+      float ga = c->gamma[ch0 + cc], be = c->beta ? c->beta[ch0 + cc] : 0.0f;
       const float *xr = xs + cc * S, *dr = dys + cc * S;
       float *o = dxs + cc * S;
       for (int64_t i = 0; i < S; i++) {
         float xh = (xr[i] - m) * r;
-        float v = r * ((ga * dr[i] - a) - xh * b);
+        float v = r * ((ga * gnb_dh(c, dr, i, xh, ga, be) - a) - xh * b);
         o[i] = p->accumulate ? o[i] + v : v;
       }
     }
   }
 }
 void ldm_cpu_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  gnb_ctx c = {(const ldm_pc_group_norm_backward *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7)};
+  gnb_ctx c = {(const ldm_pc_group_norm_backward *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), NULL};
+  ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gnb_groups, &c);
+}
+/* in: x, gamma, mean, rstd, dy, beta; out: dx, pg, pb */
+void ldm_cpu_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  gnb_ctx c = {(const ldm_pc_group_norm_backward *)n->pc, F(0), F(1), F(2), F(3), F(4), F(6), F(7), F(8), F(5)};
   ldm_parallel_for((int64_t)c.p->N * c.p->G, 1, gnb_groups, &c);
 }
 /* ================================================================= softmax */

@@ -3,10 +3,12 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ldm/ops.h"
 #include "ldm/rng.h"
+#include "core/ops.h"
 
 ldm_status ldm_model_config(const char *name, ldm_model_cfg *o) {
   memset(o, 0, sizeof *o);
@@ -81,13 +83,19 @@ static int linear(ldm_graph *g, const char *prefix, int x, int in, int out) {
   return ldm_linear_op(g, x, w, b);
 }
 
-/* nn.GroupNorm(groups, c) */
-static int gnorm(ldm_graph *g, const char *prefix, int x, int c) {
+/* nn.GroupNorm(groups, c) by op: ldm_group_norm, or ldm_group_norm_silu for silu(GroupNorm(x)) as one op
+ * (the same parameters) */
+typedef int (*gn_builder)(ldm_graph *g, int x, int gamma, int beta, int groups, float eps);
+static int gnorm_op(ldm_graph *g, const char *prefix, int x, int c, gn_builder op) {
   char p[LDM_NAME_MAX];
   snprintf(p, sizeof p, "%s.", prefix);
   int w = param(g, p, "weight", 1, LDM_SHAPE(c), LDM_INIT_ONES, 0);
   int b = param(g, p, "bias", 1, LDM_SHAPE(c), LDM_INIT_ZEROS, 0);
-  return ldm_group_norm(g, x, w, b, ldm_gn_groups(c), 1e-5f);
+  return op(g, x, w, b, ldm_gn_groups(c), 1e-5f);
+}
+static int gnorm(ldm_graph *g, const char *prefix, int x, int c) { return gnorm_op(g, prefix, x, c, ldm_group_norm); }
+static int gnorm_silu(ldm_graph *g, const char *prefix, int x, int c) {
+  return gnorm_op(g, prefix, x, c, ldm_group_norm_silu);
 }
 
 /* "<prefix>.<name>" into n */
@@ -102,16 +110,16 @@ static int resblock(ldm_graph *g, const char *prefix, int x, int cin, int cout, 
   LDM_INPUTS(g, x);
   char n[LDM_NAME_MAX];
   int64_t B = g->t[x].shape[0], H = g->t[x].shape[2], W = g->t[x].shape[3];
-  int h = gnorm(g, sub(n, prefix, "n1"), x, cin);
-  h = conv(g, sub(n, prefix, "c1"), ldm_silu(g, h), cin, cout, 3, 1, 1);
+  int h = gnorm_silu(g, sub(n, prefix, "n1"), x, cin);
+  h = conv(g, sub(n, prefix, "c1"), h, cin, cout, 3, 1, 1);
   if (tdim > 0) {
     int e = linear(g, sub(n, prefix, "t"), silu_temb, tdim, cout); /* [B, cout] */
     int em = ldm_broadcast(g, e, ldm_act(g, sub(n, prefix, "temb_map"), 4, LDM_SHAPE(B, cout, H, W)), B, cout, H * W, B,
                            1.0f, 0);
     h = ldm_add(g, h, em);
   }
-  h = gnorm(g, sub(n, prefix, "n2"), h, cout);
-  h = conv(g, sub(n, prefix, "c2"), ldm_silu(g, h), cout, cout, 3, 1, 1);
+  h = gnorm_silu(g, sub(n, prefix, "n2"), h, cout);
+  h = conv(g, sub(n, prefix, "c2"), h, cout, cout, 3, 1, 1);
   int s = cin != cout ? conv(g, sub(n, prefix, "skip"), x, cin, cout, 1, 1, 0) : x;
   return ldm_add(g, h, s);
 }
@@ -143,7 +151,7 @@ ldm_status ldm_vae_encode(ldm_graph *g, const ldm_model_cfg *c, int x, int *mu, 
     }
   }
   int top = c->vae_ch[c->vae_levels - 1];
-  h = conv(g, "eout.2", ldm_silu(g, gnorm(g, "eout.0", h, top)), top, 2 * c->z, 3, 1, 1);
+  h = conv(g, "eout.2", gnorm_silu(g, "eout.0", h, top), top, 2 * c->z, 3, 1, 1);
   int parts[2] = {LDM_NONE, LDM_NONE};
   ldm_split(g, h, 2, parts);
   *mu = parts[0];
@@ -169,7 +177,7 @@ int ldm_vae_decode(ldm_graph *g, const ldm_model_cfg *c, int z) {
       h = conv(g, n, h, ch, c->vae_ch[L - 2 - i], 3, 1, 1);
     }
   }
-  h = ldm_silu(g, gnorm(g, "dout.0", h, c->vae_ch[0]));
+  h = gnorm_silu(g, "dout.0", h, c->vae_ch[0]);
   return conv(g, "dout.2", h, c->vae_ch[0], c->cin, 3, 1, 1);
 }
 
@@ -236,7 +244,7 @@ int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
       h = conv(g, n, ldm_upsample2x(g, h), ch, ch, 3, 1, 1);
     }
   }
-  h = ldm_silu(g, gnorm(g, "out.0", h, ch));
+  h = gnorm_silu(g, "out.0", h, ch);
   return conv(g, "out.2", h, ch, c->z, 3, 1, 1);
 }
 
@@ -251,12 +259,20 @@ int64_t ldm_param_count(const ldm_graph *g) {
 
 ldm_status ldm_params_init(const ldm_graph *g, uint64_t seed, void *image) {
   if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "params_init before plan");
+  /* fused[i]: the group_norm_silu nodes whose output 0 is below tensor i */
+  int *fused = calloc((size_t)g->nt + 1, sizeof *fused);
+  if (!fused) return LDM_FAIL(LDM_ERR_NOMEM, "params_init: out of host memory");
+  for (int k = 0; k < g->nn; k++)
+    if (g->n[k].op == LDM_OP_group_norm_silu) fused[g->n[k].out[0] + 1]++;
+  for (int i = 1; i <= g->nt; i++) fused[i] += fused[i - 1];
   for (int i = 0; i < g->nt; i++) {
     const ldm_tensor *t = &g->t[i];
     if (t->arena != LDM_ARENA_PARAM || t->view_of != -1) continue;
     float *p = (float *)((uint8_t *)image + t->offset);
-    /* one Philox stream per parameter, keyed by its position in the model */
-    uint64_t stream = 0x1000u + (uint64_t)i;
+    /* one Philox stream per parameter, keyed by its position in the model, where a group_norm_silu counts
+     * as the group_norm and silu it replaces (one tensor more): a seed gives the initial weights it gave
+     * before the models fused the pair (docs/perf.md) */
+    uint64_t stream = 0x1000u + (uint64_t)i + (uint64_t)fused[i];
     switch (t->init_kind) {
     case LDM_INIT_ONES:
       for (int64_t k = 0; k < t->numel; k++) p[k] = 1.0f;
@@ -278,5 +294,6 @@ ldm_status ldm_params_init(const ldm_graph *g, uint64_t seed, void *image) {
     }
     }
   }
+  free(fused);
   return LDM_OK;
 }

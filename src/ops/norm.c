@@ -19,49 +19,70 @@
 
 static bool is_f32(const ldm_graph *g, int t) { return g->t[t].dtype == LDM_F32; }
 
-/* ================================================================= group_norm */
-int ldm_group_norm(ldm_graph *g, int x, int gamma, int beta, int groups, float eps) {
+/* ================================================================= group_norm, group_norm_silu */
+/* the node of group_norm (op LDM_OP_group_norm) or group_norm_silu: outputs y, mean, rstd */
+static int gn_node(ldm_graph *g, int op, const char *name, int x, int gamma, int beta, int groups, float eps) {
   LDM_INPUTS(g, x, gamma, beta);
   const ldm_tensor *tx = &g->t[x];
   if (tx->ndim < 2 || !is_f32(g, x))
-    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm: input %s must be a f32 tensor [N, C, ...]", tx->name);
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "%s: input %s must be a f32 tensor [N, C, ...]", name, tx->name);
   int64_t N = tx->shape[0], C = tx->shape[1], S = tx->numel / (N * C);
   if (groups <= 0 || C % groups != 0)
-    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm: %lld channels of %s do not split into %d groups",
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "%s: %lld channels of %s do not split into %d groups", name,
                       (long long)C, tx->name, groups);
   if (g->t[gamma].numel != C || g->t[beta].numel != C || !is_f32(g, gamma) || !is_f32(g, beta))
-    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
-                      "group_norm: gamma and beta must be f32 vectors of %lld channels (input %s)", (long long)C,
-                      tx->name);
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "%s: gamma and beta must be f32 vectors of %lld channels (input %s)",
+                      name, (long long)C, tx->name);
   if (!(eps >= 0.0f) || tx->numel > UINT32_MAX)
-    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm: eps %g must be >= 0 and %s below 2^32 elements", (double)eps,
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "%s: eps %g must be >= 0 and %s below 2^32 elements", name, (double)eps,
                       tx->name);
   int64_t shape[LDM_MAX_DIMS];
   memcpy(shape, tx->shape, sizeof shape);
   int ndim = tx->ndim;
-  int y = new_act(g, "group_norm", ndim, shape);
+  int y = new_act(g, name, ndim, shape);
   int mean = new_act(g, "gn_mean", 1, LDM_SHAPE(N * groups));
   int rstd = new_act(g, "gn_rstd", 1, LDM_SHAPE(N * groups));
   ldm_pc_group_norm pc = {(uint32_t)N, (uint32_t)C, (uint32_t)S, (uint32_t)groups, eps};
-  return ldm_node_emit(g, LDM_OP_group_norm, (int[]){x, gamma, beta}, 3, (int[]){y, mean, rstd}, 3, &pc, sizeof pc,
-                       "group_norm");
+  return ldm_node_emit(g, op, (int[]){x, gamma, beta}, 3, (int[]){y, mean, rstd}, 3, &pc, sizeof pc, name);
+}
+int ldm_group_norm(ldm_graph *g, int x, int gamma, int beta, int groups, float eps) {
+  return gn_node(g, LDM_OP_group_norm, "group_norm", x, gamma, beta, groups, eps);
+}
+int ldm_group_norm_silu(ldm_graph *g, int x, int gamma, int beta, int groups, float eps) {
+  return gn_node(g, LDM_OP_group_norm_silu, "group_norm_silu", x, gamma, beta, groups, eps);
 }
 
-int ldm_group_norm_backward_node(ldm_graph *g, int x, int gamma, int mean, int rstd, int dy, int dx, int pg, int pb,
-                                 int groups, int accumulate, int want_dx) {
+/* group_norm_backward, or group_norm_silu_backward when beta != LDM_NONE (its sixth input) */
+static int gnb_node(ldm_graph *g, int x, int gamma, int beta, int mean, int rstd, int dy, int dx, int pg, int pb,
+                    int groups, int accumulate, int want_dx) {
+  bool silu = beta != LDM_NONE;
+  const char *name = silu ? "group_norm_silu_backward" : "group_norm_backward";
   LDM_INPUTS(g, x, gamma, mean, rstd, dy, want_dx ? dx : pg, pg, pb);
+  if (silu) LDM_INPUTS(g, beta);
   const ldm_tensor *tx = &g->t[x];
   int64_t N = tx->shape[0], C = tx->shape[1], S = tx->numel / (N * C);
   if (g->t[pg].numel != N * C || g->t[pb].numel != N * C || g->t[dy].numel != tx->numel ||
-      (want_dx && g->t[dx].numel != tx->numel) || g->t[mean].numel != N * groups || g->t[rstd].numel != N * groups)
-    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "group_norm_backward: tensor sizes do not match input %s", tx->name);
+      (want_dx && g->t[dx].numel != tx->numel) || g->t[mean].numel != N * groups || g->t[rstd].numel != N * groups ||
+      (silu && g->t[beta].numel != C))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "%s: tensor sizes do not match input %s", name, tx->name);
   ldm_pc_group_norm_backward pc = {(uint32_t)N, (uint32_t)C, (uint32_t)S, (uint32_t)groups, (uint32_t)!!accumulate,
                                    (uint32_t)!!want_dx};
-  return ldm_node_add(g, LDM_OP_group_norm_backward, (int[]){x, gamma, mean, rstd, dy}, 5,
-                      (int[]){want_dx ? dx : pg, pg, pb}, 3, &pc, sizeof pc, "group_norm_backward");
+  return ldm_node_add(g, silu ? LDM_OP_group_norm_silu_backward : LDM_OP_group_norm_backward,
+                      (int[]){x, gamma, mean, rstd, dy, beta}, silu ? 6 : 5, (int[]){want_dx ? dx : pg, pg, pb}, 3,
+                      &pc, sizeof pc, name);
+}
+int ldm_group_norm_backward_node(ldm_graph *g, int x, int gamma, int mean, int rstd, int dy, int dx, int pg, int pb,
+                                 int groups, int accumulate, int want_dx) {
+  return gnb_node(g, x, gamma, LDM_NONE, mean, rstd, dy, dx, pg, pb, groups, accumulate, want_dx);
+}
+int ldm_group_norm_silu_backward_node(ldm_graph *g, int x, int gamma, int beta, int mean, int rstd, int dy, int dx,
+                                      int pg, int pb, int groups, int accumulate, int want_dx) {
+  return gnb_node(g, x, gamma, beta, mean, rstd, dy, dx, pg, pb, groups, accumulate, want_dx);
 }
 
-ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni) {
+/* both forwards save x (an input), mean and rstd; group_norm_silu's backward recomputes h = xhat gamma + beta
+ * from them (beta: its third input) rather than keeping h, an activation of x's size */
+static ldm_status gn_bwd(ldm_graph *g, int ni, bool silu) {
   ldm_pc_group_norm p;
   memcpy(&p, g->n[ni].pc, sizeof p);
   int x = g->n[ni].in[0], gamma = g->n[ni].in[1], mean = g->n[ni].out[1], rstd = g->n[ni].out[2];
@@ -70,18 +91,25 @@ ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni) {
   int64_t NC = (int64_t)p.N * p.C;
   int pg = new_act(g, "gn_dgamma_part", 1, &NC), pb = new_act(g, "gn_dbeta_part", 1, &NC);
   int want_dx = g->t[x].requires_grad, acc, dx = ldm_grad_in(g, ni, 0, &acc);
-  ldm_group_norm_backward_node(g, x, gamma, mean, rstd, dy, dx, pg, pb, (int)p.G, acc, want_dx);
+  gnb_node(g, x, gamma, silu ? g->n[ni].in[2] : LDM_NONE, mean, rstd, dy, dx, pg, pb, (int)p.G, acc, want_dx);
   int dg = ldm_grad_in(g, ni, 1, &acc);
   if (dg >= 0) ldm_reduce_sum(g, pg, dg, p.N, p.C, 1, 1.0f, acc);
   int db = ldm_grad_in(g, ni, 2, &acc);
   if (db >= 0) ldm_reduce_sum(g, pb, db, p.N, p.C, 1, 1.0f, acc);
   return LDM_OK;
 }
+ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni) { return gn_bwd(g, ni, false); }
+ldm_status ldm_bwd_group_norm_silu(ldm_graph *g, int ni) { return gn_bwd(g, ni, true); }
 const ldm_op_desc ldm_op_desc_group_norm = {"group_norm", ldm_cpu_group_norm, ldm_plan_group_norm, ldm_bwd_group_norm};
+const ldm_op_desc ldm_op_desc_group_norm_silu = {"group_norm_silu", ldm_cpu_group_norm_silu, ldm_plan_group_norm_silu,
+                                                 ldm_bwd_group_norm_silu};
 
-/* ================================================================= group_norm_backward */
+/* ================================================================= group_norm[_silu]_backward */
 const ldm_op_desc ldm_op_desc_group_norm_backward = {"group_norm_backward", ldm_cpu_group_norm_backward,
                                                      ldm_plan_group_norm_backward, NULL};
+const ldm_op_desc ldm_op_desc_group_norm_silu_backward = {"group_norm_silu_backward",
+                                                          ldm_cpu_group_norm_silu_backward,
+                                                          ldm_plan_group_norm_silu_backward, NULL};
 
 /* ================================================================= softmax */
 ldm_status ldm_bwd_softmax(ldm_graph *g, int ni) {

@@ -16,6 +16,9 @@
  * per-(n, c) partials pg = sum_s dy xhat, pb = sum_s dy that reduce_sum turns into dgamma / dbeta. */
 int ldm_group_norm_backward_node(ldm_graph *g, int x, int gamma, int mean, int rstd, int dy, int dx, int pg, int pb,
                                  int groups, int accumulate, int want_dx);
+/* group_norm_silu_backward: the same of dh = silu'(h) dy, h = xhat gamma + beta recomputed */
+int ldm_group_norm_silu_backward_node(ldm_graph *g, int x, int gamma, int beta, int mean, int rstd, int dy, int dx,
+                                      int pg, int pb, int groups, int accumulate, int want_dx);
 /* out[o][d0 + c][i] (+)= x[o][c0 + c][i] for c < Cn; x is [O, Cx, I], out [O, Co, I]; zero_rest
  * (without accumulate) also zeroes the other channels of out. */
 int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t Cx, int64_t Co, int64_t c0,

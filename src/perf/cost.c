@@ -67,13 +67,15 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
 }
 
 /* norm: GroupNorm (mean, variance, normalise, affine: about 8 FLOPs per element; backward about 12), softmax
- * (max, exp, sum, divide: about 5) */
+ * (max, exp, sum, divide: about 5); the fused group_norm_silu[_backward] add the silu's element work */
 static void cost_norm(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
   (void)l;
   cost_default(g, n, c);
   double e = n->nout ? (double)g->t[n->out[0]].numel : 0;
   if (n->op == LDM_OP_group_norm) c->useful_flops = 8 * e;
   else if (n->op == LDM_OP_group_norm_backward) c->useful_flops = 12 * e;
+  else if (n->op == LDM_OP_group_norm_silu) c->useful_flops = 9 * e; /* + silu, one FLOP as the act ops count */
+  else if (n->op == LDM_OP_group_norm_silu_backward) c->useful_flops = 14 * e; /* + h and silu' */
   else if (n->op == LDM_OP_softmax || n->op == LDM_OP_softmax_backward) c->useful_flops = 5 * e;
   c->computed_flops = c->useful_flops;
 }

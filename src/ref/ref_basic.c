@@ -63,12 +63,7 @@ void ldm_ref_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf) {
 /* ---- activations: the element functions of the activation ops (`act NAME` in src/ops/ops.def) in double,
  * y = ldm_ref_act_NAME(x), dx = ldm_ref_act_NAME_backward(x, dy); ldm_ref_NAME[_backward] below run them */
 
-/* silu: y = x sigmoid(x); dx = dy s (1 + x (1 - s)), s = sigmoid(x) */
-static double ldm_ref_act_silu(double x) { return x / (1.0 + exp(-x)); }
-static double ldm_ref_act_silu_backward(double x, double dy) {
-  double s = 1.0 / (1.0 + exp(-x));
-  return dy * s * (1.0 + x * (1.0 - s));
-}
+/* silu: ldm_ref_act_silu[_backward] are in ref/ref_util.h (the group_norm_silu reference runs them too) */
 
 /* gelu (exact, torch.nn.GELU()): y = x Phi(x) = 0.5 x (1 + erf(x / sqrt 2)); dx = dy (Phi(x) + x phi(x)),
  * phi(x) = exp(-x^2 / 2) / sqrt(2 pi); Phi by libm's erfc: 0.5 erfc(-x / sqrt 2) = 0.5 (1 + erf(x / sqrt 2)),

@@ -1,15 +1,15 @@
 /* Reference of the normalisation / attention / embedding op family (ops/norm.h). */
 #include <math.h>
+#include <stdbool.h>
 
 #include "ops/norm.h"
 #include "ref/ref.h"
 #include "ref/ref_util.h"
 
 /* x [N, C, S] in G groups of C/G channels; per (n, group): mean, var (biased, two passes),
- * rstd = 1 / sqrt(var + eps); y = (x - mean) rstd gamma[c] + beta[c]. in: x, gamma, beta;
- * out: y, mean [N G], rstd [N G] */
-void ldm_ref_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  RPC(ldm_pc_group_norm);
+ * rstd = 1 / sqrt(var + eps); h = (x - mean) rstd gamma[c] + beta[c]; y = h, or silu(h) (group_norm_silu).
+ * in: x, gamma, beta; out: y, mean [N G], rstd [N G] */
+static void ref_gn(const ldm_pc_group_norm *p, void *const *buf, bool silu) {
   const float *x = RF(0), *gamma = RF(1), *beta = RF(2);
   float *y = RF(3), *mean = RF(4), *rstd = RF(5);
   const uint64_t S = p->S, cg = p->C / p->G, M = cg * S;
@@ -25,20 +25,35 @@ void ldm_ref_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf)
     for (uint64_t c = 0; c < cg; c++)
       for (uint64_t s = 0; s < S; s++) {
         uint64_t i = c * S + s;
-        y[ng * M + i] = (float)((xs[i] - mu) * r * gamma[c0 + c] + beta[c0 + c]);
+        double h = (xs[i] - mu) * r * gamma[c0 + c] + beta[c0 + c];
+        y[ng * M + i] = (float)(silu ? ldm_ref_act_silu(h) : h);
       }
     mean[ng] = (float)mu;
     rstd[ng] = (float)r;
   }
 }
+void ldm_ref_group_norm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_group_norm);
+  ref_gn(p, buf, false);
+}
+void ldm_ref_group_norm_silu(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_group_norm);
+  ref_gn(p, buf, true);
+}
 
-/* From the saved mean / rstd: xhat = (x - mean) rstd; per (n, c): pg = sum_s dy xhat, pb = sum_s dy;
- * per group (M = C/G S elements): a = sum_c gamma pb / M, b = sum_c gamma pg / M;
- * dx (+)= rstd (gamma dy - a - xhat b) when want_dx. in: x, gamma, mean, rstd, dy; out: dx, pg [N C], pb [N C] */
-void ldm_ref_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  RPC(ldm_pc_group_norm_backward);
-  const float *x = RF(0), *gamma = RF(1), *mean = RF(2), *rstd = RF(3), *dy = RF(4);
-  float *dx = RF(5), *pg = RF(6), *pb = RF(7);
+/* From the saved mean / rstd: xhat = (x - mean) rstd; the gradient at the norm's output d = dy, or
+ * (group_norm_silu_backward, beta != NULL) d = silu'(h) dy with h = xhat gamma + beta; per (n, c):
+ * pg = sum_s d xhat, pb = sum_s d; per group (M = C/G S elements): a = sum_c gamma pb / M,
+ * b = sum_c gamma pg / M; dx (+)= rstd (gamma d - a - xhat b) when want_dx.
+ * in: x, gamma, mean, rstd, dy[, beta]; out: dx, pg [N C], pb [N C] */
+/* the gradient d at the norm's output of element i, channel c */
+static double ref_gnb_d(const float *const *in, const float *beta, double m, double r, uint64_t i, uint64_t c) {
+  const float *x = in[0], *gamma = in[1], *dy = in[4];
+  return beta ? ldm_ref_act_silu_backward((x[i] - m) * r * gamma[c] + beta[c], dy[i]) : (double)dy[i];
+}
+static void ref_gnb(const ldm_pc_group_norm_backward *p, const float *const *in, const float *beta, float *dx,
+                    float *pg, float *pb) {
+  const float *x = in[0], *gamma = in[1], *mean = in[2], *rstd = in[3];
   const uint64_t S = p->S, C = p->C, cg = C / p->G, M = cg * S;
   for (uint64_t ng = 0; ng < (uint64_t)p->N * p->G; ng++) {
     uint64_t nn = ng / p->G, c0 = (ng % p->G) * cg;
@@ -47,8 +62,9 @@ void ldm_ref_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *co
       double s1 = 0, s2 = 0;
       for (uint64_t s = 0; s < S; s++) {
         uint64_t i = ng * M + c * S + s;
-        s1 += dy[i] * ((x[i] - m) * r);
-        s2 += dy[i];
+        double d = ref_gnb_d(in, beta, m, r, i, c0 + c);
+        s1 += d * ((x[i] - m) * r);
+        s2 += d;
       }
       pg[nn * C + c0 + c] = (float)s1;
       pb[nn * C + c0 + c] = (float)s2;
@@ -60,9 +76,17 @@ void ldm_ref_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *co
       for (uint64_t s = 0; s < S; s++) {
         uint64_t i = ng * M + c * S + s;
         double xh = (x[i] - m) * r;
-        ref_store(&dx[i], p->accumulate, r * (gamma[c0 + c] * dy[i] - A / (double)M - xh * B / (double)M));
+        ref_store(&dx[i], p->accumulate, r * (gamma[c0 + c] * ref_gnb_d(in, beta, m, r, i, c0 + c) - A / (double)M - xh * B / (double)M));
       }
   }
+}
+void ldm_ref_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_group_norm_backward);
+  ref_gnb(p, (const float *const[]){RF(0), RF(1), RF(2), RF(3), RF(4)}, NULL, RF(5), RF(6), RF(7));
+}
+void ldm_ref_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_group_norm_backward);
+  ref_gnb(p, (const float *const[]){RF(0), RF(1), RF(2), RF(3), RF(4)}, RF(5), RF(6), RF(7), RF(8));
 }
 
 /* per row of x [rows, cols]: y = exp(x - max) / sum exp(x - max) */

@@ -217,24 +217,37 @@ static void per_item_groups(ldm_launch *l, uint64_t items) {
   l->groups[2] = 1;
 }
 
-/* ================================================================= group_norm */
-void ldm_plan_group_norm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+/* ================================================================= group_norm, group_norm_silu */
+static void plan_gn(const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l, const char *shader) {
   PC(ldm_pc_group_norm);
   uint64_t M = (uint64_t)(p->C / p->G) * p->S;
-  l->shader = "group_norm";
+  l->shader = shader;
   l->spec[0] = tree_wg(lim, M / 2, 4);
   l->nspec = 1;
   per_item_groups(l, (uint64_t)p->N * p->G);
 }
+void ldm_plan_group_norm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  plan_gn(n, lim, l, "group_norm");
+}
+void ldm_plan_group_norm_silu(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  plan_gn(n, lim, l, "group_norm_silu");
+}
 
-/* ================================================================= group_norm_backward */
-void ldm_plan_group_norm_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
-                                     ldm_launch *l) {
+/* ================================================================= group_norm[_silu]_backward */
+static void plan_gnb(const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l, const char *shader) {
   PC(ldm_pc_group_norm_backward);
-  l->shader = "group_norm_backward";
+  l->shader = shader;
   l->spec[0] = tree_wg(lim, p->S, 8);
   l->nspec = 1;
   per_item_groups(l, (uint64_t)p->N * p->G);
+}
+void ldm_plan_group_norm_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
+                                     ldm_launch *l) {
+  plan_gnb(n, lim, l, "group_norm_backward");
+}
+void ldm_plan_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
+                                       ldm_launch *l) {
+  plan_gnb(n, lim, l, "group_norm_silu_backward");
 }
 /* ================================================================= softmax */
 /* rows of up to 64 columns: one invocation per row (SERIAL); longer rows: a workgroup per row */

@@ -31,6 +31,9 @@ void ldm_plan_label_dropout(const ldm_graph *g, const ldm_node *n, const ldm_dev
 void ldm_plan_gather_rows(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_group_norm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_group_norm_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+void ldm_plan_group_norm_silu(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+void ldm_plan_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
+                                       ldm_launch *l);
 void ldm_plan_softmax(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_softmax_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
