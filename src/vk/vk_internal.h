@@ -1,6 +1,6 @@
 /* Vulkan backend internals, shared by the context (vk_ctx.c: instance, device, queue, pipelines, buffers,
- * one-shot submissions) and the executor (exec_vk.c: arenas, descriptor sets, the recorded command buffer,
- * barriers, timestamps, check mode).
+ * one-shot submissions; vk_features.c: what a physical device has) and the executor (exec_vk.c: arenas,
+ * descriptor sets, the recorded command buffer, barriers, timestamps, check mode).
  *
  * The model: one VkDevice with one queue (a compute queue family, compute-only if the device has one);
  * every submission is waited for on a fence before the call returns, so at most one submission per
@@ -73,6 +73,9 @@ struct ldm_vk_ctx {
   vk_module *mods;
   int nmods, cap_mods;
 };
+
+/* vk_features.c: fill d from the physical device p (index: its place in the enumeration) */
+void ldm_vk_describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d);
 
 /* pipelines: created on first use per (shader, spec tuple, bindings, push size), then reused */
 ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *spec, uint32_t nspec, uint32_t nbind,
