@@ -4,6 +4,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #include "core/ops.h"
 #include "check_util.h"
@@ -153,6 +154,39 @@ START_TEST(bad_device_spec) {
 }
 END_TEST
 
+START_TEST(enabled_features_follow_the_switches) {
+  /* the default context enables what the device has; each LDM_VK_DISABLE_* switch takes its own out */
+  const ldm_vk_device_info *d = ldm_vk_info(vk);
+  const ldm_dev_limits *l = ldm_vk_limits(vk);
+  ck_assert(!!strstr(d->enabled, "shaderFloat16") == (d->v12_features && d->fp16));
+  ck_assert(!!strstr(d->enabled, "storageBuffer16BitAccess") == (d->v12_features && d->storage16));
+  ck_assert(!!strstr(d->enabled, "shaderInt8") == (d->v12_features && d->int8));
+  ck_assert(!!strstr(d->enabled, "subgroup-arithmetic") == d->subgroup_arith);
+  ck_assert(l->fp16 == (d->v12_features && d->fp16 && d->storage16));
+  ck_assert_uint_eq(l->subgroup_size, d->subgroup_arith ? d->subgroup_size : 0);
+  static const struct {
+    const char *env, *gone[3];
+  } sw[] = {{"LDM_VK_DISABLE_FP16", {"shaderFloat16", "storageBuffer16BitAccess", NULL}},
+            {"LDM_VK_DISABLE_INT8", {"shaderInt8", "storageBuffer8BitAccess", NULL}},
+            {"LDM_VK_DISABLE_SUBGROUP", {"subgroup", NULL, NULL}}};
+  for (int i = 0; i < 3; i++) {
+    setenv(sw[i].env, "1", 1);
+    ldm_vk_ctx *c = NULL;
+    ldm_status s = ldm_vk_open("vk", &c);
+    unsetenv(sw[i].env);
+    ck_assert_int_eq(s, LDM_OK);
+    const ldm_vk_device_info *di = ldm_vk_info(c);
+    for (int k = 0; k < 3 && sw[i].gone[k]; k++) ck_assert_msg(!strstr(di->enabled, sw[i].gone[k]), "%s: %s", sw[i].env, di->enabled);
+    if (i == 0) ck_assert(!ldm_vk_limits(c)->fp16);
+    if (i == 2) ck_assert_uint_eq(ldm_vk_limits(c)->subgroup_size, 0);
+    /* the others stay */
+    if (i != 0 && d->v12_features && d->fp16) ck_assert_ptr_nonnull(strstr(di->enabled, "shaderFloat16"));
+    if (i != 2 && d->subgroup_arith) ck_assert_ptr_nonnull(strstr(di->enabled, "subgroup-arithmetic"));
+    ldm_vk_close(c);
+  }
+}
+END_TEST
+
 START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
 END_TEST
 
@@ -164,6 +198,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, check_mode_names_divergent_node);
   tcase_add_test(tc, binding_over_max_range_is_a_clear_error);
   tcase_add_test(tc, bad_device_spec);
+  tcase_add_test(tc, enabled_features_follow_the_switches);
   tcase_add_test(tc, no_validation_messages);
 }
 

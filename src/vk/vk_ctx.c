@@ -167,7 +167,7 @@ ldm_status ldm_vk_list(ldm_vk_device_info **list, int *n) {
     *list = ldm_calloc(np, sizeof **list);
     if (!*list) s = LDM_ERR_NOMEM;
     else {
-      for (uint32_t i = 0; i < np; i++) ldm_vk_describe(phys[i], (int)i, &(*list)[i]);
+      for (uint32_t i = 0; i < np; i++) ldm_vk_describe(phys[i], (int)i, &env, &(*list)[i]);
       *n = (int)np;
     }
   }
@@ -293,7 +293,7 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
     ldm_vk_close(c);
     return LDM_ERR_NOMEM;
   }
-  for (uint32_t i = 0; i < np; i++) ldm_vk_describe(phys[i], (int)i, &infos[i]);
+  for (uint32_t i = 0; i < np; i++) ldm_vk_describe(phys[i], (int)i, &c->env, &infos[i]);
   int pick = want >= 0 ? want : ldm_vk_pick_default(infos, (int)np);
   if (pick < 0 || pick >= (int)np || !infos[pick].has_compute) {
     free(phys);
@@ -331,12 +331,29 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
     if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) c->qfam = i;
   /* describe looked at the first compute family; the chosen one must have timestamps too */
   c->timestamps = c->timestamps && qf[c->qfam].timestampValidBits > 0;
-  /* One queue, no extension, no optional feature: the shaders use only core compute on 32-bit storage. */
+  /* One queue; the detected features the shaders may use, less those an LDM_VK_DISABLE_* switch forces off
+   * (ldm_vk_choose_enable; c->info.enabled names them): the 1.1/1.2 feature structs and, when the device
+   * has it, VK_EXT_subgroup_size_control with its feature struct. */
+  ldm_vk_choose_enable(&c->info, &c->env, &c->en, NULL, 0);
   float prio = 1.0f;
   VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = c->qfam,
                                  .queueCount = 1, .pQueuePriorities = &prio};
-  VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
-                            .pQueueCreateInfos = &qci};
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT ssc = {
+      .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT, .subgroupSizeControl = VK_TRUE};
+  VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                          .pNext = c->en.subgroup_size_control ? &ssc : NULL,
+                                          .shaderFloat16 = c->en.fp16, .shaderInt8 = c->en.int8,
+                                          .storageBuffer8BitAccess = c->en.storage8,
+                                          .shaderSubgroupExtendedTypes = c->en.subgroup_ext_types};
+  VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+                                          .pNext = &f12, .storageBuffer16BitAccess = c->en.storage16};
+  VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
+  const char *dexts[1];
+  uint32_t ndext = 0;
+  if (c->en.subgroup_size_control) dexts[ndext++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+  VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = c->en.v12 ? &f2 : NULL,
+                            .queueCreateInfoCount = 1, .pQueueCreateInfos = &qci,
+                            .enabledExtensionCount = ndext, .ppEnabledExtensionNames = ndext ? dexts : NULL};
   VkResult r = vkCreateDevice(c->phys, &dci, NULL, &c->dev);
   if (r != VK_SUCCESS) {
     ldm_vk_close(c);
@@ -355,8 +372,8 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   /* effective limits, optionally forced lower to emulate small devices */
   c->lim.max_shared = (uint32_t)lowered(c->env.vk_max_shared, c->info.max_shared);
   c->lim.max_buffer_range = lowered(c->env.vk_max_buffer_range, c->info.max_buffer_range);
-  c->lim.subgroup_size = c->env.vk_no_subgroup || !c->info.subgroup_arith ? 0 : c->info.subgroup_size;
-  c->lim.fp16 = c->info.fp16 && c->info.storage16 && !c->env.vk_no_fp16;
+  c->lim.subgroup_size = c->en.subgroup_arith ? c->info.subgroup_size : 0;
+  c->lim.fp16 = c->en.fp16 && c->en.storage16; /* as enabled: a 1.2 device with both, not forced off */
   c->lim.max_wg_invocations = c->info.max_wg_invocations;
   c->lim.gemm_naive = c->env.gemm_naive;
   c->lim.conv_naive = c->env.conv_naive;

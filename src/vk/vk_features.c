@@ -34,9 +34,10 @@ static bool dev_has_ext(VkPhysicalDevice p, const char *name) {
 }
 
 /* Properties (with subgroup properties, and driver name on 1.2), memory heaps, the limits the op planners
- * use, the features fp16 / int8 / 16-bit storage and the cooperative-matrix extensions (all reported, none
- * enabled), and whether the first compute queue family has timestamps. */
-void ldm_vk_describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d) {
+ * use, the features fp16 / int8 / 8- and 16-bit storage / subgroup extended types / subgroup size control
+ * (enabled by ldm_vk_open as ldm_vk_choose_enable says) and the cooperative-matrix extensions (reported
+ * only: no shader uses them), and whether the first compute queue family has timestamps. */
+void ldm_vk_describe(VkPhysicalDevice p, int index, const ldm_env *env, ldm_vk_device_info *d) {
   memset(d, 0, sizeof *d);
   d->index = index;
   VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
@@ -87,13 +88,20 @@ void ldm_vk_describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d) {
   d->max_buffer_range = P->limits.maxStorageBufferRange;
   d->max_wg_invocations = P->limits.maxComputeWorkGroupInvocations;
   if (v12) {
-    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
+    bool has_ssc = dev_has_ext(p, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME);
+    VkPhysicalDeviceSubgroupSizeControlFeaturesEXT ssc = {
+        .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT};
+    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                            .pNext = has_ssc ? &ssc : NULL};
     VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, .pNext = &f12};
     VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
     vkGetPhysicalDeviceFeatures2(p, &f);
     d->fp16 = f12.shaderFloat16;
     d->int8 = f12.shaderInt8;
     d->storage16 = f11.storageBuffer16BitAccess;
+    d->storage8 = f12.storageBuffer8BitAccess;
+    d->subgroup_ext_types = f12.shaderSubgroupExtendedTypes;
+    d->subgroup_size_control = has_ssc && ssc.subgroupSizeControl;
   }
   d->coop_matrix_khr = dev_has_ext(p, "VK_KHR_cooperative_matrix");
   d->coop_matrix2_nv = dev_has_ext(p, "VK_NV_cooperative_matrix2");
@@ -107,6 +115,38 @@ void ldm_vk_describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d) {
       d->has_compute = true;
       d->timestamps = qf[i].timestampValidBits > 0 && P->limits.timestampPeriod > 0;
       break;
+    }
+  d->v12_features = v12;
+  ldm_vk_choose_enable(d, env, NULL, d->enabled, sizeof d->enabled);
+}
+
+void ldm_vk_choose_enable(const ldm_vk_device_info *d, const ldm_env *env, ldm_vk_enable *en, char *names, size_t cap) {
+  ldm_vk_enable e = {.v12 = d->v12_features};
+  e.fp16 = e.v12 && d->fp16 && !env->vk_no_fp16;
+  e.storage16 = e.v12 && d->storage16 && !env->vk_no_fp16;
+  e.int8 = e.v12 && d->int8 && !env->vk_no_int8;
+  e.storage8 = e.v12 && d->storage8 && !env->vk_no_int8;
+  e.subgroup_ext_types = e.v12 && d->subgroup_ext_types && !env->vk_no_subgroup;
+  e.subgroup_size_control = e.v12 && d->subgroup_size_control && !env->vk_no_subgroup;
+  e.subgroup_arith = d->subgroup_arith && !env->vk_no_subgroup;
+  if (en) *en = e;
+  if (!names || cap == 0) return;
+  const struct {
+    bool on;
+    const char *name;
+  } list[] = {{e.fp16, "shaderFloat16"},
+              {e.storage16, "storageBuffer16BitAccess"},
+              {e.int8, "shaderInt8"},
+              {e.storage8, "storageBuffer8BitAccess"},
+              {e.subgroup_ext_types, "shaderSubgroupExtendedTypes"},
+              {e.subgroup_size_control, VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME},
+              {e.subgroup_arith, "subgroup-arithmetic"}};
+  size_t k = 0;
+  names[0] = 0;
+  for (size_t i = 0; i < sizeof list / sizeof list[0]; i++)
+    if (list[i].on && k < cap) {
+      int w = snprintf(names + k, cap - k, "%s%s", k ? " " : "", list[i].name);
+      if (w > 0) k += (size_t)w;
     }
 }
 
