@@ -542,6 +542,7 @@ ldm_status ldm_vk_buffer(ldm_vk_ctx *c, VkDeviceSize size, bool host_visible, bo
   }
   VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
                              .memoryTypeIndex = (uint32_t)mt};
+  out->flags = c->mem.memoryTypes[mt].propertyFlags;
   VkResult r = vkAllocateMemory(c->dev, &ai, NULL, &out->mem);
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(c->dev, out->buf, NULL);

@@ -103,6 +103,7 @@ typedef struct vk_buf {
   VkDeviceMemory mem;
   VkDeviceSize size;
   void *map; /* host-visible buffers stay mapped */
+  VkMemoryPropertyFlags flags; /* of the memory type it got */
 } vk_buf;
 ldm_status ldm_vk_buffer(ldm_vk_ctx *c, VkDeviceSize size, bool host_visible, bool readback, vk_buf *out);
 void ldm_vk_buffer_free(ldm_vk_ctx *c, vk_buf *b);
