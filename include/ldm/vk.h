@@ -28,6 +28,11 @@ typedef struct ldm_vk_device_info {
   bool coop_matrix_khr, coop_matrix2_nv;
   bool timestamps;
   bool has_compute;
+  bool storage8, subgroup_ext_types, subgroup_size_control; /* 8-bit storage, 1.2 subgroup types, EXT */
+  bool v12_features;        /* a 1.2 device: the 1.1/1.2 feature structs were queried (and may be enabled) */
+  /* what `--device vk` enables on this device at vkCreateDevice given the LDM_VK_DISABLE_* switches, as
+   * Vulkan names separated by spaces ("" when nothing) */
+  char enabled[256];
 } ldm_vk_device_info;
 
 /* Enumerate devices. Returns LDM_ERR_NO_DEVICE (with a user-facing sentence) when the loader or any

@@ -38,6 +38,7 @@ int ldm_cmd_devices(int argc, char **argv) {
            "timestamps %s\n",
            d->fp16 ? "yes" : "no", d->int8 ? "yes" : "no", d->storage16 ? "yes" : "no", d->coop_matrix_khr ? "yes" : "no",
            d->coop_matrix2_nv ? "yes" : "no", d->timestamps ? "yes" : "no");
+    printf("      enabled: %s\n", d->enabled[0] ? d->enabled : "(none)");
   }
   printf("cpu   the CPU reference backend (--device cpu)\n");
   free(l);

@@ -30,6 +30,7 @@ static void usage(FILE *f) {
              "  --version    print the version\n\n"
              "environment: LDM_VK_VALIDATION=1 (validation layers), LDM_CHECK=1 (compare every node with the CPU),\n"
              "  LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE, LDM_VK_DISABLE_FP16, LDM_VK_DISABLE_SUBGROUP (force limits lower),\n"
+             "  LDM_VK_DISABLE_INT8 (no int8 features), LDM_VK_STAGE_HOST=1/0 (host arena copied to device memory or not),\n"
              "  LDM_THREADS (CPU backend threads)\n");
 }
 

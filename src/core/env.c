@@ -71,6 +71,9 @@ void ldm_env_read(ldm_env *e) {
   e->vk_validation = on("LDM_VK_VALIDATION");
   e->vk_no_subgroup = on("LDM_VK_DISABLE_SUBGROUP");
   e->vk_no_fp16 = on("LDM_VK_DISABLE_FP16");
+  e->vk_no_int8 = on("LDM_VK_DISABLE_INT8");
+  const char *sh = getenv("LDM_VK_STAGE_HOST");
+  e->vk_stage_host = sh && *sh ? on("LDM_VK_STAGE_HOST") : -1;
   e->vk_max_shared = u64("LDM_VK_MAX_SHARED");
   e->vk_max_buffer_range = u64("LDM_VK_MAX_BUFFER_RANGE");
   const char *pc = getenv("LDM_VK_PIPELINE_CACHE");

@@ -33,6 +33,9 @@ typedef struct ldm_env {
   bool vk_validation;    /* LDM_VK_VALIDATION: the Khronos validation layer */
   bool vk_no_subgroup;   /* LDM_VK_DISABLE_SUBGROUP: behave as a device without subgroup arithmetic */
   bool vk_no_fp16;       /* LDM_VK_DISABLE_FP16: behave as a device without 16-bit floats */
+  bool vk_no_int8;       /* LDM_VK_DISABLE_INT8: enable neither shaderInt8 nor 8-bit storage */
+  int vk_stage_host;     /* LDM_VK_STAGE_HOST: 1 stage the host arena's shader inputs in device-local memory,
+                            0 never, -1 (unset) when host-visible memory is not device-local (exec_vk.c) */
   uint64_t vk_max_shared;       /* LDM_VK_MAX_SHARED: lower the shared-memory limit (0 = unset) */
   uint64_t vk_max_buffer_range; /* LDM_VK_MAX_BUFFER_RANGE: lower the binding-range limit (0 = unset) */
   const char *vk_pipeline_cache; /* LDM_VK_PIPELINE_CACHE: a file, "off", or NULL (the default place) */

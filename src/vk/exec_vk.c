@@ -26,6 +26,9 @@ typedef struct {
   ldm_vk_ctx *c;
   vk_buf arena[LDM_ARENA_COUNT];
   vk_buf staging;
+  /* hostdev: when the host arena is staged (ldm_exec_vk), its device-local copy; every recording starts by
+   * copying the host arena into it, and the shaders read the host tensors no node writes from it */
+  vk_buf hostdev;
     /* staging: host-visible bounce buffer of STAGING_BYTES for the device-local arenas, made on first use */
   VkDescriptorPool dpool;
     /* sets[i], pipes[i], launch[i]: node i's descriptor set, pipeline and dispatch size (prepare) */
@@ -81,6 +84,16 @@ static void barrier(VkCommandBuffer cb) {
  * minStorageBufferOffsetAlignment; a view binds at its base's offset plus its own, which nothing here
  * checks), range = its bytes, at most maxStorageBufferRange or the whole preparation fails. The sets are
  * written once, here, and never again (the recorded command buffer refers to them). */
+/* whether any node writes memory of r (a host-arena range): such a tensor stays bound in the host arena */
+static bool host_written(const ldm_graph *g, ldm_range r) {
+  for (int i = 0; i < g->nn; i++)
+    for (int k = 0; k < g->n[i].nout; k++) {
+      ldm_range w = ldm_tensor_range(g, g->n[i].out[k]);
+      if (w.arena == r.arena && w.b < r.e && r.b < w.e) return true;
+    }
+  return false;
+}
+
 static ldm_status prepare(vk_exec *x) {
   const ldm_graph *g = x->base.g;
   ldm_vk_ctx *c = x->c;
@@ -119,7 +132,9 @@ static ldm_status prepare(vk_exec *x) {
                         "tensor '%s' (%.1f MiB) exceeds this device's maxStorageBufferRange (%.1f MiB); use a "
                         "smaller --batch",
                         g->t[t].name, (double)len / 1048576.0, (double)c->lim.max_buffer_range / 1048576.0);
-      bi[k] = (VkDescriptorBufferInfo){x->arena[r.arena].buf, (VkDeviceSize)r.b, (VkDeviceSize)len};
+      VkBuffer buf = x->arena[r.arena].buf;
+      if (r.arena == LDM_ARENA_HOST && x->hostdev.buf && !host_written(g, r)) buf = x->hostdev.buf;
+      bi[k] = (VkDescriptorBufferInfo){buf, (VkDeviceSize)r.b, (VkDeviceSize)len};
       w[k] = (VkWriteDescriptorSet){.sType = VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET, .dstSet = x->sets[i],
                                     .dstBinding = k, .descriptorCount = 1,
                                     .descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, .pBufferInfo = &bi[k]};
@@ -152,6 +167,18 @@ static ldm_status record_nodes(vk_exec *x, VkCommandBuffer cb, int first, int la
   if (stamps) {
     vkCmdResetQueryPool(cb, x->qpool, 0, (uint32_t)g->nn + 1);
     vkCmdWriteTimestamp(cb, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, x->qpool, 0);
+  }
+  if (x->hostdev.buf) {
+    /* the staged host arena: what the host wrote since the last replay (made visible to the device by the
+     * submission itself) into its device-local copy, then one barrier, transfer write -> shader read. The
+     * copy's write-after-read against the previous replay's shaders is ordered by the barrier that recording
+     * ended with (compute -> transfer). */
+    VkBufferCopy reg = {0, 0, x->arena[LDM_ARENA_HOST].size};
+    vkCmdCopyBuffer(cb, x->arena[LDM_ARENA_HOST].buf, x->hostdev.buf, 1, &reg);
+    VkMemoryBarrier cm = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
+                          .dstAccessMask = VK_ACCESS_SHADER_READ_BIT};
+    vkCmdPipelineBarrier(cb, VK_PIPELINE_STAGE_TRANSFER_BIT, VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT, 0, 1, &cm, 0, NULL,
+                         0, NULL);
   }
   for (int i = first; i < last && s == LDM_OK; i++) {
     const ldm_node *n = &g->n[i];
@@ -359,6 +386,7 @@ static void vk_destroy(ldm_exec *e) {
   if (x->dpool) vkDestroyDescriptorPool(c->dev, x->dpool, NULL);
   for (int a = 0; a < LDM_ARENA_COUNT; a++) ldm_vk_buffer_free(c, &x->arena[a]);
   ldm_vk_buffer_free(c, &x->staging);
+  ldm_vk_buffer_free(c, &x->hostdev);
   free(x->sets);
   free(x->pipes);
   free(x->launch);
@@ -385,6 +413,13 @@ ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
   if (!x->base.node_ms) s = LDM_ERR_NOMEM;
   for (int a = 0; a < LDM_ARENA_COUNT && s == LDM_OK; a++)
     s = ldm_vk_buffer(c, (VkDeviceSize)g->arena_size[a], a == LDM_ARENA_HOST, a == LDM_ARENA_HOST, &x->arena[a]);
+  /* the host arena staged (LDM_VK_STAGE_HOST=1, or unset and its memory is not device-local, as on a discrete
+   * GPU without resizable BAR): the per-step values the host writes (the step counter AdamW reads) are read
+   * by the shaders from device memory rather than across the bus */
+  bool stage = c->env.vk_stage_host == 1 ||
+               (c->env.vk_stage_host < 0 && !(x->arena[LDM_ARENA_HOST].flags & VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT));
+  if (s == LDM_OK && stage && g->arena_size[LDM_ARENA_HOST] > 0)
+    s = ldm_vk_buffer(c, (VkDeviceSize)g->arena_size[LDM_ARENA_HOST], false, false, &x->hostdev);
   if (s == LDM_OK) {
     VkCommandBufferAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO, .commandPool = c->pool,
                                       .level = VK_COMMAND_BUFFER_LEVEL_PRIMARY, .commandBufferCount = 1};
@@ -407,6 +442,7 @@ ldm_status ldm_exec_vk(ldm_vk_ctx *c, const ldm_graph *g, ldm_exec **out) {
     s = ldm_vk_oneshot_begin(c, &cb);
     if (s == LDM_OK) {
       for (int a = 0; a < LDM_ARENA_COUNT; a++) vkCmdFillBuffer(cb, x->arena[a].buf, 0, VK_WHOLE_SIZE, 0);
+      if (x->hostdev.buf) vkCmdFillBuffer(cb, x->hostdev.buf, 0, VK_WHOLE_SIZE, 0);
       VkMemoryBarrier mb = {.sType = VK_STRUCTURE_TYPE_MEMORY_BARRIER, .srcAccessMask = VK_ACCESS_TRANSFER_WRITE_BIT,
                             .dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT |
                                              VK_ACCESS_HOST_READ_BIT | VK_ACCESS_HOST_WRITE_BIT};

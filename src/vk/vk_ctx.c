@@ -1,4 +1,4 @@
-/* Vulkan context: loader (volk), instance + validation, device discovery and choice, limits,
+/* Vulkan context: loader (volk), instance + validation, device enumeration and opening, limits,
  * pipelines with a persistent VkPipelineCache, buffers and one-shot submissions. */
 #include <errno.h>
 #include <stdatomic.h>
@@ -138,110 +138,6 @@ static ldm_status make_instance(bool validation, VkInstance *inst, VkDebugUtilsM
   return LDM_OK;
 }
 
-static const char *vendor_name(uint32_t id) {
-  switch (id) {
-  case 0x1002: return "AMD";
-  case 0x10DE: return "NVIDIA";
-  case 0x8086: return "Intel";
-  case 0x13B5: return "ARM";
-  case 0x5143: return "Qualcomm";
-  case 0x1010: return "ImgTec";
-  case 0x106B: return "Apple";
-  case 0x10005: return "Mesa";
-  default: return "unknown";
-  }
-}
-
-static bool dev_has_ext(VkPhysicalDevice p, const char *name) {
-  uint32_t n = 0;
-  if (vkEnumerateDeviceExtensionProperties(p, NULL, &n, NULL) != VK_SUCCESS) return false;
-  VkExtensionProperties *e = calloc(n ? n : 1, sizeof *e);
-  if (!e) return false;
-  bool found = false;
-  if (vkEnumerateDeviceExtensionProperties(p, NULL, &n, e) == VK_SUCCESS)
-    for (uint32_t i = 0; i < n; i++)
-      if (strcmp(e[i].extensionName, name) == 0) found = true;
-  free(e);
-  return found;
-}
-
-/* Properties (with subgroup properties, and driver name on 1.2), memory heaps, the limits the op planners
- * use, the features fp16 / int8 / 16-bit storage and the cooperative-matrix extensions (all reported, none
- * enabled), and whether the first compute queue family has timestamps. */
-static void describe(VkPhysicalDevice p, int index, ldm_vk_device_info *d) {
-  memset(d, 0, sizeof *d);
-  d->index = index;
-  VkPhysicalDeviceSubgroupProperties sg = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_PROPERTIES};
-  VkPhysicalDeviceDriverProperties drv = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_DRIVER_PROPERTIES, .pNext = &sg};
-  VkPhysicalDeviceProperties props0;
-  vkGetPhysicalDeviceProperties(p, &props0);
-  bool v12 = props0.apiVersion >= VK_API_VERSION_1_2;
-  /* the driver properties struct is only valid to chain on a 1.2 device */
-  VkPhysicalDeviceProperties2 pr = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = v12 ? (void *)&drv : (void *)&sg};
-  vkGetPhysicalDeviceProperties2(p, &pr);
-  const VkPhysicalDeviceProperties *P = &pr.properties;
-  snprintf(d->name, sizeof d->name, "%s", P->deviceName);
-  d->vendor_id = P->vendorID;
-  d->device_id = P->deviceID;
-  snprintf(d->vendor, sizeof d->vendor, "%s", vendor_name(P->vendorID));
-  const char *ty = "other";
-  switch (P->deviceType) {
-  case VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU: ty = "discrete"; break;
-  case VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU: ty = "integrated"; break;
-  case VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU: ty = "virtual"; break;
-  case VK_PHYSICAL_DEVICE_TYPE_CPU: ty = "cpu"; break;
-  default: break;
-  }
-  snprintf(d->type, sizeof d->type, "%s", ty);
-  if (v12)
-    snprintf(d->driver, sizeof d->driver, "%.120s %.120s", drv.driverName, drv.driverInfo);
-  else
-    snprintf(d->driver, sizeof d->driver, "version 0x%x", P->driverVersion);
-  snprintf(d->api_version, sizeof d->api_version, "%u.%u.%u", VK_API_VERSION_MAJOR(P->apiVersion),
-           VK_API_VERSION_MINOR(P->apiVersion), VK_API_VERSION_PATCH(P->apiVersion));
-  VkPhysicalDeviceMemoryProperties mp;
-  vkGetPhysicalDeviceMemoryProperties(p, &mp);
-  d->heap_count = (int)(mp.memoryHeapCount < 16 ? mp.memoryHeapCount : 16);
-  for (int i = 0; i < d->heap_count; i++) {
-    d->heap_size[i] = mp.memoryHeaps[i].size;
-    d->heap_device_local[i] = mp.memoryHeaps[i].flags & VK_MEMORY_HEAP_DEVICE_LOCAL_BIT;
-    if (d->heap_device_local[i]) d->device_local_bytes += mp.memoryHeaps[i].size;
-  }
-  for (uint32_t i = 0; i < mp.memoryTypeCount; i++)
-    if (mp.memoryTypes[i].propertyFlags & VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT) {
-      d->host_visible_bytes = mp.memoryHeaps[mp.memoryTypes[i].heapIndex].size;
-      break;
-    }
-  d->subgroup_size = sg.subgroupSize;
-  d->subgroup_arith = (sg.supportedStages & VK_SHADER_STAGE_COMPUTE_BIT) &&
-                      (sg.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT);
-  d->max_shared = P->limits.maxComputeSharedMemorySize;
-  d->max_buffer_range = P->limits.maxStorageBufferRange;
-  d->max_wg_invocations = P->limits.maxComputeWorkGroupInvocations;
-  if (v12) {
-    VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES};
-    VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES, .pNext = &f12};
-    VkPhysicalDeviceFeatures2 f = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
-    vkGetPhysicalDeviceFeatures2(p, &f);
-    d->fp16 = f12.shaderFloat16;
-    d->int8 = f12.shaderInt8;
-    d->storage16 = f11.storageBuffer16BitAccess;
-  }
-  d->coop_matrix_khr = dev_has_ext(p, "VK_KHR_cooperative_matrix");
-  d->coop_matrix2_nv = dev_has_ext(p, "VK_NV_cooperative_matrix2");
-  uint32_t nq = 0;
-  vkGetPhysicalDeviceQueueFamilyProperties(p, &nq, NULL);
-  VkQueueFamilyProperties qf[32];
-  if (nq > 32) nq = 32;
-  vkGetPhysicalDeviceQueueFamilyProperties(p, &nq, qf);
-  for (uint32_t i = 0; i < nq; i++)
-    if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) {
-      d->has_compute = true;
-      d->timestamps = qf[i].timestampValidBits > 0 && P->limits.timestampPeriod > 0;
-      break;
-    }
-}
-
 /* All physical devices; VK_INCOMPLETE (a device appeared between the two calls) keeps those that fit. */
 static ldm_status enumerate(VkInstance inst, VkPhysicalDevice **phys, uint32_t *n) {
   *n = 0;
@@ -271,7 +167,7 @@ ldm_status ldm_vk_list(ldm_vk_device_info **list, int *n) {
     *list = ldm_calloc(np, sizeof **list);
     if (!*list) s = LDM_ERR_NOMEM;
     else {
-      for (uint32_t i = 0; i < np; i++) describe(phys[i], (int)i, &(*list)[i]);
+      for (uint32_t i = 0; i < np; i++) ldm_vk_describe(phys[i], (int)i, &env, &(*list)[i]);
       *n = (int)np;
     }
   }
@@ -279,15 +175,6 @@ ldm_status ldm_vk_list(ldm_vk_device_info **list, int *n) {
   if (msg) vkDestroyDebugUtilsMessengerEXT(inst, msg, NULL);
   vkDestroyInstance(inst, NULL);
   return s;
-}
-
-/* the first device with a compute queue: discrete, then integrated, virtual, CPU (lavapipe), other */
-int ldm_vk_pick_default(const ldm_vk_device_info *l, int n) {
-  static const char *rank[] = {"discrete", "integrated", "virtual", "cpu", "other"};
-  for (int r = 0; r < 5; r++)
-    for (int i = 0; i < n; i++)
-      if (l[i].has_compute && strcmp(l[i].type, rank[r]) == 0) return i;
-  return -1;
 }
 
 /* a limit from the environment can only lower the device's own (0 = not set) */
@@ -406,7 +293,7 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
     ldm_vk_close(c);
     return LDM_ERR_NOMEM;
   }
-  for (uint32_t i = 0; i < np; i++) describe(phys[i], (int)i, &infos[i]);
+  for (uint32_t i = 0; i < np; i++) ldm_vk_describe(phys[i], (int)i, &c->env, &infos[i]);
   int pick = want >= 0 ? want : ldm_vk_pick_default(infos, (int)np);
   if (pick < 0 || pick >= (int)np || !infos[pick].has_compute) {
     free(phys);
@@ -444,12 +331,29 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
     if (qf[i].queueFlags & VK_QUEUE_COMPUTE_BIT) c->qfam = i;
   /* describe looked at the first compute family; the chosen one must have timestamps too */
   c->timestamps = c->timestamps && qf[c->qfam].timestampValidBits > 0;
-  /* One queue, no extension, no optional feature: the shaders use only core compute on 32-bit storage. */
+  /* One queue; the detected features the shaders may use, less those an LDM_VK_DISABLE_* switch forces off
+   * (ldm_vk_choose_enable; c->info.enabled names them): the 1.1/1.2 feature structs and, when the device
+   * has it, VK_EXT_subgroup_size_control with its feature struct. */
+  ldm_vk_choose_enable(&c->info, &c->env, &c->en, NULL, 0);
   float prio = 1.0f;
   VkDeviceQueueCreateInfo qci = {.sType = VK_STRUCTURE_TYPE_DEVICE_QUEUE_CREATE_INFO, .queueFamilyIndex = c->qfam,
                                  .queueCount = 1, .pQueuePriorities = &prio};
-  VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .queueCreateInfoCount = 1,
-                            .pQueueCreateInfos = &qci};
+  VkPhysicalDeviceSubgroupSizeControlFeaturesEXT ssc = {
+      .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SUBGROUP_SIZE_CONTROL_FEATURES_EXT, .subgroupSizeControl = VK_TRUE};
+  VkPhysicalDeviceVulkan12Features f12 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_2_FEATURES,
+                                          .pNext = c->en.subgroup_size_control ? &ssc : NULL,
+                                          .shaderFloat16 = c->en.fp16, .shaderInt8 = c->en.int8,
+                                          .storageBuffer8BitAccess = c->en.storage8,
+                                          .shaderSubgroupExtendedTypes = c->en.subgroup_ext_types};
+  VkPhysicalDeviceVulkan11Features f11 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_1_1_FEATURES,
+                                          .pNext = &f12, .storageBuffer16BitAccess = c->en.storage16};
+  VkPhysicalDeviceFeatures2 f2 = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2, .pNext = &f11};
+  const char *dexts[1];
+  uint32_t ndext = 0;
+  if (c->en.subgroup_size_control) dexts[ndext++] = VK_EXT_SUBGROUP_SIZE_CONTROL_EXTENSION_NAME;
+  VkDeviceCreateInfo dci = {.sType = VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO, .pNext = c->en.v12 ? &f2 : NULL,
+                            .queueCreateInfoCount = 1, .pQueueCreateInfos = &qci,
+                            .enabledExtensionCount = ndext, .ppEnabledExtensionNames = ndext ? dexts : NULL};
   VkResult r = vkCreateDevice(c->phys, &dci, NULL, &c->dev);
   if (r != VK_SUCCESS) {
     ldm_vk_close(c);
@@ -468,8 +372,8 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   /* effective limits, optionally forced lower to emulate small devices */
   c->lim.max_shared = (uint32_t)lowered(c->env.vk_max_shared, c->info.max_shared);
   c->lim.max_buffer_range = lowered(c->env.vk_max_buffer_range, c->info.max_buffer_range);
-  c->lim.subgroup_size = c->env.vk_no_subgroup || !c->info.subgroup_arith ? 0 : c->info.subgroup_size;
-  c->lim.fp16 = c->info.fp16 && c->info.storage16 && !c->env.vk_no_fp16;
+  c->lim.subgroup_size = c->en.subgroup_arith ? c->info.subgroup_size : 0;
+  c->lim.fp16 = c->en.fp16 && c->en.storage16; /* as enabled: a 1.2 device with both, not forced off */
   c->lim.max_wg_invocations = c->info.max_wg_invocations;
   c->lim.gemm_naive = c->env.gemm_naive;
   c->lim.conv_naive = c->env.conv_naive;
@@ -638,6 +542,7 @@ ldm_status ldm_vk_buffer(ldm_vk_ctx *c, VkDeviceSize size, bool host_visible, bo
   }
   VkMemoryAllocateInfo ai = {.sType = VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO, .allocationSize = req.size,
                              .memoryTypeIndex = (uint32_t)mt};
+  out->flags = c->mem.memoryTypes[mt].propertyFlags;
   VkResult r = vkAllocateMemory(c->dev, &ai, NULL, &out->mem);
   if (r != VK_SUCCESS) {
     vkDestroyBuffer(c->dev, out->buf, NULL);

@@ -1,6 +1,6 @@
 /* Vulkan backend internals, shared by the context (vk_ctx.c: instance, device, queue, pipelines, buffers,
- * one-shot submissions) and the executor (exec_vk.c: arenas, descriptor sets, the recorded command buffer,
- * barriers, timestamps, check mode).
+ * one-shot submissions; vk_features.c: what a physical device has) and the executor (exec_vk.c: arenas,
+ * descriptor sets, the recorded command buffer, barriers, timestamps, check mode).
  *
  * The model: one VkDevice with one queue (a compute queue family, compute-only if the device has one);
  * every submission is waited for on a fence before the call returns, so at most one submission per
@@ -43,6 +43,20 @@ typedef struct vk_module {
   VkShaderModule mod;
 } vk_module;
 
+/* What vkCreateDevice enables: each detected feature the shaders may use, unless its LDM_VK_DISABLE_*
+ * switch forces it off (fp16 and 16-bit storage: _FP16; int8 and 8-bit storage: _INT8; subgroup extended
+ * types and subgroup size control: _SUBGROUP). subgroup_arith is no feature to enable (a property), recorded
+ * because the launch plans use it. */
+typedef struct ldm_vk_enable {
+  bool v12;                     /* the 1.1/1.2 feature structs are chained (a 1.2 device, as describe queried) */
+  bool fp16, storage16, int8, storage8, subgroup_ext_types, subgroup_arith, subgroup_size_control;
+} ldm_vk_enable;
+/* vk_features.c: fill d from the physical device p (index: its place in the enumeration), d->enabled
+ * from ldm_vk_choose_enable under env */
+void ldm_vk_describe(VkPhysicalDevice p, int index, const ldm_env *env, ldm_vk_device_info *d);
+/* the set enabled on a device described as d, under env; names (when not NULL, cap bytes) lists it */
+void ldm_vk_choose_enable(const ldm_vk_device_info *d, const ldm_env *env, ldm_vk_enable *en, char *names, size_t cap);
+
 struct ldm_vk_ctx {
   VkInstance instance;
   VkDebugUtilsMessengerEXT messenger;
@@ -61,6 +75,7 @@ struct ldm_vk_ctx {
   ldm_vk_device_info info;
   ldm_env env;        /* LDM_* switches, read when the context was opened */
   ldm_dev_limits lim;
+  ldm_vk_enable en;   /* the features and extensions enabled at vkCreateDevice (info.enabled names them) */
   /* minStorageBufferOffsetAlignment (open refuses a device that needs more than LDM_ALIGN, the alignment of
    * every tensor's own storage in its arena); timestamp_period: nanoseconds per
    * tick; timestamps: the device reports a period and the queue's family has timestampValidBits */
@@ -88,6 +103,7 @@ typedef struct vk_buf {
   VkDeviceMemory mem;
   VkDeviceSize size;
   void *map; /* host-visible buffers stay mapped */
+  VkMemoryPropertyFlags flags; /* of the memory type it got */
 } vk_buf;
 ldm_status ldm_vk_buffer(ldm_vk_ctx *c, VkDeviceSize size, bool host_visible, bool readback, vk_buf *out);
 void ldm_vk_buffer_free(ldm_vk_ctx *c, vk_buf *b);
