@@ -15,7 +15,8 @@ import struct
 import subprocess
 import sys
 import tempfile
-import zlib
+
+from pngio import read_png, write_png
 
 
 def read_idx(path):
@@ -26,52 +27,6 @@ def read_idx(path):
     ndim = magic & 0xFF
     dims = struct.unpack(">" + "I" * ndim, data[4:4 + 4 * ndim])
     return dims, data[4 + 4 * ndim:]
-
-
-def write_png(path, w, h, rows):
-    """8-bit grey PNG; rows: h bytes objects of w bytes"""
-    raw = b"".join(b"\x00" + bytes(r) for r in rows)
-    def chunk(t, d):
-        c = struct.pack(">I", len(d)) + t + d
-        return c + struct.pack(">I", zlib.crc32(t + d) & 0xFFFFFFFF)
-    png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 8, 0, 0, 0, 0))
-    png += chunk(b"IDAT", zlib.compress(raw, 9)) + chunk(b"IEND", b"")
-    with open(path, "wb") as f:
-        f.write(png)
-
-
-def read_png(path):
-    """8-bit grey or RGB, non-interlaced PNG -> (w, h, channels, rows of bytes)"""
-    with open(path, "rb") as f:
-        data = f.read()
-    assert data[:8] == b"\x89PNG\r\n\x1a\n", path
-    pos, idat = 8, b""
-    while pos < len(data):
-        n, = struct.unpack(">I", data[pos:pos + 4])
-        t, d = data[pos + 4:pos + 8], data[pos + 8:pos + 8 + n]
-        if t == b"IHDR":
-            w, h, depth, ctype, _, _, interlace = struct.unpack(">IIBBBBB", d)
-            assert depth == 8 and ctype in (0, 2) and interlace == 0, path
-        elif t == b"IDAT":
-            idat += d
-        pos += 12 + n
-    c = 1 if ctype == 0 else 3
-    raw, stride, rows, prev = zlib.decompress(idat), w * c, [], bytearray(w * c)
-    for y in range(h):
-        ft, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - c] if i >= c else 0
-            b, cc = prev[i], prev[i - c] if i >= c else 0
-            if ft == 1: line[i] = (line[i] + a) & 255
-            elif ft == 2: line[i] = (line[i] + b) & 255
-            elif ft == 3: line[i] = (line[i] + (a + b) // 2) & 255
-            elif ft == 4:
-                p = a + b - cc
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - cc)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else cc)) & 255
-        rows.append(bytes(line))
-        prev = line
-    return w, h, c, rows
 
 
 def grid(tiles, cols, pad=2):

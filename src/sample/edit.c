@@ -106,25 +106,7 @@ ldm_status ldm_edit_encode(const ldm_backend *be, const ldm_model_cfg *c, const 
   int mt = LDM_NONE, lv = LDM_NONE;
   ldm_status s = ldm_vae_encode(&g, c, xt, &mt, &lv);
   if (s == LDM_OK) ldm_keep(&g, mt);
-  if (s == LDM_OK) s = ldm_graph_plan(&g);
-  ldm_exec *e = NULL;
-  if (s == LDM_OK) s = ldm_exec_new(be, &g, &e);
-  if (s == LDM_OK) s = ldm_weights_load(vae, e, LDM_ARENA_PARAM);
-  float *xb = s == LDM_OK ? ldm_calloc((size_t)(nb * per), 4) : NULL;
-  float *mb = s == LDM_OK ? ldm_malloc((size_t)(nb * lat) * 4) : NULL;
-  if (s == LDM_OK && (!xb || !mb)) s = LDM_ERR_NOMEM;
-  for (int b0 = 0; b0 < n && s == LDM_OK; b0 += nb) {
-    int m = n - b0 < nb ? n - b0 : nb;
-    memset(xb, 0, (size_t)(nb * per) * 4);
-    memcpy(xb, x + (int64_t)b0 * per, (size_t)(m * per) * 4);
-    s = ldm_exec_write(e, xt, xb, (size_t)(nb * per) * 4);
-    if (s == LDM_OK) s = ldm_exec_run(e);
-    if (s == LDM_OK) s = ldm_exec_read(e, mt, mb, (size_t)(nb * lat) * 4);
-    if (s == LDM_OK) memcpy(mu + (int64_t)b0 * lat, mb, (size_t)(m * lat) * 4);
-  }
-  free(xb);
-  free(mb);
-  ldm_exec_free(e);
+  if (s == LDM_OK) s = ldm_vae_run_batches(be, &g, vae, xt, per, mt, lat, nb, x, n, mu);
   ldm_graph_free(&g);
   return vae->path ? ldm_ckpt_name_error(s, vae->path) : s;
 }

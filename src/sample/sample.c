@@ -87,27 +87,33 @@ static ldm_status decode_latents(const ldm_backend *be, const ldm_model_cfg *c, 
   ldm_keep(&g, zt);
   int xh = ldm_vae_decode(&g, c, zt);
   ldm_keep(&g, xh);
-  ldm_exec *e = NULL;
   ldm_status s = ldm_graph_check(&g, xh);
-  if (s == LDM_OK) s = ldm_graph_plan(&g);
-  if (s == LDM_OK) s = ldm_exec_new(be, &g, &e);
-  if (s == LDM_OK) s = ldm_weights_load(vae, e, LDM_ARENA_PARAM);
-  float *zb = s == LDM_OK ? ldm_calloc((size_t)(nb * per), 4) : NULL;
-  float *xb = s == LDM_OK ? ldm_malloc((size_t)(nb * img) * 4) : NULL;
-  if (s == LDM_OK && (!zb || !xb)) s = LDM_ERR_NOMEM;
-  for (int b0 = 0; b0 < n && s == LDM_OK; b0 += nb) {
-    int m = n - b0 < nb ? n - b0 : nb;
-    memset(zb, 0, (size_t)(nb * per) * 4);
-    memcpy(zb, z + (int64_t)b0 * per, (size_t)(m * per) * 4);
-    s = ldm_exec_write(e, zt, zb, (size_t)(nb * per) * 4);
-    if (s == LDM_OK) s = ldm_exec_run(e);
-    if (s == LDM_OK) s = ldm_exec_read(e, xh, xb, (size_t)(nb * img) * 4);
-    if (s == LDM_OK) memcpy(imgs + (int64_t)b0 * img, xb, (size_t)(m * img) * 4);
-  }
-  free(zb);
-  free(xb);
-  ldm_exec_free(e);
+  if (s == LDM_OK) s = ldm_vae_run_batches(be, &g, vae, zt, per, xh, img, nb, z, n, imgs);
   ldm_graph_free(&g);
+  return s;
+}
+
+ldm_status ldm_vae_run_batches(const ldm_backend *be, ldm_graph *g, const ldm_weights *vae, int in, int64_t in_per,
+                               int out, int64_t out_per, int nb, const float *src, int n, float *dst) {
+  ldm_exec *e = NULL;
+  ldm_status s = ldm_graph_plan(g);
+  if (s == LDM_OK) s = ldm_exec_new(be, g, &e);
+  if (s == LDM_OK) s = ldm_weights_load(vae, e, LDM_ARENA_PARAM);
+  float *ib = s == LDM_OK ? ldm_calloc((size_t)(nb * in_per), 4) : NULL;
+  float *ob = s == LDM_OK ? ldm_malloc((size_t)(nb * out_per) * 4) : NULL;
+  if (s == LDM_OK && (!ib || !ob)) s = LDM_ERR_NOMEM;
+  for (int b0 = 0; b0 < n && s == LDM_OK; b0 += nb) {
+    int m = n - b0 < nb ? n - b0 : nb; /* the last batch: zero rows after the m given */
+    memset(ib, 0, (size_t)(nb * in_per) * 4);
+    memcpy(ib, src + (int64_t)b0 * in_per, (size_t)(m * in_per) * 4);
+    s = ldm_exec_write(e, in, ib, (size_t)(nb * in_per) * 4);
+    if (s == LDM_OK) s = ldm_exec_run(e);
+    if (s == LDM_OK) s = ldm_exec_read(e, out, ob, (size_t)(nb * out_per) * 4);
+    if (s == LDM_OK) memcpy(dst + (int64_t)b0 * out_per, ob, (size_t)(m * out_per) * 4);
+  }
+  free(ib);
+  free(ob);
+  ldm_exec_free(e);
   return s;
 }
 

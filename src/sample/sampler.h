@@ -19,6 +19,10 @@ typedef struct ldm_weights {
 
 /* Load w into arena a of e: every parameter of e's graph by name, with its shape. */
 ldm_status ldm_weights_load(const ldm_weights *w, ldm_exec *e, ldm_arena a);
+/* Plan g (a VAE encoder or decoder built for nb images, input tensor in, output tensor out), load vae into it
+ * and run it over the n images of src in batches of nb (in_per / out_per floats per image), into dst. */
+ldm_status ldm_vae_run_batches(const ldm_backend *be, ldm_graph *g, const ldm_weights *vae, int in, int64_t in_per,
+                               int out, int64_t out_per, int nb, const float *src, int n, float *dst);
 
 /* Sample o->n images from the model c with the noise schedule sch (as ldm_ckpt_read_sched_meta reads it)
  * and the UNet / VAE weights unet, vae; as ldm_sample otherwise. c and sch are trusted (checked). */
