@@ -11,10 +11,10 @@
 
 static const ldm_cmd commands[] = {
     {"train", "train a latent diffusion model (VAE, latent cache, UNet) on Fashion-MNIST or an image folder", ldm_cmd_train},
-    {"sample", "generate images from a trained run directory (DDIM/DDPM, classifier-free guidance)", ldm_cmd_sample},
+    {"sample", "generate images from a trained run directory (DDIM, DDPM, Euler, Heun, DPM++, UniPC; classifier-free guidance)", ldm_cmd_sample},
     {"devices", "list Vulkan devices, their limits and features, and which one --device vk picks", ldm_cmd_devices},
     {"conformance", "check every shader on a Vulkan device against the CPU reference", ldm_cmd_conformance},
-    {"bench", "time the train and sampling steps on a device, with the most expensive ops", ldm_cmd_bench},
+    {"bench", "time the train and sampling steps on a device, with the most expensive ops (--model: predict them, no device)", ldm_cmd_bench},
     {"report", "HTML report of a run directory (curves, sample grids, config), or of bench/conformance JSON files", ldm_cmd_report},
     {"forward", "run a trained VAE and UNet on inputs from a safetensors file (cross-checks, debugging)", ldm_cmd_forward},
     {"edit", "edit images with a trained run: img2img (SDEdit) and inpainting (RePaint)", ldm_cmd_edit},
