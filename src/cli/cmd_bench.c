@@ -9,54 +9,35 @@
 #include "ldm/train.h"
 #include "perf/workloads.h"
 
-#ifdef LDM_HAVE_MPI
-/* The floats of a stage's gradient arena (the bytes a data-parallel step all-reduces): the PARAM arena of
- * the model's graph for one image (its layout does not depend on the batch). */
-static ldm_status grad_floats(const ldm_model_cfg *c, bool unet, int64_t *n) {
-  ldm_graph g;
-  LDM_TRY(ldm_graph_init(&g));
-  int lr = ldm_latent_res(c);
-  if (unet) {
-    int x = ldm_act(&g, "x", 4, LDM_SHAPE(1, c->z, lr, lr));
-    int t = ldm_tensor_new(&g, "t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(1));
-    int y = ldm_tensor_new(&g, "y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(1));
-    ldm_keep(&g, ldm_unet(&g, c, x, t, y));
-  } else {
-    int x = ldm_act(&g, "x", 4, LDM_SHAPE(1, c->cin, c->res, c->res));
-    int mu = LDM_NONE, lv = LDM_NONE;
-    ldm_vae_encode(&g, c, x, &mu, &lv);
-    ldm_keep(&g, lv);
-    ldm_keep(&g, ldm_vae_decode(&g, c, mu));
-  }
-  ldm_status s = ldm_graph_plan(&g);
-  *n = s == LDM_OK ? g.arena_size[LDM_ARENA_PARAM] / 4 : 0;
-  ldm_graph_free(&g);
-  return s;
-}
-
-#endif
-
 /* `ldm-vk bench --mpi` under mpirun: the MPI_Allreduce of each stage's gradient (docs/distributed.md) */
-static int bench_mpi(const char *config, int iters) {
+static int bench_mpi(const ldm_train_opts *o, int iters) {
 #ifndef LDM_HAVE_MPI
-  (void)config, (void)iters;
+  (void)o, (void)iters;
   fprintf(stderr, "ldm-vk: bench --mpi: this ldm-vk was built without MPI (install libopenmpi-dev and rebuild)\n");
   return 1;
 #else
   if (cli_launched_size() == 0)
     return ldm_cli_usage_error("bench", "--mpi: start it under an MPI launcher, e.g. mpirun -np 2 ldm-vk bench --mpi");
-  ldm_model_cfg c;
-  if (ldm_model_config(config, &c) != LDM_OK) return ldm_cli_error();
   ldm_comm cm;
   int rc = cli_mpi_init(&cm);
   if (rc) return rc;
-  int64_t n[2] = {0, 0};
-  for (int k = 0; k < 2 && rc == 0; k++)
-    if (grad_floats(&c, k == 1, &n[k]) != LDM_OK) rc = ldm_cli_error();
+  /* what a data-parallel step all-reduces: the gradient arena of each stage's graph (the planned graphs of
+   * the performance model, the trainer's own builders, no executor) */
+  ldm_perf_workloads w;
+  int64_t n[2] = {0, 0}, params[2] = {0, 0};
+  if (ldm_perf_workloads_build(o, &w) != LDM_OK) {
+    rc = ldm_cli_error();
+  } else {
+    for (int k = 0; k < 2; k++) {
+      n[k] = w.g[k].arena_size[LDM_ARENA_GRAD] / 4;
+      params[k] = ldm_param_count(&w.g[k]);
+    }
+  }
   if (rc == 0 && cm.rank == 0)
-    printf("ldm-vk bench --mpi: %d ranks (%d on this machine), config %s, median of %d timed MPI_Allreduce (sum, "
-           "fp32) each\n%-10s %12s %10s %10s %10s %12s\n", cm.size, cm.local_size, c.name, iters, "gradient",
-           "parameters", "MB", "median ms", "best ms", "bus GB/s");
+    printf("ldm-vk bench --mpi: %d ranks (%d on this machine), config %s, preset %s, median of %d timed "
+           "MPI_Allreduce (sum, fp32) each\n%-10s %12s %10s %10s %10s %12s\n", cm.size, cm.local_size, w.config,
+           w.preset, iters, "gradient", "parameters", "MB", "median ms", "best ms", "bus GB/s");
+  if (rc == 0) ldm_perf_workloads_free(&w);
   for (int k = 0; k < 2 && rc == 0; k++) {
     double med = 0, best = 0;
     if (cli_mpi_time_allreduce((size_t)n[k], iters, &med, &best) != 0) {
@@ -66,7 +47,7 @@ static int bench_mpi(const char *config, int iters) {
     /* bus bandwidth: the 2 (N - 1) / N bytes per rank a ring all-reduce moves, per second */
     double bytes = (double)n[k] * 4, bus = 2.0 * (cm.size - 1) / cm.size * bytes / med / 1e9;
     if (cm.rank == 0)
-      printf("%-10s %12lld %10.2f %10.3f %10.3f %12.2f\n", k ? "UNet" : "VAE", (long long)n[k], bytes / 1e6,
+      printf("%-10s %12lld %10.2f %10.3f %10.3f %12.2f\n", k ? "UNet" : "VAE", (long long)params[k], bytes / 1e6,
              med * 1e3, best * 1e3, bus);
   }
   if (rc == 0 && cm.rank == 0)
@@ -112,7 +93,7 @@ int ldm_cmd_bench(int argc, char **argv) {
                          defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
   if (r) return r == 1 ? 0 : 2;
   if (mpi && model) return ldm_cli_usage_error("bench", "--mpi and --model: one at a time");
-  if (mpi) return bench_mpi(o.config, iters);
+  if (mpi) return bench_mpi(&o, iters);
   if (model) {
     if (strcmp(target, "all") && strcmp(target, "list") && !ldm_perf_target_find(target))
       return ldm_cli_usage_error("bench", "--target %s: no such target (ldm-vk bench --model --target list)", target);
