@@ -29,6 +29,22 @@ layout(std430, binding = 2) buffer Out { float o[]; };
 shared float As[16][65]; // [depth][row], padded against bank conflicts on the transposing stores
 shared float Bs[16][65]; // [depth][column]
 
+// The epilogue: output element (row, col) of the implicit GEMM, v its accumulated sum (of split
+// `gl_WorkGroupID.z` for BWD_WEIGHT). Every tile variant's store goes through here.
+void conv_store(uint row, uint col, uint M, uint NCOL, float v) {
+#if defined(CONV_FWD)
+  uint P = pc.Ho * pc.Wo, n = col / P, pix = col - n * P;
+  uint oi = n * pc.Cout * P + pix + row * P;
+  if (pc.has_bias != 0u) v += bias[row];
+#elif defined(CONV_BWD_DATA)
+  uint HW = pc.H * pc.W, n = col / HW, pix = col - n * HW;
+  uint oi = n * pc.Cin * HW + pix + row * HW;
+#else
+  uint oi = gl_WorkGroupID.z * pc.Cout * NCOL + col + row * NCOL;
+#endif
+  o[oi] = pc.accumulate != 0u ? o[oi] + v : v;
+}
+
 void main() {
   uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y, tid = ty * 16u + tx;
   uint P = pc.Ho * pc.Wo, HW = pc.H * pc.W;
@@ -156,24 +172,9 @@ void main() {
   [[unroll]] for (uint q = 0u; q < 4u; q++) {
     uint col = n0 + tx + 16u * q;
     if (col >= NCOL) continue;
-#if defined(CONV_FWD)
-    uint n = col / P, pix = col - n * P;
-    uint base = n * pc.Cout * P + pix, rs = P;
-#elif defined(CONV_BWD_DATA)
-    uint n = col / HW, pix = col - n * HW;
-    uint base = n * pc.Cin * HW + pix, rs = HW;
-#else
-    uint base = split * pc.Cout * NCOL + col, rs = NCOL;
-#endif
     [[unroll]] for (uint r = 0u; r < 4u; r++) {
       uint row = m0 + ty + 16u * r;
-      if (row >= M) continue;
-      float v = acc[r][q];
-#if defined(CONV_FWD)
-      if (pc.has_bias != 0u) v += bias[row];
-#endif
-      uint oi = base + row * rs;
-      o[oi] = pc.accumulate != 0u ? o[oi] + v : v;
+      if (row < M) conv_store(row, col, M, NCOL, acc[r][q]);
     }
   }
 }
