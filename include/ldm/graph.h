@@ -76,6 +76,8 @@ typedef struct ldm_node {
   bool backward;                /* emitted by autodiff */
 } ldm_node;
 
+#define LDM_MAX_FENCES 8
+
 typedef struct ldm_graph {
   ldm_tensor *t;
   int nt, cap_t;
@@ -85,6 +87,8 @@ typedef struct ldm_graph {
   bool planned;
   char scope[LDM_NAME_MAX];            /* name prefix for new parameters, e.g. "enc.0." */
   int n_forward;                        /* nodes before the backward pass was appended */
+  int fence[LDM_MAX_FENCES];            /* node boundaries kept through graph passes (ldm_graph_fence) */
+  int nfence;
   /* builder errors (see "Errors" below) */
   ldm_status status;                    /* LDM_OK until the graph has failed: the first refusal's status */
   char err_msg[512];                    /* the first refusal's message and location */
@@ -191,6 +195,12 @@ ldm_status ldm_emit_unary_backward(ldm_graph *g, int ni, int op, int a, void *pc
  * packed by liveness (buffers reused when lifetimes do not overlap) unless LDM_NO_MEMPLAN=1. Tensors
  * read by the host after a run (ldm_keep) stay live. */
 ldm_status ldm_graph_plan(ldm_graph *g);
+/* A node boundary that outlives graph passes: marks "the nodes appended so far | the nodes after" and
+ * returns its slot (-1, graph failed, when all LDM_MAX_FENCES are taken). A pass of ldm_graph_plan that
+ * reorders or merges nodes never moves a node across a fence (nor across n_forward) and keeps every
+ * fence at the same boundary; read it back with ldm_graph_fence_node after planning. */
+int ldm_graph_fence(ldm_graph *g);
+int ldm_graph_fence_node(const ldm_graph *g, int slot);
 void ldm_keep(ldm_graph *g, int t); /* t must survive the whole run (an output the host reads) */
 
 /* Debug print of the node list. */

@@ -361,6 +361,20 @@ void ldm_keep(ldm_graph *g, int t) {
 
 typedef struct { int64_t off, end; int last; } live_block;
 
+int ldm_graph_fence(ldm_graph *g) {
+  if (g->status != LDM_OK) return -1;
+  if (g->nfence >= LDM_MAX_FENCES) {
+    LDM_GRAPH_FAIL(g, LDM_ERR_INTERNAL, "more than %d node fences in one graph", LDM_MAX_FENCES);
+    return -1;
+  }
+  g->fence[g->nfence] = g->nn;
+  return g->nfence++;
+}
+
+int ldm_graph_fence_node(const ldm_graph *g, int slot) {
+  return slot >= 0 && slot < g->nfence ? g->fence[slot] : g->nn;
+}
+
 static int64_t align_up(int64_t x) { return (x + LDM_ALIGN - 1) / LDM_ALIGN * LDM_ALIGN; }
 
 ldm_status ldm_graph_plan(ldm_graph *g) {

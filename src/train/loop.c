@@ -181,7 +181,7 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
       bool check0 = ldm_exec_check(r->e);
       if (o->check && first) ldm_exec_set_check(r->e, true);
       first = false;
-      s = P == 1 ? ldm_exec_run(r->e) : ldm_exec_run_range(r->e, 0, r->opt_node); /* P > 1: up to the optimizer */
+      s = P == 1 ? ldm_exec_run(r->e) : ldm_exec_run_range(r->e, 0, ldm_graph_fence_node(&r->g, r->opt_fence)); /* P > 1: up to the optimizer */
       ldm_exec_set_check(r->e, check0);
       float l = 0, a2[2] = {0, 0};
       if (s == LDM_OK) s = ldm_exec_read(r->e, r->loss_t, &l, 4);
@@ -203,7 +203,7 @@ ldm_status tr_run_stage(tr_stage *r, tr_ctx *ctx, tr_batcher *ss, int B, FILE *m
       aux[0] = x[1] / (float)P;
       aux[1] = x[2] / (float)P;
       stop_all = x[3] > 0;
-      if (s == LDM_OK) s = ldm_exec_run_range(r->e, r->opt_node, nn);
+      if (s == LDM_OK) s = ldm_exec_run_range(r->e, ldm_graph_fence_node(&r->g, r->opt_fence), nn);
     }
     if (s != LDM_OK) break;
     bool skipped = gs[1] != 0.0f || !isfinite(loss);

@@ -198,7 +198,7 @@ static ldm_status build_vae(tr_stage *r, tr_ctx *c, int B, bool exec) {
   r->aux_t[0] = rec, r->aux_name[0] = "rec";
   r->aux_t[1] = kl, r->aux_name[1] = "kl";
   LDM_TRY(ldm_graph_backward(g, loss));
-  r->opt_node = g->nn;
+  r->opt_fence = ldm_graph_fence(g);
   r->gs_t = optim_tail(g, r->step_t, false);
   LDM_TRY(ldm_graph_plan(g));
   if (!exec) return LDM_OK;
@@ -388,7 +388,7 @@ static ldm_status build_unet(tr_stage *r, tr_ctx *c, int B, bool exec) {
   r->loss_t = loss;
   r->aux_t[0] = r->aux_t[1] = -1;
   LDM_TRY(ldm_graph_backward(g, loss));
-  r->opt_node = g->nn;
+  r->opt_fence = ldm_graph_fence(g);
   r->gs_t = optim_tail(g, r->step_t, true);
   LDM_TRY(ldm_graph_plan(g));
   if (!exec) return LDM_OK;

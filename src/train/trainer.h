@@ -133,7 +133,7 @@ typedef struct {
   float base_lr;
   int total;
   int64_t skipped;       /* non-finite steps skipped in this process */
-  int opt_node;          /* first node of the optimizer part (grad-norm clip, AdamW, EMA) */
+  int opt_fence;         /* fence slot: the first node of the optimizer part (grad-norm clip, AdamW, EMA) */
   int rank_idx;          /* data parallel: HOST [batch / ranks] indices of this rank's rows of the global batch */
   double ar_s;           /* data parallel: seconds spent in the gradient all-reduce (download, sum, upload) */
   int64_t ar_steps;      /* ... over this many optimizer steps */
