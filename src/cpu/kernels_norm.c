@@ -5,6 +5,7 @@
 #include "cpu/kernels.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cpu/fastmath.h"
@@ -103,6 +104,10 @@ static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
   const gnb_ctx *c = vc;
   const ldm_pc_group_norm_backward *p = c->p;
   const int64_t S = p->S, C = p->C, cg = C / p->G, M = cg * S;
+  /* group_norm_silu_backward: silu'(h) dy of the whole group computed once, in a loop the compiler
+   * vectorises (exp included), then used by both passes. The same values as computing it in place, so
+   * the same bits; without the buffer (allocation failed) they are computed in place. */
+  float *dhb = c->beta ? malloc((size_t)M * sizeof *dhb) : NULL;
   for (int64_t ng = j0; ng < j1; ng++) {
     int64_t nn = ng / p->G, ch0 = (ng % p->G) * cg;
     float m = c->mean[ng], r = c->rstd[ng];
@@ -111,10 +116,13 @@ static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
     for (int64_t cc = 0; cc < cg; cc++) {
       const float *xr = xs + cc * S, *dr = dys + cc * S;
       float ga = c->gamma[ch0 + cc], be = c->beta ? c->beta[ch0 + cc] : 0.0f;
+      float *dh = dhb ? dhb + cc * S : NULL;
+      if (dh)
+        for (int64_t i = 0; i < S; i++) dh[i] = gnb_dh(c, dr, i, (xr[i] - m) * r, ga, be);
       double s1 = 0, s2 = 0;
       for (int64_t i = 0; i < S; i++) {
         float xh = (xr[i] - m) * r;
-        float d = gnb_dh(c, dr, i, xh, ga, be);
+        float d = dh ? dh[i] : gnb_dh(c, dr, i, xh, ga, be);
         s1 += (double)d * xh;
         s2 += d;
       }
@@ -129,14 +137,16 @@ static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
     for (int64_t cc = 0; cc < cg; cc++) {
       float ga = c->gamma[ch0 + cc], be = c->beta ? c->beta[ch0 + cc] : 0.0f;
       const float *xr = xs + cc * S, *dr = dys + cc * S;
+      const float *dh = dhb ? dhb + cc * S : NULL;
       float *o = dxs + cc * S;
       for (int64_t i = 0; i < S; i++) {
         float xh = (xr[i] - m) * r;
-        float v = r * ((ga * gnb_dh(c, dr, i, xh, ga, be) - a) - xh * b);
+        float v = r * ((ga * (dh ? dh[i] : gnb_dh(c, dr, i, xh, ga, be)) - a) - xh * b);
         o[i] = p->accumulate ? o[i] + v : v;
       }
     }
   }
+  free(dhb);
 }
 void ldm_cpu_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   gnb_ctx c = {(const ldm_pc_group_norm_backward *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), NULL};
