@@ -14,6 +14,17 @@ static int64_t align_up(int64_t x) { return (x + LDM_ALIGN - 1) / LDM_ALIGN * LD
 /* the level of node index i (INT32_MAX: kept for the whole run) */
 static int at_level(const int *lvl, int i) { return i == INT32_MAX ? INT32_MAX : lvl[i]; }
 
+/* Whether tensor a is placed after tensor b: by the level of the first use (never-used tensors first),
+ * then, when by_size, the larger one first (levels of many tensors pack with fewer holes that way: the
+ * fmnist VAE step's arena is 386 MiB in first-use order, 356 by size, its live peak 356). */
+static bool place_after(const ldm_graph *g, const int *lvl, bool by_size, int a, int b) {
+  const ldm_tensor *x = &g->t[a], *y = &g->t[b];
+  int fa = x->first_use < 0 ? -1 : at_level(lvl, x->first_use);
+  int fb = y->first_use < 0 ? -1 : at_level(lvl, y->first_use);
+  if (fa != fb) return fa > fb;
+  return by_size && ldm_tensor_bytes(x) < ldm_tensor_bytes(y);
+}
+
 ldm_status ldm_memplan(ldm_graph *g) {
   /* lifetimes of activation storage (views extend their base) */
   for (int i = 0; i < g->nn; i++) {
@@ -57,7 +68,8 @@ ldm_status ldm_memplan(ldm_graph *g) {
   int nlv = 0;
   lvl[0] = 0;
   ldm_status st = LDM_OK;
-  if (env.no_schedule || !memplan)
+  bool by_level = !env.no_schedule && memplan;
+  if (!by_level)
     for (int i = 0; i < g->nn; i++) lvl[i] = i;
   else
     st = ldm_sched_levels(g, lvl, &nlv);
@@ -90,11 +102,10 @@ ldm_status ldm_memplan(ldm_graph *g) {
       int no = 0;
       for (int i = 0; i < g->nt; i++)
         if ((int)g->t[i].arena == a && g->t[i].view_of == -1) order[no++] = i;
-      /* insertion sort by first_use (stable) */
+      /* insertion sort (stable) by place_after */
       for (int i = 1; i < no; i++) {
         int v = order[i], j = i - 1;
-        int fv = g->t[v].first_use;
-        while (j >= 0 && g->t[order[j]].first_use > fv) {
+        while (j >= 0 && place_after(g, lvl, by_level, order[j], v)) {
           order[j + 1] = order[j];
           j--;
         }
