@@ -191,9 +191,11 @@ int ldm_grad_alias(ldm_graph *g, int ni, int k, int dy);
 ldm_status ldm_emit_unary_backward(ldm_graph *g, int ni, int op, int a, void *pc, uint32_t pc_size,
                                    size_t acc_offset);
 
-/* Assign arena offsets (a failed graph is refused: its status, the error restored). Activations are
- * packed by liveness (buffers reused when lifetimes do not overlap) unless LDM_NO_MEMPLAN=1. Tensors
- * read by the host after a run (ldm_keep) stay live. */
+/* Schedule and assign arena offsets (a failed graph is refused: its status, the error restored). The
+ * nodes are first reordered into levels of independent nodes (inside each fenced part, every conflicting
+ * pair in its order; LDM_NO_SCHEDULE=1 keeps the recorded order), so node indices change here. Activations
+ * are packed by liveness in levels (buffers reused when lifetimes do not overlap) unless LDM_NO_MEMPLAN=1.
+ * Tensors read by the host after a run (ldm_keep) stay live. */
 ldm_status ldm_graph_plan(ldm_graph *g);
 /* A node boundary that outlives graph passes: marks "the nodes appended so far | the nodes after" and
  * returns its slot (-1, graph failed, when all LDM_MAX_FENCES are taken). A pass of ldm_graph_plan that

@@ -81,4 +81,6 @@ void ldm_env_read(ldm_env *e) {
   const char *th = getenv("LDM_THREADS");
   e->threads = th ? atol(th) : 0;
   faults_parse(e);
+  const char *ns = getenv("LDM_NO_SCHEDULE");
+  e->no_schedule = ns && atoi(ns) != 0;
 }

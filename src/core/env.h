@@ -2,7 +2,7 @@
  *
  * Nothing else in src/ calls getenv for an LDM_* switch. Each consumer takes one snapshot at its own
  * well-defined moment and keeps it: the Vulkan context when it is opened (limits, validation, kernel
- * choice, check mode), the thread pool when it starts, the memory planner per ldm_graph_plan, the error
+ * choice, check mode), the thread pool when it starts, the scheduler and memory planner per ldm_graph_plan, the error
  * reporter per error (debug). So a switch set before a context is opened applies to that context, and
  * never changes under a recorded graph. */
 #ifndef LDM_CORE_ENV_H
@@ -44,6 +44,8 @@ typedef struct ldm_env {
   bool test_fault_bad;    /* it does not parse: the trainer refuses to run */
   int nfaults;
   ldm_env_fault faults[LDM_FAULT_MAX];
+  bool no_schedule;      /* LDM_NO_SCHEDULE (non-zero integer): nodes stay in the recorded order and the memory
+                            plan reuses by node, not by level (the plan before the level schedule) */
 } ldm_env;
 
 /* Parse the current environment into *e (no side effects, no allocation). */

@@ -1,4 +1,5 @@
-/* Static graph: tensors, nodes, reverse-mode autodiff and the memory plan. */
+/* Static graph: tensors, nodes, reverse-mode autodiff; ldm_graph_plan runs the level schedule
+ * (graph_sched.c) and the memory plan (memplan.c). */
 #include "ldm/graph.h"
 
 #include <stdarg.h>
@@ -6,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "core/env.h"
 #include "core/ops.h"
+#include "core/sched.h"
 
 ldm_status ldm_graph_init(ldm_graph *g) {
   memset(g, 0, sizeof *g);
@@ -359,8 +360,6 @@ void ldm_keep(ldm_graph *g, int t) {
   g->t[t].last_use = INT32_MAX;
 }
 
-typedef struct { int64_t off, end; int last; } live_block;
-
 int ldm_graph_fence(ldm_graph *g) {
   if (g->status != LDM_OK) return -1;
   if (g->nfence >= LDM_MAX_FENCES) {
@@ -375,141 +374,11 @@ int ldm_graph_fence_node(const ldm_graph *g, int slot) {
   return slot >= 0 && slot < g->nfence ? g->fence[slot] : g->nn;
 }
 
-static int64_t align_up(int64_t x) { return (x + LDM_ALIGN - 1) / LDM_ALIGN * LDM_ALIGN; }
-
 ldm_status ldm_graph_plan(ldm_graph *g) {
   if (g->status != LDM_OK) return restore(g);
   if (g->planned) return LDM_OK;
-  /* lifetimes of activation storage (views extend their base) */
-  for (int i = 0; i < g->nn; i++) {
-    const ldm_node *n = &g->n[i];
-    for (int k = 0; k < n->nin + n->nout; k++) {
-      int t = k < n->nin ? n->in[k] : n->out[k - n->nin];
-      if (g->t[t].view_of >= 0) t = g->t[t].view_of;
-      ldm_tensor *x = &g->t[t];
-      if (x->last_use == INT32_MAX) continue;
-      if (x->first_use < 0 || i < x->first_use) x->first_use = i;
-      if (i > x->last_use) x->last_use = i;
-    }
-  }
-  /* parameter-layout arenas: one shared layout */
-  int64_t poff = 0;
-  for (int i = 0; i < g->nt; i++) {
-    ldm_tensor *t = &g->t[i];
-    if (t->view_of != -1 || t->arena != LDM_ARENA_PARAM) continue;
-    t->offset = poff;
-    if (t->grad >= 0) g->t[t->grad].offset = poff;
-    poff += align_up(ldm_tensor_bytes(t));
-  }
-  g->arena_size[LDM_ARENA_PARAM] = poff;
-  for (int a = (int)LDM_ARENA_GRAD; a <= (int)LDM_ARENA_EMA; a++) {
-    g->arena_size[a] = poff;
-    for (int i = 0; i < g->nt; i++) {
-      ldm_tensor *t = &g->t[i];
-      if ((int)t->arena == a && t->view_of == -1 && t->offset < 0) {
-        /* a tensor of a param-layout arena that is not a param's twin: append */
-        t->offset = g->arena_size[a];
-        g->arena_size[a] += align_up(ldm_tensor_bytes(t));
-      }
-    }
-  }
-  ldm_env env;
-  ldm_env_read(&env);
-  bool memplan = !env.no_memplan;
-  for (int a = LDM_ARENA_ACT; a < LDM_ARENA_COUNT; a++) {
-    int64_t size = 0;
-    if (a != LDM_ARENA_ACT || !memplan) {
-      for (int i = 0; i < g->nt; i++) {
-        ldm_tensor *t = &g->t[i];
-        if ((int)t->arena != a || t->view_of != -1) continue;
-        t->offset = size;
-        size += align_up(ldm_tensor_bytes(t));
-      }
-    } else {
-      /* greedy first-fit by liveness: tensors in order of first use; a block is free once the
-       * node index passed its last use. Unused tensors get a private slot. */
-      int nb = 0, capb = 64;
-      live_block *blk = ldm_malloc((size_t)capb * sizeof *blk);
-      int *order = ldm_malloc((size_t)g->nt * sizeof *order);
-      if (!blk || !order) {
-        free(blk);
-        free(order);
-        return LDM_ERR_NOMEM;
-      }
-      int no = 0;
-      for (int i = 0; i < g->nt; i++)
-        if ((int)g->t[i].arena == a && g->t[i].view_of == -1) order[no++] = i;
-      /* insertion sort by first_use (stable) */
-      for (int i = 1; i < no; i++) {
-        int v = order[i], j = i - 1;
-        int fv = g->t[v].first_use;
-        while (j >= 0 && g->t[order[j]].first_use > fv) {
-          order[j + 1] = order[j];
-          j--;
-        }
-        order[j + 1] = v;
-      }
-      for (int oi = 0; oi < no; oi++) {
-        ldm_tensor *t = &g->t[order[oi]];
-        int64_t need = align_up(ldm_tensor_bytes(t));
-        if (t->first_use < 0) { /* never used: keep a slot anyway so it can be read/written */
-          t->first_use = 0;
-          t->last_use = INT32_MAX;
-        }
-        /* collect blocks still live at t->first_use, sorted by offset, and find the first gap */
-        int64_t best = -1;
-        int64_t cursor = 0;
-        /* blocks are kept sorted by offset */
-        for (int b = 0; b <= nb; b++) {
-          int64_t gap_end = b < nb ? blk[b].off : INT64_MAX;
-          if (b < nb && blk[b].last < t->first_use) continue; /* dead block: its space is free */
-          if (gap_end - cursor >= need) {
-            best = cursor;
-            break;
-          }
-          if (b < nb) cursor = blk[b].end > cursor ? blk[b].end : cursor;
-        }
-        t->offset = best;
-        if (best + need > size) size = best + need;
-        /* drop dead blocks that overlap the new one, insert the new block sorted */
-        int w = 0;
-        for (int b = 0; b < nb; b++) {
-          bool dead = blk[b].last < t->first_use;
-          bool overlap = blk[b].off < best + need && blk[b].end > best;
-          if (dead && overlap) continue;
-          blk[w++] = blk[b];
-        }
-        nb = w;
-        if (nb == capb) {
-          capb *= 2;
-          live_block *nbk = realloc(blk, (size_t)capb * sizeof *nbk);
-          if (!nbk) {
-            free(blk);
-            free(order);
-            return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory in the memory plan");
-          }
-          blk = nbk;
-        }
-        int pos = nb;
-        while (pos > 0 && blk[pos - 1].off > best) {
-          blk[pos] = blk[pos - 1];
-          pos--;
-        }
-        blk[pos].off = best;
-        blk[pos].end = best + need;
-        blk[pos].last = t->last_use;
-        nb++;
-      }
-      free(blk);
-      free(order);
-    }
-    g->arena_size[a] = size;
-  }
-  for (int i = 0; i < g->nt; i++)
-    if (g->t[i].view_of == -2) {
-      /* whole-arena views cover what was planned */
-      g->t[i].numel = g->arena_size[g->t[i].arena] / 4;
-    }
+  LDM_TRY(ldm_graph_schedule(g)); /* the level schedule (graph_sched.c): reorders nodes inside fences */
+  LDM_TRY(ldm_memplan(g));        /* offsets (memplan.c), on the final order's levels */
   g->planned = true;
   return LDM_OK;
 }

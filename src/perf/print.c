@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/env.h"
 #include "perf/workloads.h"
 #include "report/html.h"
 
@@ -175,8 +176,14 @@ ldm_status ldm_bench_model(const ldm_train_opts *in, const ldm_perf_opts *po, FI
     return s;
   }
   fprintf(f, "ldm-vk bench --model: %s.\nconfig %s, preset %s, batch %d; the command buffers as the Vulkan executor "
-             "records them (same launch plans, same barriers)\n\n",
+             "records them (same launch plans, same barriers)\n",
           MODEL_NOTE, w.config, w.preset, w.batch);
+  ldm_env env;
+  ldm_env_read(&env);
+  fprintf(f, "ACT arena (the memory plan; level schedule %s):", env.no_schedule ? "off, LDM_NO_SCHEDULE" : "on");
+  for (int k = 0; k < LDM_PERF_NWL; k++)
+    fprintf(f, "%s %s %.2f MiB", k ? ";" : "", w.name[k], (double)w.g[k].arena_size[LDM_ARENA_ACT] / 1048576.0);
+  fprintf(f, "\n\n");
   bool json = po->json_path && po->json_path[0];
   ldm_sbuf o = {0};
   if (json) {
