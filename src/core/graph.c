@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/env.h"
+#include "core/fuse.h"
 #include "core/ops.h"
 
 ldm_status ldm_graph_init(ldm_graph *g) {
@@ -380,6 +381,7 @@ static int64_t align_up(int64_t x) { return (x + LDM_ALIGN - 1) / LDM_ALIGN * LD
 ldm_status ldm_graph_plan(ldm_graph *g) {
   if (g->status != LDM_OK) return restore(g);
   if (g->planned) return LDM_OK;
+  LDM_TRY(ldm_graph_merge_reductions(g));
   /* lifetimes of activation storage (views extend their base) */
   for (int i = 0; i < g->nn; i++) {
     const ldm_node *n = &g->n[i];

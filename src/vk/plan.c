@@ -39,8 +39,7 @@ void ldm_plan_philox_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_l
 /* ================================================================= reduce_sum */
 void ldm_plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_reduce_sum);
-  uint64_t terms = (uint64_t)p->O * p->I;
-  if (terms <= 32 || (p->J > 16384 && terms <= 4096)) {
+  if (ldm_reduce_sum_serial(p)) {
     ldm_launch_1d(l, "reduce_sum", p->J);
     l->spec[1] = 1; /* SERIAL */
     l->nspec = 2;
@@ -52,6 +51,27 @@ void ldm_plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_li
   l->nspec = 2;
   l->groups[0] = p->J < 65535 ? p->J : 65535;
   l->groups[1] = (p->J + 65534) / 65535;
+  l->groups[2] = 1;
+}
+/* ================================================================= reduce_sum_multi */
+/* the jobs' workgroups one after the other, each job's as its reduce_sum plan has them: a tree job J, a
+ * serial job ceil(J / 256) (shaders/reduce_sum.comp) */
+void ldm_plan_reduce_sum_multi(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_reduce_sum_multi);
+  static const char *const variant[LDM_REDUCE_MULTI_MAX + 1] = {NULL, NULL, "reduce_sum_multi2", "reduce_sum_multi3",
+                                                                "reduce_sum_multi4"};
+  uint64_t groups = 0;
+  for (uint32_t k = 0; k < p->njobs && k < LDM_REDUCE_MULTI_MAX; k++) {
+    ldm_pc_reduce_sum job;
+    bool serial;
+    ldm_reduce_multi_job(p, (int)k, &job, &serial);
+    groups += serial ? (job.J + 255u) / 256u : job.J;
+  }
+  l->shader = variant[p->njobs >= 2 && p->njobs <= LDM_REDUCE_MULTI_MAX ? p->njobs : 2];
+  l->spec[0] = 256;
+  l->nspec = 1;
+  l->groups[0] = (uint32_t)(groups < 65535 ? groups : 65535);
+  l->groups[1] = (uint32_t)((groups + 65534) / 65535);
   l->groups[2] = 1;
 }
 /* ================================================================= MSE */
