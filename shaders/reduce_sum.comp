@@ -1,7 +1,8 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// out[j] (+)= scale * sum_{o,i} x[o][j][i]; one workgroup per j with a fixed-order tree, or one
-// invocation per j when there are few terms (SERIAL). Deterministic either way, no atomics.
+// out[j] (+)= scale * sum_{o,i} x[o][j][i]; one workgroup per j with a fixed-order workgroup reduction
+// (wg_reduce.glsl: a shared-memory tree, or subgroups in the *_sg variants), or one invocation per j when
+// there are few terms (SERIAL). Deterministic either way, no atomics.
 //
 // reduce_sum_multi<NJOBS> (-DNJOBS=2..4): NJOBS independent reduce_sum jobs in one dispatch, job k reading
 // binding k and writing binding NJOBS + k. The grid is the jobs' workgroups one after the other (a tree job:
@@ -64,6 +65,7 @@ void st(uint k, uint j, float v) {
 }
 #endif
 shared float part[gl_WorkGroupSize.x];
+#include "wg_reduce.glsl"
 
 // the serial form: invocation j of the job sums its terms in order
 void reduce_serial(uint k, uint O, uint J, uint I, float scale, bool acc, uint j) {
@@ -84,14 +86,9 @@ void reduce_tree(uint k, uint O, uint J, uint I, float scale, bool acc, uint j) 
     uint oo = e / I, ii = e - oo * I;
     s += ld(k, (oo * J + j) * I + ii);
   }
-  part[lid] = s;
-  barrier();
-  for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) part[lid] += part[lid + w];
-    barrier();
-  }
+  float t = wg_sum(s);
   if (lid == 0u) {
-    float r = part[0] * scale;
+    float r = t * scale;
     st(k, j, acc ? ldo(k, j) + r : r);
   }
 }
