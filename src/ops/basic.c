@@ -126,6 +126,7 @@ bool ldm_reduce_sum_serial(const ldm_pc_reduce_sum *p) {
   uint64_t terms = (uint64_t)p->O * p->I;
   return terms <= 32 || (p->J > 16384 && terms <= 4096);
 }
+uint32_t ldm_reduce_sum_groups(const ldm_pc_reduce_sum *p, bool serial) { return serial ? (p->J + 255u) / 256u : p->J; }
 /* ================================================================= reduce_sum_multi */
 /* job k: the five words O, J, I, scale, flags after njobs (flags bit 0 = accumulate, bit 1 = serial) */
 _Static_assert(sizeof(ldm_pc_reduce_sum) == 20 && sizeof(ldm_pc_reduce_sum_multi) == 4 + 20 * LDM_REDUCE_MULTI_MAX,

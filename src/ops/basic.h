@@ -17,6 +17,8 @@ enum { LDM_BIAS_NONE = 0, LDM_BIAS_COLS = 1, LDM_BIAS_ROWS = 2 };
 /* The launch form of a reduce_sum job: true = serial (one invocation per output, few terms per output), false =
  * one workgroup per output with a fixed-order tree (vk/plan.c, shaders/reduce_sum.comp). */
 bool ldm_reduce_sum_serial(const ldm_pc_reduce_sum *p);
+/* The workgroups of a reduce_sum job in that form: J (tree) or ceil(J / 256) (serial). */
+uint32_t ldm_reduce_sum_groups(const ldm_pc_reduce_sum *p, bool serial);
 /* Job k of a reduce_sum_multi block as the reduce_sum block it stands for (*serial: its launch form). */
 void ldm_reduce_multi_job(const ldm_pc_reduce_sum_multi *m, int k, ldm_pc_reduce_sum *job, bool *serial);
 /* The reduce_sum_multi block of njobs (2 .. LDM_REDUCE_MULTI_MAX) reduce_sum jobs. */

@@ -39,7 +39,7 @@ static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *
       ldm_reduce_multi_job(m, k, &job, &serial);
       c->useful_flops += (double)job.J;
       c->job_bytes[k] = tbytes(g, n->in[k]) + tbytes(g, n->out[k]);
-      c->job_groups[k] = serial ? (job.J + 255u) / 256u : job.J;
+      c->job_groups[k] = ldm_reduce_sum_groups(&job, serial);
     }
     c->computed_flops = c->useful_flops;
     return;

@@ -75,7 +75,7 @@ void ldm_plan_reduce_sum_multi(const ldm_graph *g, const ldm_node *n, const ldm_
     ldm_pc_reduce_sum job;
     bool serial;
     ldm_reduce_multi_job(p, (int)k, &job, &serial);
-    groups += serial ? (job.J + 255u) / 256u : job.J;
+    groups += ldm_reduce_sum_groups(&job, serial);
   }
   uint32_t nj = p->njobs >= 2 && p->njobs <= LDM_REDUCE_MULTI_MAX ? p->njobs : 2;
   l->shader = wg_variant(lim, 256, tree[nj], sg[nj]);
