@@ -1,8 +1,9 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // GroupNorm forward (torch.nn.GroupNorm): one workgroup per (n, g); the group is contiguous in NCHW
-// (C/G channels x S positions). Two passes with fixed-order tree reductions: mean, then the biased
-// variance of (x - mean), so a large mean does not cancel the variance. Saves mean and rstd per (n, g).
+// (C/G channels x S positions). Two passes with fixed-order workgroup reductions (wg_reduce.glsl: a tree,
+// or subgroups in the *_sg variants): mean, then the biased variance of (x - mean), so a large mean does not
+// cancel the variance. Saves mean and rstd per (n, g).
 // Variant group_norm_silu (-DGN_SILU): y = silu(xhat gamma + beta), the same h then act_silu of unary.comp.
 #include "common.glsl"
 #ifdef GN_SILU
@@ -17,19 +18,7 @@ layout(std430, binding = 3) writeonly buffer Y { float y[]; };
 layout(std430, binding = 4) writeonly buffer Mean { float mean_out[]; };
 layout(std430, binding = 5) writeonly buffer Rstd { float rstd_out[]; };
 shared float part[gl_WorkGroupSize.x];
-
-float tree_sum(float v) {
-  uint lid = gl_LocalInvocationID.x;
-  part[lid] = v;
-  barrier();
-  for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) part[lid] += part[lid + w];
-    barrier();
-  }
-  float r = part[0];
-  barrier(); // part is reused by the next reduction
-  return r;
-}
+#include "wg_reduce.glsl"
 
 void main() {
   uint ng = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
@@ -38,13 +27,13 @@ void main() {
   uint cg = pc.C / pc.G, M = cg * pc.S, base = ng * M;
   float s = 0.0;
   for (uint e = lid; e < M; e += gl_WorkGroupSize.x) s += x[base + e];
-  float mean = tree_sum(s) / float(M);
+  float mean = wg_sum(s) / float(M);
   float q = 0.0;
   for (uint e = lid; e < M; e += gl_WorkGroupSize.x) {
     float d = x[base + e] - mean;
     q += d * d;
   }
-  float var = tree_sum(q) / float(M);
+  float var = wg_sum(q) / float(M);
   float rstd = 1.0 / sqrt(var + pc.eps);
   uint ch0 = (ng % pc.G) * cg;
   for (uint e = lid; e < M; e += gl_WorkGroupSize.x) {

@@ -3,7 +3,8 @@
 // GroupNorm backward, one workgroup per (n, g). With xhat = (x - mean) rstd:
 //   pg[n, c] = sum_s dy xhat, pb[n, c] = sum_s dy            (reduce_sum over n gives dgamma, dbeta)
 //   dx = rstd (gamma dy - mean_g(gamma dy) - xhat mean_g(gamma dy xhat))   (when want_dx)
-// Per-channel fixed-order tree reductions; dx honours accumulate.
+// Per-channel fixed-order workgroup reductions (a tree, or subgroups in the *_sg variants); dx honours
+// accumulate.
 // Variant group_norm_silu_backward (-DGN_SILU): dy is the gradient of silu(h), h = xhat gamma + beta
 // recomputed from x, mean, rstd, gamma and beta (binding 5); dh = act_silu_backward(h, dy) replaces dy.
 #include "common.glsl"
@@ -32,6 +33,44 @@ float grad_h(uint i, uint c, float xh) { return dy[i]; }
 #endif
 shared float p1[gl_WorkGroupSize.x];
 shared float p2[gl_WorkGroupSize.x];
+#ifdef LDM_SUBGROUP
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#endif
+
+// the two channel sums (s1, s2) over the workgroup, to every invocation; p1 and p2 free again on return.
+// The same two forms as wg_reduce.glsl's wg_sum, side by side: a fixed-order tree, or (-DLDM_SUBGROUP)
+// subgroupAdd then the per-subgroup partials in subgroup order.
+vec2 wg_sum2(float s1, float s2) {
+  uint lid = gl_LocalInvocationID.x;
+#ifdef LDM_SUBGROUP
+  float a = subgroupAdd(s1), b = subgroupAdd(s2);
+  if (subgroupElect()) {
+    p1[gl_SubgroupID] = a;
+    p2[gl_SubgroupID] = b;
+  }
+  barrier();
+  float t1 = p1[0], t2 = p2[0];
+  for (uint k = 1u; k < gl_NumSubgroups; k++) {
+    t1 += p1[k];
+    t2 += p2[k];
+  }
+#else
+  p1[lid] = s1;
+  p2[lid] = s2;
+  barrier();
+  for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
+    if (lid < w) {
+      p1[lid] += p1[lid + w];
+      p2[lid] += p2[lid + w];
+    }
+    barrier();
+  }
+  float t1 = p1[0], t2 = p2[0];
+#endif
+  barrier(); // p1/p2 are reused by the next channel
+  return vec2(t1, t2);
+}
 
 void main() {
   uint ng = gl_WorkGroupID.x + gl_WorkGroupID.y * gl_NumWorkGroups.x;
@@ -49,18 +88,8 @@ void main() {
       s1 += d * xh;
       s2 += d;
     }
-    p1[lid] = s1;
-    p2[lid] = s2;
-    barrier();
-    for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
-      if (lid < w) {
-        p1[lid] += p1[lid + w];
-        p2[lid] += p2[lid + w];
-      }
-      barrier();
-    }
-    float t1 = p1[0], t2 = p2[0];
-    barrier(); // p1/p2 are reused by the next channel
+    vec2 t = wg_sum2(s1, s2);
+    float t1 = t.x, t2 = t.y;
     if (lid == 0u) {
       pg[n * pc.C + c] = t1;
       pb[n * pc.C + c] = t2;

@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 // Row softmax of a [rows, cols] matrix, y = exp(x - max) / sum exp(x - max) (the max keeps large
 // logits finite). SERIAL: one invocation per row (short rows); else one workgroup per row with
-// fixed-order tree reductions for the max and the sum.
+// fixed-order workgroup reductions for the max and the sum (wg_reduce.glsl).
 #include "common.glsl"
 LDM_LOCAL_1D
 layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
@@ -10,6 +10,7 @@ layout(std430, binding = 0) readonly buffer X { float x[]; };
 layout(std430, binding = 1) buffer Y { float y[]; };
 layout(constant_id = 1) const uint SERIAL = 0u;
 shared float part[gl_WorkGroupSize.x];
+#include "wg_reduce.glsl"
 
 void main() {
   if (SERIAL != 0u) {
@@ -32,27 +33,14 @@ void main() {
   uint lid = gl_LocalInvocationID.x, b = r * pc.cols;
   float m = x[b];
   for (uint j = lid; j < pc.cols; j += gl_WorkGroupSize.x) m = max(m, x[b + j]);
-  part[lid] = m;
-  barrier();
-  for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) part[lid] = max(part[lid], part[lid + w]);
-    barrier();
-  }
-  m = part[0];
-  barrier();
+  m = wg_max(m);
   float s = 0.0;
   for (uint j = lid; j < pc.cols; j += gl_WorkGroupSize.x) {
     float e = exp(x[b + j] - m);
     y[b + j] = e;
     s += e;
   }
-  part[lid] = s;
-  barrier();
-  for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
-    if (lid < w) part[lid] += part[lid + w];
-    barrier();
-  }
-  s = part[0];
+  s = wg_sum(s);
   // each invocation rescales only the elements it wrote itself: no barrier on y needed
   for (uint j = lid; j < pc.cols; j += gl_WorkGroupSize.x) y[b + j] = y[b + j] / s;
 }

@@ -1,7 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Softmax backward per row: dx = y (dy - sum_j dy_j y_j). SERIAL: one invocation per row; else one
-// workgroup per row with a fixed-order tree for the dot product. dx honours accumulate.
+// workgroup per row with a fixed-order workgroup reduction (wg_reduce.glsl) for the dot product. dx honours accumulate.
 #include "common.glsl"
 LDM_LOCAL_1D
 layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
@@ -10,6 +10,7 @@ layout(std430, binding = 1) readonly buffer DY { float dy[]; };
 layout(std430, binding = 2) buffer DX { float dx[]; };
 layout(constant_id = 1) const uint SERIAL = 0u;
 shared float part[gl_WorkGroupSize.x];
+#include "wg_reduce.glsl"
 
 void main() {
   uint r, lid, stride;
@@ -28,13 +29,7 @@ void main() {
   float s = 0.0;
   for (uint j = lid; j < pc.cols; j += stride) s += dy[b + j] * y[b + j];
   if (SERIAL == 0u) {
-    part[lid] = s;
-    barrier();
-    for (uint w = gl_WorkGroupSize.x / 2u; w > 0u; w >>= 1u) {
-      if (lid < w) part[lid] += part[lid + w];
-      barrier();
-    }
-    s = part[0];
+    s = wg_sum(s);
   }
   for (uint j = lid; j < pc.cols; j += stride) {
     float v = y[b + j] * (dy[b + j] - s);

@@ -275,6 +275,78 @@ START_TEST(graph_error_is_sticky) {
 }
 END_TEST
 
+/* The merge pass of ldm_graph_plan (core/fuse.c): adjacent independent reduce_sum nodes become one
+ * reduce_sum_multi node, a dependent one (reading what the run writes) and the boundaries (a fence,
+ * n_forward) end a run, the boundaries are renumbered, and the CPU results are bitwise those of the
+ * unmerged graph (LDM_NO_FUSE=1). */
+enum { MR_IN = 6 };
+static void mr_build(ldm_graph *g, int *x, int *o) {
+  static const int64_t shp[MR_IN][3] = {{3, 5, 7}, {129, 2, 1}, {1, 1, 5}, {2, 3, 40}, {4, 9, 1}, {1, 4, 33}};
+  ck_assert_int_eq(ldm_graph_init(g), LDM_OK);
+  for (int k = 0; k < MR_IN; k++) {
+    x[k] = ldm_act(g, "x", 1, LDM_SHAPE(shp[k][0] * shp[k][1] * shp[k][2]));
+    o[k] = ldm_act(g, "o", 1, LDM_SHAPE(shp[k][1]));
+    ldm_keep(g, x[k]);
+    ldm_keep(g, o[k]);
+  }
+  /* nodes 0, 1, 2 independent; node 3 reads o[2], which node 2 writes (ends the run); a fence; nodes 4, 5;
+   * n_forward; node 6 */
+  for (int k = 0; k < 3; k++) ldm_reduce_sum(g, x[k], o[k], shp[k][0], shp[k][1], shp[k][2], 0.5f + (float)k, k & 1);
+  int dep = ldm_act(g, "dep", 1, LDM_SHAPE(1));
+  ldm_keep(g, dep);
+  ldm_reduce_sum(g, o[2], dep, 1, 1, 1, 2.0f, 0);
+  ldm_graph_fence(g);
+  ldm_reduce_sum(g, x[3], o[3], shp[3][0], shp[3][1], shp[3][2], 1.0f, 1);
+  ldm_reduce_sum(g, x[4], o[4], shp[4][0], shp[4][1], shp[4][2], -1.0f, 0);
+  g->n_forward = g->nn;
+  ldm_reduce_sum(g, x[5], o[5], shp[5][0], shp[5][1], shp[5][2], 0.25f, 0);
+  ck_assert_int_eq(ldm_graph_plan(g), LDM_OK);
+}
+static void mr_run(ldm_graph *g, const int *x, const int *o, float out[MR_IN][16]) {
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(g, &e), LDM_OK);
+  for (int k = 0; k < MR_IN; k++) {
+    float v[400];
+    for (int64_t i = 0; i < g->t[x[k]].numel; i++) v[i] = sinf((float)(i * 7 + k));
+    ck_assert_int_eq(ldm_exec_write(e, x[k], v, (size_t)g->t[x[k]].numel * 4), LDM_OK);
+    for (int64_t i = 0; i < g->t[o[k]].numel; i++) v[i] = cosf((float)(i + k));
+    ck_assert_int_eq(ldm_exec_write(e, o[k], v, (size_t)g->t[o[k]].numel * 4), LDM_OK);
+  }
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  for (int k = 0; k < MR_IN; k++)
+    ck_assert_int_eq(ldm_exec_read(e, o[k], out[k], (size_t)g->t[o[k]].numel * 4), LDM_OK);
+  ldm_exec_free(e);
+}
+START_TEST(merged_reductions_keep_boundaries_and_bits) {
+  ldm_graph gm, gp;
+  int xm[MR_IN], om[MR_IN], xp[MR_IN], op[MR_IN];
+  mr_build(&gm, xm, om);
+  /* [0 1 2] [dep] | fence | [3 4] | n_forward | [5] */
+  ck_assert_int_eq(gm.nn, 4);
+  ck_assert_int_eq(gm.n[0].op, LDM_OP_reduce_sum_multi);
+  ck_assert_int_eq(gm.n[0].nin, 3);
+  ck_assert_int_eq(gm.n[1].op, LDM_OP_reduce_sum);
+  ck_assert_int_eq(ldm_graph_fence_node(&gm, 0), 2);
+  ck_assert_int_eq(gm.n[2].op, LDM_OP_reduce_sum_multi);
+  ck_assert_int_eq(gm.n[2].nin, 2);
+  ck_assert_int_eq(gm.n_forward, 3);
+  ck_assert_int_eq(gm.n[3].op, LDM_OP_reduce_sum);
+  setenv("LDM_NO_FUSE", "1", 1);
+  mr_build(&gp, xp, op);
+  unsetenv("LDM_NO_FUSE");
+  ck_assert_int_eq(gp.nn, 7);
+  ck_assert_int_eq(ldm_graph_fence_node(&gp, 0), 4);
+  ck_assert_int_eq(gp.n_forward, 6);
+  float a[MR_IN][16], b[MR_IN][16];
+  mr_run(&gm, xm, om, a);
+  mr_run(&gp, xp, op, b);
+  for (int k = 0; k < MR_IN; k++)
+    ck_assert_msg(memcmp(a[k], b[k], (size_t)gm.t[om[k]].numel * 4) == 0, "output %d differs", k);
+  ldm_graph_free(&gm);
+  ldm_graph_free(&gp);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_known_answers);
   tcase_add_test(tc, normal_moments);
@@ -286,6 +358,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, gradient_accumulation_matches_full_batch);
   tcase_add_test(tc, tensor_table_growth_keeps_shape_and_name);
   tcase_add_test(tc, graph_error_is_sticky);
+  tcase_add_test(tc, merged_reductions_keep_boundaries_and_bits);
 
 }
 

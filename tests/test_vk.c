@@ -231,6 +231,75 @@ START_TEST(staged_host_arena_is_bitwise_equal) {
 }
 END_TEST
 
+/* reduce_sum_multi (core/fuse.c): four adjacent, independent reduce_sum nodes (tree and serial forms, with and
+ * without accumulate) merged into one node give the bits of the unmerged nodes (kept apart by fences) on
+ * the CPU and on Vulkan, and the fence after them moves to the merged boundary. */
+enum { RM_JOBS = 4 };
+static const uint32_t rm_shape[RM_JOBS][4] = {{3, 17, 33, 1}, {129, 5, 1, 0}, {1, 2, 70003, 1}, {2, 20001, 1, 0}};
+static void rm_build(ldm_graph *g, bool fenced, int *x, int *o, int *fence) {
+  ck_assert_int_eq(ldm_graph_init(g), LDM_OK);
+  for (int k = 0; k < RM_JOBS; k++) {
+    x[k] = ldm_act(g, "x", 1, LDM_SHAPE((int64_t)rm_shape[k][0] * rm_shape[k][1] * rm_shape[k][2]));
+    o[k] = ldm_act(g, "o", 1, LDM_SHAPE(rm_shape[k][1]));
+    ldm_keep(g, x[k]);
+    ldm_keep(g, o[k]);
+  }
+  for (int k = 0; k < RM_JOBS; k++) {
+    if (fenced && k > 0) ldm_graph_fence(g);
+    ldm_reduce_sum(g, x[k], o[k], rm_shape[k][0], rm_shape[k][1], rm_shape[k][2], 0.75f - 0.5f * (float)k,
+                   (int)rm_shape[k][3]);
+  }
+  *fence = ldm_graph_fence(g);
+  ldm_fill(g, ldm_act(g, "after", 1, LDM_SHAPE(3)), 1.0f);
+  ck_assert_int_eq(ldm_graph_plan(g), LDM_OK);
+}
+static void rm_run(ldm_graph *g, bool device, const int *x, const int *o, float **out) {
+  ldm_exec *e;
+  ck_assert_msg((device ? ldm_exec_vk(vk, g, &e) : ldm_exec_cpu(g, &e)) == LDM_OK, "%s", ldm_last_error());
+  for (int k = 0; k < RM_JOBS; k++) {
+    int64_t nx = g->t[x[k]].numel, no = g->t[o[k]].numel;
+    float *v = malloc((size_t)(nx > no ? nx : no) * sizeof *v);
+    for (int64_t i = 0; i < nx; i++) v[i] = ldm_u32_to_unit(ldm_rng_u32(7, (uint64_t)k, 0, (uint64_t)i)) * 2.0f - 1.0f;
+    ck_assert_int_eq(ldm_exec_write(e, x[k], v, (size_t)nx * 4), LDM_OK);
+    for (int64_t i = 0; i < no; i++) v[i] = ldm_u32_to_unit(ldm_rng_u32(8, (uint64_t)k, 0, (uint64_t)i));
+    ck_assert_int_eq(ldm_exec_write(e, o[k], v, (size_t)no * 4), LDM_OK);
+    free(v);
+  }
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  for (int k = 0; k < RM_JOBS; k++) {
+    out[k] = malloc((size_t)g->t[o[k]].numel * 4);
+    ck_assert_int_eq(ldm_exec_read(e, o[k], out[k], (size_t)g->t[o[k]].numel * 4), LDM_OK);
+  }
+  ldm_exec_free(e);
+}
+START_TEST(merged_reductions_are_bitwise_reduce_sum) {
+  ldm_graph gm, gs;
+  int xm[RM_JOBS], om[RM_JOBS], xs[RM_JOBS], os[RM_JOBS], fm, fs;
+  rm_build(&gm, false, xm, om, &fm);
+  rm_build(&gs, true, xs, os, &fs);
+  if (getenv("LDM_NO_FUSE") == NULL) {
+    ck_assert_int_eq(gm.nn, 2);
+    ck_assert_int_eq(gm.n[0].op, LDM_OP_reduce_sum_multi);
+    ck_assert_int_eq(gm.n[0].nin, RM_JOBS);
+    ck_assert_int_eq(ldm_graph_fence_node(&gm, fm), 1);
+  }
+  ck_assert_int_eq(gs.nn, RM_JOBS + 1);
+  ck_assert_int_eq(ldm_graph_fence_node(&gs, fs), RM_JOBS);
+  for (int dev = 0; dev < 2; dev++) {
+    float *a[RM_JOBS], *b[RM_JOBS];
+    rm_run(&gm, dev, xm, om, a);
+    rm_run(&gs, dev, xs, os, b);
+    for (int k = 0; k < RM_JOBS; k++) {
+      ck_assert_msg(memcmp(a[k], b[k], (size_t)rm_shape[k][1] * 4) == 0, "job %d differs (%s)", k, dev ? "vk" : "cpu");
+      free(a[k]);
+      free(b[k]);
+    }
+  }
+  ldm_graph_free(&gm);
+  ldm_graph_free(&gs);
+}
+END_TEST
+
 START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
 END_TEST
 
@@ -244,6 +313,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, bad_device_spec);
   tcase_add_test(tc, enabled_features_follow_the_switches);
   tcase_add_test(tc, staged_host_arena_is_bitwise_equal);
+  tcase_add_test(tc, merged_reductions_are_bitwise_reduce_sum);
   tcase_add_test(tc, no_validation_messages);
 }
 

@@ -1,4 +1,6 @@
 /* Conformance cases of the basic op family (odd shapes on purpose). */
+#include <stdio.h>
+
 #include "core/ops.h"
 #include "ldm/conformance.h"
 #include "ldm/ops.h"
@@ -41,6 +43,27 @@ static ldm_status c_reduce(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *
   int x = ldm_conf_input(cc, g, "x", 1, S((int64_t)a->O * a->J * a->I), -1, 1);
   int o = ldm_conf_output(cc, g, "out", 1, S(a->J));
   ldm_reduce_sum(g, x, o, a->O, a->J, a->I, 0.5f, a->acc);
+  return ldm_graph_status(g);
+}
+/* reads nparts (jobs, 2 .. 4), c0 (the first row of multi_jobs): reduce_sum_multi of the jobs {O, J, I, acc} */
+static const int64_t multi_jobs[][4] = {
+    {3, 17, 33, 1}, {129, 5, 1, 0},                                   /* tree + serial, accumulate on / off */
+    {1, 1, 100003, 0}, {2, 70001, 1, 1}, {7, 3, 5, 0},                 /* one long tree, a wide serial, odd */
+    {1, 1, 1, 1}, {5, 33, 17, 0}, {2, 300, 3, 1}, {11, 257, 1, 0},     /* four jobs */
+};
+static ldm_status c_reduce_multi(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int x[4], o[4];
+  ldm_pc_reduce_sum jobs[4];
+  for (int k = 0; k < a->nparts; k++) {
+    const int64_t *r = multi_jobs[a->c0 + k];
+    char name[16];
+    snprintf(name, sizeof name, "x%d", k);
+    x[k] = ldm_conf_input(cc, g, name, 1, S(r[0] * r[1] * r[2]), -1, 1);
+    snprintf(name, sizeof name, "out%d", k);
+    o[k] = ldm_conf_output(cc, g, name, 1, S(r[1]));
+    jobs[k] = (ldm_pc_reduce_sum){(uint32_t)r[0], (uint32_t)r[1], (uint32_t)r[2], 0.5f - 0.25f * (float)k, (uint32_t)r[3]};
+  }
+  ldm_reduce_sum_multi(g, (int)a->nparts, x, o, jobs);
   return ldm_graph_status(g);
 }
 /* reads O J I xO acc (x [xO, J] -> out [O, J, I]) */
@@ -112,6 +135,9 @@ const ldm_conf_case ldm_conf_cases_basic[] = {
     {.op = "reduce_sum", .shape = "[1,1,100003]", .build = c_reduce, .a = {.O = 1, .J = 1, .I = 100003}},
     {.op = "reduce_sum", .shape = "[129,5,1]", .build = c_reduce, .a = {.O = 129, .J = 5, .I = 1}},
     {.op = "reduce_sum", .shape = "[2,70001,1]", .build = c_reduce, .a = {.O = 2, .J = 70001, .I = 1}},
+    {.op = "reduce_sum_multi", .shape = "2 jobs [3,17,33] acc, [129,5,1]", .build = c_reduce_multi, .a = {.nparts = 2, .c0 = 0}},
+    {.op = "reduce_sum_multi", .shape = "3 jobs [1,1,100003], [2,70001,1] acc, [7,3,5]", .build = c_reduce_multi, .a = {.nparts = 3, .c0 = 2}},
+    {.op = "reduce_sum_multi", .shape = "4 jobs [1,1,1] acc, [5,33,17], [2,300,3] acc, [11,257,1]", .build = c_reduce_multi, .a = {.nparts = 4, .c0 = 5}},
     {.op = "broadcast", .shape = "[1,1,1]", .build = c_broadcast, .a = {.O = 1, .J = 1, .I = 1, .xO = 1}},
     {.op = "broadcast", .shape = "[3,17,33] per-channel acc", .build = c_broadcast, .a = {.O = 3, .J = 17, .I = 33, .xO = 1, .acc = true}},
     {.op = "broadcast", .shape = "[5,7,11] per-sample", .build = c_broadcast, .a = {.O = 5, .J = 7, .I = 11, .xO = 5}},

@@ -67,6 +67,7 @@ void ldm_env_read(ldm_env *e) {
   e->conv_naive = one("LDM_CONV_NAIVE");
   const char *mp = getenv("LDM_NO_MEMPLAN");
   e->no_memplan = mp && atoi(mp) != 0;
+  e->no_fuse = one("LDM_NO_FUSE");
   e->debug = getenv("LDM_DEBUG") != NULL;
   e->vk_validation = on("LDM_VK_VALIDATION");
   e->vk_no_subgroup = on("LDM_VK_DISABLE_SUBGROUP");

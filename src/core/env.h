@@ -29,6 +29,7 @@ typedef struct ldm_env {
   bool gemm_naive;       /* LDM_GEMM_NAIVE=1: the one-thread-per-output GEMM shader */
   bool conv_naive;       /* LDM_CONV_NAIVE=1: the one-thread-per-output convolution shaders */
   bool no_memplan;       /* LDM_NO_MEMPLAN (non-zero integer): every activation gets its own storage */
+  bool no_fuse;         /* LDM_NO_FUSE=1: ldm_graph_plan merges no nodes (core/fuse.c) */
   bool debug;            /* LDM_DEBUG (set): debug log lines, error origins */
   bool vk_validation;    /* LDM_VK_VALIDATION: the Khronos validation layer */
   bool vk_no_subgroup;   /* LDM_VK_DISABLE_SUBGROUP: behave as a device without subgroup arithmetic */

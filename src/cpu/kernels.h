@@ -30,6 +30,7 @@ void ldm_cpu_ew_scale(const ldm_graph *g, const ldm_node *n, void *const *buf);
 #include "ldm_act_list.h"
 #undef LDM_ACT
 void ldm_cpu_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_reduce_sum_multi(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_mse_loss_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf);

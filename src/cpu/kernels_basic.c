@@ -73,9 +73,22 @@ static void reduce_rows(void *vc, int64_t j0, int64_t j1) {
     c->o[j] = p->accumulate ? c->o[j] + v : v;
   }
 }
+/* one reduce_sum job: out[j] (+)= scale sum_{o, i} x[o][j][i] */
+static void reduce_job(const ldm_pc_reduce_sum *p, const float *x, float *o) {
+  reduce_ctx c = {p, x, o};
+  ldm_parallel_for(p->J, 4, reduce_rows, &c);
+}
 void ldm_cpu_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  reduce_ctx c = {(const ldm_pc_reduce_sum *)n->pc, F(0), F(1)};
-  ldm_parallel_for(c.p->J, 4, reduce_rows, &c);
+  reduce_job((const ldm_pc_reduce_sum *)n->pc, F(0), F(1));
+}
+/* ================================================================= reduce_sum_multi */
+void ldm_cpu_reduce_sum_multi(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_reduce_sum_multi);
+  for (uint32_t k = 0; k < p->njobs; k++) {
+    ldm_pc_reduce_sum job;
+    ldm_reduce_multi_job(p, (int)k, &job, NULL);
+    reduce_job(&job, F(k), F(p->njobs + k));
+  }
 }
 /* ================================================================= MSE */
 void ldm_cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf) {

@@ -122,6 +122,47 @@ int ldm_reduce_sum(ldm_graph *g, int x, int out, int64_t O, int64_t J, int64_t I
   ldm_pc_reduce_sum pc = {(uint32_t)O, (uint32_t)J, (uint32_t)I, scale, (uint32_t)accumulate};
   return ldm_node_emit(g, LDM_OP_reduce_sum, &x, 1, &out, 1, &pc, sizeof pc, "reduce_sum");
 }
+bool ldm_reduce_sum_serial(const ldm_pc_reduce_sum *p) {
+  uint64_t terms = (uint64_t)p->O * p->I;
+  return terms <= 32 || (p->J > 16384 && terms <= 4096);
+}
+uint32_t ldm_reduce_sum_groups(const ldm_pc_reduce_sum *p, bool serial) { return serial ? (p->J + 255u) / 256u : p->J; }
+/* ================================================================= reduce_sum_multi */
+/* job k: the five words O, J, I, scale, flags after njobs (flags bit 0 = accumulate, bit 1 = serial) */
+_Static_assert(sizeof(ldm_pc_reduce_sum) == 20 && sizeof(ldm_pc_reduce_sum_multi) == 4 + 20 * LDM_REDUCE_MULTI_MAX,
+               "reduce_sum_multi: njobs, then one reduce_sum block per job");
+void ldm_reduce_multi_job(const ldm_pc_reduce_sum_multi *m, int k, ldm_pc_reduce_sum *job, bool *serial) {
+  memcpy(job, (const uint8_t *)m + 4 + 20 * (size_t)k, sizeof *job);
+  uint32_t flags = job->accumulate;
+  job->accumulate = flags & 1u;
+  if (serial) *serial = (flags & 2u) != 0;
+}
+void ldm_reduce_multi_pc(const ldm_pc_reduce_sum *jobs, int njobs, ldm_pc_reduce_sum_multi *m) {
+  memset(m, 0, sizeof *m);
+  m->njobs = (uint32_t)njobs;
+  for (int k = 0; k < njobs; k++) {
+    ldm_pc_reduce_sum j = jobs[k];
+    j.accumulate = (j.accumulate ? 1u : 0u) | (ldm_reduce_sum_serial(&jobs[k]) ? 2u : 0u);
+    memcpy((uint8_t *)m + 4 + 20 * (size_t)k, &j, sizeof j);
+  }
+}
+int ldm_reduce_sum_multi(ldm_graph *g, int njobs, const int *x, const int *out, const ldm_pc_reduce_sum *jobs) {
+  if (njobs < 2 || njobs > LDM_REDUCE_MULTI_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "reduce_sum_multi: %d jobs (2 to %d)", njobs, LDM_REDUCE_MULTI_MAX);
+  for (int k = 0; k < njobs; k++) {
+    LDM_INPUTS(g, x[k], out[k]);
+    const ldm_pc_reduce_sum *p = &jobs[k];
+    if ((int64_t)p->O * p->J * p->I != g->t[x[k]].numel || g->t[out[k]].numel != p->J)
+      return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "reduce_sum_multi: job %d [%u,%u,%u] does not match %s / %s", k,
+                        p->O, p->J, p->I, g->t[x[k]].name, g->t[out[k]].name);
+  }
+  ldm_pc_reduce_sum_multi pc;
+  ldm_reduce_multi_pc(jobs, njobs, &pc);
+  return ldm_node_emit(g, LDM_OP_reduce_sum_multi, x, njobs, out, njobs, &pc, sizeof pc, "reduce_sum_multi");
+}
+const ldm_op_desc ldm_op_desc_reduce_sum_multi = {"reduce_sum_multi", ldm_cpu_reduce_sum_multi,
+                                                  ldm_plan_reduce_sum_multi, NULL};
+
 int ldm_sum(ldm_graph *g, int x) {
   LDM_INPUTS(g, x);
   return ldm_reduce_sum(g, x, scalar_act(g, "sum"), 1, 1, g->t[x].numel, 1.0f, 0);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "ldm_ops_pc.h"
+#include "ops/basic.h"
 #include "perf/perf.h"
 
 static double tbytes(const ldm_graph *g, int t) { return (double)ldm_tensor_bytes(&g->t[t]); }
@@ -28,6 +29,21 @@ static ldm_perf_kclass mm_class(const ldm_launch *l) {
 /* basic: GEMM (C = alpha op(A) op(B) [+ bias] [+ C], batched) */
 static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
   cost_default(g, n, c);
+  if (n->op == LDM_OP_reduce_sum_multi) { /* the jobs as their reduce_sum nodes: one FLOP per output each */
+    const ldm_pc_reduce_sum_multi *m = (const ldm_pc_reduce_sum_multi *)n->pc;
+    c->useful_flops = c->computed_flops = 0;
+    c->njobs = n->nin < 4 ? n->nin : 4;
+    for (int k = 0; k < c->njobs; k++) {
+      ldm_pc_reduce_sum job;
+      bool serial;
+      ldm_reduce_multi_job(m, k, &job, &serial);
+      c->useful_flops += (double)job.J;
+      c->job_bytes[k] = tbytes(g, n->in[k]) + tbytes(g, n->out[k]);
+      c->job_groups[k] = ldm_reduce_sum_groups(&job, serial);
+    }
+    c->computed_flops = c->useful_flops;
+    return;
+  }
   if (n->op != LDM_OP_gemm) return;
   const ldm_pc_gemm *p = (const ldm_pc_gemm *)n->pc;
   double M = p->M, N = p->N, K = p->K, B = p->batch;

@@ -76,6 +76,11 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
     double tc = r.c.computed_flops / (peak * ldm_perf_eff(t, r.c.kc)), tm = (r.c.bytes_rd + r.c.bytes_wr) / bw;
     r.full_us = (tc > tm ? tc : tm) * 1e6;
     r.us = r.full_us / r.fill;
+    for (int k = 0; k < r.c.njobs; k++) { /* a multi-job dispatch: no faster than its slowest job alone */
+      double jf = r.c.job_groups[k] >= t->cus ? 1.0 : (double)r.c.job_groups[k] / t->cus;
+      double jus = r.c.job_bytes[k] / bw * 1e6 / (jf > 0 ? jf : 1.0);
+      if (jus > r.us) r.us = jus;
+    }
     sum_full += r.full_us;
     if (r.us > max_alone) max_alone = r.us;
     s->dispatches++;

@@ -49,6 +49,11 @@ typedef struct ldm_perf_cost {
   double computed_flops; /* what the launched tiles compute: padded to whole tiles and slabs */
   double bytes_rd, bytes_wr;
   ldm_perf_kclass kc;
+  /* a dispatch of independent jobs (reduce_sum_multi): each job's bytes and workgroups. The dispatch takes
+   * at least as long as its slowest job alone at that job's own fill (model.c); njobs 0: one job */
+  int njobs;
+  double job_bytes[4];
+  uint64_t job_groups[4];
 } ldm_perf_cost;
 /* The cost of node n launched as l (one function per op family inside). */
 void ldm_perf_node_cost(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c);

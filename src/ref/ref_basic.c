@@ -89,15 +89,26 @@ static double ldm_ref_act_gelu_backward(double x, double dy) {
 #undef LDM_ACT
 
 /* x [O, J, I] -> out[J] (+)= scale sum_{o, i} x[o][j][i] */
+static void ref_reduce(const float *x, float *out, uint32_t O, uint32_t J, uint32_t I, float scale, uint32_t acc) {
+  for (uint32_t j = 0; j < J; j++) {
+    double s = 0;
+    for (uint32_t o = 0; o < O; o++)
+      for (uint32_t i = 0; i < I; i++) s += x[((uint64_t)o * J + j) * I + i];
+    ref_store(&out[j], acc, s * scale);
+  }
+}
 void ldm_ref_reduce_sum(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   RPC(ldm_pc_reduce_sum);
-  const float *x = RF(0);
-  for (uint32_t j = 0; j < p->J; j++) {
-    double s = 0;
-    for (uint32_t o = 0; o < p->O; o++)
-      for (uint32_t i = 0; i < p->I; i++) s += x[((uint64_t)o * p->J + j) * p->I + i];
-    ref_store(&RF(1)[j], p->accumulate, s * p->scale);
-  }
+  ref_reduce(RF(0), RF(1), p->O, p->J, p->I, p->scale, p->accumulate);
+}
+/* job k: input k -> output njobs + k, its block read from the manifest's field order (O_k, J_k, I_k, scale_k,
+ * flags_k: bit 0 accumulate; the launch form, bit 1, does not change the result) */
+void ldm_ref_reduce_sum_multi(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_reduce_sum_multi);
+  const uint32_t O[4] = {p->O0, p->O1, p->O2, p->O3}, J[4] = {p->J0, p->J1, p->J2, p->J3};
+  const uint32_t I[4] = {p->I0, p->I1, p->I2, p->I3}, fl[4] = {p->flags0, p->flags1, p->flags2, p->flags3};
+  const float sc[4] = {p->scale0, p->scale1, p->scale2, p->scale3};
+  for (uint32_t k = 0; k < p->njobs && k < 4; k++) ref_reduce(RF(k), RF(p->njobs + k), O[k], J[k], I[k], sc[k], fl[k] & 1u);
 }
 
 /* x [xO, J] -> out[o][j][i] (+)= alpha x[o % xO][j], out [O, J, I] */

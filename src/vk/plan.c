@@ -12,6 +12,13 @@
 
 #define PC(type) const type *p = (const type *)n->pc
 
+/* The workgroup-reduction form of the tree shaders (shaders/wg_reduce.glsl): the subgroup variant `sg` where the
+ * device has subgroup arithmetic (lim->subgroup_size is 0 without it, or with LDM_VK_DISABLE_SUBGROUP=1) and
+ * the workgroup of wg invocations is a whole number of subgroups; the shared-memory tree `tree` otherwise. */
+static const char *wg_variant(const ldm_dev_limits *lim, uint32_t wg, const char *tree, const char *sg) {
+  return lim->subgroup_size && wg >= lim->subgroup_size && wg % lim->subgroup_size == 0 ? sg : tree;
+}
+
 void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   const ldm_op_desc *d = ldm_op(n->op);
   memset(l, 0, sizeof *l);
@@ -39,19 +46,43 @@ void ldm_plan_philox_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_l
 /* ================================================================= reduce_sum */
 void ldm_plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_reduce_sum);
-  uint64_t terms = (uint64_t)p->O * p->I;
-  if (terms <= 32 || (p->J > 16384 && terms <= 4096)) {
+  if (ldm_reduce_sum_serial(p)) {
     ldm_launch_1d(l, "reduce_sum", p->J);
     l->spec[1] = 1; /* SERIAL */
     l->nspec = 2;
     return;
   }
-  l->shader = "reduce_sum";
+  l->shader = wg_variant(lim, 256, "reduce_sum", "reduce_sum_sg");
   l->spec[0] = 256;
   l->spec[1] = 0;
   l->nspec = 2;
   l->groups[0] = p->J < 65535 ? p->J : 65535;
   l->groups[1] = (p->J + 65534) / 65535;
+  l->groups[2] = 1;
+}
+/* ================================================================= reduce_sum_multi */
+/* the jobs' workgroups one after the other, each job's as its reduce_sum plan has them: a tree job J, a
+ * serial job ceil(J / 256) (shaders/reduce_sum.comp) */
+void ldm_plan_reduce_sum_multi(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_reduce_sum_multi);
+  /* the form reduce_sum's tree jobs take on this device (serial jobs run the same code in both) */
+  static const char *const tree[LDM_REDUCE_MULTI_MAX + 1] = {NULL, NULL, "reduce_sum_multi2", "reduce_sum_multi3",
+                                                             "reduce_sum_multi4"};
+  static const char *const sg[LDM_REDUCE_MULTI_MAX + 1] = {NULL, NULL, "reduce_sum_multi2_sg", "reduce_sum_multi3_sg",
+                                                           "reduce_sum_multi4_sg"};
+  uint64_t groups = 0;
+  for (uint32_t k = 0; k < p->njobs && k < LDM_REDUCE_MULTI_MAX; k++) {
+    ldm_pc_reduce_sum job;
+    bool serial;
+    ldm_reduce_multi_job(p, (int)k, &job, &serial);
+    groups += ldm_reduce_sum_groups(&job, serial);
+  }
+  uint32_t nj = p->njobs >= 2 && p->njobs <= LDM_REDUCE_MULTI_MAX ? p->njobs : 2;
+  l->shader = wg_variant(lim, 256, tree[nj], sg[nj]);
+  l->spec[0] = 256;
+  l->nspec = 1;
+  l->groups[0] = (uint32_t)(groups < 65535 ? groups : 65535);
+  l->groups[1] = (uint32_t)((groups + 65534) / 65535);
   l->groups[2] = 1;
 }
 /* ================================================================= MSE */
@@ -218,40 +249,41 @@ static void per_item_groups(ldm_launch *l, uint64_t items) {
 }
 
 /* ================================================================= group_norm, group_norm_silu */
-static void plan_gn(const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l, const char *shader) {
+static void plan_gn(const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l, const char *shader, const char *sg) {
   PC(ldm_pc_group_norm);
   uint64_t M = (uint64_t)(p->C / p->G) * p->S;
-  l->shader = shader;
   l->spec[0] = tree_wg(lim, M / 2, 4);
+  l->shader = wg_variant(lim, l->spec[0], shader, sg);
   l->nspec = 1;
   per_item_groups(l, (uint64_t)p->N * p->G);
 }
 void ldm_plan_group_norm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  plan_gn(n, lim, l, "group_norm");
+  plan_gn(n, lim, l, "group_norm", "group_norm_sg");
 }
 void ldm_plan_group_norm_silu(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  plan_gn(n, lim, l, "group_norm_silu");
+  plan_gn(n, lim, l, "group_norm_silu", "group_norm_silu_sg");
 }
 
 /* ================================================================= group_norm[_silu]_backward */
-static void plan_gnb(const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l, const char *shader) {
+static void plan_gnb(const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l, const char *shader, const char *sg) {
   PC(ldm_pc_group_norm_backward);
-  l->shader = shader;
   l->spec[0] = tree_wg(lim, p->S, 8);
+  l->shader = wg_variant(lim, l->spec[0], shader, sg);
   l->nspec = 1;
   per_item_groups(l, (uint64_t)p->N * p->G);
 }
 void ldm_plan_group_norm_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
                                      ldm_launch *l) {
-  plan_gnb(n, lim, l, "group_norm_backward");
+  plan_gnb(n, lim, l, "group_norm_backward", "group_norm_backward_sg");
 }
 void ldm_plan_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
                                        ldm_launch *l) {
-  plan_gnb(n, lim, l, "group_norm_silu_backward");
+  plan_gnb(n, lim, l, "group_norm_silu_backward", "group_norm_silu_backward_sg");
 }
 /* ================================================================= softmax */
 /* rows of up to 64 columns: one invocation per row (SERIAL); longer rows: a workgroup per row */
-static void plan_softmax_common(uint32_t rows, uint32_t cols, const ldm_dev_limits *lim, ldm_launch *l) {
+static void plan_softmax_common(uint32_t rows, uint32_t cols, const ldm_dev_limits *lim, ldm_launch *l,
+                                const char *sg) {
   if (cols <= 64) {
     ldm_launch_1d(l, l->shader, rows);
     l->spec[1] = 1;
@@ -259,6 +291,7 @@ static void plan_softmax_common(uint32_t rows, uint32_t cols, const ldm_dev_limi
     return;
   }
   l->spec[0] = tree_wg(lim, cols / 4, 4);
+  l->shader = wg_variant(lim, l->spec[0], l->shader, sg);
   l->spec[1] = 0;
   l->nspec = 2;
   per_item_groups(l, rows);
@@ -266,12 +299,12 @@ static void plan_softmax_common(uint32_t rows, uint32_t cols, const ldm_dev_limi
 void ldm_plan_softmax(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_softmax);
   l->shader = "softmax";
-  plan_softmax_common(p->rows, p->cols, lim, l);
+  plan_softmax_common(p->rows, p->cols, lim, l, "softmax_sg");
 }
 void ldm_plan_softmax_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_softmax_backward);
   l->shader = "softmax_backward";
-  plan_softmax_common(p->rows, p->cols, lim, l);
+  plan_softmax_common(p->rows, p->cols, lim, l, "softmax_backward_sg");
 }
 /* ================================================================= channel_copy (concat / split) */
 void ldm_plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {

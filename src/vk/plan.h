@@ -12,6 +12,7 @@ void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits
 void ldm_plan_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_philox_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+void ldm_plan_reduce_sum_multi(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_mse_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_broadcast(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
