@@ -1,6 +1,7 @@
 /* Convolution family on the CPU reference backend (no device): autodiff vs central finite differences
  * for conv2d (x, w, bias; k3 s1 p1, k3 s2 p1 on odd and even sizes, k1 s1 p0, the split backward-weight
- * path, a second consumer of x) and upsample2x; forward, backward-data and backward-weight nodes against
+ * path, a second consumer of x; the fused epilogue's chan and res terms, res as its gradient's first writer,
+ * as the convolution's own input, and with earlier and later consumers) and upsample2x; forward, backward-data and backward-weight nodes against
  * the plain reference (src/ref: direct double-precision loops; every element, accumulate on and off, several
  * depth splits); builder
  * errors. */
@@ -32,6 +33,23 @@ static int b_conv_twice(ldm_graph *g, const int *in, const int *a) {
   int y1 = ldm_conv2d(g, in[0], in[1], in[2], a[0], a[1]);
   int y2 = ldm_conv2d(g, in[0], in[3], -1, a[0], a[1]);
   return ldm_silu(g, ldm_add(g, y1, y2));
+}
+/* the fused epilogue. arg: stride pad chan res; inputs x, w, bias, then chan [N, Cout] if chan, then res
+ * [N, Cout, Ho, Wo] if res; the output through SiLU (a gradient that is not all ones) */
+static int b_conv_epi(ldm_graph *g, const int *in, const int *a) {
+  int chan = a[2] ? in[3] : LDM_NONE, res = a[3] ? in[3 + a[2]] : LDM_NONE;
+  return ldm_silu(g, ldm_conv2d_ex(g, in[0], in[1], in[2], res, chan, a[0], a[1]));
+}
+/* res is also the convolution's input (x's gradient may not be dy itself: the fallback copy) */
+static int b_conv_res_is_x(ldm_graph *g, const int *in, const int *a) {
+  return ldm_silu(g, ldm_conv2d_ex(g, in[0], in[1], in[2], in[0], LDM_NONE, 1, 1));
+}
+/* res feeds a later node too (its gradient is written before the convolution's backward: accumulated)
+ * and an earlier one (its gradient is dy itself, then the earlier consumer's contribution is added) */
+static int b_conv_res_shared(ldm_graph *g, const int *in, const int *a) {
+  int r = ldm_silu(g, in[0]);
+  int y = ldm_conv2d_ex(g, ldm_silu(g, r), in[1], in[2], r, in[3], 1, 1);
+  return ldm_mul(g, y, ldm_silu(g, r));
 }
 static int b_upsample(ldm_graph *g, const int *in, const int *a) { return ldm_upsample2x(g, ldm_silu(g, in[0])); }
 /* upsample + conv as in the decoder */
@@ -65,9 +83,26 @@ END_TEST
 START_TEST(grad_conv_split_weight_and_two_consumers) {
   /* N*Ho*Wo = 1024 output pixels: the autodiff splits the weight gradient (checked below) */
   gc_in s[4] = {{GC_SHAPE(4, 2, 16, 16), .kind = GC_ACT_GRAD}, GC_IN(3, 2, 3, 3), GC_IN(3), GC_IN(3, 2, 3, 3)};
-  ldm_pc_conv2d pc = {4, 2, 16, 16, 3, 16, 16, 3, 1, 1, 1, 0, 1, 0};
+  ldm_pc_conv2d pc = {4, 2, 16, 16, 3, 16, 16, 3, 1, 1, 1, 0, 1, 0, 0, 0};
   ck_assert_uint_gt(ldm_conv2d_weight_splits(&pc), 1);
   gc_check("conv split dw, x twice", b_conv_twice, (int[]){1, 1}, 4, s, 30, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_conv_epilogue) {
+  /* chan only, res only, both; x an activation with a gradient, res one whose gradient is first written here */
+  gc_in c[4] = {{GC_SHAPE(3, 2, 5, 6), .kind = GC_ACT_GRAD}, GC_IN(4, 2, 3, 3), GC_IN(4), GC_IN(3, 4)};
+  gc_check("conv + chan", b_conv_epi, (int[]){1, 1, 1, 0}, 4, c, 40, 2e-3);
+  gc_in r[4] = {{GC_SHAPE(3, 2, 7, 5), .kind = GC_ACT_GRAD}, GC_IN(5, 2, 3, 3), GC_IN(5),
+                {GC_SHAPE(3, 5, 4, 3), .kind = GC_ACT_GRAD}};
+  gc_check("conv s2 + res", b_conv_epi, (int[]){2, 1, 0, 1}, 4, r, 40, 2e-3);
+  gc_in b[5] = {{GC_SHAPE(2, 3, 5, 7), .kind = GC_ACT_GRAD}, GC_IN(6, 3, 1, 1), GC_IN(6), GC_IN(2, 6),
+                {GC_SHAPE(2, 6, 5, 7), .kind = GC_ACT_GRAD}};
+  gc_check("conv k1 + chan + res", b_conv_epi, (int[]){1, 0, 1, 1}, 5, b, 40, 2e-3);
+  gc_in x[3] = {{GC_SHAPE(2, 3, 5, 4), .kind = GC_ACT_GRAD}, GC_IN(3, 3, 3, 3), GC_IN(3)};
+  gc_check("conv + res = x", b_conv_res_is_x, NULL, 3, x, 40, 2e-3);
+  gc_in sh[4] = {{GC_SHAPE(2, 3, 4, 5), .kind = GC_ACT_GRAD}, GC_IN(3, 3, 3, 3), GC_IN(3), GC_IN(2, 3)};
+  gc_check("conv + res shared + chan", b_conv_res_shared, NULL, 4, sh, 40, 2e-3);
 }
 END_TEST
 
@@ -251,6 +286,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, grad_conv_k3_s2_p1);
   tcase_add_test(tc, grad_conv_k1_s1_p0);
   tcase_add_test(tc, grad_conv_split_weight_and_two_consumers);
+  tcase_add_test(tc, grad_conv_epilogue);
   tcase_add_test(tc, grad_upsample2x);
   tcase_add_test(tc, conv_matches_direct_loops);
   tcase_add_test(tc, upsample_matches_direct_loops);
