@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "ldm/model.h"
 #include "gradcheck_util.h"
 #include "ops/conv.h"
 #include "ref/ref.h"
@@ -281,6 +282,57 @@ START_TEST(builder_errors) {
 }
 END_TEST
 
+/* The models use the fused epilogue, and their parameters keep the names and initial values they had when
+ * the ResBlocks and attention still added with separate broadcast/add nodes: FNV-1a over every parameter's
+ * name and initial bytes (seed 1234), the values computed with the unfused builders (docs/perf.md, change 6) */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+static uint64_t model_init_hash(const char *cfgname, int unet) {
+  ldm_model_cfg c;
+  ck_assert_int_eq(ldm_model_config(cfgname, &c), LDM_OK);
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int B = 2, out;
+  if (unet) {
+    int r = ldm_latent_res(&c);
+    int x = ldm_act(&g, "x", 4, LDM_SHAPE(B, c.z, r, r));
+    int t = ldm_tensor_new(&g, "t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+    int y = ldm_tensor_new(&g, "y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+    out = ldm_unet(&g, &c, x, t, y);
+  } else {
+    int x = ldm_act(&g, "x", 4, LDM_SHAPE(B, c.cin, c.res, c.res));
+    int mu, lv;
+    ldm_vae_encode(&g, &c, x, &mu, &lv);
+    out = ldm_vae_decode(&g, &c, mu);
+    ldm_keep(&g, lv);
+  }
+  ldm_keep(&g, out);
+  ck_assert_msg(ldm_graph_plan(&g) == LDM_OK, "%s", ldm_last_error());
+  void *img = calloc(1, (size_t)g.arena_size[LDM_ARENA_PARAM] + 64);
+  ck_assert_ptr_nonnull(img);
+  ck_assert_int_eq(ldm_params_init(&g, 1234, img), LDM_OK);
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < g.nt; i++) {
+    const ldm_tensor *t = &g.t[i];
+    if (t->arena != LDM_ARENA_PARAM || t->view_of != -1) continue;
+    h = fnv(h, t->name, strlen(t->name));
+    h = fnv(h, (char *)img + t->offset, (size_t)t->numel * 4);
+  }
+  free(img);
+  ldm_graph_free(&g);
+  return h;
+}
+START_TEST(model_params_keep_initial_values) {
+  ck_assert_uint_eq(model_init_hash("tiny", 0), 0xe0068e0268899209ull);
+  ck_assert_uint_eq(model_init_hash("tiny", 1), 0xb3e9b4221ecc46b6ull);
+  ck_assert_uint_eq(model_init_hash("fmnist", 0), 0x3e0d3120096d13b8ull);
+  ck_assert_uint_eq(model_init_hash("fmnist", 1), 0xa42cc8ae29e54196ull);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, grad_conv_k3_s1_p1);
   tcase_add_test(tc, grad_conv_k3_s2_p1);
@@ -291,6 +343,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, conv_matches_direct_loops);
   tcase_add_test(tc, upsample_matches_direct_loops);
   tcase_add_test(tc, builder_errors);
+  tcase_add_test(tc, model_params_keep_initial_values);
 }
 
 int main(void) { return gc_run_suite("ops-conv", "conv", 300, add_tests); }
