@@ -11,7 +11,9 @@
 //   CONV_BWD_WEIGHT  conv2d_backward_weight: dw[s,co,ci,kh,kw] = sum_{(n,oh,ow) in split s} dy[n,co,oh,ow]
 //                                                                                   * x[n,ci,ih,iw]
 //                    rows co, columns (ci,kh,kw), depth = the output pixels of split s (workgroup z), in order
-// Bindings: FWD x, w, bias, y; BWD_DATA dy, w, dx; BWD_WEIGHT dy, x, dw. Every output: o = acc ? o + v : v.
+// Bindings: FWD x, w, bias, chan, res, y; BWD_DATA dy, w, dx; BWD_WEIGHT dy, x, dw. Every output:
+// o = acc ? o + v : v. FWD's fused epilogue (conv_store): v = ((sum + bias[co]) + chan[n,co]) + res[n,co,p],
+// each term only where pc.has_bias / has_chan / has_res is set (an absent one is bound to x, never read).
 #include "common.glsl"
 layout(local_size_x = 16, local_size_y = 16) in;
 layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
@@ -22,7 +24,9 @@ layout(std430, binding = 0) readonly buffer In0 { float in0[]; };
 layout(std430, binding = 1) readonly buffer In1 { float in1[]; };
 #ifdef CONV_FWD
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) buffer Out { float o[]; };
+layout(std430, binding = 3) readonly buffer Chan { float chan[]; }; // [N, Cout]
+layout(std430, binding = 4) readonly buffer Res { float res[]; };   // [N, Cout, Ho, Wo], y's layout
+layout(std430, binding = 5) buffer Out { float o[]; };
 #else
 layout(std430, binding = 2) buffer Out { float o[]; };
 #endif
@@ -36,6 +40,8 @@ void conv_store(uint row, uint col, uint M, uint NCOL, float v) {
   uint P = pc.Ho * pc.Wo, n = col / P, pix = col - n * P;
   uint oi = n * pc.Cout * P + pix + row * P;
   if (pc.has_bias != 0u) v += bias[row];
+  if (pc.has_chan != 0u) v += chan[n * pc.Cout + row];
+  if (pc.has_res != 0u) v += res[oi];
 #elif defined(CONV_BWD_DATA)
   uint HW = pc.H * pc.W, n = col / HW, pix = col - n * HW;
   uint oi = n * pc.Cin * HW + pix + row * HW;

@@ -2,7 +2,8 @@
 #extension GL_GOOGLE_include_directive : require
 // Reference convolution: one invocation per output element, no shared memory (the fallback for devices
 // with little shared memory, LDM_CONV_NAIVE=1, and a second oracle). Same three ops, bindings and push
-// constants as conv2d.comp (CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHT).
+// constants as conv2d.comp (CONV_FWD, CONV_BWD_DATA, CONV_BWD_WEIGHT), and the same fused forward epilogue
+// v = ((sum + bias[co]) + chan[n,co]) + res[n,co,p].
 #include "common.glsl"
 LDM_LOCAL_1D
 layout(push_constant) uniform PC { LDM_PC_FIELDS } pc;
@@ -13,7 +14,9 @@ layout(std430, binding = 0) readonly buffer In0 { float in0[]; };
 layout(std430, binding = 1) readonly buffer In1 { float in1[]; };
 #ifdef CONV_FWD
 layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
-layout(std430, binding = 3) buffer Out { float o[]; };
+layout(std430, binding = 3) readonly buffer Chan { float chan[]; };
+layout(std430, binding = 4) readonly buffer Res { float res[]; };
+layout(std430, binding = 5) buffer Out { float o[]; };
 #else
 layout(std430, binding = 2) buffer Out { float o[]; };
 #endif
@@ -41,6 +44,8 @@ void main() {
       }
     }
   if (pc.has_bias != 0u) s += bias[co];
+  if (pc.has_chan != 0u) s += chan[n * pc.Cout + co];
+  if (pc.has_res != 0u) s += res[i];
 #elif defined(CONV_BWD_DATA)
   if (i >= pc.N * pc.Cin * pc.H * pc.W) return;
   uint iw = i % pc.W, t = i / pc.W, ih = t % pc.H;

@@ -1,6 +1,7 @@
 /* Convolution family on the CPU reference backend (no device): autodiff vs central finite differences
  * for conv2d (x, w, bias; k3 s1 p1, k3 s2 p1 on odd and even sizes, k1 s1 p0, the split backward-weight
- * path, a second consumer of x) and upsample2x; forward, backward-data and backward-weight nodes against
+ * path, a second consumer of x; the fused epilogue's chan and res terms, res as its gradient's first writer,
+ * as the convolution's own input, and with earlier and later consumers) and upsample2x; forward, backward-data and backward-weight nodes against
  * the plain reference (src/ref: direct double-precision loops; every element, accumulate on and off, several
  * depth splits); builder
  * errors. */
@@ -11,6 +12,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "ldm/model.h"
 #include "gradcheck_util.h"
 #include "ops/conv.h"
 #include "ref/ref.h"
@@ -32,6 +34,23 @@ static int b_conv_twice(ldm_graph *g, const int *in, const int *a) {
   int y1 = ldm_conv2d(g, in[0], in[1], in[2], a[0], a[1]);
   int y2 = ldm_conv2d(g, in[0], in[3], -1, a[0], a[1]);
   return ldm_silu(g, ldm_add(g, y1, y2));
+}
+/* the fused epilogue. arg: stride pad chan res; inputs x, w, bias, then chan [N, Cout] if chan, then res
+ * [N, Cout, Ho, Wo] if res; the output through SiLU (a gradient that is not all ones) */
+static int b_conv_epi(ldm_graph *g, const int *in, const int *a) {
+  int chan = a[2] ? in[3] : LDM_NONE, res = a[3] ? in[3 + a[2]] : LDM_NONE;
+  return ldm_silu(g, ldm_conv2d_ex(g, in[0], in[1], in[2], res, chan, a[0], a[1]));
+}
+/* res is also the convolution's input (x's gradient may not be dy itself: the fallback copy) */
+static int b_conv_res_is_x(ldm_graph *g, const int *in, const int *a) {
+  return ldm_silu(g, ldm_conv2d_ex(g, in[0], in[1], in[2], in[0], LDM_NONE, 1, 1));
+}
+/* res feeds a later node too (its gradient is written before the convolution's backward: accumulated)
+ * and an earlier one (its gradient is dy itself, then the earlier consumer's contribution is added) */
+static int b_conv_res_shared(ldm_graph *g, const int *in, const int *a) {
+  int r = ldm_silu(g, in[0]);
+  int y = ldm_conv2d_ex(g, ldm_silu(g, r), in[1], in[2], r, in[3], 1, 1);
+  return ldm_mul(g, y, ldm_silu(g, r));
 }
 static int b_upsample(ldm_graph *g, const int *in, const int *a) { return ldm_upsample2x(g, ldm_silu(g, in[0])); }
 /* upsample + conv as in the decoder */
@@ -65,9 +84,26 @@ END_TEST
 START_TEST(grad_conv_split_weight_and_two_consumers) {
   /* N*Ho*Wo = 1024 output pixels: the autodiff splits the weight gradient (checked below) */
   gc_in s[4] = {{GC_SHAPE(4, 2, 16, 16), .kind = GC_ACT_GRAD}, GC_IN(3, 2, 3, 3), GC_IN(3), GC_IN(3, 2, 3, 3)};
-  ldm_pc_conv2d pc = {4, 2, 16, 16, 3, 16, 16, 3, 1, 1, 1, 0, 1, 0};
+  ldm_pc_conv2d pc = {4, 2, 16, 16, 3, 16, 16, 3, 1, 1, 1, 0, 1, 0, 0, 0};
   ck_assert_uint_gt(ldm_conv2d_weight_splits(&pc), 1);
   gc_check("conv split dw, x twice", b_conv_twice, (int[]){1, 1}, 4, s, 30, 2e-3);
+}
+END_TEST
+
+START_TEST(grad_conv_epilogue) {
+  /* chan only, res only, both; x an activation with a gradient, res one whose gradient is first written here */
+  gc_in c[4] = {{GC_SHAPE(3, 2, 5, 6), .kind = GC_ACT_GRAD}, GC_IN(4, 2, 3, 3), GC_IN(4), GC_IN(3, 4)};
+  gc_check("conv + chan", b_conv_epi, (int[]){1, 1, 1, 0}, 4, c, 40, 2e-3);
+  gc_in r[4] = {{GC_SHAPE(3, 2, 7, 5), .kind = GC_ACT_GRAD}, GC_IN(5, 2, 3, 3), GC_IN(5),
+                {GC_SHAPE(3, 5, 4, 3), .kind = GC_ACT_GRAD}};
+  gc_check("conv s2 + res", b_conv_epi, (int[]){2, 1, 0, 1}, 4, r, 40, 2e-3);
+  gc_in b[5] = {{GC_SHAPE(2, 3, 5, 7), .kind = GC_ACT_GRAD}, GC_IN(6, 3, 1, 1), GC_IN(6), GC_IN(2, 6),
+                {GC_SHAPE(2, 6, 5, 7), .kind = GC_ACT_GRAD}};
+  gc_check("conv k1 + chan + res", b_conv_epi, (int[]){1, 0, 1, 1}, 5, b, 40, 2e-3);
+  gc_in x[3] = {{GC_SHAPE(2, 3, 5, 4), .kind = GC_ACT_GRAD}, GC_IN(3, 3, 3, 3), GC_IN(3)};
+  gc_check("conv + res = x", b_conv_res_is_x, NULL, 3, x, 40, 2e-3);
+  gc_in sh[4] = {{GC_SHAPE(2, 3, 4, 5), .kind = GC_ACT_GRAD}, GC_IN(3, 3, 3, 3), GC_IN(3), GC_IN(2, 3)};
+  gc_check("conv + res shared + chan", b_conv_res_shared, NULL, 4, sh, 40, 2e-3);
 }
 END_TEST
 
@@ -246,15 +282,68 @@ START_TEST(builder_errors) {
 }
 END_TEST
 
+/* The models use the fused epilogue, and their parameters keep the names and initial values they had when
+ * the ResBlocks and attention still added with separate broadcast/add nodes: FNV-1a over every parameter's
+ * name and initial bytes (seed 1234), the values computed with the unfused builders (docs/perf.md, change 6) */
+static uint64_t fnv(uint64_t h, const void *p, size_t n) {
+  const unsigned char *b = p;
+  for (size_t i = 0; i < n; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+static uint64_t model_init_hash(const char *cfgname, int unet) {
+  ldm_model_cfg c;
+  ck_assert_int_eq(ldm_model_config(cfgname, &c), LDM_OK);
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int B = 2, out;
+  if (unet) {
+    int r = ldm_latent_res(&c);
+    int x = ldm_act(&g, "x", 4, LDM_SHAPE(B, c.z, r, r));
+    int t = ldm_tensor_new(&g, "t", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+    int y = ldm_tensor_new(&g, "y", LDM_ARENA_ACT, LDM_U32, 1, LDM_SHAPE(B));
+    out = ldm_unet(&g, &c, x, t, y);
+  } else {
+    int x = ldm_act(&g, "x", 4, LDM_SHAPE(B, c.cin, c.res, c.res));
+    int mu, lv;
+    ldm_vae_encode(&g, &c, x, &mu, &lv);
+    out = ldm_vae_decode(&g, &c, mu);
+    ldm_keep(&g, lv);
+  }
+  ldm_keep(&g, out);
+  ck_assert_msg(ldm_graph_plan(&g) == LDM_OK, "%s", ldm_last_error());
+  void *img = calloc(1, (size_t)g.arena_size[LDM_ARENA_PARAM] + 64);
+  ck_assert_ptr_nonnull(img);
+  ck_assert_int_eq(ldm_params_init(&g, 1234, img), LDM_OK);
+  uint64_t h = 1469598103934665603ull;
+  for (int i = 0; i < g.nt; i++) {
+    const ldm_tensor *t = &g.t[i];
+    if (t->arena != LDM_ARENA_PARAM || t->view_of != -1) continue;
+    h = fnv(h, t->name, strlen(t->name));
+    h = fnv(h, (char *)img + t->offset, (size_t)t->numel * 4);
+  }
+  free(img);
+  ldm_graph_free(&g);
+  return h;
+}
+START_TEST(model_params_keep_initial_values) {
+  ck_assert_uint_eq(model_init_hash("tiny", 0), 0xe0068e0268899209ull);
+  ck_assert_uint_eq(model_init_hash("tiny", 1), 0xb3e9b4221ecc46b6ull);
+  ck_assert_uint_eq(model_init_hash("fmnist", 0), 0x3e0d3120096d13b8ull);
+  ck_assert_uint_eq(model_init_hash("fmnist", 1), 0xa42cc8ae29e54196ull);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, grad_conv_k3_s1_p1);
   tcase_add_test(tc, grad_conv_k3_s2_p1);
   tcase_add_test(tc, grad_conv_k1_s1_p0);
   tcase_add_test(tc, grad_conv_split_weight_and_two_consumers);
+  tcase_add_test(tc, grad_conv_epilogue);
   tcase_add_test(tc, grad_upsample2x);
   tcase_add_test(tc, conv_matches_direct_loops);
   tcase_add_test(tc, upsample_matches_direct_loops);
   tcase_add_test(tc, builder_errors);
+  tcase_add_test(tc, model_params_keep_initial_values);
 }
 
 int main(void) { return gc_run_suite("ops-conv", "conv", 300, add_tests); }

@@ -68,6 +68,9 @@ int ldm_adamw(ldm_graph *g, int p, int grad, int m, int v, int step, float beta1
 /* ---- convolution family (src/ops/conv.c) ---- NCHW activations, weights [Cout, Cin, kh, kw] */
 /* y = conv2d(x, w) + bias (bias may be -1); square kernel k = w.shape[2], given stride and padding */
 int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad);
+/* y = ((conv2d(x, w) + bias[co]) + chan[n, co]) + res[n, co, oh, ow], the adds in this order in one dispatch
+ * (a fused epilogue); bias, res ([N, Cout, Ho, Wo], y's shape) and chan ([N, Cout]) may each be LDM_NONE */
+int ldm_conv2d_ex(ldm_graph *g, int x, int w, int bias, int res, int chan, int stride, int pad);
 /* nearest-neighbour 2x upsample of [N, C, H, W] -> [N, C, 2H, 2W] */
 int ldm_upsample2x(ldm_graph *g, int x);
 

@@ -10,13 +10,16 @@
 
 #define S(...) LDM_SHAPE(__VA_ARGS__)
 
-/* reads N, C (= Cin), H, W, Cout, k, stride, pad, bias, acc; backward weight also splits */
+/* reads N, C (= Cin), H, W, Cout, k, stride, pad, bias, acc; backward weight also splits; the forward also
+ * kind, the fused epilogue's terms (EPI_CHAN: chan [N, Cout], EPI_RES: res [N, Cout, Ho, Wo]) */
+enum { EPI_CHAN = 1, EPI_RES = 2 };
 
 static ldm_pc_conv2d pc_of(const ldm_conf_args *a) {
   uint32_t k = (uint32_t)a->k, s = (uint32_t)a->stride, p = (uint32_t)a->pad;
   uint32_t Ho = ((uint32_t)a->H + 2 * p - k) / s + 1, Wo = ((uint32_t)a->W + 2 * p - k) / s + 1;
   ldm_pc_conv2d pc = {(uint32_t)a->N, (uint32_t)a->C, (uint32_t)a->H, (uint32_t)a->W, (uint32_t)a->Cout, Ho, Wo,
-                      k, s, p, (uint32_t)!!a->bias, (uint32_t)a->acc, 1, 0};
+                      k, s, p, (uint32_t)!!a->bias, (uint32_t)a->acc, 1, 0, (uint32_t)!!(a->kind & EPI_CHAN),
+                      (uint32_t)!!(a->kind & EPI_RES)};
   return pc;
 }
 
@@ -26,8 +29,10 @@ static ldm_status c_conv2d(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *
   int x = ldm_conf_input(cc, g, "x", 4, S(pc.N, pc.Cin, pc.H, pc.W), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
   int b = pc.bias ? ldm_conf_input(cc, g, "bias", 1, S(pc.Cout), -1, 1) : x;
+  int ch = pc.chan ? ldm_conf_input(cc, g, "chan", 2, S(pc.N, pc.Cout), -1, 1) : x;
+  int r = pc.res ? ldm_conf_input(cc, g, "res", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo), -1, 1) : x;
   int y = ldm_conf_output(cc, g, "y", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo));
-  ldm_node_add(g, LDM_OP_conv2d, (int[]){x, w, b}, 3, &y, 1, &pc, sizeof pc, "conv2d");
+  ldm_node_add(g, LDM_OP_conv2d, (int[]){x, w, b, ch, r}, 5, &y, 1, &pc, sizeof pc, "conv2d");
   return ldm_graph_status(g);
 }
 
@@ -37,7 +42,9 @@ static ldm_status c_conv2d_builder(ldm_graph *g, ldm_conf_ctx *cc, const ldm_con
   int x = ldm_conf_input(cc, g, "x", 4, S(pc.N, pc.Cin, pc.H, pc.W), -1, 1);
   int w = ldm_conf_input(cc, g, "w", 4, S(pc.Cout, pc.Cin, pc.k, pc.k), -0.5f, 0.5f);
   int b = pc.bias ? ldm_conf_input(cc, g, "bias", 1, S(pc.Cout), -1, 1) : -1;
-  int y = ldm_conv2d(g, x, w, b, (int)pc.stride, (int)pc.pad);
+  int ch = pc.chan ? ldm_conf_input(cc, g, "chan", 2, S(pc.N, pc.Cout), -1, 1) : -1;
+  int r = pc.res ? ldm_conf_input(cc, g, "res", 4, S(pc.N, pc.Cout, pc.Ho, pc.Wo), -1, 1) : -1;
+  int y = ldm_conv2d_ex(g, x, w, b, r, ch, (int)pc.stride, (int)pc.pad);
   ldm_conf_compare(cc, g, y);
   return ldm_graph_status(g);
 }
@@ -91,6 +98,16 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d", .shape = "N1 4->6 10x9 k3 s3 p2 bias", .build = c_conv2d, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .bias = 1}},
     {.op = "conv2d", .shape = "N32 128->128 16x16 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 32, .C = 128, .H = 16, .W = 16, .Cout = 128, .k = 3, .stride = 1, .pad = 1, .bias = 1}, .full_only = true},
     {.op = "conv2d", .shape = "N128 64->64 16x16 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .bias = 1}, .full_only = true},
+    /* forward with the fused epilogue: chan only, res only, both; with and without bias, accumulate, the
+     * builder, stride 2, a 1x1 kernel and more than one 64x64 tile */
+    {.op = "conv2d", .shape = "N3 5->7 9x6 k3 s1 p1 bias chan", .build = c_conv2d, .a = {.N = 3, .C = 5, .H = 9, .W = 6, .Cout = 7, .k = 3, .stride = 1, .pad = 1, .bias = 1, .kind = EPI_CHAN}},
+    {.op = "conv2d", .shape = "N2 6->5 7x7 k3 s2 p1 chan (->4x4)", .build = c_conv2d, .a = {.N = 2, .C = 6, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 2, .pad = 1, .kind = EPI_CHAN}},
+    {.op = "conv2d", .shape = "N3 37->19 5x7 k1 s1 p0 bias res", .build = c_conv2d, .a = {.N = 3, .C = 37, .H = 5, .W = 7, .Cout = 19, .k = 1, .stride = 1, .pad = 0, .bias = 1, .kind = EPI_RES}},
+    {.op = "conv2d", .shape = "N2 4->6 8x7 k3 s2 p1 res (->4x4)", .build = c_conv2d, .a = {.N = 2, .C = 4, .H = 8, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .kind = EPI_RES}},
+    {.op = "conv2d", .shape = "N3 9->70 7x5 k3 s1 p1 bias chan res", .build = c_conv2d, .a = {.N = 3, .C = 9, .H = 7, .W = 5, .Cout = 70, .k = 3, .stride = 1, .pad = 1, .bias = 1, .kind = EPI_CHAN | EPI_RES}},
+    {.op = "conv2d", .shape = "N5 3->2 7x9 k3 s1 p1 bias chan res acc", .build = c_conv2d, .a = {.N = 5, .C = 3, .H = 7, .W = 9, .Cout = 2, .k = 3, .stride = 1, .pad = 1, .bias = 1, .acc = true, .kind = EPI_CHAN | EPI_RES}},
+    {.op = "conv2d", .shape = "builder N2 6->3 9x9 k3 s2 p1 bias chan res", .build = c_conv2d_builder, .a = {.N = 2, .C = 6, .H = 9, .W = 9, .Cout = 3, .k = 3, .stride = 2, .pad = 1, .bias = 1, .kind = EPI_CHAN | EPI_RES}},
+    {.op = "conv2d", .shape = "builder N3 11->13 6x5 k1 s1 p0 res", .build = c_conv2d_builder, .a = {.N = 3, .C = 11, .H = 6, .W = 5, .Cout = 13, .k = 1, .stride = 1, .pad = 0, .kind = EPI_RES}},
     /* backward data */
     {.op = "conv2d_backward_data", .shape = "N2 3->5 7x7 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1}},
     {.op = "conv2d_backward_data", .shape = "N2 4->6 7x7 k3 s2 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .acc = true}},

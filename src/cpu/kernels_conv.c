@@ -1,4 +1,5 @@
-/* CPU twins of the convolution family: conv2d (forward with fused bias, backward-data, backward-weight) and nearest 2x
+/* CPU twins of the convolution family: conv2d (forward with fused bias, channel and residual terms, backward-data,
+ * backward-weight) and nearest 2x
  * upsample (forward, backward). NCHW activations, weights [Cout, Cin, k, k], exactly PyTorch's Conv2d
  * (cross-correlation, zero padding) and Upsample(scale_factor=2, mode="nearest").
  *
@@ -166,10 +167,34 @@ typedef struct {
   geo G;
   const float *x, *bias; /* bias may be NULL */
   float *y;
+  const float *chan, *res; /* the fused epilogue's [N, Cout] and [N, Cout, Ho, Wo] terms, NULL when absent */
   const float *wp;       /* [Mp/MR][Kd][MR] */
   int64_t Mp, spi;       /* padded output channels, samples per item */
   int accumulate;
 } fwd_ctx;
+
+/* The epilogue of one output row segment: d[t] = y[n][co][off + t] (+)= ((s[t] + bias) + chan) + res, the
+ * order of shaders/conv2d.comp's conv_store; without chan and res the plain loops of the bias alone. */
+static void fwd_store(const fwd_ctx *c, float *restrict d, const float *restrict s, int64_t len, int64_t n,
+                      int64_t co, int64_t off) {
+  const geo *G = &c->G;
+  float bv = c->bias ? c->bias[co] : 0.0f;
+  if (!c->chan && !c->res) {
+    if (c->accumulate)
+      for (int64_t t = 0; t < len; t++) d[t] += s[t] + bv;
+    else
+      for (int64_t t = 0; t < len; t++) d[t] = s[t] + bv;
+    return;
+  }
+  float cv = c->chan ? c->chan[n * G->Cout + co] : 0.0f;
+  const float *r = c->res ? c->res + (n * G->Cout + co) * G->P + off : NULL;
+  for (int64_t t = 0; t < len; t++) {
+    float v = s[t] + bv;
+    if (c->chan) v += cv;
+    if (r) v += r[t];
+    d[t] = c->accumulate ? d[t] + v : v;
+  }
+}
 
 static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   const fwd_ctx *c = vc;
@@ -197,17 +222,11 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
                      k0 > 0);
       }
       for (int64_t co = 0; co < G->Cout; co++) {
-        float bv = c->bias ? c->bias[co] : 0.0f;
         const float *src = Cb + co * FWD_NC;
         for (int q = 0; q < nr; q++) {
           const run_t *u = &runs[q];
-          float *d = c->y + (u->n * G->Cout + co) * G->P + u->oh * G->Wo + u->ow0;
-          const float *sv = src + u->j;
-          int64_t len = u->ow1 - u->ow0;
-          if (c->accumulate)
-            for (int64_t t = 0; t < len; t++) d[t] += sv[t] + bv;
-          else
-            for (int64_t t = 0; t < len; t++) d[t] = sv[t] + bv;
+          int64_t off = u->oh * G->Wo + u->ow0;
+          fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, src + u->j, u->ow1 - u->ow0, u->n, co, off);
         }
       }
     }
@@ -250,13 +269,10 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
       for (int o = 0; o < CO; o++) {                                                                           \
         float t[NVS * VW];                                                                                     \
         for (int v = 0; v < NVS; v++) vstore(t + v * VW, acc[o][v]);                                           \
-        float bv = c->bias ? c->bias[o] : 0.0f, *yo = c->y + (n * G->Cout + o) * G->P;                         \
+        float *yo = c->y + (n * G->Cout + o) * G->P;                                                           \
         oh1 = oh, ow1 = ow;                                                                                    \
         for (int64_t i = 0; i < nq; i++) {                                                                     \
-          if (ow1 < G->Wo) {                                                                                   \
-            float *d = yo + oh1 * G->Wo + ow1;                                                                 \
-            *d = c->accumulate ? *d + (t[i] + bv) : t[i] + bv;                                                 \
-          }                                                                                                    \
+          if (ow1 < G->Wo) fwd_store(c, yo + oh1 * G->Wo + ow1, t + i, 1, n, o, oh1 * G->Wo + ow1);            \
           if (++ow1 == G->Wp) ow1 = 0, oh1++;                                                                  \
         }                                                                                                      \
       }                                                                                                        \
@@ -296,7 +312,8 @@ static void fwd_run(fwd_ctx *c) {
 
 void ldm_cpu_conv2d(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_conv2d);
-  fwd_ctx c = {geo_of(p), F(0), p->bias ? F(2) : NULL, F(3), NULL, 0, 0, (int)p->accumulate};
+  fwd_ctx c = {geo_of(p), F(0), p->bias ? F(2) : NULL, F(5), p->chan ? F(3) : NULL, p->res ? F(4) : NULL,
+               NULL, 0, 0, (int)p->accumulate};
   const geo *G = &c.G;
   const float *w = F(1);
   c.Mp = round_up(G->Cout, MR);
@@ -378,8 +395,8 @@ void ldm_cpu_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, void *c
   const geo G = geo_of(p);
   const float *w = F(1);
   if (G.s == 1 && G.pad <= G.k - 1) {
-    fwd_ctx c = {make_geo(G.N, G.Cout, G.Ho, G.Wo, G.Cin, G.k, 1, G.k - 1 - G.pad), F(0), NULL, F(2), NULL, 0, 0,
-                 (int)p->accumulate};
+    fwd_ctx c = {make_geo(G.N, G.Cout, G.Ho, G.Wo, G.Cin, G.k, 1, G.k - 1 - G.pad), F(0), NULL, F(2), NULL, NULL,
+                 NULL, 0, 0, (int)p->accumulate};
     c.Mp = round_up(G.Cin, MR);
     float *wp = scratch(SLOT_WEIGHTS, c.Mp * c.G.Kd);
     for (int64_t ib = 0; ib < c.Mp / MR; ib++)

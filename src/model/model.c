@@ -9,6 +9,7 @@
 #include "ldm/ops.h"
 #include "ldm/rng.h"
 #include "core/ops.h"
+#include "ldm_ops_pc.h"
 
 ldm_status ldm_model_config(const char *name, ldm_model_cfg *o) {
   memset(o, 0, sizeof *o);
@@ -64,13 +65,19 @@ static int param(ldm_graph *g, const char *prefix, const char *name, int ndim, c
   return t;
 }
 
-/* nn.Conv2d(cin, cout, k, stride, padding) named prefix.weight / prefix.bias */
-static int conv(ldm_graph *g, const char *prefix, int x, int cin, int cout, int k, int stride, int pad) {
+/* the parameters of nn.Conv2d(cin, cout, k) named prefix.weight / prefix.bias (ids into *w, *b) */
+static void conv_params(ldm_graph *g, const char *prefix, int cin, int cout, int k, int *w, int *b) {
   char p[LDM_NAME_MAX];
   snprintf(p, sizeof p, "%s.", prefix);
   int64_t fan = (int64_t)cin * k * k;
-  int w = param(g, p, "weight", 4, LDM_SHAPE(cout, cin, k, k), LDM_INIT_UNIFORM_FAN_IN, fan);
-  int b = param(g, p, "bias", 1, LDM_SHAPE(cout), LDM_INIT_UNIFORM_FAN_IN, fan);
+  *w = param(g, p, "weight", 4, LDM_SHAPE(cout, cin, k, k), LDM_INIT_UNIFORM_FAN_IN, fan);
+  *b = param(g, p, "bias", 1, LDM_SHAPE(cout), LDM_INIT_UNIFORM_FAN_IN, fan);
+}
+
+/* nn.Conv2d(cin, cout, k, stride, padding) */
+static int conv(ldm_graph *g, const char *prefix, int x, int cin, int cout, int k, int stride, int pad) {
+  int w, b;
+  conv_params(g, prefix, cin, cout, k, &w, &b);
   return ldm_conv2d(g, x, w, b, stride, pad);
 }
 
@@ -104,34 +111,34 @@ static const char *sub(char *n, const char *prefix, const char *name) {
   return n;
 }
 
-/* ResBlock(cin, cout, tdim): h = c1(silu(n1(x))); h += t(silu_temb); h = c2(silu(n2(h))); h + skip(x).
- * silu_temb is silu(temb) [B, tdim] computed once by the caller; tdim 0: no time embedding (VAE). */
+/* ResBlock(cin, cout, tdim): h = c1(silu(n1(x))) + t(silu_temb); h = c2(silu(n2(h))) + skip(x).
+ * silu_temb is silu(temb) [B, tdim] computed once by the caller; tdim 0: no time embedding (VAE).
+ * Both adds are the convolutions' fused epilogues (ldm_conv2d_ex): c1 adds the time-embedding projection
+ * per sample and channel, c2 the skip (x itself, or the 1x1 skip convolution, which runs first so that it
+ * can share a barrier level with n2). The parameters are made in the module's order (c1, t, n2, c2, skip). */
 static int resblock(ldm_graph *g, const char *prefix, int x, int cin, int cout, int silu_temb, int tdim) {
   LDM_INPUTS(g, x);
   char n[LDM_NAME_MAX];
-  int64_t B = g->t[x].shape[0], H = g->t[x].shape[2], W = g->t[x].shape[3];
+  int w, b;
   int h = gnorm_silu(g, sub(n, prefix, "n1"), x, cin);
-  h = conv(g, sub(n, prefix, "c1"), h, cin, cout, 3, 1, 1);
-  if (tdim > 0) {
-    int e = linear(g, sub(n, prefix, "t"), silu_temb, tdim, cout); /* [B, cout] */
-    int em = ldm_broadcast(g, e, ldm_act(g, sub(n, prefix, "temb_map"), 4, LDM_SHAPE(B, cout, H, W)), B, cout, H * W, B,
-                           1.0f, 0);
-    h = ldm_add(g, h, em);
-  }
+  conv_params(g, sub(n, prefix, "c1"), cin, cout, 3, &w, &b);
+  int e = tdim > 0 ? linear(g, sub(n, prefix, "t"), silu_temb, tdim, cout) : LDM_NONE; /* [B, cout] */
+  h = ldm_conv2d_ex(g, h, w, b, LDM_NONE, e, 1, 1);
   h = gnorm_silu(g, sub(n, prefix, "n2"), h, cout);
-  h = conv(g, sub(n, prefix, "c2"), h, cout, cout, 3, 1, 1);
+  conv_params(g, sub(n, prefix, "c2"), cout, cout, 3, &w, &b);
   int s = cin != cout ? conv(g, sub(n, prefix, "skip"), x, cin, cout, 1, 1, 0) : x;
-  return ldm_add(g, h, s);
+  return ldm_conv2d_ex(g, h, w, b, s, LDM_NONE, 1, 1);
 }
 
-/* Attn(c, heads): x + o(attention(qkv(n(x)))) */
+/* Attn(c, heads): x + o(attention(qkv(n(x)))), the residual add fused into o */
 static int attn(ldm_graph *g, const char *prefix, int x, int c, int heads) {
   char n[LDM_NAME_MAX];
   int h = gnorm(g, sub(n, prefix, "n"), x, c);
   h = conv(g, sub(n, prefix, "qkv"), h, c, 3 * c, 1, 1, 0);
   h = ldm_attention_core(g, h, heads);
-  h = conv(g, sub(n, prefix, "o"), h, c, c, 1, 1, 0);
-  return ldm_add(g, x, h);
+  int w, b;
+  conv_params(g, sub(n, prefix, "o"), c, c, 1, &w, &b);
+  return ldm_conv2d_ex(g, h, w, b, x, LDM_NONE, 1, 0);
 }
 
 /* ---------------------------------------------------------------- VAE */
@@ -259,11 +266,23 @@ int64_t ldm_param_count(const ldm_graph *g) {
 
 ldm_status ldm_params_init(const ldm_graph *g, uint64_t seed, void *image) {
   if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "params_init before plan");
-  /* fused[i]: the group_norm_silu nodes whose output 0 is below tensor i */
-  int *fused = calloc((size_t)g->nt + 1, sizeof *fused);
+  /* fused[i]: how many tensors more the unfused model had below tensor i (a difference array first). A
+   * group_norm_silu: one (the pair's second output) above its output. A conv2d with a fused epilogue: the
+   * unfused model had the convolution's output right after its parameters (before the tensors of what
+   * computes its res/chan terms, which the fused model must build first), then one add output per term
+   * and, for chan, the map it was broadcast into. */
+  int *fused = calloc((size_t)g->nt + 2, sizeof *fused);
   if (!fused) return LDM_FAIL(LDM_ERR_NOMEM, "params_init: out of host memory");
-  for (int k = 0; k < g->nn; k++)
-    if (g->n[k].op == LDM_OP_group_norm_silu) fused[g->n[k].out[0] + 1]++;
+  for (int k = 0; k < g->nn; k++) {
+    const ldm_node *nd = &g->n[k];
+    if (nd->op == LDM_OP_group_norm_silu) fused[nd->out[0] + 1]++;
+    if (nd->op != LDM_OP_conv2d) continue;
+    const ldm_pc_conv2d *pc = (const ldm_pc_conv2d *)nd->pc;
+    if (!pc->chan && !pc->res) continue;
+    int y = nd->out[0], last = pc->bias ? nd->in[2] : nd->in[1];
+    if (last < y) fused[last + 1]++, fused[y]--;
+    fused[y + 1] += (int)pc->res + 2 * (int)pc->chan;
+  }
   for (int i = 1; i <= g->nt; i++) fused[i] += fused[i - 1];
   for (int i = 0; i < g->nt; i++) {
     const ldm_tensor *t = &g->t[i];

@@ -1,4 +1,4 @@
-/* Convolution family: conv2d (forward with fused bias, backward-data, backward-weight) and nearest 2x
+/* Convolution family: conv2d (forward with fused bias, per-sample channel term and residual; backward-data, backward-weight) and nearest 2x
  * upsample (forward, backward). NCHW activations, weights [Cout, Cin, k, k], exactly PyTorch's Conv2d
  * (cross-correlation, zero padding) and Upsample(scale_factor=2, mode="nearest"). This file: the graph
  * builders, the backward emitters ldm_bwd_<op> (ops/autodiff.h) and the op table entries ldm_op_desc_<op>;
@@ -38,7 +38,7 @@ int ldm_conv2d_backward_data_node(ldm_graph *g, int dy, int w, int dx, const ldm
     return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
                       "conv2d_backward_data: %s, %s or %s does not match the convolution's shapes", g->t[dy].name,
                       g->t[w].name, g->t[dx].name);
-  pc.bias = 0;
+  pc.bias = pc.chan = pc.res = 0;
   pc.accumulate = (uint32_t)!!accumulate;
   pc.splits = 1;
   pc.split_len = 0;
@@ -57,7 +57,7 @@ int ldm_conv2d_backward_weight_node(ldm_graph *g, int dy, int x, int out, const 
     return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
                       "conv2d_backward_weight: %s, %s or %s does not match the convolution's shapes with %u splits",
                       g->t[dy].name, g->t[x].name, g->t[out].name, splits);
-  pc.bias = 0;
+  pc.bias = pc.chan = pc.res = 0;
   pc.accumulate = (uint32_t)!!accumulate;
   pc.splits = splits;
   pc.split_len = (uint32_t)((D + splits - 1) / splits);
@@ -85,12 +85,22 @@ ldm_status ldm_bwd_conv2d(ldm_graph *g, int ni) {
   }
   int db = p.bias ? ldm_grad_in(g, ni, 2, &acc) : LDM_NONE;
   if (db >= 0) ldm_reduce_sum(g, dy, db, p.N, p.Cout, (int64_t)p.Ho * p.Wo, 1.0f, acc);
+  /* the fused epilogue: d chan[n, co] = sum over the pixels of dy[n, co]; d res = dy (dy itself when res's
+   * gradient is written for the first time, else added) */
+  int dc = p.chan ? ldm_grad_in(g, ni, 3, &acc) : LDM_NONE;
+  if (dc >= 0) ldm_reduce_sum(g, dy, dc, 1, (int64_t)p.N * p.Cout, (int64_t)p.Ho * p.Wo, 1.0f, acc);
+  if (p.res && !ldm_grad_alias(g, ni, 4, dy)) {
+    int dr = ldm_grad_in(g, ni, 4, &acc);
+    if (dr >= 0) ldm_ew_scale(g, dy, dr, 1.0f, acc);
+  }
   return LDM_OK;
 }
 
-int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad) {
+int ldm_conv2d_ex(ldm_graph *g, int x, int w, int bias, int res, int chan, int stride, int pad) {
   LDM_INPUTS(g, x, w);
   if (bias != LDM_NONE) LDM_INPUTS(g, bias); /* optional */
+  if (res != LDM_NONE) LDM_INPUTS(g, res);
+  if (chan != LDM_NONE) LDM_INPUTS(g, chan);
   const ldm_tensor *X = &g->t[x], *Wt = &g->t[w];
   if (X->ndim != 4 || Wt->ndim != 4 || Wt->shape[1] != X->shape[1] || Wt->shape[2] != Wt->shape[3] ||
       Wt->shape[2] < 1 || Wt->shape[2] > 31)
@@ -112,11 +122,29 @@ int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad) {
   int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
   if (N * Cin * H * W > UINT32_MAX || N * Cout * Ho * Wo > UINT32_MAX || Cout * Cin * k * k * 64 > UINT32_MAX)
     return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "conv2d of %s: tensors over 2^32 elements", X->name);
+  if (chan >= 0 && (g->t[chan].dtype != LDM_F32 || g->t[chan].numel != N * Cout))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                      "conv2d of %s: the per-channel term %s must be f32 [N, Cout] = [%lld, %lld]", X->name,
+                      g->t[chan].name, (long long)N, (long long)Cout);
+  if (res >= 0) {
+    const ldm_tensor *R = &g->t[res];
+    if (R->dtype != LDM_F32 || R->ndim != 4 || R->shape[0] != N || R->shape[1] != Cout || R->shape[2] != Ho ||
+        R->shape[3] != Wo)
+      return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                        "conv2d of %s: the residual %s must be f32 [%lld, %lld, %lld, %lld], the output's shape",
+                        X->name, R->name, (long long)N, (long long)Cout, (long long)Ho, (long long)Wo);
+  }
   int y = ldm_new_act(g, "conv", 4, LDM_SHAPE(N, Cout, Ho, Wo));
   ldm_pc_conv2d pc = {(uint32_t)N, (uint32_t)Cin, (uint32_t)H, (uint32_t)W, (uint32_t)Cout, (uint32_t)Ho,
-                      (uint32_t)Wo, (uint32_t)k, (uint32_t)stride, (uint32_t)pad, bias >= 0, 0, 1, 0};
-  int in[3] = {x, w, bias >= 0 ? bias : x};
-  return ldm_node_emit(g, LDM_OP_conv2d, in, 3, &y, 1, &pc, sizeof pc, "conv2d");
+                      (uint32_t)Wo, (uint32_t)k, (uint32_t)stride, (uint32_t)pad, bias >= 0, 0, 1, 0,
+                      chan >= 0, res >= 0};
+  /* an absent optional input is bound to x (never read) */
+  int in[5] = {x, w, bias >= 0 ? bias : x, chan >= 0 ? chan : x, res >= 0 ? res : x};
+  return ldm_node_emit(g, LDM_OP_conv2d, in, 5, &y, 1, &pc, sizeof pc, "conv2d");
+}
+
+int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad) {
+  return ldm_conv2d_ex(g, x, w, bias, LDM_NONE, LDM_NONE, stride, pad);
 }
 
 const ldm_op_desc ldm_op_desc_conv2d = {"conv2d", ldm_cpu_conv2d, ldm_plan_conv2d, ldm_bwd_conv2d};

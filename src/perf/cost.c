@@ -78,7 +78,11 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   } else {
     c->computed_flops = 2 * up(rows, 64) * up(cols, 64) * up(depth, 16);
   }
-  if (n->op == LDM_OP_conv2d && !p->bias && n->nin > 2) c->bytes_rd -= tbytes(g, n->in[2]); /* unused binding */
+  if (n->op == LDM_OP_conv2d) { /* unused bindings (bias, chan, res absent: x bound in their place) */
+    uint32_t used[3] = {p->bias, p->chan, p->res};
+    for (int k = 0; k < 3; k++)
+      if (!used[k] && n->nin > 2 + k) c->bytes_rd -= tbytes(g, n->in[2 + k]);
+  }
   if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
 }
 

@@ -11,11 +11,13 @@ static double x_at(const float *x, const ldm_pc_conv2d *p, uint64_t nn, uint64_t
   return x[((nn * p->Cin + ci) * p->H + (uint64_t)h) * p->W + (uint64_t)w];
 }
 
-/* y[n][co][oh][ow] (+)= bias[co] + sum_{ci, kh, kw} w[co][ci][kh][kw] x[n][ci][oh s + kh - pad][ow s + kw - pad].
- * in: x [N, Cin, H, W], w [Cout, Cin, k, k], bias [Cout] (if p->bias); out: y [N, Cout, Ho, Wo] */
+/* y[n][co][oh][ow] (+)= ((bias[co] + sum_{ci, kh, kw} w[co][ci][kh][kw] x[n][ci][oh s + kh - pad][ow s + kw - pad])
+ *                       + chan[n][co]) + res[n][co][oh][ow].
+ * in: x [N, Cin, H, W], w [Cout, Cin, k, k], bias [Cout] (if p->bias), chan [N, Cout] (if p->chan), res
+ * [N, Cout, Ho, Wo] (if p->res); out: y [N, Cout, Ho, Wo] */
 void ldm_ref_conv2d(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   RPC(ldm_pc_conv2d);
-  const float *x = RF(0), *w = RF(1), *bias = RF(2);
+  const float *x = RF(0), *w = RF(1), *bias = RF(2), *chan = RF(3), *res = RF(4);
   const uint64_t k = p->k;
   for (uint64_t nn = 0; nn < p->N; nn++)
     for (uint64_t co = 0; co < p->Cout; co++)
@@ -26,7 +28,10 @@ void ldm_ref_conv2d(const ldm_graph *g, const ldm_node *n, void *const *buf) {
             for (uint64_t kh = 0; kh < k; kh++)
               for (uint64_t kw = 0; kw < k; kw++)
                 s += w[((co * p->Cin + ci) * k + kh) * k + kw] * x_at(x, p, nn, ci, oh, ow, kh, kw);
-          ref_store(&RF(3)[((nn * p->Cout + co) * p->Ho + oh) * p->Wo + ow], p->accumulate, s);
+          uint64_t yi = ((nn * p->Cout + co) * p->Ho + oh) * p->Wo + ow;
+          if (p->chan) s += chan[nn * p->Cout + co];
+          if (p->res) s += res[yi];
+          ref_store(&RF(5)[yi], p->accumulate, s);
         }
 }
 
