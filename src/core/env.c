@@ -81,4 +81,13 @@ void ldm_env_read(ldm_env *e) {
   const char *th = getenv("LDM_THREADS");
   e->threads = th ? atol(th) : 0;
   faults_parse(e);
+  static const char *tiles[LDM_TILE_COUNT] = {"auto", "large", "medium", "small", "narrow"};
+  const char *tl = getenv("LDM_VK_TILE");
+  e->vk_tile = LDM_TILE_AUTO;
+  if (tl && *tl) {
+    e->vk_tile_str = tl;
+    e->vk_tile_bad = true;
+    for (int i = 0; i < LDM_TILE_COUNT; i++)
+      if (strcmp(tl, tiles[i]) == 0) e->vk_tile = i, e->vk_tile_bad = false;
+  }
 }
