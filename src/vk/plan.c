@@ -109,32 +109,30 @@ static bool tile_flags(int t, bool conv, const ldm_dev_limits *lim, uint32_t *fl
 static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t); }
 
 /* The variant of a rows x cols output (z: batch or splits) under lim; 0 = none fits (the naive shader).
- * LDM_VK_TILE forces one where it fits. Otherwise: the largest tile of the candidates (large, medium,
- * small; narrow, small when rows <= 32) whose grid holds at least one wave of resident threads
- * (compute_units x LDM_TILE_RESIDENT) and whose padded output is at most 1.25x that of 32 x 32 tiles; when
- * none reaches a wave, the one with the most threads. */
+ * LDM_VK_TILE forces one where it fits. Otherwise, of the candidates that fit (large, medium, small; for
+ * rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is the
+ * grid's threads against one wave of compute_units x LDM_TILE_RESIDENT (at most 1), the bytes per FMA
+ * (8x8 1, 4x4 2, 2x2 4) count as a device with 1 byte of shared bandwidth per FMA lane and clock would
+ * see them. So the largest tile whose grid fills a wave wins (ties: the one with less padding), and a
+ * smaller tile only when the units the larger leaves idle cost more than its extra shared traffic. */
 static int tile_choose(int64_t rows, int64_t cols, int64_t z, bool conv, const ldm_dev_limits *lim,
                        uint32_t *flags) {
   if (tile_flags(lim->tile, conv, lim, flags)) return lim->tile;
   double wave = (double)(lim->compute_units ? lim->compute_units : 1) * LDM_TILE_RESIDENT;
-  double base = tiles_of(rows, 32) * tiles_of(cols, 32) * 1024.0;
   static const int wide[] = {LDM_TILE_LARGE, LDM_TILE_MEDIUM, LDM_TILE_SMALL}, few[] = {LDM_TILE_NARROW, LDM_TILE_SMALL};
   const int *cand = rows <= 32 ? few : wide;
   int nc = rows <= 32 ? 2 : 3, best = 0;
-  double best_thr = -1;
+  double best_score = 0, best_area = 0;
   uint32_t best_flags = 0;
   for (int i = 0; i < nc; i++) {
     const tile_cfg *c = &tile_cfgs[cand[i]];
     uint32_t f;
-    double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn);
-    if (i < nc - 1 && grid * c->bm * c->bn > 1.25 * base) continue; /* the last candidate always counts */
     if (!tile_flags(cand[i], conv, lim, &f)) continue;
-    double thr = grid * (double)z * c->nt;
-    if (thr >= wave) {
-      *flags = f;
-      return cand[i];
-    }
-    if (thr > best_thr) best = cand[i], best_thr = thr, best_flags = f;
+    double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
+    double fill = grid * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
+    double score = area * (bpf > 1 ? bpf : 1) / (fill < 1 ? fill : 1);
+    if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
+      best = cand[i], best_score = score, best_area = area, best_flags = f;
   }
   if (best) {
     *flags = best_flags;
