@@ -100,6 +100,18 @@ START_TEST(forced_variants_fit_the_limits) {
 }
 END_TEST
 
+/* a value that names no variant is refused when a context opens, naming the switch */
+START_TEST(a_bad_switch_is_refused) {
+  setenv("LDM_VK_TILE", "huge", 1);
+  ldm_vk_ctx *c = NULL;
+  ldm_status s = ldm_vk_open("vk", &c);
+  unsetenv("LDM_VK_TILE");
+  ck_assert_int_eq(s, LDM_ERR_INVALID_ARG);
+  ck_assert_ptr_null(c);
+  ck_assert_msg(strstr(ldm_last_error(), "LDM_VK_TILE=huge") != NULL, "%s", ldm_last_error());
+}
+END_TEST
+
 static ldm_vk_ctx *vk;
 static const ldm_conf_case *cases;
 static int ncases;
@@ -149,6 +161,7 @@ END_TEST
 static void add_plan_tests(TCase *tc) {
   tcase_add_test(tc, auto_choice_follows_the_rule);
   tcase_add_test(tc, forced_variants_fit_the_limits);
+  tcase_add_test(tc, a_bad_switch_is_refused);
 }
 static void add_device_tests(TCase *tc) {
   tcase_add_test(tc, the_switch_reaches_the_plans);

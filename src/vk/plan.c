@@ -89,13 +89,14 @@ uint32_t ldm_tile_shared(uint32_t bm, uint32_t bn, uint32_t flags) {
 }
 
 /* The TFLAGS of variant t under lim (the first that fits: vec4 variants double-buffered with 4 floats of
- * padding, then without padding, then single-buffered; scalar ones single-buffered with the padding of
- * today's 64x64 kernels: 1 float for the convolutions, none for the GEMM); false when none fits. */
+ * padding, then without padding, then single-buffered; scalar ones single-buffered with 1 float of padding
+ * against the transposing stores' bank conflicts, except the 64x64 GEMM, which keeps its former unpadded
+ * layout); false when none fits. */
 static bool tile_flags(int t, bool conv, const ldm_dev_limits *lim, uint32_t *flags) {
   const tile_cfg *c = &tile_cfgs[t];
   if (t <= 0 || t >= LDM_TILE_COUNT || c->nt > lim->max_wg_invocations) return false;
   static const uint32_t vec_opts[] = {1u | 2u | 4u << 2, 1u | 2u, 1u | 4u << 2, 1u};
-  const uint32_t scalar = conv ? 1u << 2 : 0u;
+  const uint32_t scalar = conv || t != LDM_TILE_MEDIUM ? 1u << 2 : 0u;
   const uint32_t *opt = c->vec ? vec_opts : &scalar;
   int nopt = c->vec ? 4 : 1;
   for (int i = 0; i < nopt; i++)
