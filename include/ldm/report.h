@@ -53,6 +53,9 @@ typedef struct ldm_bench_record {
   double median_ms[3], best_ms[3];
   const double *op_ms[3];
   long long params_vae, params_unet;
+  /* the GEMM / convolution nodes of the timed runs, as JSON objects separated by commas (the shape, the
+   * tile variant, the time), written as "mm_nodes": [...]; NULL or "" for none */
+  const char *mm_nodes;
 } ldm_bench_record;
 ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r);
 

@@ -33,6 +33,11 @@ typedef struct ldm_vk_device_info {
   /* what `--device vk` enables on this device at vkCreateDevice given the LDM_VK_DISABLE_* switches, as
    * Vulkan names separated by spaces ("" when nothing) */
   char enabled[256];
+  /* SMs / CUs / cores, from VK_NV_shader_sm_builtins, VK_AMD_shader_core_properties or
+   * VK_ARM_shader_core_builtins (their properties only; nothing is enabled for them), else a guess by
+   * device type (docs/perf.md "Tile variants"); cu_source says which */
+  uint32_t compute_units;
+  char cu_source[96];
 } ldm_vk_device_info;
 
 /* Enumerate devices. Returns LDM_ERR_NO_DEVICE (with a user-facing sentence) when the loader or any

@@ -11,6 +11,7 @@ int ldm_cmd_devices(int argc, char **argv) {
   int r = ldm_args_parse("devices",
                          "usage: ldm-vk devices\n\nLists Vulkan devices: name, vendor, driver, type, API version, memory heaps,\n"
                          "subgroup size, shared memory, max storage buffer range, fp16/int8/cooperative-matrix support,\n"
+                         "compute units (the tile choice's wave: reported by a vendor extension or a stated guess),\n"
                          "and which one `--device vk` picks. `--device vk:N` selects device N; `--device cpu` the CPU reference.",
                          NULL, 0, argc, argv);
   if (r) return r == 1 ? 0 : 2;
@@ -38,6 +39,7 @@ int ldm_cmd_devices(int argc, char **argv) {
            "timestamps %s\n",
            d->fp16 ? "yes" : "no", d->int8 ? "yes" : "no", d->storage16 ? "yes" : "no", d->coop_matrix_khr ? "yes" : "no",
            d->coop_matrix2_nv ? "yes" : "no", d->timestamps ? "yes" : "no");
+    printf("      compute units %u (%s)\n", d->compute_units, d->cu_source);
     printf("      enabled: %s\n", d->enabled[0] ? d->enabled : "(none)");
   }
   printf("cpu   the CPU reference backend (--device cpu)\n");

@@ -1,5 +1,7 @@
 /* Conformance cases of the convolution family (odd shapes on purpose: sizes that are not multiples of the
- * 64x64x16 tiles, Cin*k*k not a multiple of 16, odd and even inputs to stride 2, non-square images).
+ * 64x64x16 tiles, Cin*k*k not a multiple of 16, odd and even inputs to stride 2, non-square images; the
+ * "tiles" cases have rows and columns past one 128x128 tile, and rows under 32 with columns past several
+ * 32x128 tiles, each with a partial last tile, for the tile variants that LDM_VK_TILE forces).
  * The default run launches the tiled shaders; the low-limits run (4 KiB shared memory) the naive ones. */
 #include <string.h>
 
@@ -108,6 +110,8 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d", .shape = "N5 3->2 7x9 k3 s1 p1 bias chan res acc", .build = c_conv2d, .a = {.N = 5, .C = 3, .H = 7, .W = 9, .Cout = 2, .k = 3, .stride = 1, .pad = 1, .bias = 1, .acc = true, .kind = EPI_CHAN | EPI_RES}},
     {.op = "conv2d", .shape = "builder N2 6->3 9x9 k3 s2 p1 bias chan res", .build = c_conv2d_builder, .a = {.N = 2, .C = 6, .H = 9, .W = 9, .Cout = 3, .k = 3, .stride = 2, .pad = 1, .bias = 1, .kind = EPI_CHAN | EPI_RES}},
     {.op = "conv2d", .shape = "builder N3 11->13 6x5 k1 s1 p0 res", .build = c_conv2d_builder, .a = {.N = 3, .C = 11, .H = 6, .W = 5, .Cout = 13, .k = 1, .stride = 1, .pad = 0, .kind = EPI_RES}},
+    {.op = "conv2d", .shape = "tiles N2 20->150 9x8 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 2, .C = 20, .H = 9, .W = 8, .Cout = 150, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
+    {.op = "conv2d", .shape = "tiles N3 24->29 11x13 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 3, .C = 24, .H = 11, .W = 13, .Cout = 29, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
     /* backward data */
     {.op = "conv2d_backward_data", .shape = "N2 3->5 7x7 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1}},
     {.op = "conv2d_backward_data", .shape = "N2 4->6 7x7 k3 s2 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .acc = true}},
@@ -121,6 +125,8 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d_backward_data", .shape = "N1 4->6 10x9 k3 s3 p2 acc", .build = c_conv2d_backward_data, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .acc = true}},
     {.op = "conv2d_backward_data", .shape = "N32 128->128 16x16 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 32, .C = 128, .H = 16, .W = 16, .Cout = 128, .k = 3, .stride = 1, .pad = 1}, .full_only = true},
     {.op = "conv2d_backward_data", .shape = "N128 64->64 16x16 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1}, .full_only = true},
+    {.op = "conv2d_backward_data", .shape = "tiles N2 150->20 9x8 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 150, .H = 9, .W = 8, .Cout = 20, .k = 3, .stride = 1, .pad = 1}},
+    {.op = "conv2d_backward_data", .shape = "tiles N3 29->24 11x13 k3 s1 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 3, .C = 29, .H = 11, .W = 13, .Cout = 24, .k = 3, .stride = 1, .pad = 1, .acc = true}},
     /* backward weight (.splits = depth splits) */
     {.op = "conv2d_backward_weight", .shape = "N2 3->5 7x7 k3 s1 p1", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1, .splits = 1}},
     {.op = "conv2d_backward_weight", .shape = "N2 4->6 7x7 k3 s2 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .acc = true, .splits = 1}},
@@ -135,6 +141,8 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d_backward_weight", .shape = "N1 4->6 10x9 k3 s3 p2 2 splits", .build = c_conv2d_backward_weight, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .splits = 2}},
     {.op = "conv2d_backward_weight", .shape = "N32 128->128 16x16 k3 s1 p1 8 splits", .build = c_conv2d_backward_weight, .a = {.N = 32, .C = 128, .H = 16, .W = 16, .Cout = 128, .k = 3, .stride = 1, .pad = 1, .splits = 8}, .full_only = true},
     {.op = "conv2d_backward_weight", .shape = "N128 64->64 16x16 k3 s1 p1 16 splits", .build = c_conv2d_backward_weight, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1, .splits = 16}, .full_only = true},
+    {.op = "conv2d_backward_weight", .shape = "tiles N2 20->150 9x8 k3 s1 p1 2 splits", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 20, .H = 9, .W = 8, .Cout = 150, .k = 3, .stride = 1, .pad = 1, .splits = 2}},
+    {.op = "conv2d_backward_weight", .shape = "tiles N3 24->29 11x13 k3 s1 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 3, .C = 24, .H = 11, .W = 13, .Cout = 29, .k = 3, .stride = 1, .pad = 1, .acc = true, .splits = 1}},
     /* upsample: N C H W accumulate */
     {.op = "upsample2x", .shape = "N1 C1 1x1", .build = c_upsample2x, .a = {.N = 1, .C = 1, .H = 1, .W = 1}},
     {.op = "upsample2x", .shape = "N2 C3 5x7", .build = c_upsample2x, .a = {.N = 2, .C = 3, .H = 5, .W = 7}},

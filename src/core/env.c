@@ -84,4 +84,13 @@ void ldm_env_read(ldm_env *e) {
   faults_parse(e);
   const char *ns = getenv("LDM_NO_SCHEDULE");
   e->no_schedule = ns && atoi(ns) != 0;
+  static const char *tiles[LDM_TILE_COUNT] = {"auto", "large", "medium", "small", "narrow"};
+  const char *tl = getenv("LDM_VK_TILE");
+  e->vk_tile = LDM_TILE_AUTO;
+  if (tl && *tl) {
+    e->vk_tile_str = tl;
+    e->vk_tile_bad = true;
+    for (int i = 0; i < LDM_TILE_COUNT; i++)
+      if (strcmp(tl, tiles[i]) == 0) e->vk_tile = i, e->vk_tile_bad = false;
+  }
 }

@@ -24,6 +24,9 @@ typedef struct ldm_env_fault {
   long long step, count;
 } ldm_env_fault;
 
+/* LDM_VK_TILE: the tile variant of the tiled GEMM / convolution shaders (docs/perf.md "Tile variants") */
+enum { LDM_TILE_AUTO, LDM_TILE_LARGE, LDM_TILE_MEDIUM, LDM_TILE_SMALL, LDM_TILE_NARROW, LDM_TILE_COUNT };
+
 typedef struct ldm_env {
   bool check;            /* LDM_CHECK: a Vulkan executor compares every node with the CPU */
   bool gemm_naive;       /* LDM_GEMM_NAIVE=1: the one-thread-per-output GEMM shader */
@@ -47,6 +50,9 @@ typedef struct ldm_env {
   ldm_env_fault faults[LDM_FAULT_MAX];
   bool no_schedule;      /* LDM_NO_SCHEDULE (non-zero integer): nodes stay in the recorded order and the memory
                             plan reuses by node, not by level (the plan before the level schedule) */
+  int vk_tile;           /* LDM_VK_TILE=auto|large|medium|small|narrow: LDM_TILE_* (unset or empty: auto) */
+  bool vk_tile_bad;      /* it is none of those: opening a Vulkan context refuses */
+  const char *vk_tile_str; /* LDM_VK_TILE as set (NULL when unset or empty) */
 } ldm_env;
 
 /* Parse the current environment into *e (no side effects, no allocation). */

@@ -12,6 +12,9 @@ typedef struct ldm_dev_limits {
   uint64_t max_buffer_range; /* bytes per binding */
   bool gemm_naive;           /* LDM_GEMM_NAIVE: use the simple GEMM shader */
   bool conv_naive;           /* LDM_CONV_NAIVE: use the simple convolution shaders */
+  int tile;                  /* LDM_VK_TILE: a forced tile variant (core/env.h LDM_TILE_*), 0 = auto */
+  uint32_t compute_units;    /* SMs / CUs / cores a workgroup runs on (the tile choice's wave) */
+  const char *cu_source;     /* where compute_units came from, in words (a static string) */
 } ldm_dev_limits;
 
 /* How the Vulkan backend launches one node. */
@@ -20,6 +23,8 @@ typedef struct ldm_launch {
   uint32_t spec[LDM_MAX_SPEC];
   uint32_t nspec;
   uint32_t groups[3];
+  uint32_t local;          /* invocations per workgroup when the plan says (0: spec[0], else 256) */
+  int tile;                /* the tiled GEMM / convolution's variant (LDM_TILE_*), 0 for other shaders */
 } ldm_launch;
 
 typedef struct ldm_op_desc {

@@ -1,5 +1,5 @@
 /* The work of one dispatch, for the performance model: useful FLOPs from the op's shapes, the FLOPs the
- * launched tiles compute (padded to whole 64x64 tiles and 16-deep slabs, from the launch plan), and the
+ * launched tiles compute (padded to whole tiles of the launched variant and 16-deep slabs), and the
  * bytes of the tensors it touches. One function per op family; ops a family does not single out cost
  * what the default says (one FLOP per output element, every input read once, every output written once). */
 #include <string.h>
@@ -26,6 +26,16 @@ static ldm_perf_kclass mm_class(const ldm_launch *l) {
   return k > 6 && strcmp(l->shader + k - 6, "_naive") == 0 ? LDM_KC_NAIVE : LDM_KC_TILED;
 }
 
+/* the launched tile variant's output tile (spec constants 3 and 4 of tile.glsl) and its shared-memory bytes
+ * per FMA: a TM x TN block loads TM + TN floats per TM x TN FMAs */
+static void mm_tile(const ldm_launch *l, double *bm, double *bn, ldm_perf_cost *c) {
+  bool tiled = l->tile > 0 && l->nspec >= 7;
+  *bm = tiled ? l->spec[3] : 64;
+  *bn = tiled ? l->spec[4] : 64;
+  double tm = tiled ? l->spec[5] : 4, tn = tiled ? l->spec[6] : 4;
+  c->smem_b_per_fma = 4.0 * (tm + tn) / (tm * tn);
+}
+
 /* basic: GEMM (C = alpha op(A) op(B) [+ bias] [+ C], batched) */
 static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
   cost_default(g, n, c);
@@ -49,9 +59,11 @@ static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *
   double M = p->M, N = p->N, K = p->K, B = p->batch;
   c->kc = mm_class(l);
   c->useful_flops = 2 * M * N * K * B;
-  /* tiled: 64x64 tiles over 16-deep K slabs; naive: 16x16 workgroups of one output each */
+  /* tiled: bm x bn tiles over 16-deep K slabs; naive: 16x16 workgroups of one output each */
+  double bm, bn;
+  mm_tile(l, &bm, &bn, c);
   c->computed_flops =
-      c->kc == LDM_KC_TILED ? 2 * up(M, 64) * up(N, 64) * up(K, 16) * B : 2 * up(M, 16) * up(N, 16) * K * B;
+      c->kc == LDM_KC_TILED ? 2 * up(M, bm) * up(N, bn) * up(K, 16) * B : 2 * up(M, 16) * up(N, 16) * K * B;
   if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
 }
 
@@ -70,13 +82,15 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   else rows = p->Cout, cols = p->Cin * kk, depth = P;
   c->kc = mm_class(l);
   c->useful_flops = 2 * (double)p->Cout * P * p->Cin * kk;
+  double bm, bn;
+  mm_tile(l, &bm, &bn, c);
   if (c->kc == LDM_KC_NAIVE) {
     c->computed_flops = 2 * rows * cols * depth; /* every tap of the depth, stride holes included */
   } else if (n->op == LDM_OP_conv2d_backward_weight) {
     double splits = p->splits > 0 ? p->splits : 1, len = p->splits > 1 ? p->split_len : depth;
-    c->computed_flops = 2 * up(rows, 64) * up(cols, 64) * splits * up(len, 16);
+    c->computed_flops = 2 * up(rows, bm) * up(cols, bn) * splits * up(len, 16);
   } else {
-    c->computed_flops = 2 * up(rows, 64) * up(cols, 64) * up(depth, 16);
+    c->computed_flops = 2 * up(rows, bm) * up(cols, bn) * up(depth, 16);
   }
   if (n->op == LDM_OP_conv2d) { /* unused bindings (bias, chan, res absent: x bound in their place) */
     uint32_t used[3] = {p->bias, p->chan, p->res};

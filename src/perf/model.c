@@ -71,9 +71,15 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
     r.level = level;
     ldm_node_launch(g, n, &t->lim, &r.l);
     r.groups = (uint64_t)r.l.groups[0] * r.l.groups[1] * r.l.groups[2];
-    r.fill = r.groups >= t->cus ? 1.0 : (double)r.groups / t->cus;
+    /* the fill in resident threads: a 64-thread workgroup is not a whole unit's work */
+    uint32_t inv = r.l.local ? r.l.local : r.l.nspec ? r.l.spec[0] : 256;
+    r.threads = r.groups * inv;
+    double wave = (double)t->cus * LDM_TILE_RESIDENT;
+    bool under = (double)r.threads < wave;
+    r.fill = under ? (double)r.threads / wave : 1.0;
     ldm_perf_node_cost(g, n, &r.l, &r.c);
-    double tc = r.c.computed_flops / (peak * ldm_perf_eff(t, r.c.kc)), tm = (r.c.bytes_rd + r.c.bytes_wr) / bw;
+    double eff = r.c.kc == LDM_KC_TILED ? ldm_perf_tiled_eff(t, r.c.smem_b_per_fma) : ldm_perf_eff(t, r.c.kc);
+    double tc = r.c.computed_flops / (peak * eff), tm = (r.c.bytes_rd + r.c.bytes_wr) / bw;
     r.full_us = (tc > tm ? tc : tm) * 1e6;
     r.us = r.full_us / r.fill;
     for (int k = 0; k < r.c.njobs; k++) { /* a multi-job dispatch: no faster than its slowest job alone */
@@ -84,10 +90,10 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
     sum_full += r.full_us;
     if (r.us > max_alone) max_alone = r.us;
     s->dispatches++;
-    if (r.groups < t->cus) s->below++;
+    if (under) s->below++;
     if (r.c.kc != LDM_KC_MEMORY) {
       s->mm++;
-      if (r.groups < t->cus) s->mm_below++;
+      if (under) s->mm_below++;
     }
     s->useful_flops += r.c.useful_flops;
     s->computed_flops += r.c.computed_flops;

@@ -36,11 +36,14 @@ typedef struct ldm_perf_target {
 const ldm_perf_target *ldm_perf_targets(int *count);
 /* NULL when there is no target of that name */
 const ldm_perf_target *ldm_perf_target_find(const char *name);
-/* Fraction of peak a kernel class reaches on t when the GPU is full. Tiled: the shaders do 8 scalar
- * shared-memory loads (4 bytes each) per 16 FMAs of a thread, so a unit needs 2 bytes of shared memory
- * per FMA lane and clock; the ceiling is lds_bytes_clk / (2 * fp32_lanes), times 0.9 for the rest of the
- * loop (address arithmetic, barriers, global loads). */
+/* Fraction of peak a kernel class reaches on t when the GPU is full; the tiled class here at 2 bytes of
+ * shared memory per FMA (the 64x64 tile's 4x4 block: 8 scalar loads of 4 bytes per 16 FMAs). */
 double ldm_perf_eff(const ldm_perf_target *t, ldm_perf_kclass kc);
+/* A tile variant that reads b_per_fma bytes of shared memory per FMA of a thread (its TM x TN block loads
+ * TM + TN floats per TM * TN FMAs: 8x8 1 B, 4x4 2 B, 2x2 4 B) needs b_per_fma bytes per FMA lane and clock;
+ * the ceiling is lds_bytes_clk / (b_per_fma * fp32_lanes), at most 1, times 0.9 for the rest of the loop
+ * (address arithmetic, barriers, global loads). */
+double ldm_perf_tiled_eff(const ldm_perf_target *t, double b_per_fma);
 
 /* ---------------------------------------------------------------- per-node cost (cost.c) */
 
@@ -54,6 +57,7 @@ typedef struct ldm_perf_cost {
   int njobs;
   double job_bytes[4];
   uint64_t job_groups[4];
+  double smem_b_per_fma; /* tiled: shared-memory bytes per FMA of the launched tile variant */
 } ldm_perf_cost;
 /* The cost of node n launched as l (one function per op family inside). */
 void ldm_perf_node_cost(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c);
@@ -66,7 +70,8 @@ typedef struct ldm_perf_row {
   int level;        /* dispatches between two barriers form one level (they may overlap) */
   ldm_launch l;
   uint64_t groups;  /* workgroups of the dispatch */
-  double fill;      /* min(1, groups / CUs) */
+  uint64_t threads; /* groups x invocations per workgroup */
+  double fill;      /* min(1, threads / (CUs x LDM_TILE_RESIDENT)): resident threads against one wave */
   ldm_perf_cost c;
   double full_us;   /* time of its work on the whole GPU: max(FLOPs / (peak * eff), bytes / (bw * mem_eff)) */
   double us;        /* alone, at its fill: full_us / fill */
@@ -76,8 +81,8 @@ typedef struct ldm_perf_sum {
   int dispatches;   /* one per node */
   int barriers;     /* dependency barriers between dispatches (the recording adds one final barrier) */
   int mm;           /* GEMM / convolution dispatches */
-  int mm_below;     /* ... of them with fewer workgroups than the target has CUs */
-  int below;        /* all dispatches with fewer workgroups than CUs */
+  int mm_below;     /* ... of them with fewer threads than one wave (CUs x LDM_TILE_RESIDENT) */
+  int below;        /* all dispatches with fewer threads than one wave */
   double useful_flops, computed_flops, bytes_rd, bytes_wr;
   /* predicted: the levels' work, the dispatch and barrier overheads, their sum (ms) */
   double work_ms, dispatch_ms, barrier_ms, total_ms;

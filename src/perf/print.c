@@ -6,6 +6,7 @@
 #include "core/env.h"
 #include "perf/workloads.h"
 #include "report/html.h"
+#include "vk/plan.h"
 
 static const char *const MODEL_NOTE =
     "PREDICTED by an analytic performance model, not measured: no device is opened; the constants are "
@@ -23,7 +24,7 @@ static void print_target(FILE *f, const ldm_perf_target *t) {
 
 static void print_summary_head(FILE *f, const ldm_perf_target *t) {
   char below[32];
-  snprintf(below, sizeof below, "<%u %s", t->cus, t->cu_word);
+  snprintf(below, sizeof below, "<1 wave"); /* fewer threads than CUs x LDM_TILE_RESIDENT */
   fprintf(f, "  %-16s %10s %8s %8s %9s %11s %8s %9s %8s %8s %9s  (%s + %s + %s)\n", "workload", "dispatches",
           "barriers", "disp/bar", "GEMM/conv", below, "GFLOP", "computed", "MB read", "MB write", "model ms", "work",
           "dispatch", "barrier");
@@ -48,8 +49,11 @@ static void print_rows(FILE *f, const ldm_graph *g, const ldm_perf_row *rows, in
           "workgrps", "fill", "bar", "GFLOP", "computed", "MB read", "MB write", "model us", "label");
   for (int i = 0; i < count; i++) {
     const ldm_perf_row *r = &rows[i];
+    char sh[64];
+    if (r->l.tile > 0) snprintf(sh, sizeof sh, "%s/%s", r->l.shader, ldm_tile_name(r->l.tile));
+    else snprintf(sh, sizeof sh, "%s", r->l.shader);
     fprintf(f, "    %5d %-24s %-28s %9llu %4.0f%% %3s %9.3f %9.3f %8.2f %8.2f %9.2f  %s\n", r->node,
-            ldm_op(g->n[r->node].op)->name, r->l.shader, (unsigned long long)r->groups, 100 * r->fill,
+            ldm_op(g->n[r->node].op)->name, sh, (unsigned long long)r->groups, 100 * r->fill,
             r->barrier ? "B" : "", r->c.useful_flops * 1e-9, r->c.computed_flops * 1e-9, r->c.bytes_rd * 1e-6,
             r->c.bytes_wr * 1e-6, r->us, g->n[r->node].label);
   }
@@ -74,6 +78,10 @@ static void json_rows(ldm_sbuf *o, const ldm_graph *g, const ldm_perf_row *rows)
     ldm_sb_json_str(o, ldm_op(g->n[i].op)->name);
     ldm_sb_put(o, ", \"shader\": ");
     ldm_sb_json_str(o, r->l.shader);
+    if (r->l.tile > 0) {
+      ldm_sb_put(o, ", \"tile\": ");
+      ldm_sb_json_str(o, ldm_tile_name(r->l.tile));
+    }
     ldm_sb_put(o, ", \"label\": ");
     ldm_sb_json_str(o, g->n[i].label);
     ldm_sb_printf(o,

@@ -9,22 +9,22 @@
 
 static const ldm_perf_target targets[] = {
     {"h200", "NVIDIA H200 SXM (datacentre, Hopper)", 132, "SMs", 67.0, 4800.0, 128, 128, 0.10, 0.80, 1.5, 3.0,
-     {.max_shared = 48u << 10, .subgroup_size = 32, .fp16 = true, .max_wg_invocations = 1024,
+     {.compute_units = 132, .cu_source = "the target's SMs", .max_shared = 48u << 10, .subgroup_size = 32, .fp16 = true, .max_wg_invocations = 1024,
       .max_buffer_range = 4 * GIB - 1}},
     {"rtx4060", "NVIDIA GeForce RTX 4060 (mid-range discrete, Ada)", 24, "SMs", 15.11, 272.0, 128, 128, 0.10, 0.80,
      1.5, 3.0,
-     {.max_shared = 48u << 10, .subgroup_size = 32, .fp16 = true, .max_wg_invocations = 1024,
+     {.compute_units = 24, .cu_source = "the target's SMs", .max_shared = 48u << 10, .subgroup_size = 32, .fp16 = true, .max_wg_invocations = 1024,
       .max_buffer_range = 4 * GIB - 1}},
     {"rx7600", "AMD Radeon RX 7600 (mid-range discrete, RDNA 3)", 32, "CUs", 21.75, 288.0, 128, 128, 0.10, 0.80, 2.0,
      4.0,
-     {.max_shared = 64u << 10, .subgroup_size = 64, .fp16 = true, .max_wg_invocations = 1024,
+     {.compute_units = 32, .cu_source = "the target's CUs", .max_shared = 64u << 10, .subgroup_size = 64, .fp16 = true, .max_wg_invocations = 1024,
       .max_buffer_range = 4 * GIB - 1}},
     {"iris-xe", "Intel Iris Xe, 96 EUs (integrated, Xe-LP)", 6, "subslices", 2.07, 68.3, 64, 128, 0.10, 0.70, 3.0,
      6.0,
-     {.max_shared = 64u << 10, .subgroup_size = 32, .fp16 = true, .max_wg_invocations = 1024,
+     {.compute_units = 6, .cu_source = "the target's subslices", .max_shared = 64u << 10, .subgroup_size = 32, .fp16 = true, .max_wg_invocations = 1024,
       .max_buffer_range = GIB}},
     {"mali-g710", "Arm Mali-G710 MC10 (mobile, Valhall)", 10, "cores", 1.09, 51.2, 64, 64, 0.10, 0.60, 4.0, 8.0,
-     {.max_shared = 32u << 10, .subgroup_size = 16, .fp16 = true, .max_wg_invocations = 1024,
+     {.compute_units = 10, .cu_source = "the target's cores", .max_shared = 32u << 10, .subgroup_size = 16, .fp16 = true, .max_wg_invocations = 1024,
       .max_buffer_range = GIB}},
 };
 
@@ -41,11 +41,13 @@ const ldm_perf_target *ldm_perf_target_find(const char *name) {
   return NULL;
 }
 
+double ldm_perf_tiled_eff(const ldm_perf_target *t, double b_per_fma) {
+  double lds = t->lds_bytes_clk / ((b_per_fma > 0 ? b_per_fma : 2.0) * t->fp32_lanes);
+  return 0.9 * (lds < 1.0 ? lds : 1.0);
+}
+
 double ldm_perf_eff(const ldm_perf_target *t, ldm_perf_kclass kc) {
-  if (kc == LDM_KC_TILED) {
-    double lds = t->lds_bytes_clk / (2.0 * t->fp32_lanes);
-    return 0.9 * (lds < 1.0 ? lds : 1.0);
-  }
+  if (kc == LDM_KC_TILED) return ldm_perf_tiled_eff(t, 2.0);
   if (kc == LDM_KC_NAIVE) return t->naive_eff;
   return 0.5; /* elementwise and reductions: their few FLOPs never decide (bytes do) */
 }

@@ -8,7 +8,10 @@
 #include "ldm/ops.h"
 #include "ldm/report.h"
 #include "ldm/vk.h"
+#include "ops/conv.h"
+#include "report/html.h"
 #include "sample/sampler.h"
+#include "vk/plan.h"
 #include "train/trainer.h"
 
 /* ---------------------------------------------------------------- benchmark */
@@ -18,8 +21,47 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
+/* the tiled GEMM / convolution nodes of one timed run as JSON objects (bench --json "mm_nodes": the
+ * shape, the tile variant the plan chose under lim, the node's time), for scripts/tile_winners.py */
+typedef struct {
+  const ldm_dev_limits *lim; /* NULL: the CPU backend (no variant) */
+  const char *workload;
+  ldm_sbuf *out;
+} mm_log;
+
+static void log_mm_nodes(const mm_log *m, const ldm_graph *g, const double *ms) {
+  for (int i = 0; m && m->out && ms && i < g->nn; i++) {
+    const ldm_node *n = &g->n[i];
+    char shape[160];
+    if (n->op == LDM_OP_gemm) {
+      const ldm_pc_gemm *p = (const ldm_pc_gemm *)n->pc;
+      snprintf(shape, sizeof shape, "M%u N%u K%u batch %u%s%s", p->M, p->N, p->K, p->batch, p->ta ? " tA" : "",
+               p->tb ? " tB" : "");
+    } else if (n->op == LDM_OP_conv2d || n->op == LDM_OP_conv2d_backward_data || n->op == LDM_OP_conv2d_backward_weight) {
+      const ldm_pc_conv2d *p = (const ldm_pc_conv2d *)n->pc;
+      snprintf(shape, sizeof shape, "N%u %u->%u %ux%u k%u s%u splits %u", p->N, p->Cin, p->Cout, p->H, p->W, p->k,
+               p->stride, p->splits);
+    } else {
+      continue;
+    }
+    ldm_launch l;
+    if (m->lim) ldm_node_launch(g, n, m->lim, &l);
+    ldm_sb_put(m->out, m->out->n ? ",\n{\"workload\":" : "\n{\"workload\":");
+    ldm_sb_json_str(m->out, m->workload);
+    ldm_sb_printf(m->out, ",\"node\":%d,\"op\":", i);
+    ldm_sb_json_str(m->out, ldm_op(n->op)->name);
+    ldm_sb_put(m->out, ",\"shape\":");
+    ldm_sb_json_str(m->out, shape);
+    ldm_sb_put(m->out, ",\"shader\":");
+    ldm_sb_json_str(m->out, m->lim ? l.shader : "cpu");
+    ldm_sb_put(m->out, ",\"tile\":");
+    ldm_sb_json_str(m->out, m->lim && l.tile ? ldm_tile_name(l.tile) : "none");
+    ldm_sb_printf(m->out, ",\"ms\":%.6g}", ms[i]);
+  }
+}
+
 /* median wall time of `iters` runs after 3 warm-up runs, and per-op device time of one timed run */
-static ldm_status time_exec(ldm_exec *e, int iters, double *median, double *best, double *op_ms) {
+static ldm_status time_exec(ldm_exec *e, int iters, double *median, double *best, double *op_ms, const mm_log *mm) {
   double *t = ldm_malloc((size_t)iters * sizeof *t);
   if (!t) return LDM_ERR_NOMEM;
   ldm_status s = LDM_OK;
@@ -39,6 +81,7 @@ static ldm_status time_exec(ldm_exec *e, int iters, double *median, double *best
     const ldm_graph *g = ldm_exec_graph(e);
     for (int i = 0; i < LDM_OP_COUNT; i++) op_ms[i] = 0;
     for (int i = 0; ms && i < g->nn; i++) op_ms[g->n[i].op] += ms[i];
+    log_mm_nodes(mm, g, ms);
     ldm_exec_enable_timing(e, false);
   }
   free(t);
@@ -62,7 +105,7 @@ static void print_ops(FILE *f, const double *op_ms) {
 
 /* one stage's train step on the first B rows, timed (lr 0: the weights stay put) */
 static ldm_status bench_stage(tr_ctx *sc, bool unet, int B, int iters, double *median, double *best, double *op_ms,
-                              int *nodes, int64_t *params) {
+                              int *nodes, int64_t *params, const mm_log *mm) {
   tr_stage r;
   memset(&r, 0, sizeof r);
   ldm_status s = unet ? tr_build_unet_stage(&r, sc, B) : tr_build_vae_stage(&r, sc, B);
@@ -75,7 +118,7 @@ static ldm_status bench_stage(tr_ctx *sc, bool unet, int B, int iters, double *m
     }
     ldm_step_fields f = {1, 1, 0.0f, unet ? 0.999f : 0.0f, unet ? sc->o->clip : 0.0f, 1, false};
     ldm_step_fill(ldm_exec_host_ptr(r.e, r.step_t), &ldm_adamw_recipe, &f);
-    s = time_exec(r.e, iters, median, best, op_ms);
+    s = time_exec(r.e, iters, median, best, op_ms, mm);
   }
   tr_stage_free(&r);
   return s;
@@ -135,8 +178,11 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
   tr_ctx sc = {&o, &c, &be, NULL, &st, 1.0, &ds, NULL, cache, labels, NULL, NULL};
   int nodes[3] = {0, 0, 0};
   int64_t params[2] = {0, 0};
-  if (s == LDM_OK) s = bench_stage(&sc, false, B, iters, &vm, &vb, ops, &nodes[0], &params[0]);
-  if (s == LDM_OK) s = bench_stage(&sc, true, B, iters, &um, &ub, ops + LDM_OP_COUNT, &nodes[1], &params[1]);
+  ldm_sbuf mmj = {0};
+  const ldm_dev_limits *lim = vk ? ldm_vk_limits(be.vk) : NULL;
+  mm_log mv = {lim, "VAE train step", &mmj}, mu = {lim, "UNet train step", &mmj}, mf = {lim, "UNet forward", &mmj};
+  if (s == LDM_OK) s = bench_stage(&sc, false, B, iters, &vm, &vb, ops, &nodes[0], &params[0], &mv);
+  if (s == LDM_OK) s = bench_stage(&sc, true, B, iters, &um, &ub, ops + LDM_OP_COUNT, &nodes[1], &params[1], &mu);
   if (s == LDM_OK) { /* a sampling step's UNet forward (batch B, no guidance doubling) */
     ldm_graph g;
     memset(&g, 0, sizeof g);
@@ -145,7 +191,7 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
     if (s == LDM_OK) s = ldm_exec_new(&be, &g, &e);
     if (s == LDM_OK) {
       nodes[2] = g.nn;
-      s = time_exec(e, iters, &fm, &fb, ops + 2 * LDM_OP_COUNT);
+      s = time_exec(e, iters, &fm, &fb, ops + 2 * LDM_OP_COUNT, &mf);
     }
     ldm_exec_free(e);
     if (g.t) ldm_graph_free(&g);
@@ -168,10 +214,12 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
       ldm_bench_record br = {c.name, o.preset, vi ? vi->name : NULL, vi ? vi->type : NULL, vi ? vi->driver : NULL,
                              vk ? "GPU timestamps of a serialised run" : "wall clock per node", B, iters, 3,
                              {names[0], names[1], names[2]}, {nodes[0], nodes[1], nodes[2]}, {vm, um, fm}, {vb, ub, fb},
-                             {ops, ops + LDM_OP_COUNT, ops + 2 * LDM_OP_COUNT}, params[0], params[1]};
+                             {ops, ops + LDM_OP_COUNT, ops + 2 * LDM_OP_COUNT}, params[0], params[1],
+                             mmj.n && !mmj.oom ? mmj.b : ""};
       s = ldm_bench_write_json(json_path, &br);
     }
   }
+  ldm_sb_free(&mmj);
   free(ops);
   free(cache);
   free(labels);

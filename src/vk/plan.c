@@ -9,6 +9,7 @@
 #include "ops/conv.h"
 #include "ops/diffusion.h"
 #include "ops/norm.h"
+#include "core/env.h"
 
 #define PC(type) const type *p = (const type *)n->pc
 
@@ -92,25 +93,125 @@ void ldm_plan_mse_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_limi
   l->nspec = 1;
   l->groups[0] = l->groups[1] = l->groups[2] = 1;
 }
+/* ================================================================= tile variants (shaders/tile.glsl) */
+/* The tiled GEMM / convolution shaders' variants (docs/perf.md "Tile variants"): output tile bm x bn, a
+ * register block tm x tn per invocation, nt invocations, vec4 layout (and double-buffered slabs where
+ * shared memory allows) or scalar strided layout. small: 256 threads of 2x2 rather than 64 of 4x4, for it
+ * serves grids too small to fill the device: 4x the resident threads per tile hide more latency, and its
+ * extra shared traffic (4 B per FMA against 2) matters less there than idle units do. */
+typedef struct {
+  const char *name;
+  uint32_t bm, bn, tm, tn, nt;
+  bool vec;
+} tile_cfg;
+static const tile_cfg tile_cfgs[LDM_TILE_COUNT] = {
+    [LDM_TILE_AUTO] = {"auto", 0, 0, 0, 0, 0, false},
+    [LDM_TILE_LARGE] = {"large", 128, 128, 8, 8, 256, true},
+    [LDM_TILE_MEDIUM] = {"medium", 64, 64, 4, 4, 256, false},
+    [LDM_TILE_SMALL] = {"small", 32, 32, 2, 2, 256, false},
+    [LDM_TILE_NARROW] = {"narrow", 32, 128, 4, 4, 256, true},
+};
+
+const char *ldm_tile_name(int t) { return t > 0 && t < LDM_TILE_COUNT ? tile_cfgs[t].name : "auto"; }
+
+uint32_t ldm_tile_shared(uint32_t bm, uint32_t bn, uint32_t flags) {
+  uint32_t nbuf = flags & 2u ? 2u : 1u, pad = (flags >> 2) & 7u;
+  return 16u * ((nbuf * 16u * (bm + pad) + 3u) / 4u + (nbuf * 16u * (bn + pad) + 3u) / 4u);
+}
+
+/* The TFLAGS of variant t under lim (the first that fits: vec4 variants double-buffered with 4 floats of
+ * padding, then without padding, then single-buffered; scalar ones single-buffered with 1 float of padding
+ * against the transposing stores' bank conflicts, except the 64x64 GEMM, which keeps its former unpadded
+ * layout); false when none fits. */
+static bool tile_flags(int t, bool conv, const ldm_dev_limits *lim, uint32_t *flags) {
+  const tile_cfg *c = &tile_cfgs[t];
+  if (t <= 0 || t >= LDM_TILE_COUNT || c->nt > lim->max_wg_invocations) return false;
+  static const uint32_t vec_opts[] = {1u | 2u | 4u << 2, 1u | 2u, 1u | 4u << 2, 1u};
+  const uint32_t scalar = conv || t != LDM_TILE_MEDIUM ? 1u << 2 : 0u;
+  const uint32_t *opt = c->vec ? vec_opts : &scalar;
+  int nopt = c->vec ? 4 : 1;
+  for (int i = 0; i < nopt; i++)
+    if (ldm_tile_shared(c->bm, c->bn, opt[i]) <= lim->max_shared) {
+      *flags = opt[i];
+      return true;
+    }
+  return false;
+}
+
+static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t); }
+
+/* The variant of a rows x cols output (z: batch or splits) under lim; 0 = none fits (the naive shader).
+ * LDM_VK_TILE forces one where it fits. Otherwise, of the candidates that fit (large, medium, small; for
+ * rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is the
+ * grid's threads against one wave of compute_units x LDM_TILE_RESIDENT (at most 1), the bytes per FMA
+ * (8x8 1, 4x4 2, 2x2 4) count as a device with 1 byte of shared bandwidth per FMA lane and clock would
+ * see them. So the largest tile whose grid fills a wave wins (ties: the one with less padding), and a
+ * smaller tile only when the units the larger leaves idle cost more than its extra shared traffic. */
+static int tile_choose(int64_t rows, int64_t cols, int64_t z, bool conv, const ldm_dev_limits *lim,
+                       uint32_t *flags) {
+  if (tile_flags(lim->tile, conv, lim, flags)) return lim->tile;
+  double wave = (double)(lim->compute_units ? lim->compute_units : 1) * LDM_TILE_RESIDENT;
+  static const int wide[] = {LDM_TILE_LARGE, LDM_TILE_MEDIUM, LDM_TILE_SMALL}, few[] = {LDM_TILE_NARROW, LDM_TILE_SMALL};
+  const int *cand = rows <= 32 ? few : wide;
+  int nc = rows <= 32 ? 2 : 3, best = 0;
+  double best_score = 0, best_area = 0;
+  uint32_t best_flags = 0;
+  for (int i = 0; i < nc; i++) {
+    const tile_cfg *c = &tile_cfgs[cand[i]];
+    uint32_t f;
+    if (!tile_flags(cand[i], conv, lim, &f)) continue;
+    double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
+    double fill = grid * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
+    double score = area * (bpf > 1 ? bpf : 1) / (fill < 1 ? fill : 1);
+    if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
+      best = cand[i], best_score = score, best_area = area, best_flags = f;
+  }
+  if (best) {
+    *flags = best_flags;
+    return best;
+  }
+  for (int t = 1; t < LDM_TILE_COUNT; t++)
+    if (tile_flags(t, conv, lim, flags)) return t;
+  return 0;
+}
+
+/* spec constants of variant t (tile.glsl: 0 invocations, 3-6 tile and block, 7 flags) and the grid's x/y
+ * tile counts */
+static void tile_launch(ldm_launch *l, const char *shader, int t, uint32_t flags, int64_t rows, int64_t cols,
+                        int64_t *tx, uint32_t *ty) {
+  const tile_cfg *c = &tile_cfgs[t];
+  l->shader = shader;
+  l->tile = t;
+  l->local = c->nt;
+  l->spec[0] = c->nt;
+  l->spec[3] = c->bm;
+  l->spec[4] = c->bn;
+  l->spec[5] = c->tm;
+  l->spec[6] = c->tn;
+  l->spec[7] = flags;
+  l->nspec = 8;
+  *tx = (cols + c->bn - 1) / c->bn;
+  *ty = (uint32_t)((rows + c->bm - 1) / c->bm);
+}
+
 /* ================================================================= GEMM */
 void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_gemm);
-  /* tiled kernel: 64x64 tile, 16-deep K slab, 256 threads each 4x4; needs 2*64*16*4 = 8 KiB shared */
-  const uint32_t need_shared = 2 * 64 * 16 * 4;
-  bool naive = lim->max_shared < need_shared || lim->max_wg_invocations < 256;
-  if (lim->gemm_naive) naive = true;
+  uint32_t flags = 0;
+  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, false, lim, &flags);
   l->nspec = 0;
-  if (naive) {
+  if (!t) {
     l->shader = "gemm_naive";
     l->spec[0] = 16;
     l->spec[1] = 16;
     l->nspec = 2;
+    l->local = 256;
     l->groups[0] = (p->N + 15) / 16;
     l->groups[1] = (p->M + 15) / 16;
   } else {
-    l->shader = "gemm";
-    l->groups[0] = (p->N + 63) / 64;
-    l->groups[1] = (p->M + 63) / 64;
+    int64_t tx;
+    tile_launch(l, "gemm", t, flags, p->M, p->N, &tx, &l->groups[1]);
+    l->groups[0] = (uint32_t)tx;
   }
   l->groups[2] = p->batch;
 }
@@ -122,23 +223,17 @@ void ldm_plan_broadcast(const ldm_graph *g, const ldm_node *n, const ldm_dev_lim
 
 /* ################################################################# conv family (src/ops/conv.c) */
 /* ================================================================= Vulkan launch plans */
-/* tiled kernels: 64x64 tile, 16-deep slabs of A and B in shared memory ([16][65] floats each) */
-#define CONV_TILED_SHARED (2u * 16u * 65u * 4u)
-
-static bool conv_use_naive(const ldm_dev_limits *lim) {
-  if (lim->conv_naive) return true;
-  return lim->max_shared < CONV_TILED_SHARED || lim->max_wg_invocations < 256;
-}
-
-/* rows x cols output tiles; z = depth splits (backward_weight) or folding of > 65535 column tiles */
+/* rows x cols output tiles of a tile variant; z = depth splits (backward_weight) or folding of > 65535
+ * column tiles */
 static void conv_plan(const ldm_pc_conv2d *p, const ldm_dev_limits *lim, ldm_launch *l, const char *tiled,
                       const char *naive, int64_t rows, int64_t cols, uint32_t splits) {
-  if (conv_use_naive(lim)) {
+  uint32_t flags = 0;
+  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, true, lim, &flags);
+  if (!t) {
     ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
   } else {
-    int64_t tx = (cols + 63) / 64;
-    l->shader = tiled;
-    l->spec[0] = 256;
+    int64_t tx;
+    tile_launch(l, tiled, t, flags, rows, cols, &tx, &l->groups[1]);
     if (splits > 1) {
       l->groups[0] = (uint32_t)tx;
       l->groups[2] = splits;
@@ -146,11 +241,10 @@ static void conv_plan(const ldm_pc_conv2d *p, const ldm_dev_limits *lim, ldm_lau
       l->groups[0] = (uint32_t)(tx < 65535 ? tx : 65535);
       l->groups[2] = (uint32_t)((tx + 65534) / 65535);
     }
-    l->groups[1] = (uint32_t)((rows + 63) / 64);
   }
   l->spec[1] = p->k;
   l->spec[2] = p->stride;
-  l->nspec = 3;
+  if (l->nspec < 3) l->nspec = 3;
 }
 void ldm_plan_conv2d(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_conv2d);

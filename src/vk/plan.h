@@ -9,6 +9,13 @@
  * 0 set to 1 (a 0 would dispatch nothing). Shared by the Vulkan executor and the performance model. */
 void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 
+/* Tile variants of the tiled GEMM / convolution shaders (shaders/tile.glsl, docs/perf.md "Tile variants").
+ * A compute unit is taken to need LDM_TILE_RESIDENT resident invocations to hide its latency (an estimate):
+ * the choice's wave, and the performance model's fill, count threads against units x that. */
+#define LDM_TILE_RESIDENT 256
+const char *ldm_tile_name(int tile);                             /* LDM_TILE_* -> "large" ...; "auto" */
+uint32_t ldm_tile_shared(uint32_t bm, uint32_t bn, uint32_t flags); /* bytes of shared memory */
+
 void ldm_plan_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_philox_fill(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_reduce_sum(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);

@@ -275,6 +275,12 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   ldm_vk_ctx *c = ldm_calloc(1, sizeof *c);
   if (!c) return LDM_ERR_NOMEM;
   ldm_env_read(&c->env); /* the switches this context lives by, read once */
+  if (c->env.vk_tile_bad) {
+    ldm_status bad = LDM_FAIL(LDM_ERR_INVALID_ARG, "LDM_VK_TILE=%s: expected auto, large, medium, small or narrow",
+                              c->env.vk_tile_str);
+    free(c);
+    return bad;
+  }
   ldm_status s = make_instance(c->env.vk_validation, &c->instance, &c->messenger);
   if (s != LDM_OK) {
     free(c);
@@ -377,6 +383,9 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   c->lim.max_wg_invocations = c->info.max_wg_invocations;
   c->lim.gemm_naive = c->env.gemm_naive;
   c->lim.conv_naive = c->env.conv_naive;
+  c->lim.tile = c->env.vk_tile;
+  c->lim.compute_units = c->info.compute_units ? c->info.compute_units : 1;
+  c->lim.cu_source = c->info.cu_source;
   load_pcache(c);
   *out = c;
   return LDM_OK;

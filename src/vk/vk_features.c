@@ -3,6 +3,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vk/vk_internal.h"
 
@@ -31,6 +32,50 @@ static bool dev_has_ext(VkPhysicalDevice p, const char *name) {
       if (strcmp(e[i].extensionName, name) == 0) found = true;
   free(e);
   return found;
+}
+
+/* The compute units a workgroup runs on (SMs, CUs, shader cores), from the vendor extension whose
+ * properties report them (querying properties needs only the extension to be supported), else a guess by
+ * device type: 16 for a discrete GPU, 8 for an integrated or virtual one, the host's online cores for a CPU
+ * implementation (lavapipe runs a workgroup per thread), 8 otherwise. */
+static void compute_units(VkPhysicalDevice p, const VkPhysicalDeviceProperties *P, ldm_vk_device_info *d) {
+  bool nv = dev_has_ext(p, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME);
+  bool amd = dev_has_ext(p, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME);
+  bool arm = dev_has_ext(p, VK_ARM_SHADER_CORE_BUILTINS_EXTENSION_NAME);
+  VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+  VkPhysicalDeviceShaderCorePropertiesAMD cu = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+  VkPhysicalDeviceShaderCoreBuiltinsPropertiesARM core = {
+      .sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_BUILTINS_PROPERTIES_ARM};
+  void *chain = NULL;
+  if (nv) sm.pNext = chain, chain = &sm;
+  if (amd) cu.pNext = chain, chain = &cu;
+  if (arm) core.pNext = chain, chain = &core;
+  if (chain) {
+    VkPhysicalDeviceProperties2 pr = {.sType = VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2, .pNext = chain};
+    vkGetPhysicalDeviceProperties2(p, &pr);
+  }
+  uint32_t amd_cus = cu.shaderEngineCount * cu.shaderArraysPerEngineCount * cu.computeUnitsPerShaderArray;
+  if (nv && sm.shaderSMCount) {
+    d->compute_units = sm.shaderSMCount;
+    snprintf(d->cu_source, sizeof d->cu_source, "SMs, VK_NV_shader_sm_builtins");
+  } else if (amd && amd_cus) {
+    d->compute_units = amd_cus;
+    snprintf(d->cu_source, sizeof d->cu_source, "CUs, VK_AMD_shader_core_properties (%u x %u x %u)",
+             cu.shaderEngineCount, cu.shaderArraysPerEngineCount, cu.computeUnitsPerShaderArray);
+  } else if (arm && core.shaderCoreCount) {
+    d->compute_units = core.shaderCoreCount;
+    snprintf(d->cu_source, sizeof d->cu_source, "cores, VK_ARM_shader_core_builtins");
+  } else if (P->deviceType == VK_PHYSICAL_DEVICE_TYPE_CPU) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    d->compute_units = n > 0 ? (uint32_t)n : 1;
+    snprintf(d->cu_source, sizeof d->cu_source, "a guess: the host's online cores (a CPU implementation)");
+  } else {
+    bool disc = P->deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
+    bool igp = P->deviceType == VK_PHYSICAL_DEVICE_TYPE_INTEGRATED_GPU || P->deviceType == VK_PHYSICAL_DEVICE_TYPE_VIRTUAL_GPU;
+    d->compute_units = disc ? 16 : 8;
+    snprintf(d->cu_source, sizeof d->cu_source, "a guess for a%s device (no extension reports it)",
+             disc ? " discrete" : igp ? "n integrated or virtual" : "n unknown");
+  }
 }
 
 /* Properties (with subgroup properties, and driver name on 1.2), memory heaps, the limits the op planners
@@ -105,6 +150,7 @@ void ldm_vk_describe(VkPhysicalDevice p, int index, const ldm_env *env, ldm_vk_d
   }
   d->coop_matrix_khr = dev_has_ext(p, "VK_KHR_cooperative_matrix");
   d->coop_matrix2_nv = dev_has_ext(p, "VK_NV_cooperative_matrix2");
+  compute_units(p, P, d);
   uint32_t nq = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(p, &nq, NULL);
   VkQueueFamilyProperties qf[32];

@@ -1,0 +1,188 @@
+/* The tile variants of the tiled GEMM / convolution shaders (shaders/tile.glsl, vk/plan.c): the choice
+ * under limits (no device), then every conformance case of gemm and the three convolutions with each
+ * LDM_VK_TILE value forced, at the device's shared memory and with LDM_VK_MAX_SHARED low enough to exclude
+ * the large and double-buffered variants (12288), and (auto only: every forced variant falls back there)
+ * low enough to exclude the 64x64 convolution tiles too (8192). A variant
+ * that computes wrong fails its cases against the reference. */
+#include <check.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "check_util.h"
+#include "core/env.h"
+#include "core/ops.h"
+#include "ldm/conformance.h"
+#include "ops/basic.h"
+#include "ops/conv.h"
+#include "vk/plan.h"
+#include "vk_test_util.h"
+
+static const char *tile_env[LDM_TILE_COUNT] = {"auto", "large", "medium", "small", "narrow"};
+
+static ldm_dev_limits big_limits(void) {
+  ldm_dev_limits lim = {.max_shared = 48u << 10, .max_wg_invocations = 1024, .max_buffer_range = UINT32_MAX,
+                        .compute_units = 132, .cu_source = "test"};
+  return lim;
+}
+
+static ldm_launch plan_gemm(uint32_t M, uint32_t N, uint32_t K, uint32_t batch, const ldm_dev_limits *lim) {
+  ldm_node n;
+  memset(&n, 0, sizeof n);
+  n.op = LDM_OP_gemm;
+  ldm_pc_gemm p = {.M = M, .N = N, .K = K, .batch = batch, .alpha = 1.0f};
+  memcpy(n.pc, &p, sizeof p);
+  n.pc_size = sizeof p;
+  ldm_launch l;
+  memset(&l, 0, sizeof l);
+  ldm_plan_gemm(NULL, &n, lim, &l);
+  return l;
+}
+
+static ldm_launch plan_conv(uint32_t N, uint32_t Cin, uint32_t HW, uint32_t Cout, const ldm_dev_limits *lim) {
+  ldm_node n;
+  memset(&n, 0, sizeof n);
+  n.op = LDM_OP_conv2d;
+  ldm_pc_conv2d p = {N, Cin, HW, HW, Cout, HW, HW, 3, 1, 1, 1, 0, 1, 0, 0, 0};
+  memcpy(n.pc, &p, sizeof p);
+  n.pc_size = sizeof p;
+  ldm_launch l;
+  memset(&l, 0, sizeof l);
+  ldm_plan_conv2d(NULL, &n, lim, &l);
+  return l;
+}
+
+/* the rule of docs/perf.md "Tile variants" on an H200-like device */
+START_TEST(auto_choice_follows_the_rule) {
+  ldm_dev_limits lim = big_limits();
+  /* a grid of 8 x 8 large tiles is 64 x 256 threads < 132 x 256: medium (256 tiles) fills a wave */
+  ck_assert_int_eq(plan_gemm(1024, 1024, 64, 1, &lim).tile, LDM_TILE_MEDIUM);
+  ck_assert_int_eq(plan_gemm(2048, 2048, 64, 1, &lim).tile, LDM_TILE_LARGE);
+  /* the 128->128 3x3 conv at 4x4, batch 128: 2048 columns */
+  ck_assert_int_eq(plan_conv(128, 128, 4, 128, &lim).tile, LDM_TILE_SMALL);
+  ck_assert_int_eq(plan_conv(128, 128, 32, 128, &lim).tile, LDM_TILE_LARGE);
+  /* 32 output channels: the 32-row tile */
+  ck_assert_int_eq(plan_conv(128, 32, 32, 32, &lim).tile, LDM_TILE_NARROW);
+  ck_assert_int_eq(plan_conv(2, 32, 8, 3, &lim).tile, LDM_TILE_SMALL);
+  /* 64 rows: a 128-row tile would be half padding */
+  ck_assert_int_eq(plan_conv(128, 64, 32, 64, &lim).tile, LDM_TILE_MEDIUM);
+}
+END_TEST
+
+/* a forced variant is used where it fits and replaced by a fitting one where it does not */
+START_TEST(forced_variants_fit_the_limits) {
+  ldm_dev_limits lim = big_limits();
+  for (int t = 1; t < LDM_TILE_COUNT; t++) {
+    lim.max_shared = 48u << 10;
+    lim.tile = t;
+    ldm_launch l = plan_gemm(100, 100, 100, 1, &lim);
+    ck_assert_int_eq(l.tile, t);
+    ck_assert_uint_eq(l.nspec, 8);
+    ck_assert_uint_eq(l.local, 256);
+    ck_assert_uint_le(ldm_tile_shared(l.spec[3], l.spec[4], l.spec[7]), lim.max_shared);
+    for (uint32_t sh = 1024; sh <= (48u << 10); sh += 1024) {
+      lim.max_shared = sh;
+      ldm_launch g = plan_gemm(100, 100, 100, 1, &lim), c = plan_conv(2, 20, 9, 150, &lim);
+      const ldm_launch *both[2] = {&g, &c};
+      for (int k = 0; k < 2; k++) {
+        if (both[k]->tile == 0) {
+          ck_assert_msg(strstr(both[k]->shader, "_naive") != NULL, "%s without a tile", both[k]->shader);
+          ck_assert_uint_lt(sh, 4224); /* the small tile's convolution shared memory */
+          continue;
+        }
+        ck_assert_uint_le(ldm_tile_shared(both[k]->spec[3], both[k]->spec[4], both[k]->spec[7]), sh);
+      }
+    }
+  }
+  lim.max_shared = 48u << 10;
+  lim.max_wg_invocations = 128;
+  ck_assert_int_eq(plan_gemm(100, 100, 100, 1, &lim).tile, 0);
+}
+END_TEST
+
+/* a value that names no variant is refused when a context opens, naming the switch */
+START_TEST(a_bad_switch_is_refused) {
+  setenv("LDM_VK_TILE", "huge", 1);
+  ldm_vk_ctx *c = NULL;
+  ldm_status s = ldm_vk_open("vk", &c);
+  unsetenv("LDM_VK_TILE");
+  ck_assert_int_eq(s, LDM_ERR_INVALID_ARG);
+  ck_assert_ptr_null(c);
+  ck_assert_msg(strstr(ldm_last_error(), "LDM_VK_TILE=huge") != NULL, "%s", ldm_last_error());
+}
+END_TEST
+
+static ldm_vk_ctx *vk;
+static const ldm_conf_case *cases;
+static int ncases;
+static int forced;
+
+static bool tiled_op(const char *op) {
+  return strcmp(op, "gemm") == 0 || strncmp(op, "conv2d", 6) == 0;
+}
+
+START_TEST(tile_case) {
+  const ldm_conf_case *c = &cases[_i];
+  if (c->full_only || !tiled_op(c->op)) return;
+  ldm_conf_result r;
+  ldm_status s = ldm_conf_run(c, vk, 42, &r);
+  ck_assert_msg(s == LDM_OK, "%s [%s] LDM_VK_TILE=%s: %s", c->op, c->shape, tile_env[forced], ldm_last_error());
+  ck_assert(r.vk_run);
+  ck_assert_msg(r.pass, "%s [%s] LDM_VK_TILE=%s: NMSE device-vs-ref %.3g (tol %.3g), worst element %.3g: %s",
+                c->op, c->shape, tile_env[forced], r.vk_ref.nmse, r.tol, r.vk_ref.max_ratio, r.message);
+}
+END_TEST
+
+/* the switch reaches the limits, and a case's plan uses the forced variant where it fits: all of them at
+ * 32 KiB or more; at 12288 bytes not the large one (16 KiB single-buffered), at 8192 none but the small
+ * one for a convolution */
+START_TEST(the_switch_reaches_the_plans) {
+  const ldm_dev_limits *lim = ldm_vk_limits(vk);
+  ck_assert_int_eq(lim->tile, forced);
+  ck_assert_uint_ge(lim->compute_units, 1);
+  ldm_launch g = plan_gemm(257, 129, 511, 1, lim), c = plan_conv(2, 20, 9, 150, lim);
+  ck_assert_int_ne(g.tile, 0);
+  ck_assert_int_ne(c.tile, 0);
+  ck_assert_uint_le(ldm_tile_shared(g.spec[3], g.spec[4], g.spec[7]), lim->max_shared);
+  ck_assert_uint_le(ldm_tile_shared(c.spec[3], c.spec[4], c.spec[7]), lim->max_shared);
+  if (forced == LDM_TILE_AUTO) return;
+  if (lim->max_shared >= 32768) {
+    ck_assert_int_eq(g.tile, forced);
+    ck_assert_int_eq(c.tile, forced);
+  }
+  if (lim->max_shared < 16384) ck_assert_int_ne(c.tile, LDM_TILE_LARGE);
+  if (lim->max_shared < 8320) ck_assert_int_eq(c.tile, LDM_TILE_SMALL);
+}
+END_TEST
+
+START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
+END_TEST
+
+static void add_plan_tests(TCase *tc) {
+  tcase_add_test(tc, auto_choice_follows_the_rule);
+  tcase_add_test(tc, forced_variants_fit_the_limits);
+  tcase_add_test(tc, a_bad_switch_is_refused);
+}
+static void add_device_tests(TCase *tc) {
+  tcase_add_test(tc, the_switch_reaches_the_plans);
+  tcase_add_loop_test(tc, tile_case, 0, ncases);
+  tcase_add_test(tc, no_validation_messages);
+}
+
+int main(void) {
+  int failed = ldm_test_run("tiles (plans)", "plans", 60, true, add_plan_tests);
+  cases = ldm_conf_cases(&ncases);
+  static const char *shared[3] = {NULL, "12288", "8192"};
+  for (int s = 0; s < 3; s++)
+    for (forced = 0; forced < (s < 2 ? LDM_TILE_COUNT : 1); forced++) { /* at 8192 every forced one falls back */
+      setenv("LDM_VK_TILE", tile_env[forced], 1);
+      if (shared[s]) setenv("LDM_VK_MAX_SHARED", shared[s], 1);
+      else unsetenv("LDM_VK_MAX_SHARED");
+      vk = vk_test_open();
+      char name[96];
+      snprintf(name, sizeof name, "tiles (LDM_VK_TILE=%s, shared %s)", tile_env[forced], shared[s] ? shared[s] : "device");
+      failed += ldm_test_run(name, "cases", 600, true, add_device_tests);
+      ldm_vk_close(vk);
+    }
+  return failed ? 1 : 0;
+}
