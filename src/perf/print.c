@@ -16,10 +16,10 @@ static void print_target(FILE *f, const ldm_perf_target *t) {
   fprintf(f, "target %s: %s\n  %u %s, %.2f TFLOP/s fp32, %.0f GB/s, %u KiB shared memory, subgroup %u\n", t->name,
           t->title, t->cus, t->cu_word, t->peak_tflops, t->bw_gbs, t->lim.max_shared >> 10, t->lim.subgroup_size);
   fprintf(f,
-          "  model: tiled GEMM/conv at %.0f%% of peak, naive at %.0f%%, memory at %.0f%% of bandwidth; %.1f us per "
-          "dispatch, %.1f us per barrier\n",
-          100 * ldm_perf_eff(t, LDM_KC_TILED), 100 * ldm_perf_eff(t, LDM_KC_NAIVE), 100 * t->mem_eff, t->dispatch_us,
-          t->barrier_us);
+          "  model: tiled GEMM/conv at %.0f%% (8x8 register blocks), %.0f%% (4x4), %.0f%% (2x2) of peak, naive at "
+          "%.0f%%, memory at %.0f%% of bandwidth; %.1f us per dispatch, %.1f us per barrier\n",
+          100 * ldm_perf_tiled_eff(t, 1.0), 100 * ldm_perf_tiled_eff(t, 2.0), 100 * ldm_perf_tiled_eff(t, 4.0),
+          100 * ldm_perf_eff(t, LDM_KC_NAIVE), 100 * t->mem_eff, t->dispatch_us, t->barrier_us);
 }
 
 static void print_summary_head(FILE *f, const ldm_perf_target *t) {
