@@ -127,6 +127,8 @@ static ldm_status prepare(vk_exec *x) {
       int t = k < (uint32_t)n->nin ? n->in[k] : n->out[k - n->nin];
       ldm_range r = ldm_tensor_range(g, t);
       uint64_t len = (uint64_t)(r.e - r.b);
+      /* a scratch tensor (a split's workspace): the plan uses only what one binding holds */
+      if (g->t[t].scratch && len > c->lim.max_buffer_range) len = c->lim.max_buffer_range & ~(uint64_t)3;
       if (len > c->lim.max_buffer_range)
         return LDM_FAIL(LDM_ERR_UNSUPPORTED,
                         "tensor '%s' (%.1f MiB) exceeds this device's maxStorageBufferRange (%.1f MiB); use a "

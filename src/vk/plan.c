@@ -251,6 +251,10 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
   /* split-K only where the builder gave the node its workspace and counters (outputs 1 and 2) */
   uint32_t smax = 1;
   if (split_shader && n->nout == 3) smax = (uint32_t)(g->t[n->out[1]].numel / (rows * cols));
+  /* the splits' part of the workspace within one binding (exec_vk.c binds a scratch tensor's first
+   * maxStorageBufferRange bytes) */
+  uint64_t fit = lim->max_buffer_range / (4 * (uint64_t)rows * (uint64_t)cols);
+  if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
   int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, depth, smax, true, lim, &flags, &split);
   if (!t) {
     ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
