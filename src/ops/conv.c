@@ -38,7 +38,7 @@ static void split_dims(const ldm_pc_conv2d *p, bool bwd_data, int64_t *rows, int
   *depth = (bwd_data ? p->Cout : p->Cin) * kk;
 }
 /* S_max > 1 only where 64 x 64 tiles number under 512 (a grid that may leave a big GPU idle), each split keeps
- * at least 4 16-deep slabs, at most 8 splits, the workspace [S_max, rows, cols] at most 8 Mi floats, and the
+ * at least 4 16-deep slabs, at most 8 splits, the workspace [S_max, rows, cols] at most 2 Mi floats (8 MiB), and the
  * split grid's x (32-column tiles) fits 65535 */
 uint32_t ldm_conv2d_split_max(const ldm_pc_conv2d *p, bool bwd_data) {
   int64_t rows, cols, depth;
@@ -46,7 +46,7 @@ uint32_t ldm_conv2d_split_max(const ldm_pc_conv2d *p, bool bwd_data) {
   if (((rows + 63) / 64) * ((cols + 63) / 64) >= 512 || (cols + 31) / 32 > 65535) return 1;
   int64_t s = ((depth + 15) / 16) / 4;
   if (s > 8) s = 8;
-  int64_t cap = (8 << 20) / (rows * cols);
+  int64_t cap = (2 << 20) / (rows * cols);
   if (s > cap) s = cap;
   return s < 2 ? 1 : (uint32_t)s;
 }
