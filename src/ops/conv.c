@@ -30,12 +30,18 @@ uint32_t ldm_conv2d_weight_splits(const ldm_pc_conv2d *p) {
   return s < 1 ? 1 : (uint32_t)s;
 }
 
-/* split-K (docs/perf.md "Change 7"): rows x cols output, depth of the implicit GEMM */
+void ldm_conv2d_gemm_dims(const ldm_pc_conv2d *p, int op, int64_t *rows, int64_t *cols, int64_t *depth) {
+  int64_t kk = (int64_t)p->k * p->k, P = (int64_t)p->N * p->Ho * p->Wo;
+  if (op == LDM_OP_conv2d_backward_data) {
+    *rows = p->Cin, *cols = (int64_t)p->N * p->H * p->W, *depth = (int64_t)p->Cout * kk;
+  } else if (op == LDM_OP_conv2d_backward_weight) {
+    *rows = p->Cout, *cols = (int64_t)p->Cin * kk, *depth = P;
+  } else {
+    *rows = p->Cout, *cols = P, *depth = (int64_t)p->Cin * kk;
+  }
+}
 static void split_dims(const ldm_pc_conv2d *p, bool bwd_data, int64_t *rows, int64_t *cols, int64_t *depth) {
-  int64_t kk = (int64_t)p->k * p->k;
-  *rows = bwd_data ? p->Cin : p->Cout;
-  *cols = bwd_data ? (int64_t)p->N * p->H * p->W : (int64_t)p->N * p->Ho * p->Wo;
-  *depth = (bwd_data ? p->Cout : p->Cin) * kk;
+  ldm_conv2d_gemm_dims(p, bwd_data ? LDM_OP_conv2d_backward_data : LDM_OP_conv2d, rows, cols, depth);
 }
 /* S_max > 1 only where 64 x 64 tiles number under 512 (a grid that may leave a big GPU idle), each split keeps
  * at least 4 16-deep slabs, at most 8 splits, the workspace [S_max, rows, cols] at most 2 Mi floats (8 MiB), and the

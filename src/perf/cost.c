@@ -6,6 +6,7 @@
 
 #include "ldm_ops_pc.h"
 #include "ops/basic.h"
+#include "ops/conv.h"
 #include "perf/perf.h"
 
 static double tbytes(const ldm_graph *g, int t) { return (double)ldm_tensor_bytes(&g->t[t]); }
@@ -78,10 +79,9 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   }
   const ldm_pc_conv2d *p = (const ldm_pc_conv2d *)n->pc;
   double kk = (double)p->k * p->k, P = (double)p->N * p->Ho * p->Wo;
-  double rows, cols, depth;
-  if (n->op == LDM_OP_conv2d) rows = p->Cout, cols = P, depth = p->Cin * kk;
-  else if (n->op == LDM_OP_conv2d_backward_data) rows = p->Cin, cols = (double)p->N * p->H * p->W, depth = p->Cout * kk;
-  else rows = p->Cout, cols = p->Cin * kk, depth = P;
+  int64_t ir, ic, id;
+  ldm_conv2d_gemm_dims(p, n->op, &ir, &ic, &id);
+  double rows = (double)ir, cols = (double)ic, depth = (double)id;
   c->kc = mm_class(l);
   c->useful_flops = 2 * (double)p->Cout * P * p->Cin * kk;
   double bm, bn;

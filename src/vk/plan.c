@@ -276,21 +276,24 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
   l->spec[2] = p->stride;
   if (l->nspec < 3) l->nspec = 3;
 }
-void ldm_plan_conv2d(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+static void conv_plan_op(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l,
+                         const char *tiled, const char *naive, const char *split_shader) {
   PC(ldm_pc_conv2d);
-  conv_plan(g, n, p, lim, l, "conv2d", "conv2d_naive", "conv2d_split", p->Cout, (int64_t)p->N * p->Ho * p->Wo,
-            (int64_t)p->Cin * p->k * p->k, 1);
+  int64_t rows, cols, depth;
+  ldm_conv2d_gemm_dims(p, n->op, &rows, &cols, &depth);
+  uint32_t splits = n->op == LDM_OP_conv2d_backward_weight ? p->splits : 1;
+  if (splits > 1) depth = p->split_len;
+  conv_plan(g, n, p, lim, l, tiled, naive, split_shader, rows, cols, depth, splits);
+}
+void ldm_plan_conv2d(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  conv_plan_op(g, n, lim, l, "conv2d", "conv2d_naive", "conv2d_split");
 }
 void ldm_plan_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_conv2d);
-  conv_plan(g, n, p, lim, l, "conv2d_backward_data", "conv2d_backward_data_naive", "conv2d_backward_data_split",
-            p->Cin, (int64_t)p->N * p->H * p->W, (int64_t)p->Cout * p->k * p->k, 1);
+  conv_plan_op(g, n, lim, l, "conv2d_backward_data", "conv2d_backward_data_naive", "conv2d_backward_data_split");
 }
 void ldm_plan_conv2d_backward_weight(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
                                         ldm_launch *l) {
-  PC(ldm_pc_conv2d);
-  conv_plan(g, n, p, lim, l, "conv2d_backward_weight", "conv2d_backward_weight_naive", NULL, p->Cout,
-            (int64_t)p->Cin * p->k * p->k, p->splits > 1 ? p->split_len : (int64_t)p->N * p->Ho * p->Wo, p->splits);
+  conv_plan_op(g, n, lim, l, "conv2d_backward_weight", "conv2d_backward_weight_naive", NULL);
 }
 
 /* ================================================================= upsample2x */
