@@ -170,22 +170,26 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
     const tile_cfg *c = &tile_cfgs[cand[i]];
     uint32_t f;
     if (!tile_flags(cand[i], conv, lim, &f)) continue;
+    int64_t slabs = (depth + 15) / 16;
     for (uint32_t sp = s_lo; sp <= s_hi; sp++) {
+      /* no empty split: S' = ceil(slabs / ceil(slabs / S)) splits of whole slabs (the shader's division);
+       * an S that rounds to another S' is that S' (scored once) */
+      int64_t per = (slabs + sp - 1) / sp;
+      uint32_t eff = sp > 1 ? (uint32_t)((slabs + per - 1) / per) : 1;
+      if (eff != sp && s_lo != s_hi) continue; /* a forced S runs as its S' */
       double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
-      double fill = grid * sp * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
+      double fill = grid * eff * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
       /* the split's workspace: S partials written and read, 8 bytes per output and split, at
        * LDM_SPLIT_GLOBAL_COST shared bytes per FMA lane each (global memory against shared bandwidth) */
-      double ws = sp > 1 ? LDM_SPLIT_GLOBAL_COST * 8.0 * sp * (double)rows * (double)cols : 0;
+      double ws = eff > 1 ? LDM_SPLIT_GLOBAL_COST * 8.0 * eff * (double)rows * (double)cols : 0;
       double score = area * (double)depth * (bpf > 1 ? bpf : 1) / (fill < 1 ? fill : 1) + ws;
       if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
-        best = cand[i], best_score = score, best_area = area, best_flags = f, best_split = sp;
+        best = cand[i], best_score = score, best_area = area, best_flags = f, best_split = eff;
     }
   }
   if (best) {
     *flags = best_flags;
-    /* no empty split: S' = ceil(slabs / ceil(slabs / S)) splits of whole slabs (the shader's division) */
-    int64_t slabs = (depth + 15) / 16, per = (slabs + best_split - 1) / best_split;
-    *split = best_split > 1 ? (uint32_t)((slabs + per - 1) / per) : 1;
+    *split = best_split;
     return best;
   }
   for (int t = 1; t < LDM_TILE_COUNT; t++)
