@@ -26,8 +26,20 @@ layout(std430, binding = 2) readonly buffer Bias { float bias[]; };
 layout(std430, binding = 3) readonly buffer Chan { float chan[]; }; // [N, Cout]
 layout(std430, binding = 4) readonly buffer Res { float res[]; };   // [N, Cout, Ho, Wo], y's layout
 layout(std430, binding = 5) buffer Out { float o[]; };
+#define SPLIT_BINDING 6
 #else
 layout(std430, binding = 2) buffer Out { float o[]; };
+#define SPLIT_BINDING 3
+#endif
+#ifdef CONV_SPLIT
+// split-K (conv2d_split, conv2d_backward_data_split; docs/perf.md "Change 7"): S = gl_NumWorkGroups.z splits of
+// the depth, whole slabs each; workgroup (tile, s) writes its partial sums to ws[s][row][col], the last of a
+// tile's S workgroups (its counter's atomicAdd returned S - 1) adds the S partials in order s = 0..S-1, resets
+// the counter to 0 and stores through conv_store once. Fixed order: deterministic, no float atomics.
+layout(std430, binding = SPLIT_BINDING) coherent buffer Ws { float ws[]; }; // [S, M, NCOL]
+layout(std430, binding = SPLIT_BINDING + 1) coherent buffer Cnt { uint cnt[]; }; // one per tile, zero between runs
+// "this workgroup is its tile's last" goes through As[0] (free after tile_loop's last barrier): a shared variable
+// of its own would take the large tile past a 32 KiB limit
 #endif
 #include "tile.glsl"
 
@@ -165,8 +177,16 @@ void main() {
 #if defined(CONV_BWD_WEIGHT)
   n0 = gl_WorkGroupID.x * BN;
 #else
+#if defined(CONV_SPLIT)
+  n0 = gl_WorkGroupID.x * BN; // z is the split (the plan splits only grids of <= 65535 column tiles)
+  uint nsplit = gl_NumWorkGroups.z, split = gl_WorkGroupID.z;
+  uint per = ((d1 + BK - 1u) / BK + nsplit - 1u) / nsplit * BK; // whole slabs per split
+  d0 = min(d1, split * per);
+  uint dend = min(d1, d0 + per);
+#else
   n0 = (gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x) * BN; // > 65535 tiles fold into z
   if (n0 >= NCOL) return; // uniform per workgroup
+#endif
 #endif
   m0 = gl_WorkGroupID.y * BM;
 
@@ -195,7 +215,39 @@ void main() {
   }
 #endif
 
+#if defined(CONV_SPLIT)
+  tile_loop(d0, dend, tx, ty);
+  [[unroll]] for (uint q = 0u; q < TN; q++) {
+    uint col = n0 + tile_col(tx, q);
+    if (col >= NCOL) continue;
+    [[unroll]] for (uint r = 0u; r < TM; r++) {
+      uint row = m0 + tile_row(ty, r);
+      if (row < M) ws[(split * M + row) * NCOL + col] = tacc[r * TN + q];
+    }
+  }
+  memoryBarrierBuffer();
+  barrier();
+  uint tile = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+  if (tid == 0u) As[0].x = atomicAdd(cnt[tile], 1u) == nsplit - 1u ? 1.0 : 0.0;
+  barrier();
+  if (As[0].x == 0.0) return; // uniform per workgroup
+  memoryBarrierBuffer();
+  if (tid == 0u) atomicExchange(cnt[tile], 0u);
+  [[unroll]] for (uint q = 0u; q < TN; q++) {
+    uint col = n0 + tile_col(tx, q);
+    if (col >= NCOL) continue;
+    [[unroll]] for (uint r = 0u; r < TM; r++) {
+      uint row = m0 + tile_row(ty, r);
+      if (row >= M) continue;
+      float v = split == 0u ? tacc[r * TN + q] : ws[row * NCOL + col];
+      for (uint s2 = 1u; s2 < nsplit; s2++) v += s2 == split ? tacc[r * TN + q] : ws[(s2 * M + row) * NCOL + col];
+      conv_store(row, col, M, NCOL, v);
+    }
+  }
+  return;
+#else
   tile_loop(d0, d1, tx, ty);
+#endif
 
   [[unroll]] for (uint q = 0u; q < TN; q++) {
     uint col = n0 + tile_col(tx, q);

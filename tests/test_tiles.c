@@ -13,6 +13,7 @@
 #include "core/env.h"
 #include "core/ops.h"
 #include "ldm/conformance.h"
+#include "ldm/ops.h"
 #include "ops/basic.h"
 #include "ops/conv.h"
 #include "vk/plan.h"
@@ -100,6 +101,56 @@ START_TEST(forced_variants_fit_the_limits) {
 }
 END_TEST
 
+/* split-K (docs/perf.md "Change 7"): the builder gives an underfilled convolution its workspace and counters
+ * (scratch outputs); the plan splits it on a big device, not with LDM_VK_SPLITK=0 (splitk -1), and forced
+ * N gives min(N, S_max) splits; a node without them never splits */
+START_TEST(split_k_plans) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 4, (int64_t[]){128, 128, 4, 4});
+  int w = ldm_param(&g, "w", 4, (int64_t[]){128, 128, 3, 3});
+  int y = ldm_conv2d(&g, x, w, LDM_NONE, 1, 1);
+  ck_assert_int_ge(y, 0);
+  const ldm_node *n = &g.n[g.nn - 1];
+  ck_assert_int_eq(n->nout, 3);
+  ck_assert(!g.t[n->out[0]].scratch && g.t[n->out[1]].scratch && g.t[n->out[2]].scratch);
+  ck_assert(!g.t[n->out[1]].requires_grad);
+  ldm_pc_conv2d p;
+  memcpy(&p, n->pc, sizeof p);
+  uint32_t smax = ldm_conv2d_split_max(&p, false);
+  ck_assert_uint_eq(smax, 8);
+  ck_assert_int_eq(g.t[n->out[1]].numel, (int64_t)smax * 128 * 2048);
+  ldm_dev_limits lim = big_limits();
+  ldm_launch l;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d_split");
+  ck_assert_uint_gt(l.groups[2], 1);
+  ck_assert_uint_le(l.groups[2], smax);
+  ck_assert_uint_le((uint64_t)l.groups[0] * l.groups[1], (uint64_t)g.t[n->out[2]].numel);
+  lim.splitk = -1;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d");
+  ck_assert_uint_eq(l.groups[2], 1);
+  lim.splitk = 3;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_uint_eq(l.groups[2], 3);
+  lim.splitk = 100;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_uint_eq(l.groups[2], smax);
+  /* the same node without its scratch outputs: no split */
+  ldm_node bare = *n;
+  bare.nout = 1;
+  ldm_node_launch(&g, &bare, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d");
+  ck_assert_uint_eq(l.groups[2], 1);
+  /* a big grid: no split, no scratch outputs */
+  int x2 = ldm_act(&g, "x2", 4, (int64_t[]){128, 128, 32, 32});
+  ck_assert_int_ge(ldm_conv2d(&g, x2, w, LDM_NONE, 1, 1), 0);
+  ck_assert_int_eq(g.n[g.nn - 1].nout, 1);
+  ldm_graph_free(&g);
+}
+END_TEST
+
 /* a value that names no variant is refused when a context opens, naming the switch */
 START_TEST(a_bad_switch_is_refused) {
   setenv("LDM_VK_TILE", "huge", 1);
@@ -162,6 +213,7 @@ static void add_plan_tests(TCase *tc) {
   tcase_add_test(tc, auto_choice_follows_the_rule);
   tcase_add_test(tc, forced_variants_fit_the_limits);
   tcase_add_test(tc, a_bad_switch_is_refused);
+  tcase_add_test(tc, split_k_plans);
 }
 static void add_device_tests(TCase *tc) {
   tcase_add_test(tc, the_switch_reaches_the_plans);
@@ -173,14 +225,18 @@ int main(void) {
   int failed = ldm_test_run("tiles (plans)", "plans", 60, true, add_plan_tests);
   cases = ldm_conf_cases(&ncases);
   static const char *shared[3] = {NULL, "12288", "8192"};
+  /* split-K off, then (device and 8192 bytes) forced to 3 splits wherever the builder allows one */
   for (int s = 0; s < 3; s++)
+    for (int sk = 0; sk < (s == 1 ? 1 : 2); sk++)
     for (forced = 0; forced < (s < 2 ? LDM_TILE_COUNT : 1); forced++) { /* at 8192 every forced one falls back */
+      setenv("LDM_VK_SPLITK", sk ? "3" : "0", 1);
       setenv("LDM_VK_TILE", tile_env[forced], 1);
       if (shared[s]) setenv("LDM_VK_MAX_SHARED", shared[s], 1);
       else unsetenv("LDM_VK_MAX_SHARED");
       vk = vk_test_open();
       char name[96];
-      snprintf(name, sizeof name, "tiles (LDM_VK_TILE=%s, shared %s)", tile_env[forced], shared[s] ? shared[s] : "device");
+      snprintf(name, sizeof name, "tiles (LDM_VK_TILE=%s, shared %s, LDM_VK_SPLITK=%s)", tile_env[forced],
+               shared[s] ? shared[s] : "device", sk ? "3" : "0");
       failed += ldm_test_run(name, "cases", 600, true, add_device_tests);
       ldm_vk_close(vk);
     }

@@ -61,6 +61,8 @@ typedef struct ldm_tensor {
   int first_use, last_use; /* node indices, for the memory plan */
   int init_kind;      /* parameters: how the model initialises them (LDM_INIT_*) */
   int64_t fan_in;
+  bool scratch;       /* a kernel's private workspace or counters (split-K): written and read inside its node,
+                         never compared, never differentiated, not counted as the node's traffic */
 } ldm_tensor;
 
 typedef struct ldm_node {

@@ -112,6 +112,10 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d", .shape = "builder N3 11->13 6x5 k1 s1 p0 res", .build = c_conv2d_builder, .a = {.N = 3, .C = 11, .H = 6, .W = 5, .Cout = 13, .k = 1, .stride = 1, .pad = 0, .kind = EPI_RES}},
     {.op = "conv2d", .shape = "tiles N2 20->150 9x8 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 2, .C = 20, .H = 9, .W = 8, .Cout = 150, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
     {.op = "conv2d", .shape = "tiles N3 24->29 11x13 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 3, .C = 24, .H = 11, .W = 13, .Cout = 29, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
+    /* split-K (the builder gives these S_max > 1: workspace and counter outputs; LDM_VK_SPLITK forces S) */
+    {.op = "conv2d", .shape = "split builder N3 70->66 5x5 k3 s1 p1 bias", .build = c_conv2d_builder, .a = {.N = 3, .C = 70, .H = 5, .W = 5, .Cout = 66, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
+    {.op = "conv2d", .shape = "split builder N2 37->19 7x5 k3 s1 p1 bias chan res", .build = c_conv2d_builder, .a = {.N = 2, .C = 37, .H = 7, .W = 5, .Cout = 19, .k = 3, .stride = 1, .pad = 1, .bias = 1, .kind = EPI_CHAN | EPI_RES}},
+    {.op = "conv2d", .shape = "split builder N4 64->130 9x7 k3 s2 p1 res (->5x4)", .build = c_conv2d_builder, .a = {.N = 4, .C = 64, .H = 9, .W = 7, .Cout = 130, .k = 3, .stride = 2, .pad = 1, .kind = EPI_RES}},
     /* backward data */
     {.op = "conv2d_backward_data", .shape = "N2 3->5 7x7 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1}},
     {.op = "conv2d_backward_data", .shape = "N2 4->6 7x7 k3 s2 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .acc = true}},

@@ -93,4 +93,6 @@ void ldm_env_read(ldm_env *e) {
     for (int i = 0; i < LDM_TILE_COUNT; i++)
       if (strcmp(tl, tiles[i]) == 0) e->vk_tile = i, e->vk_tile_bad = false;
   }
+  const char *sk = getenv("LDM_VK_SPLITK");
+  e->vk_splitk = sk && *sk ? (atoi(sk) > 0 ? atoi(sk) : -1) : 0;
 }

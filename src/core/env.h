@@ -53,6 +53,8 @@ typedef struct ldm_env {
   int vk_tile;           /* LDM_VK_TILE=auto|large|medium|small|narrow: LDM_TILE_* (unset or empty: auto) */
   bool vk_tile_bad;      /* it is none of those: opening a Vulkan context refuses */
   const char *vk_tile_str; /* LDM_VK_TILE as set (NULL when unset or empty) */
+  int vk_splitk;         /* LDM_VK_SPLITK: unset or empty 0 (the plan chooses), "0" -1 (no split-K), N > 0: force
+                            S = min(N, S_max) (ldm_dev_limits.splitk) */
 } ldm_env;
 
 /* Parse the current environment into *e (no side effects, no allocation). */

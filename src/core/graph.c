@@ -239,7 +239,7 @@ int ldm_node_add(ldm_graph *g, int op, const int *in, int nin, const int *out, i
   for (int i = 0; i < nin; i++) rg |= g->t[in[i]].requires_grad;
   if (rg && !n->backward)
     for (int i = 0; i < nout; i++)
-      if (g->t[out[i]].arena == LDM_ARENA_ACT) g->t[out[i]].requires_grad = true;
+      if (g->t[out[i]].arena == LDM_ARENA_ACT && !g->t[out[i]].scratch) g->t[out[i]].requires_grad = true;
   return g->nn++;
 }
 

@@ -15,6 +15,7 @@ typedef struct ldm_dev_limits {
   int tile;                  /* LDM_VK_TILE: a forced tile variant (core/env.h LDM_TILE_*), 0 = auto */
   uint32_t compute_units;    /* SMs / CUs / cores a workgroup runs on (the tile choice's wave) */
   const char *cu_source;     /* where compute_units came from, in words (a static string) */
+  int splitk;                /* LDM_VK_SPLITK: 0 the plan chooses the split-K S, -1 never split, N > 0 min(N, S_max) */
 } ldm_dev_limits;
 
 /* How the Vulkan backend launches one node. */

@@ -283,14 +283,18 @@ ldm_status ldm_params_init(const ldm_graph *g, uint64_t seed, void *image) {
     if (last < y) fused[last + 1]++, fused[y]--;
     fused[y + 1] += (int)pc->res + 2 * (int)pc->chan;
   }
+  /* a split convolution's scratch outputs (workspace, counters) are tensors the model did not have before
+   * split-K: one fewer above each */
+  for (int i = 0; i < g->nt; i++)
+    if (g->t[i].scratch) fused[i + 1]--;
   for (int i = 1; i <= g->nt; i++) fused[i] += fused[i - 1];
   for (int i = 0; i < g->nt; i++) {
     const ldm_tensor *t = &g->t[i];
     if (t->arena != LDM_ARENA_PARAM || t->view_of != -1) continue;
     float *p = (float *)((uint8_t *)image + t->offset);
     /* one Philox stream per parameter, keyed by its position in the model, where a group_norm_silu counts
-     * as the group_norm and silu it replaces (one tensor more): a seed gives the initial weights it gave
-     * before the models fused the pair (docs/perf.md) */
+     * as the group_norm and silu it replaces (one tensor more) and scratch tensors do not count: a seed
+     * gives the initial weights it gave before the models fused the pair (docs/perf.md) */
     uint64_t stream = 0x1000u + (uint64_t)i + (uint64_t)fused[i];
     switch (t->init_kind) {
     case LDM_INIT_ONES:

@@ -30,6 +30,57 @@ uint32_t ldm_conv2d_weight_splits(const ldm_pc_conv2d *p) {
   return s < 1 ? 1 : (uint32_t)s;
 }
 
+void ldm_conv2d_gemm_dims(const ldm_pc_conv2d *p, int op, int64_t *rows, int64_t *cols, int64_t *depth) {
+  int64_t kk = (int64_t)p->k * p->k, P = (int64_t)p->N * p->Ho * p->Wo;
+  if (op == LDM_OP_conv2d_backward_data) {
+    *rows = p->Cin, *cols = (int64_t)p->N * p->H * p->W, *depth = (int64_t)p->Cout * kk;
+  } else if (op == LDM_OP_conv2d_backward_weight) {
+    *rows = p->Cout, *cols = (int64_t)p->Cin * kk, *depth = P;
+  } else {
+    *rows = p->Cout, *cols = P, *depth = (int64_t)p->Cin * kk;
+  }
+}
+static void split_dims(const ldm_pc_conv2d *p, bool bwd_data, int64_t *rows, int64_t *cols, int64_t *depth) {
+  ldm_conv2d_gemm_dims(p, bwd_data ? LDM_OP_conv2d_backward_data : LDM_OP_conv2d, rows, cols, depth);
+}
+/* S_max > 1 only where 64 x 64 tiles number under 512 (a grid that may leave a big GPU idle), each split keeps
+ * at least 4 16-deep slabs, at most 8 splits, the workspace [S_max, rows, cols] at most 2 Mi floats (8 MiB), and the
+ * split grid's x (32-column tiles) fits 65535 */
+uint32_t ldm_conv2d_split_max(const ldm_pc_conv2d *p, bool bwd_data) {
+  int64_t rows, cols, depth;
+  split_dims(p, bwd_data, &rows, &cols, &depth);
+  if (((rows + 63) / 64) * ((cols + 63) / 64) >= 512 || (cols + 31) / 32 > 65535) return 1;
+  int64_t s = ((depth + 15) / 16) / 4;
+  if (s > 8) s = 8;
+  int64_t cap = (2 << 20) / (rows * cols);
+  if (s > cap) s = cap;
+  return s < 2 ? 1 : (uint32_t)s;
+}
+int64_t ldm_conv2d_split_counters(const ldm_pc_conv2d *p, bool bwd_data) {
+  int64_t rows, cols, depth;
+  split_dims(p, bwd_data, &rows, &cols, &depth);
+  return ((rows + 31) / 32) * ((cols + 31) / 32);
+}
+/* the node's outputs: out[0], then (S_max > 1) the workspace [S_max, rows, cols] f32 in ACT, live inside the
+ * node only, and the u32 counters, kept for the whole run (never reused, so they stay as zero as the arena
+ * starts; the last workgroup of each tile resets its counter) */
+static int split_outputs(ldm_graph *g, const ldm_pc_conv2d *p, bool bwd_data, int *out) {
+  uint32_t smax = ldm_conv2d_split_max(p, bwd_data);
+  if (smax < 2) return 1;
+  int64_t rows, cols, depth;
+  split_dims(p, bwd_data, &rows, &cols, &depth);
+  char nm[LDM_NAME_MAX];
+  snprintf(nm, sizeof nm, "conv_split_ws#%d", g->nn);
+  out[1] = ldm_act(g, nm, 3, LDM_SHAPE((int64_t)smax, rows, cols));
+  snprintf(nm, sizeof nm, "conv_split_count#%d", g->nn);
+  int64_t nc = ldm_conv2d_split_counters(p, bwd_data);
+  out[2] = ldm_tensor_new(g, nm, LDM_ARENA_ACT, LDM_U32, 1, &nc);
+  if (out[1] < 0 || out[2] < 0) return 1;
+  g->t[out[1]].scratch = g->t[out[2]].scratch = true;
+  ldm_keep(g, out[2]);
+  return 3;
+}
+
 int ldm_conv2d_backward_data_node(ldm_graph *g, int dy, int w, int dx, const ldm_pc_conv2d *fwd, int accumulate) {
   LDM_INPUTS(g, dy, w, dx);
   ldm_pc_conv2d pc = *fwd;
@@ -42,7 +93,8 @@ int ldm_conv2d_backward_data_node(ldm_graph *g, int dy, int w, int dx, const ldm
   pc.accumulate = (uint32_t)!!accumulate;
   pc.splits = 1;
   pc.split_len = 0;
-  return ldm_node_emit(g, LDM_OP_conv2d_backward_data, (int[]){dy, w}, 2, &dx, 1, &pc, sizeof pc,
+  int out[3] = {dx, LDM_NONE, LDM_NONE}, nout = split_outputs(g, &pc, true, out);
+  return ldm_node_emit(g, LDM_OP_conv2d_backward_data, (int[]){dy, w}, 2, out, nout, &pc, sizeof pc,
                        "conv2d_backward_data");
 }
 
@@ -140,7 +192,8 @@ int ldm_conv2d_ex(ldm_graph *g, int x, int w, int bias, int res, int chan, int s
                       chan >= 0, res >= 0};
   /* an absent optional input is bound to x (never read) */
   int in[5] = {x, w, bias >= 0 ? bias : x, chan >= 0 ? chan : x, res >= 0 ? res : x};
-  return ldm_node_emit(g, LDM_OP_conv2d, in, 5, &y, 1, &pc, sizeof pc, "conv2d");
+  int out[3] = {y, LDM_NONE, LDM_NONE}, nout = split_outputs(g, &pc, false, out);
+  return ldm_node_emit(g, LDM_OP_conv2d, in, 5, out, nout, &pc, sizeof pc, "conv2d");
 }
 
 int ldm_conv2d(ldm_graph *g, int x, int w, int bias, int stride, int pad) {

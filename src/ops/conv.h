@@ -4,6 +4,7 @@
  * backward) are generated from the op manifest src/ops/ops.def into ldm_ops_pc.h. */
 #ifndef LDM_OPS_CONV_H
 #define LDM_OPS_CONV_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ldm/graph.h"
@@ -18,6 +19,14 @@ int ldm_conv2d_backward_weight_node(ldm_graph *g, int dy, int x, int out, const 
 /* The depth split the autodiff uses for a forward block (1 = no split): enough workgroups to fill a
  * large GPU, bounded scratch, at least 512 pixels per split. */
 uint32_t ldm_conv2d_weight_splits(const ldm_pc_conv2d *fwd);
+/* the implicit GEMM of convolution op (LDM_OP_conv2d, _backward_data, _backward_weight): output rows x cols,
+ * reduction depth (shaders/conv2d.comp's header; backward_weight's depth: all N*Ho*Wo pixels, before splits) */
+void ldm_conv2d_gemm_dims(const ldm_pc_conv2d *p, int op, int64_t *rows, int64_t *cols, int64_t *depth);
+/* split-K of conv2d / conv2d_backward_data (bwd_data true): the device-independent most depth splits S_max of
+ * the implicit GEMM (1 = never split); the plan picks S <= S_max per device (docs/perf.md "Change 7") */
+uint32_t ldm_conv2d_split_max(const ldm_pc_conv2d *p, bool bwd_data);
+/* the counters of a split node: one per 32 x 32 output tile (the smallest tile of every variant) */
+int64_t ldm_conv2d_split_counters(const ldm_pc_conv2d *p, bool bwd_data);
 int ldm_upsample2x_backward_node(ldm_graph *g, int dy, int dx, int accumulate);
 
 #endif

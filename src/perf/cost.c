@@ -6,16 +6,19 @@
 
 #include "ldm_ops_pc.h"
 #include "ops/basic.h"
+#include "ops/conv.h"
 #include "perf/perf.h"
 
 static double tbytes(const ldm_graph *g, int t) { return (double)ldm_tensor_bytes(&g->t[t]); }
 static double up(double x, double m) { return m * (double)(int64_t)((x + m - 1) / m); }
 
-/* the default: every input read, every output written, one FLOP per element of the first output */
+/* the default: every input read, every output written (not the scratch ones: a split's workspace and counters,
+ * which cost_conv counts by what the launch uses), one FLOP per element of the first output */
 static void cost_default(const ldm_graph *g, const ldm_node *n, ldm_perf_cost *c) {
   memset(c, 0, sizeof *c);
   for (int k = 0; k < n->nin; k++) c->bytes_rd += tbytes(g, n->in[k]);
-  for (int k = 0; k < n->nout; k++) c->bytes_wr += tbytes(g, n->out[k]);
+  for (int k = 0; k < n->nout; k++)
+    if (!g->t[n->out[k]].scratch) c->bytes_wr += tbytes(g, n->out[k]);
   c->useful_flops = c->computed_flops = n->nout ? (double)g->t[n->out[0]].numel : 0;
   c->kc = LDM_KC_MEMORY;
 }
@@ -76,10 +79,9 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   }
   const ldm_pc_conv2d *p = (const ldm_pc_conv2d *)n->pc;
   double kk = (double)p->k * p->k, P = (double)p->N * p->Ho * p->Wo;
-  double rows, cols, depth;
-  if (n->op == LDM_OP_conv2d) rows = p->Cout, cols = P, depth = p->Cin * kk;
-  else if (n->op == LDM_OP_conv2d_backward_data) rows = p->Cin, cols = (double)p->N * p->H * p->W, depth = p->Cout * kk;
-  else rows = p->Cout, cols = p->Cin * kk, depth = P;
+  int64_t ir, ic, id;
+  ldm_conv2d_gemm_dims(p, n->op, &ir, &ic, &id);
+  double rows = (double)ir, cols = (double)ic, depth = (double)id;
   c->kc = mm_class(l);
   c->useful_flops = 2 * (double)p->Cout * P * p->Cin * kk;
   double bm, bn;
@@ -98,6 +100,12 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
       if (!used[k] && n->nin > 2 + k) c->bytes_rd -= tbytes(g, n->in[2 + k]);
   }
   if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
+  if (l->tile > 0 && n->op != LDM_OP_conv2d_backward_weight && l->groups[2] > 1 && n->nout == 3 &&
+      strstr(l->shader, "_split")) { /* split-K: S partials written, then read by each tile's last workgroup */
+    double ws = 4.0 * l->groups[2] * rows * cols;
+    c->bytes_wr += ws;
+    c->bytes_rd += ws;
+  }
 }
 
 /* norm: GroupNorm (mean, variance, normalise, affine: about 8 FLOPs per element; backward about 12), softmax

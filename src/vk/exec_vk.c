@@ -127,6 +127,8 @@ static ldm_status prepare(vk_exec *x) {
       int t = k < (uint32_t)n->nin ? n->in[k] : n->out[k - n->nin];
       ldm_range r = ldm_tensor_range(g, t);
       uint64_t len = (uint64_t)(r.e - r.b);
+      /* a scratch tensor (a split's workspace): the plan uses only what one binding holds */
+      if (g->t[t].scratch && len > c->lim.max_buffer_range) len = c->lim.max_buffer_range & ~(uint64_t)3;
       if (len > c->lim.max_buffer_range)
         return LDM_FAIL(LDM_ERR_UNSUPPORTED,
                         "tensor '%s' (%.1f MiB) exceeds this device's maxStorageBufferRange (%.1f MiB); use a "
@@ -500,6 +502,7 @@ static ldm_status check_run(vk_exec *x, int first, int last) {
     LDM_TRY(ldm_exec_run_range(x->shadow, i, i + 1));
     for (int k = 0; k < n->nout; k++) {
       int t = n->out[k];
+      if (g->t[t].scratch) continue; /* a split's workspace and counters: the CPU never writes them */
       size_t bytes = (size_t)ldm_tensor_bytes(&g->t[t]);
       float *gv = ldm_malloc(bytes), *cv = ldm_malloc(bytes);
       if (!gv || !cv) {

@@ -146,28 +146,50 @@ static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t)
  * grid's threads against one wave of compute_units x LDM_TILE_RESIDENT (at most 1), the bytes per FMA
  * (8x8 1, 4x4 2, 2x2 4) count as a device with 1 byte of shared bandwidth per FMA lane and clock would
  * see them. So the largest tile whose grid fills a wave wins (ties: the one with less padding), and a
- * smaller tile only when the units the larger leaves idle cost more than its extra shared traffic. */
-static int tile_choose(int64_t rows, int64_t cols, int64_t z, bool conv, const ldm_dev_limits *lim,
-                       uint32_t *flags) {
-  if (tile_flags(lim->tile, conv, lim, flags)) return lim->tile;
+ * smaller tile only when the units the larger leaves idle cost more than its extra shared traffic.
+ * depth: the reduction's length (the score is the padded FMAs' shared traffic); smax: the most split-K
+ * splits the node allows (1: none), chosen jointly with the variant: S splits of the depth fill S x the
+ * grid's threads and cost the workspace's traffic; *split = the S chosen (LDM_VK_SPLITK: 0 off, N forced). */
+#define LDM_SPLIT_GLOBAL_COST 8.0
+static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uint32_t smax, bool conv,
+                       const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
+  *split = 1;
   double wave = (double)(lim->compute_units ? lim->compute_units : 1) * LDM_TILE_RESIDENT;
   static const int wide[] = {LDM_TILE_LARGE, LDM_TILE_MEDIUM, LDM_TILE_SMALL}, few[] = {LDM_TILE_NARROW, LDM_TILE_SMALL};
   const int *cand = rows <= 32 ? few : wide;
   int nc = rows <= 32 ? 2 : 3, best = 0;
+  uint32_t forced_f;
+  bool forced = tile_flags(lim->tile, conv, lim, &forced_f);
+  if (forced) cand = &lim->tile, nc = 1;
+  /* split-K (docs/perf.md "Change 7"): S in [s_lo, s_hi] */
+  uint32_t s_lo = 1, s_hi = lim->splitk < 0 ? 1 : smax;
+  if (lim->splitk > 0) s_lo = s_hi = (uint32_t)lim->splitk < smax ? (uint32_t)lim->splitk : smax;
   double best_score = 0, best_area = 0;
-  uint32_t best_flags = 0;
+  uint32_t best_flags = 0, best_split = 1;
   for (int i = 0; i < nc; i++) {
     const tile_cfg *c = &tile_cfgs[cand[i]];
     uint32_t f;
     if (!tile_flags(cand[i], conv, lim, &f)) continue;
-    double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
-    double fill = grid * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
-    double score = area * (bpf > 1 ? bpf : 1) / (fill < 1 ? fill : 1);
-    if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
-      best = cand[i], best_score = score, best_area = area, best_flags = f;
+    int64_t slabs = (depth + 15) / 16;
+    for (uint32_t sp = s_lo; sp <= s_hi; sp++) {
+      /* no empty split: S' = ceil(slabs / ceil(slabs / S)) splits of whole slabs (the shader's division);
+       * an S that rounds to another S' is that S' (scored once) */
+      int64_t per = (slabs + sp - 1) / sp;
+      uint32_t eff = sp > 1 ? (uint32_t)((slabs + per - 1) / per) : 1;
+      if (eff != sp && s_lo != s_hi) continue; /* a forced S runs as its S' */
+      double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
+      double fill = grid * eff * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
+      /* the split's workspace: S partials written and read, 8 bytes per output and split, at
+       * LDM_SPLIT_GLOBAL_COST shared bytes per FMA lane each (global memory against shared bandwidth) */
+      double ws = eff > 1 ? LDM_SPLIT_GLOBAL_COST * 8.0 * eff * (double)rows * (double)cols : 0;
+      double score = area * (double)depth * (bpf > 1 ? bpf : 1) / (fill < 1 ? fill : 1) + ws;
+      if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
+        best = cand[i], best_score = score, best_area = area, best_flags = f, best_split = eff;
+    }
   }
   if (best) {
     *flags = best_flags;
+    *split = best_split;
     return best;
   }
   for (int t = 1; t < LDM_TILE_COUNT; t++)
@@ -198,7 +220,8 @@ static void tile_launch(ldm_launch *l, const char *shader, int t, uint32_t flags
 void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_gemm);
   uint32_t flags = 0;
-  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, false, lim, &flags);
+  uint32_t split;
+  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, 1, false, lim, &flags, &split);
   l->nspec = 0;
   if (!t) {
     l->shader = "gemm_naive";
@@ -225,16 +248,27 @@ void ldm_plan_broadcast(const ldm_graph *g, const ldm_node *n, const ldm_dev_lim
 /* ================================================================= Vulkan launch plans */
 /* rows x cols output tiles of a tile variant; z = depth splits (backward_weight) or folding of > 65535
  * column tiles */
-static void conv_plan(const ldm_pc_conv2d *p, const ldm_dev_limits *lim, ldm_launch *l, const char *tiled,
-                      const char *naive, int64_t rows, int64_t cols, uint32_t splits) {
-  uint32_t flags = 0;
-  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, true, lim, &flags);
+static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d *p, const ldm_dev_limits *lim,
+                      ldm_launch *l, const char *tiled, const char *naive, const char *split_shader, int64_t rows,
+                      int64_t cols, int64_t depth, uint32_t splits) {
+  uint32_t flags = 0, split = 1;
+  /* split-K only where the builder gave the node its workspace and counters (outputs 1 and 2) */
+  uint32_t smax = 1;
+  if (split_shader && n->nout == 3) smax = (uint32_t)(g->t[n->out[1]].numel / (rows * cols));
+  /* the splits' part of the workspace within one binding (exec_vk.c binds a scratch tensor's first
+   * maxStorageBufferRange bytes) */
+  uint64_t fit = lim->max_buffer_range / (4 * (uint64_t)rows * (uint64_t)cols);
+  if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
+  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, depth, smax, true, lim, &flags, &split);
   if (!t) {
     ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
   } else {
     int64_t tx;
-    tile_launch(l, tiled, t, flags, rows, cols, &tx, &l->groups[1]);
-    if (splits > 1) {
+    tile_launch(l, split > 1 ? split_shader : tiled, t, flags, rows, cols, &tx, &l->groups[1]);
+    if (split > 1) {
+      l->groups[0] = (uint32_t)tx; /* <= 65535: ldm_conv2d_split_max */
+      l->groups[2] = split;
+    } else if (splits > 1) {
       l->groups[0] = (uint32_t)tx;
       l->groups[2] = splits;
     } else {
@@ -246,19 +280,24 @@ static void conv_plan(const ldm_pc_conv2d *p, const ldm_dev_limits *lim, ldm_lau
   l->spec[2] = p->stride;
   if (l->nspec < 3) l->nspec = 3;
 }
-void ldm_plan_conv2d(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+static void conv_plan_op(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l,
+                         const char *tiled, const char *naive, const char *split_shader) {
   PC(ldm_pc_conv2d);
-  conv_plan(p, lim, l, "conv2d", "conv2d_naive", p->Cout, (int64_t)p->N * p->Ho * p->Wo, 1);
+  int64_t rows, cols, depth;
+  ldm_conv2d_gemm_dims(p, n->op, &rows, &cols, &depth);
+  uint32_t splits = n->op == LDM_OP_conv2d_backward_weight ? p->splits : 1;
+  if (splits > 1) depth = p->split_len;
+  conv_plan(g, n, p, lim, l, tiled, naive, split_shader, rows, cols, depth, splits);
+}
+void ldm_plan_conv2d(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  conv_plan_op(g, n, lim, l, "conv2d", "conv2d_naive", "conv2d_split");
 }
 void ldm_plan_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
-  PC(ldm_pc_conv2d);
-  conv_plan(p, lim, l, "conv2d_backward_data", "conv2d_backward_data_naive", p->Cin, (int64_t)p->N * p->H * p->W, 1);
+  conv_plan_op(g, n, lim, l, "conv2d_backward_data", "conv2d_backward_data_naive", "conv2d_backward_data_split");
 }
 void ldm_plan_conv2d_backward_weight(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
                                         ldm_launch *l) {
-  PC(ldm_pc_conv2d);
-  conv_plan(p, lim, l, "conv2d_backward_weight", "conv2d_backward_weight_naive", p->Cout,
-            (int64_t)p->Cin * p->k * p->k, p->splits);
+  conv_plan_op(g, n, lim, l, "conv2d_backward_weight", "conv2d_backward_weight_naive", NULL);
 }
 
 /* ================================================================= upsample2x */
