@@ -13,52 +13,8 @@
 
 #include "core/env.h"
 #include "core/ops.h"
+#include "core/sched.h"
 #include "ops/basic.h"
-
-/* the storage a tensor names before planning: its root tensor and the byte range inside it; whole-arena
- * views (view_of -2) are flagged and overlap everything in their arena */
-typedef struct {
-  int root;
-  ldm_arena arena;
-  bool whole;
-  int64_t b, e;
-} span;
-
-static span span_of(const ldm_graph *g, int t) {
-  span s = {t, g->t[t].arena, g->t[t].view_of == -2, 0, ldm_tensor_bytes(&g->t[t])};
-  while (g->t[s.root].view_of >= 0) {
-    s.b += g->t[s.root].view_offset;
-    s.root = g->t[s.root].view_of;
-  }
-  s.e = s.b + ldm_tensor_bytes(&g->t[t]);
-  s.arena = g->t[s.root].arena;
-  s.whole = s.whole || g->t[s.root].view_of == -2;
-  return s;
-}
-
-/* whether two tensors may share storage. Distinct root tensors of one arena get distinct storage when both
- * are used by one node: lifetimes are computed after this pass, from the merged node. The GRAD .. EMA arenas
- * mirror the PARAM layout, so a whole view of one overlaps every tensor of that arena only. */
-static bool may_alias(const ldm_graph *g, int a, int b) {
-  span x = span_of(g, a), y = span_of(g, b);
-  if (x.arena != y.arena) return false;
-  if (x.whole || y.whole) return true;
-  return x.root == y.root && x.b < y.e && y.b < x.e;
-}
-
-/* node b against node a: b reads what a writes, or writes what a reads or writes */
-static bool conflict(const ldm_graph *g, const ldm_node *a, const ldm_node *b) {
-  for (int i = 0; i < a->nout; i++) {
-    for (int k = 0; k < b->nin; k++)
-      if (may_alias(g, a->out[i], b->in[k])) return true;
-    for (int k = 0; k < b->nout; k++)
-      if (may_alias(g, a->out[i], b->out[k])) return true;
-  }
-  for (int i = 0; i < a->nin; i++)
-    for (int k = 0; k < b->nout; k++)
-      if (may_alias(g, a->in[i], b->out[k])) return true;
-  return false;
-}
 
 /* a boundary a pass keeps: between nodes i - 1 and i */
 static bool is_boundary(const ldm_graph *g, int i) {
@@ -84,7 +40,7 @@ ldm_status ldm_graph_merge_reductions(ldm_graph *g) {
       while (i + len < g->nn && len < LDM_REDUCE_MULTI_MAX && mergeable(&g->n[i + len]) && !is_boundary(g, i + len)) {
         bool ok = true;
         for (int k = 0; k < len && ok; k++)
-          ok = !conflict(g, &g->n[i + k], &g->n[i + len]) && !conflict(g, &g->n[i + len], &g->n[i + k]);
+          ok = !ldm_sched_conflict(g, &g->n[i + k], &g->n[i + len]); /* the schedule's tensor rule */
         if (!ok) break;
         len++;
       }
