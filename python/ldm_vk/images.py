@@ -1,13 +1,14 @@
 """Images in and out, as ldm-vk handles them: 8-bit PNG files (standard library zlib only) with ldm-vk's
-quantisation and grid layout, and the Fashion-MNIST / MNIST idx files ``ldm-vk train`` reads."""
+quantisation and grid layout (the codec: png.py), and the Fashion-MNIST / MNIST idx files ``ldm-vk train`` reads."""
 import gzip
 import os
 import struct
-import zlib
 from typing import Tuple
 
 import torch
 import torch.nn.functional as F
+
+from . import png
 
 __all__ = ["to_u8", "write_png", "read_png", "image_png", "grid_png", "load_idx_dataset"]
 
@@ -27,61 +28,16 @@ def write_png(path: str, pix: torch.Tensor) -> None:
     h, w, c = pix.shape
     if c not in (1, 3):
         raise ValueError("PNG: 1 or 3 channels")
-    rows = pix.contiguous().numpy().tobytes()
-    stride = w * c
-    raw = b"".join(b"\0" + rows[y * stride:(y + 1) * stride] for y in range(h))
-
-    def chunk(tag, data):
-        return struct.pack(">I", len(data)) + tag + data + struct.pack(">I", zlib.crc32(tag + data) & 0xFFFFFFFF)
-
-    ihdr = struct.pack(">IIBBBBB", w, h, 8, 0 if c == 1 else 2, 0, 0, 0)
-    with open(path, "wb") as f:
-        f.write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(raw, 6)) +
-                chunk(b"IEND", b""))
+    data, stride = pix.contiguous().numpy().tobytes(), w * c
+    png.encode(path, w, h, [data[y * stride:(y + 1) * stride] for y in range(h)], c, level=6)
 
 
 def read_png(path: str) -> torch.Tensor:
     """An 8-bit grey or RGB, non-interlaced PNG as uint8 [H, W, C] (enough for the files ldm-vk writes)."""
-    with open(path, "rb") as f:
-        data = f.read()
-    if data[:8] != b"\x89PNG\r\n\x1a\n":
-        raise ValueError(f"{path}: not a PNG file")
-    pos, idat, hdr = 8, [], None
-    while pos < len(data):
-        n, tag = struct.unpack(">I4s", data[pos:pos + 8])
-        body = data[pos + 8:pos + 8 + n]
-        if tag == b"IHDR":
-            hdr = struct.unpack(">IIBBBBB", body)
-        elif tag == b"IDAT":
-            idat.append(body)
-        elif tag == b"IEND":
-            break
-        pos += 12 + n
-    w, h, depth, ctype, _, _, interlace = hdr
-    if depth != 8 or ctype not in (0, 2) or interlace:
+    w, h, c, rows = png.decode(path)
+    if c not in (1, 3):
         raise ValueError(f"{path}: only 8-bit grey/RGB non-interlaced PNGs are read")
-    c = 1 if ctype == 0 else 3
-    raw, stride = zlib.decompress(b"".join(idat)), w * c
-    out, prev = bytearray(), bytearray(stride)
-    for y in range(h):
-        ft, line = raw[y * (stride + 1)], bytearray(raw[y * (stride + 1) + 1:(y + 1) * (stride + 1)])
-        for i in range(stride):
-            a = line[i - c] if i >= c else 0
-            b = prev[i]
-            d = prev[i - c] if i >= c else 0
-            if ft == 1:
-                line[i] = (line[i] + a) & 255
-            elif ft == 2:
-                line[i] = (line[i] + b) & 255
-            elif ft == 3:
-                line[i] = (line[i] + (a + b) // 2) & 255
-            elif ft == 4:
-                p = a + b - d
-                pa, pb, pc = abs(p - a), abs(p - b), abs(p - d)
-                line[i] = (line[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else d)) & 255
-        out += line
-        prev = line
-    return torch.frombuffer(out, dtype=torch.uint8).reshape(h, w, c)
+    return torch.frombuffer(bytearray(b"".join(rows)), dtype=torch.uint8).reshape(h, w, c)
 
 
 def image_png(img: torch.Tensor, crop: int = 0) -> torch.Tensor:
