@@ -91,7 +91,8 @@ int ldm_embedding(ldm_graph *g, int table, int idx);
  * f_k = exp(-ln(10000) k / (dim/2)); no gradient */
 int ldm_timestep_embedding(ldm_graph *g, int t, int dim);
 /* self-attention core on qkv [B, 3C, H, W] (q, k, v chunks of C channels, `heads` heads of C/heads):
- * o[b, h] = v softmax(q^T k / sqrt(d))^T -> [B, C, H, W] (the reference twin's Attn without norm/proj) */
+ * o[b, h] = v softmax(q^T k / sqrt(d))^T -> [B, C, H, W] (the reference twin's Attn without norm/proj); one
+ * `attention` node (one dispatch), which also saves the probabilities [B*heads, HW, HW] for its backward */
 int ldm_attention_core(ldm_graph *g, int qkv, int heads);
 
 /* ---- diffusion / VAE / optimizer family (src/ops/diffusion.c) ---- */

@@ -120,11 +120,21 @@ static ldm_status c_timestep_embedding(ldm_graph *g, ldm_conf_ctx *cc, const ldm
   ldm_conf_compare(cc, g, o);
   return ldm_graph_status(g);
 }
-/* the composition (split + GEMM + softmax + GEMM); reads N C H W heads */
+/* the attention node; reads N C H W heads range (qkv in [-range, range)) */
 static ldm_status c_attention(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
-  int qkv = ldm_conf_input(cc, g, "qkv", 4, S(a->N, 3 * a->C, a->H, a->W), -2, 2);
+  int qkv = ldm_conf_input(cc, g, "qkv", 4, S(a->N, 3 * a->C, a->H, a->W), -a->range, a->range);
   int o = ldm_attention_core(g, qkv, a->heads);
   ldm_conf_compare(cc, g, o);
+  ldm_conf_compare(cc, g, gn_out(g, o, 1)); /* P */
+  return ldm_graph_status(g);
+}
+/* the attention node on each backend, then its backward node; reads N C H W heads range acc */
+static ldm_status c_attention_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int qkv = ldm_conf_input(cc, g, "qkv", 4, S(a->N, 3 * a->C, a->H, a->W), -a->range, a->range);
+  int dy = ldm_conf_input(cc, g, "dy", 4, S(a->N, a->C, a->H, a->W), -1, 1);
+  int dx = ldm_conf_output(cc, g, "dqkv", 4, S(a->N, 3 * a->C, a->H, a->W));
+  int o = ldm_attention_core(g, qkv, a->heads);
+  ldm_attention_backward_node(g, qkv, o, gn_out(g, o, 1), dy, dx, a->acc);
   return ldm_graph_status(g);
 }
 
@@ -165,10 +175,20 @@ const ldm_conf_case ldm_conf_cases_norm[] = {
     {.op = "timestep_embedding", .shape = "B64 dim128 t<1000", .build = c_timestep_embedding, .a = {.B = 64, .dim = 128}},
     {.op = "timestep_embedding", .shape = "B7 dim6", .build = c_timestep_embedding, .a = {.B = 7, .dim = 6}},
     {.op = "timestep_embedding", .shape = "B1000 dim256", .build = c_timestep_embedding, .a = {.B = 1000, .dim = 256}, .full_only = true},
-    {.op = "attention_core", .shape = "[2,16,5,5] 4 heads", .build = c_attention, .a = {.N = 2, .C = 16, .H = 5, .W = 5, .heads = 4}},
-    {.op = "attention_core", .shape = "[3,12,4,4] 1 head", .build = c_attention, .a = {.N = 3, .C = 12, .H = 4, .W = 4, .heads = 1}},
-    {.op = "attention_core", .shape = "[2,64,9,9] 4 heads", .build = c_attention, .a = {.N = 2, .C = 64, .H = 9, .W = 9, .heads = 4}},
-    {.op = "attention_core", .shape = "[16,128,8,8] 4 heads", .build = c_attention, .a = {.N = 16, .C = 128, .H = 8, .W = 8, .heads = 4}, .full_only = true},
+{.op = "attention", .shape = "[2,16,5,5] 4 heads", .build = c_attention, .a = {.N = 2, .C = 16, .H = 5, .W = 5, .heads = 4, .range = 2}},
+    {.op = "attention", .shape = "[3,12,4,4] 1 head", .build = c_attention, .a = {.N = 3, .C = 12, .H = 4, .W = 4, .heads = 1, .range = 2}},
+    {.op = "attention", .shape = "[2,64,9,9] 4 heads", .build = c_attention, .a = {.N = 2, .C = 64, .H = 9, .W = 9, .heads = 4, .range = 2}},
+    {.op = "attention", .shape = "[1,8,1,1] 2 heads (one token)", .build = c_attention, .a = {.N = 1, .C = 8, .H = 1, .W = 1, .heads = 2, .range = 2}},
+    {.op = "attention", .shape = "[2,2400,3,3] 2 heads (d 1200: channel blocks)", .build = c_attention, .a = {.N = 2, .C = 2400, .H = 3, .W = 3, .heads = 2, .range = 0.1f}},
+    {.op = "attention", .shape = "[1,8,19,19] 2 heads (361 tokens) +-6", .build = c_attention, .a = {.N = 1, .C = 8, .H = 19, .W = 19, .heads = 2, .range = 6}},
+    {.op = "attention", .shape = "[16,128,8,8] 4 heads", .build = c_attention, .a = {.N = 16, .C = 128, .H = 8, .W = 8, .heads = 4, .range = 2}, .full_only = true},
+    {.op = "attention_backward", .shape = "[2,16,5,5] 4 heads", .build = c_attention_backward, .a = {.N = 2, .C = 16, .H = 5, .W = 5, .heads = 4, .range = 2}},
+    {.op = "attention_backward", .shape = "[3,12,4,4] 1 head acc", .build = c_attention_backward, .a = {.N = 3, .C = 12, .H = 4, .W = 4, .heads = 1, .range = 2, .acc = true}},
+    {.op = "attention_backward", .shape = "[2,64,9,9] 4 heads", .build = c_attention_backward, .a = {.N = 2, .C = 64, .H = 9, .W = 9, .heads = 4, .range = 2}},
+    {.op = "attention_backward", .shape = "[1,8,1,1] 2 heads (one token)", .build = c_attention_backward, .a = {.N = 1, .C = 8, .H = 1, .W = 1, .heads = 2, .range = 2}},
+    {.op = "attention_backward", .shape = "[2,2400,3,3] 2 heads (d 1200) acc", .build = c_attention_backward, .a = {.N = 2, .C = 2400, .H = 3, .W = 3, .heads = 2, .range = 0.1f, .acc = true}},
+    {.op = "attention_backward", .shape = "[1,8,19,19] 2 heads (361 tokens)", .build = c_attention_backward, .a = {.N = 1, .C = 8, .H = 19, .W = 19, .heads = 2, .range = 3}},
+    {.op = "attention_backward", .shape = "[16,128,8,8] 4 heads", .build = c_attention_backward, .a = {.N = 16, .C = 128, .H = 8, .W = 8, .heads = 4, .range = 2}, .full_only = true},
     {.op = "group_norm_silu", .shape = "[3,12,7,7] G3", .build = c_group_norm_silu, .a = {.N = 3, .C = 12, .H = 7, .W = 7, .groups = 3}},
     {.op = "group_norm_silu", .shape = "[1,5,1,1] G5 (one element per group)", .build = c_group_norm_silu, .a = {.N = 1, .C = 5, .H = 1, .W = 1, .groups = 5}},
     {.op = "group_norm_silu", .shape = "[2,8,33,31] G2 offset 100", .build = c_group_norm_silu, .a = {.N = 2, .C = 8, .H = 33, .W = 31, .groups = 2, .offset = 100}},

@@ -39,28 +39,10 @@
 
 #include "cpu/conv_ukernels.h" /* VW, NR, uk_outer, uk_dot, ... */
 
-/* Per-thread scratch buffers, kept between calls (the pool's workers persist): no allocation, page
- * faults or clearing per node. Contents are undefined; users initialise what they read. The reference
- * backend cannot report an error from inside a node, so running out of host memory there is fatal (as
- * in the CPU GEMM). */
-enum { SCRATCH_SLOTS = 6, SLOT_XP = 4, SLOT_WEIGHTS = 5 }; /* packed weights: made by the calling thread */
-static _Thread_local struct {
-  void *raw;
-  size_t cap;
-} scratch_slot[SCRATCH_SLOTS];
-static float *scratch(int slot, int64_t nfloats) {
-  size_t need = (size_t)nfloats * 4 + 64;
-  if (scratch_slot[slot].cap < need) {
-    free(scratch_slot[slot].raw);
-    scratch_slot[slot].raw = ldm_malloc(need);
-    scratch_slot[slot].cap = scratch_slot[slot].raw ? need : 0;
-    if (!scratch_slot[slot].raw) {
-      ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in the CPU convolution");
-      abort();
-    }
-  }
-  return (float *)(((uintptr_t)scratch_slot[slot].raw + 63) & ~(uintptr_t)63);
-}
+/* Per-thread scratch buffers (ldm_cpu_scratch, src/cpu/pool.c): contents undefined; users initialise what
+ * they read. */
+enum { SLOT_XP = 4, SLOT_WEIGHTS = 5 }; /* packed weights: made by the calling thread */
+static float *scratch(int slot, int64_t nfloats) { return ldm_cpu_scratch(slot, nfloats); }
 
 /* short row copies and clears without library calls (runs are often 4..32 floats) */
 static inline void copy_row(float *restrict d, const float *restrict s, int64_t n) {

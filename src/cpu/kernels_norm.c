@@ -205,6 +205,112 @@ void ldm_cpu_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const
   sm_ctx c = {p->cols, p->accumulate, F(0), F(1), F(2)};
   ldm_parallel_for(p->rows, 1 + 4096 / p->cols, smb_rows, &c);
 }
+/* ================================================================= attention, attention_backward */
+/* The sums of the shader in the same order (c ascending for the dot products, j or i ascending for the
+ * outputs); only the softmax's row sum is a double here (the shader: a float workgroup tree). */
+typedef struct {
+  const ldm_pc_attention *p;
+  uint32_t accumulate;
+  const float *x, *o, *pr, *go; /* qkv, O, P, dO */
+  float *y, *pw;                /* forward: O, P; backward: dqkv */
+} attn_ctx;
+typedef struct {
+  int64_t T, d, qb, kb, vb, ob, pb;
+} attn_head;
+static attn_head attn_at(const ldm_pc_attention *p, int64_t bh) {
+  int64_t T = p->T, d = p->d, C = (int64_t)p->heads * d, b = bh / p->heads, h = bh % p->heads;
+  attn_head a = {T, d, (b * 3 * C + h * d) * T, 0, 0, (b * C + h * d) * T, bh * T * T};
+  a.kb = a.qb + C * T;
+  a.vb = a.kb + C * T;
+  return a;
+}
+static void attn_heads(void *vc, int64_t h0, int64_t h1) {
+  const attn_ctx *c = vc;
+  const float *x = c->x;
+  for (int64_t bh = h0; bh < h1; bh++) {
+    attn_head a = attn_at(c->p, bh);
+    const int64_t T = a.T, d = a.d;
+    for (int64_t i = 0; i < T; i++) {
+      float *s = c->pw + a.pb + i * T; /* the row: scores, then exps, then probabilities */
+      for (int64_t j = 0; j < T; j++) s[j] = 0.0f;
+      for (int64_t ch = 0; ch < d; ch++) {
+        const float q = x[a.qb + ch * T + i], *k = x + a.kb + ch * T;
+        for (int64_t j = 0; j < T; j++) s[j] += q * k[j];
+      }
+      float m = -3.402823466e38f;
+      for (int64_t j = 0; j < T; j++) {
+        s[j] *= c->p->scale;
+        m = s[j] > m ? s[j] : m;
+      }
+      double l = 0;
+      for (int64_t j = 0; j < T; j++) {
+        s[j] = expf(s[j] - m);
+        l += s[j];
+      }
+      float lf = (float)l;
+      for (int64_t j = 0; j < T; j++) s[j] = s[j] / lf;
+      for (int64_t ch = 0; ch < d; ch++) {
+        const float *v = x + a.vb + ch * T;
+        float acc = 0.0f;
+        for (int64_t j = 0; j < T; j++) acc += v[j] * s[j];
+        c->y[a.ob + ch * T + i] = acc;
+      }
+    }
+  }
+}
+void ldm_cpu_attention(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_attention);
+  attn_ctx c = {p, 0, F(0), NULL, NULL, NULL, F(1), F(2)};
+  ldm_parallel_for((int64_t)p->B * p->heads, 1, attn_heads, &c);
+}
+static inline void attn_store(float *d, uint32_t accumulate, float v) { *d = accumulate ? *d + v : v; }
+/* per head: D, then row by row dS_i, dq[:, i] and the running column sums of dk and dv (scratch) */
+static void attnb_heads(void *vc, int64_t h0, int64_t h1) {
+  const attn_ctx *c = vc;
+  const float *x = c->x, *go = c->go;
+  for (int64_t bh = h0; bh < h1; bh++) {
+    attn_head a = attn_at(c->p, bh);
+    const int64_t T = a.T, d = a.d;
+    float *D = ldm_cpu_scratch(0, T), *ds = ldm_cpu_scratch(1, T), *dk = ldm_cpu_scratch(2, 2 * d * T);
+    float *dv = dk + d * T;
+    for (int64_t i = 0; i < T; i++) D[i] = 0.0f;
+    for (int64_t ch = 0; ch < d; ch++)
+      for (int64_t i = 0; i < T; i++) D[i] += go[a.ob + ch * T + i] * c->o[a.ob + ch * T + i];
+    for (int64_t e = 0; e < 2 * d * T; e++) dk[e] = 0.0f;
+    for (int64_t i = 0; i < T; i++) {
+      const float *P = c->pr + a.pb + i * T;
+      for (int64_t j = 0; j < T; j++) ds[j] = 0.0f;
+      for (int64_t ch = 0; ch < d; ch++) {
+        const float gv = go[a.ob + ch * T + i], *v = x + a.vb + ch * T;
+        for (int64_t j = 0; j < T; j++) ds[j] += gv * v[j];
+      }
+      for (int64_t j = 0; j < T; j++) ds[j] = P[j] * (ds[j] - D[i]);
+      for (int64_t ch = 0; ch < d; ch++) {
+        const float *k = x + a.kb + ch * T, q = x[a.qb + ch * T + i], gv = go[a.ob + ch * T + i];
+        float acc = 0.0f;
+        for (int64_t j = 0; j < T; j++) acc += ds[j] * k[j];
+        attn_store(c->y + a.qb + ch * T + i, c->accumulate, c->p->scale * acc);
+        float *dkr = dk + ch * T, *dvr = dv + ch * T;
+        for (int64_t j = 0; j < T; j++) {
+          dvr[j] += gv * P[j];
+          dkr[j] += q * ds[j];
+        }
+      }
+    }
+    for (int64_t ch = 0; ch < d; ch++)
+      for (int64_t j = 0; j < T; j++) {
+        attn_store(c->y + a.kb + ch * T + j, c->accumulate, c->p->scale * dk[ch * T + j]);
+        attn_store(c->y + a.vb + ch * T + j, c->accumulate, dv[ch * T + j]);
+      }
+  }
+}
+/* in: qkv, O, P, dO; out: dqkv */
+void ldm_cpu_attention_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_attention_backward);
+  ldm_pc_attention f = {p->B, p->heads, p->d, p->T, p->scale};
+  attn_ctx c = {&f, p->accumulate, F(0), F(1), F(2), F(3), F(4), NULL};
+  ldm_parallel_for((int64_t)p->B * p->heads, 1, attnb_heads, &c);
+}
 /* ================================================================= channel_copy (concat / split) */
 typedef struct {
   const ldm_pc_channel_copy *p;

@@ -1,10 +1,13 @@
 #include "cpu/pool.h"
 
 #include <pthread.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
 
 #include "core/env.h"
+#include "ldm/ldm.h"
+#include "ldm/log.h"
 
 #define MAX_THREADS 64
 
@@ -99,4 +102,22 @@ void ldm_parallel_for(int64_t n, int64_t min_chunk, ldm_range_fn fn, void *ctx) 
   while (job.pending > 0) pthread_cond_wait(&cv_done, &mu);
   pthread_mutex_unlock(&mu);
   pthread_mutex_unlock(&submit_mu);
+}
+
+static _Thread_local struct {
+  void *raw;
+  size_t cap;
+} scratch_slot[LDM_CPU_SCRATCH_SLOTS];
+float *ldm_cpu_scratch(int slot, int64_t nfloats) {
+  size_t need = (size_t)nfloats * 4 + 64;
+  if (scratch_slot[slot].cap < need) {
+    free(scratch_slot[slot].raw);
+    scratch_slot[slot].raw = ldm_malloc(need);
+    scratch_slot[slot].cap = scratch_slot[slot].raw ? need : 0;
+    if (!scratch_slot[slot].raw) {
+      ldm_log(LDM_LOG_ERROR, "ldm-vk: out of host memory in a CPU kernel");
+      abort();
+    }
+  }
+  return (float *)(((uintptr_t)scratch_slot[slot].raw + 63) & ~(uintptr_t)63);
 }

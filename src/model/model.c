@@ -276,6 +276,8 @@ ldm_status ldm_params_init(const ldm_graph *g, uint64_t seed, void *image) {
   for (int k = 0; k < g->nn; k++) {
     const ldm_node *nd = &g->n[k];
     if (nd->op == LDM_OP_group_norm_silu) fused[nd->out[0] + 1]++;
+    /* the fused attention: O and P where the composition had q, k, v, the scores, P and O */
+    if (nd->op == LDM_OP_attention) fused[(nd->out[0] > nd->out[1] ? nd->out[0] : nd->out[1]) + 1] += 4;
     if (nd->op != LDM_OP_conv2d) continue;
     const ldm_pc_conv2d *pc = (const ldm_pc_conv2d *)nd->pc;
     if (!pc->chan && !pc->res) continue;

@@ -30,6 +30,7 @@ ldm_status ldm_bwd_weighted_mse(ldm_graph *g, int ni);
 ldm_status ldm_bwd_group_norm(ldm_graph *g, int ni);
 ldm_status ldm_bwd_group_norm_silu(ldm_graph *g, int ni);
 ldm_status ldm_bwd_softmax(ldm_graph *g, int ni);
+ldm_status ldm_bwd_attention(ldm_graph *g, int ni);
 ldm_status ldm_bwd_channel_copy(ldm_graph *g, int ni);
 ldm_status ldm_bwd_embedding(ldm_graph *g, int ni);
 

@@ -244,10 +244,11 @@ int ldm_timestep_embedding(ldm_graph *g, int t, int dim) {
 const ldm_op_desc ldm_op_desc_timestep_embedding = {"timestep_embedding", ldm_cpu_timestep_embedding,
                                                     ldm_plan_timestep_embedding, NULL};
 
-/* ================================================================= attention core (composition) */
-/* q, k, v = split(qkv, 3), each [B, C, ...] = [B*heads, d, HW] in memory (no copies needed for the
- * head view: heads are contiguous channel blocks). S = q^T k / sqrt(d) [B*heads, HW, HW];
- * P = softmax(S) over the last dim; O = v P^T [B*heads, d, HW] = [B, C, ...]. */
+/* ================================================================= attention, attention_backward */
+/* The attention core as one op: qkv [B, 3C, ...] (q, k, v the channel thirds, each [B*heads, d, HW] in memory:
+ * heads are contiguous channel blocks) -> O [B, C, ...] = v softmax(q^T k / sqrt(d))^T per head, with the
+ * probabilities P [B*heads, HW, HW] saved for the backward (its second output). One dispatch forward and one
+ * backward instead of the split (3 copies), two GEMMs and a softmax each way (docs/perf.md, change 11). */
 int ldm_attention_core(ldm_graph *g, int qkv, int heads) {
   LDM_INPUTS(g, qkv);
   int64_t B, C3, HW;
@@ -256,19 +257,42 @@ int ldm_attention_core(ldm_graph *g, int qkv, int heads) {
                       "attention_core: %s must be f32 [B, 3C, ...] with C divisible by %d heads", g->t[qkv].name,
                       heads);
   int64_t C = C3 / 3, d = C / heads, BH = B * heads;
-  if (BH > INT32_MAX || HW * HW * BH > UINT32_MAX)
+  if (BH > INT32_MAX || HW * HW * BH > UINT32_MAX || g->t[qkv].numel > UINT32_MAX || 2 * BH * HW > UINT32_MAX)
     return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "attention_core: %s is too large (scores over 2^32 elements)",
                       g->t[qkv].name);
-  int parts[3] = {LDM_NONE, LDM_NONE, LDM_NONE};
-  ldm_split(g, qkv, 3, parts);
-  ldm_gemm_args qk = {1, 0, (int)BH, (float)(1.0 / sqrt((double)d)), 0, 0};
-  int S = ldm_gemm(g, parts[0], parts[1], -1, new_act(g, "attn_scores", 3, LDM_SHAPE(BH, HW, HW)), HW, HW, d, qk);
-  int P = ldm_softmax(g, S, BH * HW, HW);
-  int64_t shape[LDM_MAX_DIMS]; /* v's shape: qkv's with C channels */
+  int64_t shape[LDM_MAX_DIMS]; /* O's shape: qkv's with C channels */
   memcpy(shape, g->t[qkv].shape, sizeof shape);
   shape[1] = C;
   int O = new_act(g, "attention", g->t[qkv].ndim, shape);
-
-  ldm_gemm_args pv = {0, 1, (int)BH, 1.0f, 0, 0};
-  return ldm_gemm(g, parts[2], P, -1, O, d, HW, HW, pv);
+  int P = new_act(g, "attn_probs", 3, LDM_SHAPE(BH, HW, HW));
+  ldm_pc_attention pc = {(uint32_t)B, (uint32_t)heads, (uint32_t)d, (uint32_t)HW, (float)(1.0 / sqrt((double)d))};
+  return ldm_node_emit(g, LDM_OP_attention, &qkv, 1, (int[]){O, P}, 2, &pc, sizeof pc, "attention");
 }
+int ldm_attention_backward_node(ldm_graph *g, int qkv, int o, int p, int dy, int dx, int accumulate) {
+  LDM_INPUTS(g, qkv, o, p, dy, dx);
+  for (int i = g->nn - 1; i >= 0; i--) /* the shape of the attention node that made o and p */
+    if (g->n[i].op == LDM_OP_attention && g->n[i].out[0] == o && g->n[i].out[1] == p && g->n[i].in[0] == qkv) {
+      ldm_pc_attention f;
+      memcpy(&f, g->n[i].pc, sizeof f);
+      if (g->t[dy].numel != g->t[o].numel || g->t[dx].numel != g->t[qkv].numel)
+        break;
+      ldm_pc_attention_backward pc = {f.B, f.heads, f.d, f.T, f.scale, (uint32_t)!!accumulate};
+      return ldm_node_add(g, LDM_OP_attention_backward, (int[]){qkv, o, p, dy}, 4, &dx, 1, &pc, sizeof pc,
+                          "attention_backward");
+    }
+  return LDM_REFUSE(g, LDM_ERR_INVALID_ARG,
+                    "attention_backward: %s and %s are not the outputs of an attention of %s, or %s / %s differ in size",
+                    g->t[o].name, g->t[p].name, g->t[qkv].name, g->t[dy].name, g->t[dx].name);
+}
+/* saves qkv (its input), O and P; dqkv from dO in one node */
+ldm_status ldm_bwd_attention(ldm_graph *g, int ni) {
+  int qkv = g->n[ni].in[0], o = g->n[ni].out[0], p = g->n[ni].out[1];
+  int dy = ldm_grad_out(g, ni, 0);
+  if (dy < 0) return LDM_OK; /* only P was consumed: it carries no gradient */
+  int acc, dx = ldm_grad_in(g, ni, 0, &acc);
+  if (dx >= 0) ldm_attention_backward_node(g, qkv, o, p, dy, dx, acc);
+  return LDM_OK;
+}
+const ldm_op_desc ldm_op_desc_attention = {"attention", ldm_cpu_attention, ldm_plan_attention, ldm_bwd_attention};
+const ldm_op_desc ldm_op_desc_attention_backward = {"attention_backward", ldm_cpu_attention_backward,
+                                                    ldm_plan_attention_backward, NULL};

@@ -23,5 +23,8 @@ int ldm_group_norm_silu_backward_node(ldm_graph *g, int x, int gamma, int beta, 
  * (without accumulate) also zeroes the other channels of out. */
 int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t Cx, int64_t Co, int64_t c0,
                      int64_t d0, int64_t Cn, int accumulate, int zero_rest);
+/* attention_backward: dx (+)= d qkv of the attention node (ldm_attention_core) that read qkv and made o and
+ * p, from dy = d o */
+int ldm_attention_backward_node(ldm_graph *g, int qkv, int o, int p, int dy, int dx, int accumulate);
 
 #endif

@@ -120,6 +120,16 @@ static void cost_norm(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   else if (n->op == LDM_OP_group_norm_silu_backward) c->useful_flops = 14 * e; /* + h and silu' */
   else if (n->op == LDM_OP_softmax || n->op == LDM_OP_softmax_backward) c->useful_flops = 5 * e;
   c->computed_flops = c->useful_flops;
+  if (n->op == LDM_OP_attention || n->op == LDM_OP_attention_backward) {
+    /* not tiled: operands come from global memory (and caches), so the naive kernels' efficiency. Forward:
+     * the two products (2 T^2 d FLOPs each per head) and the softmax; backward: dP, dq, dk, dv (8 T^2 d) and
+     * dS, computed twice over (the query rows and the key columns each form dP and D themselves) */
+    const ldm_pc_attention *p = (const ldm_pc_attention *)n->pc; /* the backward's block starts the same */
+    double bht2 = (double)p->B * p->heads * p->T * p->T, dd = p->d;
+    c->kc = LDM_KC_NAIVE;
+    c->useful_flops = n->op == LDM_OP_attention ? bht2 * (4 * dd + 5) : bht2 * (8 * dd + 4);
+    c->computed_flops = n->op == LDM_OP_attention ? c->useful_flops : bht2 * (12 * dd + 8);
+  }
 }
 
 /* diffusion: a gather reads the B rows it picks (and their indices), not the whole table */

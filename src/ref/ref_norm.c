@@ -1,6 +1,8 @@
 /* Reference of the normalisation / attention / embedding op family (ops/norm.h). */
 #include <math.h>
 #include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
 
 #include "ops/norm.h"
 #include "ref/ref.h"
@@ -169,4 +171,89 @@ void ldm_ref_timestep_embedding(const ldm_graph *g, const ldm_node *n, void *con
       RF(1)[b * 2 * H + k] = (float)cos((double)a);
       RF(1)[b * 2 * H + H + k] = (float)sin((double)a);
     }
+}
+
+/* double scratch of the attention references; like every kernel, a node cannot report an error, so running
+ * out of host memory is fatal */
+static double *ref_doubles(size_t n) {
+  double *b = malloc(n * sizeof *b);
+  if (!b) {
+    fprintf(stderr, "ldm-vk: out of host memory in the attention reference\n");
+    abort();
+  }
+  return b;
+}
+
+/* per head bh = b * heads + h of qkv [B, 3C, T] (q, k, v the channel thirds; head h: channels h*d ..):
+ * s_ij = scale sum_c q[c][i] k[c][j], P_ij = softmax_j(s_i), O[c][i] = sum_j v[c][j] P_ij, in double.
+ * in: qkv; out: O [B, C, T], P [B*heads, T, T] */
+void ldm_ref_attention(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_attention);
+  const float *x = RF(0);
+  float *o = RF(1), *pr = RF(2);
+  const uint64_t T = p->T, d = p->d, C = (uint64_t)p->heads * d;
+  double *s = ref_doubles(T);
+  for (uint64_t bh = 0; bh < (uint64_t)p->B * p->heads; bh++) {
+    uint64_t b = bh / p->heads, h = bh % p->heads;
+    const float *q = x + (b * 3 * C + h * d) * T, *k = q + C * T, *v = k + C * T;
+    float *ob = o + (b * C + h * d) * T, *P = pr + bh * T * T;
+    for (uint64_t i = 0; i < T; i++) {
+      double mx = -INFINITY, l = 0;
+      for (uint64_t j = 0; j < T; j++) {
+        s[j] = 0;
+        for (uint64_t c = 0; c < d; c++) s[j] += (double)q[c * T + i] * k[c * T + j];
+        s[j] *= p->scale;
+        mx = s[j] > mx ? s[j] : mx;
+      }
+      for (uint64_t j = 0; j < T; j++) l += exp(s[j] - mx);
+      for (uint64_t j = 0; j < T; j++) s[j] = exp(s[j] - mx) / l;
+      for (uint64_t j = 0; j < T; j++) P[i * T + j] = (float)s[j];
+      for (uint64_t c = 0; c < d; c++) {
+        double acc = 0;
+        for (uint64_t j = 0; j < T; j++) acc += (double)v[c * T + j] * s[j];
+        ob[c * T + i] = (float)acc;
+      }
+    }
+  }
+  free(s);
+}
+
+/* D_i = sum_c dO[c][i] O[c][i], dS_ij = P_ij (sum_c dO[c][i] v[c][j] - D_i); dq[c][i] (+)= scale sum_j dS_ij
+ * k[c][j], dk[c][j] (+)= scale sum_i dS_ij q[c][i], dv[c][j] (+)= sum_i dO[c][i] P_ij, in double.
+ * in: qkv, O, P, dO; out: dqkv */
+void ldm_ref_attention_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_attention_backward);
+  const float *x = RF(0), *o = RF(1), *pr = RF(2), *go = RF(3);
+  float *dx = RF(4);
+  const uint64_t T = p->T, d = p->d, C = (uint64_t)p->heads * d;
+  double *D = ref_doubles(T + T * T), *dS = D + T; /* dS[i * T + j] */
+  for (uint64_t bh = 0; bh < (uint64_t)p->B * p->heads; bh++) {
+    uint64_t b = bh / p->heads, h = bh % p->heads, qo = (b * 3 * C + h * d) * T;
+    const float *q = x + qo, *k = q + C * T, *v = k + C * T, *P = pr + bh * T * T;
+    const float *ob = o + (b * C + h * d) * T, *gb = go + (b * C + h * d) * T;
+    float *dq = dx + qo, *dk = dq + C * T, *dv = dk + C * T;
+    for (uint64_t i = 0; i < T; i++) {
+      D[i] = 0;
+      for (uint64_t c = 0; c < d; c++) D[i] += (double)gb[c * T + i] * ob[c * T + i];
+    }
+    for (uint64_t i = 0; i < T; i++)
+      for (uint64_t j = 0; j < T; j++) {
+        double dp = 0;
+        for (uint64_t c = 0; c < d; c++) dp += (double)gb[c * T + i] * v[c * T + j];
+        dS[i * T + j] = P[i * T + j] * (dp - D[i]);
+      }
+    for (uint64_t c = 0; c < d; c++)
+      for (uint64_t t = 0; t < T; t++) {
+        double aq = 0, ak = 0, av = 0;
+        for (uint64_t u = 0; u < T; u++) {
+          aq += dS[t * T + u] * k[c * T + u];
+          ak += dS[u * T + t] * q[c * T + u];
+          av += (double)gb[c * T + u] * P[u * T + t];
+        }
+        ref_store(&dq[c * T + t], p->accumulate, p->scale * aq);
+        ref_store(&dk[c * T + t], p->accumulate, p->scale * ak);
+        ref_store(&dv[c * T + t], p->accumulate, av);
+      }
+  }
+  free(D);
 }

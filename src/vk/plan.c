@@ -439,6 +439,27 @@ void ldm_plan_softmax_backward(const ldm_graph *g, const ldm_node *n, const ldm_
   l->shader = "softmax_backward";
   plan_softmax_common(p->rows, p->cols, lim, l, "softmax_backward_sg");
 }
+/* ================================================================= attention, attention_backward */
+/* one workgroup per query row (and, backward, per key column): an invocation per key up to 256, and at least
+ * d / 4 invocations so that one channel block (4 channels an invocation) covers the head */
+static uint32_t attention_wg(const ldm_dev_limits *lim, uint32_t T, uint32_t d) {
+  uint32_t want = T > (d + 3) / 4 ? T : (d + 3) / 4;
+  return tree_wg(lim, want, 8);
+}
+void ldm_plan_attention(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_attention);
+  l->spec[0] = attention_wg(lim, p->T, p->d);
+  l->shader = wg_variant(lim, l->spec[0], "attention", "attention_sg");
+  l->nspec = 1;
+  per_item_groups(l, (uint64_t)p->B * p->heads * p->T);
+}
+void ldm_plan_attention_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_attention_backward);
+  l->spec[0] = attention_wg(lim, p->T, p->d);
+  l->shader = "attention_backward";
+  l->nspec = 1;
+  per_item_groups(l, 2 * (uint64_t)p->B * p->heads * p->T);
+}
 /* ================================================================= channel_copy (concat / split) */
 void ldm_plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_channel_copy);
