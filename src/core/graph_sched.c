@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "core/env.h"
+#include "core/ops.h"
 #include "core/sched.h"
 
 typedef struct acc {
@@ -231,19 +232,25 @@ ldm_status ldm_sched_order(const ldm_graph *g, int *perm) {
     if (s1 - s0 < 2) continue;
     st = schedule_part(g, na, last, any, fixed, s0, s1, lvl);
     if (st != LDM_OK) break;
-    /* a stable counting sort by level */
+    /* a stable counting sort by level, and inside a level the reduce_sum nodes last in even levels and
+     * first in odd ones: the nodes of a level are independent, so their order is free, and this puts the
+     * reductions of two neighbouring levels side by side, where the merge pass (core/fuse.c) packs them
+     * into as few reduce_sum_multi dispatches as their tensors allow (docs/perf.md, change 12) */
     int nl = 0;
     for (int i = 0; i < s1 - s0; i++)
       if (lvl[i] + 1 > nl) nl = lvl[i] + 1;
+    size_t nkeys = (size_t)nl * LDM_OP_COUNT;
     free(count);
-    count = ldm_calloc((size_t)nl + 1, sizeof *count);
+    count = ldm_calloc(nkeys + 1, sizeof *count);
     if (!count) {
       st = LDM_FAIL(LDM_ERR_NOMEM, "out of host memory in the level schedule");
       break;
     }
-    for (int i = 0; i < s1 - s0; i++) count[lvl[i] + 1]++;
-    for (int l = 0; l < nl; l++) count[l + 1] += count[l];
-    for (int i = 0; i < s1 - s0; i++) perm[s0 + count[lvl[i]]++] = s0 + i;
+#define SCHED_KEY(i) ((size_t)lvl[i] * LDM_OP_COUNT + ((g->n[s0 + (i)].op == LDM_OP_reduce_sum) ^ (lvl[i] & 1) ? 1u : 0u))
+    for (int i = 0; i < s1 - s0; i++) count[SCHED_KEY(i) + 1]++;
+    for (size_t k = 0; k < nkeys; k++) count[k + 1] += count[k];
+    for (int i = 0; i < s1 - s0; i++) perm[s0 + count[SCHED_KEY(i)]++] = s0 + i;
+#undef SCHED_KEY
   }
   free(na);
   free(last);

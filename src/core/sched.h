@@ -18,7 +18,9 @@ bool ldm_sched_conflict(const ldm_graph *g, const ldm_node *a, const ldm_node *b
 /* The schedule's order of g's nodes, without changing g: perm[k] = the index of the node that goes to
  * position k. Every pair of conflicting nodes keeps its relative order, and no node crosses n_forward or a
  * fence. Nodes are grouped into levels of mutually independent nodes (as many levels as the longest
- * dependency chain of each fenced part needs), each level in the recorded order. */
+ * dependency chain of each fenced part needs), each level in the recorded order except for its reduce_sum
+ * nodes: last in an even level, first in an odd one, so that neighbouring levels' reductions are adjacent
+ * for the merge pass. */
 ldm_status ldm_sched_order(const ldm_graph *g, int *perm);
 
 /* The first pass of ldm_graph_plan: reorder g's nodes by ldm_sched_order, unless LDM_NO_SCHEDULE=1 (the
