@@ -72,6 +72,7 @@ void ldm_cpu_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, voi
 void ldm_cpu_softmax(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_channel_copy_multi(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_embedding_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_timestep_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf);

@@ -45,6 +45,7 @@ void ldm_plan_group_norm_silu_backward(const ldm_graph *g, const ldm_node *n, co
 void ldm_plan_softmax(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_softmax_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+void ldm_plan_channel_copy_multi(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_embedding_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_timestep_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
