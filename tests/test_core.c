@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "ops/norm.h"
 #include "gradcheck_util.h"
 #include "mlp_graph.h"
 
@@ -347,6 +348,84 @@ START_TEST(merged_reductions_keep_boundaries_and_bits) {
 }
 END_TEST
 
+/* The copy merge pass of ldm_graph_plan (core/fuse.c, before the schedule): a concatenation's two copies (one
+ * output, disjoint channels), a split's parts and other independent copies of one O and I become one
+ * channel_copy_multi node, up to four jobs; a copy reading what the run writes, a zero_rest copy and an
+ * accumulating copy into its output, copies of another I, and a fence end a run; the fence is renumbered
+ * and the CPU results are bitwise those of the unmerged graph (LDM_NO_FUSE=1). */
+enum { MC_T = 11 };
+static void mc_build(ldm_graph *g, int *t) {
+  /* a [2,3,5] b [2,4,5] -> c [2,7,5] -> y [2,7,5]; x [2,6,3] -> w [2,6,3] (zero rest, then accumulate),
+   * x -> p [2,2,3] (three parts), q [2,2,3], r [2,3,3] */
+  static const int64_t C[MC_T] = {3, 4, 7, 7, 6, 6, 2, 2, 2, 2, 3};
+  static const int64_t I[MC_T] = {5, 5, 5, 5, 3, 3, 3, 3, 3, 3, 3};
+  ck_assert_int_eq(ldm_graph_init(g), LDM_OK);
+  for (int k = 0; k < MC_T; k++) {
+    t[k] = ldm_act(g, "t", 3, LDM_SHAPE(2, C[k], I[k]));
+    ldm_keep(g, t[k]);
+  }
+  enum { A, B, Cc, Y, X, W, P0, P1, P2, Q, R };
+  ldm_channel_copy(g, t[A], t[Cc], 2, 5, 3, 7, 0, 0, 3, 0, 0);  /* 0: concat a */
+  ldm_channel_copy(g, t[B], t[Cc], 2, 5, 4, 7, 0, 3, 4, 1, 0);  /* 1: concat b (accumulating) -> [0 1] */
+  ldm_channel_copy(g, t[Cc], t[Y], 2, 5, 7, 7, 0, 0, 7, 0, 0);  /* 2: reads c -> [2] (I 5, the next I 3) */
+  ldm_channel_copy(g, t[X], t[W], 2, 3, 6, 6, 0, 2, 2, 0, 1);   /* 3: zero rest -> [3] */
+  ldm_channel_copy(g, t[X], t[W], 2, 3, 6, 6, 4, 4, 2, 1, 0);   /* 4: into w after it: a new run */
+  ldm_channel_copy(g, t[X], t[P0], 2, 3, 6, 2, 0, 0, 2, 0, 0);  /* 5-7: a split -> [4 5 6 7] (four jobs) */
+  ldm_channel_copy(g, t[X], t[P1], 2, 3, 6, 2, 2, 0, 2, 0, 0);
+  ldm_channel_copy(g, t[X], t[P2], 2, 3, 6, 2, 4, 0, 2, 0, 0);
+  ldm_channel_copy(g, t[W], t[Q], 2, 3, 6, 2, 1, 0, 2, 0, 0);   /* 8: reads w (4 writes it) -> [8 9] */
+  ldm_channel_copy(g, t[X], t[R], 2, 3, 6, 3, 3, 0, 3, 0, 0);   /* 9 */
+  ldm_graph_fence(g);
+  ldm_channel_copy(g, t[X], t[R], 2, 3, 6, 3, 0, 0, 2, 1, 0);   /* 10: across the fence -> [10] */
+  ck_assert_int_eq(ldm_graph_status(g), LDM_OK);
+  ck_assert_int_eq(ldm_graph_plan(g), LDM_OK);
+}
+static void mc_run(ldm_graph *g, const int *t, float out[MC_T][72]) {
+  ldm_exec *e;
+  ck_assert_int_eq(ldm_exec_cpu(g, &e), LDM_OK);
+  for (int k = 0; k < MC_T; k++) {
+    float v[72];
+    for (int64_t i = 0; i < g->t[t[k]].numel; i++) v[i] = sinf((float)(i * 7 + 3 * k));
+    ck_assert_int_eq(ldm_exec_write(e, t[k], v, (size_t)g->t[t[k]].numel * 4), LDM_OK);
+  }
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  for (int k = 0; k < MC_T; k++) ck_assert_int_eq(ldm_exec_read(e, t[k], out[k], (size_t)g->t[t[k]].numel * 4), LDM_OK);
+  ldm_exec_free(e);
+}
+START_TEST(merged_copies_keep_boundaries_and_bits) {
+  ldm_graph gm, gp, gs;
+  int tm[MC_T], tp[MC_T], ts[MC_T];
+  setenv("LDM_NO_SCHEDULE", "1", 1); /* the merged order as recorded, to read the runs */
+  mc_build(&gs, ts);
+  unsetenv("LDM_NO_SCHEDULE");
+  static const int jobs[] = {2, 1, 1, 4, 2, 1};
+  ck_assert_int_eq(gs.nn, 6);
+  for (int i = 0; i < gs.nn; i++) {
+    ck_assert_int_eq(gs.n[i].op, jobs[i] > 1 ? LDM_OP_channel_copy_multi : LDM_OP_channel_copy);
+    ck_assert_int_eq(gs.n[i].nin, jobs[i]);
+  }
+  ck_assert_int_eq(gs.n[0].out[0], gs.n[0].out[1]); /* the concatenation: one output twice */
+  ck_assert_int_eq(ldm_graph_fence_node(&gs, 0), 5);
+  mc_build(&gm, tm); /* scheduled */
+  setenv("LDM_NO_FUSE", "1", 1);
+  mc_build(&gp, tp);
+  unsetenv("LDM_NO_FUSE");
+  ck_assert_int_eq(gp.nn, 11);
+  for (int i = 0; i < gp.nn; i++) ck_assert_int_eq(gp.n[i].op, LDM_OP_channel_copy);
+  static float a[MC_T][72], b[MC_T][72], c[MC_T][72];
+  mc_run(&gm, tm, a);
+  mc_run(&gp, tp, b);
+  mc_run(&gs, ts, c);
+  for (int k = 0; k < MC_T; k++) {
+    ck_assert_msg(memcmp(a[k], b[k], (size_t)gm.t[tm[k]].numel * 4) == 0, "tensor %d differs", k);
+    ck_assert_msg(memcmp(c[k], b[k], (size_t)gm.t[tm[k]].numel * 4) == 0, "tensor %d differs (recorded order)", k);
+  }
+  ldm_graph_free(&gm);
+  ldm_graph_free(&gp);
+  ldm_graph_free(&gs);
+}
+END_TEST
+
 static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_known_answers);
   tcase_add_test(tc, normal_moments);
@@ -359,6 +438,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, tensor_table_growth_keeps_shape_and_name);
   tcase_add_test(tc, graph_error_is_sticky);
   tcase_add_test(tc, merged_reductions_keep_boundaries_and_bits);
+  tcase_add_test(tc, merged_copies_keep_boundaries_and_bits);
 
 }
 

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/ops.h"
+#include "ops/norm.h"
 #include "check_util.h"
 #include "mlp_graph.h"
 #include "vk_test_util.h"
@@ -300,6 +301,83 @@ START_TEST(merged_reductions_are_bitwise_reduce_sum) {
 }
 END_TEST
 
+/* channel_copy_multi (core/fuse.c): a concatenation's two copies (the second accumulating) and four
+ * independent copies of one input (a split's parts, one accumulating, one zeroing the rest of its output)
+ * merged into two nodes (of four jobs and two) give the bits of the unmerged nodes (kept apart by fences)
+ * on the CPU and on Vulkan; the jobs' invocations do not fill whole workgroups. */
+enum { CM_T = 8, CM_COPIES = 6 };
+static const int64_t cm_c[CM_T] = {3, 5, 8, 12, 4, 4, 9, 2}, cm_o = 3, cm_i = 101;
+static void cm_build(ldm_graph *g, bool fenced, int *t) {
+  ck_assert_int_eq(ldm_graph_init(g), LDM_OK);
+  for (int k = 0; k < CM_T; k++) {
+    t[k] = ldm_act(g, "t", 3, LDM_SHAPE(cm_o, cm_c[k], cm_i));
+    ldm_keep(g, t[k]);
+  }
+  enum { A, B, Cc, X, P0, P1, R, S };
+  /* {x, out, c0, d0, Cn, accumulate, zero_rest} */
+  static const int cp[CM_COPIES][7] = {
+      {A, Cc, 0, 0, 3, 0, 0}, {B, Cc, 0, 3, 5, 1, 0},                         /* c = concat(a, b) */
+      {X, P0, 0, 0, 4, 0, 0}, {X, P1, 4, 0, 4, 1, 0}, {X, R, 2, 5, 3, 0, 1}, {X, S, 10, 0, 2, 0, 0}, /* of x */
+  };
+  for (int k = 0; k < CM_COPIES; k++) {
+    const int *r = cp[k];
+    if (fenced && k > 0) ldm_graph_fence(g);
+    ldm_channel_copy(g, t[r[0]], t[r[1]], cm_o, cm_i, cm_c[r[0]], cm_c[r[1]], r[2], r[3], r[4], r[5], r[6]);
+  }
+  ck_assert_int_eq(ldm_graph_status(g), LDM_OK);
+  ck_assert_int_eq(ldm_graph_plan(g), LDM_OK);
+}
+static void cm_run(ldm_graph *g, bool device, const int *t, float **out) {
+  ldm_exec *e;
+  ck_assert_msg((device ? ldm_exec_vk(vk, g, &e) : ldm_exec_cpu(g, &e)) == LDM_OK, "%s", ldm_last_error());
+  for (int k = 0; k < CM_T; k++) {
+    int64_t n = g->t[t[k]].numel;
+    float *v = malloc((size_t)n * sizeof *v);
+    for (int64_t i = 0; i < n; i++) v[i] = ldm_u32_to_unit(ldm_rng_u32(9, (uint64_t)k, 0, (uint64_t)i)) * 2.0f - 1.0f;
+    ck_assert_int_eq(ldm_exec_write(e, t[k], v, (size_t)n * 4), LDM_OK);
+    free(v);
+  }
+  ck_assert_int_eq(ldm_exec_run(e), LDM_OK);
+  for (int k = 0; k < CM_T; k++) {
+    out[k] = malloc((size_t)g->t[t[k]].numel * 4);
+    ck_assert_int_eq(ldm_exec_read(e, t[k], out[k], (size_t)g->t[t[k]].numel * 4), LDM_OK);
+  }
+  ldm_exec_free(e);
+}
+START_TEST(merged_copies_are_bitwise_channel_copy) {
+  ldm_graph gm, gs;
+  int tm[CM_T], ts[CM_T];
+  cm_build(&gm, false, tm);
+  cm_build(&gs, true, ts);
+  if (getenv("LDM_NO_FUSE") == NULL) {
+    ck_assert_int_eq(gm.nn, 2); /* runs of up to four: [concat a, concat b, x -> p0, x -> p1] [x -> r, x -> s] */
+    for (int i = 0; i < 2; i++) {
+      ck_assert_int_eq(gm.n[i].op, LDM_OP_channel_copy_multi);
+      ck_assert_int_eq(gm.n[i].nin, 4 - 2 * i);
+    }
+    ck_assert_int_eq(gm.n[0].out[0], gm.n[0].out[1]);
+  }
+  ck_assert_int_eq(gs.nn, CM_COPIES);
+  float *cpu[CM_T];
+  cm_run(&gs, false, ts, cpu);
+  for (int dev = 0; dev < 2; dev++) {
+    float *a[CM_T], *b[CM_T];
+    cm_run(&gm, dev, tm, a);
+    cm_run(&gs, dev, ts, b);
+    for (int k = 0; k < CM_T; k++) {
+      size_t bytes = (size_t)gm.t[tm[k]].numel * 4;
+      ck_assert_msg(memcmp(a[k], b[k], bytes) == 0, "tensor %d differs (%s)", k, dev ? "vk" : "cpu");
+      ck_assert_msg(memcmp(a[k], cpu[k], bytes) == 0, "tensor %d differs from the CPU (%s)", k, dev ? "vk" : "cpu");
+      free(a[k]);
+      free(b[k]);
+    }
+  }
+  for (int k = 0; k < CM_T; k++) free(cpu[k]);
+  ldm_graph_free(&gm);
+  ldm_graph_free(&gs);
+}
+END_TEST
+
 START_TEST(no_validation_messages) { ck_assert_uint_eq(ldm_vk_validation_messages(), 0); }
 END_TEST
 
@@ -314,6 +392,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, enabled_features_follow_the_switches);
   tcase_add_test(tc, staged_host_arena_is_bitwise_equal);
   tcase_add_test(tc, merged_reductions_are_bitwise_reduce_sum);
+  tcase_add_test(tc, merged_copies_are_bitwise_channel_copy);
   tcase_add_test(tc, no_validation_messages);
 }
 

@@ -1,5 +1,6 @@
 /* Conformance cases of the normalisation / attention / embedding op family (odd shapes on purpose). */
 #include <stdbool.h>
+#include <stdio.h>
 
 #include "core/ops.h"
 #include "ldm/conformance.h"
@@ -96,6 +97,40 @@ static ldm_status c_channel_copy(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_
   ldm_channel_copy(g, x, o, a->O, a->I, a->Cx, a->Co, a->c0, a->d0, a->Cn, a->acc, a->zero_rest);
   return ldm_graph_status(g);
 }
+/* channel_copy_multi jobs, one row each: {input, output, Cx, Co, c0, d0, Cn, acc, zero_rest}; inputs and
+ * outputs are numbered per case (the same number: one tensor), each [O, C, I] with the C its jobs give */
+static const uint32_t copy_jobs[][9] = {
+    /* nparts 2, c0 0: a concatenation [3, 5 + 7, 11], the second half accumulating */
+    {0, 0, 5, 12, 0, 0, 5, 0, 0}, {1, 0, 7, 12, 0, 5, 7, 1, 0},
+    /* nparts 3, c0 2: a split of one [2, 12, 25] into 4 + 4 (acc) and 4 into the middle of 9 (zero rest) */
+    {0, 0, 12, 4, 0, 0, 4, 0, 0}, {0, 1, 12, 4, 4, 0, 4, 1, 0}, {0, 2, 12, 9, 8, 3, 4, 0, 1},
+    /* nparts 4, c0 5: a whole copy, two disjoint slices of one output (one acc), a zero-rest slice */
+    {0, 0, 9, 9, 0, 0, 9, 0, 0}, {1, 1, 3, 20, 0, 0, 3, 0, 0}, {2, 1, 6, 20, 0, 14, 6, 1, 0},
+    {0, 2, 9, 6, 2, 1, 4, 0, 1},
+};
+/* reads O I nparts (jobs, 2 .. 4) c0 (the first row of copy_jobs) */
+static ldm_status c_copy_multi(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
+  int xs[4] = {LDM_NONE, LDM_NONE, LDM_NONE, LDM_NONE}, os[4] = {LDM_NONE, LDM_NONE, LDM_NONE, LDM_NONE};
+  int x[4], o[4];
+  ldm_pc_channel_copy jobs[4];
+  for (int k = 0; k < a->nparts; k++) {
+    const uint32_t *r = copy_jobs[a->c0 + k];
+    char name[16];
+    if (xs[r[0]] == LDM_NONE) {
+      snprintf(name, sizeof name, "x%u", r[0]);
+      xs[r[0]] = ldm_conf_input(cc, g, name, 3, S(a->O, r[2], a->I), -1, 1);
+    }
+    if (os[r[1]] == LDM_NONE) {
+      snprintf(name, sizeof name, "out%u", r[1]);
+      os[r[1]] = ldm_conf_output(cc, g, name, 3, S(a->O, r[3], a->I));
+    }
+    x[k] = xs[r[0]];
+    o[k] = os[r[1]];
+    jobs[k] = (ldm_pc_channel_copy){(uint32_t)a->O, (uint32_t)a->I, r[2], r[3], r[4], r[5], r[6], r[7], r[8]};
+  }
+  ldm_channel_copy_multi(g, (int)a->nparts, x, o, jobs);
+  return ldm_graph_status(g);
+}
 /* reads V D B */
 static ldm_status c_embedding(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int t = ldm_conf_input(cc, g, "table", 2, S(a->V, a->D), -1, 1);
@@ -167,6 +202,9 @@ const ldm_conf_case ldm_conf_cases_norm[] = {
     {.op = "channel_copy", .shape = "[3,7x9 -> 5x11 at 2] acc", .build = c_channel_copy, .a = {.O = 3, .I = 11, .Cx = 7, .Co = 9, .c0 = 1, .d0 = 2, .Cn = 5, .acc = true}},
     {.op = "channel_copy", .shape = "[3,4x9 -> 12x9 at 4] zero rest", .build = c_channel_copy, .a = {.O = 3, .I = 9, .Cx = 4, .Co = 12, .d0 = 4, .Cn = 4, .zero_rest = true}},
     {.op = "channel_copy", .shape = "[2,12x25 -> 4x25 from 8]", .build = c_channel_copy, .a = {.O = 2, .I = 25, .Cx = 12, .Co = 4, .c0 = 8, .Cn = 4}},
+    {.op = "channel_copy_multi", .shape = "2 jobs: concat [3,5+7,11], 2nd acc", .build = c_copy_multi, .a = {.O = 3, .I = 11, .nparts = 2, .c0 = 0}},
+    {.op = "channel_copy_multi", .shape = "3 jobs: split [2,12,25], acc, zero rest", .build = c_copy_multi, .a = {.O = 2, .I = 25, .nparts = 3, .c0 = 2}},
+    {.op = "channel_copy_multi", .shape = "4 jobs [5,C,7]: 2 into 1 (acc), zero rest", .build = c_copy_multi, .a = {.O = 5, .I = 7, .nparts = 4, .c0 = 5}},
     {.op = "embedding", .shape = "V5 D33 B37", .build = c_embedding, .a = {.V = 5, .D = 33, .B = 37}},
     {.op = "embedding", .shape = "V11 D256 B128", .build = c_embedding, .a = {.V = 11, .D = 256, .B = 128}},
     {.op = "embedding_backward", .shape = "V5 D33 B37 (repeats)", .build = c_embedding_backward, .a = {.V = 5, .D = 33, .B = 37}},

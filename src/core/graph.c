@@ -378,6 +378,7 @@ int ldm_graph_fence_node(const ldm_graph *g, int slot) {
 ldm_status ldm_graph_plan(ldm_graph *g) {
   if (g->status != LDM_OK) return restore(g);
   if (g->planned) return LDM_OK;
+  LDM_TRY(ldm_graph_merge_copies(g));     /* a concat's / split's channel copies -> one dispatch (fuse.c) */
   LDM_TRY(ldm_graph_schedule(g));         /* the level schedule (graph_sched.c): reorders nodes inside fences */
   LDM_TRY(ldm_graph_merge_reductions(g)); /* adjacent independent reduce_sums -> one dispatch (fuse.c) */
   LDM_TRY(ldm_memplan(g));                /* offsets (memplan.c), on the final order's levels */

@@ -74,6 +74,7 @@ void ldm_cpu_softmax_backward(const ldm_graph *g, const ldm_node *n, void *const
 void ldm_cpu_attention(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_attention_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf);
+void ldm_cpu_channel_copy_multi(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_embedding_backward(const ldm_graph *g, const ldm_node *n, void *const *buf);
 void ldm_cpu_timestep_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf);

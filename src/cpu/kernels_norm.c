@@ -337,10 +337,22 @@ static void cc_rows(void *vc, int64_t r0, int64_t r1) {
       memcpy(dst, src, (size_t)I * 4);
   }
 }
-void ldm_cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_channel_copy);
-  cc_ctx c = {p, F(0), F(1), p->zero_rest ? p->Co : p->Cn};
+static void cc_job(const ldm_pc_channel_copy *p, const float *x, float *o) {
+  cc_ctx c = {p, x, o, p->zero_rest ? p->Co : p->Cn};
   ldm_parallel_for((int64_t)p->O * c.Cw, 1 + 16384 / p->I, cc_rows, &c);
+}
+void ldm_cpu_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  cc_job((const ldm_pc_channel_copy *)n->pc, F(0), F(1));
+}
+/* ================================================================= channel_copy_multi */
+/* the jobs one after the other, each as its channel_copy node (they touch disjoint elements) */
+void ldm_cpu_channel_copy_multi(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  PC(ldm_pc_channel_copy_multi);
+  for (uint32_t k = 0; k < p->njobs && k < LDM_COPY_MULTI_MAX; k++) {
+    ldm_pc_channel_copy job;
+    ldm_copy_multi_job(p, (int)k, &job);
+    cc_job(&job, F(k), F(p->njobs + k));
+  }
 }
 /* ================================================================= embedding */
 /* an index outside the table gives a zero row (and no gradient) instead of reading out of bounds */

@@ -5,9 +5,11 @@
 #include "ops/norm.h"
 
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
+#include "core/fuse.h"
 #include "core/ops.h"
 #include "cpu/kernels.h"
 #include "ldm/ops.h"
@@ -160,6 +162,70 @@ ldm_status ldm_bwd_channel_copy(ldm_graph *g, int ni) {
 }
 const ldm_op_desc ldm_op_desc_channel_copy = {"channel_copy", ldm_cpu_channel_copy, ldm_plan_channel_copy,
                                               ldm_bwd_channel_copy};
+
+/* ================================================================= channel_copy_multi */
+/* job k: the seven words Cx, Co, c0, d0, Cn, accumulate, zero_rest of its channel_copy block (the block
+ * less O and I) at word 3 + 7k, after njobs, O, I */
+_Static_assert(sizeof(ldm_pc_channel_copy) == 36 && sizeof(ldm_pc_channel_copy_multi) == 12 + 28 * LDM_COPY_MULTI_MAX,
+               "channel_copy_multi: njobs, O, I, then channel_copy's last seven words per job");
+_Static_assert(offsetof(ldm_pc_channel_copy, Cx) == 8, "channel_copy: O, I, then the words of a job");
+uint64_t ldm_channel_copy_elems(const ldm_pc_channel_copy *p) {
+  return (uint64_t)p->O * (p->zero_rest ? p->Co : p->Cn) * p->I;
+}
+void ldm_copy_multi_job(const ldm_pc_channel_copy_multi *m, int k, ldm_pc_channel_copy *job) {
+  job->O = m->O;
+  job->I = m->I;
+  memcpy(&job->Cx, (const uint8_t *)m + 12 + 28 * (size_t)k, 28);
+}
+bool ldm_copy_multi_pc(const ldm_pc_channel_copy *jobs, int njobs, ldm_pc_channel_copy_multi *m) {
+  if (njobs < 2 || njobs > LDM_COPY_MULTI_MAX) return false;
+  uint64_t total = 0;
+  for (int k = 0; k < njobs; k++) {
+    if (jobs[k].O != jobs[0].O || jobs[k].I != jobs[0].I) return false;
+    total += ldm_channel_copy_elems(&jobs[k]);
+  }
+  if (total > UINT32_MAX) return false; /* the shader's invocation index is a uint */
+  memset(m, 0, sizeof *m);
+  m->njobs = (uint32_t)njobs;
+  m->O = jobs[0].O;
+  m->I = jobs[0].I;
+  for (int k = 0; k < njobs; k++) memcpy((uint8_t *)m + 12 + 28 * (size_t)k, &jobs[k].Cx, 28);
+  return true;
+}
+int ldm_channel_copy_multi(ldm_graph *g, int njobs, const int *x, const int *out, const ldm_pc_channel_copy *jobs) {
+  if (njobs < 2 || njobs > LDM_COPY_MULTI_MAX)
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "channel_copy_multi: %d jobs (2 to %d)", njobs, LDM_COPY_MULTI_MAX);
+  ldm_node one[LDM_COPY_MULTI_MAX];
+  for (int k = 0; k < njobs; k++) {
+    LDM_INPUTS(g, x[k], out[k]);
+    const ldm_pc_channel_copy *p = &jobs[k];
+    if (!is_f32(g, x[k]) || !is_f32(g, out[k]) || p->Cn == 0 || (uint64_t)p->c0 + p->Cn > p->Cx ||
+        (uint64_t)p->d0 + p->Cn > p->Co || (int64_t)p->O * p->Cx * p->I != g->t[x[k]].numel ||
+        (int64_t)p->O * p->Co * p->I != g->t[out[k]].numel || (p->accumulate && p->zero_rest) || p->accumulate > 1 ||
+        p->zero_rest > 1)
+      return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "channel_copy_multi: job %d does not match %s -> %s", k,
+                        g->t[x[k]].name, g->t[out[k]].name);
+    memset(&one[k], 0, sizeof one[k]); /* the job as its channel_copy node, for the merge rule */
+    one[k].op = LDM_OP_channel_copy;
+    one[k].nin = one[k].nout = 1;
+    one[k].in[0] = x[k];
+    one[k].out[0] = out[k];
+    memcpy(one[k].pc, p, sizeof *p);
+    one[k].pc_size = sizeof *p;
+    for (int j = 0; j < k; j++)
+      if (!ldm_copy_jobs_fit(g, &one[j], &one[k]))
+        return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "channel_copy_multi: jobs %d and %d depend on each other", j, k);
+  }
+  ldm_pc_channel_copy_multi pc;
+  if (!ldm_copy_multi_pc(jobs, njobs, &pc))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "channel_copy_multi: jobs of different O or I, or over 2^32 elements");
+  int in[LDM_COPY_MULTI_MAX], o[LDM_COPY_MULTI_MAX];
+  memcpy(in, x, (size_t)njobs * sizeof *in);
+  memcpy(o, out, (size_t)njobs * sizeof *o);
+  return ldm_node_emit(g, LDM_OP_channel_copy_multi, in, njobs, o, njobs, &pc, sizeof pc, "channel_copy_multi");
+}
+const ldm_op_desc ldm_op_desc_channel_copy_multi = {"channel_copy_multi", ldm_cpu_channel_copy_multi,
+                                                    ldm_plan_channel_copy_multi, NULL};
 
 /* dims of an NCHW-like tensor as [O = N, C, I = product of the rest] */
 static bool nci(const ldm_graph *g, int t, int64_t *O, int64_t *C, int64_t *I) {

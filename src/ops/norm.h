@@ -3,6 +3,7 @@
  * into ldm_ops_pc.h, as are the shaders' blocks. */
 #ifndef LDM_OPS_NORM_H
 #define LDM_OPS_NORM_H
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ldm/graph.h"
@@ -26,5 +27,19 @@ int ldm_channel_copy(ldm_graph *g, int x, int out, int64_t O, int64_t I, int64_t
 /* attention_backward: dx (+)= d qkv of the attention node (ldm_attention_core) that read qkv and made o and
  * p, from dy = d o */
 int ldm_attention_backward_node(ldm_graph *g, int qkv, int o, int p, int dy, int dx, int accumulate);
+
+/* channel_copy_multi: up to this many channel_copy jobs in one node (src/core/fuse.c) */
+#define LDM_COPY_MULTI_MAX 4
+/* Job k of a channel_copy_multi block as the channel_copy block it stands for. */
+void ldm_copy_multi_job(const ldm_pc_channel_copy_multi *m, int k, ldm_pc_channel_copy *job);
+/* The channel_copy_multi block of njobs (2 .. LDM_COPY_MULTI_MAX) channel_copy jobs; false (and nothing
+ * written) when they do not share O and I or their launches together pass 2^32 invocations. */
+bool ldm_copy_multi_pc(const ldm_pc_channel_copy *jobs, int njobs, ldm_pc_channel_copy_multi *m);
+/* Elements (invocations) of one channel_copy job's launch: O x (zero_rest ? Co : Cn) x I. */
+uint64_t ldm_channel_copy_elems(const ldm_pc_channel_copy *p);
+/* A channel_copy_multi node: job k copies x[k] into out[k] as ldm_channel_copy(g, x[k], out[k], jobs[k]...)
+ * would. Jobs writing one output must write disjoint channel ranges, none with zero_rest; no job may write
+ * what another reads. Returns out[0] (LDM_NONE if refused). */
+int ldm_channel_copy_multi(ldm_graph *g, int njobs, const int *x, const int *out, const ldm_pc_channel_copy *jobs);
 
 #endif

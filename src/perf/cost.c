@@ -7,6 +7,7 @@
 #include "ldm_ops_pc.h"
 #include "ops/basic.h"
 #include "ops/conv.h"
+#include "ops/norm.h"
 #include "perf/perf.h"
 
 static double tbytes(const ldm_graph *g, int t) { return (double)ldm_tensor_bytes(&g->t[t]); }
@@ -119,6 +120,18 @@ static void cost_norm(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   else if (n->op == LDM_OP_group_norm_silu) c->useful_flops = 9 * e; /* + silu, one FLOP as the act ops count */
   else if (n->op == LDM_OP_group_norm_silu_backward) c->useful_flops = 14 * e; /* + h and silu' */
   else if (n->op == LDM_OP_softmax || n->op == LDM_OP_softmax_backward) c->useful_flops = 5 * e;
+  else if (n->op == LDM_OP_channel_copy_multi) { /* the jobs as their channel_copy nodes */
+    const ldm_pc_channel_copy_multi *m = (const ldm_pc_channel_copy_multi *)n->pc;
+    c->useful_flops = 0;
+    c->njobs = n->nin < 4 ? n->nin : 4;
+    for (int k = 0; k < c->njobs; k++) {
+      ldm_pc_channel_copy job;
+      ldm_copy_multi_job(m, k, &job);
+      c->useful_flops += (double)g->t[n->out[k]].numel;
+      c->job_bytes[k] = tbytes(g, n->in[k]) + tbytes(g, n->out[k]);
+      c->job_groups[k] = (ldm_channel_copy_elems(&job) + 255) / 256;
+    }
+  }
   c->computed_flops = c->useful_flops;
   if (n->op == LDM_OP_attention || n->op == LDM_OP_attention_backward) {
     /* not tiled: operands come from global memory (and caches), so the naive kernels' efficiency. Forward:

@@ -134,6 +134,32 @@ void ldm_ref_channel_copy(const ldm_graph *g, const ldm_node *n, void *const *bu
     }
 }
 
+/* one channel copy: as ldm_ref_channel_copy */
+static void ref_copy(const float *x, float *out, uint64_t O, uint64_t I, uint64_t Cx, uint64_t Co, uint64_t c0,
+                     uint64_t d0, uint64_t Cn, uint32_t acc, uint32_t zero_rest) {
+  for (uint64_t o = 0; o < O; o++)
+    for (uint64_t d = 0; d < Co; d++) {
+      bool in_slice = d >= d0 && d < d0 + Cn;
+      if (!in_slice && !zero_rest) continue;
+      for (uint64_t i = 0; i < I; i++) {
+        float *dst = &out[(o * Co + d) * I + i];
+        if (!in_slice) *dst = 0.0f;
+        else ref_store(dst, acc, x[(o * Cx + c0 + d - d0) * I + i]);
+      }
+    }
+}
+/* job k: input k -> output njobs + k, the copy of O, I and its block (Cx_k, Co_k, src_k = c0, dst_k = d0,
+ * Cn_k, acc_k, zero_k) read from the manifest's field names */
+void ldm_ref_channel_copy_multi(const ldm_graph *g, const ldm_node *n, void *const *buf) {
+  RPC(ldm_pc_channel_copy_multi);
+  const uint32_t Cx[4] = {p->Cx0, p->Cx1, p->Cx2, p->Cx3}, Co[4] = {p->Co0, p->Co1, p->Co2, p->Co3};
+  const uint32_t c0[4] = {p->src0, p->src1, p->src2, p->src3}, d0[4] = {p->dst0, p->dst1, p->dst2, p->dst3};
+  const uint32_t Cn[4] = {p->Cn0, p->Cn1, p->Cn2, p->Cn3}, acc[4] = {p->acc0, p->acc1, p->acc2, p->acc3};
+  const uint32_t zr[4] = {p->zero0, p->zero1, p->zero2, p->zero3};
+  for (uint32_t k = 0; k < p->njobs && k < 4; k++)
+    ref_copy(RF(k), RF(p->njobs + k), p->O, p->I, Cx[k], Co[k], c0[k], d0[k], Cn[k], acc[k], zr[k]);
+}
+
 /* out[b] = table[idx[b]] (a zero row for idx[b] >= V). in: table [V, D], idx [B] u32; out [B, D] */
 void ldm_ref_embedding(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   RPC(ldm_pc_embedding);

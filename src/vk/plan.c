@@ -465,6 +465,21 @@ void ldm_plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_
   PC(ldm_pc_channel_copy);
   ldm_launch_1d(l, "channel_copy", (int64_t)p->O * (p->zero_rest ? p->Co : p->Cn) * p->I);
 }
+/* ================================================================= channel_copy_multi */
+/* the jobs' invocations one after the other, each job's as many as its channel_copy launch has */
+void ldm_plan_channel_copy_multi(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
+  PC(ldm_pc_channel_copy_multi);
+  static const char *const variant[LDM_COPY_MULTI_MAX + 1] = {NULL, NULL, "channel_copy_multi2",
+                                                              "channel_copy_multi3", "channel_copy_multi4"};
+  int64_t total = 0;
+  for (uint32_t k = 0; k < p->njobs && k < LDM_COPY_MULTI_MAX; k++) {
+    ldm_pc_channel_copy job;
+    ldm_copy_multi_job(p, (int)k, &job);
+    total += (int64_t)ldm_channel_copy_elems(&job);
+  }
+  uint32_t nj = p->njobs >= 2 && p->njobs <= LDM_COPY_MULTI_MAX ? p->njobs : 2;
+  ldm_launch_1d(l, variant[nj], total);
+}
 /* ================================================================= embedding */
 void ldm_plan_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_embedding);

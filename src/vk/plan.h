@@ -47,6 +47,7 @@ void ldm_plan_softmax_backward(const ldm_graph *g, const ldm_node *n, const ldm_
 void ldm_plan_attention(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_attention_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_channel_copy(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
+void ldm_plan_channel_copy_multi(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_embedding_backward(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);
 void ldm_plan_timestep_embedding(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l);

@@ -322,6 +322,9 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
     return LDM_FAIL(LDM_ERR_UNSUPPORTED, "device needs %u-byte buffer offset alignment (ldm-vk aligns to %d)",
                     c->min_offset_align, LDM_ALIGN);
   }
+  c->max_storage_buffers = c->props.limits.maxPerStageDescriptorStorageBuffers;
+  if (c->props.limits.maxDescriptorSetStorageBuffers < c->max_storage_buffers)
+    c->max_storage_buffers = c->props.limits.maxDescriptorSetStorageBuffers;
   c->timestamp_period = c->props.limits.timestampPeriod;
   c->timestamps = c->info.timestamps;
   uint32_t nq = 0;
@@ -457,6 +460,11 @@ ldm_status ldm_vk_pipeline(ldm_vk_ctx *c, const char *shader, const uint32_t *sp
       return LDM_OK;
     }
   }
+  /* a node binds one storage buffer per input and output (up to 8: reduce_sum_multi4, channel_copy_multi4;
+   * 9: group_norm_silu_backward); Vulkan guarantees only 4 per stage */
+  if (nbind > c->max_storage_buffers)
+    return LDM_FAIL(LDM_ERR_UNSUPPORTED, "shader '%s' binds %u storage buffers; this device allows %u per shader stage",
+                    shader, nbind, c->max_storage_buffers);
   VkShaderModule mod;
   LDM_TRY(get_module(c, shader, &mod));
   if (c->npipes == c->cap_pipes) {

@@ -80,6 +80,7 @@ struct ldm_vk_ctx {
    * every tensor's own storage in its arena); timestamp_period: nanoseconds per
    * tick; timestamps: the device reports a period and the queue's family has timestampValidBits */
   uint32_t min_offset_align;
+  uint32_t max_storage_buffers; /* storage-buffer bindings of one pipeline: the per-stage and per-set limits */
   float timestamp_period;
   bool timestamps;
   /* grows by realloc: an executor keeps copies of the entries, never pointers into it */
