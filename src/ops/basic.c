@@ -238,11 +238,13 @@ ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
      * with dz, exactly the nodes the unfused linear -> silu pair had (its silu_backward wrote the linear
      * output's gradient) */
     int z = g->n[ni].out[1], acc0;
-    if (G < 0) return LDM_OK; /* only z was consumed: it carries no gradient of its own here */
-    int dz = ldm_grad_target(g, z, &acc0);
-    ldm_pc_silu_backward sp = {(uint32_t)g->t[z].numel, (uint32_t)acc0};
-    ldm_node_add(g, LDM_OP_silu_backward, (int[]){z, G}, 2, &dz, 1, &sp, sizeof sp, "silu_backward");
-    G = dz;
+    if (G >= 0) { /* dz (+)= silu'(z) dC: added where a later reader of z already gave z a gradient */
+      int dz = ldm_grad_target(g, z, &acc0);
+      ldm_pc_silu_backward sp = {(uint32_t)g->t[z].numel, (uint32_t)acc0};
+      ldm_node_add(g, LDM_OP_silu_backward, (int[]){z, G}, 2, &dz, 1, &sp, sizeof sp, "silu_backward");
+    }
+    G = ldm_grad_of(g, z);
+    if (G < 0) return LDM_OK;
   }
   if (p.sB == 0 && p.batch > 1 && g->t[B].requires_grad)
     return LDM_GRAPH_FAIL(g, LDM_ERR_INTERNAL, "gemm backward: gradient of a batch-broadcast B is not supported");
