@@ -161,7 +161,9 @@ const ldm_conf_case ldm_conf_cases_basic[] = {
     {.op = "gemm", .shape = "silu 33x65x17 tB bias-cols", .build = c_gemm, .a = {.M = 33, .N = 65, .K = 17, .batch = 1, .tb = true, .bias = LDM_BIAS_COLS, .kind = LDM_GEMM_ACT_SILU}},
     {.op = "gemm", .shape = "silu 128x256x128 tB bias-cols (split builder)", .build = c_gemm, .a = {.M = 128, .N = 256, .K = 128, .batch = 1, .tb = true, .bias = LDM_BIAS_COLS, .kind = LDM_GEMM_ACT_SILU}},
     {.op = "gemm", .shape = "silu batch 2 x 20x30x40 bias-rows", .build = c_gemm, .a = {.M = 20, .N = 30, .K = 40, .batch = 2, .bias = LDM_BIAS_ROWS, .kind = LDM_GEMM_ACT_SILU}},
-    {.op = "gemm", .shape = "split builder 40x70x1000 tA bias-rows", .build = c_gemm, .a = {.M = 40, .N = 70, .K = 1000, .batch = 1, .ta = true, .bias = LDM_BIAS_ROWS}},
+    /* one 64x64 tile: split by the auto choice on a 2-unit device too (lavapipe), so the split variants run */
+    {.op = "gemm", .shape = "split builder 64x60x1000 tA bias-rows", .build = c_gemm, .a = {.M = 64, .N = 60, .K = 1000, .batch = 1, .ta = true, .bias = LDM_BIAS_ROWS}},
+    {.op = "gemm", .shape = "silu split builder 50x64x777 tB bias-cols", .build = c_gemm, .a = {.M = 50, .N = 64, .K = 777, .batch = 1, .tb = true, .bias = LDM_BIAS_COLS, .kind = LDM_GEMM_ACT_SILU}},
     {.op = "gemm", .shape = "split builder 256x128x128 tA acc", .build = c_gemm, .a = {.M = 256, .N = 128, .K = 128, .batch = 1, .ta = true, .acc = true}},
     {.op = "gemm", .shape = "1024x1024x1024", .build = c_gemm, .a = {.M = 1024, .N = 1024, .K = 1024, .batch = 1}, .full_only = true},
     {.op = "gemm", .shape = "batch 8 x 512x384x640 tB", .build = c_gemm, .a = {.M = 512, .N = 384, .K = 640, .batch = 8, .tb = true}, .full_only = true},
