@@ -32,7 +32,8 @@ layout(std430, binding = 2) buffer Out { float o[]; };
 #define SPLIT_BINDING 3
 #endif
 #ifdef CONV_SPLIT
-// split-K (conv2d_split, conv2d_backward_data_split; docs/perf.md "Change 7"): S = gl_NumWorkGroups.z splits of
+// split-K (conv2d_split, conv2d_backward_data_split; docs/perf.md "Change 7"; conv2d_backward_weight_split,
+// "Change 10": each builder split's range of pixels split again, z = builder split x S): S = gl_NumWorkGroups.z splits of
 // the depth, whole slabs each; workgroup (tile, s) writes its partial sums to ws[s][row][col], the last of a
 // tile's S workgroups (its counter's atomicAdd returned S - 1) adds the S partials in order s = 0..S-1, resets
 // the counter to 0 and stores through conv_store once. Fixed order: deterministic, no float atomics.
@@ -43,8 +44,9 @@ layout(std430, binding = SPLIT_BINDING + 1) coherent buffer Cnt { uint cnt[]; };
 #endif
 #include "tile.glsl"
 
-// The epilogue: output element (row, col) of the implicit GEMM, v its accumulated sum (of split
-// `gl_WorkGroupID.z` for BWD_WEIGHT). Every tile variant's store goes through here.
+// The epilogue: output element (row, col) of the implicit GEMM, v its accumulated sum (of the builder's
+// split wsplit for BWD_WEIGHT). Every tile variant's store goes through here.
+uint wsplit;
 void conv_store(uint row, uint col, uint M, uint NCOL, float v) {
 #if defined(CONV_FWD)
   uint P = pc.Ho * pc.Wo, n = col / P, pix = col - n * P;
@@ -56,7 +58,7 @@ void conv_store(uint row, uint col, uint M, uint NCOL, float v) {
   uint HW = pc.H * pc.W, n = col / HW, pix = col - n * HW;
   uint oi = n * pc.Cin * HW + pix + row * HW;
 #else
-  uint oi = gl_WorkGroupID.z * pc.Cout * NCOL + col + row * NCOL;
+  uint oi = wsplit * pc.Cout * NCOL + col + row * NCOL;
 #endif
   o[oi] = pc.accumulate != 0u ? o[oi] + v : v;
 }
@@ -164,22 +166,36 @@ void main() {
   HW = pc.H * pc.W;
   pad = int(pc.pad);
   uint d0 = 0u;
+  wsplit = 0u;
 #if defined(CONV_FWD)
   M = pc.Cout, NCOL = pc.N * P, d1 = pc.Cin * KK;
 #elif defined(CONV_BWD_DATA)
   M = pc.Cin, NCOL = pc.N * HW, d1 = pc.Cout * KK;
 #else
   M = pc.Cout, NCOL = pc.Cin * KK;
-  uint split = gl_WorkGroupID.z;
-  d0 = split * pc.split_len;
+#if defined(CONV_SPLIT)
+  // conv2d_backward_weight_split (docs/perf.md "Change 10"): z = builder split wsplit x nsplit + split;
+  // the builder split's pixels [b0, b1) in nsplit ranges of whole slabs, reduced as the other splits are
+  uint nsplit = gl_NumWorkGroups.z / pc.splits;
+  wsplit = gl_WorkGroupID.z / nsplit;
+  uint split = gl_WorkGroupID.z - wsplit * nsplit, wsb = wsplit * nsplit;
+  uint b0 = wsplit * pc.split_len, b1 = min(pc.N * P, b0 + pc.split_len);
+  uint per = ((b1 - b0 + BK - 1u) / BK + nsplit - 1u) / nsplit * BK;
+  d0 = min(b1, b0 + split * per);
+  d1 = min(b1, d0 + per);
+  uint dend = d1;
+#else
+  wsplit = gl_WorkGroupID.z;
+  d0 = wsplit * pc.split_len;
   d1 = min(pc.N * P, d0 + pc.split_len);
+#endif
 #endif
 #if defined(CONV_BWD_WEIGHT)
   n0 = gl_WorkGroupID.x * BN;
 #else
 #if defined(CONV_SPLIT)
   n0 = gl_WorkGroupID.x * BN; // z is the split (the plan splits only grids of <= 65535 column tiles)
-  uint nsplit = gl_NumWorkGroups.z, split = gl_WorkGroupID.z;
+  uint nsplit = gl_NumWorkGroups.z, split = gl_WorkGroupID.z, wsb = 0u;
   uint per = ((d1 + BK - 1u) / BK + nsplit - 1u) / nsplit * BK; // whole slabs per split
   d0 = min(d1, split * per);
   uint dend = min(d1, d0 + per);
@@ -222,12 +238,13 @@ void main() {
     if (col >= NCOL) continue;
     [[unroll]] for (uint r = 0u; r < TM; r++) {
       uint row = m0 + tile_row(ty, r);
-      if (row < M) ws[(split * M + row) * NCOL + col] = tacc[r * TN + q];
+      if (row < M) ws[((wsb + split) * M + row) * NCOL + col] = tacc[r * TN + q];
     }
   }
   memoryBarrierBuffer();
   barrier();
-  uint tile = gl_WorkGroupID.y * gl_NumWorkGroups.x + gl_WorkGroupID.x;
+  // one counter per tile (and builder split: BWD_WEIGHT)
+  uint tile = (wsplit * gl_NumWorkGroups.y + gl_WorkGroupID.y) * gl_NumWorkGroups.x + gl_WorkGroupID.x;
   if (tid == 0u) As[0].x = atomicAdd(cnt[tile], 1u) == nsplit - 1u ? 1.0 : 0.0;
   barrier();
   if (As[0].x == 0.0) return; // uniform per workgroup
@@ -239,8 +256,9 @@ void main() {
     [[unroll]] for (uint r = 0u; r < TM; r++) {
       uint row = m0 + tile_row(ty, r);
       if (row >= M) continue;
-      float v = split == 0u ? tacc[r * TN + q] : ws[row * NCOL + col];
-      for (uint s2 = 1u; s2 < nsplit; s2++) v += s2 == split ? tacc[r * TN + q] : ws[(s2 * M + row) * NCOL + col];
+      float v = split == 0u ? tacc[r * TN + q] : ws[(wsb * M + row) * NCOL + col];
+      for (uint s2 = 1u; s2 < nsplit; s2++)
+        v += s2 == split ? tacc[r * TN + q] : ws[((wsb + s2) * M + row) * NCOL + col];
       conv_store(row, col, M, NCOL, v);
     }
   }

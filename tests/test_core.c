@@ -68,6 +68,29 @@ START_TEST(grad_gemm) {
 }
 END_TEST
 
+/* the SiLU epilogue (ldm_gemm_act): silu(alpha op(A) op(B) + bias), against finite differences */
+static int b_gemm_silu(ldm_graph *g, const int *in, const int *a) {
+  int64_t M = a[0], N = a[1], K = a[2], B = a[3];
+  int out = ldm_act(g, "C", 1, LDM_SHAPE(B * M * N));
+  ldm_gemm_args ga = {a[4], a[5], (int)B, 0.7f, 0, a[6] == 2};
+  return ldm_gemm_act(g, in[0], in[1], a[6] ? in[2] : -1, out, M, N, K, ga, LDM_GEMM_ACT_SILU);
+}
+START_TEST(grad_gemm_silu) {
+  for (int ta = 0; ta < 2; ta++)
+    for (int tb = 0; tb < 2; tb++) {
+      int a[7] = {5, 7, 3, 1 + ta, ta, tb, 1 + (ta ^ tb)};
+      gc_in in[3] = {GC_IN(a[3] * 5 * 3), GC_IN(a[3] * 7 * 3), GC_IN(a[6] == 1 ? 7 : 5)};
+      char what[40];
+      snprintf(what, sizeof what, "gemm silu ta %d tb %d", ta, tb);
+      gc_check(what, b_gemm_silu, a, 3, in, 40, 2e-3);
+    }
+  /* the linear layer with the epilogue, as the UNet's time embedding uses it (split-K outputs: K = 48) */
+  int a[7] = {6, 40, 48, 1, 0, 1, 1};
+  gc_in in[3] = {GC_IN(6 * 48), GC_IN(40 * 48), GC_IN(40)};
+  gc_check("linear silu 6x40x48", b_gemm_silu, a, 3, in, 40, 2e-3);
+}
+END_TEST
+
 static int b_silu(ldm_graph *g, const int *in, const int *a) { return ldm_silu(g, in[0]); }
 static int b_ew(ldm_graph *g, const int *in, const int *a) {
   /* x used twice: exercises gradient accumulation of a second consumer */
@@ -430,6 +453,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, philox_known_answers);
   tcase_add_test(tc, normal_moments);
   tcase_add_test(tc, grad_gemm);
+  tcase_add_test(tc, grad_gemm_silu);
   tcase_add_test(tc, grad_pass_through);
   tcase_add_test(tc, grad_elementwise);
   tcase_add_test(tc, memory_plan_no_live_overlap);

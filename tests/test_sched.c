@@ -194,6 +194,7 @@ static void real_graphs(const char *config) {
   /* the recorded order (planned), its schedule, and the graphs planned with the schedule */
   build(config, "1", NULL, &rec);
   build(config, NULL, NULL, &sch);
+  int moved_any = 0;
   for (int k = 0; k < LDM_PERF_NWL; k++) {
     const ldm_graph *g = &rec.g[k], *h = &sch.g[k];
     int n = g->nn;
@@ -222,7 +223,8 @@ static void real_graphs(const char *config) {
         }
     }
     ck_assert_int_gt(conflicts, 0);
-    ck_assert_int_gt(moved, 0); /* the schedule does reorder these graphs */
+    moved_any += moved; /* the schedule does reorder these graphs (the fmnist UNet forward, since the time
+                         * embedding's SiLU went into its GEMM, comes in schedule order already) */
     /* the recorder's barriers on the scheduled, planned graph: one per level boundary, not more */
     int *lv = malloc((size_t)n * sizeof *lv), nl = 0;
     ck_assert_int_eq(ldm_sched_levels(h, lv, &nl), LDM_OK);
@@ -235,6 +237,7 @@ static void real_graphs(const char *config) {
     free(perm);
     free(at);
   }
+  ck_assert_msg(moved_any > 0, "%s: the schedule moved no node of any workload", config);
   ldm_perf_workloads_free(&rec);
   ldm_perf_workloads_free(&sch);
   unsetenv("LDM_NO_FUSE");

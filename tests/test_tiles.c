@@ -151,6 +151,76 @@ START_TEST(split_k_plans) {
 }
 END_TEST
 
+/* GEMM split-K and conv2d_backward_weight's split-K inside the node (docs/perf.md "Change 10"): the builder's
+ * scratch outputs (after C and the SiLU epilogue's z), the split variant where the plan splits, none with
+ * LDM_VK_SPLITK=0, forced N as min(N, S_max); a batched GEMM never gets them */
+START_TEST(split_k_plans_gemm_and_weight) {
+  ldm_graph g;
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  int x = ldm_act(&g, "x", 2, (int64_t[]){128, 128});
+  int w = ldm_param(&g, "w", 2, (int64_t[]){256, 128}), b = ldm_param(&g, "b", 1, (int64_t[]){256});
+  ck_assert_int_ge(ldm_linear_act(&g, x, w, b, LDM_GEMM_ACT_SILU), 0);
+  const ldm_node *n = &g.n[g.nn - 1];
+  ck_assert_int_eq(n->nout, 4);
+  ck_assert(!g.t[n->out[1]].scratch && g.t[n->out[1]].requires_grad); /* z */
+  ck_assert(g.t[n->out[2]].scratch && g.t[n->out[3]].scratch && !g.t[n->out[2]].requires_grad);
+  ldm_pc_gemm p;
+  memcpy(&p, n->pc, sizeof p);
+  uint32_t smax = ldm_gemm_split_max(&p);
+  ck_assert_uint_eq(smax, 8);
+  ck_assert_int_eq(g.t[n->out[2]].numel, (int64_t)smax * 128 * 256);
+  ldm_dev_limits lim = big_limits();
+  ldm_launch l;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_str_eq(l.shader, "gemm_silu_split");
+  ck_assert_uint_gt(l.groups[2], 1);
+  ck_assert_uint_le(l.groups[2], smax);
+  ck_assert_uint_le((uint64_t)l.groups[0] * l.groups[1], (uint64_t)g.t[n->out[3]].numel);
+  lim.splitk = -1;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_str_eq(l.shader, "gemm_silu");
+  ck_assert_uint_eq(l.groups[2], 1);
+  lim.splitk = 3;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_str_eq(l.shader, "gemm_silu_split");
+  ck_assert_uint_eq(l.groups[2], 3);
+  ldm_node bare = *n;
+  bare.nout = 2;
+  ldm_node_launch(&g, &bare, &lim, &l);
+  ck_assert_str_eq(l.shader, "gemm_silu");
+  /* batched: no scratch outputs */
+  int a3 = ldm_act(&g, "a3", 1, (int64_t[]){4 * 16 * 32}), b3 = ldm_act(&g, "b3", 1, (int64_t[]){4 * 32 * 8});
+  int c3 = ldm_act(&g, "c3", 1, (int64_t[]){4 * 16 * 8});
+  ldm_gemm_args ga = {0, 0, 4, 1.0f, 0, 0};
+  ck_assert_int_ge(ldm_gemm(&g, a3, b3, -1, c3, 16, 8, 32, ga), 0);
+  ck_assert_int_eq(g.n[g.nn - 1].nout, 1);
+  /* backward weight of the 64->128 3x3 conv at 4x4, batch 128: 4 builder splits of 512 pixels, each split
+   * again on the device (z = 4 x S) */
+  int xc = ldm_act(&g, "xc", 4, (int64_t[]){128, 64, 4, 4}), dy = ldm_act(&g, "dy", 4, (int64_t[]){128, 128, 4, 4});
+  ldm_pc_conv2d pc = {128, 64, 4, 4, 128, 4, 4, 3, 1, 1, 0, 0, 1, 0, 0, 0};
+  uint32_t s = ldm_conv2d_weight_splits(&pc);
+  ck_assert_uint_eq(s, 4);
+  int part = ldm_act(&g, "part", 2, (int64_t[]){s, 128 * 64 * 9});
+  ck_assert_int_ge(ldm_conv2d_backward_weight_node(&g, dy, xc, part, &pc, s, 0), 0);
+  n = &g.n[g.nn - 1];
+  ck_assert_int_eq(n->nout, 3);
+  memcpy(&pc, n->pc, sizeof pc);
+  smax = ldm_conv2d_weight_split_max(&pc);
+  ck_assert_uint_eq(smax, 3); /* the workspace cap: 1 Mi floats / (4 x 128 x 576) */
+  ck_assert_int_eq(g.t[n->out[1]].numel, (int64_t)s * smax * 128 * 576);
+  lim.splitk = 0;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d_backward_weight_split");
+  ck_assert_uint_eq(l.groups[2] % s, 0);
+  ck_assert_uint_le(l.groups[2], s * smax);
+  lim.splitk = -1;
+  ldm_node_launch(&g, n, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d_backward_weight");
+  ck_assert_uint_eq(l.groups[2], s);
+  ldm_graph_free(&g);
+}
+END_TEST
+
 /* a value that names no variant is refused when a context opens, naming the switch */
 START_TEST(a_bad_switch_is_refused) {
   setenv("LDM_VK_TILE", "huge", 1);
@@ -214,6 +284,7 @@ static void add_plan_tests(TCase *tc) {
   tcase_add_test(tc, forced_variants_fit_the_limits);
   tcase_add_test(tc, a_bad_switch_is_refused);
   tcase_add_test(tc, split_k_plans);
+  tcase_add_test(tc, split_k_plans_gemm_and_weight);
 }
 static void add_device_tests(TCase *tc) {
   tcase_add_test(tc, the_switch_reaches_the_plans);

@@ -54,8 +54,16 @@ typedef struct ldm_gemm_args {
   int bias_rows;
 } ldm_gemm_args;
 int ldm_gemm(ldm_graph *g, int a, int b, int bias, int out, int64_t M, int64_t N, int64_t K, ldm_gemm_args args);
+/* ldm_gemm with an activation in the epilogue (not with accumulate): act = LDM_GEMM_ACT_SILU: out =
+ * silu(alpha op(A) op(B) + bias), and the node gets a second output, the pre-activation z (a new
+ * activation tensor, out's shape: the backward's silu'(z) reads it). LDM_GEMM_ACT_NONE = ldm_gemm. */
+enum { LDM_GEMM_ACT_NONE = 0, LDM_GEMM_ACT_SILU = 1 };
+int ldm_gemm_act(ldm_graph *g, int a, int b, int bias, int out, int64_t M, int64_t N, int64_t K, ldm_gemm_args args,
+                 int act);
 /* Linear layer as in PyTorch: x [B, in] @ W^T ([out, in]) + b -> [B, out] */
 int ldm_linear_op(ldm_graph *g, int x, int w, int bias);
+/* silu(Linear(x)) as one GEMM with the SiLU epilogue (act LDM_GEMM_ACT_*; LDM_GEMM_ACT_NONE = ldm_linear_op) */
+int ldm_linear_act(ldm_graph *g, int x, int w, int bias, int act);
 
 /* ---- optimizers (src/ops/basic.c) ---- */
 /* SGD: p -= lr * g (lr from step[LDM_STEP_LR]) */

@@ -87,7 +87,9 @@ static ldm_status c_mse_backward(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_
   ldm_node_add(g, LDM_OP_mse_loss_backward, (int[]){x, y, dl}, 3, &o, 1, &pc, sizeof pc, "mse_loss_backward");
   return ldm_graph_status(g);
 }
-/* reads M N K batch, ta tb, bias (LDM_BIAS_*), acc, bcast_b (one B for the whole batch) */
+/* reads M N K batch, ta tb, bias (LDM_BIAS_*), acc, bcast_b (one B for the whole batch), kind (act:
+ * LDM_GEMM_ACT_*; the pre-activation output z is compared too). Batch-1 GEMMs of few tiles get split-K's
+ * workspace and counters from the builder (ldm_gemm_split_max); LDM_VK_SPLITK forces S. */
 static ldm_status c_gemm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
   int64_t M = a->M, N = a->N, K = a->K, B = a->batch;
   int bcast = a->bcast_b;
@@ -96,7 +98,7 @@ static ldm_status c_gemm(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a)
   int bias = a->bias ? ldm_conf_input(cc, g, "bias", 1, S(a->bias == 1 ? N : M), -1, 1) : -1;
   int C = ldm_conf_output(cc, g, "C", 1, S(B * M * N));
   ldm_gemm_args ga = {a->ta, a->tb, (int)B, 0.75f, a->acc, a->bias == LDM_BIAS_ROWS};
-  ldm_gemm(g, A_, B_, a->bias ? bias : -1, C, M, N, K, ga);
+  if (ldm_gemm_act(g, A_, B_, a->bias ? bias : -1, C, M, N, K, ga, a->kind) >= 0 && a->kind) ldm_conf_compare(cc, g, g->n[g->nn - 1].out[1]);
   return ldm_graph_status(g);
 }
 static ldm_status c_sgd(ldm_graph *g, ldm_conf_ctx *cc, const ldm_conf_args *a) {
@@ -155,6 +157,14 @@ const ldm_conf_case ldm_conf_cases_basic[] = {
     {.op = "gemm", .shape = "batch 3 x 31x47x19 tB bias-rows", .build = c_gemm, .a = {.M = 31, .N = 47, .K = 19, .batch = 3, .tb = true, .bias = LDM_BIAS_ROWS}},
     {.op = "gemm", .shape = "batch 5 x 17x9x64 tA shared-B acc", .build = c_gemm, .a = {.M = 17, .N = 9, .K = 64, .batch = 5, .ta = true, .acc = true, .bcast_b = true}},
     {.op = "gemm", .shape = "1x300x1", .build = c_gemm, .a = {.M = 1, .N = 300, .K = 1, .batch = 1, .bias = LDM_BIAS_COLS}},
+    /* the SiLU epilogue (docs/perf.md "Change 9") and split-K (S_max from the builder; "Change 10") */
+    {.op = "gemm", .shape = "silu 33x65x17 tB bias-cols", .build = c_gemm, .a = {.M = 33, .N = 65, .K = 17, .batch = 1, .tb = true, .bias = LDM_BIAS_COLS, .kind = LDM_GEMM_ACT_SILU}},
+    {.op = "gemm", .shape = "silu 128x256x128 tB bias-cols (split builder)", .build = c_gemm, .a = {.M = 128, .N = 256, .K = 128, .batch = 1, .tb = true, .bias = LDM_BIAS_COLS, .kind = LDM_GEMM_ACT_SILU}},
+    {.op = "gemm", .shape = "silu batch 2 x 20x30x40 bias-rows", .build = c_gemm, .a = {.M = 20, .N = 30, .K = 40, .batch = 2, .bias = LDM_BIAS_ROWS, .kind = LDM_GEMM_ACT_SILU}},
+    /* one 64x64 tile: split by the auto choice on a 2-unit device too (lavapipe), so the split variants run */
+    {.op = "gemm", .shape = "split builder 64x60x1000 tA bias-rows", .build = c_gemm, .a = {.M = 64, .N = 60, .K = 1000, .batch = 1, .ta = true, .bias = LDM_BIAS_ROWS}},
+    {.op = "gemm", .shape = "silu split builder 50x64x777 tB bias-cols", .build = c_gemm, .a = {.M = 50, .N = 64, .K = 777, .batch = 1, .tb = true, .bias = LDM_BIAS_COLS, .kind = LDM_GEMM_ACT_SILU}},
+    {.op = "gemm", .shape = "split builder 256x128x128 tA acc", .build = c_gemm, .a = {.M = 256, .N = 128, .K = 128, .batch = 1, .ta = true, .acc = true}},
     {.op = "gemm", .shape = "1024x1024x1024", .build = c_gemm, .a = {.M = 1024, .N = 1024, .K = 1024, .batch = 1}, .full_only = true},
     {.op = "gemm", .shape = "batch 8 x 512x384x640 tB", .build = c_gemm, .a = {.M = 512, .N = 384, .K = 640, .batch = 8, .tb = true}, .full_only = true},
     {.op = "sgd", .shape = "1001", .build = c_sgd, .a = {.n = 1001}},

@@ -104,11 +104,12 @@ void ldm_cpu_mse_loss(const ldm_graph *g, const ldm_node *n, void *const *buf) {
 typedef struct {
   const ldm_pc_gemm *p;
   const float *A, *B, *bias;
-  float *C;
+  float *C, *Z; /* Z: the pre-activation (act: the SiLU epilogue), else NULL */
   float *pa, *pb; /* packed row-major op(A) [M,K] and op(B) [K,N] of the current batch */
 } gemm_ctx;
 
-/* rows [i0,i1) of C = alpha * pa @ pb (+ bias) (+ C) */
+/* rows [i0,i1) of C = alpha * pa @ pb (+ bias) (+ C); act: Z = that (the pre-activation), C = silu(Z)
+ * (ldm_cpu_act_silu, the silu twin's element function: the floats of the unfused linear -> silu) */
 static void gemm_rows(void *vc, int64_t i0, int64_t i1) {
   const gemm_ctx *c = vc;
   const ldm_pc_gemm *p = c->p;
@@ -138,7 +139,12 @@ static void gemm_rows(void *vc, int64_t i0, int64_t i1) {
           float v = p->alpha * acc[r][j];
           if (p->bias_mode == LDM_BIAS_COLS) v += c->bias[j0 + j];
           else if (p->bias_mode == LDM_BIAS_ROWS) v += c->bias[i + r];
-          crow[j] = p->accumulate ? crow[j] + v : v;
+          if (c->Z) {
+            c->Z[(i + r) * N + j0 + j] = v;
+            crow[j] = ldm_cpu_act_silu(v);
+          } else {
+            crow[j] = p->accumulate ? crow[j] + v : v;
+          }
         }
       }
     }
@@ -184,7 +190,7 @@ static void gemm_batches(void *vc, int64_t b0, int64_t b1) {
   for (int64_t b = b0; b < b1; b++) {
     const float *A = F(0) + b * p->sA, *B = F(1) + b * p->sB;
     pack_operands(p, A, B, pa, pb);
-    gemm_ctx g = {p, A, B, F(2), F(3) + b * p->sC, pa, pb};
+    gemm_ctx g = {p, A, B, F(2), F(3) + b * p->sC, p->act ? F(4) + b * p->sC : NULL, pa, pb};
     gemm_rows(&g, 0, p->M);
   }
   free(pa);
@@ -207,7 +213,7 @@ void ldm_cpu_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   for (uint32_t b = 0; b < p->batch; b++) {
     const float *A = F(0) + (int64_t)b * p->sA, *B = F(1) + (int64_t)b * p->sB;
     pack_operands(p, A, B, pa, pb);
-    gemm_ctx c = {p, A, B, F(2), F(3) + (int64_t)b * p->sC, pa, pb};
+    gemm_ctx c = {p, A, B, F(2), F(3) + (int64_t)b * p->sC, p->act ? F(4) + (int64_t)b * p->sC : NULL, pa, pb};
     ldm_parallel_for((M + 3) / 4, 2, gemm_blocks, &c);
   }
   free(pa);

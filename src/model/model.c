@@ -81,13 +81,16 @@ static int conv(ldm_graph *g, const char *prefix, int x, int cin, int cout, int 
   return ldm_conv2d(g, x, w, b, stride, pad);
 }
 
-/* nn.Linear(in, out) */
-static int linear(ldm_graph *g, const char *prefix, int x, int in, int out) {
+/* nn.Linear(in, out), followed by an activation of the GEMM's epilogue (act LDM_GEMM_ACT_*) */
+static int linear_act(ldm_graph *g, const char *prefix, int x, int in, int out, int act) {
   char p[LDM_NAME_MAX];
   snprintf(p, sizeof p, "%s.", prefix);
   int w = param(g, p, "weight", 2, LDM_SHAPE(out, in), LDM_INIT_UNIFORM_FAN_IN, in);
   int b = param(g, p, "bias", 1, LDM_SHAPE(out), LDM_INIT_UNIFORM_FAN_IN, in);
-  return ldm_linear_op(g, x, w, b);
+  return ldm_linear_act(g, x, w, b, act);
+}
+static int linear(ldm_graph *g, const char *prefix, int x, int in, int out) {
+  return linear_act(g, prefix, x, in, out, LDM_GEMM_ACT_NONE);
 }
 
 /* nn.GroupNorm(groups, c) by op: ldm_group_norm, or ldm_group_norm_silu for silu(GroupNorm(x)) as one op
@@ -194,9 +197,11 @@ int ldm_unet(ldm_graph *g, const ldm_model_cfg *c, int x, int t, int y) {
   if (!cfg_check(g, c, "UNet")) return LDM_NONE;
   char n[LDM_NAME_MAX];
   int td = c->tdim;
-  /* time and class embedding: temb = Linear(SiLU(Linear(sinusoid(t)))) + cemb(y) */
-  int e = linear(g, "temb.0", ldm_timestep_embedding(g, t, td / 2), td / 2, td);
-  e = linear(g, "temb.2", ldm_silu(g, e), td, td);
+  /* time and class embedding: temb = Linear(SiLU(Linear(sinusoid(t)))) + cemb(y); the inner SiLU is the
+   * first GEMM's epilogue (docs/perf.md "Change 9"): its two outputs, silu(z) and the pre-activation z, are
+   * the two tensors the unfused linear and silu made, so the parameters' init streams are unchanged */
+  int e = linear_act(g, "temb.0", ldm_timestep_embedding(g, t, td / 2), td / 2, td, LDM_GEMM_ACT_SILU);
+  e = linear(g, "temb.2", e, td, td);
   int ctab = param(g, "", "cemb.weight", 2, LDM_SHAPE(c->ncls + 1, td), LDM_INIT_NORMAL, 0);
   e = ldm_add(g, e, ldm_embedding(g, ctab, y));
   int se = ldm_silu(g, e); /* every ResBlock applies silu to the same embedding: computed once */

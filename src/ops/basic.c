@@ -199,11 +199,53 @@ const ldm_op_desc ldm_op_desc_mse_loss = {"mse_loss", ldm_cpu_mse_loss, ldm_plan
 const ldm_op_desc ldm_op_desc_mse_loss_backward = {"mse_loss_backward", ldm_cpu_mse_loss_backward, ldm_plan_1d_n, NULL};
 
 /* ================================================================= GEMM */
+/* split-K (docs/perf.md "Change 10"): S_max > 1 only for one matrix (batch 1) whose 64 x 64 tiles number
+ * under 512, at least one 16-deep slab per split, at most 16 splits, the workspace [S_max, M, N] at most
+ * 2 Mi floats (8 MiB) and the 32-column tiles within 65535: device-independent, as ldm_conv2d_split_max */
+uint32_t ldm_gemm_split_max(const ldm_pc_gemm *p) {
+  int64_t M = p->M, N = p->N, slabs = ((int64_t)p->K + 15) / 16;
+  if (p->batch != 1 || ((M + 63) / 64) * ((N + 63) / 64) >= 512 || (N + 31) / 32 > 65535) return 1;
+  int64_t s = slabs < 16 ? slabs : 16, cap = (2 << 20) / (M * N > 0 ? M * N : 1);
+  if (s > cap) s = cap;
+  return s < 2 ? 1 : (uint32_t)s;
+}
+int64_t ldm_gemm_split_counters(const ldm_pc_gemm *p) { return (((int64_t)p->M + 31) / 32) * (((int64_t)p->N + 31) / 32); }
+/* outs[nout..]: the workspace (ACT, live inside the node) and the counters (kept, zero between runs), both
+ * scratch, where S_max > 1 */
+static int gemm_split_outputs(ldm_graph *g, const ldm_pc_gemm *p, int *outs, int nout) {
+  uint32_t smax = ldm_gemm_split_max(p);
+  if (smax < 2) return nout;
+  char nm[LDM_NAME_MAX];
+  snprintf(nm, sizeof nm, "gemm_split_ws#%d", g->nn);
+  int ws = ldm_act(g, nm, 3, LDM_SHAPE((int64_t)smax, (int64_t)p->M, (int64_t)p->N));
+  snprintf(nm, sizeof nm, "gemm_split_count#%d", g->nn);
+  int64_t nc = ldm_gemm_split_counters(p);
+  int cnt = ldm_tensor_new(g, nm, LDM_ARENA_ACT, LDM_U32, 1, &nc);
+  if (ws < 0 || cnt < 0) return nout;
+  g->t[ws].scratch = g->t[cnt].scratch = true;
+  ldm_keep(g, cnt);
+  outs[nout] = ws, outs[nout + 1] = cnt;
+  return nout + 2;
+}
+
 ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
   ldm_pc_gemm p;
   memcpy(&p, g->n[ni].pc, sizeof p);
   int G = ldm_grad_out(g, ni, 0);
   int A = g->n[ni].in[0], B = g->n[ni].in[1];
+  if (p.act == LDM_GEMM_ACT_SILU) {
+    /* the SiLU epilogue: dz = silu'(z) dC (z: the saved pre-activation, output 1), then the GEMM's backward
+     * with dz, exactly the nodes the unfused linear -> silu pair had (its silu_backward wrote the linear
+     * output's gradient) */
+    int z = g->n[ni].out[1], acc0;
+    if (G >= 0) { /* dz (+)= silu'(z) dC: added where a later reader of z already gave z a gradient */
+      int dz = ldm_grad_target(g, z, &acc0);
+      ldm_pc_silu_backward sp = {(uint32_t)g->t[z].numel, (uint32_t)acc0};
+      ldm_node_add(g, LDM_OP_silu_backward, (int[]){z, G}, 2, &dz, 1, &sp, sizeof sp, "silu_backward");
+    }
+    G = ldm_grad_of(g, z);
+    if (G < 0) return LDM_OK;
+  }
   if (p.sB == 0 && p.batch > 1 && g->t[B].requires_grad)
     return LDM_GRAPH_FAIL(g, LDM_ERR_INTERNAL, "gemm backward: gradient of a batch-broadcast B is not supported");
   ldm_gemm_args base = {0, 0, (int)p.batch, p.alpha, 0, 0};
@@ -246,6 +288,10 @@ ldm_status ldm_bwd_gemm(ldm_graph *g, int ni) {
 }
 
 int ldm_gemm(ldm_graph *g, int a, int b, int bias, int out, int64_t M, int64_t N, int64_t K, ldm_gemm_args args) {
+  return ldm_gemm_act(g, a, b, bias, out, M, N, K, args, LDM_GEMM_ACT_NONE);
+}
+int ldm_gemm_act(ldm_graph *g, int a, int b, int bias, int out, int64_t M, int64_t N, int64_t K, ldm_gemm_args args,
+                 int act) {
   LDM_INPUTS(g, a, b, out);
   if (bias != LDM_NONE) LDM_INPUTS(g, bias); /* optional */
   int batch = args.batch > 0 ? args.batch : 1;
@@ -256,15 +302,25 @@ int ldm_gemm(ldm_graph *g, int a, int b, int bias, int out, int64_t M, int64_t N
                       g->t[a].name, g->t[b].name, g->t[out].name, (long long)M, (long long)N, (long long)K, batch);
   if (M * K > UINT32_MAX || N * K > UINT32_MAX || M * N > UINT32_MAX)
     return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "gemm: matrices over 2^32 elements");
+  if (act != LDM_GEMM_ACT_NONE && (act != LDM_GEMM_ACT_SILU || args.accumulate))
+    return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "gemm -> %s: activation %d (SiLU only, and not with accumulate)",
+                      g->t[out].name, act);
   int mode = bias < 0 ? LDM_BIAS_NONE : args.bias_rows ? LDM_BIAS_ROWS : LDM_BIAS_COLS;
   if (bias >= 0 && g->t[bias].numel != (mode == LDM_BIAS_ROWS ? M : N))
     return LDM_REFUSE(g, LDM_ERR_INVALID_ARG, "gemm: bias %s has %lld elements", g->t[bias].name,
                       (long long)g->t[bias].numel);
   ldm_pc_gemm pc = {(uint32_t)M, (uint32_t)N, (uint32_t)K, (uint32_t)batch, (uint32_t)!!args.ta, (uint32_t)!!args.tb,
                     (uint32_t)mode, (uint32_t)!!args.accumulate, args.alpha, (uint32_t)(M * K),
-                    (uint32_t)(bcastB ? 0 : N * K), (uint32_t)(M * N)};
+                    (uint32_t)(bcastB ? 0 : N * K), (uint32_t)(M * N), (uint32_t)act};
   int in[3] = {a, b, bias >= 0 ? bias : a};
-  return ldm_node_emit(g, LDM_OP_gemm, in, 3, &out, 1, &pc, sizeof pc, "gemm");
+  int outs[4] = {out, LDM_NONE, LDM_NONE, LDM_NONE}, nout = 1;
+  if (act) { /* the pre-activation z, out's shape: saved for the backward (silu'(z)) */
+    int64_t shape[LDM_MAX_DIMS];
+    memcpy(shape, g->t[out].shape, sizeof shape);
+    outs[nout++] = ldm_new_act(g, "gemm_preact", g->t[out].ndim, shape);
+  }
+  nout = gemm_split_outputs(g, &pc, outs, nout);
+  return ldm_node_emit(g, LDM_OP_gemm, in, 3, outs, nout, &pc, sizeof pc, "gemm");
 }
 
 int ldm_linear_op(ldm_graph *g, int x, int w, int bias) {
@@ -274,6 +330,14 @@ int ldm_linear_op(ldm_graph *g, int x, int w, int bias) {
   int out = ldm_new_act(g, "linear", 2, LDM_SHAPE(B, outf));
   ldm_gemm_args a = {0, 1, 1, 1.0f, 0, 0};
   return ldm_gemm(g, x, w, bias, out, B, outf, in, a);
+}
+int ldm_linear_act(ldm_graph *g, int x, int w, int bias, int act) {
+  LDM_INPUTS(g, x, w);
+  int64_t in = g->t[w].shape[1], outf = g->t[w].shape[0];
+  int64_t B = g->t[x].numel / in;
+  int out = ldm_new_act(g, act ? "silu" : "linear", 2, LDM_SHAPE(B, outf));
+  ldm_gemm_args a = {0, 1, 1, 1.0f, 0, 0};
+  return ldm_gemm_act(g, x, w, bias, out, B, outf, in, a, act);
 }
 
 const ldm_op_desc ldm_op_desc_gemm = {"gemm", ldm_cpu_gemm, ldm_plan_gemm, ldm_bwd_gemm};

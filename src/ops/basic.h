@@ -27,4 +27,10 @@ void ldm_reduce_multi_pc(const ldm_pc_reduce_sum *jobs, int njobs, ldm_pc_reduce
  * would (the same checks, the same bits). Returns out[0] or LDM_NONE (refused). */
 int ldm_reduce_sum_multi(ldm_graph *g, int njobs, const int *x, const int *out, const ldm_pc_reduce_sum *jobs);
 
+/* GEMM split-K (docs/perf.md "Change 10"): the most splits the builder allows a node (1: none; its workspace
+ * [S_max, M, N] and counters are then outputs 1 + (act != 0) and 2 + (act != 0)), and the counter count (one
+ * per 32x32 output tile). */
+uint32_t ldm_gemm_split_max(const ldm_pc_gemm *p);
+int64_t ldm_gemm_split_counters(const ldm_pc_gemm *p);
+
 #endif

@@ -61,6 +61,23 @@ int64_t ldm_conv2d_split_counters(const ldm_pc_conv2d *p, bool bwd_data) {
   split_dims(p, bwd_data, &rows, &cols, &depth);
   return ((rows + 31) / 32) * ((cols + 31) / 32);
 }
+/* conv2d_backward_weight's split-K (docs/perf.md "Change 10"): each of the node's `splits` pixel ranges split
+ * again on the device, in the node (conv2d_backward_weight_split; the graph, its partial sums and the CPU's
+ * bits stay as they are). S_max > 1 only where the 64 x 64 tiles of all splits number under 512, each split
+ * keeps at least 4 16-deep slabs, at most 8, the workspace [splits x S_max, Cout, Cin k k] at most 1 Mi
+ * floats (4 MiB: at 2 Mi the UNet step's ACT arena took 362 MiB rather than 161, for 0.15 model ms) */
+uint32_t ldm_conv2d_weight_split_max(const ldm_pc_conv2d *p) {
+  int64_t rows, cols, depth;
+  ldm_conv2d_gemm_dims(p, LDM_OP_conv2d_backward_weight, &rows, &cols, &depth);
+  int64_t splits = p->splits > 0 ? p->splits : 1, len = splits > 1 ? p->split_len : depth;
+  if (((rows + 63) / 64) * ((cols + 63) / 64) * splits >= 512 || (cols + 31) / 32 > 65535) return 1;
+  int64_t s = ((len + 15) / 16) / 4;
+  if (s > 8) s = 8;
+  int64_t cap = (1 << 20) / (splits * rows * cols);
+  if (s > cap) s = cap;
+  return s < 2 ? 1 : (uint32_t)s;
+}
+
 /* the node's outputs: out[0], then (S_max > 1) the workspace [S_max, rows, cols] f32 in ACT, live inside the
  * node only, and the u32 counters, kept for the whole run (never reused, so they stay as zero as the arena
  * starts; the last workgroup of each tile resets its counter) */
@@ -113,7 +130,26 @@ int ldm_conv2d_backward_weight_node(ldm_graph *g, int dy, int x, int out, const 
   pc.accumulate = (uint32_t)!!accumulate;
   pc.splits = splits;
   pc.split_len = (uint32_t)((D + splits - 1) / splits);
-  return ldm_node_emit(g, LDM_OP_conv2d_backward_weight, (int[]){dy, x}, 2, &out, 1, &pc, sizeof pc,
+  /* split-K: the workspace [splits x S_max, Cout, Cin k k] and one counter per 32x32 tile and split, scratch
+   * as split_outputs' */
+  int outs[3] = {out, LDM_NONE, LDM_NONE}, nout = 1;
+  uint32_t smax = ldm_conv2d_weight_split_max(&pc);
+  if (smax > 1) {
+    int64_t rows, cols, depth;
+    ldm_conv2d_gemm_dims(&pc, LDM_OP_conv2d_backward_weight, &rows, &cols, &depth);
+    char nm[LDM_NAME_MAX];
+    snprintf(nm, sizeof nm, "conv_split_ws#%d", g->nn);
+    outs[1] = ldm_act(g, nm, 3, LDM_SHAPE((int64_t)splits * smax, rows, cols));
+    snprintf(nm, sizeof nm, "conv_split_count#%d", g->nn);
+    int64_t nc = (int64_t)splits * ((rows + 31) / 32) * ((cols + 31) / 32);
+    outs[2] = ldm_tensor_new(g, nm, LDM_ARENA_ACT, LDM_U32, 1, &nc);
+    if (outs[1] >= 0 && outs[2] >= 0) {
+      g->t[outs[1]].scratch = g->t[outs[2]].scratch = true;
+      ldm_keep(g, outs[2]);
+      nout = 3;
+    }
+  }
+  return ldm_node_emit(g, LDM_OP_conv2d_backward_weight, (int[]){dy, x}, 2, outs, nout, &pc, sizeof pc,
                        "conv2d_backward_weight");
 }
 

@@ -25,6 +25,9 @@ void ldm_conv2d_gemm_dims(const ldm_pc_conv2d *p, int op, int64_t *rows, int64_t
 /* split-K of conv2d / conv2d_backward_data (bwd_data true): the device-independent most depth splits S_max of
  * the implicit GEMM (1 = never split); the plan picks S <= S_max per device (docs/perf.md "Change 7") */
 uint32_t ldm_conv2d_split_max(const ldm_pc_conv2d *p, bool bwd_data);
+/* conv2d_backward_weight's split-K on the device (docs/perf.md "Change 10"): the most inner splits per builder
+ * split (1: none; else the node's outputs 1 and 2 are its workspace [splits x S_max, Cout, Cin k k] and counters) */
+uint32_t ldm_conv2d_weight_split_max(const ldm_pc_conv2d *p);
 /* the counters of a split node: one per 32 x 32 output tile (the smallest tile of every variant) */
 int64_t ldm_conv2d_split_counters(const ldm_pc_conv2d *p, bool bwd_data);
 int ldm_upsample2x_backward_node(ldm_graph *g, int dy, int dx, int accumulate);

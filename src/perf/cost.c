@@ -69,6 +69,11 @@ static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *
   c->computed_flops =
       c->kc == LDM_KC_TILED ? 2 * up(M, bm) * up(N, bn) * up(K, 16) * B : 2 * up(M, 16) * up(N, 16) * K * B;
   if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
+  if (l->tile > 0 && l->groups[2] > 1 && strstr(l->shader, "_split")) { /* split-K: S partials written and read */
+    double ws = 4.0 * l->groups[2] * M * N;
+    c->bytes_wr += ws;
+    c->bytes_rd += ws;
+  }
 }
 
 /* conv: the three convolutions are implicit GEMMs of rows x columns x depth (conv2d.comp's header) */
@@ -101,8 +106,9 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
       if (!used[k] && n->nin > 2 + k) c->bytes_rd -= tbytes(g, n->in[2 + k]);
   }
   if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
-  if (l->tile > 0 && n->op != LDM_OP_conv2d_backward_weight && l->groups[2] > 1 && n->nout == 3 &&
-      strstr(l->shader, "_split")) { /* split-K: S partials written, then read by each tile's last workgroup */
+  if (l->tile > 0 && l->groups[2] > 1 && n->nout == 3 &&
+      strstr(l->shader, "_split")) { /* split-K: S partials written, then read by each tile's last workgroup
+                                       * (backward_weight: splits x S) */
     double ws = 4.0 * l->groups[2] * rows * cols;
     c->bytes_wr += ws;
     c->bytes_rd += ws;

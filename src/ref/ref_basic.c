@@ -141,7 +141,8 @@ void ldm_ref_mse_loss_backward(const ldm_graph *g, const ldm_node *n, void *cons
 
 /* per batch b: C[M,N] (+)= alpha op(A)[M,K] op(B)[K,N] + bias, op(A) = ta ? A^T (A stored [K,M]) : A,
  * op(B) = tb ? B^T (B stored [N,K]) : B; bias[N] added to every row (COLS) or bias[M] to every column
- * (ROWS); batch b reads A + b sA, B + b sB (sB = 0: one B for all), writes C + b sC. in: A, B, bias */
+ * (ROWS); batch b reads A + b sA, B + b sB (sB = 0: one B for all), writes C + b sC. in: A, B, bias.
+ * act 1 (the SiLU epilogue): z = that sum (out 1, as a float), C = silu(z) in double */
 void ldm_ref_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   RPC(ldm_pc_gemm);
   const uint64_t M = p->M, N = p->N, K = p->K;
@@ -159,7 +160,12 @@ void ldm_ref_gemm(const ldm_graph *g, const ldm_node *n, void *const *buf) {
         double v = p->alpha * s;
         if (p->bias_mode == LDM_BIAS_COLS) v += bias[j];
         else if (p->bias_mode == LDM_BIAS_ROWS) v += bias[i];
-        ref_store(&C[i * N + j], p->accumulate, v);
+        if (p->act == 1u) {
+          RF(4)[b * p->sC + i * N + j] = (float)v;
+          C[i * N + j] = (float)ldm_ref_act_silu(v);
+        } else {
+          ref_store(&C[i * N + j], p->accumulate, v);
+        }
       }
   }
 }

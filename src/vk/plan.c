@@ -180,8 +180,9 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
       double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
       double fill = grid * eff * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
       /* the split's workspace: S partials written and read, 8 bytes per output and split, at
-       * LDM_SPLIT_GLOBAL_COST shared bytes per FMA lane each (global memory against shared bandwidth) */
-      double ws = eff > 1 ? LDM_SPLIT_GLOBAL_COST * 8.0 * eff * (double)rows * (double)cols : 0;
+       * LDM_SPLIT_GLOBAL_COST shared bytes per FMA lane each (global memory against shared bandwidth); z > 1
+       * only for backward_weight's splits, each of which splits again */
+      double ws = eff > 1 ? LDM_SPLIT_GLOBAL_COST * 8.0 * eff * (double)rows * (double)cols * (double)z : 0;
       double score = area * (double)depth * (bpf > 1 ? bpf : 1) / (fill < 1 ? fill : 1) + ws;
       if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
         best = cand[i], best_score = score, best_area = area, best_flags = f, best_split = eff;
@@ -217,26 +218,40 @@ static void tile_launch(ldm_launch *l, const char *shader, int t, uint32_t flags
 }
 
 /* ================================================================= GEMM */
+/* variants: gemm / gemm_naive, with the SiLU epilogue gemm_silu / gemm_naive_silu (pc act, docs/perf.md
+ * "Change 9"); split-K gemm_split / gemm_silu_split (docs/perf.md "Change 10") only where the builder gave
+ * the node its workspace and counters (the outputs after C and z), S chosen with the tile as for conv2d */
 void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
   PC(ldm_pc_gemm);
   uint32_t flags = 0;
-  uint32_t split;
-  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, 1, false, lim, &flags, &split);
+  uint32_t split = 1, smax = 1;
+  bool silu = p->act == 1u;
+  int ws = silu ? 2 : 1;
+  if (g && n->nout == ws + 2 && p->batch == 1) {
+    uint64_t mn = (uint64_t)p->M * p->N;
+    smax = mn ? (uint32_t)(g->t[n->out[ws]].numel / mn) : 1;
+    uint64_t fit = mn ? lim->max_buffer_range / (4 * mn) : 1;
+    if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
+    if (smax < 1) smax = 1;
+  }
+  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, smax, false, lim, &flags, &split);
   l->nspec = 0;
   if (!t) {
-    l->shader = "gemm_naive";
+    l->shader = silu ? "gemm_naive_silu" : "gemm_naive";
     l->spec[0] = 16;
     l->spec[1] = 16;
     l->nspec = 2;
     l->local = 256;
     l->groups[0] = (p->N + 15) / 16;
     l->groups[1] = (p->M + 15) / 16;
+    l->groups[2] = p->batch;
   } else {
     int64_t tx;
-    tile_launch(l, "gemm", t, flags, p->M, p->N, &tx, &l->groups[1]);
-    l->groups[0] = (uint32_t)tx;
+    const char *sh = split > 1 ? (silu ? "gemm_silu_split" : "gemm_split") : (silu ? "gemm_silu" : "gemm");
+    tile_launch(l, sh, t, flags, p->M, p->N, &tx, &l->groups[1]);
+    l->groups[0] = (uint32_t)tx; /* <= 65535 where split: ldm_gemm_split_max */
+    l->groups[2] = split > 1 ? split : p->batch;
   }
-  l->groups[2] = p->batch;
 }
 /* ================================================================= broadcast */
 void ldm_plan_broadcast(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim, ldm_launch *l) {
@@ -254,10 +269,10 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
   uint32_t flags = 0, split = 1;
   /* split-K only where the builder gave the node its workspace and counters (outputs 1 and 2) */
   uint32_t smax = 1;
-  if (split_shader && n->nout == 3) smax = (uint32_t)(g->t[n->out[1]].numel / (rows * cols));
+  if (split_shader && g && n->nout == 3) smax = (uint32_t)(g->t[n->out[1]].numel / (splits * rows * cols));
   /* the splits' part of the workspace within one binding (exec_vk.c binds a scratch tensor's first
-   * maxStorageBufferRange bytes) */
-  uint64_t fit = lim->max_buffer_range / (4 * (uint64_t)rows * (uint64_t)cols);
+   * maxStorageBufferRange bytes); backward_weight: inner splits of each of the node's splits */
+  uint64_t fit = lim->max_buffer_range / (4 * (uint64_t)splits * (uint64_t)rows * (uint64_t)cols);
   if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
   int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, depth, smax, true, lim, &flags, &split);
   if (!t) {
@@ -266,8 +281,8 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
     int64_t tx;
     tile_launch(l, split > 1 ? split_shader : tiled, t, flags, rows, cols, &tx, &l->groups[1]);
     if (split > 1) {
-      l->groups[0] = (uint32_t)tx; /* <= 65535: ldm_conv2d_split_max */
-      l->groups[2] = split;
+      l->groups[0] = (uint32_t)tx; /* <= 65535: ldm_conv2d_split_max, ldm_conv2d_weight_split_max */
+      l->groups[2] = splits * split;
     } else if (splits > 1) {
       l->groups[0] = (uint32_t)tx;
       l->groups[2] = splits;
@@ -297,7 +312,7 @@ void ldm_plan_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, const 
 }
 void ldm_plan_conv2d_backward_weight(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *lim,
                                         ldm_launch *l) {
-  conv_plan_op(g, n, lim, l, "conv2d_backward_weight", "conv2d_backward_weight_naive", NULL);
+  conv_plan_op(g, n, lim, l, "conv2d_backward_weight", "conv2d_backward_weight_naive", "conv2d_backward_weight_split");
 }
 
 /* ================================================================= upsample2x */
