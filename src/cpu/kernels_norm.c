@@ -163,22 +163,22 @@ typedef struct {
   const float *a, *b; /* forward: x; backward: y, dy */
   float *o;
 } sm_ctx;
+/* y = softmax(x) of one row of L >= 1 (y may be x): the max, the exps and their double sum, the division */
+static void softmax_row(const float *x, float *y, int64_t L) {
+  float m = x[0];
+  for (int64_t j = 1; j < L; j++) m = x[j] > m ? x[j] : m;
+  double s = 0;
+  for (int64_t j = 0; j < L; j++) {
+    y[j] = expf(x[j] - m);
+    s += y[j];
+  }
+  float sf = (float)s;
+  for (int64_t j = 0; j < L; j++) y[j] = y[j] / sf;
+}
 static void sm_rows(void *vc, int64_t r0, int64_t r1) {
   const sm_ctx *c = vc;
   const int64_t L = c->cols;
-  for (int64_t r = r0; r < r1; r++) {
-    const float *x = c->a + r * L;
-    float *y = c->o + r * L;
-    float m = x[0];
-    for (int64_t j = 1; j < L; j++) m = x[j] > m ? x[j] : m;
-    double s = 0;
-    for (int64_t j = 0; j < L; j++) {
-      y[j] = expf(x[j] - m);
-      s += y[j];
-    }
-    float sf = (float)s;
-    for (int64_t j = 0; j < L; j++) y[j] = y[j] / sf;
-  }
+  for (int64_t r = r0; r < r1; r++) softmax_row(c->a + r * L, c->o + r * L, L);
 }
 void ldm_cpu_softmax(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_softmax);
@@ -237,18 +237,8 @@ static void attn_heads(void *vc, int64_t h0, int64_t h1) {
         const float q = x[a.qb + ch * T + i], *k = x + a.kb + ch * T;
         for (int64_t j = 0; j < T; j++) s[j] += q * k[j];
       }
-      float m = -3.402823466e38f;
-      for (int64_t j = 0; j < T; j++) {
-        s[j] *= c->p->scale;
-        m = s[j] > m ? s[j] : m;
-      }
-      double l = 0;
-      for (int64_t j = 0; j < T; j++) {
-        s[j] = expf(s[j] - m);
-        l += s[j];
-      }
-      float lf = (float)l;
-      for (int64_t j = 0; j < T; j++) s[j] = s[j] / lf;
+      for (int64_t j = 0; j < T; j++) s[j] *= c->p->scale;
+      softmax_row(s, s, T);
       for (int64_t ch = 0; ch < d; ch++) {
         const float *v = x + a.vb + ch * T;
         float acc = 0.0f;
