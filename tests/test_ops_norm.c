@@ -8,6 +8,8 @@
 #include <string.h>
 
 #include "gradcheck_util.h"
+#include "core/ops.h"
+#include "ops/norm.h"
 #include "ref/ref.h"
 
 /* ---------------------------------------------------------------- op gradients */
@@ -262,6 +264,21 @@ START_TEST(builder_errors) {
   ldm_graph g;
   ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
   ck_assert_int_ge(ldm_attention_core(&g, norm_probe_inputs(&g).x, 2), 0);
+  ck_assert_int_eq(ldm_graph_status(&g), LDM_OK);
+  ldm_graph_free(&g);
+  /* attention_backward: o and p must be the outputs of an attention of qkv, dy and dx of their sizes */
+  REFUSES(ldm_attention_backward_node(&g, in.x, in.y, in.y, in.y, in.x, 0), "not the outputs of an attention");
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  norm_probe in = norm_probe_inputs(&g);
+  int o = ldm_attention_core(&g, in.x, 2), pr = o + 1; /* P: made right after O */
+  ck_assert_int_lt(ldm_attention_backward_node(&g, in.x, o, pr, in.x, in.x, 0), 0); /* dy: qkv's size, not o's */
+  ldm_graph_free(&g);
+  ck_assert_int_eq(ldm_graph_init(&g), LDM_OK);
+  in = norm_probe_inputs(&g);
+  o = ldm_attention_core(&g, in.x, 2);
+  int dy = ldm_act(&g, "dy", 4, LDM_SHAPE(2, 4, 3, 3)), dx = ldm_act(&g, "dx", 4, LDM_SHAPE(2, 12, 3, 3));
+  ck_assert_int_ge(ldm_attention_backward_node(&g, in.x, o, o + 1, dy, dx, 1), 0);
+  ck_assert_int_eq(g.n[g.nn - 1].op, LDM_OP_attention_backward);
   ck_assert_int_eq(ldm_graph_status(&g), LDM_OK);
   ldm_graph_free(&g);
 }
