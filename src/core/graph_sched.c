@@ -114,7 +114,7 @@ static bool goes_late(const ldm_graph *g, int i, const int *last, const uint8_t 
   int64_t out = 0, freed = 0;
   for (int k = 0; k < n->nout; k++) {
     int t = n->out[k];
-    if (planned_act(&g->t[t]) && (!any[t] || fixed[t])) out += ldm_tensor_bytes(&g->t[t]);
+    if (planned_act(&g->t[t]) && !g->t[t].scratch && (!any[t] || fixed[t])) out += ldm_tensor_bytes(&g->t[t]);
   }
   for (int k = 0; k < n->nin; k++) {
     int t = n->in[k];
