@@ -86,6 +86,7 @@ typedef struct ldm_graph {
   ldm_node *n;
   int nn, cap_n;
   int64_t arena_size[LDM_ARENA_COUNT]; /* bytes, after ldm_graph_plan */
+  int64_t act_live_peak;               /* the most ACT bytes live in one level (the arena's lower bound) */
   bool planned;
   char scope[LDM_NAME_MAX];            /* name prefix for new parameters, e.g. "enc.0." */
   int n_forward;                        /* nodes before the backward pass was appended */

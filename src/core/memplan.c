@@ -25,6 +25,29 @@ static bool place_after(const ldm_graph *g, const int *lvl, bool by_size, int a,
   return by_size && ldm_tensor_bytes(x) < ldm_tensor_bytes(y);
 }
 
+/* the ACT arena's lower bound: the most bytes of planned tensors live in one level (a sweep over the
+ * levels' changes; kept tensors live from level 0 to the end) */
+static ldm_status live_peak(ldm_graph *g, const int *lvl, int nlv) {
+  int64_t *d = ldm_calloc((size_t)nlv + 2, sizeof *d);
+  if (!d) return LDM_FAIL(LDM_ERR_NOMEM, "out of host memory in the memory plan");
+  for (int i = 0; i < g->nt; i++) {
+    const ldm_tensor *t = &g->t[i];
+    if (t->arena != LDM_ARENA_ACT || t->view_of != -1) continue;
+    int f = t->first_use < 0 || t->first_use == INT32_MAX ? 0 : lvl[t->first_use];
+    int l = t->last_use == INT32_MAX || t->last_use < 0 ? nlv : lvl[t->last_use];
+    d[f] += align_up(ldm_tensor_bytes(t));
+    d[l + 1] -= align_up(ldm_tensor_bytes(t));
+  }
+  int64_t live = 0, peak = 0;
+  for (int k = 0; k <= nlv; k++) {
+    live += d[k];
+    if (live > peak) peak = live;
+  }
+  g->act_live_peak = peak;
+  free(d);
+  return LDM_OK;
+}
+
 ldm_status ldm_memplan(ldm_graph *g) {
   /* lifetimes of activation storage (views extend their base) */
   for (int i = 0; i < g->nn; i++) {
@@ -169,7 +192,9 @@ ldm_status ldm_memplan(ldm_graph *g) {
     }
     g->arena_size[a] = size;
   }
+  if (memplan) st = live_peak(g, lvl, by_level ? nlv : g->nn);
   free(lvl);
+  if (st != LDM_OK) return st;
   for (int i = 0; i < g->nt; i++)
     if (g->t[i].view_of == -2) {
       /* whole-arena views cover what was planned */

@@ -40,6 +40,12 @@ static void mm_tile(const ldm_launch *l, double *bm, double *bn, ldm_perf_cost *
   c->smem_b_per_fma = 4.0 * (tm + tn) / (tm * tn);
 }
 
+/* the GEMM shape of the row (--nodes prints it) and the split-K splits of the launch (its z: batch x S) */
+static void mm_shape(ldm_perf_cost *c, const ldm_launch *l, int64_t rows, int64_t cols, int64_t depth, int64_t batch) {
+  c->mm_rows = rows, c->mm_cols = cols, c->mm_depth = depth, c->mm_batch = batch;
+  c->mm_split = l->tile > 0 && strstr(l->shader, "_split") && batch > 0 ? (uint32_t)(l->groups[2] / batch) : 1;
+}
+
 /* basic: GEMM (C = alpha op(A) op(B) [+ bias] [+ C], batched) */
 static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c) {
   cost_default(g, n, c);
@@ -63,6 +69,7 @@ static void cost_basic(const ldm_graph *g, const ldm_node *n, const ldm_launch *
   double M = p->M, N = p->N, K = p->K, B = p->batch;
   c->kc = mm_class(l);
   c->useful_flops = 2 * M * N * K * B;
+  mm_shape(c, l, p->M, p->N, p->K, p->batch);
   /* tiled: bm x bn tiles over 16-deep K slabs; naive: 16x16 workgroups of one output each */
   double bm, bn;
   mm_tile(l, &bm, &bn, c);
@@ -89,6 +96,8 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   ldm_conv2d_gemm_dims(p, n->op, &ir, &ic, &id);
   double rows = (double)ir, cols = (double)ic, depth = (double)id;
   c->kc = mm_class(l);
+  if (n->op == LDM_OP_conv2d_backward_weight && p->splits > 1) mm_shape(c, l, ir, ic, p->split_len, p->splits);
+  else mm_shape(c, l, ir, ic, id, 1);
   c->useful_flops = 2 * (double)p->Cout * P * p->Cin * kk;
   double bm, bn;
   mm_tile(l, &bm, &bn, c);

@@ -58,6 +58,10 @@ typedef struct ldm_perf_cost {
   double job_bytes[4];
   uint64_t job_groups[4];
   double smem_b_per_fma; /* tiled: shared-memory bytes per FMA of the launched tile variant */
+  /* GEMM / convolution: the (implicit) GEMM's rows x cols x depth per batch entry or split (batch: the
+   * GEMM's batch, backward_weight's pixel splits) and the split-K splits the launch chose (1: none) */
+  int64_t mm_rows, mm_cols, mm_depth, mm_batch;
+  uint32_t mm_split;
 } ldm_perf_cost;
 /* The cost of node n launched as l (one function per op family inside). */
 void ldm_perf_node_cost(const ldm_graph *g, const ldm_node *n, const ldm_launch *l, ldm_perf_cost *c);

@@ -52,10 +52,21 @@ static void print_rows(FILE *f, const ldm_graph *g, const ldm_perf_row *rows, in
     char sh[64];
     if (r->l.tile > 0) snprintf(sh, sizeof sh, "%s/%s", r->l.shader, ldm_tile_name(r->l.tile));
     else snprintf(sh, sizeof sh, "%s", r->l.shader);
-    fprintf(f, "    %5d %-24s %-28s %9llu %4.0f%% %3s %9.3f %9.3f %8.2f %8.2f %9.2f  %s\n", r->node,
+    char shape[96] = "";
+    const ldm_perf_cost *c = &r->c;
+    if (c->mm_rows > 0) {
+      int k = snprintf(shape, sizeof shape, " (%lldx%lldx%lld", (long long)c->mm_rows, (long long)c->mm_cols,
+                       (long long)c->mm_depth);
+      if (c->mm_batch > 1 && k > 0 && k < (int)sizeof shape)
+        k += snprintf(shape + k, sizeof shape - (size_t)k, " x%lld", (long long)c->mm_batch);
+      if (c->mm_split > 1 && k > 0 && k < (int)sizeof shape)
+        k += snprintf(shape + k, sizeof shape - (size_t)k, ", split %u", c->mm_split);
+      if (k > 0 && k < (int)sizeof shape) snprintf(shape + k, sizeof shape - (size_t)k, ")");
+    }
+    fprintf(f, "    %5d %-24s %-28s %9llu %4.0f%% %3s %9.3f %9.3f %8.2f %8.2f %9.2f  %s%s\n", r->node,
             ldm_op(g->n[r->node].op)->name, sh, (unsigned long long)r->groups, 100 * r->fill,
             r->barrier ? "B" : "", r->c.useful_flops * 1e-9, r->c.computed_flops * 1e-9, r->c.bytes_rd * 1e-6,
-            r->c.bytes_wr * 1e-6, r->us, g->n[r->node].label);
+            r->c.bytes_wr * 1e-6, r->us, g->n[r->node].label, shape);
   }
 }
 
@@ -190,7 +201,8 @@ ldm_status ldm_bench_model(const ldm_train_opts *in, const ldm_perf_opts *po, FI
   ldm_env_read(&env);
   fprintf(f, "ACT arena (the memory plan; level schedule %s):", env.no_schedule ? "off, LDM_NO_SCHEDULE" : "on");
   for (int k = 0; k < LDM_PERF_NWL; k++)
-    fprintf(f, "%s %s %.2f MiB", k ? ";" : "", w.name[k], (double)w.g[k].arena_size[LDM_ARENA_ACT] / 1048576.0);
+    fprintf(f, "%s %s %.2f MiB (live peak %.2f)", k ? ";" : "", w.name[k],
+            (double)w.g[k].arena_size[LDM_ARENA_ACT] / 1048576.0, (double)w.g[k].act_live_peak / 1048576.0);
   fprintf(f, "\n\n");
   bool json = po->json_path && po->json_path[0];
   ldm_sbuf o = {0};
