@@ -29,11 +29,11 @@ if python3 -c "import torch" 2>/dev/null; then
 fi
 # every tile variant forced in turn (LDM_VK_TILE), then which one wins per GEMM / convolution shape
 tiles_rc=0
-for t in auto large medium small narrow; do
+for t in auto large medium small narrow wide; do
   LDM_VK_TILE=$t $B bench --device vk --preset full --iters 10 --json "$res/bench-tile-$t-$day.json" \
     > "$res/bench-tile-$t-$day.txt" 2>&1 || tiles_rc=$?
 done
-python3 scripts/tile_winners.py "$res/bench-tile-auto-$day.json" $(for t in large medium small narrow; do
+python3 scripts/tile_winners.py "$res/bench-tile-auto-$day.json" $(for t in large medium small narrow wide; do
   printf '%s=%s ' $t "$res/bench-tile-$t-$day.json"; done) > "$res/tile-winners-$day.txt" 2>&1 || tiles_rc=$?
 echo "==== summary"
 tail -1 "$res/conformance-nvidia-$day.txt"

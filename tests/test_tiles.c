@@ -19,7 +19,7 @@
 #include "vk/plan.h"
 #include "vk_test_util.h"
 
-static const char *tile_env[LDM_TILE_COUNT] = {"auto", "large", "medium", "small", "narrow"};
+static const char *tile_env[LDM_TILE_COUNT] = {"auto", "large", "medium", "small", "narrow", "wide"};
 
 static ldm_dev_limits big_limits(void) {
   ldm_dev_limits lim = {.max_shared = 48u << 10, .max_wg_invocations = 1024, .max_buffer_range = UINT32_MAX,
@@ -65,8 +65,10 @@ START_TEST(auto_choice_follows_the_rule) {
   /* 32 output channels: the 32-row tile */
   ck_assert_int_eq(plan_conv(128, 32, 32, 32, &lim).tile, LDM_TILE_NARROW);
   ck_assert_int_eq(plan_conv(2, 32, 8, 3, &lim).tile, LDM_TILE_SMALL);
-  /* 64 rows: a 128-row tile would be half padding */
-  ck_assert_int_eq(plan_conv(128, 64, 32, 64, &lim).tile, LDM_TILE_MEDIUM);
+  /* 64 rows: a 128-row tile would be half padding; the 64 x 256 tile keeps the 8x8 blocks */
+  ck_assert_int_eq(plan_conv(128, 64, 32, 64, &lim).tile, LDM_TILE_WIDE);
+  /* ... but not where its 8 tiles would leave most units idle (no split-K without a graph): medium */
+  ck_assert_int_eq(plan_conv(128, 64, 8, 64, &lim).tile, LDM_TILE_MEDIUM);
 }
 END_TEST
 
@@ -206,7 +208,8 @@ START_TEST(split_k_plans_gemm_and_weight) {
   ck_assert_int_eq(n->nout, 3);
   memcpy(&pc, n->pc, sizeof pc);
   smax = ldm_conv2d_weight_split_max(&pc);
-  ck_assert_uint_eq(smax, 3); /* the workspace cap: 1 Mi floats / (4 x 128 x 576) */
+  ck_assert_uint_eq(smax, 8); /* 32 slabs of 512 pixels / 4, at most 8 (the workspace cap, 3 Mi floats /
+                               * (4 x 128 x 576) = 10, does not bind) */
   ck_assert_int_eq(g.t[n->out[1]].numel, (int64_t)s * smax * 128 * 576);
   lim.splitk = 0;
   ldm_node_launch(&g, n, &lim, &l);

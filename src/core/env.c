@@ -84,7 +84,7 @@ void ldm_env_read(ldm_env *e) {
   faults_parse(e);
   const char *ns = getenv("LDM_NO_SCHEDULE");
   e->no_schedule = ns && atoi(ns) != 0;
-  static const char *tiles[LDM_TILE_COUNT] = {"auto", "large", "medium", "small", "narrow"};
+  static const char *tiles[LDM_TILE_COUNT] = {"auto", "large", "medium", "small", "narrow", "wide"};
   const char *tl = getenv("LDM_VK_TILE");
   e->vk_tile = LDM_TILE_AUTO;
   if (tl && *tl) {

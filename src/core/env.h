@@ -25,7 +25,7 @@ typedef struct ldm_env_fault {
 } ldm_env_fault;
 
 /* LDM_VK_TILE: the tile variant of the tiled GEMM / convolution shaders (docs/perf.md "Tile variants") */
-enum { LDM_TILE_AUTO, LDM_TILE_LARGE, LDM_TILE_MEDIUM, LDM_TILE_SMALL, LDM_TILE_NARROW, LDM_TILE_COUNT };
+enum { LDM_TILE_AUTO, LDM_TILE_LARGE, LDM_TILE_MEDIUM, LDM_TILE_SMALL, LDM_TILE_NARROW, LDM_TILE_WIDE, LDM_TILE_COUNT };
 
 typedef struct ldm_env {
   bool check;            /* LDM_CHECK: a Vulkan executor compares every node with the CPU */
@@ -50,7 +50,7 @@ typedef struct ldm_env {
   ldm_env_fault faults[LDM_FAULT_MAX];
   bool no_schedule;      /* LDM_NO_SCHEDULE (non-zero integer): nodes stay in the recorded order and the memory
                             plan reuses by node, not by level (the plan before the level schedule) */
-  int vk_tile;           /* LDM_VK_TILE=auto|large|medium|small|narrow: LDM_TILE_* (unset or empty: auto) */
+  int vk_tile;           /* LDM_VK_TILE=auto|large|medium|small|narrow|wide: LDM_TILE_* (unset or empty: auto) */
   bool vk_tile_bad;      /* it is none of those: opening a Vulkan context refuses */
   const char *vk_tile_str; /* LDM_VK_TILE as set (NULL when unset or empty) */
   int vk_splitk;         /* LDM_VK_SPLITK: unset or empty 0 (the plan chooses), "0" -1 (no split-K), N > 0: force

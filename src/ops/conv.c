@@ -64,8 +64,10 @@ int64_t ldm_conv2d_split_counters(const ldm_pc_conv2d *p, bool bwd_data) {
 /* conv2d_backward_weight's split-K (docs/perf.md "Change 10"): each of the node's `splits` pixel ranges split
  * again on the device, in the node (conv2d_backward_weight_split; the graph, its partial sums and the CPU's
  * bits stay as they are). S_max > 1 only where the 64 x 64 tiles of all splits number under 512, each split
- * keeps at least 4 16-deep slabs, at most 8, the workspace [splits x S_max, Cout, Cin k k] at most 1 Mi
- * floats (4 MiB: at 2 Mi the UNet step's ACT arena took 362 MiB rather than 161, for 0.15 model ms) */
+ * keeps at least 4 16-deep slabs, at most 8, the workspace [splits x S_max, Cout, Cin k k] at most 3 Mi
+ * floats (12 MiB; docs/perf.md "Change 13": the UNet step's ACT arena 157 -> 167 MiB. Change 10 had 1 Mi,
+ * when the level schedule still put every node with a workspace late, all in one level, where the
+ * workspaces cannot share memory: 2 Mi took the arena to 362 MiB then) */
 uint32_t ldm_conv2d_weight_split_max(const ldm_pc_conv2d *p) {
   int64_t rows, cols, depth;
   ldm_conv2d_gemm_dims(p, LDM_OP_conv2d_backward_weight, &rows, &cols, &depth);
@@ -73,7 +75,7 @@ uint32_t ldm_conv2d_weight_split_max(const ldm_pc_conv2d *p) {
   if (((rows + 63) / 64) * ((cols + 63) / 64) * splits >= 512 || (cols + 31) / 32 > 65535) return 1;
   int64_t s = ((len + 15) / 16) / 4;
   if (s > 8) s = 8;
-  int64_t cap = (1 << 20) / (splits * rows * cols);
+  int64_t cap = (3 << 20) / (splits * rows * cols);
   if (s > cap) s = cap;
   return s < 2 ? 1 : (uint32_t)s;
 }

@@ -98,7 +98,9 @@ void ldm_plan_mse_loss(const ldm_graph *g, const ldm_node *n, const ldm_dev_limi
  * register block tm x tn per invocation, nt invocations, vec4 layout (and double-buffered slabs where
  * shared memory allows) or scalar strided layout. small: 256 threads of 2x2 rather than 64 of 4x4, for it
  * serves grids too small to fill the device: 4x the resident threads per tile hide more latency, and its
- * extra shared traffic (4 B per FMA against 2) matters less there than idle units do. */
+ * extra shared traffic (4 B per FMA against 2) matters less there than idle units do. wide: the large
+ * tile's 8x8 blocks over 64 rows and 256 columns, for the 64-channel layers that waste half of a 128-row
+ * tile and run the 64-row medium tile at twice the shared traffic (docs/perf.md "Change 13"). */
 typedef struct {
   const char *name;
   uint32_t bm, bn, tm, tn, nt;
@@ -110,6 +112,7 @@ static const tile_cfg tile_cfgs[LDM_TILE_COUNT] = {
     [LDM_TILE_MEDIUM] = {"medium", 64, 64, 4, 4, 256, false},
     [LDM_TILE_SMALL] = {"small", 32, 32, 2, 2, 256, false},
     [LDM_TILE_NARROW] = {"narrow", 32, 128, 4, 4, 256, true},
+    [LDM_TILE_WIDE] = {"wide", 64, 256, 8, 8, 256, true},
 };
 
 const char *ldm_tile_name(int t) { return t > 0 && t < LDM_TILE_COUNT ? tile_cfgs[t].name : "auto"; }
@@ -141,8 +144,8 @@ static bool tile_flags(int t, bool conv, const ldm_dev_limits *lim, uint32_t *fl
 static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t); }
 
 /* The variant of a rows x cols output (z: batch or splits) under lim; 0 = none fits (the naive shader).
- * LDM_VK_TILE forces one where it fits. Otherwise, of the candidates that fit (large, medium, small; for
- * rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is the
+ * LDM_VK_TILE forces one where it fits. Otherwise, of the candidates that fit (large, wide, medium, small;
+ * for rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is the
  * grid's threads against one wave of compute_units x LDM_TILE_RESIDENT (at most 1), the bytes per FMA
  * (8x8 1, 4x4 2, 2x2 4) count as a device with 1 byte of shared bandwidth per FMA lane and clock would
  * see them. So the largest tile whose grid fills a wave wins (ties: the one with less padding), and a
@@ -155,9 +158,10 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
                        const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
   *split = 1;
   double wave = (double)(lim->compute_units ? lim->compute_units : 1) * LDM_TILE_RESIDENT;
-  static const int wide[] = {LDM_TILE_LARGE, LDM_TILE_MEDIUM, LDM_TILE_SMALL}, few[] = {LDM_TILE_NARROW, LDM_TILE_SMALL};
-  const int *cand = rows <= 32 ? few : wide;
-  int nc = rows <= 32 ? 2 : 3, best = 0;
+  static const int many[] = {LDM_TILE_LARGE, LDM_TILE_WIDE, LDM_TILE_MEDIUM, LDM_TILE_SMALL},
+                   few[] = {LDM_TILE_NARROW, LDM_TILE_SMALL};
+  const int *cand = rows <= 32 ? few : many;
+  int nc = rows <= 32 ? 2 : 4, best = 0;
   uint32_t forced_f;
   bool forced = tile_flags(lim->tile, conv, lim, &forced_f);
   if (forced) cand = &lim->tile, nc = 1;

@@ -276,7 +276,7 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   if (!c) return LDM_ERR_NOMEM;
   ldm_env_read(&c->env); /* the switches this context lives by, read once */
   if (c->env.vk_tile_bad) {
-    ldm_status bad = LDM_FAIL(LDM_ERR_INVALID_ARG, "LDM_VK_TILE=%s: expected auto, large, medium, small or narrow",
+    ldm_status bad = LDM_FAIL(LDM_ERR_INVALID_ARG, "LDM_VK_TILE=%s: expected auto, large, medium, small, narrow or wide",
                               c->env.vk_tile_str);
     free(c);
     return bad;
