@@ -64,11 +64,24 @@ START_TEST(auto_choice_follows_the_rule) {
   ck_assert_int_eq(plan_conv(128, 128, 32, 128, &lim).tile, LDM_TILE_LARGE);
   /* 32 output channels: the 32-row tile */
   ck_assert_int_eq(plan_conv(128, 32, 32, 32, &lim).tile, LDM_TILE_NARROW);
-  ck_assert_int_eq(plan_conv(2, 32, 8, 3, &lim).tile, LDM_TILE_SMALL);
+  /* 3 output channels over 128 pixels: 384 naive invocations beat 4 tiles of 32x32 (10.7x the outputs) */
+  ck_assert_int_eq(plan_conv(2, 32, 8, 3, &lim).tile, 0);
   /* 64 rows: a 128-row tile would be half padding; the 64 x 256 tile keeps the 8x8 blocks */
   ck_assert_int_eq(plan_conv(128, 64, 32, 64, &lim).tile, LDM_TILE_WIDE);
   /* ... but not where its 8 tiles would leave most units idle (no split-K without a graph): medium */
   ck_assert_int_eq(plan_conv(128, 64, 8, 64, &lim).tile, LDM_TILE_MEDIUM);
+  /* one output channel: 32-row tiles would compute 32 times the outputs, the naive shader at 9 times the
+   * cost per FMA wins (docs/perf.md "Change 14"); so it does up to 7 channels (7 x 9 < 32 x 2 shared bytes
+   * per FMA of the narrow tile's 4x4 blocks), and 8 take the tile */
+  ldm_launch one = plan_conv(128, 32, 32, 1, &lim);
+  ck_assert_int_eq(one.tile, 0);
+  ck_assert_str_eq(one.shader, "conv2d_naive");
+  ck_assert_int_eq(plan_conv(128, 32, 32, 7, &lim).tile, 0);
+  ck_assert_int_eq(plan_conv(128, 32, 32, 8, &lim).tile, LDM_TILE_NARROW);
+  /* never when a variant is forced */
+  lim.tile = LDM_TILE_NARROW;
+  ck_assert_int_eq(plan_conv(128, 32, 32, 1, &lim).tile, LDM_TILE_NARROW);
+  lim.tile = LDM_TILE_AUTO;
 }
 END_TEST
 
@@ -85,7 +98,7 @@ START_TEST(forced_variants_fit_the_limits) {
     ck_assert_uint_le(ldm_tile_shared(l.spec[3], l.spec[4], l.spec[7]), lim.max_shared);
     for (uint32_t sh = 1024; sh <= (48u << 10); sh += 1024) {
       lim.max_shared = sh;
-      ldm_launch g = plan_gemm(100, 100, 100, 1, &lim), c = plan_conv(2, 20, 9, 150, &lim);
+      ldm_launch g = plan_gemm(100, 100, 100, 1, &lim), c = plan_conv(16, 20, 9, 150, &lim);
       const ldm_launch *both[2] = {&g, &c};
       for (int k = 0; k < 2; k++) {
         if (both[k]->tile == 0) {

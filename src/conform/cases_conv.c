@@ -144,7 +144,7 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d_backward_weight", .shape = "N3 70->66 5x5 k3 s1 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 3, .C = 70, .H = 5, .W = 5, .Cout = 66, .k = 3, .stride = 1, .pad = 1, .acc = true, .splits = 1}},
     /* split-K inside the node (ldm_conv2d_weight_split_max > 1: workspace and counter outputs; docs/perf.md
      * "Change 10"), with and without the builder's splits */
-    {.op = "conv2d_backward_weight", .shape = "split builder N4 8->12 16x16 k3 s1 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 4, .C = 8, .H = 16, .W = 16, .Cout = 12, .k = 3, .stride = 1, .pad = 1, .acc = true, .splits = 1}},
+    {.op = "conv2d_backward_weight", .shape = "split builder N4 8->28 16x16 k3 s1 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 4, .C = 8, .H = 16, .W = 16, .Cout = 28, .k = 3, .stride = 1, .pad = 1, .acc = true, .splits = 1}},
     {.op = "conv2d_backward_weight", .shape = "split builder N8 16->24 16x16 k3 s1 p1 3 splits", .build = c_conv2d_backward_weight, .a = {.N = 8, .C = 16, .H = 16, .W = 16, .Cout = 24, .k = 3, .stride = 1, .pad = 1, .splits = 3}},
     {.op = "conv2d_backward_weight", .shape = "split builder N6 40->70 9x11 k1 s1 p0 2 splits", .build = c_conv2d_backward_weight, .a = {.N = 6, .C = 40, .H = 9, .W = 11, .Cout = 70, .k = 1, .stride = 1, .pad = 0, .splits = 2}},
     {.op = "conv2d_backward_weight", .shape = "N1 4->6 10x9 k3 s3 p2 2 splits", .build = c_conv2d_backward_weight, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .splits = 2}},

@@ -200,9 +200,10 @@ ldm_status ldm_bench_model(const ldm_train_opts *in, const ldm_perf_opts *po, FI
   ldm_env env;
   ldm_env_read(&env);
   fprintf(f, "ACT arena (the memory plan; level schedule %s):", env.no_schedule ? "off, LDM_NO_SCHEDULE" : "on");
-  for (int k = 0; k < LDM_PERF_NWL; k++)
-    fprintf(f, "%s %s %.2f MiB (live peak %.2f)", k ? ";" : "", w.name[k],
-            (double)w.g[k].arena_size[LDM_ARENA_ACT] / 1048576.0, (double)w.g[k].act_live_peak / 1048576.0);
+  for (int k = 0; k < LDM_PERF_NWL; k++) {
+    fprintf(f, "%s %s %.2f MiB", k ? ";" : "", w.name[k], (double)w.g[k].arena_size[LDM_ARENA_ACT] / 1048576.0);
+    if (w.g[k].act_live_peak > 0) fprintf(f, " (live peak %.2f)", (double)w.g[k].act_live_peak / 1048576.0);
+  }
   fprintf(f, "\n\n");
   bool json = po->json_path && po->json_path[0];
   ldm_sbuf o = {0};

@@ -143,7 +143,8 @@ static bool tile_flags(int t, bool conv, const ldm_dev_limits *lim, uint32_t *fl
 
 static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t); }
 
-/* The variant of a rows x cols output (z: batch or splits) under lim; 0 = none fits (the naive shader).
+/* The variant of a rows x cols output (z: batch or splits) under lim; 0: the naive shader (none fits, or, for
+ * a convolution, the auto choice found it cheaper: below).
  * LDM_VK_TILE forces one where it fits. Otherwise, of the candidates that fit (large, wide, medium, small;
  * for rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is the
  * grid's threads against one wave of compute_units x LDM_TILE_RESIDENT (at most 1), the bytes per FMA
@@ -156,6 +157,8 @@ static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t)
 #define LDM_SPLIT_GLOBAL_COST 8.0
 static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uint32_t smax, bool conv,
                        const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
+  /* the naive convolution (conv_plan: one invocation per output of 256-invocation workgroups, no padding,
+   * no split) is a candidate of the auto choice, at LDM_NAIVE_FMA_COST per FMA */
   *split = 1;
   double wave = (double)(lim->compute_units ? lim->compute_units : 1) * LDM_TILE_RESIDENT;
   static const int many[] = {LDM_TILE_LARGE, LDM_TILE_WIDE, LDM_TILE_MEDIUM, LDM_TILE_SMALL},
@@ -191,6 +194,10 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
       if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
         best = cand[i], best_score = score, best_area = area, best_flags = f, best_split = eff;
     }
+  }
+  if (best && conv && !forced) {
+    double outs = (double)rows * (double)cols * (double)z, fill = outs / wave;
+    if (outs * (double)depth * LDM_NAIVE_FMA_COST / (fill < 1 ? fill : 1) < best_score * (1 - 1e-9)) return 0;
   }
   if (best) {
     *flags = best_flags;

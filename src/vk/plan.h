@@ -13,6 +13,10 @@ void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits
  * A compute unit is taken to need LDM_TILE_RESIDENT resident invocations to hide its latency (an estimate):
  * the choice's wave, and the performance model's fill, count threads against units x that. */
 #define LDM_TILE_RESIDENT 256
+/* The naive convolution shaders' cost per FMA against the 8x8 tiles' (1 shared byte per FMA): the ratio of
+ * the performance model's 90% and 10% of peak (docs/perf.md "Targets", "Change 14"). The auto choice runs
+ * a convolution of few output rows (one output channel) naive where its padded tiles would cost more. */
+#define LDM_NAIVE_FMA_COST 9.0
 const char *ldm_tile_name(int tile);                             /* LDM_TILE_* -> "large" ...; "auto" */
 uint32_t ldm_tile_shared(uint32_t bm, uint32_t bn, uint32_t flags); /* bytes of shared memory */
 
