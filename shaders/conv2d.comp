@@ -11,6 +11,11 @@
 //   CONV_BWD_WEIGHT  conv2d_backward_weight: dw[s,co,ci,kh,kw] = sum_{(n,oh,ow) in split s} dy[n,co,oh,ow]
 //                                                                                   * x[n,ci,ih,iw]
 //                    rows co, columns (ci,kh,kw), depth = the output pixels of split s (workgroup z), in order
+//                    CONV_SUB (conv2d_backward_data_sub, stride S > 1; docs/perf.md "Change 15"): workgroup z is
+//                    the parity class py * S + px of the dx pixels (ih % S == py, iw % S == px); its columns
+//                    are that class's pixels, its depth (co, jh, jw) the taps kh = rh + S jh, kw = rw + S jw
+//                    (rh = (py + pad) % S) that reach it: the stride holes are not computed, and the valid
+//                    taps are added in the same increasing (co, kh, kw) order
 // Bindings: FWD x, w, bias, chan, res, y; BWD_DATA dy, w, dx; BWD_WEIGHT dy, x, dw. Every output:
 // o = acc ? o + v : v. FWD's fused epilogue (conv_store): v = ((sum + bias[co]) + chan[n,co]) + res[n,co,p],
 // each term only where pc.has_bias / has_chan / has_res is set (an absent one is bound to x, never read).
@@ -47,6 +52,9 @@ layout(std430, binding = SPLIT_BINDING + 1) coherent buffer Cnt { uint cnt[]; };
 // The epilogue: output element (row, col) of the implicit GEMM, v its accumulated sum (of the builder's
 // split wsplit for BWD_WEIGHT). Every tile variant's store goes through here.
 uint wsplit;
+#ifdef CONV_SUB
+uint sub_py, sub_px, sub_rh, sub_rw, sub_nkw, sub_nkk, sub_Hc, sub_Wc; // this workgroup's parity class
+#endif
 void conv_store(uint row, uint col, uint M, uint NCOL, float v) {
 #if defined(CONV_FWD)
   uint P = pc.Ho * pc.Wo, n = col / P, pix = col - n * P;
@@ -55,7 +63,13 @@ void conv_store(uint row, uint col, uint M, uint NCOL, float v) {
   if (pc.has_chan != 0u) v += chan[n * pc.Cout + row];
   if (pc.has_res != 0u) v += res[oi];
 #elif defined(CONV_BWD_DATA)
-  uint HW = pc.H * pc.W, n = col / HW, pix = col - n * HW;
+  uint HW = pc.H * pc.W;
+#ifdef CONV_SUB
+  uint HWc = sub_Hc * sub_Wc, n = col / HWc, c2 = col - n * HWc, ihc = c2 / sub_Wc;
+  uint pix = (sub_py + S * ihc) * pc.W + sub_px + S * (c2 - ihc * sub_Wc);
+#else
+  uint n = col / HW, pix = col - n * HW;
+#endif
   uint oi = n * pc.Cin * HW + pix + row * HW;
 #else
   uint oi = wsplit * pc.Cout * NCOL + col + row * NCOL;
@@ -81,6 +95,20 @@ uint cci[LB], ckh[LB], ckw[LB];
 bool cvalid[LB];
 #endif
 
+#if defined(CONV_BWD_DATA)
+// depth index gk of the implicit GEMM: its output channel co and weight tap kh * KS + kw
+uint bwd_tap(uint gk, out uint co) {
+#ifdef CONV_SUB
+  co = gk / sub_nkk;
+  uint t = gk - co * sub_nkk, jh = t / sub_nkw;
+  return (sub_rh + S * jh) * KS + sub_rw + S * (t - jh * sub_nkw);
+#else
+  co = gk / KK;
+  return gk - co * KK;
+#endif
+}
+#endif
+
 void tile_fetch(uint k0) {
 #if defined(CONV_FWD) || defined(CONV_BWD_DATA)
   [[unroll]] for (uint l = 0u; l < LA; l++) {
@@ -91,7 +119,8 @@ void tile_fetch(uint k0) {
 #if defined(CONV_FWD)
       a = in1[gm * d1 + gk];
 #else
-      uint co = gk / KK, tap = gk - co * KK;
+      uint co;
+      uint tap = bwd_tap(gk, co);
       a = in1[(co * pc.Cin + gm) * KK + tap];
 #endif
     }
@@ -102,7 +131,13 @@ void tile_fetch(uint k0) {
     uint kk = k0 + tid / BN + (NT / BN) * l;
     float b = 0.0;
     if (bvalid && kk < d1) {
-      uint c = kk / KK, tap = kk - c * KK, kh = tap / KS, kw = tap - kh * KS;
+#if defined(CONV_FWD)
+      uint c = kk / KK, tap = kk - c * KK;
+#else
+      uint c;
+      uint tap = bwd_tap(kk, c);
+#endif
+      uint kh = tap / KS, kw = tap - kh * KS;
 #if defined(CONV_FWD)
       int ih = ih0 + int(kh), iw = iw0 + int(kw);
       if (uint(ih) < pc.H && uint(iw) < pc.W) b = in0[xbase + (c * pc.H + uint(ih)) * pc.W + uint(iw)];
@@ -171,6 +206,19 @@ void main() {
   M = pc.Cout, NCOL = pc.N * P, d1 = pc.Cin * KK;
 #elif defined(CONV_BWD_DATA)
   M = pc.Cin, NCOL = pc.N * HW, d1 = pc.Cout * KK;
+#ifdef CONV_SUB
+  sub_py = gl_WorkGroupID.z / S;
+  sub_px = gl_WorkGroupID.z - sub_py * S;
+  sub_rh = (sub_py + pc.pad) % S;
+  sub_rw = (sub_px + pc.pad) % S;
+  uint nkh = sub_rh < KS ? (KS - sub_rh + S - 1u) / S : 0u;
+  sub_nkw = sub_rw < KS ? (KS - sub_rw + S - 1u) / S : 0u;
+  sub_nkk = nkh * sub_nkw;
+  sub_Hc = pc.H > sub_py ? (pc.H - sub_py + S - 1u) / S : 0u;
+  sub_Wc = pc.W > sub_px ? (pc.W - sub_px + S - 1u) / S : 0u;
+  NCOL = pc.N * sub_Hc * sub_Wc; // 0: the class is empty, every workgroup returns below
+  d1 = pc.Cout * sub_nkk;        // 0: no tap reaches the class, its dx is 0 (or kept, accumulating)
+#endif
 #else
   M = pc.Cout, NCOL = pc.Cin * KK;
 #if defined(CONV_SPLIT)
@@ -200,7 +248,11 @@ void main() {
   d0 = min(d1, split * per);
   uint dend = min(d1, d0 + per);
 #else
+#if defined(CONV_SUB)
+  n0 = gl_WorkGroupID.x * BN; // z is the parity class (the plan uses it only for <= 65535 column tiles)
+#else
   n0 = (gl_WorkGroupID.x + gl_WorkGroupID.z * gl_NumWorkGroups.x) * BN; // > 65535 tiles fold into z
+#endif
   if (n0 >= NCOL) return; // uniform per workgroup
 #endif
 #endif
@@ -215,9 +267,15 @@ void main() {
   iw0 = int(bow * S) - pad;
   xbase = bn * pc.Cin * HW;
 #else
+#if defined(CONV_SUB)
+  uint HWc = sub_Hc * sub_Wc, bn = bcol / HWc, bp = bcol - bn * HWc, bihc = bp / sub_Wc;
+  bih = sub_py + S * bihc;
+  biw = sub_px + S * (bp - bihc * sub_Wc);
+#else
   uint bn = bcol / HW, bp = bcol - bn * HW;
   bih = bp / pc.W;
   biw = bp - bih * pc.W;
+#endif
   dybase = bn * pc.Cout * P;
 #endif
 #else

@@ -53,6 +53,46 @@ static ldm_launch plan_conv(uint32_t N, uint32_t Cin, uint32_t HW, uint32_t Cout
   return l;
 }
 
+/* strided backward data runs by output parity (docs/perf.md "Change 15"): z = S^2 classes, x the column tiles
+ * of the largest class; LDM_VK_SUBPIXEL=0 (no_subpixel) and stride 1 keep the one GEMM with its holes */
+START_TEST(subpixel_plans) {
+  ldm_dev_limits lim = big_limits();
+  ldm_node n;
+  memset(&n, 0, sizeof n);
+  n.op = LDM_OP_conv2d_backward_data;
+  /* the VAE's 32 -> 64 3x3 stride-2 downsample of 32x32 inputs, batch 128 */
+  ldm_pc_conv2d p = {128, 32, 32, 32, 64, 16, 16, 3, 2, 1, 0, 0, 1, 0, 0, 0};
+  memcpy(n.pc, &p, sizeof p);
+  n.pc_size = sizeof p;
+  ldm_launch l;
+  memset(&l, 0, sizeof l);
+  ldm_plan_conv2d_backward_data(NULL, &n, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d_backward_data_sub");
+  ck_assert_uint_eq(l.groups[2], 4);
+  int64_t cols, depth;
+  ldm_conv2d_sub_class(&p, 0, &cols, &depth);
+  ck_assert_int_eq(cols, 128 * 16 * 16);
+  ck_assert_int_eq(depth, 64); /* even rows and columns: only the centre tap */
+  ldm_conv2d_sub_class(&p, 3, &cols, &depth);
+  ck_assert_int_eq(depth, 64 * 4); /* odd ones: the four corners */
+  ck_assert_uint_eq(l.groups[0], (uint32_t)((128 * 16 * 16 + l.spec[4] - 1) / l.spec[4]));
+  lim.no_subpixel = true;
+  ldm_plan_conv2d_backward_data(NULL, &n, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d_backward_data");
+  lim.no_subpixel = false;
+  p.stride = 1;
+  p.Ho = p.Wo = 32;
+  memcpy(n.pc, &p, sizeof p);
+  ldm_plan_conv2d_backward_data(NULL, &n, &lim, &l);
+  ck_assert_str_eq(l.shader, "conv2d_backward_data");
+  /* a 1x1 stride-2 kernel: classes with an odd row or column get no tap */
+  ldm_pc_conv2d q = {2, 12, 6, 6, 10, 3, 3, 1, 2, 0, 0, 0, 1, 0, 0, 0};
+  ldm_conv2d_sub_class(&q, 1, &cols, &depth);
+  ck_assert_int_eq(cols, 2 * 3 * 3);
+  ck_assert_int_eq(depth, 0);
+}
+END_TEST
+
 /* the rule of docs/perf.md "Tile variants" on an H200-like device */
 START_TEST(auto_choice_follows_the_rule) {
   ldm_dev_limits lim = big_limits();
@@ -301,6 +341,7 @@ static void add_plan_tests(TCase *tc) {
   tcase_add_test(tc, a_bad_switch_is_refused);
   tcase_add_test(tc, split_k_plans);
   tcase_add_test(tc, split_k_plans_gemm_and_weight);
+  tcase_add_test(tc, subpixel_plans);
 }
 static void add_device_tests(TCase *tc) {
   tcase_add_test(tc, the_switch_reaches_the_plans);
@@ -327,5 +368,15 @@ int main(void) {
       failed += ldm_test_run(name, "cases", 600, true, add_device_tests);
       ldm_vk_close(vk);
     }
+  /* strided backward data with its stride holes (no conv2d_backward_data_sub; docs/perf.md "Change 15") */
+  setenv("LDM_VK_SPLITK", "0", 1);
+  unsetenv("LDM_VK_TILE");
+  unsetenv("LDM_VK_MAX_SHARED");
+  setenv("LDM_VK_SUBPIXEL", "0", 1);
+  forced = 0;
+  vk = vk_test_open();
+  failed += ldm_test_run("tiles (LDM_VK_SUBPIXEL=0, LDM_VK_SPLITK=0)", "cases", 600, true, add_device_tests);
+  ldm_vk_close(vk);
+  unsetenv("LDM_VK_SUBPIXEL");
   return failed ? 1 : 0;
 }

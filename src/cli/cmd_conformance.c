@@ -53,7 +53,7 @@ int ldm_cmd_conformance(int argc, char **argv) {
                          "case fails. --cpu-only needs no device and checks the fast CPU twins alone.\n"
                          "--full adds large shapes. Limits can be forced lower with LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE,\n"
                          "LDM_VK_DISABLE_FP16, LDM_VK_DISABLE_SUBGROUP; kernel variants forced with LDM_VK_TILE=large|medium|\n"
-                         "small|narrow|wide, LDM_VK_SPLITK=0|N, LDM_CONV_NAIVE=1, LDM_GEMM_NAIVE=1; LDM_VK_VALIDATION=1 enables the\n"
+                         "small|narrow|wide, LDM_VK_SPLITK=0|N, LDM_VK_SUBPIXEL=0, LDM_CONV_NAIVE=1, LDM_GEMM_NAIVE=1; LDM_VK_VALIDATION=1 enables the\n"
                          "validation layer.",
                          defs, (int)(sizeof defs / sizeof defs[0]), argc, argv);
   if (r) return r == 1 ? 0 : 2;

@@ -131,6 +131,14 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d_backward_data", .shape = "N128 64->64 16x16 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1}, .full_only = true},
     {.op = "conv2d_backward_data", .shape = "tiles N2 150->20 9x8 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 150, .H = 9, .W = 8, .Cout = 20, .k = 3, .stride = 1, .pad = 1}},
     {.op = "conv2d_backward_data", .shape = "tiles N3 29->24 11x13 k3 s1 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 3, .C = 29, .H = 11, .W = 13, .Cout = 24, .k = 3, .stride = 1, .pad = 1, .acc = true}},
+    /* by output parity (conv2d_backward_data_sub, docs/perf.md "Change 15"): strides 2 and 3, odd sizes (classes
+     * of unequal size), a 1x1 kernel whose odd classes no tap reaches (zero, or kept when accumulating), enough
+     * input channels for a tile and few enough taps or columns that the plan does not split the depth */
+    {.op = "conv2d_backward_data", .shape = "sub N2 24->8 9x7 k3 s2 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 24, .H = 9, .W = 7, .Cout = 8, .k = 3, .stride = 2, .pad = 1}},
+    {.op = "conv2d_backward_data", .shape = "sub N2 20->12 12x12 k3 s2 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 20, .H = 12, .W = 12, .Cout = 12, .k = 3, .stride = 2, .pad = 1, .acc = true}},
+    {.op = "conv2d_backward_data", .shape = "sub N2 16->8 7x11 k5 s3 p2", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 16, .H = 7, .W = 11, .Cout = 8, .k = 5, .stride = 3, .pad = 2}},
+    {.op = "conv2d_backward_data", .shape = "sub N2 12->10 6x6 k1 s2 p0 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 12, .H = 6, .W = 6, .Cout = 10, .k = 1, .stride = 2, .pad = 0, .acc = true}},
+    {.op = "conv2d_backward_data", .shape = "sub N1 40->6 13x9 k3 s2 p0", .build = c_conv2d_backward_data, .a = {.N = 1, .C = 40, .H = 13, .W = 9, .Cout = 6, .k = 3, .stride = 2, .pad = 0}},
     /* backward weight (.splits = depth splits) */
     {.op = "conv2d_backward_weight", .shape = "N2 3->5 7x7 k3 s1 p1", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 3, .H = 7, .W = 7, .Cout = 5, .k = 3, .stride = 1, .pad = 1, .splits = 1}},
     {.op = "conv2d_backward_weight", .shape = "N2 4->6 7x7 k3 s2 p1 acc", .build = c_conv2d_backward_weight, .a = {.N = 2, .C = 4, .H = 7, .W = 7, .Cout = 6, .k = 3, .stride = 2, .pad = 1, .acc = true, .splits = 1}},

@@ -65,6 +65,8 @@ void ldm_env_read(ldm_env *e) {
   e->check = on("LDM_CHECK");
   e->gemm_naive = one("LDM_GEMM_NAIVE");
   e->conv_naive = one("LDM_CONV_NAIVE");
+  const char *sp = getenv("LDM_VK_SUBPIXEL");
+  e->no_subpixel = sp && strcmp(sp, "0") == 0;
   const char *mp = getenv("LDM_NO_MEMPLAN");
   e->no_memplan = mp && atoi(mp) != 0;
   e->no_fuse = one("LDM_NO_FUSE");

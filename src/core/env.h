@@ -31,6 +31,8 @@ typedef struct ldm_env {
   bool check;            /* LDM_CHECK: a Vulkan executor compares every node with the CPU */
   bool gemm_naive;       /* LDM_GEMM_NAIVE=1: the one-thread-per-output GEMM shader */
   bool conv_naive;       /* LDM_CONV_NAIVE=1: the one-thread-per-output convolution shaders */
+  bool no_subpixel;      /* LDM_VK_SUBPIXEL=0: strided conv2d_backward_data computes its stride holes (no
+                            conv2d_backward_data_sub; docs/perf.md "Change 15") */
   bool no_memplan;       /* LDM_NO_MEMPLAN (non-zero integer): every activation gets its own storage */
   bool no_fuse;         /* LDM_NO_FUSE=1: ldm_graph_plan merges no nodes (core/fuse.c) */
   bool debug;            /* LDM_DEBUG (set): debug log lines, error origins */

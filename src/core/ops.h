@@ -16,6 +16,7 @@ typedef struct ldm_dev_limits {
   uint32_t compute_units;    /* SMs / CUs / cores a workgroup runs on (the tile choice's wave) */
   const char *cu_source;     /* where compute_units came from, in words (a static string) */
   int splitk;                /* LDM_VK_SPLITK: 0 the plan chooses the split-K S, -1 never split, N > 0 min(N, S_max) */
+  bool no_subpixel;          /* LDM_VK_SUBPIXEL=0: strided backward data with its stride holes, not by parity */
 } ldm_dev_limits;
 
 /* How the Vulkan backend launches one node. */

@@ -40,6 +40,13 @@ void ldm_conv2d_gemm_dims(const ldm_pc_conv2d *p, int op, int64_t *rows, int64_t
     *rows = p->Cout, *cols = P, *depth = (int64_t)p->Cin * kk;
   }
 }
+static int64_t sub_count(int64_t n, uint32_t from, uint32_t s) { return n > from ? (n - from + s - 1) / s : 0; }
+void ldm_conv2d_sub_class(const ldm_pc_conv2d *p, uint32_t cls, int64_t *cols, int64_t *depth) {
+  uint32_t S = p->stride ? p->stride : 1, py = cls / S, px = cls % S;
+  uint32_t rh = (py + p->pad) % S, rw = (px + p->pad) % S;
+  *cols = (int64_t)p->N * sub_count(p->H, py, S) * sub_count(p->W, px, S);
+  *depth = (int64_t)p->Cout * sub_count(p->k, rh, S) * sub_count(p->k, rw, S);
+}
 static void split_dims(const ldm_pc_conv2d *p, bool bwd_data, int64_t *rows, int64_t *cols, int64_t *depth) {
   ldm_conv2d_gemm_dims(p, bwd_data ? LDM_OP_conv2d_backward_data : LDM_OP_conv2d, rows, cols, depth);
 }

@@ -30,6 +30,11 @@ uint32_t ldm_conv2d_split_max(const ldm_pc_conv2d *p, bool bwd_data);
 uint32_t ldm_conv2d_weight_split_max(const ldm_pc_conv2d *p);
 /* the counters of a split node: one per 32 x 32 output tile (the smallest tile of every variant) */
 int64_t ldm_conv2d_split_counters(const ldm_pc_conv2d *p, bool bwd_data);
+/* conv2d_backward_data by output parity (conv2d_backward_data_sub; docs/perf.md "Change 15"): for stride S > 1
+ * the dx pixels (ih, iw) of class cls = py * S + px (ih % S == py, iw % S == px) receive only the taps
+ * kh = rh + S jh, kw = rw + S jw (rh = (py + pad) % S, rw likewise), so each class is a GEMM of its own with
+ * *cols = N x ceil((H - py) / S) x ceil((W - px) / S) columns and *depth = Cout x nkh x nkw, no stride holes */
+void ldm_conv2d_sub_class(const ldm_pc_conv2d *p, uint32_t cls, int64_t *cols, int64_t *depth);
 int ldm_upsample2x_backward_node(ldm_graph *g, int dy, int dx, int accumulate);
 
 #endif

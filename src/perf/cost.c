@@ -103,6 +103,13 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
   mm_tile(l, &bm, &bn, c);
   if (c->kc == LDM_KC_NAIVE) {
     c->computed_flops = 2 * rows * cols * depth; /* every tap of the depth, stride holes included */
+  } else if (strcmp(l->shader, "conv2d_backward_data_sub") == 0) { /* one GEMM per output parity, its taps */
+    c->computed_flops = 0;
+    for (uint32_t cls = 0; cls < p->stride * p->stride; cls++) {
+      int64_t cc, cd;
+      ldm_conv2d_sub_class(p, cls, &cc, &cd);
+      c->computed_flops += 2 * up(rows, bm) * up((double)cc, bn) * up((double)cd, 16);
+    }
   } else if (n->op == LDM_OP_conv2d_backward_weight) {
     double splits = p->splits > 0 ? p->splits : 1, len = p->splits > 1 ? p->split_len : depth;
     c->computed_flops = 2 * up(rows, bm) * up(cols, bn) * splits * up(len, 16);

@@ -285,13 +285,25 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
    * maxStorageBufferRange bytes); backward_weight: inner splits of each of the node's splits */
   uint64_t fit = lim->max_buffer_range / (4 * (uint64_t)splits * (uint64_t)rows * (uint64_t)cols);
   if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
-  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, depth, smax, true, lim, &flags, &split);
+  /* strided backward data by output parity (below) reduces over about depth / S^2 taps: the choice sees that */
+  bool sub_ok = n->op == LDM_OP_conv2d_backward_data && p->stride > 1 && !lim->no_subpixel;
+  int64_t cdepth = sub_ok ? (depth + (int64_t)p->stride * p->stride - 1) / ((int64_t)p->stride * p->stride) : depth;
+  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, cdepth, smax, true, lim, &flags, &split);
   if (!t) {
     ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
   } else {
-    int64_t tx;
-    tile_launch(l, split > 1 ? split_shader : tiled, t, flags, rows, cols, &tx, &l->groups[1]);
-    if (split > 1) {
+    int64_t tx, c0 = 0, d0;
+    /* strided backward data without split-K: one GEMM per output parity (z), its taps only; x covers the
+     * largest class (class 0) */
+    bool sub = sub_ok && split == 1;
+    if (sub) ldm_conv2d_sub_class(p, 0, &c0, &d0);
+    sub = sub && c0 > 0 && (c0 + 31) / 32 <= 65535;
+    tile_launch(l, split > 1 ? split_shader : sub ? "conv2d_backward_data_sub" : tiled, t, flags, rows,
+                sub ? c0 : cols, &tx, &l->groups[1]);
+    if (sub) {
+      l->groups[0] = (uint32_t)tx;
+      l->groups[2] = p->stride * p->stride;
+    } else if (split > 1) {
       l->groups[0] = (uint32_t)tx; /* <= 65535: ldm_conv2d_split_max, ldm_conv2d_weight_split_max */
       l->groups[2] = splits * split;
     } else if (splits > 1) {

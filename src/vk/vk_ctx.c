@@ -388,6 +388,7 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   c->lim.conv_naive = c->env.conv_naive;
   c->lim.tile = c->env.vk_tile;
   c->lim.splitk = c->env.vk_splitk;
+  c->lim.no_subpixel = c->env.no_subpixel;
   c->lim.compute_units = c->info.compute_units ? c->info.compute_units : 1;
   c->lim.cu_source = c->info.cu_source;
   load_pcache(c);
