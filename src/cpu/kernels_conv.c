@@ -489,7 +489,7 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
   const int64_t HWp = G->Hp * G->Wp, ldc = (G->KK + TAPS_1) * NR, D = G->N * G->P; /* slack: tap groups */
   const int64_t max_ns = (BWC_DC + G->P - 1) / G->P + 1;
   float *At = scratch(0, (BWC_CB + MR) * BWC_DC);
-  float *Cacc = scratch(1, BWC_CB * ldc);
+  float *Cacc = scratch(1, (BWC_CB + MR) * ldc); /* ceil(cn / R) panels of R rows: up to BWC_CB + MR - 1 rows */
   int64_t *boff = (int64_t *)scratch(2, 2 * BWC_DC);
   float *xpc = scratch(SLOT_XP, max_ns * HWp * NR);
   for (int64_t it = i0; it < i1; it++) {

@@ -108,9 +108,22 @@ static _Thread_local struct {
   void *raw;
   size_t cap;
 } scratch_slot[LDM_CPU_SCRATCH_SLOTS];
+/* Under AddressSanitizer every request gets a buffer of its own size (a slot kept larger by an earlier
+ * request would hide an overrun from the redzone: the channel-last backward weight wrote past its
+ * accumulator that way for years of requests that happened to come after larger ones) */
+#if defined(__SANITIZE_ADDRESS__)
+#define SCRATCH_EXACT 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SCRATCH_EXACT 1
+#endif
+#endif
+#ifndef SCRATCH_EXACT
+#define SCRATCH_EXACT 0
+#endif
 float *ldm_cpu_scratch(int slot, int64_t nfloats) {
   size_t need = (size_t)nfloats * 4 + 64;
-  if (scratch_slot[slot].cap < need) {
+  if (scratch_slot[slot].cap < need || (SCRATCH_EXACT && scratch_slot[slot].cap != need)) {
     free(scratch_slot[slot].raw);
     scratch_slot[slot].raw = ldm_malloc(need);
     scratch_slot[slot].cap = scratch_slot[slot].raw ? need : 0;

@@ -4,8 +4,9 @@
 #   tests/sanitize/run.sh SOURCE_DIR [BUILD_DIR]      (registered as `meson test --suite sanitize`)
 #
 # Configures a separate build directory (clang, -Db_sanitize=address,undefined, -Dnative=false),
-# builds ldm-vk and the core, io and train suites there, runs those suites and one tiny CPU training
-# run of the sanitized ldm-vk. Every sanitized process (the test binaries, the ldm-vk runs the train
+# builds ldm-vk and the core, io and train suites there, runs those suites, one tiny CPU training run,
+# the CPU conformance (`conformance --cpu-only`) and one step of each stage of the fmnist full preset on
+# the CPU, of the sanitized ldm-vk. Every sanitized process (the test binaries, the ldm-vk runs the train
 # suite starts) writes its reports to BUILD_DIR/sanitizer-logs/; any report there, or any failing
 # suite, fails this script. tests/sanitize/ubsan.supp suppresses findings in third-party code only
 # (each entry documented there); nothing of ours is suppressed, and there are no leak suppressions.
@@ -89,6 +90,21 @@ if "$bld/ldm-vk" train --config tiny --device cpu --vae-steps 10 --unet-steps 10
 else
   echo "sanitize: ldm-vk train failed:" >&2
   cat "$work/train.log" >&2
+  status=1
+fi
+# every op's fast CPU twin against the reference (each CPU scratch request exactly sized under ASan,
+# src/cpu/pool.c), and the fmnist full preset's own layer shapes for one step of each stage: the tiny
+# config's layers are too small for the CPU convolutions' channel-last and blocked paths
+stamp "ldm-vk conformance --cpu-only; ldm-vk train --config fmnist --preset full, 1 + 1 steps"
+if ! "$bld/ldm-vk" conformance --cpu-only >"$work/conf.log" 2>&1; then
+  echo "sanitize: ldm-vk conformance --cpu-only failed:" >&2
+  tail -n 20 "$work/conf.log" >&2
+  status=1
+fi
+if ! "$bld/ldm-vk" train --config fmnist --preset full --vae-steps 1 --unet-steps 1 --device cpu --batch 4 \
+  --limit-images 16 --sample-steps 1 --quiet --out "$work/fmnist" >"$work/fmnist.log" 2>&1; then
+  echo "sanitize: ldm-vk train --config fmnist failed:" >&2
+  cat "$work/fmnist.log" >&2
   status=1
 fi
 rm -rf "$work"
