@@ -108,9 +108,9 @@ static _Thread_local struct {
   void *raw;
   size_t cap;
 } scratch_slot[LDM_CPU_SCRATCH_SLOTS];
-/* Under AddressSanitizer every request gets a buffer of its own size (a slot kept larger by an earlier
- * request would hide an overrun from the redzone: the channel-last backward weight wrote past its
- * accumulator that way for years of requests that happened to come after larger ones) */
+/* Under AddressSanitizer every request gets a buffer of its own size: a slot kept larger by an earlier
+ * request hides an overrun from the redzone (the channel-last backward weight's accumulator overrun went
+ * unseen that way wherever a larger request had come first) */
 #if defined(__SANITIZE_ADDRESS__)
 #define SCRATCH_EXACT 1
 #elif defined(__has_feature)
