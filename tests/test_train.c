@@ -229,7 +229,7 @@ START_TEST(corrupt_inputs_give_clear_errors) {
   ck_assert_int_eq(run_cli(args, err, sizeof err), 1);
   ck_assert_msg(strstr(err, "train-images-idx3-ubyte.gz") != NULL, "message does not name the file: %s", err);
   /* a missing dataset and an unknown flag */
-  snprintf(args, sizeof args, "train --data %s/nonexistent --out %s/r2", tmp, tmp);
+  snprintf(args, sizeof args, "train --device cpu --data %s/nonexistent --out %s/r2", tmp, tmp);
   ck_assert_int_eq(run_cli(args, err, sizeof err), 1);
   ck_assert_ptr_nonnull(strstr(err, "nonexistent"));
   ck_assert_int_eq(run_cli("train --bogus", err, sizeof err), 2);
