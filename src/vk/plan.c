@@ -156,9 +156,10 @@ static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t)
  * grid's threads and cost the workspace's traffic; *split = the S chosen (LDM_VK_SPLITK: 0 off, N forced). */
 #define LDM_SPLIT_GLOBAL_COST 8.0
 static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uint32_t smax, bool conv,
-                       const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
+                       int64_t naive_depth, const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
   /* the naive convolution (conv_plan: one invocation per output of 256-invocation workgroups, no padding,
-   * no split) is a candidate of the auto choice, at LDM_NAIVE_FMA_COST per FMA */
+   * no split) is a candidate of the auto choice where naive_depth > 0, at LDM_NAIVE_FMA_COST per FMA of
+   * its naive_depth (every tap: the naive shaders compute stride holes, the parity variant does not) */
   *split = 1;
   double wave = (double)(lim->compute_units ? lim->compute_units : 1) * LDM_TILE_RESIDENT;
   static const int many[] = {LDM_TILE_LARGE, LDM_TILE_WIDE, LDM_TILE_MEDIUM, LDM_TILE_SMALL},
@@ -195,9 +196,9 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
         best = cand[i], best_score = score, best_area = area, best_flags = f, best_split = eff;
     }
   }
-  if (best && conv && !forced) {
+  if (best && naive_depth > 0 && !forced) {
     double outs = (double)rows * (double)cols * (double)z, fill = outs / wave;
-    if (outs * (double)depth * LDM_NAIVE_FMA_COST / (fill < 1 ? fill : 1) < best_score * (1 - 1e-9)) return 0;
+    if (outs * (double)naive_depth * LDM_NAIVE_FMA_COST / (fill < 1 ? fill : 1) < best_score * (1 - 1e-9)) return 0;
   }
   if (best) {
     *flags = best_flags;
@@ -245,7 +246,7 @@ void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *
     if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
     if (smax < 1) smax = 1;
   }
-  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, smax, false, lim, &flags, &split);
+  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, smax, false, 0, lim, &flags, &split);
   l->nspec = 0;
   if (!t) {
     l->shader = silu ? "gemm_naive_silu" : "gemm_naive";
@@ -288,7 +289,7 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
   /* strided backward data by output parity (below) reduces over about depth / S^2 taps: the choice sees that */
   bool sub_ok = n->op == LDM_OP_conv2d_backward_data && p->stride > 1 && !lim->no_subpixel;
   int64_t cdepth = sub_ok ? (depth + (int64_t)p->stride * p->stride - 1) / ((int64_t)p->stride * p->stride) : depth;
-  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, cdepth, smax, true, lim, &flags, &split);
+  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, cdepth, smax, true, depth, lim, &flags, &split);
   if (!t) {
     ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
   } else {
