@@ -2,6 +2,7 @@
  * barrier counts of the fmnist workloads against the checked-in baseline (argv[1], tests/data/
  * perf_counts.json), a changed baseline is refused with a message naming the count, and the barrier rule on
  * a graph small enough to count by hand. Counts only: no timing is judged here. */
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +11,7 @@
 #include "ldm/ops.h"
 #include "ldm/train.h"
 #include "perf/workloads.h"
+#include "vk/plan.h"
 
 static const char *baseline_path;
 
@@ -119,16 +121,35 @@ START_TEST(tiles_cover_the_work) {
       ck_assert_int_eq(s.dispatches, w.g[k].nn);
       ck_assert(s.total_ms > 0 && s.computed_flops >= s.useful_flops);
       for (int n = 0; n < w.g[k].nn; n++) {
-        ck_assert(rows[n].groups >= 1);
-        if (rows[n].c.kc != LDM_KC_MEMORY) ck_assert(rows[n].c.computed_flops >= rows[n].c.useful_flops);
+        const ldm_perf_row *r = &rows[n];
+        ck_assert(r->groups >= 1);
+        if (r->c.kc != LDM_KC_MEMORY) ck_assert(r->c.computed_flops >= r->c.useful_flops);
+        ck_assert(r->fill > 0 && r->fill <= 1);
+        /* the split probe tries the launched split too: it never reports less fill than the launch has */
+        if (r->split_fill_s > 0) ck_assert(r->split_fill >= r->fill - 1e-9);
+        if (r->split_us > 0) ck_assert(r->split_fill >= LDM_PERF_LOW_FILL && r->split_us_s >= 1);
       }
+      ck_assert(s.mm_split_faster <= s.mm_split_fills && s.mm_split_fills <= s.mm_low_fill && s.mm_low_fill <= s.mm);
       free(rows);
     }
   ldm_perf_workloads_free(&w);
 }
 END_TEST
 
+/* whole waves (vk/plan.h ldm_tile_fill): under one wave the units used, over one the last wave's share */
+START_TEST(fill_counts_whole_waves) {
+  const double w = LDM_TILE_RESIDENT;
+  ck_assert(fabs(ldm_tile_fill(64 * w, 132) - 64.0 / 132) < 1e-12);
+  ck_assert(fabs(ldm_tile_fill(132 * w, 132) - 1) < 1e-12);
+  ck_assert(fabs(ldm_tile_fill(150 * w, 132) - 150.0 / 264) < 1e-12);
+  ck_assert(fabs(ldm_tile_fill(264 * w, 132) - 1) < 1e-12);
+  ck_assert(fabs(ldm_tile_fill(400 * w, 132) - 400.0 / 528) < 1e-12);
+  ck_assert(fabs(ldm_tile_fill(3 * w, 0) - 1) < 1e-12); /* no unit count: one */
+}
+END_TEST
+
 static void add(TCase *tc) {
+  tcase_add_test(tc, fill_counts_whole_waves);
   tcase_add_test(tc, counts_match_baseline);
   tcase_add_test(tc, changed_count_is_refused);
   tcase_add_test(tc, barrier_rule_by_hand);

@@ -96,11 +96,18 @@ END_TEST
 /* the rule of docs/perf.md "Tile variants" on an H200-like device */
 START_TEST(auto_choice_follows_the_rule) {
   ldm_dev_limits lim = big_limits();
-  /* a grid of 8 x 8 large tiles is 64 x 256 threads < 132 x 256: medium (256 tiles) fills a wave */
-  ck_assert_int_eq(plan_gemm(1024, 1024, 64, 1, &lim).tile, LDM_TILE_MEDIUM);
+  /* a grid of 4 x 8 large tiles is 32 x 256 threads < 132 x 256: medium (128 tiles) fills a wave */
+  ck_assert_int_eq(plan_gemm(512, 1024, 64, 1, &lim).tile, LDM_TILE_MEDIUM);
+  /* 8 x 8 large tiles (48% of a wave) against 256 medium ones (two waves, the second 94% full, at twice the
+   * shared traffic): the same time alone in whole waves; large, the less work (docs/perf.md "Change 16") */
+  ck_assert_int_eq(plan_gemm(1024, 1024, 64, 1, &lim).tile, LDM_TILE_LARGE);
   ck_assert_int_eq(plan_gemm(2048, 2048, 64, 1, &lim).tile, LDM_TILE_LARGE);
   /* the 128->128 3x3 conv at 4x4, batch 128: 2048 columns */
-  ck_assert_int_eq(plan_conv(128, 128, 4, 128, &lim).tile, LDM_TILE_SMALL);
+  /* (no split-K without a graph): 16 large tiles, 64 medium (48% of a wave), 256 small (two waves at twice the
+   * medium's shared traffic): medium and small tie in whole waves, medium is the less work */
+  ck_assert_int_eq(plan_conv(128, 128, 4, 128, &lim).tile, LDM_TILE_MEDIUM);
+  /* 128 -> 128 at 2x2, batch 128 (512 columns): 32 medium tiles against 128 small ones (97%): small */
+  ck_assert_int_eq(plan_conv(128, 128, 2, 128, &lim).tile, LDM_TILE_SMALL);
   ck_assert_int_eq(plan_conv(128, 128, 32, 128, &lim).tile, LDM_TILE_LARGE);
   /* 32 output channels: the 32-row tile */
   ck_assert_int_eq(plan_conv(128, 32, 32, 32, &lim).tile, LDM_TILE_NARROW);

@@ -47,6 +47,29 @@ static ldm_status level_what_if(const ldm_graph *g, const ldm_perf_target *t, co
   return st;
 }
 
+/* The launched tiles with S = 1 .. LDM_PERF_SPLIT_PROBE splits of the depth instead (whole 16-deep slabs, no
+ * empty split: S' = ceil(slabs / ceil(slabs / S)), as the split shaders divide it): the best fill one reaches,
+ * and the fastest that fills to LDM_PERF_LOW_FILL, costed as the row (its FLOPs; the workspace's partials
+ * written and read, 8 bytes per output and split, as cost.c counts the launched split's). Not for the parity
+ * variant of strided backward data (its z is the parities) nor a batched GEMM (no split-K). */
+static void split_probe(const ldm_perf_target *t, double tc, double bw, ldm_perf_row *r) {
+  const ldm_perf_cost *c = &r->c;
+  bool sub = strstr(r->l.shader, "_sub") != NULL, batched = strncmp(r->l.shader, "gemm", 4) == 0 && c->mm_batch > 1;
+  if (c->mm_depth <= 0 || sub || batched) return;
+  uint32_t s0 = c->mm_split ? c->mm_split : 1;
+  uint64_t base = r->groups / s0, inv = r->groups ? r->threads / r->groups : 256;
+  double z = c->mm_batch > 0 ? (double)c->mm_batch : 1, out = (double)c->mm_rows * (double)c->mm_cols * z;
+  double bytes = c->bytes_rd + c->bytes_wr - (s0 > 1 ? 8.0 * s0 * out : 0);
+  int64_t slabs = (c->mm_depth + 15) / 16;
+  for (int64_t sp = 1; sp <= LDM_PERF_SPLIT_PROBE && sp <= slabs; sp++) {
+    int64_t per = (slabs + sp - 1) / sp, eff = (slabs + per - 1) / per;
+    double f = ldm_tile_fill((double)base * (double)eff * (double)inv, t->cus);
+    if (f > r->split_fill + 1e-9) r->split_fill = f, r->split_fill_s = (uint32_t)eff;
+    double tm = (bytes + (eff > 1 ? 8.0 * (double)eff * out : 0)) / bw, us = (tc > tm ? tc : tm) * 1e6 / f;
+    if (f >= LDM_PERF_LOW_FILL && (r->split_us == 0 || us < r->split_us)) r->split_us = us, r->split_us_s = (uint32_t)eff;
+  }
+}
+
 ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf_row *rows, ldm_perf_sum *s) {
   memset(s, 0, sizeof *s);
   if (!g->planned) return LDM_FAIL(LDM_ERR_INTERNAL, "the performance model needs a planned graph");
@@ -78,6 +101,7 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
     bool under = (double)r.threads < wave;
     r.fill = under ? (double)r.threads / wave : 1.0;
     ldm_perf_node_cost(g, n, &r.l, &r.c);
+    if (r.c.kc == LDM_KC_TILED) r.fill = ldm_tile_fill((double)r.threads, t->cus); /* whole waves */
     double eff = r.c.kc == LDM_KC_TILED ? ldm_perf_tiled_eff(t, r.c.smem_b_per_fma) : ldm_perf_eff(t, r.c.kc);
     double tc = r.c.computed_flops / (peak * eff), tm = (r.c.bytes_rd + r.c.bytes_wr) / bw;
     r.full_us = (tc > tm ? tc : tm) * 1e6;
@@ -87,6 +111,7 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
       double jus = r.c.job_bytes[k] / bw * 1e6 / (jf > 0 ? jf : 1.0);
       if (jus > r.us) r.us = jus;
     }
+    if (r.c.kc == LDM_KC_TILED) split_probe(t, tc, bw, &r);
     sum_full += r.full_us;
     if (r.us > max_alone) max_alone = r.us;
     s->dispatches++;
@@ -94,6 +119,11 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
     if (r.c.kc != LDM_KC_MEMORY) {
       s->mm++;
       if (under) s->mm_below++;
+      if (r.fill < LDM_PERF_LOW_FILL) {
+        s->mm_low_fill++;
+        if (r.split_fill >= LDM_PERF_LOW_FILL) s->mm_split_fills++;
+        if (r.split_us > 0 && r.split_us < r.us * (1 - LDM_PERF_SPLIT_GAIN)) s->mm_split_faster++;
+      }
     }
     s->useful_flops += r.c.useful_flops;
     s->computed_flops += r.c.computed_flops;

@@ -31,6 +31,7 @@ typedef struct ldm_perf_target {
   double dispatch_us; /* per dispatch: bind, push constants, launch (estimate) */
   double barrier_us;  /* per dependency barrier: drain and refill of the GPU (estimate) */
   ldm_dev_limits lim; /* what the launch plans see: the device's Vulkan limits */
+  const char *type;   /* its Vulkan device type, as ldm_vk_device_info.type ("discrete", "integrated") */
 } ldm_perf_target;
 
 const ldm_perf_target *ldm_perf_targets(int *count);
@@ -75,11 +76,26 @@ typedef struct ldm_perf_row {
   ldm_launch l;
   uint64_t groups;  /* workgroups of the dispatch */
   uint64_t threads; /* groups x invocations per workgroup */
-  double fill;      /* min(1, threads / (CUs x LDM_TILE_RESIDENT)): resident threads against one wave */
+  double fill;      /* tiled GEMM/conv: ldm_tile_fill (whole waves, vk/plan.h); others min(1, threads / (CUs x
+                     * LDM_TILE_RESIDENT)): resident threads against one wave */
   ldm_perf_cost c;
   double full_us;   /* time of its work on the whole GPU: max(FLOPs / (peak * eff), bytes / (bw * mem_eff)) */
   double us;        /* alone, at its fill: full_us / fill */
+  /* tiled GEMM / convolution: the best fill a split-K of 1 to LDM_PERF_SPLIT_PROBE whole-slab splits of its
+   * depth would give the same tiles, and that split (docs/perf.md "Change 16"; 0: not probed) */
+  double split_fill;
+  uint32_t split_fill_s;
+  /* ... and of those splits that fill to LDM_PERF_LOW_FILL, the fastest alone (us; 0: none) and its S */
+  double split_us;
+  uint32_t split_us_s;
 } ldm_perf_row;
+
+/* the most splits the model's probe of a dispatch's fill tries (the launch plans allow at most 16) */
+#define LDM_PERF_SPLIT_PROBE 16
+/* the fill under which a GEMM / convolution dispatch counts as leaving units idle */
+#define LDM_PERF_LOW_FILL 0.9
+/* a probed split counts as faster when it saves more than this fraction of the dispatch's time alone */
+#define LDM_PERF_SPLIT_GAIN 0.03
 
 typedef struct ldm_perf_sum {
   int dispatches;   /* one per node */
@@ -87,6 +103,11 @@ typedef struct ldm_perf_sum {
   int mm;           /* GEMM / convolution dispatches */
   int mm_below;     /* ... of them with fewer threads than one wave (CUs x LDM_TILE_RESIDENT) */
   int below;        /* all dispatches with fewer threads than one wave */
+  /* GEMM / convolution dispatches under LDM_PERF_LOW_FILL, and those of them a split could fill: a split of
+   * the probe reaches LDM_PERF_LOW_FILL (the issue's "no dispatch under the units where a split could fill
+   * them", in whole waves) */
+  int mm_low_fill, mm_split_fills;
+  int mm_split_faster; /* ... and those where such a split is also predicted faster (by LDM_PERF_SPLIT_GAIN) */
   double useful_flops, computed_flops, bytes_rd, bytes_wr;
   /* predicted: the levels' work, the dispatch and barrier overheads, their sum (ms) */
   double work_ms, dispatch_ms, barrier_ms, total_ms;

@@ -75,10 +75,11 @@ static void json_sum(ldm_sbuf *o, const ldm_perf_sum *s) {
                 "\"dispatches\": %d, \"barriers\": %d, \"mm_dispatches\": %d, \"mm_below_cus\": %d, \"below_cus\": %d, "
                 "\"useful_gflop\": %.6g, \"computed_gflop\": %.6g, \"mb_read\": %.6g, \"mb_written\": %.6g, "
                 "\"model_ms\": %.6g, \"work_ms\": %.6g, \"dispatch_ms\": %.6g, \"barrier_ms\": %.6g, "
-                "\"earliest_level_barriers\": %d, \"earliest_level_model_ms\": %.6g",
+                "\"earliest_level_barriers\": %d, \"earliest_level_model_ms\": %.6g, \"mm_low_fill\": %d, "
+                "\"mm_split_fills\": %d, \"mm_split_faster\": %d",
                 s->dispatches, s->barriers, s->mm, s->mm_below, s->below, s->useful_flops * 1e-9,
                 s->computed_flops * 1e-9, s->bytes_rd * 1e-6, s->bytes_wr * 1e-6, s->total_ms, s->work_ms,
-                s->dispatch_ms, s->barrier_ms, s->level_barriers, s->level_ms);
+                s->dispatch_ms, s->barrier_ms, s->level_barriers, s->level_ms, s->mm_low_fill, s->mm_split_fills, s->mm_split_faster);
 }
 
 static void json_rows(ldm_sbuf *o, const ldm_graph *g, const ldm_perf_row *rows) {
@@ -124,6 +125,13 @@ static ldm_status model_target(FILE *f, ldm_sbuf *o, const ldm_perf_workloads *w
     for (int k = 0; k < LDM_PERF_NWL; k++)
       fprintf(f, "%s %s %d -> %d barriers, %.2f -> %.2f ms", k ? ";" : "", w->name[k], sum[k].barriers,
               sum[k].level_barriers, sum[k].total_ms, sum[k].level_ms);
+    fprintf(f, "\n  GEMM/conv dispatches under %.0f%% fill (whole waves of the %u %s) / a split-K of up to %d would fill "
+               "them to %.0f%% / and be faster by %.0f%%:",
+            100 * LDM_PERF_LOW_FILL, t->cus, t->cu_word, LDM_PERF_SPLIT_PROBE, 100 * LDM_PERF_LOW_FILL,
+            100 * LDM_PERF_SPLIT_GAIN);
+    for (int k = 0; k < LDM_PERF_NWL; k++)
+      fprintf(f, "%s %s %d / %d / %d", k ? ";" : "", w->name[k], sum[k].mm_low_fill, sum[k].mm_split_fills,
+              sum[k].mm_split_faster);
     fprintf(f, "\n");
     for (int k = 0; k < LDM_PERF_NWL && (po->nodes || po->top > 0); k++) {
       const ldm_graph *g = &w->g[k];

@@ -141,20 +141,41 @@ static bool tile_flags(int t, bool conv, const ldm_dev_limits *lim, uint32_t *fl
   return false;
 }
 
+double ldm_tile_fill(double threads, uint32_t cus) {
+  double w = threads / ((double)(cus ? cus : 1) * LDM_TILE_RESIDENT);
+  if (w <= 1) return w;
+  double whole = (double)(int64_t)w;
+  if (w - whole > 1e-9) whole += 1; /* the waves it occupies */
+  return w / whole;
+}
+
+/* a datacentre GPU (100 or more units, HBM) 9 (the h200 target's constants give 8.7); another discrete GPU
+ * 40 (rtx4060 35, rx7600 47); an integrated or virtual one 20 (iris-xe 22, mali-g710 18); a CPU
+ * implementation or other 8 */
+double ldm_fma_per_byte_guess(const char *type, uint32_t cus) {
+  if (strcmp(type, "discrete") == 0) return cus >= 100 ? 9.0 : 40.0;
+  if (strcmp(type, "integrated") == 0 || strcmp(type, "virtual") == 0) return 20.0;
+  return 8.0;
+}
+
 static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t); }
 
 /* The variant of a rows x cols output (z: batch or splits) under lim; 0: the naive shader (none fits, or, for
  * a convolution, the auto choice found it cheaper: below).
  * LDM_VK_TILE forces one where it fits. Otherwise, of the candidates that fit (large, wide, medium, small;
- * for rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is the
- * grid's threads against one wave of compute_units x LDM_TILE_RESIDENT (at most 1), the bytes per FMA
+ * for rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is
+ * ldm_tile_fill of the grid's threads (whole waves of compute_units x LDM_TILE_RESIDENT), the bytes per FMA
  * (8x8 1, 4x4 2, 2x2 4) count as a device with 1 byte of shared bandwidth per FMA lane and clock would
- * see them. So the largest tile whose grid fills a wave wins (ties: the one with less padding), and a
- * smaller tile only when the units the larger leaves idle cost more than its extra shared traffic.
+ * see them. So the largest tile whose grid fills its waves wins, and a smaller tile only when the units
+ * the larger leaves idle cost more than its extra shared traffic. Scores within LDM_TILE_TIE of each
+ * other tie: the one of less work at full occupancy (padded FMAs x bytes per FMA + workspace) wins, then
+ * the one of less padding.
  * depth: the reduction's length (the score is the padded FMAs' shared traffic); smax: the most split-K
  * splits the node allows (1: none), chosen jointly with the variant: S splits of the depth fill S x the
  * grid's threads and cost the workspace's traffic; *split = the S chosen (LDM_VK_SPLITK: 0 off, N forced). */
-#define LDM_SPLIT_GLOBAL_COST 8.0
+#define LDM_SPLIT_GLOBAL_COST 8.0 /* fma_per_byte where the limits have none */
+#define LDM_SPLIT_OVERLAP 0.5
+#define LDM_TILE_TIE 0.01
 static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uint32_t smax, bool conv,
                        int64_t naive_depth, const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
   /* the naive convolution (conv_plan: one invocation per output of 256-invocation workgroups, no padding,
@@ -172,7 +193,10 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
   /* split-K (docs/perf.md "Change 7"): S in [s_lo, s_hi] */
   uint32_t s_lo = 1, s_hi = lim->splitk < 0 ? 1 : smax;
   if (lim->splitk > 0) s_lo = s_hi = (uint32_t)lim->splitk < smax ? (uint32_t)lim->splitk : smax;
-  double best_score = 0, best_area = 0;
+  double best_score = 0, best_area = 0, best_work = 0;
+  /* a workspace byte's weight: the device's FMAs per byte, halved, for the partials' traffic overlaps the other
+   * workgroups' FMAs (the model: max(compute, memory); docs/perf.md "Change 16") */
+  double wsw = LDM_SPLIT_OVERLAP * (lim->fma_per_byte > 0 ? lim->fma_per_byte : LDM_SPLIT_GLOBAL_COST);
   uint32_t best_flags = 0, best_split = 1;
   for (int i = 0; i < nc; i++) {
     const tile_cfg *c = &tile_cfgs[cand[i]];
@@ -186,14 +210,19 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
       uint32_t eff = sp > 1 ? (uint32_t)((slabs + per - 1) / per) : 1;
       if (eff != sp && s_lo != s_hi) continue; /* a forced S runs as its S' */
       double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
-      double fill = grid * eff * c->nt / wave, bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
-      /* the split's workspace: S partials written and read, 8 bytes per output and split, at
-       * LDM_SPLIT_GLOBAL_COST shared bytes per FMA lane each (global memory against shared bandwidth); z > 1
-       * only for backward_weight's splits, each of which splits again */
-      double ws = eff > 1 ? LDM_SPLIT_GLOBAL_COST * 8.0 * eff * (double)rows * (double)cols * (double)z : 0;
-      double score = area * (double)depth * (bpf > 1 ? bpf : 1) / (fill < 1 ? fill : 1) + ws;
-      if (!best || score < best_score * (1 - 1e-9) || (score <= best_score * (1 + 1e-9) && area < best_area))
-        best = cand[i], best_score = score, best_area = area, best_flags = f, best_split = eff;
+      double fill = ldm_tile_fill(grid * eff * c->nt, lim->compute_units);
+      double bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
+      /* the split's workspace: S partials written and read, 8 bytes per output and split, at wsw each
+       * (global memory against the FMAs); z > 1 only for backward_weight's splits, each of which splits
+       * again */
+      double ws = eff > 1 ? wsw * 8.0 * eff * (double)rows * (double)cols * (double)z : 0;
+      double fma = area * (double)depth * (bpf > 1 ? bpf : 1), work = fma + ws, score = fma / fill + ws;
+      /* near ties (within LDM_TILE_TIE): the one of less work at full occupancy (what the dispatch takes from
+       * the others of its level, docs/perf.md "Change 16"), then of less padding */
+      bool tie = best && score <= best_score * (1 + LDM_TILE_TIE) && score >= best_score * (1 - LDM_TILE_TIE);
+      if (!best || (!tie && score < best_score) ||
+          (tie && (work < best_work * (1 - 1e-9) || (work <= best_work * (1 + 1e-9) && area < best_area))))
+        best = cand[i], best_score = score, best_work = work, best_area = area, best_flags = f, best_split = eff;
     }
   }
   if (best && naive_depth > 0 && !forced) {

@@ -13,6 +13,16 @@ void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits
  * A compute unit is taken to need LDM_TILE_RESIDENT resident invocations to hide its latency (an estimate):
  * the choice's wave, and the performance model's fill, count threads against units x that. */
 #define LDM_TILE_RESIDENT 256
+/* The fill of a tiled GEMM / convolution grid of `threads` invocations on `cus` compute units: its waves
+ * (threads / (cus x LDM_TILE_RESIDENT)) against the whole waves it occupies. Under one wave, the units it
+ * leaves idle; over one, the last partial wave's (a unit that is full with one tile finishes a second one
+ * after the first: 150 tiles on 132 units take two tile times, fill 57%). Shared by the plan's choice and
+ * the performance model (docs/perf.md "Change 16"). */
+double ldm_tile_fill(double threads, uint32_t cus);
+/* ldm_dev_limits.fma_per_byte of a device of type (ldm_vk_device_info.type: "discrete", "integrated", ...)
+ * with cus compute units: a guess by class, for no Vulkan query reports the memory bandwidth (docs/perf.md
+ * "Change 16"). The performance model's targets take it too, so their plans are the ones such a device gets. */
+double ldm_fma_per_byte_guess(const char *type, uint32_t cus);
 /* The naive convolution shaders' cost per FMA against the 8x8 tiles' (1 shared byte per FMA): the ratio of
  * the performance model's 90% and 10% of peak (docs/perf.md "Targets", "Change 14"). The auto choice runs
  * a convolution of few output rows (one output channel) naive where its padded tiles would cost more. */

@@ -10,6 +10,7 @@
 
 #include "core/shaders.h"
 #include "ldm/log.h"
+#include "vk/plan.h"
 #include "vk/vk_internal.h"
 
 /* validation warnings and errors seen by debug_cb in this process (the tests expect none) */
@@ -391,6 +392,7 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
   c->lim.no_subpixel = c->env.no_subpixel;
   c->lim.compute_units = c->info.compute_units ? c->info.compute_units : 1;
   c->lim.cu_source = c->info.cu_source;
+  c->lim.fma_per_byte = ldm_fma_per_byte_guess(c->info.type, c->lim.compute_units);
   load_pcache(c);
   *out = c;
   return LDM_OK;
