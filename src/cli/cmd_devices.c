@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "vk/plan.h"
 #include "cli/args.h"
 #include "cli/cli.h"
 #include "ldm/vk.h"
@@ -39,7 +40,8 @@ int ldm_cmd_devices(int argc, char **argv) {
            "timestamps %s\n",
            d->fp16 ? "yes" : "no", d->int8 ? "yes" : "no", d->storage16 ? "yes" : "no", d->coop_matrix_khr ? "yes" : "no",
            d->coop_matrix2_nv ? "yes" : "no", d->timestamps ? "yes" : "no");
-    printf("      compute units %u (%s)\n", d->compute_units, d->cu_source);
+    printf("      compute units %u (%s); FMAs per DRAM byte %.0f (a guess by device class, for the split-K choice)\n",
+           d->compute_units, d->cu_source, ldm_fma_per_byte_guess(d->type, d->compute_units));
     printf("      enabled: %s\n", d->enabled[0] ? d->enabled : "(none)");
   }
   printf("cpu   the CPU reference backend (--device cpu)\n");
