@@ -35,6 +35,16 @@ for t in auto large medium small narrow wide; do
 done
 python3 scripts/tile_winners.py "$res/bench-tile-auto-$day.json" $(for t in large medium small narrow wide; do
   printf '%s=%s ' $t "$res/bench-tile-$t-$day.json"; done) > "$res/tile-winners-$day.txt" 2>&1 || tiles_rc=$?
+# the model's node predictions under the same switches, against those node times: which occupancy rule the
+# device follows (whole waves or min(1, w)) and the tiled efficiency's factor (docs/perf.md "Change 16")
+fit_rc=0
+pairs=()
+for t in auto large medium small narrow wide; do
+  LDM_VK_TILE=$t $B bench --model --target h200 --preset full --json "$res/model-tile-$t-$day.json" \
+    > /dev/null 2>&1 || fit_rc=$?
+  pairs+=("$res/model-tile-$t-$day.json" "$res/bench-tile-$t-$day.json")
+done
+python3 scripts/model_vs_measured.py "${pairs[@]}" --top 40 > "$res/model-vs-measured-$day.txt" 2>&1 || fit_rc=$?
 echo "==== summary"
 tail -1 "$res/conformance-nvidia-$day.txt"
 echo "conformance rc=$conf_rc bench rc=$bench_rc"
@@ -42,3 +52,5 @@ grep -E "train step|forward" "$res/bench-vk-full-$day.txt"
 echo "torch (CUDA graph): $torch_line"
 echo "tile variants rc=$tiles_rc: $(tail -1 "$res/tile-winners-$day.txt")"
 grep -E "train step|forward" "$res"/bench-tile-*-$day.txt
+echo "model against measured rc=$fit_rc:"
+tail -5 "$res/model-vs-measured-$day.txt"

@@ -99,6 +99,7 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
     r.threads = r.groups * inv;
     double wave = (double)t->cus * LDM_TILE_RESIDENT;
     bool under = (double)r.threads < wave;
+    r.waves = (double)r.threads / wave;
     r.fill = under ? (double)r.threads / wave : 1.0;
     ldm_perf_node_cost(g, n, &r.l, &r.c);
     if (r.c.kc == LDM_KC_TILED) r.fill = ldm_tile_fill((double)r.threads, t->cus); /* whole waves */

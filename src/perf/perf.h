@@ -76,6 +76,7 @@ typedef struct ldm_perf_row {
   ldm_launch l;
   uint64_t groups;  /* workgroups of the dispatch */
   uint64_t threads; /* groups x invocations per workgroup */
+  double waves;     /* threads / (CUs x LDM_TILE_RESIDENT) */
   double fill;      /* tiled GEMM/conv: ldm_tile_fill (whole waves, vk/plan.h); others min(1, threads / (CUs x
                      * LDM_TILE_RESIDENT)): resident threads against one wave */
   ldm_perf_cost c;

@@ -96,13 +96,14 @@ static void json_rows(ldm_sbuf *o, const ldm_graph *g, const ldm_perf_row *rows)
     }
     ldm_sb_put(o, ", \"label\": ");
     ldm_sb_json_str(o, g->n[i].label);
+    static const char *const kc[LDM_KC_COUNT] = {"tiled", "naive", "memory"};
     ldm_sb_printf(o,
                   ", \"groups\": [%u, %u, %u], \"workgroups\": %llu, \"barrier_before\": %s, \"level\": %d, "
                   "\"useful_flops\": %.6g, \"computed_flops\": %.6g, \"bytes_read\": %.6g, \"bytes_written\": %.6g, "
-                  "\"model_us\": %.6g}",
+                  "\"kind\": \"%s\", \"waves\": %.6g, \"fill\": %.6g, \"full_us\": %.6g, \"model_us\": %.6g}",
                   r->l.groups[0], r->l.groups[1], r->l.groups[2], (unsigned long long)r->groups,
                   r->barrier ? "true" : "false", r->level, r->c.useful_flops, r->c.computed_flops, r->c.bytes_rd,
-                  r->c.bytes_wr, r->us);
+                  r->c.bytes_wr, kc[r->c.kc], r->waves, r->fill, r->full_us, r->us);
   }
   ldm_sb_put(o, "]");
 }
@@ -181,6 +182,29 @@ static ldm_status model_target(FILE *f, ldm_sbuf *o, const ldm_perf_workloads *w
   return s;
 }
 
+/* the launch switches of ldm_limits_apply_switches that are set, as NAME=VALUE words; false when none is */
+static bool model_switch_names(const ldm_env *env, char *out, size_t cap) {
+  size_t k = 0;
+  out[0] = 0;
+#define SW(cond, ...)                                                                  \
+  if ((cond) && k < cap) {                                                             \
+    int m = snprintf(out + k, cap - k, "%s", k ? " " : "");                            \
+    k += m > 0 ? (size_t)m : 0;                                                        \
+    if (k < cap) m = snprintf(out + k, cap - k, __VA_ARGS__), k += m > 0 ? (size_t)m : 0; \
+  }
+  SW(env->gemm_naive, "LDM_GEMM_NAIVE=1")
+  SW(env->conv_naive, "LDM_CONV_NAIVE=1")
+  SW(env->vk_tile, "LDM_VK_TILE=%s", ldm_tile_name(env->vk_tile))
+  SW(env->vk_splitk < 0, "LDM_VK_SPLITK=0")
+  SW(env->vk_splitk > 0, "LDM_VK_SPLITK=%d", env->vk_splitk)
+  SW(env->no_subpixel, "LDM_VK_SUBPIXEL=0")
+  SW(env->vk_no_subgroup, "LDM_VK_DISABLE_SUBGROUP=1")
+  SW(env->vk_max_shared, "LDM_VK_MAX_SHARED=%llu", (unsigned long long)env->vk_max_shared)
+  SW(env->vk_max_buffer_range, "LDM_VK_MAX_BUFFER_RANGE=%llu", (unsigned long long)env->vk_max_buffer_range)
+#undef SW
+  return k > 0;
+}
+
 ldm_status ldm_bench_model(const ldm_train_opts *in, const ldm_perf_opts *po, FILE *f) {
   int nt;
   const ldm_perf_target *all = ldm_perf_targets(&nt);
@@ -193,6 +217,11 @@ ldm_status ldm_bench_model(const ldm_train_opts *in, const ldm_perf_opts *po, FI
   const ldm_perf_target *one = strcmp(tn, "all") == 0 ? NULL : ldm_perf_target_find(tn);
   if (!one && strcmp(tn, "all") != 0)
     return LDM_FAIL(LDM_ERR_INVALID_ARG, "--target %s: no such target (ldm-vk bench --model --target list)", tn);
+  ldm_env env;
+  ldm_env_read(&env);
+  if (env.vk_tile_bad)
+    return LDM_FAIL(LDM_ERR_INVALID_ARG, "LDM_VK_TILE=%s: not auto, large, medium, small, narrow or wide",
+                    env.vk_tile_str ? env.vk_tile_str : "");
   ldm_perf_workloads w;
   LDM_TRY(ldm_perf_workloads_build(in, &w));
   ldm_status s = LDM_OK;
@@ -205,19 +234,22 @@ ldm_status ldm_bench_model(const ldm_train_opts *in, const ldm_perf_opts *po, FI
   fprintf(f, "ldm-vk bench --model: %s.\nconfig %s, preset %s, batch %d; the command buffers as the Vulkan executor "
              "records them (same launch plans, same barriers)\n",
           MODEL_NOTE, w.config, w.preset, w.batch);
-  ldm_env env;
-  ldm_env_read(&env);
   fprintf(f, "ACT arena (the memory plan; level schedule %s):", env.no_schedule ? "off, LDM_NO_SCHEDULE" : "on");
   for (int k = 0; k < LDM_PERF_NWL; k++) {
     fprintf(f, "%s %s %.2f MiB", k ? ";" : "", w.name[k], (double)w.g[k].arena_size[LDM_ARENA_ACT] / 1048576.0);
     if (w.g[k].act_live_peak > 0) fprintf(f, " (live peak %.2f)", (double)w.g[k].act_live_peak / 1048576.0);
   }
-  fprintf(f, "\n\n");
+  fprintf(f, "\n");
+  char sw[256];
+  if (model_switch_names(&env, sw, sizeof sw)) fprintf(f, "launch switches modelled: %s\n", sw);
+  fprintf(f, "\n");
   bool json = po->json_path && po->json_path[0];
   ldm_sbuf o = {0};
   if (json) {
     ldm_sb_put(&o, "{\n  \"model\": true,\n  \"note\": ");
     ldm_sb_json_str(&o, MODEL_NOTE);
+    ldm_sb_put(&o, ",\n  \"switches\": ");
+    ldm_sb_json_str(&o, sw);
     ldm_sb_printf(&o, ",\n  \"config\": \"%s\",\n  \"preset\": \"%s\",\n  \"batch\": %d,\n  \"targets\": [\n", w.config,
                   w.preset, w.batch);
   }
@@ -225,7 +257,9 @@ ldm_status ldm_bench_model(const ldm_train_opts *in, const ldm_perf_opts *po, FI
     if (one && one != &all[i]) continue;
     if (json && !first) ldm_sb_put(&o, ",\n");
     first = 0;
-    s = model_target(f, json ? &o : NULL, &w, &all[i], po);
+    ldm_perf_target t = all[i];
+    ldm_limits_apply_switches(&env, &t.lim);
+    s = model_target(f, json ? &o : NULL, &w, &t, po);
   }
   if (json && s == LDM_OK) {
     ldm_sb_put(&o, "\n  ]\n}\n");

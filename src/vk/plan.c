@@ -158,6 +158,19 @@ double ldm_fma_per_byte_guess(const char *type, uint32_t cus) {
   return 8.0;
 }
 
+void ldm_limits_apply_switches(const ldm_env *env, ldm_dev_limits *lim) {
+  lim->gemm_naive = env->gemm_naive;
+  lim->conv_naive = env->conv_naive;
+  lim->tile = env->vk_tile_bad ? 0 : env->vk_tile; /* a bad value: opening a context refuses it */
+  lim->splitk = env->vk_splitk;
+  lim->no_subpixel = env->no_subpixel;
+  if (env->vk_no_subgroup) lim->subgroup_size = 0;
+  /* forced lower only, to emulate small devices */
+  if (env->vk_max_shared && env->vk_max_shared < lim->max_shared) lim->max_shared = (uint32_t)env->vk_max_shared;
+  if (env->vk_max_buffer_range && env->vk_max_buffer_range < lim->max_buffer_range)
+    lim->max_buffer_range = env->vk_max_buffer_range;
+}
+
 static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t); }
 
 /* The variant of a rows x cols output (z: batch or splits) under lim; 0: the naive shader (none fits, or, for

@@ -23,6 +23,11 @@ double ldm_tile_fill(double threads, uint32_t cus);
  * with cus compute units: a guess by class, for no Vulkan query reports the memory bandwidth (docs/perf.md
  * "Change 16"). The performance model's targets take it too, so their plans are the ones such a device gets. */
 double ldm_fma_per_byte_guess(const char *type, uint32_t cus);
+/* The launch switches of env (LDM_GEMM_NAIVE, LDM_CONV_NAIVE, LDM_VK_TILE, LDM_VK_SPLITK, LDM_VK_SUBPIXEL,
+ * LDM_VK_DISABLE_SUBGROUP, LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE) applied to a device's limits: what a
+ * Vulkan context launches with (vk_ctx.c), and what `bench --model` models (perf/print.c). */
+struct ldm_env;
+void ldm_limits_apply_switches(const struct ldm_env *env, ldm_dev_limits *lim);
 /* The naive convolution shaders' cost per FMA against the 8x8 tiles' (1 shared byte per FMA): the ratio of
  * the performance model's 90% and 10% of peak (docs/perf.md "Targets", "Change 14"). The auto choice runs
  * a convolution of few output rows (one output channel) naive where its padded tiles would cost more. */

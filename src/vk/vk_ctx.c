@@ -179,7 +179,6 @@ ldm_status ldm_vk_list(ldm_vk_device_info **list, int *n) {
 }
 
 /* a limit from the environment can only lower the device's own (0 = not set) */
-static uint64_t lowered(uint64_t forced, uint64_t cur) { return forced && forced < cur ? forced : cur; }
 
 /* LDM_VK_PIPELINE_CACHE, else $XDG_CACHE_HOME/ldm-vk or ~/.cache/ldm-vk (made if missing), one file per
  * vendor and device id so a cache is only offered to the kind of GPU that wrote it; "" when none. */
@@ -379,17 +378,13 @@ ldm_status ldm_vk_open(const char *spec, ldm_vk_ctx **out) {
     ldm_vk_close(c);
     return ldm_vk_fail(r, "vkCreateCommandPool", __FILE__, __LINE__);
   }
-  /* effective limits, optionally forced lower to emulate small devices */
-  c->lim.max_shared = (uint32_t)lowered(c->env.vk_max_shared, c->info.max_shared);
-  c->lim.max_buffer_range = lowered(c->env.vk_max_buffer_range, c->info.max_buffer_range);
+  /* effective limits: the device's, then the switches (some forced lower to emulate small devices) */
+  c->lim.max_shared = c->info.max_shared;
+  c->lim.max_buffer_range = c->info.max_buffer_range;
   c->lim.subgroup_size = c->en.subgroup_arith ? c->info.subgroup_size : 0;
   c->lim.fp16 = c->en.fp16 && c->en.storage16; /* as enabled: a 1.2 device with both, not forced off */
   c->lim.max_wg_invocations = c->info.max_wg_invocations;
-  c->lim.gemm_naive = c->env.gemm_naive;
-  c->lim.conv_naive = c->env.conv_naive;
-  c->lim.tile = c->env.vk_tile;
-  c->lim.splitk = c->env.vk_splitk;
-  c->lim.no_subpixel = c->env.no_subpixel;
+  ldm_limits_apply_switches(&c->env, &c->lim);
   c->lim.compute_units = c->info.compute_units ? c->info.compute_units : 1;
   c->lim.cu_source = c->info.cu_source;
   c->lim.fma_per_byte = ldm_fma_per_byte_guess(c->info.type, c->lim.compute_units);
