@@ -17,7 +17,8 @@ For the tiled nodes it compares two occupancy rules:
   min(1, w)    fill = min(1, w) (a unit runs two tiles at once at no loss: the rule before change 16)
 For each, the geometric mean of measured / predicted (the factor to divide the tiled efficiency by when
 recalibrating) and the spread of log(measured / predicted) around it: the rule of the smaller spread is the
-one the device follows. --self-test fabricates node times from MODEL.json under each rule in turn and checks
+one the device follows. The naive and memory-bound dispatches ("node_times": every node) get their factor
+too (naive_eff, mem_eff), over those the model gives 5 us or more. --self-test fabricates node times from MODEL.json under each rule in turn and checks
 that the comparison picks that rule and its factor. Standard library only."""
 import json
 import math
@@ -67,6 +68,36 @@ def fit(pairs, rule):
     return math.exp(mean), spread
 
 
+def pair_kind(nodes, node_times, kind):
+    """(model node, bench node, measured us) of the nodes of one kind ("naive", "memory") that both files
+    have with the same op and shader"""
+    out = []
+    for b in node_times:
+        ns = nodes.get(b["workload"])
+        if ns is None or b["node"] >= len(ns):
+            continue
+        m = ns[b["node"]]
+        if m["op"] == b["op"] and m["shader"] == b["shader"] and m["kind"] == kind and b["ms"] > 0:
+            out.append((m, b, b["ms"] * 1e3))
+    return out
+
+
+def kinds_report(kinds):
+    """the factor measured / model of the naive and memory-bound dispatches (those the model gives at least
+    MIN_US, so that a launch's latency does not decide)"""
+    for kind, what in (("naive", "naive_eff"), ("memory", "mem_eff")):
+        ps = [p for p in kinds.get(kind, []) if p[0]["model_us"] >= MIN_US]
+        if not ps:
+            print(f"{kind:>12}: no node of {MIN_US:g} us or more in the model")
+            continue
+        g, sp = fit(ps, "whole")
+        print(f"{kind:>12}: measured / model {g:.3f} over {len(ps)} nodes of {MIN_US:g} us or more (recalibrate "
+              f"{what} by 1/{g:.3f}), spread {sp:.3f}")
+
+
+MIN_US = 5.0
+
+
 def compare(pairs):
     return {rule: fit(pairs, rule) for rule in ("whole", "min1")}
 
@@ -114,6 +145,10 @@ def self_test(path):
         mm.append({"workload": "VAE train step", "node": 0, "op": "no such op", "shape": "", "tile": "none", "ms": 1})
         mm.append(dict(mm[0], tile="another"))
         pairs, bad, other = pair(nodes, mm)
+        nt = [{"workload": w, "node": i, "op": n["op"], "shader": n["shader"], "ms": 2.0 * n["model_us"] * 1e-3}
+              for w, ns in nodes.items() for i, n in enumerate(ns) if n["kind"] == "memory"]
+        mem = [p for p in pair_kind(nodes, nt, "memory") if p[0]["model_us"] >= MIN_US]
+        mg = fit(mem, "whole")[0] if mem else 0
         res = compare(pairs)
         best = min(res, key=lambda r: res[r][1])
         g, s = res[rule]
@@ -122,10 +157,11 @@ def self_test(path):
         sub = compare(split) if split else {}
         if split and min(sub, key=lambda r: sub[r][1]) != rule:
             rival = 0  # the partial-wave nodes, where there are any, must tell the rules apart too
-        good = (bad == 1 and other == 1 and len(pairs) == len(mm) - 2 and best == rule and abs(g - factor) < 1e-6 and s < 1e-6
+        good = (len(mem) > 0 and abs(mg - 2.0) < 1e-6 and bad == 1 and other == 1 and len(pairs) == len(mm) - 2 and best == rule and abs(g - factor) < 1e-6 and s < 1e-6
                 and rival > 1e-3)
         print(f"self-test, node times made under {NAMES[rule]} x {factor}: {len(pairs)} nodes, picked "
-              f"{NAMES[best]}, factor {g:.4f}, spread {s:.2e} (other rule {rival:.3f}): {'ok' if good else 'FAILED'}")
+              f"{NAMES[best]}, factor {g:.4f}, spread {s:.2e} (other rule {rival:.3f}); memory-bound x 2: {len(mem)} "
+              f"nodes, factor {mg:.4f}: {'ok' if good else 'FAILED'}")
         ok = ok and good
     return 0 if ok else 1
 
@@ -147,7 +183,7 @@ def main(argv):
             i += 1
     if len(args) < 2 or len(args) % 2:
         sys.exit(__doc__.split("\n\n")[1])
-    pairs, bad, other, t = [], 0, 0, None
+    pairs, bad, other, t, kinds = [], 0, 0, None, {}
     for mp, bp in zip(args[0::2], args[1::2]):
         with open(mp) as f:
             model = json.load(f)
@@ -163,9 +199,12 @@ def main(argv):
         pairs += p
         bad += b
         other += o
+        for kind in ("naive", "memory"):
+            kinds.setdefault(kind, []).extend(pair_kind(nodes, bench.get("node_times", []), kind))
     if not pairs:
         sys.exit("no tiled GEMM/conv node of the bench files matches the model's")
     report(t, pairs, bad, other, top)
+    kinds_report(kinds)
     return 0
 
 

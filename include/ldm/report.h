@@ -56,6 +56,10 @@ typedef struct ldm_bench_record {
   /* the GEMM / convolution nodes of the timed runs, as JSON objects separated by commas (the shape, the
    * tile variant, the time), written as "mm_nodes": [...]; NULL or "" for none */
   const char *mm_nodes;
+  /* every node of the timed runs (workload, node, op, shader, ms), as JSON objects separated by commas,
+   * written as "node_times": [...] (the performance model's recalibration, scripts/model_vs_measured.py);
+   * NULL or "" for none */
+  const char *node_times;
 } ldm_bench_record;
 ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r);
 

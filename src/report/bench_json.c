@@ -84,6 +84,8 @@ ldm_status ldm_bench_write_json(const char *path, const ldm_bench_record *r) {
   }
   ldm_sb_put(&o, "],\"mm_nodes\":[");
   ldm_sb_put(&o, r->mm_nodes ? r->mm_nodes : "");
+  ldm_sb_put(&o, "],\"node_times\":[");
+  ldm_sb_put(&o, r->node_times ? r->node_times : "");
   ldm_sb_put(&o, "]}\n");
   ldm_status s = ldm_write_atomic(path, &o);
   ldm_sb_free(&o);

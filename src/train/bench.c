@@ -21,15 +21,28 @@ static int cmp_double(const void *a, const void *b) {
   return x < y ? -1 : x > y;
 }
 
-/* the tiled GEMM / convolution nodes of one timed run as JSON objects (bench --json "mm_nodes": the
- * shape, the tile variant the plan chose under lim, the node's time), for scripts/tile_winners.py */
+/* the nodes of one timed run as JSON objects: every node (bench --json "node_times": op, shader, time; for
+ * scripts/model_vs_measured.py) and the tiled GEMM / convolution ones ("mm_nodes": the shape, the tile
+ * variant the plan chose under lim, the node's time; for scripts/tile_winners.py) */
 typedef struct {
   const ldm_dev_limits *lim; /* NULL: the CPU backend (no variant) */
   const char *workload;
   ldm_sbuf *out;
+  ldm_sbuf *all; /* every node: workload, node, op, shader, time ("node_times") */
 } mm_log;
 
 static void log_mm_nodes(const mm_log *m, const ldm_graph *g, const double *ms) {
+  for (int i = 0; m && m->all && ms && i < g->nn; i++) {
+    ldm_launch l;
+    if (m->lim) ldm_node_launch(g, &g->n[i], m->lim, &l);
+    ldm_sb_put(m->all, m->all->n ? ",\n{\"workload\":" : "\n{\"workload\":");
+    ldm_sb_json_str(m->all, m->workload);
+    ldm_sb_printf(m->all, ",\"node\":%d,\"op\":", i);
+    ldm_sb_json_str(m->all, ldm_op(g->n[i].op)->name);
+    ldm_sb_put(m->all, ",\"shader\":");
+    ldm_sb_json_str(m->all, m->lim ? l.shader : "cpu");
+    ldm_sb_printf(m->all, ",\"ms\":%.6g}", ms[i]);
+  }
   for (int i = 0; m && m->out && ms && i < g->nn; i++) {
     const ldm_node *n = &g->n[i];
     char shape[160];
@@ -178,9 +191,10 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
   tr_ctx sc = {&o, &c, &be, NULL, &st, 1.0, &ds, NULL, cache, labels, NULL, NULL};
   int nodes[3] = {0, 0, 0};
   int64_t params[2] = {0, 0};
-  ldm_sbuf mmj = {0};
+  ldm_sbuf mmj = {0}, allj = {0};
   const ldm_dev_limits *lim = vk ? ldm_vk_limits(be.vk) : NULL;
-  mm_log mv = {lim, "VAE train step", &mmj}, mu = {lim, "UNet train step", &mmj}, mf = {lim, "UNet forward", &mmj};
+  mm_log mv = {lim, "VAE train step", &mmj, &allj}, mu = {lim, "UNet train step", &mmj, &allj},
+         mf = {lim, "UNet forward", &mmj, &allj};
   if (s == LDM_OK) s = bench_stage(&sc, false, B, iters, &vm, &vb, ops, &nodes[0], &params[0], &mv);
   if (s == LDM_OK) s = bench_stage(&sc, true, B, iters, &um, &ub, ops + LDM_OP_COUNT, &nodes[1], &params[1], &mu);
   if (s == LDM_OK) { /* a sampling step's UNet forward (batch B, no guidance doubling) */
@@ -215,11 +229,12 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
                              vk ? "GPU timestamps of a serialised run" : "wall clock per node", B, iters, 3,
                              {names[0], names[1], names[2]}, {nodes[0], nodes[1], nodes[2]}, {vm, um, fm}, {vb, ub, fb},
                              {ops, ops + LDM_OP_COUNT, ops + 2 * LDM_OP_COUNT}, params[0], params[1],
-                             mmj.n && !mmj.oom ? mmj.b : ""};
+                             mmj.n && !mmj.oom ? mmj.b : "", allj.n && !allj.oom ? allj.b : ""};
       s = ldm_bench_write_json(json_path, &br);
     }
   }
   ldm_sb_free(&mmj);
+  ldm_sb_free(&allj);
   free(ops);
   free(cache);
   free(labels);
