@@ -62,11 +62,11 @@ static void split_probe(const ldm_perf_target *t, double tc, double bw, ldm_perf
   double bytes = c->bytes_rd + c->bytes_wr - (s0 > 1 ? 8.0 * s0 * out : 0);
   int64_t slabs = (c->mm_depth + 15) / 16;
   for (int64_t sp = 1; sp <= LDM_PERF_SPLIT_PROBE && sp <= slabs; sp++) {
-    int64_t per = (slabs + sp - 1) / sp, eff = (slabs + per - 1) / per;
+    uint32_t eff = ldm_split_effective(slabs, (uint32_t)sp);
     double f = ldm_tile_fill((double)base * (double)eff * (double)inv, t->cus);
-    if (f > r->split_fill + 1e-9) r->split_fill = f, r->split_fill_s = (uint32_t)eff;
+    if (f > r->split_fill + 1e-9) r->split_fill = f, r->split_fill_s = eff;
     double tm = (bytes + (eff > 1 ? 8.0 * (double)eff * out : 0)) / bw, us = (tc > tm ? tc : tm) * 1e6 / f;
-    if (f >= LDM_PERF_LOW_FILL && (r->split_us == 0 || us < r->split_us)) r->split_us = us, r->split_us_s = (uint32_t)eff;
+    if (f >= LDM_PERF_LOW_FILL && (r->split_us == 0 || us < r->split_us)) r->split_us = us, r->split_us_s = eff;
   }
 }
 

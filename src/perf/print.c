@@ -182,26 +182,36 @@ static ldm_status model_target(FILE *f, ldm_sbuf *o, const ldm_perf_workloads *w
   return s;
 }
 
+/* one more word of model_switch_names */
+static void add_word(char *out, size_t cap, size_t *k, const char *word) {
+  int m = snprintf(out + *k, cap - *k, "%s%s", *k ? " " : "", word);
+  if (m > 0) *k = *k + (size_t)m < cap ? *k + (size_t)m : cap - 1;
+}
 /* the launch switches of ldm_limits_apply_switches that are set, as NAME=VALUE words; false when none is */
 static bool model_switch_names(const ldm_env *env, char *out, size_t cap) {
   size_t k = 0;
+  char w[64];
   out[0] = 0;
-#define SW(cond, ...)                                                                  \
-  if ((cond) && k < cap) {                                                             \
-    int m = snprintf(out + k, cap - k, "%s", k ? " " : "");                            \
-    k += m > 0 ? (size_t)m : 0;                                                        \
-    if (k < cap) m = snprintf(out + k, cap - k, __VA_ARGS__), k += m > 0 ? (size_t)m : 0; \
+  if (env->gemm_naive) add_word(out, cap, &k, "LDM_GEMM_NAIVE=1");
+  if (env->conv_naive) add_word(out, cap, &k, "LDM_CONV_NAIVE=1");
+  if (env->vk_tile) {
+    snprintf(w, sizeof w, "LDM_VK_TILE=%s", ldm_tile_name(env->vk_tile));
+    add_word(out, cap, &k, w);
   }
-  SW(env->gemm_naive, "LDM_GEMM_NAIVE=1")
-  SW(env->conv_naive, "LDM_CONV_NAIVE=1")
-  SW(env->vk_tile, "LDM_VK_TILE=%s", ldm_tile_name(env->vk_tile))
-  SW(env->vk_splitk < 0, "LDM_VK_SPLITK=0")
-  SW(env->vk_splitk > 0, "LDM_VK_SPLITK=%d", env->vk_splitk)
-  SW(env->no_subpixel, "LDM_VK_SUBPIXEL=0")
-  SW(env->vk_no_subgroup, "LDM_VK_DISABLE_SUBGROUP=1")
-  SW(env->vk_max_shared, "LDM_VK_MAX_SHARED=%llu", (unsigned long long)env->vk_max_shared)
-  SW(env->vk_max_buffer_range, "LDM_VK_MAX_BUFFER_RANGE=%llu", (unsigned long long)env->vk_max_buffer_range)
-#undef SW
+  if (env->vk_splitk) { /* -1: "0", never split */
+    snprintf(w, sizeof w, "LDM_VK_SPLITK=%d", env->vk_splitk < 0 ? 0 : env->vk_splitk);
+    add_word(out, cap, &k, w);
+  }
+  if (env->no_subpixel) add_word(out, cap, &k, "LDM_VK_SUBPIXEL=0");
+  if (env->vk_no_subgroup) add_word(out, cap, &k, "LDM_VK_DISABLE_SUBGROUP=1");
+  if (env->vk_max_shared) {
+    snprintf(w, sizeof w, "LDM_VK_MAX_SHARED=%llu", (unsigned long long)env->vk_max_shared);
+    add_word(out, cap, &k, w);
+  }
+  if (env->vk_max_buffer_range) {
+    snprintf(w, sizeof w, "LDM_VK_MAX_BUFFER_RANGE=%llu", (unsigned long long)env->vk_max_buffer_range);
+    add_word(out, cap, &k, w);
+  }
   return k > 0;
 }
 

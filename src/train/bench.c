@@ -32,19 +32,17 @@ typedef struct {
 } mm_log;
 
 static void log_mm_nodes(const mm_log *m, const ldm_graph *g, const double *ms) {
-  for (int i = 0; m && m->all && ms && i < g->nn; i++) {
+  for (int i = 0; m && m->out && m->all && ms && i < g->nn; i++) {
+    const ldm_node *n = &g->n[i];
     ldm_launch l;
-    if (m->lim) ldm_node_launch(g, &g->n[i], m->lim, &l);
+    if (m->lim) ldm_node_launch(g, n, m->lim, &l);
     ldm_sb_put(m->all, m->all->n ? ",\n{\"workload\":" : "\n{\"workload\":");
     ldm_sb_json_str(m->all, m->workload);
     ldm_sb_printf(m->all, ",\"node\":%d,\"op\":", i);
-    ldm_sb_json_str(m->all, ldm_op(g->n[i].op)->name);
+    ldm_sb_json_str(m->all, ldm_op(n->op)->name);
     ldm_sb_put(m->all, ",\"shader\":");
     ldm_sb_json_str(m->all, m->lim ? l.shader : "cpu");
     ldm_sb_printf(m->all, ",\"ms\":%.6g}", ms[i]);
-  }
-  for (int i = 0; m && m->out && ms && i < g->nn; i++) {
-    const ldm_node *n = &g->n[i];
     char shape[160];
     if (n->op == LDM_OP_gemm) {
       const ldm_pc_gemm *p = (const ldm_pc_gemm *)n->pc;
@@ -57,8 +55,6 @@ static void log_mm_nodes(const mm_log *m, const ldm_graph *g, const double *ms) 
     } else {
       continue;
     }
-    ldm_launch l;
-    if (m->lim) ldm_node_launch(g, n, m->lim, &l);
     ldm_sb_put(m->out, m->out->n ? ",\n{\"workload\":" : "\n{\"workload\":");
     ldm_sb_json_str(m->out, m->workload);
     ldm_sb_printf(m->out, ",\"node\":%d,\"op\":", i);

@@ -149,6 +149,12 @@ double ldm_tile_fill(double threads, uint32_t cus) {
   return w / whole;
 }
 
+uint32_t ldm_split_effective(int64_t slabs, uint32_t S) {
+  if (S <= 1 || slabs <= 0) return 1;
+  int64_t per = (slabs + S - 1) / S;
+  return (uint32_t)((slabs + per - 1) / per);
+}
+
 /* a datacentre GPU (100 or more units, HBM) 9 (the h200 target's constants give 8.7); another discrete GPU
  * 40 (rtx4060 35, rx7600 47); an integrated or virtual one 20 (iris-xe 22, mali-g710 18); a CPU
  * implementation or other 8 */
@@ -219,8 +225,7 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
     for (uint32_t sp = s_lo; sp <= s_hi; sp++) {
       /* no empty split: S' = ceil(slabs / ceil(slabs / S)) splits of whole slabs (the shader's division);
        * an S that rounds to another S' is that S' (scored once) */
-      int64_t per = (slabs + sp - 1) / sp;
-      uint32_t eff = sp > 1 ? (uint32_t)((slabs + per - 1) / per) : 1;
+      uint32_t eff = ldm_split_effective(slabs, sp);
       if (eff != sp && s_lo != s_hi) continue; /* a forced S runs as its S' */
       double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
       double fill = ldm_tile_fill(grid * eff * c->nt, lim->compute_units);

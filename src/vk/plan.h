@@ -19,6 +19,9 @@ void ldm_node_launch(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits
  * after the first: 150 tiles on 132 units take two tile times, fill 57%). Shared by the plan's choice and
  * the performance model (docs/perf.md "Change 16"). */
 double ldm_tile_fill(double threads, uint32_t cus);
+/* The splits a split-K of S over `slabs` 16-deep slabs really makes: whole slabs, no empty split,
+ * ceil(slabs / ceil(slabs / S)) (the split shaders' division); 1 for S <= 1 */
+uint32_t ldm_split_effective(int64_t slabs, uint32_t S);
 /* ldm_dev_limits.fma_per_byte of a device of type (ldm_vk_device_info.type: "discrete", "integrated", ...)
  * with cus compute units: a guess by class, for no Vulkan query reports the memory bandwidth (docs/perf.md
  * "Change 16"). The performance model's targets take it too, so their plans are the ones such a device gets. */
