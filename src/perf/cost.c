@@ -9,17 +9,17 @@
 #include "ops/conv.h"
 #include "ops/norm.h"
 #include "perf/perf.h"
+#include "vk/plan.h"
 
 static double tbytes(const ldm_graph *g, int t) { return (double)ldm_tensor_bytes(&g->t[t]); }
 static double up(double x, double m) { return m * (double)(int64_t)((x + m - 1) / m); }
 
-/* the default: every input read, every output written (not the scratch ones: a split's workspace and counters,
- * which cost_conv counts by what the launch uses), one FLOP per element of the first output */
+/* the default: every input read, every output written (ldm_node_io_bytes: not the scratch ones, a split's
+ * workspace and counters, which cost_conv counts by what the launch uses), one FLOP per element of the first
+ * output */
 static void cost_default(const ldm_graph *g, const ldm_node *n, ldm_perf_cost *c) {
   memset(c, 0, sizeof *c);
-  for (int k = 0; k < n->nin; k++) c->bytes_rd += tbytes(g, n->in[k]);
-  for (int k = 0; k < n->nout; k++)
-    if (!g->t[n->out[k]].scratch) c->bytes_wr += tbytes(g, n->out[k]);
+  ldm_node_io_bytes(g, n, &c->bytes_rd, &c->bytes_wr);
   c->useful_flops = c->computed_flops = n->nout ? (double)g->t[n->out[0]].numel : 0;
   c->kc = LDM_KC_MEMORY;
 }
@@ -115,11 +115,6 @@ static void cost_conv(const ldm_graph *g, const ldm_node *n, const ldm_launch *l
     c->computed_flops = 2 * up(rows, bm) * up(cols, bn) * splits * up(len, 16);
   } else {
     c->computed_flops = 2 * up(rows, bm) * up(cols, bn) * up(depth, 16);
-  }
-  if (n->op == LDM_OP_conv2d) { /* unused bindings (bias, chan, res absent: x bound in their place) */
-    uint32_t used[3] = {p->bias, p->chan, p->res};
-    for (int k = 0; k < 3; k++)
-      if (!used[k] && n->nin > 2 + k) c->bytes_rd -= tbytes(g, n->in[2 + k]);
   }
   if (p->accumulate) c->bytes_rd += tbytes(g, n->out[0]);
   if (l->tile > 0 && l->groups[2] > 1 && n->nout == 3 &&

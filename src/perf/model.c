@@ -24,6 +24,38 @@ ldm_status ldm_perf_earliest_levels(const ldm_graph *g, int *levels, int *nlevel
   return LDM_OK;
 }
 
+/* A level's time: max(its dispatches' full_us summed, the longest one's us), with dispatch `swap` (-1: none)
+ * at its probed split's times instead */
+static double level_time(const ldm_perf_row *rows, int lo, int hi, int swap) {
+  double sum = 0, mx = 0;
+  for (int i = lo; i < hi; i++) {
+    double full = i == swap ? rows[i].split_full_us : rows[i].full_us, us = i == swap ? rows[i].split_us : rows[i].us;
+    sum += full;
+    if (us > mx) mx = us;
+  }
+  return sum > mx ? sum : mx;
+}
+
+/* Of the GEMM / convolution dispatches under LDM_PERF_LOW_FILL that a probed split fills, those where that
+ * split also shortens their level (the dispatches between two barriers, which share the GPU) by more than
+ * LDM_PERF_SPLIT_GAIN of its time: row.split_level_gain_us, s->mm_split_level_faster and the sum of their
+ * gains. A dispatch whose level is bound by the sum of its dispatches' work leaves units its neighbours use. */
+static void split_level_gains(ldm_perf_row *rows, int nn, ldm_perf_sum *s) {
+  for (int lo = 0, hi; lo < nn; lo = hi) {
+    for (hi = lo + 1; hi < nn && rows[hi].level == rows[lo].level;) hi++;
+    double base = level_time(rows, lo, hi, -1);
+    for (int i = lo; i < hi; i++) {
+      ldm_perf_row *r = &rows[i];
+      if (r->c.kc != LDM_KC_TILED || r->fill >= LDM_PERF_LOW_FILL || r->split_us <= 0) continue;
+      double gain = base - level_time(rows, lo, hi, i);
+      if (gain <= LDM_PERF_SPLIT_GAIN * base) continue;
+      r->split_level_gain_us = gain;
+      s->mm_split_level_faster++;
+      s->split_level_gain_ms += gain * 1e-3;
+    }
+  }
+}
+
 /* the earliest-level order's barriers and time, from the rows' per-dispatch times */
 static ldm_status level_what_if(const ldm_graph *g, const ldm_perf_target *t, const ldm_perf_row *rows,
                                 ldm_perf_sum *s) {
@@ -66,7 +98,8 @@ static void split_probe(const ldm_perf_target *t, double tc, double bw, ldm_perf
     double f = ldm_tile_fill((double)base * (double)eff * (double)inv, t->cus);
     if (f > r->split_fill + 1e-9) r->split_fill = f, r->split_fill_s = eff;
     double tm = (bytes + (eff > 1 ? 8.0 * (double)eff * out : 0)) / bw, us = (tc > tm ? tc : tm) * 1e6 / f;
-    if (f >= LDM_PERF_LOW_FILL && (r->split_us == 0 || us < r->split_us)) r->split_us = us, r->split_us_s = eff;
+    if (f >= LDM_PERF_LOW_FILL && (r->split_us == 0 || us < r->split_us))
+      r->split_us = us, r->split_us_s = eff, r->split_full_us = us * f;
   }
 }
 
@@ -138,5 +171,6 @@ ldm_status ldm_perf_model(const ldm_graph *g, const ldm_perf_target *t, ldm_perf
   s->dispatch_ms = s->dispatches * t->dispatch_us * 1e-3;
   s->barrier_ms = s->barriers * t->barrier_us * 1e-3;
   s->total_ms = s->work_ms + s->dispatch_ms + s->barrier_ms;
+  if (rows) split_level_gains(rows, g->nn, s);
   return rows ? level_what_if(g, t, rows, s) : LDM_OK;
 }

@@ -89,6 +89,10 @@ typedef struct ldm_perf_row {
   /* ... and of those splits that fill to LDM_PERF_LOW_FILL, the fastest alone (us; 0: none) and its S */
   double split_us;
   uint32_t split_us_s;
+  double split_full_us; /* ... and that split's full_us */
+  /* how much that split would shorten the dispatch's level, where by more than LDM_PERF_SPLIT_GAIN of the
+   * level's time (us; 0: not so) */
+  double split_level_gain_us;
 } ldm_perf_row;
 
 /* the most splits the model's probe of a dispatch's fill tries (the launch plans allow at most 16) */
@@ -109,6 +113,10 @@ typedef struct ldm_perf_sum {
    * them", in whole waves) */
   int mm_low_fill, mm_split_fills;
   int mm_split_faster; /* ... and those where such a split is also predicted faster (by LDM_PERF_SPLIT_GAIN) */
+  /* ... and those where it would also shorten their level by LDM_PERF_SPLIT_GAIN (the rest leave units the
+   * other dispatches of their level use), with the sum of those gains; counted only when rows are asked */
+  int mm_split_level_faster;
+  double split_level_gain_ms;
   double useful_flops, computed_flops, bytes_rd, bytes_wr;
   /* predicted: the levels' work, the dispatch and barrier overheads, their sum (ms) */
   double work_ms, dispatch_ms, barrier_ms, total_ms;

@@ -76,10 +76,12 @@ static void json_sum(ldm_sbuf *o, const ldm_perf_sum *s) {
                 "\"useful_gflop\": %.6g, \"computed_gflop\": %.6g, \"mb_read\": %.6g, \"mb_written\": %.6g, "
                 "\"model_ms\": %.6g, \"work_ms\": %.6g, \"dispatch_ms\": %.6g, \"barrier_ms\": %.6g, "
                 "\"earliest_level_barriers\": %d, \"earliest_level_model_ms\": %.6g, \"mm_low_fill\": %d, "
-                "\"mm_split_fills\": %d, \"mm_split_faster\": %d",
+                "\"mm_split_fills\": %d, \"mm_split_faster\": %d, \"mm_split_level_faster\": %d, "
+                "\"split_level_gain_ms\": %.6g",
                 s->dispatches, s->barriers, s->mm, s->mm_below, s->below, s->useful_flops * 1e-9,
                 s->computed_flops * 1e-9, s->bytes_rd * 1e-6, s->bytes_wr * 1e-6, s->total_ms, s->work_ms,
-                s->dispatch_ms, s->barrier_ms, s->level_barriers, s->level_ms, s->mm_low_fill, s->mm_split_fills, s->mm_split_faster);
+                s->dispatch_ms, s->barrier_ms, s->level_barriers, s->level_ms, s->mm_low_fill, s->mm_split_fills,
+                s->mm_split_faster, s->mm_split_level_faster, s->split_level_gain_ms);
 }
 
 static void json_rows(ldm_sbuf *o, const ldm_graph *g, const ldm_perf_row *rows) {
@@ -100,10 +102,16 @@ static void json_rows(ldm_sbuf *o, const ldm_graph *g, const ldm_perf_row *rows)
     ldm_sb_printf(o,
                   ", \"groups\": [%u, %u, %u], \"workgroups\": %llu, \"barrier_before\": %s, \"level\": %d, "
                   "\"useful_flops\": %.6g, \"computed_flops\": %.6g, \"bytes_read\": %.6g, \"bytes_written\": %.6g, "
-                  "\"kind\": \"%s\", \"waves\": %.6g, \"fill\": %.6g, \"full_us\": %.6g, \"model_us\": %.6g}",
+                  "\"kind\": \"%s\", \"waves\": %.6g, \"fill\": %.6g, \"full_us\": %.6g, \"model_us\": %.6g",
                   r->l.groups[0], r->l.groups[1], r->l.groups[2], (unsigned long long)r->groups,
                   r->barrier ? "true" : "false", r->level, r->c.useful_flops, r->c.computed_flops, r->c.bytes_rd,
                   r->c.bytes_wr, kc[r->c.kc], r->waves, r->fill, r->full_us, r->us);
+    if (r->split_fill > 0) /* the split probe's (tiled GEMM / convolution only) */
+      ldm_sb_printf(o,
+                    ", \"split_fill\": %.6g, \"split_fill_s\": %u, \"split_us\": %.6g, \"split_us_s\": %u, "
+                    "\"split_level_gain_us\": %.6g",
+                    r->split_fill, r->split_fill_s, r->split_us, r->split_us_s, r->split_level_gain_us);
+    ldm_sb_put(o, "}");
   }
   ldm_sb_put(o, "]");
 }
@@ -133,6 +141,12 @@ static ldm_status model_target(FILE *f, ldm_sbuf *o, const ldm_perf_workloads *w
     for (int k = 0; k < LDM_PERF_NWL; k++)
       fprintf(f, "%s %s %d / %d / %d", k ? ";" : "", w->name[k], sum[k].mm_low_fill, sum[k].mm_split_fills,
               sum[k].mm_split_faster);
+    fprintf(f, "\n  ... of those, where the split would also shorten its level (the dispatches between two barriers share "
+               "the GPU) by %.0f%%, and the step time it would save:",
+            100 * LDM_PERF_SPLIT_GAIN);
+    for (int k = 0; k < LDM_PERF_NWL; k++)
+      fprintf(f, "%s %s %d, %.3f ms", k ? ";" : "", w->name[k], sum[k].mm_split_level_faster,
+              sum[k].split_level_gain_ms);
     fprintf(f, "\n");
     for (int k = 0; k < LDM_PERF_NWL && (po->nodes || po->top > 0); k++) {
       const ldm_graph *g = &w->g[k];

@@ -46,7 +46,7 @@ const ldm_perf_target *ldm_perf_target_find(const char *name) {
 
 double ldm_perf_tiled_eff(const ldm_perf_target *t, double b_per_fma) {
   double lds = t->lds_bytes_clk / ((b_per_fma > 0 ? b_per_fma : 2.0) * t->fp32_lanes);
-  return 0.9 * (lds < 1.0 ? lds : 1.0);
+  return LDM_TILE_PEAK_EFF * (lds < 1.0 ? lds : 1.0);
 }
 
 double ldm_perf_eff(const ldm_perf_target *t, ldm_perf_kclass kc) {

@@ -179,24 +179,55 @@ void ldm_limits_apply_switches(const ldm_env *env, ldm_dev_limits *lim) {
 
 static double tiles_of(int64_t x, uint32_t t) { return (double)((x + t - 1) / t); }
 
+void ldm_node_io_bytes(const ldm_graph *g, const ldm_node *n, double *rd, double *wr) {
+  *rd = *wr = 0;
+  for (int k = 0; k < n->nin; k++) *rd += (double)ldm_tensor_bytes(&g->t[n->in[k]]);
+  for (int k = 0; k < n->nout; k++)
+    if (!g->t[n->out[k]].scratch) *wr += (double)ldm_tensor_bytes(&g->t[n->out[k]]);
+  if (n->op == LDM_OP_conv2d) { /* the epilogue's absent terms (bias, chan, res): x bound in their place */
+    const ldm_pc_conv2d *p = (const ldm_pc_conv2d *)n->pc;
+    uint32_t used[3] = {p->bias, p->chan, p->res};
+    for (int k = 0; k < 3; k++)
+      if (!used[k] && n->nin > 2 + k) *rd -= (double)ldm_tensor_bytes(&g->t[n->in[2 + k]]);
+  }
+}
+
+static double io_bytes_of(const ldm_graph *g, const ldm_node *n) {
+  double rd = 0, wr = 0;
+  if (g) ldm_node_io_bytes(g, n, &rd, &wr);
+  return rd + wr;
+}
+
 /* The variant of a rows x cols output (z: batch or splits) under lim; 0: the naive shader (none fits, or, for
  * a convolution, the auto choice found it cheaper: below).
  * LDM_VK_TILE forces one where it fits. Otherwise, of the candidates that fit (large, wide, medium, small;
- * for rows <= 32 narrow, small), the one of least  padded output x shared bytes per FMA / fill: fill is
- * ldm_tile_fill of the grid's threads (whole waves of compute_units x LDM_TILE_RESIDENT), the bytes per FMA
- * (8x8 1, 4x4 2, 2x2 4) count as a device with 1 byte of shared bandwidth per FMA lane and clock would
- * see them. So the largest tile whose grid fills its waves wins, and a smaller tile only when the units
- * the larger leaves idle cost more than its extra shared traffic. Scores within LDM_TILE_TIE of each
- * other tie: the one of less work at full occupancy (padded FMAs x bytes per FMA + workspace) wins, then
- * the one of less padding.
- * depth: the reduction's length (the score is the padded FMAs' shared traffic); smax: the most split-K
- * splits the node allows (1: none), chosen jointly with the variant: S splits of the depth fill S x the
- * grid's threads and cost the workspace's traffic; *split = the S chosen (LDM_VK_SPLITK: 0 off, N forced). */
-#define LDM_SPLIT_GLOBAL_COST 8.0 /* fma_per_byte where the limits have none */
-#define LDM_SPLIT_OVERLAP 0.5
+ * for rows <= 32 narrow, small), the one of least time by the performance model's rule (docs/perf.md
+ * "Change 17"), in FMA times of the whole device: full = max(compute, memory) at full occupancy, alone =
+ * full / fill, score = full + LDM_TILE_ALONE_WEIGHT x (alone - full). Compute: the padded FMAs (whole
+ * 16-deep slabs) x shared bytes per FMA (8x8 1, 4x4 2, 2x2 4, as a device with 1 byte of shared bandwidth
+ * per FMA lane and clock sees them) / LDM_TILE_PEAK_EFF; memory: the device's FMAs per byte x (io_bytes,
+ * the node's own tensors, + the split's workspace); fill: ldm_tile_fill of the grid's threads (whole waves
+ * of compute_units x LDM_TILE_RESIDENT). So the largest tile whose grid fills its waves wins, a smaller tile
+ * only when the units the larger leaves idle cost more than its extra shared traffic, and a split where
+ * the units it fills gain more than its workspace's traffic costs beyond the FMAs it overlaps. Scores
+ * within LDM_TILE_TIE of each other tie: the one of less time at full occupancy (what the dispatch takes
+ * from the others of its level) wins, then of less compute, then of less padding.
+ * depth: the reduction's length; split_depth: a split's (the parity variant of strided backward data reduces
+ * over its class's taps, about depth / stride^2, its split-K over all); smax: the most split-K splits the
+ * node allows (1: none), chosen jointly
+ * with the variant: S splits of the depth fill S x the grid's threads and add the workspace's traffic, 8
+ * bytes per output and split; *split = the S chosen (LDM_VK_SPLITK: 0 off, N forced). */
+#define LDM_FMA_PER_BYTE_DEFAULT 8.0 /* fma_per_byte where the limits have none */
 #define LDM_TILE_TIE 0.01
-static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uint32_t smax, bool conv,
-                       int64_t naive_depth, const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
+/* the share of a candidate's time alone in its score; the rest is its time at full occupancy (docs/perf.md
+ * "Change 17": the choice does not see the dispatch's level, which the model times as max(the sum of its
+ * dispatches' full-occupancy times, the longest alone)) */
+#define LDM_TILE_ALONE_WEIGHT 0.5
+static double choice_score(double work, double fill) { return work + LDM_TILE_ALONE_WEIGHT * (work / fill - work); }
+static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, int64_t split_depth, uint32_t smax,
+                       bool conv,
+                       int64_t naive_depth, double io_bytes, const ldm_dev_limits *lim, uint32_t *flags,
+                       uint32_t *split) {
   /* the naive convolution (conv_plan: one invocation per output of 256-invocation workgroups, no padding,
    * no split) is a candidate of the auto choice where naive_depth > 0, at LDM_NAIVE_FMA_COST per FMA of
    * its naive_depth (every tap: the naive shaders compute stride holes, the parity variant does not) */
@@ -212,40 +243,44 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, uin
   /* split-K (docs/perf.md "Change 7"): S in [s_lo, s_hi] */
   uint32_t s_lo = 1, s_hi = lim->splitk < 0 ? 1 : smax;
   if (lim->splitk > 0) s_lo = s_hi = (uint32_t)lim->splitk < smax ? (uint32_t)lim->splitk : smax;
-  double best_score = 0, best_area = 0, best_work = 0;
-  /* a workspace byte's weight: the device's FMAs per byte, halved, for the partials' traffic overlaps the other
-   * workgroups' FMAs (the model: max(compute, memory); docs/perf.md "Change 16") */
-  double wsw = LDM_SPLIT_OVERLAP * (lim->fma_per_byte > 0 ? lim->fma_per_byte : LDM_SPLIT_GLOBAL_COST);
+  double best_score = 0, best_area = 0, best_work = 0, best_comp = 0;
+  double fpb = lim->fma_per_byte > 0 ? lim->fma_per_byte : LDM_FMA_PER_BYTE_DEFAULT;
   uint32_t best_flags = 0, best_split = 1;
   for (int i = 0; i < nc; i++) {
     const tile_cfg *c = &tile_cfgs[cand[i]];
     uint32_t f;
     if (!tile_flags(cand[i], conv, lim, &f)) continue;
-    int64_t slabs = (depth + 15) / 16;
     for (uint32_t sp = s_lo; sp <= s_hi; sp++) {
       /* no empty split: S' = ceil(slabs / ceil(slabs / S)) splits of whole slabs (the shader's division);
        * an S that rounds to another S' is that S' (scored once) */
+      int64_t slabs = ((sp > 1 ? split_depth : depth) + 15) / 16;
       uint32_t eff = ldm_split_effective(slabs, sp);
       if (eff != sp && s_lo != s_hi) continue; /* a forced S runs as its S' */
       double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
       double fill = ldm_tile_fill(grid * eff * c->nt, lim->compute_units);
       double bpf = 4.0 * (c->tm + c->tn) / ((double)c->tm * c->tn);
-      /* the split's workspace: S partials written and read, 8 bytes per output and split, at wsw each
-       * (global memory against the FMAs); z > 1 only for backward_weight's splits, each of which splits
-       * again */
-      double ws = eff > 1 ? wsw * 8.0 * eff * (double)rows * (double)cols * (double)z : 0;
-      double fma = area * (double)depth * (bpf > 1 ? bpf : 1), work = fma + ws, score = fma / fill + ws;
-      /* near ties (within LDM_TILE_TIE): the one of less work at full occupancy (what the dispatch takes from
-       * the others of its level, docs/perf.md "Change 16"), then of less padding */
+      /* the split's workspace: S partials written and read, 8 bytes per output and split; z > 1 only for
+       * backward_weight's splits, each of which splits again */
+      double ws = eff > 1 ? 8.0 * eff * (double)rows * (double)cols * (double)z : 0;
+      double comp = area * 16.0 * (double)slabs * (bpf > 1 ? bpf : 1) / LDM_TILE_PEAK_EFF, mem = fpb * (io_bytes + ws);
+      double work = comp > mem ? comp : mem, score = choice_score(work, fill);
+      /* near ties (within LDM_TILE_TIE): the one of less time at full occupancy (what the dispatch takes from
+       * the others of its level, docs/perf.md "Change 16"), then of less compute, then of less padding */
       bool tie = best && score <= best_score * (1 + LDM_TILE_TIE) && score >= best_score * (1 - LDM_TILE_TIE);
+      bool same_work = work <= best_work * (1 + 1e-9) && work >= best_work * (1 - 1e-9);
+      bool same_comp = comp <= best_comp * (1 + 1e-9) && comp >= best_comp * (1 - 1e-9);
       if (!best || (!tie && score < best_score) ||
-          (tie && (work < best_work * (1 - 1e-9) || (work <= best_work * (1 + 1e-9) && area < best_area))))
-        best = cand[i], best_score = score, best_work = work, best_area = area, best_flags = f, best_split = eff;
+          (tie && (work < best_work * (1 - 1e-9) ||
+                   (same_work && (comp < best_comp * (1 - 1e-9) || (same_comp && area < best_area))))))
+        best = cand[i], best_score = score, best_work = work, best_comp = comp, best_area = area, best_flags = f,
+        best_split = eff;
     }
   }
   if (best && naive_depth > 0 && !forced) {
+    /* in the same units: LDM_NAIVE_FMA_COST is against the 8x8 tiles' cost per FMA, memory as the tiles' */
     double outs = (double)rows * (double)cols * (double)z, fill = outs / wave;
-    if (outs * (double)naive_depth * LDM_NAIVE_FMA_COST / (fill < 1 ? fill : 1) < best_score * (1 - 1e-9)) return 0;
+    double comp = outs * (double)naive_depth * LDM_NAIVE_FMA_COST / LDM_TILE_PEAK_EFF, mem = fpb * io_bytes;
+    if (choice_score(comp > mem ? comp : mem, fill < 1 ? fill : 1) < best_score * (1 - 1e-9)) return 0;
   }
   if (best) {
     *flags = best_flags;
@@ -293,7 +328,8 @@ void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *
     if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
     if (smax < 1) smax = 1;
   }
-  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, smax, false, 0, lim, &flags, &split);
+  double io = io_bytes_of(g, n);
+  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, p->K, smax, false, 0, io, lim, &flags, &split);
   l->nspec = 0;
   if (!t) {
     l->shader = silu ? "gemm_naive_silu" : "gemm_naive";
@@ -336,7 +372,9 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
   /* strided backward data by output parity (below) reduces over about depth / S^2 taps: the choice sees that */
   bool sub_ok = n->op == LDM_OP_conv2d_backward_data && p->stride > 1 && !lim->no_subpixel;
   int64_t cdepth = sub_ok ? (depth + (int64_t)p->stride * p->stride - 1) / ((int64_t)p->stride * p->stride) : depth;
-  int t = lim->conv_naive ? 0 : tile_choose(rows, cols, splits, cdepth, smax, true, depth, lim, &flags, &split);
+  double io = io_bytes_of(g, n);
+  int t = lim->conv_naive ? 0
+                          : tile_choose(rows, cols, splits, cdepth, depth, smax, true, depth, io, lim, &flags, &split);
   if (!t) {
     ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
   } else {

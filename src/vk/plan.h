@@ -26,6 +26,15 @@ uint32_t ldm_split_effective(int64_t slabs, uint32_t S);
  * with cus compute units: a guess by class, for no Vulkan query reports the memory bandwidth (docs/perf.md
  * "Change 16"). The performance model's targets take it too, so their plans are the ones such a device gets. */
 double ldm_fma_per_byte_guess(const char *type, uint32_t cus);
+/* The bytes a node's dispatch must move at least: every input it uses read once (not a convolution's absent
+ * epilogue terms, bound to x), every output written once but the scratch ones (a split's workspace and
+ * counters, which depend on the launch). The tile choice's memory side and the performance model's default
+ * cost (perf/cost.c). */
+void ldm_node_io_bytes(const ldm_graph *g, const ldm_node *n, double *rd, double *wr);
+/* The tiled GEMM / convolution kernels' fraction of peak at 1 shared byte per FMA lane and clock (8x8 register
+ * blocks on a device of 1 shared byte per lane and clock): the performance model's targets and the tile
+ * choice's compute side (docs/perf.md "Targets", "Change 17") */
+#define LDM_TILE_PEAK_EFF 0.9
 /* The launch switches of env (LDM_GEMM_NAIVE, LDM_CONV_NAIVE, LDM_VK_TILE, LDM_VK_SPLITK, LDM_VK_SUBPIXEL,
  * LDM_VK_DISABLE_SUBGROUP, LDM_VK_MAX_SHARED, LDM_VK_MAX_BUFFER_RANGE) applied to a device's limits: what a
  * Vulkan context launches with (vk_ctx.c), and what `bench --model` models (perf/print.c). */
