@@ -18,8 +18,17 @@ For the tiled nodes it compares two occupancy rules:
 For each, the geometric mean of measured / predicted (the factor to divide the tiled efficiency by when
 recalibrating) and the spread of log(measured / predicted) around it: the rule of the smaller spread is the
 one the device follows. The naive and memory-bound dispatches ("node_times": every node) get their factor
-too (naive_eff, mem_eff), over those the model gives 5 us or more. --self-test fabricates node times from MODEL.json under each rule in turn and checks
-that the comparison picks that rule and its factor. Standard library only."""
+too (naive_eff, mem_eff), over those the model gives 5 us or more.
+
+Then, per workload of each pair, the overlap of a level's dispatches: the measured step (its median, the
+dispatches recorded between barriers as the executor records them) against the sum of its nodes' times in
+the serialised run, beside the model's step against its dispatches one at a time (the sum of model_us plus
+its dispatch and barrier overheads). The model assumes that the dispatches of a level share the GPU (a
+level takes max(the sum of their full-occupancy times, the longest alone)); a measured step / serial ratio
+near the model's says the device does so, one near 1 that it runs them one after another.
+
+--self-test fabricates node times from MODEL.json under each rule in turn and checks that the comparison
+picks that rule and its factor. Standard library only."""
 import json
 import math
 import sys
@@ -171,6 +180,27 @@ def self_test(path):
     return 0 if ok else 1
 
 
+def overlap(model_t, bench):
+    """(workload, measured step ms, its nodes' serialised ms, model step ms, model serialised ms) per workload
+    both have (the bench's median; its node_times; the model's model_ms; sum of model_us + dispatch + barrier)"""
+    by_name = {w["name"]: w for w in model_t["workloads"]}
+    out = []
+    for bw in bench.get("workloads", []):
+        mw = by_name.get(bw.get("name"))
+        serial = sum(n["ms"] for n in bench.get("node_times", []) if n["workload"] == bw.get("name"))
+        if mw is None or serial <= 0 or bw.get("median_ms", 0) <= 0:
+            continue
+        mserial = sum(n["model_us"] for n in mw["nodes"]) * 1e-3 + mw["dispatch_ms"] + mw["barrier_ms"]
+        out.append((bw["name"], bw["median_ms"], serial, mw["model_ms"], mserial))
+    return out
+
+
+def overlap_report(rows):
+    for name, step, serial, mstep, mserial in rows:
+        print(f"{name:>16}: measured step {step:.3f} ms, its nodes one at a time {serial:.3f} ms (step / serial "
+              f"{step / serial:.3f}); model {mstep:.3f} against {mserial:.3f} ms ({mstep / mserial:.3f})")
+
+
 def main(argv):
     if len(argv) == 3 and argv[1] == "--self-test":
         return self_test(argv[2])
@@ -188,7 +218,7 @@ def main(argv):
             i += 1
     if len(args) < 2 or len(args) % 2:
         sys.exit(__doc__.split("\n\n")[1])
-    pairs, bad, other, t, kinds = [], 0, 0, None, {}
+    pairs, bad, other, t, kinds, levels = [], 0, 0, None, {}, []
     for mp, bp in zip(args[0::2], args[1::2]):
         with open(mp) as f:
             model = json.load(f)
@@ -206,10 +236,13 @@ def main(argv):
         other += o
         for kind in ("naive", "memory"):
             kinds.setdefault(kind, []).extend(pair_kind(nodes, bench.get("node_times", []), kind))
+        levels += overlap(t, bench)
     if not pairs:
         sys.exit("no tiled GEMM/conv node of the bench files matches the model's")
     report(t, pairs, bad, other, top)
     kinds_report(kinds)
+    print("the overlap of the dispatches between two barriers (a level), per workload and bench file:")
+    overlap_report(levels)
     return 0
 
 

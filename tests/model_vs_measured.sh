@@ -20,6 +20,8 @@ if "$bin" bench --device vk --config tiny --iters 1 --json "$tmp/bench.json" > "
   cat "$tmp/fit.txt"
   if grep -q "without a model node" "$tmp/fit.txt"; then echo "the bench and model graphs differ"; exit 1; fi
   grep -q "tiled GEMM/conv nodes matched" "$tmp/fit.txt"
+  # the level-overlap comparison: one line per workload (three)
+  [ "$(grep -c "its nodes one at a time" "$tmp/fit.txt")" = 3 ]
 elif [ "${LDM_REQUIRE_VULKAN:-0}" = 1 ]; then
   cat "$tmp/bench.txt"
   exit 1
