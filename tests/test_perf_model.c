@@ -119,6 +119,8 @@ START_TEST(tiles_cover_the_work) {
       ldm_perf_sum s;
       ck_assert_int_eq(ldm_perf_model(&w.g[k], &t[i], rows, &s), LDM_OK);
       ck_assert_int_eq(s.dispatches, w.g[k].nn);
+      int levels = 0;
+      double gain = 0;
       ck_assert(s.total_ms > 0 && s.computed_flops >= s.useful_flops);
       for (int n = 0; n < w.g[k].nn; n++) {
         const ldm_perf_row *r = &rows[n];
@@ -128,8 +130,18 @@ START_TEST(tiles_cover_the_work) {
         /* the split probe tries the launched split too: it never reports less fill than the launch has */
         if (r->split_fill_s > 0) ck_assert(r->split_fill >= r->fill - 1e-9);
         if (r->split_us > 0) ck_assert(r->split_fill >= LDM_PERF_LOW_FILL && r->split_us_s >= 1);
+        /* a split that does not lower the dispatch's full-occupancy time (more workspace) shortens its level
+         * only as the level's longest dispatch alone, by at most what it saves alone */
+        if (r->split_level_gain_us > 0) {
+          ck_assert(r->fill < LDM_PERF_LOW_FILL && r->split_us > 0);
+          if (r->split_full_us >= r->full_us - 1e-9)
+            ck_assert(r->split_level_gain_us <= r->us - r->split_us + 1e-9);
+          levels++, gain += r->split_level_gain_us;
+        }
       }
       ck_assert(s.mm_split_faster <= s.mm_split_fills && s.mm_split_fills <= s.mm_low_fill && s.mm_low_fill <= s.mm);
+      ck_assert_int_eq(s.mm_split_level_faster, levels);
+      ck_assert(fabs(s.split_level_gain_ms - gain * 1e-3) < 1e-9);
       free(rows);
     }
   ldm_perf_workloads_free(&w);

@@ -214,9 +214,9 @@ static double io_bytes_of(const ldm_graph *g, const ldm_node *n) {
  * from the others of its level) wins, then of less compute, then of less padding.
  * depth: the reduction's length; split_depth: a split's (the parity variant of strided backward data reduces
  * over its class's taps, about depth / stride^2, its split-K over all); smax: the most split-K splits the
- * node allows (1: none), chosen jointly
- * with the variant: S splits of the depth fill S x the grid's threads and add the workspace's traffic, 8
- * bytes per output and split; *split = the S chosen (LDM_VK_SPLITK: 0 off, N forced). */
+ * node allows (1: none), chosen jointly with the variant: S splits of the depth fill S x the grid's threads
+ * and add the workspace's traffic, 8 bytes per output and split; *split = the S chosen (LDM_VK_SPLITK: 0
+ * off, N forced). */
 #define LDM_FMA_PER_BYTE_DEFAULT 8.0 /* fma_per_byte where the limits have none */
 #define LDM_TILE_TIE 0.01
 /* the share of a candidate's time alone in its score; the rest is its time at full occupancy (docs/perf.md
@@ -224,10 +224,17 @@ static double io_bytes_of(const ldm_graph *g, const ldm_node *n) {
  * dispatches' full-occupancy times, the longest alone)) */
 #define LDM_TILE_ALONE_WEIGHT 0.5
 static double choice_score(double work, double fill) { return work + LDM_TILE_ALONE_WEIGHT * (work / fill - work); }
-static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, int64_t split_depth, uint32_t smax,
-                       bool conv,
-                       int64_t naive_depth, double io_bytes, const ldm_dev_limits *lim, uint32_t *flags,
-                       uint32_t *split) {
+typedef struct {
+  int64_t rows, cols, z, depth, split_depth;
+  uint32_t smax;
+  bool conv;
+  int64_t naive_depth; /* 0: no naive candidate */
+  double io_bytes;
+} tile_req;
+static int tile_choose(const tile_req *q, const ldm_dev_limits *lim, uint32_t *flags, uint32_t *split) {
+  int64_t rows = q->rows, cols = q->cols, z = q->z, depth = q->depth, naive_depth = q->naive_depth;
+  uint32_t smax = q->smax;
+  bool conv = q->conv;
   /* the naive convolution (conv_plan: one invocation per output of 256-invocation workgroups, no padding,
    * no split) is a candidate of the auto choice where naive_depth > 0, at LDM_NAIVE_FMA_COST per FMA of
    * its naive_depth (every tap: the naive shaders compute stride holes, the parity variant does not) */
@@ -253,7 +260,7 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, int
     for (uint32_t sp = s_lo; sp <= s_hi; sp++) {
       /* no empty split: S' = ceil(slabs / ceil(slabs / S)) splits of whole slabs (the shader's division);
        * an S that rounds to another S' is that S' (scored once) */
-      int64_t slabs = ((sp > 1 ? split_depth : depth) + 15) / 16;
+      int64_t slabs = ((sp > 1 ? q->split_depth : depth) + 15) / 16;
       uint32_t eff = ldm_split_effective(slabs, sp);
       if (eff != sp && s_lo != s_hi) continue; /* a forced S runs as its S' */
       double grid = tiles_of(rows, c->bm) * tiles_of(cols, c->bn) * (double)z, area = grid * c->bm * c->bn;
@@ -262,7 +269,8 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, int
       /* the split's workspace: S partials written and read, 8 bytes per output and split; z > 1 only for
        * backward_weight's splits, each of which splits again */
       double ws = eff > 1 ? 8.0 * eff * (double)rows * (double)cols * (double)z : 0;
-      double comp = area * 16.0 * (double)slabs * (bpf > 1 ? bpf : 1) / LDM_TILE_PEAK_EFF, mem = fpb * (io_bytes + ws);
+      double comp = area * 16.0 * (double)slabs * (bpf > 1 ? bpf : 1) / LDM_TILE_PEAK_EFF;
+      double mem = fpb * (q->io_bytes + ws);
       double work = comp > mem ? comp : mem, score = choice_score(work, fill);
       /* near ties (within LDM_TILE_TIE): the one of less time at full occupancy (what the dispatch takes from
        * the others of its level, docs/perf.md "Change 16"), then of less compute, then of less padding */
@@ -279,7 +287,7 @@ static int tile_choose(int64_t rows, int64_t cols, int64_t z, int64_t depth, int
   if (best && naive_depth > 0 && !forced) {
     /* in the same units: LDM_NAIVE_FMA_COST is against the 8x8 tiles' cost per FMA, memory as the tiles' */
     double outs = (double)rows * (double)cols * (double)z, fill = outs / wave;
-    double comp = outs * (double)naive_depth * LDM_NAIVE_FMA_COST / LDM_TILE_PEAK_EFF, mem = fpb * io_bytes;
+    double comp = outs * (double)naive_depth * LDM_NAIVE_FMA_COST / LDM_TILE_PEAK_EFF, mem = fpb * q->io_bytes;
     if (choice_score(comp > mem ? comp : mem, fill < 1 ? fill : 1) < best_score * (1 - 1e-9)) return 0;
   }
   if (best) {
@@ -328,8 +336,8 @@ void ldm_plan_gemm(const ldm_graph *g, const ldm_node *n, const ldm_dev_limits *
     if (smax > fit) smax = fit > 0 ? (uint32_t)fit : 1;
     if (smax < 1) smax = 1;
   }
-  double io = io_bytes_of(g, n);
-  int t = lim->gemm_naive ? 0 : tile_choose(p->M, p->N, p->batch, p->K, p->K, smax, false, 0, io, lim, &flags, &split);
+  tile_req q = {p->M, p->N, p->batch, p->K, p->K, smax, false, 0, io_bytes_of(g, n)};
+  int t = lim->gemm_naive ? 0 : tile_choose(&q, lim, &flags, &split);
   l->nspec = 0;
   if (!t) {
     l->shader = silu ? "gemm_naive_silu" : "gemm_naive";
@@ -372,9 +380,8 @@ static void conv_plan(const ldm_graph *g, const ldm_node *n, const ldm_pc_conv2d
   /* strided backward data by output parity (below) reduces over about depth / S^2 taps: the choice sees that */
   bool sub_ok = n->op == LDM_OP_conv2d_backward_data && p->stride > 1 && !lim->no_subpixel;
   int64_t cdepth = sub_ok ? (depth + (int64_t)p->stride * p->stride - 1) / ((int64_t)p->stride * p->stride) : depth;
-  double io = io_bytes_of(g, n);
-  int t = lim->conv_naive ? 0
-                          : tile_choose(rows, cols, splits, cdepth, depth, smax, true, depth, io, lim, &flags, &split);
+  tile_req q = {rows, cols, splits, cdepth, depth, smax, true, depth, io_bytes_of(g, n)};
+  int t = lim->conv_naive ? 0 : tile_choose(&q, lim, &flags, &split);
   if (!t) {
     ldm_launch_1d(l, naive, (int64_t)splits * rows * cols);
   } else {
