@@ -1,6 +1,7 @@
 #include "cpu/pool.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -10,21 +11,34 @@
 #include "ldm/log.h"
 
 #define MAX_THREADS 64
+/* How long a worker waiting for work, and the caller waiting for the workers, poll before they sleep on a
+ * condition variable: a node of the CPU backend starts a parallel region every few microseconds, and a
+ * futex wake costs 5-50 us on a VM (docs/perf.md "The CPU pool"). About 0.1-0.3 ms of pause instructions. */
+#define SPIN_PAUSES 4096
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int nthreads = 1;
 static pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
 static pthread_cond_t cv_work = PTHREAD_COND_INITIALIZER, cv_done = PTHREAD_COND_INITIALIZER;
 static pthread_mutex_t submit_mu = PTHREAD_MUTEX_INITIALIZER;
+/* the job's fields are written before gen is raised (release) and read after it is seen (acquire) */
 static struct {
   ldm_range_fn fn;
   void *ctx;
   int64_t n, chunk;
-  unsigned gen;
-  int pending;
+  atomic_uint gen;
+  atomic_int pending;
 } job;
 
 static _Thread_local int in_region;
+
+static inline void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  __asm__ volatile("yield");
+#endif
+}
 
 static void run_part(int part) {
   int64_t b = (int64_t)part * job.chunk, e = b + job.chunk;
@@ -37,14 +51,19 @@ static void *worker(void *arg) {
   in_region = 1;
   unsigned seen = 0;
   for (;;) {
-    pthread_mutex_lock(&mu);
-    while (job.gen == seen) pthread_cond_wait(&cv_work, &mu);
-    seen = job.gen;
-    pthread_mutex_unlock(&mu);
+    for (int k = 0; k < SPIN_PAUSES && atomic_load_explicit(&job.gen, memory_order_acquire) == seen; k++) cpu_relax();
+    if (atomic_load_explicit(&job.gen, memory_order_acquire) == seen) {
+      pthread_mutex_lock(&mu);
+      while (atomic_load_explicit(&job.gen, memory_order_acquire) == seen) pthread_cond_wait(&cv_work, &mu);
+      pthread_mutex_unlock(&mu);
+    }
+    seen = atomic_load_explicit(&job.gen, memory_order_acquire);
     run_part(part);
-    pthread_mutex_lock(&mu);
-    if (--job.pending == 0) pthread_cond_signal(&cv_done);
-    pthread_mutex_unlock(&mu);
+    if (atomic_fetch_sub_explicit(&job.pending, 1, memory_order_acq_rel) == 1) {
+      pthread_mutex_lock(&mu); /* the caller may be asleep on cv_done */
+      pthread_cond_signal(&cv_done);
+      pthread_mutex_unlock(&mu);
+    }
   }
   return NULL;
 }
@@ -86,21 +105,24 @@ void ldm_parallel_for(int64_t n, int64_t min_chunk, ldm_range_fn fn, void *ctx) 
   pthread_mutex_lock(&submit_mu); /* one parallel region at a time; nested calls run serially */
   int64_t chunk = (n + nthreads - 1) / nthreads;
   if (chunk < min_chunk) chunk = min_chunk;
-  pthread_mutex_lock(&mu);
   job.fn = fn;
   job.ctx = ctx;
   job.n = n;
   job.chunk = chunk;
-  job.pending = nthreads - 1;
-  job.gen++;
+  atomic_store_explicit(&job.pending, nthreads - 1, memory_order_relaxed);
+  pthread_mutex_lock(&mu); /* raised under mu: a worker going to sleep sees it or is woken */
+  atomic_fetch_add_explicit(&job.gen, 1, memory_order_release);
   pthread_cond_broadcast(&cv_work);
   pthread_mutex_unlock(&mu);
   in_region = 1;
   run_part(0);
   in_region = 0;
-  pthread_mutex_lock(&mu);
-  while (job.pending > 0) pthread_cond_wait(&cv_done, &mu);
-  pthread_mutex_unlock(&mu);
+  for (int k = 0; k < SPIN_PAUSES && atomic_load_explicit(&job.pending, memory_order_acquire) > 0; k++) cpu_relax();
+  if (atomic_load_explicit(&job.pending, memory_order_acquire) > 0) {
+    pthread_mutex_lock(&mu);
+    while (atomic_load_explicit(&job.pending, memory_order_acquire) > 0) pthread_cond_wait(&cv_done, &mu);
+    pthread_mutex_unlock(&mu);
+  }
   pthread_mutex_unlock(&submit_mu);
 }
 
