@@ -317,7 +317,25 @@ START_TEST(help_shows_ranges) {
 }
 END_TEST
 
+/* bench times real train steps: on the CPU backend (host data tables) its steps run on finite numbers, or it
+ * says so and fails rather than time an optimizer that skips the step (the synthetic latents once wrapped
+ * around as unsigned numbers to 1.8e18 and every UNet step was non-finite) */
+START_TEST(bench_runs_on_finite_steps) {
+  fresh_tmp();
+  static char err[65536], out[65536];
+  char line[512] = "";
+  const cli_case c = {{"bench", "--device", "cpu", "--config", "tiny", "--iters", "1", "--json", "@/b.json"}, NULL, NULL};
+  int rc = run(&c, err, sizeof err, out, sizeof out, line, sizeof line);
+  ck_assert_msg(rc == 0, "%s:%s: exit %d; stderr: %s", exe, line, rc, err);
+  char path[200], json[1 << 16];
+  snprintf(path, sizeof path, "%s/b.json", tmp);
+  slurp(path, json, sizeof json);
+  ck_assert_msg(strstr(json, "\"unet_train_step_ms_median\"") != NULL, "%s", json);
+}
+END_TEST
+
 static void add(TCase *tc) {
+  tcase_add_test(tc, bench_runs_on_finite_steps);
   tcase_add_loop_test(tc, bad_flag_exits_2, 0, NBAD);
   tcase_add_loop_test(tc, good_values_accepted, 0, NGOOD);
   tcase_add_test(tc, help_shows_ranges);

@@ -1,6 +1,7 @@
 /* `ldm-vk bench`: the train steps of both stages and a sampling step's UNet forward, timed on synthetic
  * data, built by the trainer's own stage set-up (stage.c). */
 #include <stdio.h>
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -121,13 +122,23 @@ static ldm_status bench_stage(tr_ctx *sc, bool unet, int B, int iters, double *m
   if (s == LDM_OK) {
     *nodes = r.g.nn;
     *params = ldm_param_count(&r.g);
-    for (int k = 0; k < r.nsrc; k++) {
-      uint32_t *idx = ldm_exec_host_ptr(r.e, r.src[k].idx);
-      for (int b = 0; b < B; b++) idx[b] = (uint32_t)b;
-    }
+    /* the first B rows of the synthetic data, as the trainer gives a batch: the indices into a device table,
+     * or the rows themselves into a host one (a CPU backend's) */
+    uint32_t *batch = ldm_malloc((size_t)B * 4);
+    if (!batch) s = LDM_ERR_NOMEM;
+    for (int b = 0; s == LDM_OK && b < B; b++) batch[b] = (uint32_t)b;
+    for (int k = 0; s == LDM_OK && k < r.nsrc; k++) tr_data_src_step(r.e, &r.src[k], r.src_data[k], r.src_elem[k], batch);
+    free(batch);
     ldm_step_fields f = {1, 1, 0.0f, unet ? 0.999f : 0.0f, unet ? sc->o->clip : 0.0f, 1, false};
-    ldm_step_fill(ldm_exec_host_ptr(r.e, r.step_t), &ldm_adamw_recipe, &f);
-    s = time_exec(r.e, iters, median, best, op_ms, mm);
+    if (s == LDM_OK) ldm_step_fill(ldm_exec_host_ptr(r.e, r.step_t), &ldm_adamw_recipe, &f);
+    if (s == LDM_OK) s = time_exec(r.e, iters, median, best, op_ms, mm);
+    /* a step on non-finite numbers times other code (the optimizer skips it): refuse to report it */
+    float loss = 0;
+    if (s == LDM_OK) s = ldm_exec_read(r.e, r.loss_t, &loss, 4);
+    const float *gs = s == LDM_OK && r.gs_t >= 0 ? ldm_exec_host_ptr(r.e, r.gs_t) : NULL;
+    if (s == LDM_OK && (!isfinite(loss) || (gs && gs[1] != 0.0f)))
+      s = LDM_FAIL(LDM_ERR_INTERNAL, "bench: the %s train step ran on non-finite numbers (loss %g): its time would not be a train step's",
+                   unet ? "UNet" : "VAE", (double)loss);
   }
   tr_stage_free(&r);
   return s;
@@ -179,7 +190,8 @@ ldm_status ldm_bench(const ldm_train_opts *in, int iters, FILE *f, const char *j
   ldm_status s = ds.pixels && ds.labels && cache && labels ? LDM_OK : LDM_ERR_NOMEM;
   for (size_t i = 0; s == LDM_OK && i < (size_t)ds.n * per; i++) ds.pixels[i] = (uint8_t)(i * 2654435761u >> 24);
   for (int i = 0; s == LDM_OK && i < ds.n; i++) ds.labels[i] = i % 10, labels[i] = (uint32_t)(i % 10);
-  for (size_t i = 0; s == LDM_OK && i < (size_t)ds.n * 2 * lat; i++) cache[i] = (float)((i % 17) - 8) * 0.1f;
+  for (size_t i = 0; s == LDM_OK && i < (size_t)ds.n * 2 * lat; i++) /* (mu, logvar) in [-0.8, 0.8] */
+    cache[i] = (float)((int)(i % 17) - 8) * 0.1f;
   double vm = 0, vb = 0, um = 0, ub = 0, fm = 0, fb = 0;
   double *ops = ldm_calloc(3 * LDM_OP_COUNT, sizeof *ops);
   if (s == LDM_OK && !ops) s = LDM_ERR_NOMEM;
