@@ -232,31 +232,4 @@ void ldm_cpu_broadcast(const ldm_graph *g, const ldm_node *n, void *const *buf) 
       for (uint32_t i = 0; i < p->I; i++) r[i] = p->accumulate ? r[i] + v : v;
     }
 }
-/* ================================================================= SGD / AdamW */
-/* AdamW consumes the gradient: after the update (or a skipped non-finite step) it is zeroed, so the
- * next step accumulates from zero; a gradient-accumulation micro-step (step[ACCUM_ONLY]) changes nothing. */
-void ldm_cpu_adamw(const ldm_graph *g, const ldm_node *n, void *const *buf) {
-  PC(ldm_pc_adamw);
-  const float *st = F(0);
-  const float *gs = F(1);
-  float *w = F(2), *m = F(3), *v = F(4), *gr = F(5);
-  if (U(0)[LDM_STEP_ACCUM_ONLY] != 0) return;
-  float gsc = 1.0f;
-  if (p->use_gs) {
-    if (gs[1] != 0.0f) { /* non-finite gradients: skip the step */
-      memset(gr, 0, (size_t)p->n * 4);
-      return;
-    }
-    gsc = gs[0];
-  }
-  float lr = st[LDM_STEP_LR], bc1 = st[LDM_STEP_BC1], bc2 = st[LDM_STEP_BC2];
-  float step_size = lr / bc1, sbc2 = sqrtf(bc2);
-  for (uint32_t i = 0; i < p->n; i++) {
-    float gi = gr[i] * gsc;
-    m[i] = p->beta1 * m[i] + (1.0f - p->beta1) * gi;
-    v[i] = p->beta2 * v[i] + (1.0f - p->beta2) * gi * gi;
-    float denom = sqrtf(v[i]) / sbc2 + p->eps;
-    w[i] = w[i] * (1.0f - lr * p->wd) - step_size * m[i] / denom;
-    gr[i] = 0.0f;
-  }
-}
+/* SGD / AdamW: kernels_elementwise.c */

@@ -147,22 +147,38 @@ typedef struct {
   const float *x;
   float *out;
 } gn_ctx;
+/* Group gi sums the squares of its blocks [gi L + k G L, + L) (L = LDM_GN_LOCAL) in order, in double. GN_LANES
+ * neighbouring groups go side by side, one accumulator each (the same additions in the same order per
+ * group, so the same bits), so that the adds of one chain do not wait on each other's latency. */
+#define GN_LANES 8
 static void rg_grad_norm_partial(void *vc, int64_t g0, int64_t g1) {
   const gn_ctx *c = vc;
-  const uint64_t n = c->p->n, G = c->p->groups, stride = G * LDM_GN_LOCAL;
-  for (int64_t gi = g0; gi < g1; gi++) {
-    double s = 0;
-    bool bad = false;
-    for (uint64_t b = (uint64_t)gi * LDM_GN_LOCAL; b < n; b += stride) {
-      uint64_t e = b + LDM_GN_LOCAL < n ? b + LDM_GN_LOCAL : n;
-      for (uint64_t i = b; i < e; i++) {
-        float v = c->x[i];
-        s += (double)v * v;
-        bad |= nonfinite(v);
+  const uint64_t n = c->p->n, G = c->p->groups, L = LDM_GN_LOCAL, stride = G * L;
+  for (int64_t q0 = g0; q0 < g1; q0 += GN_LANES) {
+    int nl = g1 - q0 < GN_LANES ? (int)(g1 - q0) : GN_LANES;
+    double s[GN_LANES] = {0};
+    uint32_t bad[GN_LANES] = {0};
+    for (uint64_t b = (uint64_t)q0 * L; b < n; b += stride) { /* lane j's block: b + j L */
+      if (b + (uint64_t)nl * L <= n) { /* every lane's block whole */
+        for (uint64_t i = 0; i < L; i++)
+          for (int j = 0; j < nl; j++) {
+            float v = c->x[b + (uint64_t)j * L + i];
+            s[j] += (double)v * v;
+            bad[j] |= nonfinite(v);
+          }
+      } else {
+        for (int j = 0; j < nl; j++)
+          for (uint64_t i = b + (uint64_t)j * L; i < b + (uint64_t)(j + 1) * L && i < n; i++) {
+            float v = c->x[i];
+            s[j] += (double)v * v;
+            bad[j] |= nonfinite(v);
+          }
       }
     }
-    c->out[gi] = (float)s;
-    c->out[G + gi] = bad ? 1.0f : 0.0f;
+    for (int j = 0; j < nl; j++) {
+      c->out[q0 + j] = (float)s[j];
+      c->out[G + q0 + j] = bad[j] ? 1.0f : 0.0f;
+    }
   }
 }
 void ldm_cpu_grad_norm_partial(const ldm_graph *g, const ldm_node *n, void *const *buf) {

@@ -241,6 +241,32 @@ EW(cfg_combine, ldm_pc_cfg_combine) {
   for (int64_t i = i0; i < i1; i++) o[i] = u[i] + p->scale * (c[i] - u[i]);
 }
 
+/* AdamW consumes the gradient: after the update (or a skipped non-finite step) it is zeroed, so the
+ * next step accumulates from zero; a gradient-accumulation micro-step (step[ACCUM_ONLY]) changes nothing. */
+EW(adamw, ldm_pc_adamw) {
+  const float *st = F(0), *gs = F(1);
+  float *w = F(2), *m = F(3), *v = F(4), *gr = F(5);
+  if (U(0)[LDM_STEP_ACCUM_ONLY] != 0) return;
+  float gsc = 1.0f;
+  if (p->use_gs) {
+    if (gs[1] != 0.0f) { /* non-finite gradients: skip the step */
+      memset(gr + i0, 0, (size_t)(i1 - i0) * 4);
+      return;
+    }
+    gsc = gs[0];
+  }
+  float lr = st[LDM_STEP_LR], bc1 = st[LDM_STEP_BC1], bc2 = st[LDM_STEP_BC2];
+  float step_size = lr / bc1, sbc2 = sqrtf(bc2);
+  for (int64_t i = i0; i < i1; i++) {
+    float gi = gr[i] * gsc;
+    m[i] = p->beta1 * m[i] + (1.0f - p->beta1) * gi;
+    v[i] = p->beta2 * v[i] + (1.0f - p->beta2) * gi * gi;
+    float denom = sqrtf(v[i]) / sbc2 + p->eps;
+    w[i] = w[i] * (1.0f - lr * p->wd) - step_size * m[i] / denom;
+    gr[i] = 0.0f;
+  }
+}
+
 EW(ema, ldm_pc_ema) {
   const float *w = F(0);
   float d = cpu_step_f(U(1), LDM_STEP_EMA), od = 1.0f - d;
