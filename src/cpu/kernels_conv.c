@@ -41,7 +41,7 @@
 
 /* Per-thread scratch buffers (ldm_cpu_scratch, src/cpu/pool.c): contents undefined; users initialise what
  * they read. */
-enum { SLOT_XP = 4, SLOT_WEIGHTS = 5 }; /* packed weights: made by the calling thread */
+enum { SLOT_XP = 4, SLOT_WEIGHTS = 5 }; /* packed weights: the calling thread's buffer, packed by the pool */
 static float *scratch(int slot, int64_t nfloats) { return ldm_cpu_scratch(slot, nfloats); }
 
 /* short row copies and clears without library calls (runs are often 4..32 floats) */
@@ -139,10 +139,58 @@ static void pack_im2col(const geo *G, const float *xp, int64_t n0, int64_t ci0, 
   }
 }
 
+/* ================================================================= packed weights */
+/* The weights w [Cout][Cin][k][k] in MR-row panels for uk_outer, the panels split over the pool (the calling
+ * thread's SLOT_WEIGHTS buffer, written by all): WP_FWD [Mp/MR][Kd][MR] rows co; WP_FLIP (stride-1 backward
+ * data) [Mp/MR][Cout x KK][MR] rows ci of the flipped kernel, w'[ci][co][t] = w[co][ci][KK-1-t]; WP_TRANS
+ * (other backward data) [Mp/MR][Cout][MR] rows m = (ci, tap). Zero rows past the end. */
+enum { WP_FWD, WP_FLIP, WP_TRANS };
+typedef struct {
+  int mode;
+  const geo *G;
+  const float *w;
+  float *wp;
+} wpack_ctx;
+static void wpack_panels(void *vc, int64_t b0, int64_t b1) {
+  const wpack_ctx *c = vc;
+  const geo *G = c->G;
+  const float *w = c->w;
+  float *wp = c->wp;
+  for (int64_t ib = b0; ib < b1; ib++) {
+    if (c->mode == WP_FWD) {
+      for (int64_t kk = 0; kk < G->Kd; kk++)
+        for (int r = 0; r < MR; r++) {
+          int64_t co = ib * MR + r;
+          wp[(ib * G->Kd + kk) * MR + r] = co < G->Cout ? w[co * G->Kd + kk] : 0.0f;
+        }
+    } else if (c->mode == WP_FLIP) {
+      for (int64_t co = 0; co < G->Cout; co++)
+        for (int64_t tap = 0; tap < G->KK; tap++)
+          for (int r = 0; r < MR; r++) {
+            int64_t ci = ib * MR + r;
+            float v = ci < G->Cin ? w[(co * G->Cin + ci) * G->KK + G->KK - 1 - tap] : 0.0f;
+            wp[(ib * G->Cout * G->KK + co * G->KK + tap) * MR + r] = v;
+          }
+    } else {
+      for (int64_t co = 0; co < G->Cout; co++)
+        for (int r = 0; r < MR; r++) {
+          int64_t m = ib * MR + r; /* = ci * KK + tap */
+          wp[(ib * G->Cout + co) * MR + r] = m < G->Kd ? w[co * G->Kd + m] : 0.0f;
+        }
+    }
+  }
+}
+static void pack_weights(int mode, const geo *G, const float *w, float *wp, int64_t Mp) {
+  wpack_ctx c = {mode, G, w, wp};
+  ldm_parallel_for(Mp / MR, 2, wpack_panels, &c);
+}
+
 /* ================================================================= conv2d forward */
-/* Items are groups of whole samples (about FWD_NC output pixels, at least one sample): pad their
- * input, then per block of FWD_NC columns pack K-slabs of im2col rows and run the outer-product kernel
- * over all output channels. Also serves backward-data at stride 1 (a stride-1 convolution of dy). */
+/* Items are groups of whole samples (about FWD_NC output pixels, at least one sample), and where those
+ * number fewer than twice the threads (a small batch of small images) also ranges of output channels: pad
+ * their input, then per block of FWD_NC columns pack K-slabs of im2col rows and run the outer-product
+ * kernel over the item's output channels. Each output is the same sum in the same order however the items
+ * fall. Also serves backward-data at stride 1 (a stride-1 convolution of dy). */
 enum { FWD_NC = 4 * NR, FWD_KC = 256 };
 
 typedef struct {
@@ -152,6 +200,7 @@ typedef struct {
   const float *chan, *res; /* the fused epilogue's [N, Cout] and [N, Cout, Ho, Wo] terms, NULL when absent */
   const float *wp;       /* [Mp/MR][Kd][MR] */
   int64_t Mp, spi;       /* padded output channels, samples per item */
+  int64_t mparts;        /* ranges of the Mp / MR channel blocks per sample group (items = groups x mparts) */
   int accumulate;
 } fwd_ctx;
 
@@ -186,9 +235,13 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   float *Cb = scratch(1, c->Mp * FWD_NC);
   run_t *runs = (run_t *)scratch(2, (int64_t)(FWD_NC + 2) * (int64_t)(sizeof(run_t) / 4));
   float *xp = scratch(3, c->spi * G->Cin * G->Hp * G->Wp);
+  const int64_t nb = c->Mp / MR;
   for (int64_t it = i0; it < i1; it++) {
-    int64_t n0 = it * c->spi, ns = G->N - n0 < c->spi ? G->N - n0 : c->spi;
-    pad_planes(G, c->x, G->Cin, n0, ns, 0, G->Cin, xp);
+    int64_t sg = it / c->mparts, mp = it % c->mparts;
+    int64_t ib0 = nb * mp / c->mparts, ib1 = nb * (mp + 1) / c->mparts;
+    int64_t co1 = ib1 * MR < G->Cout ? ib1 * MR : G->Cout;
+    int64_t n0 = sg * c->spi, ns = G->N - n0 < c->spi ? G->N - n0 : c->spi;
+    if (mp == 0 || it == i0) pad_planes(G, c->x, G->Cin, n0, ns, 0, G->Cin, xp); /* once per group and thread */
     for (int64_t c0 = n0 * G->P; c0 < (n0 + ns) * G->P; c0 += FWD_NC) {
       int64_t nc = (n0 + ns) * G->P - c0 < FWD_NC ? (n0 + ns) * G->P - c0 : FWD_NC;
       int nr = make_runs(G, c0, nc, runs);
@@ -199,11 +252,11 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
         if (nc < njr * NR) /* columns past the end: finite values for lanes that are discarded */
           for (int64_t r = 0; r < kc; r++) zero_row(Bp + r * ldb + nc, njr * NR - nc);
         for (int64_t jr = 0; jr < njr; jr++)
-          for (int64_t ib = 0; ib < c->Mp / MR; ib++)
+          for (int64_t ib = ib0; ib < ib1; ib++)
             uk_outer(kc, c->wp + (ib * G->Kd + k0) * MR, Bp + jr * NR, ldb, Cb + ib * MR * FWD_NC + jr * NR, FWD_NC,
                      k0 > 0);
       }
-      for (int64_t co = 0; co < G->Cout; co++) {
+      for (int64_t co = ib0 * MR; co < co1; co++) {
         const float *src = Cb + co * FWD_NC;
         for (int q = 0; q < nr; q++) {
           const run_t *u = &runs[q];
@@ -289,23 +342,21 @@ static void fwd_run(fwd_ctx *c) {
     return;
   }
   c->spi = FWD_NC / c->G.P > 1 ? FWD_NC / c->G.P : 1;
-  ldm_parallel_for((c->G.N + c->spi - 1) / c->spi, 1, fwd_items, c);
+  int64_t groups = (c->G.N + c->spi - 1) / c->spi, nb = c->Mp / MR, want = 2 * (int64_t)ldm_cpu_threads();
+  c->mparts = groups >= want ? 1 : (want + groups - 1) / groups;
+  if (c->mparts > nb) c->mparts = nb;
+  ldm_parallel_for(groups * c->mparts, 1, fwd_items, c);
 }
 
 void ldm_cpu_conv2d(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   PC(ldm_pc_conv2d);
   fwd_ctx c = {geo_of(p), F(0), p->bias ? F(2) : NULL, F(5), p->chan ? F(3) : NULL, p->res ? F(4) : NULL,
-               NULL, 0, 0, (int)p->accumulate};
+               NULL, 0, 0, 1, (int)p->accumulate};
   const geo *G = &c.G;
   const float *w = F(1);
   c.Mp = round_up(G->Cout, MR);
   float *wp = scratch(SLOT_WEIGHTS, c.Mp * G->Kd);
-  for (int64_t ib = 0; ib < c.Mp / MR; ib++)
-    for (int64_t kk = 0; kk < G->Kd; kk++)
-      for (int r = 0; r < MR; r++) {
-        int64_t co = ib * MR + r;
-        wp[(ib * G->Kd + kk) * MR + r] = co < G->Cout ? w[co * G->Kd + kk] : 0.0f;
-      }
+  pack_weights(WP_FWD, G, w, wp, c.Mp);
   c.wp = wp;
   fwd_run(&c);
 }
@@ -378,17 +429,10 @@ void ldm_cpu_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, void *c
   const float *w = F(1);
   if (G.s == 1 && G.pad <= G.k - 1) {
     fwd_ctx c = {make_geo(G.N, G.Cout, G.Ho, G.Wo, G.Cin, G.k, 1, G.k - 1 - G.pad), F(0), NULL, F(2), NULL, NULL,
-                 NULL, 0, 0, (int)p->accumulate};
+                 NULL, 0, 0, 1, (int)p->accumulate};
     c.Mp = round_up(G.Cin, MR);
     float *wp = scratch(SLOT_WEIGHTS, c.Mp * c.G.Kd);
-    for (int64_t ib = 0; ib < c.Mp / MR; ib++)
-      for (int64_t co = 0; co < G.Cout; co++)
-        for (int64_t tap = 0; tap < G.KK; tap++)
-          for (int r = 0; r < MR; r++) {
-            int64_t ci = ib * MR + r;
-            float v = ci < G.Cin ? w[(co * G.Cin + ci) * G.KK + G.KK - 1 - tap] : 0.0f;
-            wp[(ib * c.G.Kd + co * G.KK + tap) * MR + r] = v;
-          }
+    pack_weights(WP_FLIP, &G, w, wp, c.Mp);
     c.wp = wp;
     fwd_run(&c);
     return;
@@ -396,12 +440,7 @@ void ldm_cpu_conv2d_backward_data(const ldm_graph *g, const ldm_node *n, void *c
   bd_ctx c = {G, p, F(0), F(2), NULL, 0};
   c.Mp = round_up(G.Kd, MR);
   float *wtp = scratch(SLOT_WEIGHTS, c.Mp * G.Cout);
-  for (int64_t ib = 0; ib < c.Mp / MR; ib++)
-    for (int64_t co = 0; co < G.Cout; co++)
-      for (int r = 0; r < MR; r++) {
-        int64_t m = ib * MR + r; /* = ci * KK + tap */
-        wtp[(ib * G.Cout + co) * MR + r] = m < G.Kd ? w[co * G.Kd + m] : 0.0f;
-      }
+  pack_weights(WP_TRANS, &G, w, wtp, c.Mp);
   c.wtp = wtp;
   ldm_parallel_for(G.N, 1, bd_samples, &c);
 }
