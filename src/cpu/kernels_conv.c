@@ -46,6 +46,16 @@ static float *scratch(int slot, int64_t nfloats) { return ldm_cpu_scratch(slot, 
 
 /* short row copies and clears without library calls (runs are often 4..32 floats) */
 static inline void copy_row(float *restrict d, const float *restrict s, int64_t n) {
+#if defined(__AVX__)
+  if (n == 4) { /* the rows of 4x4 images (one 128-bit move, not a masked 512-bit one) */
+    _mm_storeu_ps(d, _mm_loadu_ps(s));
+    return;
+  }
+  if (n == 8) {
+    _mm256_storeu_ps(d, _mm256_loadu_ps(s));
+    return;
+  }
+#endif
   int64_t t = 0;
   for (; t + VW <= n; t += VW) vstore(d + t, vload(s + t));
 #if defined(__AVX512F__)
@@ -104,16 +114,19 @@ static void pad_planes(const geo *G, const float *x, int64_t C, int64_t n0, int6
     }
 }
 
-/* A run of consecutive columns (flattened (n, oh, ow) output pixels) inside one output row. */
+/* A run of consecutive columns (flattened (n, oh, ow) output pixels) inside one output row; xo: its first
+ * tap's offset in padded planes of nch channels from sample n0 ((n - n0) nch Hp Wp + oh s Wp + ow0 s), so
+ * that a row (ci, kh, kw) of the im2col reads it at ci Hp Wp + kh Wp + kw + xo. */
 typedef struct {
-  int64_t n, oh, ow0, ow1, j;
+  int64_t n, oh, ow0, ow1, j, xo;
 } run_t;
-static int make_runs(const geo *G, int64_t c0, int64_t nc, run_t *r) {
+static int make_runs(const geo *G, int64_t c0, int64_t nc, run_t *r, int64_t n0, int64_t nch) {
   int cnt = 0;
   for (int64_t c = c0, end = c0 + nc; c < end;) {
     int64_t n = c / G->P, pix = c % G->P, oh = pix / G->Wo, ow = pix % G->Wo;
     int64_t len = G->Wo - ow < end - c ? G->Wo - ow : end - c;
-    r[cnt++] = (run_t){n, oh, ow, ow + len, c - c0};
+    int64_t xo = ((n - n0) * nch * G->Hp + oh * G->s) * G->Wp + ow * G->s;
+    r[cnt++] = (run_t){n, oh, ow, ow + len, c - c0, xo};
     c += len;
   }
   return cnt;
@@ -124,18 +137,19 @@ static int make_runs(const geo *G, int64_t c0, int64_t nc, run_t *r) {
 static void pack_im2col(const geo *G, const float *xp, int64_t n0, int64_t ci0, int64_t nc, const run_t *runs,
                         int nruns, int64_t k0, int64_t kc, float *dst, int64_t ld) {
   const int64_t s = G->s, Wp = G->Wp, HWp = G->Hp * G->Wp;
+  (void)n0, (void)nc; /* in the runs' offsets (make_runs) */
   for (int64_t r = 0; r < kc; r++) {
     int64_t kk = k0 + r, ci = kk / G->KK - ci0, tap = kk % G->KK, kh = tap / G->k, kw = tap % G->k;
     float *row = dst + r * ld;
-    for (int q = 0; q < nruns; q++) {
-      const run_t *u = &runs[q];
-      const float *src = xp + ((u->n - n0) * nc + ci) * HWp + (u->oh * s + kh) * Wp + kw + u->ow0 * s;
-      int64_t len = u->ow1 - u->ow0;
-      if (s == 1)
-        copy_row(row + u->j, src, len);
-      else
-        for (int64_t t = 0; t < len; t++) row[u->j + t] = src[t * s];
-    }
+    const float *base = xp + ci * HWp + kh * Wp + kw;
+    if (s == 1)
+      for (int q = 0; q < nruns; q++) copy_row(row + runs[q].j, base + runs[q].xo, runs[q].ow1 - runs[q].ow0);
+    else
+      for (int q = 0; q < nruns; q++) {
+        const run_t *u = &runs[q];
+        const float *src = base + u->xo;
+        for (int64_t t = 0; t < u->ow1 - u->ow0; t++) row[u->j + t] = src[t * s];
+      }
   }
 }
 
@@ -244,7 +258,7 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
     if (mp == 0 || it == i0) pad_planes(G, c->x, G->Cin, n0, ns, 0, G->Cin, xp); /* once per group and thread */
     for (int64_t c0 = n0 * G->P; c0 < (n0 + ns) * G->P; c0 += FWD_NC) {
       int64_t nc = (n0 + ns) * G->P - c0 < FWD_NC ? (n0 + ns) * G->P - c0 : FWD_NC;
-      int nr = make_runs(G, c0, nc, runs);
+      int nr = make_runs(G, c0, nc, runs, n0, G->Cin);
       int64_t njr = (nc + NR - 1) / NR;
       for (int64_t k0 = 0; k0 < G->Kd; k0 += FWD_KC) {
         int64_t kc = G->Kd - k0 < FWD_KC ? G->Kd - k0 : FWD_KC;
@@ -389,7 +403,7 @@ static void bd_samples(void *vc, int64_t s0, int64_t s1) {
     for (int64_t i = 0; i < G->Cin * HWp; i += HWp) zero_row(dxp + i, HWp);
     for (int64_t pc0 = 0; pc0 < G->P; pc0 += BD_NC) {
       int64_t nc = G->P - pc0 < BD_NC ? G->P - pc0 : BD_NC;
-      int nr = make_runs(G, n * G->P + pc0, nc, runs);
+      int nr = make_runs(G, n * G->P + pc0, nc, runs, n, G->Cin); /* col2im: xo unused */
       int64_t njr = (nc + NR - 1) / NR;
       for (int64_t co = 0; co < G->Cout; co++) {
         copy_row(Bp + co * ldb, c->dy + (n * G->Cout + co) * G->P + pc0, nc);
@@ -493,7 +507,7 @@ static void bw_items(void *vc, int64_t i0, int64_t i1) {
       /* im2col rows from the padded input of the chunk's samples */
       int64_t n0 = dc0 / G->P, ns = (dc0 + dn - 1) / G->P - n0 + 1;
       pad_planes(G, c->x, G->Cin, n0, ns, ci0, nci, xpad);
-      int nr = make_runs(G, dc0, dn, runs);
+      int nr = make_runs(G, dc0, dn, runs, n0, nci);
       pack_im2col(G, xpad, n0, ci0, nci, runs, nr, m0, mn, Bp, ld);
       /* pixels past the chunk and padding rows: zeros (padding rows' sums are discarded) */
       for (int64_t co = 0; co < cn; co++) zero_row(Ap + co * ld + dn, dnp - dn);
