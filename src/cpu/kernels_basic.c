@@ -60,17 +60,45 @@ typedef struct {
   const float *x;
   float *o;
 } reduce_ctx;
+/* out[j] = scale x the sum over (o, i) in order, in double. RS_LANES neighbouring j go side by side, one
+ * accumulator each (the same additions in the same order per j, so the same bits): independent chains. For
+ * I = 1 (a split's partial sums: out[j] = sum over o of x[o][j]) RS_WIDE of them, neighbouring addresses
+ * (vector adds, several chains). */
+#define RS_LANES 8
+#define RS_WIDE 32
 static void reduce_rows(void *vc, int64_t j0, int64_t j1) {
   const reduce_ctx *c = vc;
   const ldm_pc_reduce_sum *p = c->p;
-  for (int64_t j = j0; j < j1; j++) {
-    double s = 0;
-    for (uint32_t o = 0; o < p->O; o++) {
-      const float *r = c->x + ((int64_t)o * p->J + j) * p->I;
-      for (uint32_t i = 0; i < p->I; i++) s += r[i];
+  const int64_t I = p->I, J = p->J;
+  int64_t q0 = j0;
+  if (I == 1)
+    for (; q0 + RS_WIDE <= j1; q0 += RS_WIDE) {
+      double s[RS_WIDE] = {0};
+      for (uint32_t o = 0; o < p->O; o++) {
+        const float *r = c->x + (int64_t)o * J + q0;
+        for (int b = 0; b < RS_WIDE; b++) s[b] += r[b];
+      }
+      for (int b = 0; b < RS_WIDE; b++) {
+        float v = (float)(s[b] * p->scale);
+        c->o[q0 + b] = p->accumulate ? c->o[q0 + b] + v : v;
+      }
     }
-    float v = (float)(s * p->scale);
-    c->o[j] = p->accumulate ? c->o[j] + v : v;
+  for (; q0 < j1; q0 += RS_LANES) {
+    int nl = j1 - q0 < RS_LANES ? (int)(j1 - q0) : RS_LANES;
+    double s[RS_LANES] = {0};
+    for (uint32_t o = 0; o < p->O; o++) {
+      const float *r = c->x + ((int64_t)o * J + q0) * I; /* lane b's row: r + b I */
+      if (nl == RS_LANES)
+        for (int64_t i = 0; i < I; i++)
+          for (int b = 0; b < RS_LANES; b++) s[b] += r[b * I + i];
+      else
+        for (int64_t i = 0; i < I; i++)
+          for (int b = 0; b < nl; b++) s[b] += r[b * I + i];
+    }
+    for (int b = 0; b < nl; b++) {
+      float v = (float)(s[b] * p->scale);
+      c->o[q0 + b] = p->accumulate ? c->o[q0 + b] + v : v;
+    }
   }
 }
 /* one reduce_sum job: out[j] (+)= scale sum_{o, i} x[o][j][i] */
