@@ -100,53 +100,75 @@ typedef struct {
 static inline float gnb_dh(const gnb_ctx *c, const float *dr, int64_t i, float xh, float ga, float be) {
   return c->beta ? ldm_cpu_act_silu_backward(xh * ga + be, dr[i]) : dr[i];
 }
+/* The rows (n, c) of groups [j0, j1), row = ng cg + cc, in bundles of whole groups of about GNB_LANES rows (one
+ * group where it has more): silu'(h) dy of the bundle computed once (group_norm_silu_backward; a loop the
+ * compiler vectorises, exp included), then each row's two sums (the dgamma, dbeta partials) with GNB_LANES
+ * rows side by side, one pair of accumulators each (the same additions in the same order per row as one row
+ * at a time, so the same bits), then per group A, B and dx. */
+#define GNB_LANES 8
 static void gnb_groups(void *vc, int64_t j0, int64_t j1) {
   const gnb_ctx *c = vc;
   const ldm_pc_group_norm_backward *p = c->p;
   const int64_t S = p->S, C = p->C, cg = C / p->G, M = cg * S;
-  /* group_norm_silu_backward: silu'(h) dy of the whole group computed once, in a loop the compiler
-   * vectorises (exp included), then used by both passes. The same values as computing it in place, so
-   * the same bits; without the buffer (allocation failed) they are computed in place. */
-  float *dhb = c->beta ? malloc((size_t)M * sizeof *dhb) : NULL;
-  for (int64_t ng = j0; ng < j1; ng++) {
-    int64_t nn = ng / p->G, ch0 = (ng % p->G) * cg;
-    float m = c->mean[ng], r = c->rstd[ng];
-    const float *xs = c->x + ng * M, *dys = c->dy + ng * M;
-    double A = 0, B = 0; /* sum gamma dy, sum gamma dy xhat over the group */
-    for (int64_t cc = 0; cc < cg; cc++) {
-      const float *xr = xs + cc * S, *dr = dys + cc * S;
-      float ga = c->gamma[ch0 + cc], be = c->beta ? c->beta[ch0 + cc] : 0.0f;
-      float *dh = dhb ? dhb + cc * S : NULL;
-      if (dh)
+  const int64_t gpb = cg >= GNB_LANES ? 1 : GNB_LANES / cg, maxrows = gpb * cg; /* groups, rows per bundle */
+  float *dhb = c->beta ? ldm_cpu_scratch(0, maxrows * S) : NULL;
+  double *sums = (double *)ldm_cpu_scratch(1, 4 * maxrows); /* s1 (sum d xhat), s2 (sum d) per row */
+  for (int64_t g0 = j0; g0 < j1; g0 += gpb) {
+    int64_t g1 = g0 + gpb < j1 ? g0 + gpb : j1, r0 = g0 * cg, nrow = (g1 - g0) * cg;
+    if (dhb)
+      for (int64_t q = 0; q < nrow; q++) {
+        int64_t row = r0 + q, ng = row / cg, ch = (ng % p->G) * cg + row % cg;
+        float m = c->mean[ng], r = c->rstd[ng], ga = c->gamma[ch], be = c->beta[ch];
+        const float *xr = c->x + row * S, *dr = c->dy + row * S;
+        float *dh = dhb + q * S;
         for (int64_t i = 0; i < S; i++) dh[i] = gnb_dh(c, dr, i, (xr[i] - m) * r, ga, be);
-      double s1 = 0, s2 = 0;
-      for (int64_t i = 0; i < S; i++) {
-        float xh = (xr[i] - m) * r;
-        float d = dh ? dh[i] : gnb_dh(c, dr, i, xh, ga, be);
-        s1 += (double)d * xh;
-        s2 += d;
       }
-      c->pg[nn * C + ch0 + cc] = (float)s1;
-      c->pb[nn * C + ch0 + cc] = (float)s2;
-      A += (double)c->gamma[ch0 + cc] * s2;
-      B += (double)c->gamma[ch0 + cc] * s1;
+    for (int64_t q0 = 0; q0 < nrow; q0 += GNB_LANES) {
+      int nl = nrow - q0 < GNB_LANES ? (int)(nrow - q0) : GNB_LANES;
+      float m[GNB_LANES], r[GNB_LANES];
+      const float *xr[GNB_LANES], *dr[GNB_LANES]; /* dr: silu'(h) dy, or dy */
+      double s1[GNB_LANES] = {0}, s2[GNB_LANES] = {0};
+      for (int b = 0; b < nl; b++) {
+        int64_t row = r0 + q0 + b, ng = row / cg;
+        m[b] = c->mean[ng], r[b] = c->rstd[ng];
+        xr[b] = c->x + row * S, dr[b] = dhb ? dhb + (q0 + b) * S : c->dy + row * S;
+      }
+      for (int64_t i = 0; i < S; i++)
+        for (int b = 0; b < nl; b++) {
+          float xh = (xr[b][i] - m[b]) * r[b], d = dr[b][i];
+          s1[b] += (double)d * xh;
+          s2[b] += d;
+        }
+      for (int b = 0; b < nl; b++) {
+        int64_t row = r0 + q0 + b;
+        c->pg[row] = (float)s1[b]; /* row = n C + channel */
+        c->pb[row] = (float)s2[b];
+        sums[2 * (q0 + b)] = s1[b], sums[2 * (q0 + b) + 1] = s2[b];
+      }
     }
-    if (!p->want_dx) continue;
-    float a = (float)(A / (double)M), b = (float)(B / (double)M);
-    float *dxs = c->dx + ng * M;
-    for (int64_t cc = 0; cc < cg; cc++) {
-      float ga = c->gamma[ch0 + cc], be = c->beta ? c->beta[ch0 + cc] : 0.0f;
-      const float *xr = xs + cc * S, *dr = dys + cc * S;
-      const float *dh = dhb ? dhb + cc * S : NULL;
-      float *o = dxs + cc * S;
-      for (int64_t i = 0; i < S; i++) {
-        float xh = (xr[i] - m) * r;
-        float v = r * ((ga * (dh ? dh[i] : gnb_dh(c, dr, i, xh, ga, be)) - a) - xh * b);
-        o[i] = p->accumulate ? o[i] + v : v;
+    for (int64_t ng = g0; ng < g1; ng++) {
+      int64_t ch0 = (ng % p->G) * cg, q = (ng - g0) * cg;
+      float m = c->mean[ng], r = c->rstd[ng];
+      double A = 0, B = 0; /* sum gamma dy, sum gamma dy xhat over the group, channels in order */
+      for (int64_t cc = 0; cc < cg; cc++) {
+        A += (double)c->gamma[ch0 + cc] * sums[2 * (q + cc) + 1];
+        B += (double)c->gamma[ch0 + cc] * sums[2 * (q + cc)];
+      }
+      if (!p->want_dx) continue;
+      float a = (float)(A / (double)M), b = (float)(B / (double)M);
+      for (int64_t cc = 0; cc < cg; cc++) {
+        float ga = c->gamma[ch0 + cc];
+        int64_t row = ng * cg + cc;
+        const float *xr = c->x + row * S, *dh = dhb ? dhb + (q + cc) * S : c->dy + row * S;
+        float *o = c->dx + row * S;
+        for (int64_t i = 0; i < S; i++) {
+          float xh = (xr[i] - m) * r;
+          float v = r * ((ga * dh[i] - a) - xh * b);
+          o[i] = p->accumulate ? o[i] + v : v;
+        }
       }
     }
   }
-  free(dhb);
 }
 void ldm_cpu_group_norm_backward(const ldm_graph *g, const ldm_node *n, void *const *buf) {
   gnb_ctx c = {(const ldm_pc_group_norm_backward *)n->pc, F(0), F(1), F(2), F(3), F(4), F(5), F(6), F(7), NULL};
