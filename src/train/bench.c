@@ -1,7 +1,7 @@
 /* `ldm-vk bench`: the train steps of both stages and a sampling step's UNet forward, timed on synthetic
  * data, built by the trainer's own stage set-up (stage.c). */
-#include <stdio.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -124,10 +124,14 @@ static ldm_status bench_stage(tr_ctx *sc, bool unet, int B, int iters, double *m
     *params = ldm_param_count(&r.g);
     /* the first B rows of the synthetic data, as the trainer gives a batch: the indices into a device table,
      * or the rows themselves into a host one (a CPU backend's) */
-    uint32_t *batch = ldm_malloc((size_t)B * 4);
+    int nb = B;
+    for (int k = 0; k < r.nsrc; k++)
+      if (r.src[k].first + r.src[k].n > nb) nb = r.src[k].first + r.src[k].n;
+    uint32_t *batch = ldm_malloc((size_t)nb * 4);
     if (!batch) s = LDM_ERR_NOMEM;
-    for (int b = 0; s == LDM_OK && b < B; b++) batch[b] = (uint32_t)b;
-    for (int k = 0; s == LDM_OK && k < r.nsrc; k++) tr_data_src_step(r.e, &r.src[k], r.src_data[k], r.src_elem[k], batch);
+    for (int b = 0; s == LDM_OK && b < nb; b++) batch[b] = (uint32_t)b;
+    for (int k = 0; s == LDM_OK && k < r.nsrc; k++)
+      tr_data_src_step(r.e, &r.src[k], r.src_data[k], r.src_elem[k], batch);
     free(batch);
     ldm_step_fields f = {1, 1, 0.0f, unet ? 0.999f : 0.0f, unet ? sc->o->clip : 0.0f, 1, false};
     if (s == LDM_OK) ldm_step_fill(ldm_exec_host_ptr(r.e, r.step_t), &ldm_adamw_recipe, &f);
@@ -137,7 +141,8 @@ static ldm_status bench_stage(tr_ctx *sc, bool unet, int B, int iters, double *m
     if (s == LDM_OK) s = ldm_exec_read(r.e, r.loss_t, &loss, 4);
     const float *gs = s == LDM_OK && r.gs_t >= 0 ? ldm_exec_host_ptr(r.e, r.gs_t) : NULL;
     if (s == LDM_OK && (!isfinite(loss) || (gs && gs[1] != 0.0f)))
-      s = LDM_FAIL(LDM_ERR_INTERNAL, "bench: the %s train step ran on non-finite numbers (loss %g): its time would not be a train step's",
+      s = LDM_FAIL(LDM_ERR_INTERNAL,
+                   "bench: the %s train step ran on non-finite numbers (loss %g): its time would not be a train step's",
                    unet ? "UNet" : "VAE", (double)loss);
   }
   tr_stage_free(&r);
