@@ -18,8 +18,8 @@ typedef struct ldm_dev_limits {
   int splitk;                /* LDM_VK_SPLITK: 0 the plan chooses the split-K S, -1 never split, N > 0 min(N, S_max) */
   bool no_subpixel;          /* LDM_VK_SUBPIXEL=0: strided backward data with its stride holes, not by parity */
   /* fp32 FMA lanes x clock per byte of DRAM bandwidth, a guess by device class (vk/plan.h
-   * ldm_fma_per_byte_guess, for devices and the model's targets alike): what a byte of a split's workspace
-   * costs the tile choice against an FMA (halved there). 0: 8 */
+   * ldm_fma_per_byte_guess, for devices and the model's targets alike): what a byte of a node's tensors or of
+   * a split's workspace costs the tile choice against an FMA (its memory side, docs/perf.md "Change 17"). 0: 8 */
   double fma_per_byte;
 } ldm_dev_limits;
 
