@@ -53,4 +53,6 @@ echo "torch (CUDA graph): $torch_line"
 echo "tile variants rc=$tiles_rc: $(tail -1 "$res/tile-winners-$day.txt")"
 grep -E "train step|forward" "$res"/bench-tile-*-$day.txt
 echo "model against measured rc=$fit_rc:"
-tail -5 "$res/model-vs-measured-$day.txt"
+grep -E "measured / model|follows|alike|cannot tell" "$res/model-vs-measured-$day.txt"
+# the level overlap of the default plans (the first pair: LDM_VK_TILE=auto)
+grep -m 3 "its nodes one at a time" "$res/model-vs-measured-$day.txt"
