@@ -111,6 +111,24 @@ START_TEST(schedule_zero_terminal_snr) {
 }
 END_TEST
 
+/* betas near 1 over many steps: alphas_cumprod underflows to 0 before the last step, and the zero-SNR rescale
+ * must keep it 0 there (beta 1), not divide 0 by 0 (the fuzzer's checkpoint metadata: scaled_linear, T 2080,
+ * betas 0.00085 .. 0.812) */
+START_TEST(schedule_underflow_stays_finite) {
+  enum { T = 2080 };
+  static float b[T], ab[T];
+  for (int zs = 0; zs < 2; zs++) {
+    ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_SCALED_LINEAR, T, 0.00085, 0.812, zs, b, ab), LDM_OK);
+    for (int i = 0; i < T; i++) {
+      ck_assert_msg(isfinite(ab[i]) && ab[i] >= 0.0f && ab[i] <= 1.0f, "zero_snr %d: abar[%d] = %g", zs, i, ab[i]);
+      ck_assert_msg(isfinite(b[i]) && b[i] > 0.0f && b[i] <= 1.0f, "zero_snr %d: beta[%d] = %g", zs, i, b[i]);
+      if (i > 0) ck_assert(ab[i] <= ab[i - 1]);
+    }
+    ck_assert_float_eq(ab[T - 1], 0.0f);
+  }
+}
+END_TEST
+
 START_TEST(schedule_errors_and_names) {
   float b[4];
   ck_assert_int_eq(ldm_schedule_make(LDM_SCHEDULE_LINEAR, 0, 1e-4, 0.02, false, b, NULL), LDM_ERR_INVALID_ARG);
@@ -566,6 +584,7 @@ static void add_tests(TCase *tc) {
   tcase_add_test(tc, schedule_linear_matches_double_loop);
   tcase_add_test(tc, schedule_scaled_linear_and_cosine);
   tcase_add_test(tc, schedule_zero_terminal_snr);
+  tcase_add_test(tc, schedule_underflow_stays_finite);
   tcase_add_test(tc, schedule_errors_and_names);
   tcase_add_test(tc, ddim_timesteps);
   tcase_add_test(tc, grad_vae_ops);

@@ -63,7 +63,9 @@ ldm_status ldm_schedule_make(ldm_schedule_kind kind, int T, double beta_start, d
     for (int i = 0; i < T; i++) {
       double s = (sab[i] - aT) * (a0 / (a0 - aT));
       double abar = s * s;
-      beta[i] = i == 0 ? 1.0 - abar : 1.0 - abar / prev;
+      /* where alphas_cumprod underflowed to 0 before the end (betas near 1 over many steps) it stays 0: beta 1,
+       * not 0 / 0 */
+      beta[i] = i == 0 ? 1.0 - abar : prev > 0.0 ? 1.0 - abar / prev : 1.0;
       prev = abar;
     }
     beta[T - 1] = 1.0; /* exact: abar[T-1] = 0 */
