@@ -16,6 +16,9 @@
  * wake-up for each cost the UNet step a third of its time on a 2-vCPU VM (docs/perf.md "The CPU backend
  * against PyTorch's CPU path"). About 0.1-0.3 ms of pause instructions. */
 #define SPIN_PAUSES 4096
+/* the polling budget: SPIN_PAUSES, or 0 where the pool has more threads than the machine has CPUs (a poller
+ * would take a CPU from a thread with work) */
+static int spin = SPIN_PAUSES;
 
 static pthread_once_t once = PTHREAD_ONCE_INIT;
 static int nthreads = 1;
@@ -52,7 +55,7 @@ static void *worker(void *arg) {
   in_region = 1;
   unsigned seen = 0;
   for (;;) {
-    for (int k = 0; k < SPIN_PAUSES && atomic_load_explicit(&job.gen, memory_order_acquire) == seen; k++) cpu_relax();
+    for (int k = 0; k < spin && atomic_load_explicit(&job.gen, memory_order_acquire) == seen; k++) cpu_relax();
     if (atomic_load_explicit(&job.gen, memory_order_acquire) == seen) {
       pthread_mutex_lock(&mu);
       while (atomic_load_explicit(&job.gen, memory_order_acquire) == seen) pthread_cond_wait(&cv_work, &mu);
@@ -76,6 +79,8 @@ static void init(void) {
   if (n < 1) n = 1;
   if (n > MAX_THREADS) n = MAX_THREADS;
   nthreads = (int)n;
+  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  if (cpus > 0 && n > cpus) spin = 0;
   for (int i = 1; i < nthreads; i++) {
     pthread_t th;
     pthread_attr_t at;
@@ -118,7 +123,7 @@ void ldm_parallel_for(int64_t n, int64_t min_chunk, ldm_range_fn fn, void *ctx) 
   in_region = 1;
   run_part(0);
   in_region = 0;
-  for (int k = 0; k < SPIN_PAUSES && atomic_load_explicit(&job.pending, memory_order_acquire) > 0; k++) cpu_relax();
+  for (int k = 0; k < spin && atomic_load_explicit(&job.pending, memory_order_acquire) > 0; k++) cpu_relax();
   if (atomic_load_explicit(&job.pending, memory_order_acquire) > 0) {
     pthread_mutex_lock(&mu);
     while (atomic_load_explicit(&job.pending, memory_order_acquire) > 0) pthread_cond_wait(&cv_done, &mu);
