@@ -133,11 +133,11 @@ static int make_runs(const geo *G, int64_t c0, int64_t nc, run_t *r, int64_t n0,
 }
 
 /* Rows [k0, k0+kc) of the virtual im2col matrix (row kk = (ci, kh, kw)) at the columns of `runs`, into
- * dst (row stride ld), read from the padded planes xp [samples from n0][nc channels from ci0][Hp][Wp]. */
-static void pack_im2col(const geo *G, const float *xp, int64_t n0, int64_t ci0, int64_t nc, const run_t *runs,
-                        int nruns, int64_t k0, int64_t kc, float *dst, int64_t ld) {
+ * dst (row stride ld), read from the padded planes xp the runs were made for (make_runs: samples from its n0,
+ * its nch channels from ci0). */
+static void pack_im2col(const geo *G, const float *xp, int64_t ci0, const run_t *runs, int nruns, int64_t k0,
+                        int64_t kc, float *dst, int64_t ld) {
   const int64_t s = G->s, Wp = G->Wp, HWp = G->Hp * G->Wp;
-  (void)n0, (void)nc; /* in the runs' offsets (make_runs) */
   for (int64_t r = 0; r < kc; r++) {
     int64_t kk = k0 + r, ci = kk / G->KK - ci0, tap = kk % G->KK, kh = tap / G->k, kw = tap % G->k;
     float *row = dst + r * ld;
@@ -262,7 +262,7 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
       int64_t njr = (nc + NR - 1) / NR;
       for (int64_t k0 = 0; k0 < G->Kd; k0 += FWD_KC) {
         int64_t kc = G->Kd - k0 < FWD_KC ? G->Kd - k0 : FWD_KC;
-        pack_im2col(G, xp, n0, 0, G->Cin, runs, nr, k0, kc, Bp, ldb);
+        pack_im2col(G, xp, 0, runs, nr, k0, kc, Bp, ldb);
         if (nc < njr * NR) /* columns past the end: finite values for lanes that are discarded */
           for (int64_t r = 0; r < kc; r++) zero_row(Bp + r * ldb + nc, njr * NR - nc);
         for (int64_t jr = 0; jr < njr; jr++)
@@ -508,7 +508,7 @@ static void bw_items(void *vc, int64_t i0, int64_t i1) {
       int64_t n0 = dc0 / G->P, ns = (dc0 + dn - 1) / G->P - n0 + 1;
       pad_planes(G, c->x, G->Cin, n0, ns, ci0, nci, xpad);
       int nr = make_runs(G, dc0, dn, runs, n0, nci);
-      pack_im2col(G, xpad, n0, ci0, nci, runs, nr, m0, mn, Bp, ld);
+      pack_im2col(G, xpad, ci0, runs, nr, m0, mn, Bp, ld);
       /* pixels past the chunk and padding rows: zeros (padding rows' sums are discarded) */
       for (int64_t co = 0; co < cn; co++) zero_row(Ap + co * ld + dn, dnp - dn);
       for (int64_t m = 0; m < mn; m++) zero_row(Bp + m * ld + dn, dnp - dn);
