@@ -226,6 +226,7 @@ START_TEST(conv_matches_direct_loops) {
   direct_case((cshape){2, 32, 7, 9, 1, 3, 1, 1, 1}, 2);    /* channel-last weight gradient, 1 row */
   direct_case((cshape){1, 64, 6, 5, 2, 5, 1, 2, 0}, 1);    /* ... 2 rows, 25 taps in groups */
   direct_case((cshape){2, 32, 8, 8, 3, 3, 2, 1, 1}, 3);    /* ... 3 of 4 rows, stride 2 */
+  direct_case((cshape){3, 77, 5, 19, 21, 3, 1, 1, 1}, 2);  /* ... 8x16 transposes and what they leave over */
 }
 END_TEST
 

@@ -165,4 +165,44 @@ static void hsum16(const float *v, float *s) {
 #endif
 }
 
+/* dst[p*ldd + r] = src[r*lds + p] for r < 8, p < 16: an 8 x 16 block transposed (rows of 8 floats at
+ * stride ldd), by three levels of two-source permutes on AVX-512; the plain loop elsewhere. Data movement
+ * only: the result is the same bits either way. */
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
+#define TR8X16_VECTOR 1
+#endif
+static inline void tr8x16(const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd) {
+#if defined(TR8X16_VECTOR)
+  /* level 1: pairs of rows interleaved element by element; level 2: pairs of those, two floats at a
+   * time; level 3: groups of four. The last level's halves then hold one pixel's eight rows each. */
+  const __m512i i1lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
+  const __m512i i1hi = _mm512_setr_epi32(8, 24, 9, 25, 10, 26, 11, 27, 12, 28, 13, 29, 14, 30, 15, 31);
+  const __m512i i2lo = _mm512_setr_epi32(0, 1, 16, 17, 2, 3, 18, 19, 4, 5, 20, 21, 6, 7, 22, 23);
+  const __m512i i2hi = _mm512_setr_epi32(8, 9, 24, 25, 10, 11, 26, 27, 12, 13, 28, 29, 14, 15, 30, 31);
+  const __m512i i3lo = _mm512_setr_epi32(0, 1, 2, 3, 16, 17, 18, 19, 4, 5, 6, 7, 20, 21, 22, 23);
+  const __m512i i3hi = _mm512_setr_epi32(8, 9, 10, 11, 24, 25, 26, 27, 12, 13, 14, 15, 28, 29, 30, 31);
+  __m512 r[8], a[8], b[8];
+  for (int i = 0; i < 8; i++) r[i] = _mm512_loadu_ps(src + i * lds);
+  for (int i = 0; i < 4; i++) { /* a[2i]: pixels 0..7 of rows 2i, 2i+1 interleaved; a[2i+1]: pixels 8..15 */
+    a[2 * i] = _mm512_permutex2var_ps(r[2 * i], i1lo, r[2 * i + 1]);
+    a[2 * i + 1] = _mm512_permutex2var_ps(r[2 * i], i1hi, r[2 * i + 1]);
+  }
+  for (int h = 0; h < 2; h++)   /* rows 4h..4h+3 */
+    for (int q = 0; q < 2; q++) { /* b[4h + 2q]: pixels 8q..8q+3; b[4h + 2q + 1]: pixels 8q+4..8q+7 */
+      b[4 * h + 2 * q] = _mm512_permutex2var_ps(a[4 * h + q], i2lo, a[4 * h + 2 + q]);
+      b[4 * h + 2 * q + 1] = _mm512_permutex2var_ps(a[4 * h + q], i2hi, a[4 * h + 2 + q]);
+    }
+  for (int q = 0; q < 4; q++) { /* pixels 4q..4q+3: rows 0..3 in b[q], rows 4..7 in b[4 + q] */
+    __m512 lo = _mm512_permutex2var_ps(b[q], i3lo, b[4 + q]), hi = _mm512_permutex2var_ps(b[q], i3hi, b[4 + q]);
+    _mm256_storeu_ps(dst + (4 * q + 0) * ldd, _mm512_castps512_ps256(lo));
+    _mm256_storeu_ps(dst + (4 * q + 1) * ldd, _mm512_extractf32x8_ps(lo, 1));
+    _mm256_storeu_ps(dst + (4 * q + 2) * ldd, _mm512_castps512_ps256(hi));
+    _mm256_storeu_ps(dst + (4 * q + 3) * ldd, _mm512_extractf32x8_ps(hi, 1));
+  }
+#else
+  for (int p = 0; p < 16; p++)
+    for (int i = 0; i < 8; i++) dst[p * ldd + i] = src[i * lds + p];
+#endif
+}
+
 #endif

@@ -565,12 +565,25 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
         cached = G->P > BWC_DC ? n0 : -1;
         /* channel-last padded input of the chunk's samples (channels past cin and borders are zero) */
         for (int64_t i = 0; i < ns * HWp; i++) zero_row(xpc + i * NR, NR);
-        for (int64_t sn = 0; sn < ns; sn++)
-        for (int64_t j = 0; j < cin; j++) {
-          const float *src = c->x + ((n0 + sn) * G->Cin + ci0 + j) * G->H * G->W;
-          float *dst = xpc + (sn * HWp + G->pad * G->Wp + G->pad) * NR + j;
-          for (int64_t h = 0; h < G->H; h++)
-            for (int64_t w = 0; w < G->W; w++) dst[(h * G->Wp + w) * NR] = src[h * G->W + w];
+        for (int64_t sn = 0; sn < ns; sn++) {
+          const float *xs = c->x + ((n0 + sn) * G->Cin + ci0) * G->H * G->W;
+          float *xd = xpc + (sn * HWp + G->pad * G->Wp + G->pad) * NR;
+          int64_t j = 0;
+          for (; j + 8 <= cin; j += 8) /* 8 channels x 16 pixels at a time */
+            for (int64_t h = 0; h < G->H; h++) {
+              const float *src = xs + j * G->H * G->W + h * G->W;
+              float *dst = xd + h * G->Wp * NR + j;
+              int64_t w = 0;
+              for (; w + 16 <= G->W; w += 16) tr8x16(src + w, G->H * G->W, dst + w * NR, NR);
+              for (; w < G->W; w++)
+                for (int r = 0; r < 8; r++) dst[w * NR + r] = src[r * G->H * G->W + w];
+            }
+          for (; j < cin; j++) {
+            const float *src = xs + j * G->H * G->W;
+            float *dst = xd + j;
+            for (int64_t h = 0; h < G->H; h++)
+              for (int64_t w = 0; w < G->W; w++) dst[(h * G->Wp + w) * NR] = src[h * G->W + w];
+          }
         }
       }
       /* pixel offsets and the transposed dY panels At[cp][t][R] */
@@ -580,7 +593,16 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
           int64_t oh = (pix + t) / G->Wo, ow = (pix + t) % G->Wo;
           boff[cc - dc0 + t] = ((n - n0) * HWp + oh * G->s * G->Wp + ow * G->s) * NR;
         }
-        for (int64_t cp = 0; cp < ncp; cp++)
+        for (int64_t cp = 0; cp < ncp; cp++) {
+          if (R == 8 && cp * R + R <= cn) { /* a whole panel of 8 rows: 16 pixels at a time */
+            const float *src = c->dy + (n * G->Cout + co0 + cp * R) * G->P + pix;
+            float *dst = At + (cp * dn + (cc - dc0)) * R;
+            int64_t t = 0;
+            for (; t + 16 <= len; t += 16) tr8x16(src + t, G->P, dst + t * R, R);
+            for (; t < len; t++)
+              for (int r = 0; r < R; r++) dst[t * R + r] = src[r * G->P + t];
+            continue;
+          }
           for (int r = 0; r < R; r++) {
             int64_t co = cp * R + r;
             float *dst = At + (cp * dn + (cc - dc0)) * R + r;
@@ -591,6 +613,7 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
               for (int64_t t = 0; t < len; t++) dst[t * R] = 0.0f;
             }
           }
+        }
         cc += len;
       }
       for (int64_t t0 = 0; t0 < G->KK; t0 += T) {
