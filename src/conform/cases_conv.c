@@ -112,6 +112,9 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d", .shape = "builder N3 11->13 6x5 k1 s1 p0 res", .build = c_conv2d_builder, .a = {.N = 3, .C = 11, .H = 6, .W = 5, .Cout = 13, .k = 1, .stride = 1, .pad = 0, .kind = EPI_RES}},
     {.op = "conv2d", .shape = "tiles N2 20->150 9x8 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 2, .C = 20, .H = 9, .W = 8, .Cout = 150, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
     {.op = "conv2d", .shape = "tiles N3 24->29 11x13 k3 s1 p1 bias", .build = c_conv2d, .a = {.N = 3, .C = 24, .H = 11, .W = 13, .Cout = 29, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
+    /* rows of 16 and 32 pixels: the CPU twin reads these from the padded planes in place (fwd_direct_ok) */
+    {.op = "conv2d", .shape = "N2 9->11 4x16 k3 s1 p1 bias chan res acc", .build = c_conv2d, .a = {.N = 2, .C = 9, .H = 4, .W = 16, .Cout = 11, .k = 3, .stride = 1, .pad = 1, .bias = 1, .acc = true, .kind = EPI_CHAN | EPI_RES}},
+    {.op = "conv2d", .shape = "N1 8->17 3x32 k3 s1 p1 res", .build = c_conv2d, .a = {.N = 1, .C = 8, .H = 3, .W = 32, .Cout = 17, .k = 3, .stride = 1, .pad = 1, .kind = EPI_RES}},
     /* split-K (the builder gives these S_max > 1: workspace and counter outputs; LDM_VK_SPLITK forces S) */
     {.op = "conv2d", .shape = "split builder N3 70->66 5x5 k3 s1 p1 bias", .build = c_conv2d_builder, .a = {.N = 3, .C = 70, .H = 5, .W = 5, .Cout = 66, .k = 3, .stride = 1, .pad = 1, .bias = 1}},
     {.op = "conv2d", .shape = "split builder N2 37->19 7x5 k3 s1 p1 bias chan res", .build = c_conv2d_builder, .a = {.N = 2, .C = 37, .H = 7, .W = 5, .Cout = 19, .k = 3, .stride = 1, .pad = 1, .bias = 1, .kind = EPI_CHAN | EPI_RES}},
@@ -129,6 +132,7 @@ const ldm_conf_case ldm_conf_cases_conv[] = {
     {.op = "conv2d_backward_data", .shape = "N1 4->6 10x9 k3 s3 p2 acc", .build = c_conv2d_backward_data, .a = {.N = 1, .C = 4, .H = 10, .W = 9, .Cout = 6, .k = 3, .stride = 3, .pad = 2, .acc = true}},
     {.op = "conv2d_backward_data", .shape = "N32 128->128 16x16 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 32, .C = 128, .H = 16, .W = 16, .Cout = 128, .k = 3, .stride = 1, .pad = 1}, .full_only = true},
     {.op = "conv2d_backward_data", .shape = "N128 64->64 16x16 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 128, .C = 64, .H = 16, .W = 16, .Cout = 64, .k = 3, .stride = 1, .pad = 1}, .full_only = true},
+    {.op = "conv2d_backward_data", .shape = "N2 13->9 6x16 k3 s1 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 13, .H = 6, .W = 16, .Cout = 9, .k = 3, .stride = 1, .pad = 1, .acc = true}},
     {.op = "conv2d_backward_data", .shape = "tiles N2 150->20 9x8 k3 s1 p1", .build = c_conv2d_backward_data, .a = {.N = 2, .C = 150, .H = 9, .W = 8, .Cout = 20, .k = 3, .stride = 1, .pad = 1}},
     {.op = "conv2d_backward_data", .shape = "tiles N3 29->24 11x13 k3 s1 p1 acc", .build = c_conv2d_backward_data, .a = {.N = 3, .C = 29, .H = 11, .W = 13, .Cout = 24, .k = 3, .stride = 1, .pad = 1, .acc = true}},
     /* by output parity (conv2d_backward_data_sub, docs/perf.md "Change 15"): strides 2 and 3, odd sizes (classes

@@ -89,6 +89,27 @@ static void uk_outer_rows(int64_t nd, const float *restrict A, const float *rest
     for (int v = 0; v < NV; v++) vstore(C + r * ldc + v * VW, c[r][v]);
 }
 
+/* C[r][0..VW) = sum_k A[k*MR + r] * B0[koff[k] + 0..VW), C[r][VW..2VW) the same from B1: the
+ * outer-product kernel (NV = 2) reading its two vectors of each depth row at an offset table, straight from
+ * padded input planes (no packed panel). The sum of each output runs over k in order, as in uk_outer. */
+static void uk_outer_off(int64_t K, const float *restrict A, const float *B0, const float *B1,
+                         const int64_t *restrict koff, float *restrict C, int64_t ldc) {
+  vf c[MR][2];
+  for (int r = 0; r < MR; r++) c[r][0] = c[r][1] = VSPLAT(0.0f);
+  for (int64_t k = 0; k < K; k++) {
+    vf b0 = vload(B0 + koff[k]), b1 = vload(B1 + koff[k]);
+    for (int r = 0; r < MR; r++) {
+      vf a = VSPLAT(A[k * MR + r]);
+      c[r][0] = VFMA(a, b0, c[r][0]);
+      c[r][1] = VFMA(a, b1, c[r][1]);
+    }
+  }
+  for (int r = 0; r < MR; r++) {
+    vstore(C + r * ldc, c[r][0]);
+    vstore(C + r * ldc + VW, c[r][1]);
+  }
+}
+
 /* The same for few output channels: R rows and a group of T taps at once (tap j reads B + toff[j] and
  * accumulates into C + j*NR), so that enough independent accumulators hide the FMA latency. */
 #define DEF_TAPS(R, T)                                                                                           \

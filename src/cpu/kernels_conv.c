@@ -9,8 +9,10 @@
  *   backward_weight  dW[co][(ci,kh,kw)] = sum over (n,oh,ow) of dY[co][.] col[(ci,kh,kw)][.]
  * The CPU twin (also the production CPU backend) packs panels of the virtual im2col matrix from a
  * zero-padded copy of the input into thread-local buffers and runs register-blocked vector micro-kernels
- * (forward; backward_data at stride 1 is the forward of dY with the flipped kernel); backward_weight reads
- * a channel-last padded input directly; layers with <= 4 output channels use a direct kernel. Work is split
+ * (forward; backward_data at stride 1 is the forward of dY with the flipped kernel), or, where output rows
+ * are whole vector pairs (stride 1, rows of 16 or 32k pixels), reads the padded planes in place;
+ * backward_weight reads a channel-last padded input directly; layers with <= 4 output channels use a
+ * direct kernel. Work is split
  * into fixed items (sample groups, samples, weight blocks x depth splits) and every sum has a fixed order,
  * so results do not depend on the thread count. Measurements: docs/perf.md.
  * This file: the CPU twins ldm_cpu_<op> (cpu/kernels.h); builders and autodiff: src/ops/conv.c. */
@@ -282,6 +284,50 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   }
 }
 
+/* Stride 1 with output rows of a multiple of NR pixels, or of VW pixels in pairs (32x32 and 16x16 images
+ * with AVX-512): a block of NR output pixels is one piece of a row, or two rows, so its im2col column of
+ * depth row (ci, kh, kw) is two vectors of the padded planes at a fixed offset from the block's first
+ * pixel. The kernel reads them there (uk_outer_off) instead of from packed panels: no packing, and the
+ * planes a block reads (a few rows of each channel) stay in L1 across the output channel panels. The
+ * same products summed in the same order as fwd_items, so the same bits. */
+static bool fwd_direct_ok(const geo *G) { /* shallow ones (a 1-channel input: depth 9) pack better in wide blocks */
+  return G->s == 1 && G->Kd >= 64 && (G->Wo % NR == 0 || (G->Wo == VW && G->Ho % 2 == 0));
+}
+
+static void fwd_direct_items(void *vc, int64_t i0, int64_t i1) {
+  const fwd_ctx *c = vc;
+  const geo *G = &c->G;
+  const int64_t HWp = G->Hp * G->Wp, nb = c->Mp / MR;
+  float *Cb = scratch(1, c->Mp * NR);
+  run_t *runs = (run_t *)scratch(2, 4 * (int64_t)(sizeof(run_t) / 4));
+  float *xp = scratch(3, c->spi * G->Cin * HWp);
+  int64_t *koff = (int64_t *)scratch(0, 2 * G->Kd);
+  for (int64_t kk = 0, ci = 0, kh = 0, kw = 0; kk < G->Kd; kk++) { /* (ci, kh, kw) in order */
+    koff[kk] = ci * HWp + kh * G->Wp + kw;
+    if (++kw == G->k) kw = 0, kh++;
+    if (kh == G->k) kh = 0, ci++;
+  }
+  for (int64_t it = i0; it < i1; it++) {
+    int64_t sg = it / c->mparts, mp = it % c->mparts;
+    int64_t ib0 = nb * mp / c->mparts, ib1 = nb * (mp + 1) / c->mparts;
+    int64_t co1 = ib1 * MR < G->Cout ? ib1 * MR : G->Cout;
+    int64_t n0 = sg * c->spi, ns = G->N - n0 < c->spi ? G->N - n0 : c->spi;
+    if (mp == 0 || it == i0) pad_planes(G, c->x, G->Cin, n0, ns, 0, G->Cin, xp); /* once per group and thread */
+    for (int64_t c0 = n0 * G->P; c0 < (n0 + ns) * G->P; c0 += NR) {
+      int nr = make_runs(G, c0, NR, runs, n0, G->Cin);
+      const float *b0 = xp + runs[0].xo, *b1 = nr == 1 ? b0 + VW : xp + runs[1].xo;
+      for (int64_t ib = ib0; ib < ib1; ib++)
+        uk_outer_off(G->Kd, c->wp + ib * G->Kd * MR, b0, b1, koff, Cb + ib * MR * NR, NR);
+      for (int64_t co = ib0 * MR; co < co1; co++)
+        for (int q = 0; q < nr; q++) {
+          const run_t *u = &runs[q];
+          int64_t off = u->oh * G->Wo + u->ow0;
+          fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, Cb + co * NR + u->j, u->ow1 - u->ow0, u->n, co, off);
+        }
+    }
+  }
+}
+
 /* Stride 1 and at most 4 output channels (image/latent output layers, and the data gradient of layers
  * with few input channels): packing would cost more than the arithmetic. Direct convolution in the
  * padded domain instead: q = oh*Wp + ow over padded-width rows (the columns ow >= Wo are computed and
@@ -359,7 +405,7 @@ static void fwd_run(fwd_ctx *c) {
   int64_t groups = (c->G.N + c->spi - 1) / c->spi, nb = c->Mp / MR, want = 2 * (int64_t)ldm_cpu_threads();
   c->mparts = groups >= want ? 1 : (want + groups - 1) / groups;
   if (c->mparts > nb) c->mparts = nb;
-  ldm_parallel_for(groups * c->mparts, 1, fwd_items, c);
+  ldm_parallel_for(groups * c->mparts, 1, fwd_direct_ok(&c->G) ? fwd_direct_items : fwd_items, c);
 }
 
 void ldm_cpu_conv2d(const ldm_graph *g, const ldm_node *n, void *const *buf) {
