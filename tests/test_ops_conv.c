@@ -227,6 +227,7 @@ START_TEST(conv_matches_direct_loops) {
   direct_case((cshape){1, 64, 6, 5, 2, 5, 1, 2, 0}, 1);    /* ... 2 rows, 25 taps in groups */
   direct_case((cshape){2, 32, 8, 8, 3, 3, 2, 1, 1}, 3);    /* ... 3 of 4 rows, stride 2 */
   direct_case((cshape){3, 77, 5, 19, 21, 3, 1, 1, 1}, 2);  /* ... 8x16 transposes and what they leave over */
+  direct_case((cshape){2, 64, 5, 7, 12, 1, 1, 0, 1}, 2);   /* ... 1x1: an unpadded plane moved as one row */
   direct_case((cshape){2, 8, 6, 16, 11, 3, 1, 1, 1}, 1);   /* rows of 16: the forward read from the planes */
   direct_case((cshape){1, 8, 3, 32, 13, 3, 1, 1, 0}, 1);   /* ... rows of 32 */
   direct_case((cshape){2, 9, 6, 18, 10, 3, 1, 0, 1}, 2);   /* ... unpadded, 4 rows of 16 */

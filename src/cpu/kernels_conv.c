@@ -614,14 +614,16 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
         for (int64_t sn = 0; sn < ns; sn++) {
           const float *xs = c->x + ((n0 + sn) * G->Cin + ci0) * G->H * G->W;
           float *xd = xpc + (sn * HWp + G->pad * G->Wp + G->pad) * NR;
+          /* unpadded planes (1x1 kernels) are one row of H W pixels, so that small images move in whole blocks */
+          const int64_t rows = G->pad == 0 ? 1 : G->H, rlen = G->pad == 0 ? G->H * G->W : G->W;
           int64_t j = 0;
           for (; j + 8 <= cin; j += 8) /* 8 channels x 16 pixels at a time */
-            for (int64_t h = 0; h < G->H; h++) {
-              const float *src = xs + j * G->H * G->W + h * G->W;
+            for (int64_t h = 0; h < rows; h++) {
+              const float *src = xs + j * G->H * G->W + h * rlen;
               float *dst = xd + h * G->Wp * NR + j;
               int64_t w = 0;
-              for (; w + 16 <= G->W; w += 16) tr8x16(src + w, G->H * G->W, dst + w * NR, NR);
-              for (; w < G->W; w++)
+              for (; w + 16 <= rlen; w += 16) tr8x16(src + w, G->H * G->W, dst + w * NR, NR);
+              for (; w < rlen; w++)
                 for (int r = 0; r < 8; r++) dst[w * NR + r] = src[r * G->H * G->W + w];
             }
           for (; j < cin; j++) {
