@@ -232,6 +232,10 @@ START_TEST(conv_matches_direct_loops) {
   direct_case((cshape){1, 8, 3, 32, 13, 3, 1, 1, 0}, 1);   /* ... rows of 32 */
   direct_case((cshape){2, 9, 6, 18, 10, 3, 1, 0, 1}, 2);   /* ... unpadded, 4 rows of 16 */
   direct_case((cshape){3, 8, 5, 64, 9, 3, 1, 1, 0}, 1);    /* ... rows of 64, samples of 10 blocks */
+  direct_case((cshape){5, 12, 2, 8, 10, 3, 1, 1, 1}, 2);   /* rows of 8 in pairs: packed by permutes */
+  direct_case((cshape){3, 9, 6, 8, 11, 3, 1, 1, 0}, 1);    /* ... samples of 3 pairs */
+  direct_case((cshape){2, 6, 4, 4, 9, 5, 1, 2, 1}, 1);     /* ... rows of 4 in fours, k5 (rows 8 apart) */
+  direct_case((cshape){3, 20, 4, 4, 16, 1, 1, 0, 1}, 1);   /* ... 1x1, unpadded */
 }
 END_TEST
 

@@ -155,6 +155,42 @@ static void pack_im2col(const geo *G, const float *xp, int64_t ci0, const run_t 
   }
 }
 
+/* pack_im2col for stride-1 images 4 or 8 pixels wide (AVX-512): 16 consecutive columns are 4 (or 2) whole
+ * output rows of one sample, whose pixels at one tap lie in a window of 32 floats of the padded plane (rows
+ * Wp apart); two loads and one two-source permute gather them, where row copies moved 4 or 8 floats at a
+ * time. Needs every run to be a whole row and whole rows per group of 16 (rows16_ok), and 32 readable floats
+ * from each group's first tap (the planes carry ROWS16_SLACK floats after them). */
+enum { ROWS16_SLACK = 32 };
+static bool rows16_ok(const geo *G) {
+#if defined(__AVX512F__)
+  if (G->s != 1 || (G->Wo != 4 && G->Wo != 8)) return false;
+  int64_t rows = 16 / G->Wo;
+  return G->Ho % rows == 0 && (rows - 1) * G->Wp + G->Wo <= 32;
+#else
+  (void)G;
+  return false;
+#endif
+}
+#if defined(__AVX512F__)
+static void pack_im2col_rows16(const geo *G, const float *xp, const run_t *runs, int nruns, int64_t k0, int64_t kc,
+                               float *dst, int64_t ld) {
+  const int64_t Wp = G->Wp, HWp = G->Hp * G->Wp, rows = 16 / G->Wo;
+  int idx[16];
+  for (int i = 0; i < 16; i++) idx[i] = (int)((i / G->Wo) * Wp + i % G->Wo);
+  const __m512i vidx = _mm512_loadu_si512(idx);
+  for (int64_t r = 0, kk = k0, ci = k0 / G->KK, tap = k0 % G->KK; r < kc; r++, kk++) {
+    const float *base = xp + ci * HWp + (tap / G->k) * Wp + tap % G->k;
+    float *row = dst + r * ld;
+    for (int q = 0; q < nruns; q += (int)rows) { /* runs[q] starts a group of 16 columns at j = runs[q].j */
+      const float *src = base + runs[q].xo;
+      _mm512_storeu_ps(row + runs[q].j,
+                       _mm512_permutex2var_ps(_mm512_loadu_ps(src), vidx, _mm512_loadu_ps(src + 16)));
+    }
+    if (++tap == G->KK) tap = 0, ci++;
+  }
+}
+#endif
+
 /* ================================================================= packed weights */
 /* The weights w [Cout][Cin][k][k] in MR-row panels for uk_outer, the panels split over the pool (the calling
  * thread's SLOT_WEIGHTS buffer, written by all): WP_FWD [Mp/MR][Kd][MR] rows co; WP_FLIP (stride-1 backward
@@ -250,8 +286,11 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   float *Bp = scratch(0, FWD_KC * ldb);
   float *Cb = scratch(1, c->Mp * FWD_NC);
   run_t *runs = (run_t *)scratch(2, (int64_t)(FWD_NC + 2) * (int64_t)(sizeof(run_t) / 4));
-  float *xp = scratch(3, c->spi * G->Cin * G->Hp * G->Wp);
+  const bool r16 = rows16_ok(G);
+  const int64_t planes = c->spi * G->Cin * G->Hp * G->Wp;
+  float *xp = scratch(3, planes + ROWS16_SLACK);
   const int64_t nb = c->Mp / MR;
+  zero_row(xp + planes, ROWS16_SLACK); /* read by the last windows of pack_im2col_rows16, never used */
   for (int64_t it = i0; it < i1; it++) {
     int64_t sg = it / c->mparts, mp = it % c->mparts;
     int64_t ib0 = nb * mp / c->mparts, ib1 = nb * (mp + 1) / c->mparts;
@@ -264,7 +303,12 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
       int64_t njr = (nc + NR - 1) / NR;
       for (int64_t k0 = 0; k0 < G->Kd; k0 += FWD_KC) {
         int64_t kc = G->Kd - k0 < FWD_KC ? G->Kd - k0 : FWD_KC;
-        pack_im2col(G, xp, 0, runs, nr, k0, kc, Bp, ldb);
+#if defined(__AVX512F__)
+        if (r16)
+          pack_im2col_rows16(G, xp, runs, nr, k0, kc, Bp, ldb);
+        else
+#endif
+          pack_im2col(G, xp, 0, runs, nr, k0, kc, Bp, ldb);
         if (nc < njr * NR) /* columns past the end: finite values for lanes that are discarded */
           for (int64_t r = 0; r < kc; r++) zero_row(Bp + r * ldb + nc, njr * NR - nc);
         for (int64_t jr = 0; jr < njr; jr++)
@@ -272,13 +316,13 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
             uk_outer(kc, c->wp + (ib * G->Kd + k0) * MR, Bp + jr * NR, ldb, Cb + ib * MR * FWD_NC + jr * NR, FWD_NC,
                      k0 > 0);
       }
-      for (int64_t co = ib0 * MR; co < co1; co++) {
-        const float *src = Cb + co * FWD_NC;
-        for (int q = 0; q < nr; q++) {
-          const run_t *u = &runs[q];
-          int64_t off = u->oh * G->Wo + u->ow0;
-          fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, src + u->j, u->ow1 - u->ow0, u->n, co, off);
-        }
+      /* the runs of one sample are consecutive in its output planes: stored as one segment */
+      for (int q = 0, q1; q < nr; q = q1) {
+        const run_t *u = &runs[q];
+        int64_t off = u->oh * G->Wo + u->ow0, len = u->ow1 - u->ow0;
+        for (q1 = q + 1; q1 < nr && runs[q1].n == u->n; q1++) len += runs[q1].ow1 - runs[q1].ow0;
+        for (int64_t co = ib0 * MR; co < co1; co++)
+          fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, Cb + co * FWD_NC + u->j, len, u->n, co, off);
       }
     }
   }
