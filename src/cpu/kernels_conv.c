@@ -81,6 +81,45 @@ static inline void zero_row(float *d, int64_t n) {
 
 static int64_t round_up(int64_t v, int64_t m) { return (v + m - 1) / m * m; }
 
+/* Stride 2: d[t] = s[t * 2] (gather) and d[t * 2] += s[t] (the col2im scatter), t < n. With AVX-512, 16 at a
+ * time: two loads and a two-source permute, or an expanding permute and an add masked to the even lanes
+ * (the odd ones are stored back as they were). Both touch up to 31 floats past the last one they use: the
+ * buffers they run over carry PLANE_SLACK floats after their planes. The same additions, the same bits. */
+enum { PLANE_SLACK = 32 };
+static inline void gather_s2(float *restrict d, const float *restrict s, int64_t n) {
+  int64_t t = 0;
+#if defined(__AVX512F__)
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  for (; t + 16 <= n; t += 16)
+    _mm512_storeu_ps(d + t, _mm512_permutex2var_ps(_mm512_loadu_ps(s + 2 * t), even, _mm512_loadu_ps(s + 2 * t + 16)));
+  if (t < n)
+    _mm512_mask_storeu_ps(d + t, (__mmask16)((1u << (n - t)) - 1u),
+                          _mm512_permutex2var_ps(_mm512_loadu_ps(s + 2 * t), even, _mm512_loadu_ps(s + 2 * t + 16)));
+#else
+  for (; t < n; t++) d[t] = s[t * 2];
+#endif
+}
+static inline void scatter_add_s2(float *restrict d, const float *restrict s, int64_t n) {
+  int64_t t = 0;
+#if defined(__AVX512F__)
+  const __m512i lo = _mm512_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3, 4, 4, 5, 5, 6, 6, 7, 7);
+  const __m512i hi = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  for (; t < n; t += 16) {
+    int64_t m = n - t < 16 ? n - t : 16; /* values t .. t+m-1 go to d[2t], d[2t + 2], ... */
+    __m512 v = m == 16 ? _mm512_loadu_ps(s + t) : _mm512_maskz_loadu_ps((__mmask16)((1u << m) - 1u), s + t);
+    __mmask16 k0 = (__mmask16)(0x5555u & ((m >= 8 ? 0xFFFFu : (1u << (2 * m)) - 1u)));
+    __mmask16 k1 = (__mmask16)(m <= 8 ? 0u : 0x5555u & ((1u << (2 * (m - 8))) - 1u));
+    float *p = d + 2 * t;
+    _mm512_storeu_ps(p, _mm512_mask_add_ps(_mm512_loadu_ps(p), k0, _mm512_loadu_ps(p), _mm512_permutexvar_ps(lo, v)));
+    if (k1)
+      _mm512_storeu_ps(p + 16, _mm512_mask_add_ps(_mm512_loadu_ps(p + 16), k1, _mm512_loadu_ps(p + 16),
+                                                  _mm512_permutexvar_ps(hi, v)));
+  }
+#else
+  for (; t < n; t++) d[t * 2] += s[t];
+#endif
+}
+
 /* ================================================================= CPU im2col machinery */
 typedef struct {
   int64_t N, Cin, H, W, Cout, Ho, Wo, k, s, pad;
@@ -146,6 +185,8 @@ static void pack_im2col(const geo *G, const float *xp, int64_t ci0, const run_t 
     const float *base = xp + ci * HWp + kh * Wp + kw;
     if (s == 1)
       for (int q = 0; q < nruns; q++) copy_row(row + runs[q].j, base + runs[q].xo, runs[q].ow1 - runs[q].ow0);
+    else if (s == 2)
+      for (int q = 0; q < nruns; q++) gather_s2(row + runs[q].j, base + runs[q].xo, runs[q].ow1 - runs[q].ow0);
     else
       for (int q = 0; q < nruns; q++) {
         const run_t *u = &runs[q];
@@ -159,8 +200,7 @@ static void pack_im2col(const geo *G, const float *xp, int64_t ci0, const run_t 
  * output rows of one sample, whose pixels at one tap lie in a window of 32 floats of the padded plane (rows
  * Wp apart); two loads and one two-source permute gather them, where row copies moved 4 or 8 floats at a
  * time. Needs every run to be a whole row and whole rows per group of 16 (rows16_ok), and 32 readable floats
- * from each group's first tap (the planes carry ROWS16_SLACK floats after them). */
-enum { ROWS16_SLACK = 32 };
+ * from each group's first tap (the planes carry PLANE_SLACK floats after them). */
 static bool rows16_ok(const geo *G) {
 #if defined(__AVX512F__)
   if (G->s != 1 || (G->Wo != 4 && G->Wo != 8)) return false;
@@ -288,9 +328,9 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   run_t *runs = (run_t *)scratch(2, (int64_t)(FWD_NC + 2) * (int64_t)(sizeof(run_t) / 4));
   const bool r16 = rows16_ok(G);
   const int64_t planes = c->spi * G->Cin * G->Hp * G->Wp;
-  float *xp = scratch(3, planes + ROWS16_SLACK);
+  float *xp = scratch(3, planes + PLANE_SLACK);
   const int64_t nb = c->Mp / MR;
-  zero_row(xp + planes, ROWS16_SLACK); /* read by the last windows of pack_im2col_rows16, never used */
+  zero_row(xp + planes, PLANE_SLACK); /* read by the last windows of pack_im2col_rows16, never used */
   for (int64_t it = i0; it < i1; it++) {
     int64_t sg = it / c->mparts, mp = it % c->mparts;
     int64_t ib0 = nb * mp / c->mparts, ib1 = nb * (mp + 1) / c->mparts;
@@ -487,7 +527,8 @@ static void bd_samples(void *vc, int64_t s0, int64_t s1) {
   const int64_t ldb = BD_NC + VW, HW = G->H * G->W, HWp = G->Hp * G->Wp;
   float *Bp = scratch(0, G->Cout * ldb);
   float *Cb = scratch(1, c->Mp * BD_NC);
-  float *dxp = scratch(3, G->Cin * HWp);
+  float *dxp = scratch(3, G->Cin * HWp + PLANE_SLACK);
+  zero_row(dxp + G->Cin * HWp, PLANE_SLACK); /* touched (and kept) by scatter_add_s2 only */
   run_t *runs = (run_t *)scratch(2, (int64_t)(BD_NC + 2) * (int64_t)(sizeof(run_t) / 4));
   for (int64_t n = s0; n < s1; n++) {
     for (int64_t i = 0; i < G->Cin * HWp; i += HWp) zero_row(dxp + i, HWp);
@@ -510,7 +551,10 @@ static void bd_samples(void *vc, int64_t s0, int64_t s1) {
           const run_t *u = &runs[q];
           float *d = dxp + ci * HWp + (u->oh * G->s + kh) * G->Wp + kw + u->ow0 * G->s;
           const float *sv = row + u->j;
-          for (int64_t t = 0; t < u->ow1 - u->ow0; t++) d[t * G->s] += sv[t];
+          if (G->s == 2)
+            scatter_add_s2(d, sv, u->ow1 - u->ow0);
+          else
+            for (int64_t t = 0; t < u->ow1 - u->ow0; t++) d[t * G->s] += sv[t];
         }
       }
     }
@@ -572,7 +616,8 @@ static void bw_items(void *vc, int64_t i0, int64_t i1) {
   float *Bp = scratch(1, BW_MB * ld);
   float *acc = scratch(3, BW_CB * BW_MB * VW);
   run_t *runs = (run_t *)scratch(2, (int64_t)(BW_DC + 2) * (int64_t)(sizeof(run_t) / 4));
-  float *xpad = scratch(SLOT_XP, max_ns * max_nci * HWp);
+  float *xpad = scratch(SLOT_XP, max_ns * max_nci * HWp + PLANE_SLACK);
+  zero_row(xpad + max_ns * max_nci * HWp, PLANE_SLACK); /* read (never used) by gather_s2 */
   const int64_t D = G->N * G->P;
   for (int64_t it = i0; it < i1; it++) {
     int64_t split = it / (c->ncb * c->nmb), rest = it % (c->ncb * c->nmb);
