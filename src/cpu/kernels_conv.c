@@ -319,6 +319,35 @@ static void fwd_store(const fwd_ctx *c, float *restrict d, const float *restrict
   }
 }
 
+/* Item it of a forward: the range [ib0, ib1) of MR-row channel blocks (channels below co1) of the sample group
+ * [n0, n0 + ns); its input planes are padded into xp unless this thread did that for the group already. */
+typedef struct {
+  int64_t ib0, ib1, co1, n0, ns;
+} fwd_item;
+static fwd_item fwd_item_start(const fwd_ctx *c, int64_t it, int64_t i0, float *xp) {
+  const geo *G = &c->G;
+  int64_t sg = it / c->mparts, mp = it % c->mparts, nb = c->Mp / MR;
+  fwd_item t = {nb * mp / c->mparts, nb * (mp + 1) / c->mparts, 0, sg * c->spi, 0};
+  t.co1 = t.ib1 * MR < G->Cout ? t.ib1 * MR : G->Cout;
+  t.ns = G->N - t.n0 < c->spi ? G->N - t.n0 : c->spi;
+  if (mp == 0 || it == i0) pad_planes(G, c->x, G->Cin, t.n0, t.ns, 0, G->Cin, xp); /* once per group and thread */
+  return t;
+}
+
+/* The epilogue of a block: channels [co0, co1) of Cb (row stride ldc; column j of run q at runs[q].j) into
+ * y; the runs of one sample are consecutive in its output planes, so each sample's go as one segment. */
+static void fwd_store_runs(const fwd_ctx *c, const run_t *runs, int nr, const float *Cb, int64_t ldc, int64_t co0,
+                           int64_t co1) {
+  const geo *G = &c->G;
+  for (int q = 0, q1; q < nr; q = q1) {
+    const run_t *u = &runs[q];
+    int64_t off = u->oh * G->Wo + u->ow0, len = u->ow1 - u->ow0;
+    for (q1 = q + 1; q1 < nr && runs[q1].n == u->n; q1++) len += runs[q1].ow1 - runs[q1].ow0;
+    for (int64_t co = co0; co < co1; co++)
+      fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, Cb + co * ldc + u->j, len, u->n, co, off);
+  }
+}
+
 static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   const fwd_ctx *c = vc;
   const geo *G = &c->G;
@@ -329,14 +358,10 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   const bool r16 = rows16_ok(G);
   const int64_t planes = c->spi * G->Cin * G->Hp * G->Wp;
   float *xp = scratch(3, planes + PLANE_SLACK);
-  const int64_t nb = c->Mp / MR;
   zero_row(xp + planes, PLANE_SLACK); /* read by the last windows of pack_im2col_rows16, never used */
   for (int64_t it = i0; it < i1; it++) {
-    int64_t sg = it / c->mparts, mp = it % c->mparts;
-    int64_t ib0 = nb * mp / c->mparts, ib1 = nb * (mp + 1) / c->mparts;
-    int64_t co1 = ib1 * MR < G->Cout ? ib1 * MR : G->Cout;
-    int64_t n0 = sg * c->spi, ns = G->N - n0 < c->spi ? G->N - n0 : c->spi;
-    if (mp == 0 || it == i0) pad_planes(G, c->x, G->Cin, n0, ns, 0, G->Cin, xp); /* once per group and thread */
+    fwd_item t = fwd_item_start(c, it, i0, xp);
+    const int64_t ib0 = t.ib0, ib1 = t.ib1, n0 = t.n0, ns = t.ns;
     for (int64_t c0 = n0 * G->P; c0 < (n0 + ns) * G->P; c0 += FWD_NC) {
       int64_t nc = (n0 + ns) * G->P - c0 < FWD_NC ? (n0 + ns) * G->P - c0 : FWD_NC;
       int nr = make_runs(G, c0, nc, runs, n0, G->Cin);
@@ -356,14 +381,7 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
             uk_outer(kc, c->wp + (ib * G->Kd + k0) * MR, Bp + jr * NR, ldb, Cb + ib * MR * FWD_NC + jr * NR, FWD_NC,
                      k0 > 0);
       }
-      /* the runs of one sample are consecutive in its output planes: stored as one segment */
-      for (int q = 0, q1; q < nr; q = q1) {
-        const run_t *u = &runs[q];
-        int64_t off = u->oh * G->Wo + u->ow0, len = u->ow1 - u->ow0;
-        for (q1 = q + 1; q1 < nr && runs[q1].n == u->n; q1++) len += runs[q1].ow1 - runs[q1].ow0;
-        for (int64_t co = ib0 * MR; co < co1; co++)
-          fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, Cb + co * FWD_NC + u->j, len, u->n, co, off);
-      }
+      fwd_store_runs(c, runs, nr, Cb, FWD_NC, ib0 * MR, t.co1);
     }
   }
 }
@@ -381,7 +399,7 @@ static bool fwd_direct_ok(const geo *G) { /* shallow ones (a 1-channel input: de
 static void fwd_direct_items(void *vc, int64_t i0, int64_t i1) {
   const fwd_ctx *c = vc;
   const geo *G = &c->G;
-  const int64_t HWp = G->Hp * G->Wp, nb = c->Mp / MR;
+  const int64_t HWp = G->Hp * G->Wp;
   float *Cb = scratch(1, c->Mp * NR);
   run_t *runs = (run_t *)scratch(2, 4 * (int64_t)(sizeof(run_t) / 4));
   float *xp = scratch(3, c->spi * G->Cin * HWp);
@@ -392,22 +410,13 @@ static void fwd_direct_items(void *vc, int64_t i0, int64_t i1) {
     if (kh == G->k) kh = 0, ci++;
   }
   for (int64_t it = i0; it < i1; it++) {
-    int64_t sg = it / c->mparts, mp = it % c->mparts;
-    int64_t ib0 = nb * mp / c->mparts, ib1 = nb * (mp + 1) / c->mparts;
-    int64_t co1 = ib1 * MR < G->Cout ? ib1 * MR : G->Cout;
-    int64_t n0 = sg * c->spi, ns = G->N - n0 < c->spi ? G->N - n0 : c->spi;
-    if (mp == 0 || it == i0) pad_planes(G, c->x, G->Cin, n0, ns, 0, G->Cin, xp); /* once per group and thread */
-    for (int64_t c0 = n0 * G->P; c0 < (n0 + ns) * G->P; c0 += NR) {
-      int nr = make_runs(G, c0, NR, runs, n0, G->Cin);
+    fwd_item t = fwd_item_start(c, it, i0, xp);
+    for (int64_t c0 = t.n0 * G->P; c0 < (t.n0 + t.ns) * G->P; c0 += NR) {
+      int nr = make_runs(G, c0, NR, runs, t.n0, G->Cin);
       const float *b0 = xp + runs[0].xo, *b1 = nr == 1 ? b0 + VW : xp + runs[1].xo;
-      for (int64_t ib = ib0; ib < ib1; ib++)
+      for (int64_t ib = t.ib0; ib < t.ib1; ib++)
         uk_outer_off(G->Kd, c->wp + ib * G->Kd * MR, b0, b1, koff, Cb + ib * MR * NR, NR);
-      for (int64_t co = ib0 * MR; co < co1; co++)
-        for (int q = 0; q < nr; q++) {
-          const run_t *u = &runs[q];
-          int64_t off = u->oh * G->Wo + u->ow0;
-          fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, Cb + co * NR + u->j, u->ow1 - u->ow0, u->n, co, off);
-        }
+      fwd_store_runs(c, runs, nr, Cb, NR, t.ib0 * MR, t.co1);
     }
   }
 }
