@@ -12,9 +12,8 @@
  * (forward; backward_data at stride 1 is the forward of dY with the flipped kernel), or, where output rows
  * are whole vector pairs (stride 1, rows of 16 or 32k pixels), reads the padded planes in place;
  * backward_weight reads a channel-last padded input directly; layers with <= 4 output channels use a
- * direct kernel. Work is split
- * into fixed items (sample groups, samples, weight blocks x depth splits) and every sum has a fixed order,
- * so results do not depend on the thread count. Measurements: docs/perf.md.
+ * direct kernel. Work is split into fixed items (sample groups, samples, weight blocks x depth splits) and
+ * every sum has a fixed order, so results do not depend on the thread count. Measurements: docs/perf.md.
  * This file: the CPU twins ldm_cpu_<op> (cpu/kernels.h); builders and autodiff: src/ops/conv.c. */
 #include "cpu/kernels.h"
 
@@ -218,7 +217,7 @@ static void pack_im2col_rows16(const geo *G, const float *xp, const run_t *runs,
   int idx[16];
   for (int i = 0; i < 16; i++) idx[i] = (int)((i / G->Wo) * Wp + i % G->Wo);
   const __m512i vidx = _mm512_loadu_si512(idx);
-  for (int64_t r = 0, kk = k0, ci = k0 / G->KK, tap = k0 % G->KK; r < kc; r++, kk++) {
+  for (int64_t r = 0, ci = k0 / G->KK, tap = k0 % G->KK; r < kc; r++) {
     const float *base = xp + ci * HWp + (tap / G->k) * Wp + tap % G->k;
     float *row = dst + r * ld;
     for (int q = 0; q < nruns; q += (int)rows) { /* runs[q] starts a group of 16 columns at j = runs[q].j */
