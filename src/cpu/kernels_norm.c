@@ -8,6 +8,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__AVX__)
+#include <immintrin.h>
+#endif
+
 #include "cpu/fastmath.h"
 #include "cpu/pool.h"
 #include "ops/norm.h"
@@ -18,7 +22,9 @@
 
 /* ---------------------------------------------------------------- launch helpers */
 
-/* double-precision sums with four independent accumulators (fixed order, vectorisable) */
+/* double-precision sums with four independent accumulators (fixed order); with AVX, sums_batch below
+ * computes the same sums several rows at a time */
+#if !defined(__AVX__)
 static double sum_f(const float *x, int64_t n) {
   double s0 = 0, s1 = 0, s2 = 0, s3 = 0;
   int64_t i = 0;
@@ -47,6 +53,41 @@ static double sumsq_dev(const float *x, int64_t n, double m) {
   }
   return (s0 + s1) + (s2 + s3);
 }
+#endif
+
+/* sum_f (m NULL) or sumsq_dev (m[b] the mean) of nb <= SUMS_BATCH rows x[b] at once. Each row's four
+ * accumulators are one 4-lane double vector: the same additions in the same order as those functions (so
+ * the same bits), but the rows' chains are independent, so their adds overlap where one chain alone waits
+ * on the add latency. */
+enum { SUMS_BATCH = 4 };
+static void sums_batch(const float *const *x, int nb, int64_t n, const double *m, double *out) {
+#if defined(__AVX__)
+  __m256d acc[SUMS_BATCH];
+  for (int b = 0; b < nb; b++) acc[b] = _mm256_setzero_pd();
+  int64_t i = 0;
+  if (m) {
+    for (; i + 4 <= n; i += 4)
+      for (int b = 0; b < nb; b++) {
+        __m256d d = _mm256_sub_pd(_mm256_cvtps_pd(_mm_loadu_ps(x[b] + i)), _mm256_set1_pd(m[b]));
+        acc[b] = _mm256_add_pd(acc[b], _mm256_mul_pd(d, d));
+      }
+  } else {
+    for (; i + 4 <= n; i += 4)
+      for (int b = 0; b < nb; b++) acc[b] = _mm256_add_pd(acc[b], _mm256_cvtps_pd(_mm_loadu_ps(x[b] + i)));
+  }
+  for (int b = 0; b < nb; b++) {
+    double l[4];
+    _mm256_storeu_pd(l, acc[b]);
+    for (int64_t j = i; j < n; j++) {
+      double d = m ? x[b][j] - m[b] : x[b][j];
+      l[0] += m ? d * d : d;
+    }
+    out[b] = (l[0] + l[1]) + (l[2] + l[3]);
+  }
+#else
+  for (int b = 0; b < nb; b++) out[b] = m ? sumsq_dev(x[b], n, m[b]) : sum_f(x[b], n);
+#endif
+}
 
 /* ================================================================= group_norm, group_norm_silu */
 typedef struct {
@@ -59,12 +100,21 @@ static void gn_groups(void *vc, int64_t j0, int64_t j1) {
   const gn_ctx *c = vc;
   const ldm_pc_group_norm *p = c->p;
   const int64_t S = p->S, cg = p->C / p->G, M = cg * S;
+  double mean[SUMS_BATCH], var[SUMS_BATCH];
   for (int64_t ng = j0; ng < j1; ng++) {
+    const int b = (int)((ng - j0) % SUMS_BATCH);
+    if (b == 0) { /* the statistics of the next SUMS_BATCH groups together */
+      int nb = j1 - ng < SUMS_BATCH ? (int)(j1 - ng) : SUMS_BATCH;
+      const float *xb[SUMS_BATCH];
+      for (int q = 0; q < nb; q++) xb[q] = c->x + (ng + q) * M;
+      sums_batch(xb, nb, M, NULL, mean);
+      for (int q = 0; q < nb; q++) mean[q] /= (double)M;
+      sums_batch(xb, nb, M, mean, var);
+      for (int q = 0; q < nb; q++) var[q] /= (double)M;
+    }
     const float *xs = c->x + ng * M;
     float *ys = c->y + ng * M;
-    double mean = sum_f(xs, M) / (double)M;
-    double var = sumsq_dev(xs, M, mean) / (double)M;
-    float mf = (float)mean, rf = (float)(1.0 / sqrt(var + (double)p->eps));
+    float mf = (float)mean[b], rf = (float)(1.0 / sqrt(var[b] + (double)p->eps));
     int64_t ch0 = (ng % p->G) * cg;
     for (int64_t cc = 0; cc < cg; cc++) {
       float ga = c->gamma[ch0 + cc], be = c->beta[ch0 + cc];
