@@ -199,7 +199,8 @@ static void pack_im2col(const geo *G, const float *xp, int64_t ci0, const run_t 
  * output rows of one sample, whose pixels at one tap lie in a window of 32 floats of the padded plane (rows
  * Wp apart); two loads and one two-source permute gather them, where row copies moved 4 or 8 floats at a
  * time. Needs every run to be a whole row and whole rows per group of 16 (rows16_ok), and 32 readable floats
- * from each group's first tap (the planes carry PLANE_SLACK floats after them). */
+ * from each group's first tap (the planes carry PLANE_SLACK floats after them). Other targets: not chosen
+ * (the plain loop below gathers the same columns). */
 static bool rows16_ok(const geo *G) {
 #if defined(__AVX512F__)
   if (G->s != 1 || (G->Wo != 4 && G->Wo != 8)) return false;
@@ -210,25 +211,29 @@ static bool rows16_ok(const geo *G) {
   return false;
 #endif
 }
-#if defined(__AVX512F__)
 static void pack_im2col_rows16(const geo *G, const float *xp, const run_t *runs, int nruns, int64_t k0, int64_t kc,
                                float *dst, int64_t ld) {
   const int64_t Wp = G->Wp, HWp = G->Hp * G->Wp, rows = 16 / G->Wo;
   int idx[16];
   for (int i = 0; i < 16; i++) idx[i] = (int)((i / G->Wo) * Wp + i % G->Wo);
+#if defined(__AVX512F__)
   const __m512i vidx = _mm512_loadu_si512(idx);
+#endif
   for (int64_t r = 0, ci = k0 / G->KK, tap = k0 % G->KK; r < kc; r++) {
     const float *base = xp + ci * HWp + (tap / G->k) * Wp + tap % G->k;
     float *row = dst + r * ld;
     for (int q = 0; q < nruns; q += (int)rows) { /* runs[q] starts a group of 16 columns at j = runs[q].j */
       const float *src = base + runs[q].xo;
+#if defined(__AVX512F__)
       _mm512_storeu_ps(row + runs[q].j,
                        _mm512_permutex2var_ps(_mm512_loadu_ps(src), vidx, _mm512_loadu_ps(src + 16)));
+#else
+      for (int i = 0; i < 16; i++) row[runs[q].j + i] = src[idx[i]];
+#endif
     }
     if (++tap == G->KK) tap = 0, ci++;
   }
 }
-#endif
 
 /* ================================================================= packed weights */
 /* The weights w [Cout][Cin][k][k] in MR-row panels for uk_outer, the panels split over the pool (the calling
@@ -357,7 +362,7 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
   const bool r16 = rows16_ok(G);
   const int64_t planes = c->spi * G->Cin * G->Hp * G->Wp;
   float *xp = scratch(3, planes + PLANE_SLACK);
-  zero_row(xp + planes, PLANE_SLACK); /* read by the last windows of pack_im2col_rows16, never used */
+  memset(xp + planes, 0, PLANE_SLACK * sizeof(float)); /* read by the last windows of pack_im2col_rows16, never used */
   for (int64_t it = i0; it < i1; it++) {
     fwd_item t = fwd_item_start(c, it, i0, xp);
     const int64_t ib0 = t.ib0, ib1 = t.ib1, n0 = t.n0, ns = t.ns;
@@ -367,11 +372,9 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
       int64_t njr = (nc + NR - 1) / NR;
       for (int64_t k0 = 0; k0 < G->Kd; k0 += FWD_KC) {
         int64_t kc = G->Kd - k0 < FWD_KC ? G->Kd - k0 : FWD_KC;
-#if defined(__AVX512F__)
         if (r16)
           pack_im2col_rows16(G, xp, runs, nr, k0, kc, Bp, ldb);
         else
-#endif
           pack_im2col(G, xp, 0, runs, nr, k0, kc, Bp, ldb);
         if (nc < njr * NR) /* columns past the end: finite values for lanes that are discarded */
           for (int64_t r = 0; r < kc; r++) zero_row(Bp + r * ldb + nc, njr * NR - nc);
@@ -536,7 +539,7 @@ static void bd_samples(void *vc, int64_t s0, int64_t s1) {
   float *Bp = scratch(0, G->Cout * ldb);
   float *Cb = scratch(1, c->Mp * BD_NC);
   float *dxp = scratch(3, G->Cin * HWp + PLANE_SLACK);
-  zero_row(dxp + G->Cin * HWp, PLANE_SLACK); /* touched (and kept) by scatter_add_s2 only */
+  memset(dxp + G->Cin * HWp, 0, PLANE_SLACK * sizeof(float)); /* touched (and kept) by scatter_add_s2 only */
   run_t *runs = (run_t *)scratch(2, (int64_t)(BD_NC + 2) * (int64_t)(sizeof(run_t) / 4));
   for (int64_t n = s0; n < s1; n++) {
     for (int64_t i = 0; i < G->Cin * HWp; i += HWp) zero_row(dxp + i, HWp);
@@ -625,7 +628,7 @@ static void bw_items(void *vc, int64_t i0, int64_t i1) {
   float *acc = scratch(3, BW_CB * BW_MB * VW);
   run_t *runs = (run_t *)scratch(2, (int64_t)(BW_DC + 2) * (int64_t)(sizeof(run_t) / 4));
   float *xpad = scratch(SLOT_XP, max_ns * max_nci * HWp + PLANE_SLACK);
-  zero_row(xpad + max_ns * max_nci * HWp, PLANE_SLACK); /* read (never used) by gather_s2 */
+  memset(xpad + max_ns * max_nci * HWp, 0, PLANE_SLACK * sizeof(float)); /* read (never used) by gather_s2 */
   const int64_t D = G->N * G->P;
   for (int64_t it = i0; it < i1; it++) {
     int64_t split = it / (c->ncb * c->nmb), rest = it % (c->ncb * c->nmb);
