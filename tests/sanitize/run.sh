@@ -6,7 +6,8 @@
 # Configures a separate build directory (clang, -Db_sanitize=address,undefined, -Dnative=false),
 # builds ldm-vk and the core, io and train suites there, runs those suites, one tiny CPU training run,
 # the CPU conformance (`conformance --cpu-only`) and one step of each stage of the fmnist full preset on
-# the CPU, of the sanitized ldm-vk. Every sanitized process (the test binaries, the ldm-vk runs the train
+# the CPU, of the sanitized ldm-vk; then, in BUILD_DIR-native (-Dnative=true: this host's vector paths of
+# the CPU twins), the ops-conv and ops-norm suites, the CPU conformance and the fmnist steps again. Every sanitized process (the test binaries, the ldm-vk runs the train
 # suite starts) writes its reports to BUILD_DIR/sanitizer-logs/; any report there, or any failing
 # suite, fails this script. tests/sanitize/ubsan.supp suppresses findings in third-party code only
 # (each entry documented there); nothing of ours is suppressed, and there are no leak suppressions.
@@ -40,7 +41,9 @@ if ! "$cc" -fsanitize=address,undefined "$probe/p.c" -o "$probe/p" >/dev/null 2>
   exit 77
 fi
 
-if [ ! -f "$bld/build.ninja" ]; then
+# configure DIR NATIVE: a sanitized build directory, -Dnative=NATIVE
+configure() {
+  [ -f "$1/build.ninja" ] && return 0
   # clang keeps -Werror (its extra warnings are worth failing on); the project passes gcc-only -Wno-*
   # flags, which clang must not turn into errors. gcc (the fallback when clang is missing) builds here
   # without -Werror: the normal build already holds gcc's warnings to -Werror, and the instrumentation
@@ -50,13 +53,14 @@ if [ ! -f "$bld/build.ninja" ]; then
   else
     cargs=(-Dwerror=false)
   fi
-  stamp "configuring $bld with $cc"
-  CC="$cc" meson setup "$bld" "$src" --buildtype=debugoptimized -Db_sanitize=address,undefined \
-    -Db_lundef=false -Dnative=false "${cargs[@]}" >"$probe/setup.log" 2>&1 || {
+  stamp "configuring $1 with $cc (-Dnative=$2)"
+  CC="$cc" meson setup "$1" "$src" --buildtype=debugoptimized -Db_sanitize=address,undefined \
+    -Db_lundef=false -Dnative="$2" "${cargs[@]}" >"$probe/setup.log" 2>&1 || {
     cat "$probe/setup.log" >&2
     exit 1
   }
-fi
+}
+configure "$bld" false
 stamp "building ldm-vk and the core, io, train suites"
 ninja -C "$bld" ldm-vk tests/test_core tests/test_io tests/test_train
 
@@ -104,6 +108,29 @@ fi
 if ! "$bld/ldm-vk" train --config fmnist --preset full --vae-steps 1 --unet-steps 1 --device cpu --batch 4 \
   --limit-images 16 --sample-steps 1 --quiet --out "$work/fmnist" >"$work/fmnist.log" 2>&1; then
   echo "sanitize: ldm-vk train --config fmnist failed:" >&2
+  cat "$work/fmnist.log" >&2
+  status=1
+fi
+rm -rf "$work"
+
+# The same CPU checks built with -march=native: the build above is generic, so the CPU twins' vector
+# paths for this host (AVX-512 permute packing, transposes and the buffers' slack they read, AVX
+# statistics) run under the sanitizers here
+nbld="$bld-native"
+configure "$nbld" true
+stamp "building the -Dnative=true variant: ldm-vk, the ops-conv and ops-norm suites"
+ninja -C "$nbld" ldm-vk tests/test_ops_conv tests/test_ops_norm
+meson test -C "$nbld" --no-rebuild --print-errorlogs ops-conv ops-norm || status=1
+work=$(mktemp -d /tmp/ldm-sanitize-XXXXXX)
+stamp "native: ldm-vk conformance --cpu-only; ldm-vk train --config fmnist --preset full, 1 + 1 steps"
+if ! "$nbld/ldm-vk" conformance --cpu-only >"$work/conf.log" 2>&1; then
+  echo "sanitize: native ldm-vk conformance --cpu-only failed:" >&2
+  tail -n 20 "$work/conf.log" >&2
+  status=1
+fi
+if ! "$nbld/ldm-vk" train --config fmnist --preset full --vae-steps 1 --unet-steps 1 --device cpu --batch 4 \
+  --limit-images 16 --sample-steps 1 --quiet --out "$work/fmnist" >"$work/fmnist.log" 2>&1; then
+  echo "sanitize: native ldm-vk train --config fmnist failed:" >&2
   cat "$work/fmnist.log" >&2
   status=1
 fi
