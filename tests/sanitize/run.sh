@@ -96,22 +96,25 @@ else
   cat "$work/train.log" >&2
   status=1
 fi
-# every op's fast CPU twin against the reference (each CPU scratch request exactly sized under ASan,
-# src/cpu/pool.c), and the fmnist full preset's own layer shapes for one step of each stage: the tiny
-# config's layers are too small for the CPU convolutions' channel-last and blocked paths
-stamp "ldm-vk conformance --cpu-only; ldm-vk train --config fmnist --preset full, 1 + 1 steps"
-if ! "$bld/ldm-vk" conformance --cpu-only >"$work/conf.log" 2>&1; then
-  echo "sanitize: ldm-vk conformance --cpu-only failed:" >&2
-  tail -n 20 "$work/conf.log" >&2
-  status=1
-fi
-if ! "$bld/ldm-vk" train --config fmnist --preset full --vae-steps 1 --unet-steps 1 --device cpu --batch 4 \
-  --limit-images 16 --sample-steps 1 --quiet --out "$work/fmnist" >"$work/fmnist.log" 2>&1; then
-  echo "sanitize: ldm-vk train --config fmnist failed:" >&2
-  cat "$work/fmnist.log" >&2
-  status=1
-fi
-rm -rf "$work"
+# cpu_checks LDM_VK WHAT: every op's fast CPU twin against the reference (each CPU scratch request exactly
+# sized under ASan, src/cpu/pool.c), and the fmnist full preset's own layer shapes for one step of each
+# stage: the tiny config's layers are too small for the CPU convolutions' channel-last and blocked paths
+cpu_checks() {
+  stamp "$2ldm-vk conformance --cpu-only; ldm-vk train --config fmnist --preset full, 1 + 1 steps"
+  if ! "$1" conformance --cpu-only >"$work/conf.log" 2>&1; then
+    echo "sanitize: $2ldm-vk conformance --cpu-only failed:" >&2
+    tail -n 20 "$work/conf.log" >&2
+    status=1
+  fi
+  rm -rf "$work/fmnist"
+  if ! "$1" train --config fmnist --preset full --vae-steps 1 --unet-steps 1 --device cpu --batch 4 \
+    --limit-images 16 --sample-steps 1 --quiet --out "$work/fmnist" >"$work/fmnist.log" 2>&1; then
+    echo "sanitize: $2ldm-vk train --config fmnist failed:" >&2
+    cat "$work/fmnist.log" >&2
+    status=1
+  fi
+}
+cpu_checks "$bld/ldm-vk" ""
 
 # The same CPU checks built with -march=native: the build above is generic, so the CPU twins' vector
 # paths for this host (AVX-512 permute packing, transposes and the buffers' slack they read, AVX
@@ -121,19 +124,7 @@ configure "$nbld" true
 stamp "building the -Dnative=true variant: ldm-vk, the ops-conv and ops-norm suites"
 ninja -C "$nbld" ldm-vk tests/test_ops_conv tests/test_ops_norm
 meson test -C "$nbld" --no-rebuild --print-errorlogs ops-conv ops-norm || status=1
-work=$(mktemp -d /tmp/ldm-sanitize-XXXXXX)
-stamp "native: ldm-vk conformance --cpu-only; ldm-vk train --config fmnist --preset full, 1 + 1 steps"
-if ! "$nbld/ldm-vk" conformance --cpu-only >"$work/conf.log" 2>&1; then
-  echo "sanitize: native ldm-vk conformance --cpu-only failed:" >&2
-  tail -n 20 "$work/conf.log" >&2
-  status=1
-fi
-if ! "$nbld/ldm-vk" train --config fmnist --preset full --vae-steps 1 --unet-steps 1 --device cpu --batch 4 \
-  --limit-images 16 --sample-steps 1 --quiet --out "$work/fmnist" >"$work/fmnist.log" 2>&1; then
-  echo "sanitize: native ldm-vk train --config fmnist failed:" >&2
-  cat "$work/fmnist.log" >&2
-  status=1
-fi
+cpu_checks "$nbld/ldm-vk" "native: "
 rm -rf "$work"
 
 reports=$(find "$logs" -type f | sort)
