@@ -189,11 +189,8 @@ static void hsum16(const float *v, float *s) {
 /* dst[p*ldd + r] = src[r*lds + p] for r < 8, p < 16: an 8 x 16 block transposed (rows of 8 floats at
  * stride ldd), by three levels of two-source permutes on AVX-512; the plain loop elsewhere. Data movement
  * only: the result is the same bits either way. */
-#if defined(__AVX512F__) && defined(__AVX512DQ__)
-#define TR8X16_VECTOR 1
-#endif
 static inline void tr8x16(const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd) {
-#if defined(TR8X16_VECTOR)
+#if defined(__AVX512F__) && defined(__AVX512DQ__)
   /* level 1: pairs of rows interleaved element by element; level 2: pairs of those, two floats at a
    * time; level 3: groups of four. The last level's halves then hold one pixel's eight rows each. */
   const __m512i i1lo = _mm512_setr_epi32(0, 16, 1, 17, 2, 18, 3, 19, 4, 20, 5, 21, 6, 22, 7, 23);
@@ -224,6 +221,14 @@ static inline void tr8x16(const float *restrict src, int64_t lds, float *restric
   for (int p = 0; p < 16; p++)
     for (int i = 0; i < 8; i++) dst[p * ldd + i] = src[i * lds + p];
 #endif
+}
+
+/* The same for n pixels: tr8x16 blocks, then the last n % 16 one at a time. */
+static inline void tr8(const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd, int64_t n) {
+  int64_t p = 0;
+  for (; p + 16 <= n; p += 16) tr8x16(src + p, lds, dst + p * ldd, ldd);
+  for (; p < n; p++)
+    for (int i = 0; i < 8; i++) dst[p * ldd + i] = src[i * lds + p];
 }
 
 #endif

@@ -718,14 +718,8 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
           const int64_t rows = G->pad == 0 ? 1 : G->H, rlen = G->pad == 0 ? G->H * G->W : G->W;
           int64_t j = 0;
           for (; j + 8 <= cin; j += 8) /* 8 channels x 16 pixels at a time */
-            for (int64_t h = 0; h < rows; h++) {
-              const float *src = xs + j * G->H * G->W + h * rlen;
-              float *dst = xd + h * G->Wp * NR + j;
-              int64_t w = 0;
-              for (; w + 16 <= rlen; w += 16) tr8x16(src + w, G->H * G->W, dst + w * NR, NR);
-              for (; w < rlen; w++)
-                for (int r = 0; r < 8; r++) dst[w * NR + r] = src[r * G->H * G->W + w];
-            }
+            for (int64_t h = 0; h < rows; h++)
+              tr8(xs + j * G->H * G->W + h * rlen, G->H * G->W, xd + h * G->Wp * NR + j, NR, rlen);
           for (; j < cin; j++) {
             const float *src = xs + j * G->H * G->W;
             float *dst = xd + j;
@@ -743,12 +737,7 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
         }
         for (int64_t cp = 0; cp < ncp; cp++) {
           if (R == 8 && cp * R + R <= cn) { /* a whole panel of 8 rows: 16 pixels at a time */
-            const float *src = c->dy + (n * G->Cout + co0 + cp * R) * G->P + pix;
-            float *dst = At + (cp * dn + (cc - dc0)) * R;
-            int64_t t = 0;
-            for (; t + 16 <= len; t += 16) tr8x16(src + t, G->P, dst + t * R, R);
-            for (; t < len; t++)
-              for (int r = 0; r < R; r++) dst[t * R + r] = src[r * G->P + t];
+            tr8(c->dy + (n * G->Cout + co0 + cp * R) * G->P + pix, G->P, At + (cp * dn + (cc - dc0)) * R, R, len);
             continue;
           }
           for (int r = 0; r < R; r++) {
