@@ -1,8 +1,9 @@
 /* Benchmark (not a test): GFLOP/s of the conv2d forward, backward-data and backward-weight nodes on the
  * CPU reference backend and, with --vk, on the Vulkan device. Registered as `meson test --benchmark
  * conv`; run by hand as
- *   LDM_THREADS=2 bench_conv [--vk] [N Cin H W Cout k stride pad [reps]]
- * (default: the 128x64x16x16 -> 64-channel 3x3 layer). Best-of-reps node times. */
+ *   LDM_THREADS=2 bench_conv [--vk] [--res] [N Cin H W Cout k stride pad [reps]]
+ * (default: the 128x64x16x16 -> 64-channel 3x3 layer; --res: the forward adds a residual in its epilogue,
+ * as the resnet blocks' second convolution does). Best-of-reps node times. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -33,10 +34,16 @@ static int run(ldm_exec *e, const ldm_graph *g, const int *nodes, int reps) {
 }
 
 int main(int argc, char **argv) {
-  int use_vk = 0, ai = 1;
-  if (argc > 1 && strcmp(argv[1], "--vk") == 0) {
-    use_vk = 1;
-    ai = 2;
+  int use_vk = 0, use_res = 0, ai = 1;
+  for (; ai < argc && argv[ai][0] == '-'; ai++) {
+    if (strcmp(argv[ai], "--vk") == 0)
+      use_vk = 1;
+    else if (strcmp(argv[ai], "--res") == 0)
+      use_res = 1;
+    else {
+      fprintf(stderr, "bench_conv: unknown option %s\n", argv[ai]);
+      return 2;
+    }
   }
   int v[9] = {128, 64, 16, 16, 64, 3, 1, 1, 5};
   for (int i = 0; i < 9 && ai + i < argc; i++) v[i] = atoi(argv[ai + i]);
@@ -47,7 +54,9 @@ int main(int argc, char **argv) {
   int x = ldm_act(&g, "x", 4, LDM_SHAPE(N, Cin, H, W));
   int w = ldm_act(&g, "w", 4, LDM_SHAPE(Cout, Cin, k, k));
   int b = ldm_act(&g, "b", 1, LDM_SHAPE(Cout));
-  int y = ldm_conv2d(&g, x, w, b, stride, pad);
+  int64_t Ho = (H + 2 * pad - k) / stride + 1, Wo = (W + 2 * pad - k) / stride + 1;
+  int r = use_res ? ldm_act(&g, "r", 4, LDM_SHAPE(N, Cout, Ho, Wo)) : -1;
+  int y = ldm_conv2d_ex(&g, x, w, b, r, -1, stride, pad);
   if (y < 0) {
     fprintf(stderr, "%s\n", ldm_last_error());
     return 1;
@@ -70,9 +79,9 @@ int main(int argc, char **argv) {
   for (int t = 0; t < g.nt; t++) ldm_keep(&g, t);
   if (ldm_graph_plan(&g) != LDM_OK) return 1;
   double gflop = 2.0 * N * Cout * pc.Ho * pc.Wo * Cin * k * k * 1e-9;
-  printf("conv2d N%lld %lld->%lld %lldx%lld k%lld s%d p%d (%.3f GFLOP per op, backward_weight %u splits)\n",
-         (long long)N, (long long)Cin, (long long)Cout, (long long)H, (long long)W, (long long)k, stride, pad, gflop,
-         s);
+  printf("conv2d N%lld %lld->%lld %lldx%lld k%lld s%d p%d%s (%.3f GFLOP per op, backward_weight %u splits)\n",
+         (long long)N, (long long)Cin, (long long)Cout, (long long)H, (long long)W, (long long)k, stride, pad,
+         use_res ? " +res" : "", gflop, s);
   for (int be = 0; be <= use_vk; be++) {
     ldm_exec *e = NULL;
     ldm_vk_ctx *vk = NULL;
@@ -82,8 +91,8 @@ int main(int argc, char **argv) {
       fprintf(stderr, "vk: %s\n", ldm_last_error());
       return 1;
     }
-    int ids[3] = {x, w, b};
-    for (int t = 0; t < 3; t++) {
+    int ids[4] = {x, w, b, r};
+    for (int t = 0; t < 3 + use_res; t++) {
       int64_t n = g.t[ids[t]].numel;
       float *d = malloc((size_t)n * 4);
       if (!d) return 1;
