@@ -11,8 +11,8 @@
 #include "core/ops.h"
 #include "ldm/backend.h"
 #include "ldm/ops.h"
-#include "ldm/rng.h"
 #include "ldm/vk.h"
+#include "bench_util.h"
 #include "ops/conv.h"
 
 static double best[3];
@@ -83,23 +83,11 @@ int main(int argc, char **argv) {
          (long long)N, (long long)Cin, (long long)Cout, (long long)H, (long long)W, (long long)k, stride, pad,
          use_res ? " +res" : "", gflop, s);
   for (int be = 0; be <= use_vk; be++) {
-    ldm_exec *e = NULL;
-    ldm_vk_ctx *vk = NULL;
-    if (be == 0) {
-      if (ldm_exec_cpu(&g, &e) != LDM_OK) return 1;
-    } else if (ldm_vk_open("vk", &vk) != LDM_OK || ldm_exec_vk(vk, &g, &e) != LDM_OK) {
-      fprintf(stderr, "vk: %s\n", ldm_last_error());
-      return 1;
-    }
+    ldm_exec *e;
+    ldm_vk_ctx *vk;
+    if (bench_open(&g, be, &e, &vk) != 0) return 1;
     int ids[4] = {x, w, b, r};
-    for (int t = 0; t < 3 + use_res; t++) {
-      int64_t n = g.t[ids[t]].numel;
-      float *d = malloc((size_t)n * 4);
-      if (!d) return 1;
-      for (int64_t j = 0; j < n; j++) d[j] = 2.0f * ldm_u32_to_unit(ldm_rng_u32(1, (uint64_t)t, 0, (uint64_t)j)) - 1.0f;
-      ldm_exec_write(e, ids[t], d, (size_t)n * 4);
-      free(d);
-    }
+    if (bench_fill(e, &g, ids, 3 + use_res, 1) != 0) return 1;
     if (run(e, &g, nodes, reps) != 0) {
       fprintf(stderr, "%s\n", ldm_last_error());
       return 1;

@@ -11,8 +11,8 @@
 
 #include "ldm/backend.h"
 #include "ldm/ops.h"
-#include "ldm/rng.h"
 #include "ldm/vk.h"
+#include "bench_util.h"
 #include "ops/norm.h"
 
 int main(int argc, char **argv) {
@@ -52,23 +52,11 @@ int main(int argc, char **argv) {
   printf("group_norm_silu N%lld C%lld %lldx%lld, %d groups (%.1f MB per tensor)\n", (long long)N, (long long)C,
          (long long)H, (long long)W, groups, mb);
   for (int b = 0; b <= use_vk; b++) {
-    ldm_exec *e = NULL;
-    ldm_vk_ctx *vk = NULL;
-    if (b == 0) {
-      if (ldm_exec_cpu(&g, &e) != LDM_OK) return 1;
-    } else if (ldm_vk_open("vk", &vk) != LDM_OK || ldm_exec_vk(vk, &g, &e) != LDM_OK) {
-      fprintf(stderr, "vk: %s\n", ldm_last_error());
-      return 1;
-    }
+    ldm_exec *e;
+    ldm_vk_ctx *vk;
+    if (bench_open(&g, b, &e, &vk) != 0) return 1;
     int ids[4] = {x, ga, be, dy};
-    for (int t = 0; t < 4; t++) {
-      int64_t n = g.t[ids[t]].numel;
-      float *d = malloc((size_t)n * 4);
-      if (!d) return 1;
-      for (int64_t j = 0; j < n; j++) d[j] = 2.0f * ldm_u32_to_unit(ldm_rng_u32(2, (uint64_t)t, 0, (uint64_t)j)) - 1.0f;
-      ldm_exec_write(e, ids[t], d, (size_t)n * 4);
-      free(d);
-    }
+    if (bench_fill(e, &g, ids, 4, 2) != 0) return 1;
     double best[2] = {1e30, 1e30};
     size_t flush_n = (size_t)512 << 20;
     char *flush = malloc(flush_n);
