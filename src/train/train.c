@@ -16,6 +16,16 @@ static ldm_status stage_ckpt(tr_ctx *c, tr_stage *r, int64_t step, bool final) {
 }
 
 /* The stages of a resolved recipe on an open backend. */
+/* ", resumed at step S of T" (", resumed: finished" when there is nothing left) after a stage's banner */
+static const char *resumed_note(bool found, const tr_stage_state *st, int64_t total, char *b, size_t n) {
+  if (!found) return "";
+  if (st->done && st->step >= total)
+    snprintf(b, n, ", resumed: its %lld steps are done", (long long)st->step);
+  else
+    snprintf(b, n, ", resumed at step %lld of %lld", (long long)st->step, (long long)total);
+  return b;
+}
+
 static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env *env, ldm_train_result *res) {
   const ldm_train_opts *o = &rc->o;
   ldm_model_cfg c = rc->c;
@@ -90,6 +100,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
   uint32_t *perm = ldm_malloc((size_t)ds.n * 4);
   if (!perm) s = LDM_ERR_NOMEM;
   tr_stage_state vst = {0, 0, false, -1}, ust = {0, 0, false, -1};
+  char note[96];
   bool do_vae = strcmp(o->stage, "unet") != 0, do_unet = strcmp(o->stage, "vae") != 0;
   /* the work of this call, for the run-wide ETA */
   tr_plan plan;
@@ -123,7 +134,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
     }
     if (s == LDM_OK)
       tr_log(o, LDM_LOG_INFO, "stage 1: VAE, %lld parameters%s", (long long)ldm_param_count(&r.g),
-           found ? ", resumed" : "");
+             resumed_note(found, &vst, o->vae_steps, note, sizeof note));
     tr_batcher ss = {perm, ds.n, -1, o->seed};
     if (s == LDM_OK && !(found && vst.done && vst.step >= o->vae_steps))
       s = tr_run_stage(&r, &sc, &ss, B, metrics, tr_vae_samples, stage_ckpt);
@@ -166,7 +177,7 @@ static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env 
     }
     if (s == LDM_OK)
       tr_log(o, LDM_LOG_INFO, "stage 2: UNet, %lld parameters%s", (long long)ldm_param_count(&r.g),
-           found ? ", resumed" : "");
+             resumed_note(found, &ust, o->unet_steps, note, sizeof note));
     tr_batcher ss = {perm, ds.n, -1, o->seed ^ 0x5EEDu};
     if (s == LDM_OK && !(found && ust.done && ust.step >= o->unet_steps))
       s = tr_run_stage(&r, &u, &ss, B, metrics, tr_unet_samples, stage_ckpt);
