@@ -15,8 +15,7 @@ static ldm_status stage_ckpt(tr_ctx *c, tr_stage *r, int64_t step, bool final) {
   return tr_write_ckpt(c, r, step, final);
 }
 
-/* The stages of a resolved recipe on an open backend. */
-/* ", resumed at step S of T" (", resumed: finished" when there is nothing left) after a stage's banner */
+/* ", resumed at step S of T" (", resumed: its S steps are done" when nothing is left) after a stage's banner */
 static const char *resumed_note(bool found, const tr_stage_state *st, int64_t total, char *b, size_t n) {
   if (!found) return "";
   if (st->done && st->step >= total)
@@ -26,6 +25,7 @@ static const char *resumed_note(bool found, const tr_stage_state *st, int64_t to
   return b;
 }
 
+/* The stages of a resolved recipe on an open backend. */
 static ldm_status train_run(tr_recipe *rc, const ldm_backend *be, const ldm_env *env, ldm_train_result *res) {
   const ldm_train_opts *o = &rc->o;
   ldm_model_cfg c = rc->c;
