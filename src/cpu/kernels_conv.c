@@ -338,6 +338,16 @@ static fwd_item fwd_item_start(const fwd_ctx *c, int64_t it, int64_t i0, float *
   return t;
 }
 
+/* The segment of runs from q on that belong to run q's sample: its offset in the sample's output planes and
+ * its length; returns the first run past it. */
+static int run_segment(const geo *G, const run_t *runs, int nr, int q, int64_t *off, int64_t *len) {
+  const run_t *u = &runs[q];
+  int q1 = q + 1;
+  *off = u->oh * G->Wo + u->ow0, *len = u->ow1 - u->ow0;
+  for (; q1 < nr && runs[q1].n == u->n; q1++) *len += runs[q1].ow1 - runs[q1].ow0;
+  return q1;
+}
+
 /* The epilogue of a block: channels [co0, co1) of Cb (row stride ldc; column j of run q at runs[q].j) into
  * y; the runs of one sample are consecutive in its output planes, so each sample's go as one segment. */
 static void fwd_store_runs(const fwd_ctx *c, const run_t *runs, int nr, const float *Cb, int64_t ldc, int64_t co0,
@@ -345,8 +355,8 @@ static void fwd_store_runs(const fwd_ctx *c, const run_t *runs, int nr, const fl
   const geo *G = &c->G;
   for (int q = 0, q1; q < nr; q = q1) {
     const run_t *u = &runs[q];
-    int64_t off = u->oh * G->Wo + u->ow0, len = u->ow1 - u->ow0;
-    for (q1 = q + 1; q1 < nr && runs[q1].n == u->n; q1++) len += runs[q1].ow1 - runs[q1].ow0;
+    int64_t off, len;
+    q1 = run_segment(G, runs, nr, q, &off, &len);
     for (int64_t co = co0; co < co1; co++)
       fwd_store(c, c->y + (u->n * G->Cout + co) * G->P + off, Cb + co * ldc + u->j, len, u->n, co, off);
   }
@@ -359,11 +369,10 @@ static void fwd_store_runs(const fwd_ctx *c, const run_t *runs, int nr, const fl
 static void fwd_prefetch_runs(const fwd_ctx *c, const run_t *runs, int nr, int64_t co0, int64_t co1) {
   const geo *G = &c->G;
   for (int q = 0, q1; q < nr; q = q1) {
-    const run_t *u = &runs[q];
-    int64_t off = u->oh * G->Wo + u->ow0, len = u->ow1 - u->ow0;
-    for (q1 = q + 1; q1 < nr && runs[q1].n == u->n; q1++) len += runs[q1].ow1 - runs[q1].ow0;
+    int64_t off, len, n = runs[q].n;
+    q1 = run_segment(G, runs, nr, q, &off, &len);
     for (int64_t co = co0; co < co1; co++) {
-      int64_t base = (u->n * G->Cout + co) * G->P + off;
+      int64_t base = (n * G->Cout + co) * G->P + off;
       for (int64_t t = 0; t < len; t += 16) {
         if (c->res) __builtin_prefetch(c->res + base + t, 0, 3);
         __builtin_prefetch(c->y + base + t, 1, 3);
