@@ -12,9 +12,9 @@
 # variant only (a dry run of this script: suite gpu-check).
 set -uo pipefail
 t0=$(date +%s)
-phase() { echo "[$(($(date +%s) - t0)) s] $*"; }
-if [ -z "${LDM_VK:-}" ] && [ -x .gpu/bin/ldm-vk ]; then
+if [ -z "${LDM_VK:-}" ] && [ -f .gpu/bin/ldm-vk ]; then
   B=.gpu/bin/ldm-vk
+  [ -x "$B" ] || chmod +x "$B" # should a copy have lost the mode
   libs=$PWD/.gpu/bin/lib
 else
   B=${LDM_VK:-build/ldm-vk}
@@ -36,10 +36,21 @@ if [ "${LDM_GPU_CHECK_QUICK:-0}" = 1 ]; then
 else
   cfg=(--preset full) conf=() it=30 tit=10 torch_args=(--steps 30) variants=(large medium small narrow wide)
 fi
-res=${OUT:-bench/results}
-mkdir -p "$res"
 day=$(date +%F)
-phase "ldm-vk $(ldm 10 --version 2>&1 | head -1), VK_DRIVER_FILES=${VK_DRIVER_FILES:-(unset)}"
+# under the device tool's $OUT (8 files come back at most) the results are one archive, rewritten after every
+# part so that a run stopped at its limit still brings back what it had; elsewhere they go to bench/results/
+if [ -n "${OUT:-}" ]; then
+  res=$(mktemp -d)
+  trap 'rm -rf "$res"' EXIT
+else
+  res=bench/results
+  mkdir -p "$res"
+fi
+phase() {
+  echo "[$(($(date +%s) - t0)) s] $*" | tee -a "$res/gpu-check-phases-$day.txt"
+  [ -z "${OUT:-}" ] || tar -czf "$OUT/gpu-check-$day.tar.gz" -C "$res" .
+}
+phase "$(ldm 10 --version 2>&1 | head -1), VK_DRIVER_FILES=${VK_DRIVER_FILES:-(unset)}"
 ldm 60 devices | tee "$res/devices-$day.txt"
 dev_rc=${PIPESTATUS[0]}
 phase "conformance"
@@ -81,16 +92,20 @@ for t in auto "${variants[@]}"; do
   pairs+=("$res/model-tile-$t-$day.json" "$res/bench-tile-$t-$day.json")
 done
 "$PY" scripts/model_vs_measured.py "${pairs[@]}" --top 40 > "$res/model-vs-measured-$day.txt" 2>&1 || fit_rc=$?
+summary() {
+  echo "==== summary"
+  tail -1 "$res/conformance-vk-$day.txt"
+  echo "devices rc=$dev_rc conformance rc=$conf_rc bench rc=$bench_rc"
+  grep -E "train step|forward" "$res/bench-vk-$day.txt"
+  echo "torch:$torch_line"
+  echo "tile variants rc=$tiles_rc: $(tail -1 "$res/tile-winners-$day.txt")"
+  (cd "$res" && grep -E "train step|forward" bench-tile-*-$day.txt)
+  echo "model against measured rc=$fit_rc:"
+  grep -E "measured / model|follows|alike|cannot tell" "$res/model-vs-measured-$day.txt"
+  # the level overlap of the default plans (the first pair: LDM_VK_TILE=auto)
+  grep -m 3 "its nodes one at a time" "$res/model-vs-measured-$day.txt"
+}
+summary | tee "$res/gpu-check-summary-$day.txt"
 phase "done"
-echo "==== summary"
-tail -1 "$res/conformance-vk-$day.txt"
-echo "devices rc=$dev_rc conformance rc=$conf_rc bench rc=$bench_rc"
-grep -E "train step|forward" "$res/bench-vk-$day.txt"
-echo "torch:$torch_line"
-echo "tile variants rc=$tiles_rc: $(tail -1 "$res/tile-winners-$day.txt")"
-grep -E "train step|forward" "$res"/bench-tile-*-$day.txt
-echo "model against measured rc=$fit_rc:"
-grep -E "measured / model|follows|alike|cannot tell" "$res/model-vs-measured-$day.txt"
-# the level overlap of the default plans (the first pair: LDM_VK_TILE=auto)
-grep -m 3 "its nodes one at a time" "$res/model-vs-measured-$day.txt"
+[ -z "${OUT:-}" ] || cp "$res/gpu-check-summary-$day.txt" "$OUT/"
 [ $((dev_rc | conf_rc | bench_rc | tiles_rc | fit_rc)) = 0 ]

@@ -20,23 +20,29 @@ done
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$root"
-OUT=$tmp LDM_VK=$bin PYTHON=$py LDM_GPU_CHECK_QUICK=1 bash bench/gpu_check.sh > "$tmp/log" 2>&1
+mkdir "$tmp/out"
+OUT=$tmp/out LDM_VK=$bin PYTHON=$py LDM_GPU_CHECK_QUICK=1 bash bench/gpu_check.sh > "$tmp/log" 2>&1
 rc=$?
 cat "$tmp/log"
 [ $rc = 0 ] || { echo "gpu_check.sh exited $rc"; exit 1; }
 fail() { echo "FAIL: $*"; exit 1; }
-day=$(date +%F)
+day=$(ls "$tmp/out" | sed -n 's/^gpu-check-\(....-..-..\)\.tar\.gz$/\1/p') # the script's date
+# what comes back from the device tool's $OUT: one archive and the summary (8 files at most come back)
+[ "$(ls "$tmp/out" | wc -l)" = 2 ] || fail "\$OUT holds $(ls "$tmp/out" | tr '\n' ' '), not the archive and the summary"
+[ -s "$tmp/out/gpu-check-summary-$day.txt" ] || fail "no summary file"
+mkdir "$tmp/x" && tar -xzf "$tmp/out/gpu-check-$day.tar.gz" -C "$tmp/x" || fail "no archive gpu-check-$day.tar.gz"
 for f in devices.txt conformance-vk.json bench-vk.json bench-tile-auto.json bench-tile-small.json tile-winners.txt \
-  model-tile-auto.json model-vs-measured.txt; do
-  [ -s "$tmp/${f%.*}-$day.${f##*.}" ] || fail "gpu_check.sh wrote no ${f%.*}-$day.${f##*.}"
+  model-tile-auto.json model-vs-measured.txt gpu-check-phases.txt gpu-check-summary.txt; do
+  [ -s "$tmp/x/${f%.*}-$day.${f##*.}" ] || fail "gpu_check.sh wrote no ${f%.*}-$day.${f##*.}"
 done
-grep -q "passed, 0 failed" "$tmp/conformance-vk-$day.txt" || fail "conformance did not pass"
-[ "$(grep -c -E "^(VAE|UNet) .*(train step|forward)" "$tmp/bench-vk-$day.txt")" = 3 ] || fail "bench: not 3 workloads"
-grep -q "auto picked the fastest variant for" "$tmp/tile-winners-$day.txt" || fail "no tile winners"
-fit=$tmp/model-vs-measured-$day.txt
+grep -q "passed, 0 failed" "$tmp/x/conformance-vk-$day.txt" || fail "conformance did not pass"
+[ "$(grep -c -E "^(VAE|UNet) .*(train step|forward)" "$tmp/x/bench-vk-$day.txt")" = 3 ] || fail "bench: not 3 workloads"
+grep -q "auto picked the fastest variant for" "$tmp/x/tile-winners-$day.txt" || fail "no tile winners"
+fit=$tmp/x/model-vs-measured-$day.txt
 ! grep -q "without a model node" "$fit" || fail "the bench and model graphs differ"
 grep -q "tiled GEMM/conv nodes matched" "$fit" || fail "no tiled nodes matched"
 [ "$(grep -c "its nodes one at a time" "$fit")" = 6 ] || fail "not 3 workloads' level overlap per pair"
-grep -q "^==== summary" "$tmp/log" || fail "no summary"
+grep -q "^==== summary" "$tmp/x/gpu-check-summary-$day.txt" || fail "no summary"
+grep -q '\] done$' "$tmp/x/gpu-check-phases-$day.txt" || fail "the phases file does not reach the end"
 [ $torch = 0 ] || grep -q '^torch: eager: {.*"vae_train_step_ms_median"' "$tmp/log" || fail "no PyTorch eager figures"
 echo "gpu_check.sh quick form: every part ran"
