@@ -57,22 +57,8 @@ int main(int argc, char **argv) {
     if (bench_open(&g, b, &e, &vk) != 0) return 1;
     int ids[4] = {x, ga, be, dy};
     if (bench_fill(e, &g, ids, 4, 2) != 0) return 1;
-    double best[2] = {1e30, 1e30};
-    size_t flush_n = (size_t)512 << 20;
-    char *flush = malloc(flush_n);
-    if (!flush) return 1;
-    ldm_exec_enable_timing(e, true);
-    for (int r = 0; r < reps + 1; r++) { /* the first run warms up */
-      memset(flush, r & 0xff, flush_n);
-      if (ldm_exec_run(e) != LDM_OK) {
-        fprintf(stderr, "%s\n", ldm_last_error());
-        return 1;
-      }
-      const double *ms = ldm_exec_node_times(e);
-      for (int k = 0; ms && r > 0 && k < 2; k++)
-        if (ms[nodes[k]] < best[k]) best[k] = ms[nodes[k]];
-    }
-    free(flush);
+    double best[2];
+    if (bench_best(e, nodes, 2, reps, best) != 0) return 1;
     const char *what[2] = {"forward", "backward"};
     for (int k = 0; k < 2; k++)
       printf("  %-4s %-9s %9.3f ms %8.1f GB/s\n", b ? "vk" : "cpu", what[k], best[k], traffic[k] / best[k]);

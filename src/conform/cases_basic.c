@@ -137,6 +137,7 @@ const ldm_conf_case ldm_conf_cases_basic[] = {
     {.op = "reduce_sum", .shape = "[1,1,100003]", .build = c_reduce, .a = {.O = 1, .J = 1, .I = 100003}},
     {.op = "reduce_sum", .shape = "[129,5,1]", .build = c_reduce, .a = {.O = 129, .J = 5, .I = 1}},
     {.op = "reduce_sum", .shape = "[2,70001,1]", .build = c_reduce, .a = {.O = 2, .J = 70001, .I = 1}},
+    {.op = "reduce_sum", .shape = "[4,300,24] acc", .build = c_reduce, .a = {.O = 4, .J = 300, .I = 24, .acc = true}},
     {.op = "reduce_sum_multi", .shape = "2 jobs [3,17,33] acc, [129,5,1]", .build = c_reduce_multi, .a = {.nparts = 2, .c0 = 0}},
     {.op = "reduce_sum_multi", .shape = "3 jobs [1,1,100003], [2,70001,1] acc, [7,3,5]", .build = c_reduce_multi, .a = {.nparts = 3, .c0 = 2}},
     {.op = "reduce_sum_multi", .shape = "4 jobs [1,1,1] acc, [5,33,17], [2,300,3] acc, [11,257,1]", .build = c_reduce_multi, .a = {.nparts = 4, .c0 = 5}},

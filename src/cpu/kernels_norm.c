@@ -14,6 +14,7 @@
 
 #include "cpu/fastmath.h"
 #include "cpu/pool.h"
+#include "cpu/simd.h"
 #include "ops/norm.h"
 
 #define F(i) ((float *)buf[i])
@@ -156,26 +157,6 @@ static inline float gnb_dh(const gnb_ctx *c, const float *dr, int64_t i, float x
  * rows side by side, one pair of accumulators each (the same additions in the same order per row as one row
  * at a time, so the same bits), then per group A, B and dx. */
 #define GNB_LANES 8
-#if defined(__AVX__)
-/* an 8x8 transpose: v[b] = row b's 8 values in, v[i] = the 8 rows' value i out */
-static inline void tr8x8(__m256 v[8]) {
-  __m256 t[8], u[8];
-  for (int k = 0; k < 4; k++) {
-    t[2 * k] = _mm256_unpacklo_ps(v[2 * k], v[2 * k + 1]);
-    t[2 * k + 1] = _mm256_unpackhi_ps(v[2 * k], v[2 * k + 1]);
-  }
-  for (int k = 0; k < 2; k++)
-    for (int h = 0; h < 2; h++) {
-      __m256 a = t[4 * k + h], b = t[4 * k + 2 + h];
-      u[4 * k + 2 * h] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(1, 0, 1, 0));
-      u[4 * k + 2 * h + 1] = _mm256_shuffle_ps(a, b, _MM_SHUFFLE(3, 2, 3, 2));
-    }
-  for (int q = 0; q < 4; q++) {
-    v[q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x20);
-    v[4 + q] = _mm256_permute2f128_ps(u[q], u[4 + q], 0x31);
-  }
-}
-#endif
 /* The two sums of GNB_LANES = 8 rows side by side over the first multiple of 8 of S: each row's 8 values
  * transposed so that one vector holds value i of every row, then per i the same float xhat, the same
  * double product and the same two double adds per row as the scalar loop, in the same order (the same
@@ -191,8 +172,8 @@ static int64_t gnb_sums8(const float *const *xr, const float *const *dr, const f
   for (; i + 8 <= S; i += 8) {
     __m256 xv[8], dv[8];
     for (int b = 0; b < 8; b++) xv[b] = _mm256_loadu_ps(xr[b] + i), dv[b] = _mm256_loadu_ps(dr[b] + i);
-    tr8x8(xv);
-    tr8x8(dv);
+    ldm_tr8x8_ps(xv);
+    ldm_tr8x8_ps(dv);
     for (int k = 0; k < 8; k++) {
       __m256 xh = _mm256_mul_ps(_mm256_sub_ps(xv[k], mv), rv);
       __m256d dl = _mm256_cvtps_pd(_mm256_castps256_ps128(dv[k])), dh = _mm256_cvtps_pd(_mm256_extractf128_ps(dv[k], 1));
