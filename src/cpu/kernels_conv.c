@@ -324,17 +324,24 @@ static void fwd_store(const fwd_ctx *c, float *restrict d, const float *restrict
 }
 
 /* Item it of a forward: the range [ib0, ib1) of MR-row channel blocks (channels below co1) of the sample group
- * [n0, n0 + ns); its input planes are padded into xp unless this thread did that for the group already. */
+ * [n0, n0 + ns), and xp, its input planes: padded into buf unless this thread did that for the group already;
+ * without padding (1x1 kernels) the input itself, where PLANE_SLACK floats of it follow the group's planes
+ * (the copy was a tenth of a 1x1 layer's forward and backward data). */
 typedef struct {
   int64_t ib0, ib1, co1, n0, ns;
+  const float *xp;
 } fwd_item;
-static fwd_item fwd_item_start(const fwd_ctx *c, int64_t it, int64_t i0, float *xp) {
+static fwd_item fwd_item_start(const fwd_ctx *c, int64_t it, int64_t i0, float *buf) {
   const geo *G = &c->G;
   int64_t sg = it / c->mparts, mp = it % c->mparts, nb = c->Mp / MR;
-  fwd_item t = {nb * mp / c->mparts, nb * (mp + 1) / c->mparts, 0, sg * c->spi, 0};
+  fwd_item t = {nb * mp / c->mparts, nb * (mp + 1) / c->mparts, 0, sg * c->spi, 0, buf};
   t.co1 = t.ib1 * MR < G->Cout ? t.ib1 * MR : G->Cout;
   t.ns = G->N - t.n0 < c->spi ? G->N - t.n0 : c->spi;
-  if (mp == 0 || it == i0) pad_planes(G, c->x, G->Cin, t.n0, t.ns, 0, G->Cin, xp); /* once per group and thread */
+  const int64_t plane = G->Cin * G->H * G->W;
+  if (G->pad == 0 && (G->N - t.n0 - t.ns) * plane >= PLANE_SLACK)
+    t.xp = c->x + t.n0 * plane;
+  else if (mp == 0 || it == i0)
+    pad_planes(G, c->x, G->Cin, t.n0, t.ns, 0, G->Cin, buf); /* once per group and thread */
   return t;
 }
 
@@ -405,9 +412,9 @@ static void fwd_items(void *vc, int64_t i0, int64_t i1) {
       for (int64_t k0 = 0; k0 < G->Kd; k0 += FWD_KC) {
         int64_t kc = G->Kd - k0 < FWD_KC ? G->Kd - k0 : FWD_KC;
         if (r16)
-          pack_im2col_rows16(G, xp, runs, nr, k0, kc, Bp, ldb);
+          pack_im2col_rows16(G, t.xp, runs, nr, k0, kc, Bp, ldb);
         else
-          pack_im2col(G, xp, 0, runs, nr, k0, kc, Bp, ldb);
+          pack_im2col(G, t.xp, 0, runs, nr, k0, kc, Bp, ldb);
         if (nc < njr * NR) /* columns past the end: finite values for lanes that are discarded */
           for (int64_t r = 0; r < kc; r++) zero_row(Bp + r * ldb + nc, njr * NR - nc);
         for (int64_t jr = 0; jr < njr; jr++)
@@ -448,7 +455,7 @@ static void fwd_direct_items(void *vc, int64_t i0, int64_t i1) {
     for (int64_t c0 = t.n0 * G->P; c0 < (t.n0 + t.ns) * G->P; c0 += NR) {
       int nr = make_runs(G, c0, NR, runs, t.n0, G->Cin);
       fwd_prefetch_runs(c, runs, nr, t.ib0 * MR, t.co1);
-      const float *b0 = xp + runs[0].xo, *b1 = nr == 1 ? b0 + VW : xp + runs[1].xo;
+      const float *b0 = t.xp + runs[0].xo, *b1 = nr == 1 ? b0 + VW : t.xp + runs[1].xo;
       for (int64_t ib = t.ib0; ib < t.ib1; ib++)
         uk_outer_off(G->Kd, c->wp + ib * G->Kd * MR, b0, b1, koff, Cb + ib * MR * NR, NR);
       fwd_store_runs(c, runs, nr, Cb, NR, t.ib0 * MR, t.co1);
@@ -732,7 +739,9 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
     const int R = cn >= MR ? MR : cn > 2 ? 4 : (int)cn, T = R == MR ? 1 : R == 4 ? TAPS_4 : R == 2 ? TAPS_2 : TAPS_1;
     int64_t ncp = (cn + R - 1) / R;
     int64_t d0 = split * c->p->split_len, d1 = d0 + c->p->split_len < D ? d0 + c->p->split_len : D;
-    for (int64_t i = 0; i < ncp * R * ldc; i++) Cacc[i] = 0.0f;
+    /* the columns the tap groups touch (a partial last group's too): the rest of each row is never read */
+    const int64_t cw = (G->KK + T - 1) / T * T * NR;
+    for (int64_t i = 0; i < ncp * R; i++) zero_row(Cacc + i * ldc, cw);
     int64_t cached = -1; /* the sample in xpc when samples are larger than a chunk */
     for (int64_t dc0 = d0, dn; dc0 < d1; dc0 += dn) {
       /* chunks of whole samples when they fit (each sample transposed once), else pieces of one sample */
@@ -742,8 +751,10 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
       int64_t n0 = dc0 / G->P, ns = (dc0 + dn - 1) / G->P - n0 + 1;
       if (!(ns == 1 && n0 == cached)) {
         cached = G->P > BWC_DC ? n0 : -1;
-        /* channel-last padded input of the chunk's samples (channels past cin and borders are zero) */
-        for (int64_t i = 0; i < ns * HWp; i++) zero_row(xpc + i * NR, NR);
+        /* channel-last padded input of the chunk's samples (channels past cin and borders are zero; without
+         * either, the transposes below write every element) */
+        if (G->pad > 0 || cin < NR)
+          for (int64_t i = 0; i < ns * HWp; i++) zero_row(xpc + i * NR, NR);
         for (int64_t sn = 0; sn < ns; sn++) {
           const float *xs = c->x + ((n0 + sn) * G->Cin + ci0) * G->H * G->W;
           float *xd = xpc + (sn * HWp + G->pad * G->Wp + G->pad) * NR;
@@ -805,12 +816,22 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
       }
     }
     float *o = c->out + split * G->Cout * G->Kd;
-    for (int64_t co = 0; co < cn; co++)
+    for (int64_t co = 0; co < cn; co++) { /* row co's (j, tap) are contiguous in the output */
+      const float *src = Cacc + co * ldc;
+      float *d = o + ((co0 + co) * G->Cin + ci0) * G->KK;
+      if (G->KK == 1) {
+        if (c->p->accumulate)
+          for (int64_t j = 0; j < cin; j++) d[j] += src[j];
+        else
+          copy_row(d, src, cin);
+        continue;
+      }
       for (int64_t j = 0; j < cin; j++)
         for (int64_t tap = 0; tap < G->KK; tap++) {
-          float v = Cacc[co * ldc + tap * NR + j], *d = o + ((co0 + co) * G->Cin + ci0 + j) * G->KK + tap;
-          *d = c->p->accumulate ? *d + v : v;
+          float v = src[tap * NR + j];
+          d[j * G->KK + tap] = c->p->accumulate ? d[j * G->KK + tap] + v : v;
         }
+    }
   }
 }
 
