@@ -218,6 +218,8 @@ START_TEST(conv_matches_direct_loops) {
   direct_case((cshape){2, 32, 9, 8, 12, 3, 2, 1, 1}, 3);   /* channel-last weight gradient, stride 2 */
   direct_case((cshape){2, 64, 23, 17, 8, 3, 1, 1, 0}, 3);  /* ... samples larger than a pixel chunk */
   direct_case((cshape){3, 96, 4, 4, 70, 3, 1, 1, 1}, 2);   /* ... many samples per chunk, 2 channel blocks */
+  direct_case((cshape){2, 75, 4, 8, 12, 3, 1, 1, 1}, 2);   /* ... padded planes of 16-pixel blocks, 11 channels left */
+  direct_case((cshape){3, 96, 8, 8, 20, 3, 2, 1, 1}, 2);   /* ... the same at stride 2 */
   direct_case((cshape){2, 5, 6, 7, 3, 1, 1, 1, 1}, 1);     /* pad > k - 1: the col2im data gradient */
   direct_case((cshape){1, 4, 10, 9, 6, 3, 3, 2, 1}, 2);    /* stride 3 */
   direct_case((cshape){2, 6, 5, 9, 1, 3, 1, 1, 1}, 1);     /* one output channel (direct path) */

@@ -186,10 +186,10 @@ static void hsum16(const float *v, float *s) {
 #endif
 }
 
-/* dst[p*ldd + r] = src[r*lds + p] for r < 8, p < 16: an 8 x 16 block transposed (rows of 8 floats at
- * stride ldd), by three levels of two-source permutes on AVX-512; the plain loop elsewhere. Data movement
+/* dst[off[p] + r] = src[r*lds + p] for r < 8, p < 16: an 8 x 16 block transposed (pixel p's 8 floats at
+ * dst + off[p]), by three levels of two-source permutes on AVX-512; the plain loop elsewhere. Data movement
  * only: the result is the same bits either way. */
-static inline void tr8x16(const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd) {
+static inline void tr8x16_at(const float *restrict src, int64_t lds, float *restrict dst, const int64_t *off) {
 #if defined(__AVX512F__) && defined(__AVX512DQ__)
   /* level 1: pairs of rows interleaved element by element; level 2: pairs of those, two floats at a
    * time; level 3: groups of four. The last level's halves then hold one pixel's eight rows each. */
@@ -212,15 +212,21 @@ static inline void tr8x16(const float *restrict src, int64_t lds, float *restric
     }
   for (int q = 0; q < 4; q++) { /* pixels 4q..4q+3: rows 0..3 in b[q], rows 4..7 in b[4 + q] */
     __m512 lo = _mm512_permutex2var_ps(b[q], i3lo, b[4 + q]), hi = _mm512_permutex2var_ps(b[q], i3hi, b[4 + q]);
-    _mm256_storeu_ps(dst + (4 * q + 0) * ldd, _mm512_castps512_ps256(lo));
-    _mm256_storeu_ps(dst + (4 * q + 1) * ldd, _mm512_extractf32x8_ps(lo, 1));
-    _mm256_storeu_ps(dst + (4 * q + 2) * ldd, _mm512_castps512_ps256(hi));
-    _mm256_storeu_ps(dst + (4 * q + 3) * ldd, _mm512_extractf32x8_ps(hi, 1));
+    _mm256_storeu_ps(dst + off[4 * q + 0], _mm512_castps512_ps256(lo));
+    _mm256_storeu_ps(dst + off[4 * q + 1], _mm512_extractf32x8_ps(lo, 1));
+    _mm256_storeu_ps(dst + off[4 * q + 2], _mm512_castps512_ps256(hi));
+    _mm256_storeu_ps(dst + off[4 * q + 3], _mm512_extractf32x8_ps(hi, 1));
   }
 #else
   for (int p = 0; p < 16; p++)
-    for (int i = 0; i < 8; i++) dst[p * ldd + i] = src[i * lds + p];
+    for (int i = 0; i < 8; i++) dst[off[p] + i] = src[i * lds + p];
 #endif
+}
+/* the same with pixel p at dst + p ldd */
+static inline void tr8x16(const float *restrict src, int64_t lds, float *restrict dst, int64_t ldd) {
+  int64_t off[16];
+  for (int p = 0; p < 16; p++) off[p] = p * ldd;
+  tr8x16_at(src, lds, dst, off);
 }
 
 /* The same for n pixels: tr8x16 blocks, then the last n % 16 one at a time. */

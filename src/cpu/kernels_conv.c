@@ -722,6 +722,16 @@ static void bw_items(void *vc, int64_t i0, int64_t i1) {
  * C[co][(tap, ci)] accumulates over the split's pixels in fixed chunks and order. */
 enum { BWC_CB = 64, BWC_DC = 256 };
 
+/* d[j KK + tap] (+)= src[tap NR + j]: a block's accumulators ([tap][channel] in Cacc) into its output row
+ * ([channel][tap]); inlined with KK a constant where the caller gives one */
+static inline void bwc_write_taps(float *restrict d, const float *restrict src, int64_t cin, int64_t KK, int acc) {
+  for (int64_t j = 0; j < cin; j++)
+    for (int64_t tap = 0; tap < KK; tap++) {
+      float v = src[tap * NR + j];
+      d[j * KK + tap] = acc ? d[j * KK + tap] + v : v;
+    }
+}
+
 static void bwc_items(void *vc, int64_t i0, int64_t i1) {
   const bw_ctx *c = vc;
   const geo *G = &c->G;
@@ -731,6 +741,12 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
   float *Cacc = scratch(1, (BWC_CB + MR) * ldc); /* ceil(cn / R) panels of R rows: up to BWC_CB + MR - 1 rows */
   int64_t *boff = (int64_t *)scratch(2, 2 * BWC_DC);
   float *xpc = scratch(SLOT_XP, max_ns * HWp * NR);
+  /* padded planes of whole 16-pixel blocks: pixel p's place in the channel-last padded plane */
+  int64_t *poff = NULL;
+  if (G->pad > 0 && G->H * G->W % 16 == 0) {
+    poff = (int64_t *)scratch(3, 2 * G->H * G->W);
+    for (int64_t q = 0; q < G->H * G->W; q++) poff[q] = (q / G->W * G->Wp + q % G->W) * NR;
+  }
   for (int64_t it = i0; it < i1; it++) {
     int64_t split = it / (c->ncb * c->nmb), rest = it % (c->ncb * c->nmb);
     int64_t co0 = rest / c->nmb * BWC_CB, ci0 = rest % c->nmb * NR;
@@ -758,12 +774,17 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
         for (int64_t sn = 0; sn < ns; sn++) {
           const float *xs = c->x + ((n0 + sn) * G->Cin + ci0) * G->H * G->W;
           float *xd = xpc + (sn * HWp + G->pad * G->Wp + G->pad) * NR;
-          /* unpadded planes (1x1 kernels) are one row of H W pixels, so that small images move in whole blocks */
-          const int64_t rows = G->pad == 0 ? 1 : G->H, rlen = G->pad == 0 ? G->H * G->W : G->W;
+          /* unpadded planes (1x1 kernels) are one row of H W pixels, so that small images move in whole blocks;
+           * padded ones whose planes are whole blocks of 16 pixels go in those, each pixel to its padded place
+           * (poff), where rows of 4 or 8 went one at a time through the scalar remainder */
+          const int64_t rows = G->pad == 0 ? 1 : G->H, rlen = G->pad == 0 ? G->H * G->W : G->W, HW = G->H * G->W;
           int64_t j = 0;
+          if (poff)
+            for (; j + 8 <= cin; j += 8)
+              for (int64_t p0 = 0; p0 < HW; p0 += 16) tr8x16_at(xs + j * HW + p0, HW, xd + j, poff + p0);
           for (; j + 8 <= cin; j += 8) /* 8 channels x 16 pixels at a time */
             for (int64_t h = 0; h < rows; h++)
-              tr8(xs + j * G->H * G->W + h * rlen, G->H * G->W, xd + h * G->Wp * NR + j, NR, rlen);
+              tr8(xs + j * HW + h * rlen, HW, xd + h * G->Wp * NR + j, NR, rlen);
           for (; j < cin; j++) {
             const float *src = xs + j * G->H * G->W;
             float *dst = xd + j;
@@ -826,11 +847,10 @@ static void bwc_items(void *vc, int64_t i0, int64_t i1) {
           copy_row(d, src, cin);
         continue;
       }
-      for (int64_t j = 0; j < cin; j++)
-        for (int64_t tap = 0; tap < G->KK; tap++) {
-          float v = src[tap * NR + j];
-          d[j * G->KK + tap] = c->p->accumulate ? d[j * G->KK + tap] + v : v;
-        }
+      if (G->KK == 9) /* 3x3: the tap loop unrolled (9 iterations per j mispredicted its exit every time) */
+        bwc_write_taps(d, src, cin, 9, c->p->accumulate);
+      else
+        bwc_write_taps(d, src, cin, G->KK, c->p->accumulate);
     }
   }
 }
