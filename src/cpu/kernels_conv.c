@@ -137,9 +137,58 @@ static geo geo_of(const ldm_pc_conv2d *p) {
 
 /* Zero-padded copy of channels [c0, c0+nc) of samples [n0, n0+ns) of x [N][C][H][W] into
  * xp [ns][nc][Hp][Wp]: the im2col packs then read it without bounds checks. */
+/* Padded planes of narrow images (W < 16, at most PP_CHUNKS x 16 floats) 16 output floats at a time: each
+ * chunk of the padded plane holds at most 16 input floats, consecutive in the input (its rows are whole rows
+ * or their ends and starts), so one masked load of them and a permute that zeroes the padding lanes write
+ * it; the row-by-row loop spent most of its time on 4- and 8-float pieces and the border stores between
+ * them. Returns false where it does not apply. */
+enum { PP_CHUNKS = 16 };
+static bool pad_planes_narrow(const geo *G, const float *x, int64_t C, int64_t n0, int64_t ns, int64_t c0,
+                              int64_t nc, float *xp) {
+#if defined(__AVX512F__)
+  const int64_t H = G->H, W = G->W, pad = G->pad, Wp = G->Wp, HWp = G->Hp * G->Wp;
+  if (W >= 16 || pad == 0 || HWp > PP_CHUNKS * 16) return false;
+  const int nch = (int)((HWp + 15) / 16);
+  int32_t first[PP_CHUNKS], idx[PP_CHUNKS][16];
+  __mmask16 lanes[PP_CHUNKS], count[PP_CHUNKS];
+  for (int k = 0; k < nch; k++) {
+    int n = 0;
+    lanes[k] = 0;
+    for (int l = 0; l < 16; l++) {
+      int64_t q = 16 * k + l, h = q / Wp - pad, w = q % Wp - pad;
+      idx[k][l] = 0;
+      if (q < HWp && h >= 0 && h < H && w >= 0 && w < W) {
+        if (n == 0) first[k] = (int32_t)(h * W + w);
+        idx[k][l] = (int32_t)(h * W + w) - first[k];
+        lanes[k] |= (__mmask16)(1u << l);
+        n++;
+      }
+    }
+    if (n == 0) first[k] = 0;
+    count[k] = (__mmask16)((1u << n) - 1u);
+  }
+  const __mmask16 last = (__mmask16)(HWp % 16 ? (1u << (HWp % 16)) - 1u : 0xffffu);
+  __m512i iv[PP_CHUNKS];
+  for (int k = 0; k < nch; k++) iv[k] = _mm512_loadu_si512(idx[k]);
+  for (int64_t sn = 0; sn < ns; sn++)
+    for (int64_t c = 0; c < nc; c++) {
+      float *d = xp + (sn * nc + c) * HWp;
+      const float *src = x + ((n0 + sn) * C + c0 + c) * H * W;
+      for (int k = 0; k < nch; k++) {
+        __m512 v = _mm512_maskz_permutexvar_ps(lanes[k], iv[k], _mm512_maskz_loadu_ps(count[k], src + first[k]));
+        _mm512_mask_storeu_ps(d + 16 * k, k + 1 < nch ? (__mmask16)0xffffu : last, v);
+      }
+    }
+  return true;
+#else
+  (void)G, (void)x, (void)C, (void)n0, (void)ns, (void)c0, (void)nc, (void)xp;
+  return false;
+#endif
+}
 static void pad_planes(const geo *G, const float *x, int64_t C, int64_t n0, int64_t ns, int64_t c0, int64_t nc,
                        float *xp) {
   const int64_t H = G->H, W = G->W, pad = G->pad, Wp = G->Wp, HWp = G->Hp * G->Wp;
+  if (pad_planes_narrow(G, x, C, n0, ns, c0, nc, xp)) return;
   for (int64_t sn = 0; sn < ns; sn++)
     for (int64_t c = 0; c < nc; c++) {
       float *d = xp + (sn * nc + c) * HWp;
