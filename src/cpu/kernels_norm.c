@@ -332,28 +332,50 @@ static attn_head attn_at(const ldm_pc_attention *p, int64_t bh) {
   a.vb = a.kb + C * T;
   return a;
 }
+/* out[ch][i] = sum over j ascending of a[ch][j] P[i][j] (from 0, one product and one add per term) for the T
+ * rows i at once: P transposed (pt[j][i]) so that the T sums of a channel are a vector over i, each lane the
+ * same chain as one sum at a time (the same bits); one sum at a time was a chain of T dependent adds per
+ * output. out[ch] is out + ch T; scale multiplies each sum after it (1: none); acc: added to out. */
+static void attn_rows_by_p(const float *a, const float *P, float *pt, float *out, int64_t T, int64_t d, float scale,
+                           uint32_t acc) {
+  for (int64_t i = 0; i < T; i++)
+    for (int64_t j = 0; j < T; j++) pt[j * T + i] = P[i * T + j];
+  float *sum = pt + T * T;
+  for (int64_t ch = 0; ch < d; ch++) {
+    const float *ar = a + ch * T;
+    for (int64_t i = 0; i < T; i++) sum[i] = 0.0f;
+    for (int64_t j = 0; j < T; j++) {
+      const float aj = ar[j], *pj = pt + j * T;
+      for (int64_t i = 0; i < T; i++) sum[i] += aj * pj[i];
+    }
+    float *o = out + ch * T;
+    if (scale != 1.0f)
+      for (int64_t i = 0; i < T; i++) sum[i] = scale * sum[i];
+    for (int64_t i = 0; i < T; i++) o[i] = acc ? o[i] + sum[i] : sum[i];
+  }
+}
 static void attn_heads(void *vc, int64_t h0, int64_t h1) {
   const attn_ctx *c = vc;
   const float *x = c->x;
   for (int64_t bh = h0; bh < h1; bh++) {
     attn_head a = attn_at(c->p, bh);
     const int64_t T = a.T, d = a.d;
-    for (int64_t i = 0; i < T; i++) {
-      float *s = c->pw + a.pb + i * T; /* the row: scores, then exps, then probabilities */
-      for (int64_t j = 0; j < T; j++) s[j] = 0.0f;
-      for (int64_t ch = 0; ch < d; ch++) {
-        const float q = x[a.qb + ch * T + i], *k = x + a.kb + ch * T;
-        for (int64_t j = 0; j < T; j++) s[j] += q * k[j];
-      }
-      for (int64_t j = 0; j < T; j++) s[j] *= c->p->scale;
-      softmax_row(s, s, T);
-      for (int64_t ch = 0; ch < d; ch++) {
-        const float *v = x + a.vb + ch * T;
-        float acc = 0.0f;
-        for (int64_t j = 0; j < T; j++) acc += v[j] * s[j];
-        c->y[a.ob + ch * T + i] = acc;
+    float *S = c->pw + a.pb; /* the rows: scores, then exps, then probabilities */
+    for (int64_t e = 0; e < T * T; e++) S[e] = 0.0f;
+    for (int64_t ch = 0; ch < d; ch++) { /* every row's sums advance together: T independent chains */
+      const float *q = x + a.qb + ch * T, *k = x + a.kb + ch * T;
+      for (int64_t i = 0; i < T; i++) {
+        float *s = S + i * T;
+        const float qi = q[i];
+        for (int64_t j = 0; j < T; j++) s[j] += qi * k[j];
       }
     }
+    for (int64_t i = 0; i < T; i++) {
+      float *s = S + i * T;
+      for (int64_t j = 0; j < T; j++) s[j] *= c->p->scale;
+      softmax_row(s, s, T);
+    }
+    attn_rows_by_p(x + a.vb, c->pw + a.pb, ldm_cpu_scratch(0, T * T + T), c->y + a.ob, T, d, 1.0f, 0);
   }
 }
 void ldm_cpu_attention(const ldm_graph *g, const ldm_node *n, void *const *buf) {
@@ -362,32 +384,37 @@ void ldm_cpu_attention(const ldm_graph *g, const ldm_node *n, void *const *buf) 
   ldm_parallel_for((int64_t)p->B * p->heads, 1, attn_heads, &c);
 }
 static inline void attn_store(float *d, uint32_t accumulate, float v) { *d = accumulate ? *d + v : v; }
-/* per head: D, then row by row dS_i, dq[:, i] and the running column sums of dk and dv (scratch) */
+/* per head: D, then dS row by row, the running column sums of dk and dv (scratch), and dq */
 static void attnb_heads(void *vc, int64_t h0, int64_t h1) {
   const attn_ctx *c = vc;
   const float *x = c->x, *go = c->go;
   for (int64_t bh = h0; bh < h1; bh++) {
     attn_head a = attn_at(c->p, bh);
     const int64_t T = a.T, d = a.d;
-    float *D = ldm_cpu_scratch(0, T), *ds = ldm_cpu_scratch(1, T), *dk = ldm_cpu_scratch(2, 2 * d * T);
+    float *D = ldm_cpu_scratch(0, T), *dsm = ldm_cpu_scratch(1, T * T), *dk = ldm_cpu_scratch(2, 2 * d * T);
     float *dv = dk + d * T;
     for (int64_t i = 0; i < T; i++) D[i] = 0.0f;
     for (int64_t ch = 0; ch < d; ch++)
       for (int64_t i = 0; i < T; i++) D[i] += go[a.ob + ch * T + i] * c->o[a.ob + ch * T + i];
     for (int64_t e = 0; e < 2 * d * T; e++) dk[e] = 0.0f;
-    for (int64_t i = 0; i < T; i++) {
-      const float *P = c->pr + a.pb + i * T;
-      for (int64_t j = 0; j < T; j++) ds[j] = 0.0f;
-      for (int64_t ch = 0; ch < d; ch++) {
-        const float gv = go[a.ob + ch * T + i], *v = x + a.vb + ch * T;
-        for (int64_t j = 0; j < T; j++) ds[j] += gv * v[j];
+    for (int64_t e = 0; e < T * T; e++) dsm[e] = 0.0f;
+    for (int64_t ch = 0; ch < d; ch++) { /* dP = dO^T V, every row's sums advancing together */
+      const float *gv = go + a.ob + ch * T, *v = x + a.vb + ch * T;
+      for (int64_t i = 0; i < T; i++) {
+        float *ds = dsm + i * T;
+        const float gi = gv[i];
+        for (int64_t j = 0; j < T; j++) ds[j] += gi * v[j];
       }
+    }
+    for (int64_t i = 0; i < T; i++) { /* dS = P (dP - D) */
+      const float *P = c->pr + a.pb + i * T;
+      float *ds = dsm + i * T;
       for (int64_t j = 0; j < T; j++) ds[j] = P[j] * (ds[j] - D[i]);
+    }
+    for (int64_t i = 0; i < T; i++) { /* the running sums of dk and dv over i ascending */
+      const float *P = c->pr + a.pb + i * T, *ds = dsm + i * T;
       for (int64_t ch = 0; ch < d; ch++) {
-        const float *k = x + a.kb + ch * T, q = x[a.qb + ch * T + i], gv = go[a.ob + ch * T + i];
-        float acc = 0.0f;
-        for (int64_t j = 0; j < T; j++) acc += ds[j] * k[j];
-        attn_store(c->y + a.qb + ch * T + i, c->accumulate, c->p->scale * acc);
+        const float q = x[a.qb + ch * T + i], gv = go[a.ob + ch * T + i];
         float *dkr = dk + ch * T, *dvr = dv + ch * T;
         for (int64_t j = 0; j < T; j++) {
           dvr[j] += gv * P[j];
@@ -395,6 +422,8 @@ static void attnb_heads(void *vc, int64_t h0, int64_t h1) {
         }
       }
     }
+    /* dq[ch][i] = scale sum_j dS[i][j] k[ch][j] */
+    attn_rows_by_p(x + a.kb, dsm, ldm_cpu_scratch(3, T * T + T), c->y + a.qb, T, d, c->p->scale, c->accumulate);
     for (int64_t ch = 0; ch < d; ch++)
       for (int64_t j = 0; j < T; j++) {
         attn_store(c->y + a.kb + ch * T + j, c->accumulate, c->p->scale * dk[ch * T + j]);
