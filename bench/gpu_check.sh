@@ -21,13 +21,14 @@ else
   libs=
   for f in .gl/*.deb; do [ -f "$f" ] && dpkg -x "$f" /; done
 fi
-ldconfig 2> /dev/null || true
+# the device machines' recipe: refresh the loader's cache there (unpacked .debs, the driver's libraries)
+nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
+if [ -f "$nv" ] || compgen -G ".gl/*.deb" > /dev/null; then ldconfig 2> /dev/null || true; fi
 [ -x "$B" ] || { echo "gpu_check.sh: $B not found: run bench/gpu_prepare.sh here first (and carry .gpu/bin)" >&2; exit 2; }
 # ldm-vk's own libraries for ldm-vk alone: python3 and torch keep the system's
 ldpath=${libs:+$libs${LD_LIBRARY_PATH:+:}}${LD_LIBRARY_PATH:-}
 ldm() { LD_LIBRARY_PATH=$ldpath timeout -k 5 "$1" "$B" "${@:2}"; }
 # the NVIDIA driver of the device machines, where no other is named (elsewhere: the loader finds its own)
-nv=/usr/local/nvidia/share/vulkan/icd.d/nvidia_icd.json
 [ -n "${VK_DRIVER_FILES:-}" ] || [ ! -f "$nv" ] || export VK_DRIVER_FILES=$nv
 export LDM_VK_PIPELINE_CACHE=off
 PY=${PYTHON:-python3}

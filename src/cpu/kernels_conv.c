@@ -135,8 +135,6 @@ static geo geo_of(const ldm_pc_conv2d *p) {
   return make_geo(p->N, p->Cin, p->H, p->W, p->Cout, p->k, p->stride, p->pad);
 }
 
-/* Zero-padded copy of channels [c0, c0+nc) of samples [n0, n0+ns) of x [N][C][H][W] into
- * xp [ns][nc][Hp][Wp]: the im2col packs then read it without bounds checks. */
 /* Padded planes of narrow images (W < 16, at most PP_CHUNKS x 16 floats) 16 output floats at a time: each
  * chunk of the padded plane holds at most 16 input floats, consecutive in the input (its rows are whole rows
  * or their ends and starts), so one masked load of them and a permute that zeroes the padding lanes write
@@ -185,6 +183,8 @@ static bool pad_planes_narrow(const geo *G, const float *x, int64_t C, int64_t n
   return false;
 #endif
 }
+/* Zero-padded copy of channels [c0, c0+nc) of samples [n0, n0+ns) of x [N][C][H][W] into
+ * xp [ns][nc][Hp][Wp]: the im2col packs then read it without bounds checks. */
 static void pad_planes(const geo *G, const float *x, int64_t C, int64_t n0, int64_t ns, int64_t c0, int64_t nc,
                        float *xp) {
   const int64_t H = G->H, W = G->W, pad = G->pad, Wp = G->Wp, HWp = G->Hp * G->Wp;
