@@ -238,6 +238,8 @@ START_TEST(conv_matches_direct_loops) {
   direct_case((cshape){3, 9, 6, 8, 11, 3, 1, 1, 0}, 1);    /* ... samples of 3 pairs */
   direct_case((cshape){2, 6, 4, 4, 9, 5, 1, 2, 1}, 1);     /* ... rows of 4 in fours, k5 (rows 8 apart) */
   direct_case((cshape){3, 20, 4, 4, 16, 1, 1, 0, 1}, 1);   /* ... 1x1, unpadded */
+  direct_case((cshape){20, 24, 4, 4, 16, 1, 1, 0, 1}, 2);  /* ... 1x1 over 3 sample groups: the input read in place */
+  direct_case((cshape){12, 40, 5, 5, 24, 1, 1, 0, 0}, 1);  /* ... the same without the 16-column gather */
   direct_case((cshape){2, 5, 5, 37, 7, 3, 2, 1, 1}, 2);    /* stride 2, rows of 19: 16 + 3 by permutes */
   direct_case((cshape){1, 6, 6, 40, 9, 3, 2, 0, 0}, 1);    /* ... unpadded */
   direct_case((cshape){2, 3, 4, 7, 5, 3, 2, 1, 1}, 1);     /* ... rows of 4 */
