@@ -40,8 +40,9 @@ vk=$(ldconfig -p | awk '/libvulkan\.so\.1 .*x86-64/ && !n++ {print $NF}')
 cp -L "$vk" .gpu/bin/lib/libvulkan.so.1
 copy_deps .gpu/bin/lib/libvulkan.so.1
 # every library must now come from .gpu/bin/lib or be glibc's
-missing=$(LD_LIBRARY_PATH=$here/.gpu/bin/lib ldd .gpu/bin/ldm-vk .gpu/bin/lib/*.so* | awk -v d="$here/.gpu/bin/lib/" '
-  $2 == "=>" && $1 !~ /^(linux-vdso|libc|libm|libpthread|libdl|librt|ld-linux)/ && index($3, d) != 1 {print $1}')
+missing=$(LD_LIBRARY_PATH=$here/.gpu/bin/lib ldd .gpu/bin/ldm-vk .gpu/bin/lib/*.so* | while read -r name arrow path _; do
+  [ "$arrow" = "=>" ] && ! is_glibc "$name" && [ "${path#"$here"/.gpu/bin/lib/}" = "$path" ] && echo "$name"
+done || true)
 [ -z "$missing" ] || { echo "gpu_prepare.sh: still from this system: $missing" >&2; exit 1; }
 glibc=$(objdump -T .gpu/bin/ldm-vk .gpu/bin/lib/*.so* | grep -o 'GLIBC_[0-9.]*' | sort -Vu | tail -1)
 LD_LIBRARY_PATH=.gpu/bin/lib .gpu/bin/ldm-vk --version > /dev/null
